@@ -1,0 +1,208 @@
+# ftsc - one non-recursive Makefile.
+#
+#   make            build ftsc, ftsrun, libftsrt
+#   make demo       install missing Debian packages (as root), build, run the sample
+#   make check      all tests (unit suites, golden diagnostics, man-page lint)
+#   make bench      benchmarks
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=address,undefined check
+#   make WERROR=0   do not turn warnings into errors
+
+PREFIX      ?= /usr/local
+prefix      ?= $(PREFIX)
+exec_prefix ?= $(prefix)
+bindir      ?= $(exec_prefix)/bin
+libdir      ?= $(exec_prefix)/lib
+includedir  ?= $(prefix)/include
+datarootdir ?= $(prefix)/share
+mandir      ?= $(datarootdir)/man
+pkgconfigdir ?= $(libdir)/pkgconfig
+INSTALL     ?= install
+
+VERSION     := 0.1.0
+SOVERSION   := 0
+
+CC      ?= cc
+FLEX    ?= flex
+BISON   ?= bison
+WERROR  ?= 1
+OPT     ?= -O2 -g
+
+WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wwrite-strings -Wundef -Wvla -Wformat=2 -fno-common
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+ifneq ($(SANITIZE),)
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
+DEBIAN_PKGS := flex bison libyaml-dev libopenblas-dev check libpcre2-dev pkg-config mandoc
+
+B := build
+PKG_CFLAGS := $(shell pkg-config --cflags yaml-0.1 libpcre2-8 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs yaml-0.1 libpcre2-8 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+ALL_CPPFLAGS := -D_GNU_SOURCE -Icompiler -Iruntime -I$(B) -I$(B)/grammar $(CPPFLAGS)
+ALL_CFLAGS   := $(WARN) $(OPT) $(SANFLAGS) -fno-math-errno $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS  := $(SANFLAGS) $(LDFLAGS)
+
+# --- sources -------------------------------------------------------------
+COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
+COMPILER_OBJ := $(COMPILER_SRC:%.c=$(B)/%.o) $(B)/grammar/ftsc.tab.o \
+	$(B)/grammar/ftsc.yy.o $(B)/stdlib_embed.o
+RUNTIME_SRC  := $(filter-out runtime/ftsrun.c,$(wildcard runtime/*.c))
+RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(B)/%.o)
+RUNTIME_PIC  := $(RUNTIME_SRC:%.c=$(B)/pic/%.o)
+STDLIB_SRC   := $(sort $(wildcard stdlib/*.fts))
+TEST_SRC     := $(wildcard tests/unit/check_*.c)
+TEST_BIN     := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+MAN_PAGES    := $(wildcard man/*.[1-8])
+
+FTSC    := $(B)/ftsc
+FTSRUN  := $(B)/ftsrun
+LIBFTSC := $(B)/libftsc.a
+LIBRT_A := $(B)/libftsrt.a
+LIBRT_SO := $(B)/libftsrt.so.$(VERSION)
+
+.PHONY: all deps demo check test lint bench install uninstall clean fuzz
+.SUFFIXES:
+
+all: $(FTSC) $(FTSRUN) $(LIBRT_A) $(LIBRT_SO) $(B)/ftsrt.pc
+
+# --- dependencies: install missing Debian packages when run as root ------
+deps:
+	@missing=""; for p in $(DEBIAN_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+		else \
+			echo "missing Debian packages:$$missing (run 'make deps' as root, or apt-get install them)" >&2; exit 1; \
+		fi; \
+	fi
+
+# --- generated sources ----------------------------------------------------
+$(B)/grammar/ftsc.tab.c $(B)/grammar/ftsc.tab.h: grammar/ftsc.y
+	@mkdir -p $(@D)
+	$(BISON) -Wall -Werror --defines=$(B)/grammar/ftsc.tab.h -o $(B)/grammar/ftsc.tab.c $<
+
+$(B)/grammar/ftsc.yy.c $(B)/grammar/ftsc.yy.h: grammar/ftsc.l $(B)/grammar/ftsc.tab.h
+	@mkdir -p $(@D)
+	$(FLEX) --header-file=$(B)/grammar/ftsc.yy.h -o $(B)/grammar/ftsc.yy.c $<
+
+# generated parser code gets a narrow, named relaxation
+GEN_RELAX := -Wno-unused-function -Wno-missing-prototypes -Wno-sign-compare -Wno-unused-parameter -Wno-shadow
+
+$(B)/grammar/ftsc.tab.o: $(B)/grammar/ftsc.tab.c $(B)/grammar/ftsc.yy.h
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(GEN_RELAX) -c -o $@ $<
+
+$(B)/grammar/ftsc.yy.o: $(B)/grammar/ftsc.yy.c $(B)/grammar/ftsc.tab.h
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(GEN_RELAX) -c -o $@ $<
+
+$(B)/tools/embed: tools/embed.c
+	@mkdir -p $(@D)
+	$(CC) -O1 -o $@ $<
+
+$(B)/stdlib_embed.c: $(B)/tools/embed $(STDLIB_SRC)
+	$(B)/tools/embed $(STDLIB_SRC) > $@.tmp && mv $@.tmp $@
+
+$(B)/stdlib_embed.o: $(B)/stdlib_embed.c
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+# --- objects ----------------------------------------------------------------
+$(B)/compiler/%.o: compiler/%.c $(B)/grammar/ftsc.tab.h $(B)/grammar/ftsc.yy.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/runtime/%.o: runtime/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fvisibility=hidden -MMD -MP -c -o $@ $<
+
+$(B)/pic/runtime/%.o: runtime/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
+
+$(LIBFTSC): $(COMPILER_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBRT_A): $(RUNTIME_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBRT_SO): $(RUNTIME_PIC)
+	$(CC) -shared -Wl,-soname,libftsrt.so.$(SOVERSION) $(ALL_LDFLAGS) -o $@ $^ -lm
+	ln -sf libftsrt.so.$(VERSION) $(B)/libftsrt.so.$(SOVERSION)
+	ln -sf libftsrt.so.$(VERSION) $(B)/libftsrt.so
+
+$(FTSC): $(B)/compiler/main.o $(LIBFTSC) $(LIBRT_A)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(FTSRUN): $(B)/runtime/ftsrun.o $(LIBRT_A)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lm
+
+$(B)/ftsrt.pc: Makefile
+	@mkdir -p $(@D)
+	@printf '%s\n' 'prefix=$(prefix)' 'exec_prefix=$${prefix}' 'libdir=$(libdir)' \
+		'includedir=$(includedir)' '' 'Name: ftsrt' \
+		'Description: ftsc runtime: executes fine-tuning schedule plans' \
+		'Version: $(VERSION)' 'Libs: -L$${libdir} -lftsrt' 'Libs.private: -lm' \
+		'Cflags: -I$${includedir}' > $@
+
+# --- tests ------------------------------------------------------------------
+$(B)/tests/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes -MMD -MP -c -o $@ $<
+
+$(B)/tests/%: $(B)/tests/%.o $(LIBFTSC) $(LIBRT_A)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
+
+test: all $(TEST_BIN)
+	@fail=0; for t in $(TEST_BIN); do \
+		echo "== $$t"; $$t || fail=1; \
+	done; exit $$fail
+
+lint:
+	mandoc -Tlint -Wwarning $(MAN_PAGES)
+
+check: test lint
+
+demo: deps
+	$(MAKE) all
+	@echo "== ftsc check samples/deberta_explicit.yaml"
+	$(FTSC) check samples/deberta_explicit.yaml --manifest samples/deberta-v3-base-seqcls.tsv
+	@echo "ok: the sample schedule checks clean"
+
+bench: all
+	@sh bench/run.sh $(B)
+
+# --- install ------------------------------------------------------------------
+install: all
+	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir) $(DESTDIR)$(includedir) \
+		$(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man3 \
+		$(DESTDIR)$(mandir)/man5
+	$(INSTALL) -m 0755 $(FTSC) $(FTSRUN) $(DESTDIR)$(bindir)/
+	$(INSTALL) -m 0644 $(LIBRT_A) $(DESTDIR)$(libdir)/
+	$(INSTALL) -m 0755 $(LIBRT_SO) $(DESTDIR)$(libdir)/
+	ln -sf libftsrt.so.$(VERSION) $(DESTDIR)$(libdir)/libftsrt.so.$(SOVERSION)
+	ln -sf libftsrt.so.$(VERSION) $(DESTDIR)$(libdir)/libftsrt.so
+	$(INSTALL) -m 0644 runtime/ftsrt.h $(DESTDIR)$(includedir)/
+	$(INSTALL) -m 0644 $(B)/ftsrt.pc $(DESTDIR)$(pkgconfigdir)/
+	for m in $(MAN_PAGES); do \
+		s=$${m##*.}; $(INSTALL) -d $(DESTDIR)$(mandir)/man$$s; \
+		$(INSTALL) -m 0644 $$m $(DESTDIR)$(mandir)/man$$s/; done
+
+uninstall:
+	rm -f $(DESTDIR)$(bindir)/ftsc $(DESTDIR)$(bindir)/ftsrun \
+		$(DESTDIR)$(libdir)/libftsrt.* $(DESTDIR)$(includedir)/ftsrt.h \
+		$(DESTDIR)$(pkgconfigdir)/ftsrt.pc
+
+clean:
+	rm -rf $(B)
+
+-include $(wildcard $(B)/compiler/*.d $(B)/runtime/*.d $(B)/pic/runtime/*.d $(B)/tests/*.d)

@@ -1,0 +1,245 @@
+/*
+ * check.c - schedule-wide rules over the lowered schedule (ir.h).
+ *
+ * One static function per rule: disjointness (V-D1), tied-alias deferral
+ * (V-P4 note), epoch-driven mode (V-ETO), the final phase's epoch (V-FM),
+ * max_transition_epoch order (V-E0) and reachability, max_depth coverage,
+ * empty phases (V-T4) and the never-thawed parameter report.
+ */
+#include "lower.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Phase of every manifest entry: -1 = never thawed. */
+static int64_t *phase_of(struct fts_ir *ir)
+{
+	const struct fts_manifest *m = ir->manifest;
+	int64_t *ph = fts_arena_alloc(ir->arena, (size_t)m->n * sizeof(*ph));
+	for (uint32_t i = 0; i < m->n; i++)
+		ph[i] = -1;
+	for (uint32_t k = 0; k < ir->nphases; k++)
+		for (uint32_t j = 0; j < ir->phases[k].nparams; j++) {
+			uint32_t idx = ir->phases[k].params[j].index;
+			if (ph[idx] < 0)
+				ph[idx] = ir->phases[k].index;
+		}
+	return ph;
+}
+
+/* V-D1: every resolved name at most once over all phases. */
+static void check_disjoint(struct fts_ir *ir, struct fts_diags *d)
+{
+	const struct fts_manifest *m = ir->manifest;
+	/* first (phase slot, param slot) that thawed each manifest entry */
+	uint32_t *first_ph = fts_xmalloc((size_t)m->n * sizeof(*first_ph));
+	uint32_t *first_pa = fts_xmalloc((size_t)m->n * sizeof(*first_pa));
+	for (uint32_t i = 0; i < m->n; i++)
+		first_ph[i] = UINT32_MAX;
+	for (uint32_t k = 0; k < ir->nphases; k++) {
+		struct fts_ir_phase *ph = &ir->phases[k];
+		/* one diagnostic per (entry, earlier entry) pair */
+		uint32_t last_entry = UINT32_MAX, last_k = UINT32_MAX, last_e = UINT32_MAX;
+		struct fts_diag *dg = NULL;
+		size_t more = 0;
+		for (uint32_t j = 0; j < ph->nparams; j++) {
+			uint32_t idx = ph->params[j].index;
+			if (first_ph[idx] == UINT32_MAX) {
+				first_ph[idx] = k;
+				first_pa[idx] = j;
+				continue;
+			}
+			struct fts_ir_phase *oph = &ir->phases[first_ph[idx]];
+			uint32_t oentry = oph->params[first_pa[idx]].entry;
+			struct fts_ir_entry *en = &ph->entries[ph->params[j].entry];
+			struct fts_ir_entry *oen = &oph->entries[oentry];
+			if (dg && ph->params[j].entry == last_entry && first_ph[idx] == last_k &&
+			    oentry == last_e) {
+				more++;
+				continue;
+			}
+			if (dg && more)
+				fts_diag_note(d, dg, FTS_SPAN_NONE, "and %zu more parameter%s", more,
+					      more == 1 ? "" : "s");
+			more = 0;
+			last_entry = ph->params[j].entry;
+			last_k = first_ph[idx];
+			last_e = oentry;
+			const char *name = m->p[idx].name;
+			const char *msg;
+			bool same = first_ph[idx] == k;
+			if (en->exact)
+				msg = same ? fts_arena_printf(ir->arena, "parameter '%s' is listed twice in phase %lld",
+							      name, (long long)ph->index)
+					   : fts_arena_printf(ir->arena, "parameter '%s' is already thawed in phase %lld",
+							      name, (long long)oph->index);
+			else
+				msg = same ? fts_arena_printf(ir->arena,
+							      "parameter pattern '%s' also matches '%s', already listed in phase %lld",
+							      en->text, name, (long long)ph->index)
+					   : fts_arena_printf(ir->arena,
+							      "parameter pattern '%s' also matches '%s', already thawed in phase %lld",
+							      en->text, name, (long long)oph->index);
+			dg = fts_diag(d, FTS_E_DISJOINT, en->node->span, msg);
+			if (oen->exact)
+				fts_diag_note(d, dg, oen->node->span, "phase %lld thawed it here",
+					      (long long)oph->index);
+			else
+				fts_diag_note(d, dg, oen->node->span, "phase %lld thawed it here, through pattern '%s'",
+					      (long long)oph->index, oen->text);
+			if (!en->exact)
+				fts_diag_help(d, dg, "FTS applies patterns with re.match, a prefix match: "
+					      "end the pattern at a segment boundary (escape dots as '\\.')");
+		}
+		if (dg && more)
+			fts_diag_note(d, dg, FTS_SPAN_NONE, "and %zu more parameter%s", more,
+				      more == 1 ? "" : "s");
+	}
+	free(first_ph);
+	free(first_pa);
+}
+
+/* V-P4 note: in which phase a pruned tied alias is really thawed. */
+static void note_tied(struct fts_ir *ir, struct fts_diags *d, const int64_t *phase)
+{
+	const struct fts_manifest *m = ir->manifest;
+	for (uint32_t k = 0; k < ir->nphases; k++) {
+		struct fts_ir_phase *ph = &ir->phases[k];
+		for (uint32_t e = 0; e < ph->nentries; e++) {
+			struct fts_ir_entry *en = &ph->entries[e];
+			if (!en->exact || en->nmatched || !en->text)
+				continue;
+			for (uint32_t i = 0; i < m->n; i++) {
+				if (m->p[i].tied_to < 0 || strcmp(m->p[i].name, en->text) != 0)
+					continue;
+				uint32_t src = (uint32_t)m->p[i].tied_to;
+				/* find the warning already reported for this entry and add the note */
+				for (size_t q = 0; q < d->n; q++) {
+					struct fts_diag *dg = d->v[q];
+					if (dg->id != FTS_W_PARAM_TIED || dg->span.start != en->node->span.start ||
+					    dg->span.file != en->node->span.file)
+						continue;
+					if (phase[src] < 0)
+						fts_diag_note(d, dg, FTS_SPAN_NONE,
+							      "'%s' is in no phase, so the tied tensor is never thawed",
+							      m->p[src].name);
+					else if (phase[src] != ph->index)
+						fts_diag_note(d, dg, FTS_SPAN_NONE,
+							      "the tied tensor is thawed in phase %lld, with '%s', not in phase %lld",
+							      (long long)phase[src], m->p[src].name,
+							      (long long)ph->index);
+				}
+			}
+		}
+	}
+}
+
+static struct fts_span phase_span(const struct fts_ir_phase *ph)
+{
+	return ph->key ? ph->key->span : FTS_SPAN_NONE;
+}
+
+static struct fts_span mte_span(const struct fts_ir_phase *ph)
+{
+	return ph->mte_node ? ph->mte_node->span : phase_span(ph);
+}
+
+/* V-ETO, V-FM, V-E0, reachability and phase 0's zero-epoch transition. */
+static void check_epochs(struct fts_ir *ir, struct fts_diags *d)
+{
+	const struct fts_settings *s = &ir->settings;
+	if (ir->nphases == 0)
+		return;
+	if (s->epoch_transitions_only)
+		for (uint32_t k = 0; k < ir->nphases; k++)
+			if (ir->phases[k].mte < 0 && ir->phases[k].node)
+				fts_diag(d, FTS_E_ETO_MISSING, phase_span(&ir->phases[k]),
+					 (long long)ir->phases[k].index);
+	/* V-FM: the last schedule phase (not max_depth's) */
+	int64_t max_epochs = s->max_epochs;
+	struct fts_ir_phase *lastp = &ir->phases[ir->nphases - 1];
+	if (lastp->mte >= 0) {
+		int64_t z = -1;
+		for (uint32_t k = 1; k < ir->nphases; k++)
+			if (ir->phases[k].mte > z)
+				z = ir->phases[k].mte;
+		if (z > max_epochs)
+			max_epochs = z;
+		fts_diag(d, FTS_W_FINAL_MTE, mte_span(lastp), (long long)lastp->mte,
+			 (long long)max_epochs);
+	}
+	/* V-E0: watermark over phases 1..d-1 */
+	int64_t mark = -1;
+	uint32_t mark_phase = 0;
+	for (uint32_t k = 1; k < ir->nphases; k++) {
+		struct fts_ir_phase *ph = &ir->phases[k];
+		if (ph->mte >= 0 && mark >= 0 && ph->mte <= mark)
+			fts_diag(d, FTS_W_MTE_ORDER, mte_span(ph), (long long)ph->mte,
+				 (long long)ph->index, (long long)mark, (long long)mark_phase);
+		if (ph->mte > mark) {
+			mark = ph->mte;
+			mark_phase = (uint32_t)ph->index;
+		}
+	}
+	/* transitions that cannot happen before max_epochs */
+	int64_t depth = ir->max_depth;
+	for (uint32_t k = 0; k < ir->nphases && (int64_t)k < depth; k++) {
+		struct fts_ir_phase *ph = &ir->phases[k];
+		if (ph->mte >= max_epochs)
+			fts_diag(d, FTS_W_MTE_UNREACHABLE, mte_span(ph), (long long)ph->mte,
+				 (long long)ph->index, (long long)max_epochs);
+	}
+	if (ir->phases[0].mte == 0 && depth > 0) {
+		struct fts_diag *dg = fts_diag(d, FTS_W_PHASE0_MTE0, mte_span(&ir->phases[0]));
+		if (s->restore_best)
+			fts_diag_note(d, dg, FTS_SPAN_NONE,
+				      "with restore_best, FTS finds no best checkpoint at that transition and fails");
+	}
+}
+
+/* Phases after max_depth, and parameters that are never thawed. */
+static void check_depth_and_coverage(struct fts_ir *ir, struct fts_diags *d, const int64_t *phase)
+{
+	const struct fts_manifest *m = ir->manifest;
+	if (ir->settings.max_depth >= -1)
+		for (uint32_t k = 0; k < ir->nphases; k++)
+			if (ir->phases[k].index > ir->max_depth)
+				fts_diag(d, FTS_W_BEYOND_MAX_DEPTH, phase_span(&ir->phases[k]),
+					 (long long)ir->phases[k].index, (long long)ir->max_depth);
+	for (uint32_t k = 0; k < ir->nphases; k++) {
+		struct fts_ir_phase *ph = &ir->phases[k];
+		if (ph->node && ph->nparams == 0 && ph->index <= ir->max_depth) {
+			bool any_pruned = false;
+			for (uint32_t e = 0; e < ph->nentries; e++)
+				if (ph->entries[e].exact && !ph->entries[e].nmatched)
+					any_pruned = true;
+			if (!any_pruned || ph->nentries)
+				fts_diag(d, FTS_W_EMPTY_PHASE, phase_span(ph), (long long)ph->index);
+		}
+	}
+	size_t never = 0, first = 0;
+	for (uint32_t i = 0; i < m->nsched; i++) {
+		uint32_t idx = m->sched[i];
+		if (phase[idx] < 0 || phase[idx] > ir->max_depth) {
+			if (!never)
+				first = idx;
+			never++;
+		}
+	}
+	if (never && ir->nphases) {
+		struct fts_diag *dg = fts_diag(d, FTS_W_UNSCHEDULED, phase_span(&ir->phases[0]),
+					       never, (size_t)m->nsched);
+		fts_diag_note(d, dg, m->p[first].span, "'%s' is one of them", m->p[first].name);
+	}
+}
+
+void fts_check_schedule(struct fts_ir *ir, struct fts_diags *d)
+{
+	if (!ir->manifest || ir->nphases == 0)
+		return;
+	int64_t *phase = phase_of(ir);
+	check_disjoint(ir, d);
+	note_tied(ir, d, phase);
+	check_epochs(ir, d);
+	check_depth_and_coverage(ir, d, phase);
+}

@@ -1,0 +1,785 @@
+/*
+ * lower.c - lowering: the schedule document (ast.h) becomes the checked
+ * schedule (ir.h).
+ *
+ * This pass owns every rule that looks at one phase at a time, in the
+ * terms of docs/fts-semantics.md: phase keys (V-K1..K3 and the negative /
+ * colliding keys FTS mishandles), per-phase keys (V-P0..P4, unknown keys),
+ * reinitialization directives (V-R1..R13, V-O1..O3, V-T1, V-T2) and
+ * parameter resolution (exact name, else Python re.match).  Schedule-wide
+ * rules live in check.c.  FTS stops at the first error; ftsc reports all.
+ */
+#include "lower.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyre.h"
+#include "resolve.h"
+#include "stdlib.h"
+#include "util.h"
+
+struct lower {
+	struct fts_ir *ir;
+	struct fts_diags *d;
+	struct fts_arena *a;
+	const struct fts_manifest *m;
+	const struct fts_names *names;
+	const struct fts_stdlib *lib;
+};
+
+void fts_settings_default(struct fts_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->restore_best = true;
+	s->max_depth = -1;
+	s->base_max_lr = 1e-5;
+	s->max_epochs = 1000;
+}
+
+/* --- small node helpers ------------------------------------------------------ */
+
+static bool is_str(const struct fts_node *n)
+{
+	return n && n->kind == FTS_N_SCALAR && n->py == FTS_PY_STR;
+}
+
+static bool is_map(const struct fts_node *n)
+{
+	return n && n->kind == FTS_N_MAP;
+}
+
+static const char *describe(struct lower *l, const struct fts_node *n)
+{
+	return fts_node_describe(l->a, n);
+}
+
+static const struct fts_node *get(const struct fts_node *map, const char *key)
+{
+	if (!is_map(map))
+		return NULL;
+	struct fts_pair *p = fts_node_get(map, key);
+	return p ? p->value : NULL;
+}
+
+static const struct fts_node *get_key(const struct fts_node *map, const char *key)
+{
+	if (!is_map(map))
+		return NULL;
+	struct fts_pair *p = fts_node_get(map, key);
+	return p ? p->key : NULL;
+}
+
+/* Report keys of `map` that are not in `known` (NULL-terminated). */
+static void check_keys(struct lower *l, const struct fts_node *map,
+		       const char *const *known, const char *where)
+{
+	for (size_t i = 0; i < map->npairs; i++) {
+		const struct fts_node *k = map->pairs[i].key;
+		bool ok = false;
+		if (is_str(k))
+			for (const char *const *p = known; *p; p++)
+				if (strcmp(k->text, *p) == 0)
+					ok = true;
+		if (ok)
+			continue;
+		const char *kd = is_str(k) ? k->text : describe(l, k);
+		struct fts_diag *dg = fts_diag(l->d, FTS_E_UNKNOWN_KEY, k->span, kd, where);
+		const char *near = is_str(k) ? fts_closest(k->text, known) : NULL;
+		if (near)
+			fts_diag_help(l->d, dg, "did you mean '%s'?", near);
+		else {
+			/* list the known keys */
+			char buf[256];
+			size_t off = 0;
+			for (const char *const *p = known; *p && off < sizeof(buf) - 40; p++)
+				off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s",
+							p == known ? "" : ", ", *p);
+			fts_diag_help(l->d, dg, "known keys: %s", buf);
+		}
+	}
+}
+
+/* A number FTS reads through float(): reports the YAML 1.1 string remark. */
+static bool pyfloat(struct lower *l, const struct fts_node *n, double *v)
+{
+	if (!fts_node_pyfloat(n, v))
+		return false;
+	if (n->kind == FTS_N_SCALAR && n->py == FTS_PY_STR && !n->quoted) {
+		double dummy;
+		bool fts_string = false;
+		if (fts_node_number(n, &dummy, &fts_string) && fts_string)
+			fts_diag(l->d, FTS_R_YAML11_STRING, n->span, n->text, *v);
+	}
+	return true;
+}
+
+/* --- directives ------------------------------------------------------------------ */
+
+static const char *const optimizer_keys[] = {"optimizer_init", NULL};
+static const char *const class_keys[] = {"class_path", "init_args", NULL};
+static const char *const lrs_keys[] = {"lr_scheduler_init", "pl_lrs_cfg", "init_pg_lrs",
+				       "use_current_optimizer_pg_lrs", NULL};
+static const char *const implicit_lrs_keys[] = {"lr_scheduler_init", "pl_lrs_cfg", "init_pg_lrs",
+						"use_current_optimizer_pg_lrs", NULL};
+static const char *const pl_lrs_fields[] = {"interval", "frequency", "name", "monitor",
+					    "strict", "reduce_on_plateau", NULL};
+
+struct argctx {
+	struct lower *l;
+	const char *class_path;
+	bool optimizer;
+	bool reported;
+};
+
+static void arg_report(void *vctx, enum fts_argerr kind, struct fts_span span,
+		       const char *msg, const char *suggestion)
+{
+	struct argctx *c = vctx;
+	struct fts_diag *dg;
+	if (c->optimizer)
+		dg = fts_diag(c->l->d, FTS_E_OPT_ARGS, span, c->class_path, msg);
+	else if (kind == FTS_ARG_CONSTRAINT_RUNTIME)
+		dg = fts_diag(c->l->d, FTS_E_LRS_ARGS_RUNTIME, span, c->class_path, msg);
+	else
+		dg = fts_diag(c->l->d, FTS_E_LRS_ARGS, span, c->class_path, msg);
+	if (suggestion)
+		fts_diag_help(c->l->d, dg, "did you mean '%s'?", suggestion);
+	c->reported = true;
+}
+
+/*
+ * The class part shared by optimizer_init and lr_scheduler_init: FTS's
+ * V-R2 (missing *_init), V-R3 (class_path), import (V-R9/V-O2).
+ * Returns false when the directive is unusable.
+ */
+static bool lower_class(struct lower *l, struct fts_ir_directive *dir,
+			const struct fts_node *init, const char *init_key,
+			const char *directive, bool optimizer, int64_t phase)
+{
+	(void)phase;
+	if (!init) {
+		fts_diag(l->d, FTS_E_REINIT_NO_INIT, dir->node->span, directive, init_key);
+		return false;
+	}
+	if (!is_map(init)) {
+		fts_diag(l->d, FTS_E_DIRECTIVE_TYPE, init->span, init_key, "a mapping",
+			 describe(l, init));
+		return false;
+	}
+	check_keys(l, init, class_keys, init_key);
+	const struct fts_node *cp = get(init, "class_path");
+	if (!cp || fts_node_falsy(cp)) {
+		fts_diag(l->d, FTS_E_REINIT_NO_CLASS, cp ? cp->span : init->span, init_key);
+		return false;
+	}
+	if (!is_str(cp)) {
+		fts_diag(l->d, FTS_E_DIRECTIVE_TYPE, cp->span, "class_path",
+			 "a dotted class path", describe(l, cp));
+		return false;
+	}
+	dir->class_path = cp->text;
+	dir->class_span = cp->span;
+	if (!strchr(cp->text, '.') || cp->text[0] == '.' || cp->text[strlen(cp->text) - 1] == '.') {
+		fts_diag(l->d, FTS_E_CLASS_PATH, cp->span, describe(l, cp));
+		return false;
+	}
+	const struct fts_node *ia = get(init, "init_args");
+	if (ia && !is_map(ia) && !(ia->kind == FTS_N_SCALAR && ia->py == FTS_PY_NONE)) {
+		fts_diag(l->d, FTS_E_INIT_ARGS_TYPE, ia->span, describe(l, ia));
+		return false;
+	}
+	dir->init_args = is_map(ia) ? ia : NULL;
+	if (!optimizer && !get_key(init, "init_args")) {
+		struct fts_diag *dg = fts_diag(l->d, FTS_E_LRS_NO_INIT_ARGS, init->span);
+		fts_diag_help(l->d, dg, "add 'init_args: {}'");
+	}
+	dir->decl = fts_stdlib_find(l->lib, cp->text);
+	if (!dir->decl) {
+		if (strncmp(cp->text, "torch.", 6) == 0) {
+			struct fts_diag *dg = fts_diag(l->d, FTS_E_CLASS_IMPORT, cp->span, cp->text);
+			const char *near = fts_stdlib_suggest(l->lib, cp->text);
+			if (near)
+				fts_diag_help(l->d, dg, "did you mean '%s'?", near);
+			return false;
+		}
+		fts_diag(l->d, FTS_W_CLASS_UNKNOWN, cp->span, cp->text);
+		return true;
+	}
+	if ((dir->decl->kind == FTS_DECL_OPTIMIZER) != optimizer) {
+		fts_diag(l->d, FTS_E_DIRECTIVE_TYPE, cp->span, "class_path",
+			 optimizer ? "an optimizer class" : "an lr scheduler class",
+			 fts_arena_printf(l->a, "'%s'", cp->text));
+		dir->decl = NULL;
+		return false;
+	}
+	return true;
+}
+
+static void check_args(struct lower *l, struct fts_ir_directive *dir, bool optimizer)
+{
+	if (!dir->decl)
+		return;
+	struct argctx c = {l, dir->class_path, optimizer, false};
+	struct fts_span where = dir->init_args ? dir->init_args->span : dir->class_span;
+	fts_stdlib_check_args(l->lib, dir->decl, dir->init_args, where, arg_report, &c);
+}
+
+static struct fts_ir_directive *lower_optimizer(struct lower *l, const struct fts_node *n,
+						const char *directive, int64_t phase)
+{
+	struct fts_ir_directive *dir = fts_arena_alloc(l->a, sizeof(*dir));
+	dir->node = n;
+	check_keys(l, n, optimizer_keys, directive);
+	if (!lower_class(l, dir, get(n, "optimizer_init"), "optimizer_init", directive, true, phase))
+		return dir;
+	if (dir->decl && fts_class_has(dir->decl, FTS_CLS_NO_REINIT)) {
+		fts_diag(l->d, FTS_E_OPT_ZERO, dir->class_span, dir->class_path);
+		return dir;
+	}
+	check_args(l, dir, true);
+	return dir;
+}
+
+static void lower_pl_lrs_cfg(struct lower *l, struct fts_ir_directive *dir, bool plateau)
+{
+	const struct fts_node *c = dir->pl_lrs_cfg;
+	dir->epoch_interval = true;
+	bool rop = plateau;
+	if (c && !is_map(c)) {
+		if (!(c->kind == FTS_N_SCALAR && c->py == FTS_PY_NONE))
+			fts_diag(l->d, FTS_E_DIRECTIVE_TYPE, c->span, "pl_lrs_cfg", "a mapping",
+				 describe(l, c));
+		c = NULL;
+	}
+	if (c) {
+		for (size_t i = 0; i < c->npairs; i++) {
+			const struct fts_node *k = c->pairs[i].key;
+			bool known = false;
+			for (const char *const *p = pl_lrs_fields; *p; p++)
+				if (is_str(k) && strcmp(k->text, *p) == 0)
+					known = true;
+			if (!known) {
+				struct fts_diag *dg = fts_diag(l->d, FTS_W_PL_LRS_KEY, k->span,
+							       is_str(k) ? k->text : describe(l, k));
+				const char *near = is_str(k) ? fts_closest(k->text, pl_lrs_fields) : NULL;
+				if (near)
+					fts_diag_help(l->d, dg, "did you mean '%s'?", near);
+			}
+		}
+		const struct fts_node *iv = get(c, "interval");
+		if (iv) {
+			if (is_str(iv) && (strcmp(iv->text, "step") == 0 || strcmp(iv->text, "epoch") == 0))
+				dir->epoch_interval = strcmp(iv->text, "epoch") == 0;
+			else
+				fts_diag(l->d, FTS_E_INTERVAL, iv->span,
+					 is_str(iv) ? fts_arena_printf(l->a, "\"%s\"", iv->text)
+						    : describe(l, iv));
+		}
+		const struct fts_node *fq = get(c, "frequency");
+		if (fq && !(fq->kind == FTS_N_SCALAR && fq->py == FTS_PY_INT && !fq->i_big && fq->i > 0))
+			fts_diag(l->d, FTS_E_PL_LRS_VALUE, fq->span,
+				 fts_arena_printf(l->a, "pl_lrs_cfg frequency must be a positive integer, not %s",
+						  describe(l, fq)));
+		const struct fts_node *mon = get(c, "monitor");
+		if (mon && !fts_node_falsy(mon)) {
+			if (is_str(mon))
+				dir->monitor = mon->text;
+			else
+				fts_diag(l->d, FTS_E_PL_LRS_VALUE, mon->span,
+					 fts_arena_printf(l->a, "pl_lrs_cfg monitor must be a metric name, not %s",
+							  describe(l, mon)));
+		}
+		const struct fts_node *nm = get(c, "name");
+		if (nm && !is_str(nm) && !(nm->kind == FTS_N_SCALAR && nm->py == FTS_PY_NONE))
+			fts_diag(l->d, FTS_E_PL_LRS_VALUE, nm->span,
+				 fts_arena_printf(l->a, "pl_lrs_cfg name must be a string, not %s",
+						  describe(l, nm)));
+		static const char *const bools[] = {"strict", "reduce_on_plateau", NULL};
+		for (const char *const *b = bools; *b; b++) {
+			const struct fts_node *v = get(c, *b);
+			if (v && !(v->kind == FTS_N_SCALAR && v->py == FTS_PY_BOOL))
+				fts_diag(l->d, FTS_E_PL_LRS_VALUE, v->span,
+					 fts_arena_printf(l->a, "pl_lrs_cfg %s must be true or false, not %s",
+							  *b, describe(l, v)));
+		}
+		const struct fts_node *rp = get(c, "reduce_on_plateau");
+		if (rp && rp->kind == FTS_N_SCALAR && rp->py == FTS_PY_BOOL)
+			rop = rp->b;
+	}
+	if (rop && !dir->monitor) {
+		struct fts_diag *dg = fts_diag(l->d, FTS_E_RLROP_MONITOR,
+					       c ? c->span : dir->class_span);
+		fts_diag_help(l->d, dg, "add 'monitor: val_loss' (or the metric to watch) to pl_lrs_cfg");
+	}
+}
+
+static struct fts_ir_directive *lower_lr_scheduler(struct lower *l, const struct fts_node *n,
+						   const char *directive, int64_t phase,
+						   bool implicit)
+{
+	struct fts_ir_directive *dir = fts_arena_alloc(l->a, sizeof(*dir));
+	dir->node = n;
+	check_keys(l, n, implicit ? implicit_lrs_keys : lrs_keys, directive);
+	bool usable = lower_class(l, dir, get(n, "lr_scheduler_init"), "lr_scheduler_init",
+				  directive, false, phase);
+	dir->pl_lrs_cfg = get(n, "pl_lrs_cfg");
+
+	/* init_pg_lrs: V-R4 (implicit), V-R7 (float casts), V-R8 (warning) */
+	const struct fts_node *pg = get(n, "init_pg_lrs");
+	if (pg && implicit) {
+		fts_diag(l->d, FTS_E_REINIT_PG_LRS, get_key(n, "init_pg_lrs")->span);
+	} else if (pg) {
+		dir->init_pg_lrs = pg;
+		if (pg->kind != FTS_N_SEQ) {
+			fts_diag(l->d, FTS_E_DIRECTIVE_TYPE, pg->span, "init_pg_lrs",
+				 "a list of learning rates", describe(l, pg));
+		} else if (pg->nitems == 0) {
+			fts_diag(l->d, FTS_W_INIT_PG_LRS_EMPTY, pg->span);
+		} else {
+			dir->pg_lrs = fts_arena_alloc(l->a, pg->nitems * sizeof(double));
+			dir->npg_lrs = pg->nitems;
+			for (size_t i = 0; i < pg->nitems; i++) {
+				const struct fts_node *e = pg->items[i];
+				double v;
+				if (!fts_node_pyfloat(e, &v)) {
+					fts_diag(l->d, FTS_E_INIT_PG_LRS_CAST, e->span, describe(l, e),
+						 (long long)phase);
+					continue;
+				}
+				dir->pg_lrs[i] = v;
+				if (e->kind == FTS_N_SCALAR && (e->py == FTS_PY_STR || e->py == FTS_PY_BOOL)) {
+					struct fts_diag *dg = fts_diag(l->d, FTS_W_YAML11_RAW, e->span,
+								       e->text, e->text);
+					if (e->py == FTS_PY_STR)
+						fts_diag_help(l->d, dg, "write %s so that YAML 1.1 reads a float",
+							      fts_arena_printf(l->a, "%.6e", v));
+				} else if (!isfinite(v) || v < 0) {
+					fts_diag(l->d, FTS_E_LR_VALUE, e->span, describe(l, e), (long long)phase,
+						 isnan(v) ? "not a number" : !isfinite(v) ? "infinite" : "negative");
+				}
+			}
+			fts_diag(l->d, FTS_W_INIT_PG_LRS, pg->span);
+		}
+	}
+	const struct fts_node *uc = get(n, "use_current_optimizer_pg_lrs");
+	if (uc) {
+		if (uc->kind == FTS_N_SCALAR && uc->py == FTS_PY_BOOL)
+			dir->use_current = uc->b;
+		else if (!(uc->kind == FTS_N_SCALAR && uc->py == FTS_PY_NONE))
+			fts_diag(l->d, FTS_E_DIRECTIVE_TYPE, uc->span, "use_current_optimizer_pg_lrs",
+				 "true or false", describe(l, uc));
+		if (dir->use_current && !pg)
+			fts_diag(l->d, FTS_R_USE_CURRENT, uc->span);
+	}
+	bool plateau = dir->decl && fts_class_has(dir->decl, FTS_CLS_PLATEAU);
+	if (usable && dir->decl) {
+		if (!fts_class_has(dir->decl, FTS_CLS_FTS_SUPPORTED)) {
+			struct fts_diag *dg = fts_diag(l->d, FTS_E_LRS_UNSUPPORTED, dir->class_span,
+						       dir->class_path);
+			if (l->ir->settings.allow_untested)
+				fts_diag_note(l->d, dg, FTS_SPAN_NONE,
+					      "allow_untested does not make it usable in a reinitialization directive");
+			fts_diag_help(l->d, dg, "FTS supports LambdaLR, MultiplicativeLR, StepLR, MultiStepLR, "
+				      "ExponentialLR, CosineAnnealingLR, ReduceLROnPlateau, "
+				      "CosineAnnealingWarmRestarts, ConstantLR and LinearLR");
+		} else {
+			/* V-R11: an 'optimizer' init arg is dropped with a warning */
+			const struct fts_node *ia = dir->init_args;
+			const struct fts_node *opt_key = ia ? get_key(ia, "optimizer") : NULL;
+			if (opt_key) {
+				fts_diag(l->d, FTS_W_LRS_OPTIMIZER_ARG, opt_key->span);
+				struct fts_node *copy = fts_arena_alloc(l->a, sizeof(*copy));
+				*copy = *ia;
+				copy->pairs = fts_arena_alloc(l->a, ia->npairs * sizeof(*copy->pairs));
+				copy->npairs = 0;
+				for (size_t i = 0; i < ia->npairs; i++)
+					if (ia->pairs[i].key != opt_key)
+						copy->pairs[copy->npairs++] = ia->pairs[i];
+				dir->init_args = copy;
+			}
+			/* V-R12: implicit ReduceLROnPlateau with a min_lr list */
+			const struct fts_node *ml = dir->init_args ? get(dir->init_args, "min_lr") : NULL;
+			if (implicit && plateau && ml && ml->kind == FTS_N_SEQ)
+				fts_diag(l->d, FTS_E_RLROP_MINLR_LIST, ml->span);
+			else
+				check_args(l, dir, false);
+		}
+	}
+	lower_pl_lrs_cfg(l, dir, plateau);
+	return dir;
+}
+
+/* --- parameters ------------------------------------------------------------------ */
+
+struct param_vec {
+	struct fts_ir_param *v;
+	size_t n, cap;
+};
+
+static void resolve_entry(struct lower *l, struct fts_ir_phase *ph, uint32_t ei,
+			  struct param_vec *out)
+{
+	struct fts_ir_entry *en = &ph->entries[ei];
+	const struct fts_node *n = en->node;
+	if (n->kind != FTS_N_SCALAR || n->py == FTS_PY_NONE) {
+		fts_diag(l->d, FTS_E_PARAM_ENTRY_TYPE, n->span, describe(l, n));
+		return;
+	}
+	if (n->py != FTS_PY_STR) {
+		struct fts_diag *dg = fts_diag(l->d, FTS_E_PARAM_ENTRY_TYPE, n->span, describe(l, n));
+		fts_diag_help(l->d, dg, "FTS would use str(%s) as a regular expression; quote it if that is meant",
+			      n->text);
+		return;
+	}
+	en->text = n->text;
+	long exact = fts_names_find(l->names, n->text, n->len);
+	if (exact >= 0) {
+		en->exact = true;
+		en->nmatched = 1;
+		struct fts_ir_param p = {l->m->sched[exact], ei};
+		FTS_VEC_PUSH(*out, p);
+		return;
+	}
+	char err[256];
+	size_t erroff = 0;
+	struct fts_pyre *re = fts_pyre_compile(n->text, n->len, err, sizeof(err), &erroff);
+	if (!re) {
+		/* point at the offending character when the scalar is plain text */
+		struct fts_span sp = n->span;
+		if (!n->quoted && sp.end - sp.start == n->len && erroff <= n->len) {
+			sp.start += (uint32_t)erroff;
+			sp.end = sp.start + (erroff < n->len ? 1 : 0);
+			if (sp.end == sp.start)
+				sp.end = sp.start;
+		}
+		fts_diag(l->d, FTS_E_PARAM_REGEX, sp, n->text, err);
+		return;
+	}
+	struct fts_matches mt = {0};
+	size_t cnt = fts_names_match(l->names, re, &mt);
+	en->nmatched = (uint32_t)cnt;
+	size_t over = 0, first_over = 0;
+	for (size_t i = 0; i < cnt; i++) {
+		uint32_t mi = l->m->sched[mt.idx[i]];
+		struct fts_ir_param p = {mi, ei};
+		FTS_VEC_PUSH(*out, p);
+		if (fts_overmatch(l->m->p[mi].name, l->m->p[mi].len, mt.end[i])) {
+			if (!over)
+				first_over = mi;
+			over++;
+		}
+	}
+	if (over) {
+		struct fts_diag *dg = fts_diag(l->d, FTS_W_REGEX_OVERMATCH, n->span, n->text,
+					       l->m->p[first_over].name);
+		if (over > 1)
+			fts_diag_note(l->d, dg, FTS_SPAN_NONE, "and %zu more name%s beyond a segment boundary",
+				      over - 1, over == 2 ? "" : "s");
+		fts_diag_help(l->d, dg, "FTS matches patterns as prefixes; end the pattern at a segment "
+			      "boundary, e.g. '%s\\.'", n->text);
+	}
+	size_t qlen = 0;
+	long q = fts_pyre_find_quantified_dot(n->text, n->len, &qlen);
+	if (q >= 0) {
+		struct fts_span sp = n->span;
+		if (!n->quoted && sp.end - sp.start == n->len) {
+			sp.start += (uint32_t)q;
+			sp.end = sp.start + (uint32_t)qlen;
+		}
+		fts_diag(l->d, FTS_W_REGEX_QDOT, sp,
+			 fts_arena_strndup(l->a, n->text + q, qlen), n->text);
+	}
+	fts_matches_free(&mt);
+	fts_pyre_free(re);
+	if (cnt)
+		return;
+	/* V-P4: a tied alias is pruned with a warning; the source name is noted
+	 * by check.c once every phase is resolved. */
+	for (uint32_t i = 0; i < l->m->n; i++) {
+		const struct fts_mparam *mp = &l->m->p[i];
+		if (mp->tied_to >= 0 && mp->len == n->len && memcmp(mp->name, n->text, n->len) == 0) {
+			en->nmatched = 0;
+			en->exact = true;
+			fts_diag(l->d, FTS_W_PARAM_TIED, n->span, n->text, l->m->p[mp->tied_to].name);
+			return;
+		}
+	}
+	struct fts_diag *dg = fts_diag(l->d, FTS_E_PARAM_NOMATCH, n->span, n->text,
+				       (long long)ph->index);
+	uint32_t sug[3];
+	size_t ns = fts_names_suggest(l->names, n->text, n->len, sug, 3);
+	for (size_t i = 0; i < ns; i++)
+		fts_diag_help(l->d, dg, "did you mean '%s'?", l->m->p[l->m->sched[sug[i]]].name);
+}
+
+static void lower_params(struct lower *l, struct fts_ir_phase *ph, const struct fts_node *params)
+{
+	if (!params)
+		return;
+	if (params->kind != FTS_N_SEQ) {
+		struct fts_diag *dg = fts_diag(l->d, FTS_E_PARAMS_TYPE, params->span, describe(l, params));
+		if (is_str(params))
+			fts_diag_help(l->d, dg, "FTS would iterate the string character by character; "
+				      "write a list: params: [%s]", params->text);
+		return;
+	}
+	ph->nentries = (uint32_t)params->nitems;
+	ph->entries = fts_arena_alloc(l->a, params->nitems * sizeof(*ph->entries));
+	struct param_vec out = {0};
+	for (size_t i = 0; i < params->nitems; i++) {
+		ph->entries[i].node = params->items[i];
+		resolve_entry(l, ph, (uint32_t)i, &out);
+	}
+	ph->nparams = (uint32_t)out.n;
+	ph->params = fts_arena_alloc(l->a, out.n * sizeof(*ph->params));
+	if (out.n)
+		memcpy(ph->params, out.v, out.n * sizeof(*ph->params));
+	FTS_VEC_FREE(out);
+}
+
+/* --- phases ----------------------------------------------------------------------- */
+
+static const char *const phase_keys[] = {"params", "max_transition_epoch", "lr",
+					 "new_optimizer", "new_lr_scheduler", NULL};
+
+static void lower_phase(struct lower *l, struct fts_ir_phase *ph)
+{
+	const struct fts_node *n = ph->node;
+	struct fts_settings *s = &l->ir->settings;
+	char where[64];
+	snprintf(where, sizeof(where), "phase %lld", (long long)ph->index);
+	check_keys(l, n, phase_keys, fts_arena_strdup(l->a, where));
+
+	/* V-P0: max_transition_epoch defaults to -1 */
+	ph->mte = -1;
+	const struct fts_node *mte = get(n, "max_transition_epoch");
+	if (mte) {
+		ph->mte_node = mte;
+		if (mte->kind == FTS_N_SCALAR && mte->py == FTS_PY_INT && !mte->i_big)
+			ph->mte = mte->i;
+		else if (mte->kind == FTS_N_SCALAR && mte->py == FTS_PY_FLOAT && isfinite(mte->f))
+			ph->mte = (int64_t)ceil(mte->f);
+		else
+			fts_diag(l->d, FTS_E_MTE_TYPE, mte->span, describe(l, mte));
+	}
+
+	/* V-P1 / V-P2: the phase lr */
+	const struct fts_node *lr = get(n, "lr");
+	ph->lr = s->base_max_lr;
+	ph->lr_node = lr;
+	if (ph->index == 0) {
+		if (lr && !fts_node_falsy(lr))
+			fts_diag(l->d, FTS_W_LR_PHASE0, get_key(n, "lr")->span);
+	} else if (lr) {
+		double v;
+		if (!pyfloat(l, lr, &v)) {
+			fts_diag(l->d, FTS_E_LR_CAST, lr->span, describe(l, lr), (long long)ph->index);
+		} else {
+			ph->lr = v;
+			if (isnan(v) || isinf(v) || v < 0)
+				fts_diag(l->d, FTS_E_LR_VALUE, lr->span, describe(l, lr),
+					 (long long)ph->index,
+					 isnan(v) ? "not a number" : isinf(v) ? "infinite" : "negative");
+		}
+	}
+
+	/* V-R1 and the directives */
+	static const char *const dkeys[] = {"new_optimizer", "new_lr_scheduler"};
+	for (int k = 0; k < 2; k++) {
+		const struct fts_node *dn = get(n, dkeys[k]);
+		if (!dn)
+			continue;
+		const struct fts_node *key = get_key(n, dkeys[k]);
+		if (fts_node_falsy(dn)) {
+			fts_diag(l->d, FTS_W_EMPTY_DIRECTIVE, key->span, dkeys[k]);
+			continue;
+		}
+		if (ph->index == 0) {
+			fts_diag(l->d, FTS_E_REINIT_PHASE0, key->span, dkeys[k]);
+			continue;
+		}
+		if (!is_map(dn)) {
+			fts_diag(l->d, FTS_E_DIRECTIVE_TYPE, dn->span, dkeys[k], "a mapping",
+				 describe(l, dn));
+			continue;
+		}
+		if (k == 0) {
+			if (l->ir->settings.reinit_optim_cfg) {
+				/* F19: shadowed by reinit_optim_cfg, neither validated nor used */
+				fts_diag(l->d, FTS_W_SHADOWED_DIRECTIVE, key->span, (long long)ph->index);
+				continue;
+			}
+			ph->new_optimizer = lower_optimizer(l, dn, "new_optimizer", ph->index);
+		} else {
+			ph->new_lr_scheduler = lower_lr_scheduler(l, dn, "new_lr_scheduler",
+								  ph->index, false);
+		}
+	}
+
+	const struct fts_node *params = get(n, "params");
+	if (params && params->kind == FTS_N_SCALAR && params->py == FTS_PY_NONE) {
+		fts_diag(l->d, FTS_E_PARAMS_TYPE, params->span, "null");
+		params = NULL;
+	}
+	lower_params(l, ph, params);
+}
+
+/* --- phase keys (V-K1..K3) ------------------------------------------------------------ */
+
+static bool ambiguous_int_text(const struct fts_node *k)
+{
+	if (k->kind != FTS_N_SCALAR || k->quoted || k->py != FTS_PY_INT)
+		return false;
+	const char *t = k->text;
+	if (*t == '+' || *t == '-')
+		t++;
+	if (t[0] == '0' && t[1])
+		return true;            /* octal, hex, binary */
+	return strchr(t, '_') || strchr(t, ':');
+}
+
+static int cmp_phase(const void *a, const void *b)
+{
+	const struct fts_ir_phase *x = a, *y = b;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+struct fts_ir *fts_lower_schedule(struct fts_arena *a, struct fts_diags *d,
+				  const struct fts_node *root,
+				  const struct fts_manifest *m, const struct fts_names *names,
+				  const struct fts_stdlib *lib, const struct fts_settings *s,
+				  struct fts_span root_span)
+{
+	struct fts_ir *ir = fts_arena_alloc(a, sizeof(*ir));
+	ir->arena = a;
+	ir->manifest = m;
+	ir->stdlib = lib;
+	ir->settings = *s;
+	ir->root = root;
+	struct lower l = {ir, d, a, m, names, lib};
+
+	/* implicit-style directives given as run settings */
+	if (s->reinit_lr_cfg && !fts_node_falsy(s->reinit_lr_cfg)) {
+		if (root)
+			fts_diag(d, FTS_E_BOTH_SCHEDULE_REINIT_LR, s->reinit_lr_cfg->span);
+		if (is_map(s->reinit_lr_cfg))
+			ir->reinit_lr = lower_lr_scheduler(&l, s->reinit_lr_cfg, "reinit_lr_cfg", 1, true);
+		else
+			fts_diag(d, FTS_E_DIRECTIVE_TYPE, s->reinit_lr_cfg->span, "reinit_lr_cfg",
+				 "a mapping", describe(&l, s->reinit_lr_cfg));
+	}
+	if (s->reinit_optim_cfg && !fts_node_falsy(s->reinit_optim_cfg)) {
+		if (is_map(s->reinit_optim_cfg))
+			ir->reinit_optim = lower_optimizer(&l, s->reinit_optim_cfg, "reinit_optim_cfg", 1);
+		else
+			fts_diag(d, FTS_E_DIRECTIVE_TYPE, s->reinit_optim_cfg->span, "reinit_optim_cfg",
+				 "a mapping", describe(&l, s->reinit_optim_cfg));
+	}
+	if (s->max_depth < -1)
+		fts_diag(d, FTS_E_MAX_DEPTH, FTS_SPAN_NONE, (long long)s->max_depth);
+
+	if (!root) {
+		fts_diag(d, FTS_E_EMPTY, root_span);
+		return ir;
+	}
+	if (!is_map(root)) {
+		fts_diag(d, FTS_E_TOP_NOT_MAP, root->span, describe(&l, root));
+		return ir;
+	}
+	if (root->npairs == 0) {
+		struct fts_diag *dg = fts_diag(d, FTS_E_EMPTY, root->span);
+		fts_diag_note(d, dg, FTS_SPAN_NONE,
+			      "FTS treats an empty schedule as no schedule and silently switches to implicit mode");
+		return ir;
+	}
+
+	/* V-K1/K2: int() of every key; collisions; negative keys */
+	ir->phases = fts_arena_alloc(a, root->npairs * sizeof(*ir->phases));
+	bool keys_ok = true;
+	int64_t prev_index = INT64_MIN;
+	bool order_warned = false;
+	for (size_t i = 0; i < root->npairs; i++) {
+		const struct fts_node *k = root->pairs[i].key;
+		int64_t v;
+		bool big = false;
+		if (fts_node_pyint(k, &v, &big) != 0) {
+			struct fts_diag *dg = fts_diag(d, FTS_E_KEY_NOT_INT, k->span, describe(&l, k));
+			fts_diag_help(d, dg, "phase keys are the integers 0, 1, 2, ...");
+			keys_ok = false;
+			continue;
+		}
+		if (big || v > 1000000 || v < -1000000) {
+			fts_diag(d, FTS_E_KEY_NONCONTIG, k->span, (size_t)root->npairs - 1,
+				 (long long)(root->npairs - 1));
+			keys_ok = false;
+			continue;
+		}
+		bool is_int_obj = k->kind == FTS_N_SCALAR &&
+			(k->py == FTS_PY_INT || k->py == FTS_PY_BOOL ||
+			 (k->py == FTS_PY_FLOAT && k->f == (double)v));
+		if (!is_int_obj)
+			fts_diag(d, FTS_W_KEY_CONVERTED, k->span, describe(&l, k), (long long)v);
+		else if (ambiguous_int_text(k))
+			fts_diag(d, FTS_W_KEY_AMBIGUOUS, k->span, k->text, (long long)v);
+		if (v < 0) {
+			fts_diag(d, FTS_E_KEY_NEGATIVE, k->span, (long long)v);
+			keys_ok = false;
+			continue;
+		}
+		bool dup = false;
+		for (uint32_t j = 0; j < ir->nphases; j++)
+			if (ir->phases[j].index == v) {
+				struct fts_diag *dg = fts_diag(d, FTS_E_KEY_COLLISION, k->span,
+							       describe(&l, k), (long long)v);
+				fts_diag_note(d, dg, ir->phases[j].key->span, "phase %lld is defined here",
+					      (long long)v);
+				dup = true;
+				keys_ok = false;
+			}
+		if (dup)
+			continue;
+		if (v < prev_index && !order_warned) {
+			fts_diag(d, FTS_W_KEY_ORDER, k->span, (long long)v, (long long)prev_index);
+			order_warned = true;
+		}
+		if (v > prev_index)
+			prev_index = v;
+		struct fts_ir_phase *ph = &ir->phases[ir->nphases++];
+		ph->index = v;
+		ph->key = k;
+		ph->node = root->pairs[i].value;
+	}
+	qsort(ir->phases, ir->nphases, sizeof(*ir->phases), cmp_phase);
+	/* V-K3: exactly 0..n-1 */
+	size_t nkeys = root->npairs;
+	for (uint32_t i = 0; i < ir->nphases; i++) {
+		if (ir->phases[i].index != (int64_t)i) {
+			if (keys_ok)
+				fts_diag(d, FTS_E_KEY_NONCONTIG, ir->phases[i].key->span, nkeys - 1,
+					 (long long)i);
+			keys_ok = false;
+			break;
+		}
+	}
+	ir->keys_ok = keys_ok;
+
+	for (uint32_t i = 0; i < ir->nphases; i++) {
+		struct fts_ir_phase *ph = &ir->phases[i];
+		if (!is_map(ph->node)) {
+			fts_diag(d, FTS_E_PHASE_NOT_MAP, ph->node->span, (long long)ph->index,
+				 describe(&l, ph->node));
+			ph->node = NULL;
+			ph->mte = -1;
+			ph->lr = s->base_max_lr;
+			continue;
+		}
+		lower_phase(&l, ph);
+	}
+	int64_t last = (int64_t)ir->nphases - 1;
+	ir->max_depth = s->max_depth < 0 ? last : s->max_depth < last ? s->max_depth : last;
+	if (s->max_depth < -1)
+		ir->max_depth = s->max_depth;
+	return ir;
+}

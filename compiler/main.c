@@ -1,0 +1,340 @@
+/*
+ * main.c - the ftsc command line: option parsing, the pipeline driver for
+ * `ftsc check`, and `ftsc explain`.
+ *
+ * Exit status (documented in ftsc(1), EXIT STATUS):
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "driver.h"
+#include "version.h"
+
+enum ftsc_exit {
+	EXIT_CLEAN = 0,                 /* no errors (warnings allowed) */
+	EXIT_ERRORS = 1,                /* the schedule has errors */
+	EXIT_USAGE = 2,                 /* usage or I/O problem */
+	EXIT_INTERNAL = 3,              /* internal error (out of memory, bug) */
+};
+
+static const char *const usage_main[] = {
+	"usage: ftsc <command> [<options>]",
+	"",
+	"commands:",
+	"   check     check an FTS schedule against a model manifest",
+	"   explain   print the documentation of a diagnostic code",
+	"   version   print the ftsc version",
+	"",
+	"'ftsc <command> --help' describes a command; see also ftsc(1).",
+	NULL,
+};
+
+static const char *const usage_check[] = {
+	"usage: ftsc check <schedule.yaml> --manifest <model.tsv> [<options>]",
+	"",
+	"    --manifest <file>          the model's parameters (ftsc-manifest v1, or one name per line)",
+	"    --restore-best=<bool>      FinetuningScheduler restore_best (default true)",
+	"    --max-depth=<n>            FinetuningScheduler max_depth (default -1: every phase)",
+	"    --epoch-transitions-only   FinetuningScheduler epoch_transitions_only",
+	"    --allow-untested           FinetuningScheduler allow_untested",
+	"    --base-max-lr=<x>          FinetuningScheduler base_max_lr (default 1e-05)",
+	"    --max-epochs=<n>           trainer max_epochs (default 1000, Lightning's default)",
+	"    --apply-lambdas-new-pgs    FinetuningScheduler apply_lambdas_new_pgs",
+	"    --reinit-optim-cfg=<yaml>  FinetuningScheduler reinit_optim_cfg, as a YAML flow mapping",
+	"    --reinit-lr-cfg=<yaml>     FinetuningScheduler reinit_lr_cfg, as a YAML flow mapping",
+	"    -W<flag>, -Wno-<flag>      enable or disable a warning (see 'ftsc explain --list')",
+	"    -Werror[=<flag>]           make warnings (or one) errors",
+	"    --format=<fmt>             text (default), json or sarif",
+	"    --color=<when>             auto (default), always or never; NO_COLOR disables",
+	"    --plain                    no source excerpts",
+	"    -v, --verbose              also show FTS's INFO-level remarks",
+	NULL,
+};
+
+static const char *const usage_explain[] = {
+	"usage: ftsc explain <code>|--list",
+	"",
+	"    <code>    a diagnostic code (FTS-D1, FTSC017) or warning flag (unknown-key)",
+	"    --list    list every diagnostic: code, severity, flag, message",
+	NULL,
+};
+
+static void print_usage(FILE *out, const char *const *u)
+{
+	for (; *u; u++)
+		fprintf(out, "%s\n", *u);
+}
+
+static int usage_error(const char *const *u, const char *what, const char *arg)
+{
+	fprintf(stderr, "ftsc: %s%s%s%s\n\n", what, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
+	print_usage(stderr, u);
+	return EXIT_USAGE;
+}
+
+/* --- option values ------------------------------------------------------------- */
+
+static int parse_bool(const char *s, bool *out)
+{
+	static const char *const t[] = {"1", "true", "True", "yes", "on", NULL};
+	static const char *const f[] = {"0", "false", "False", "no", "off", NULL};
+	for (const char *const *p = t; *p; p++)
+		if (strcmp(s, *p) == 0) {
+			*out = true;
+			return 0;
+		}
+	for (const char *const *p = f; *p; p++)
+		if (strcmp(s, *p) == 0) {
+			*out = false;
+			return 0;
+		}
+	return -1;
+}
+
+static int parse_int(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (!*s || *end || errno)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (!*s || *end || errno || !isfinite(v))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "--name=value" or "--name value": returns the value or NULL. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+	if (strncmp(a, name, n) != 0)
+		return NULL;
+	if (a[n] == '=')
+		return a + n + 1;
+	if (a[n] == '\0' && *i + 1 < argc) {
+		(*i)++;
+		return argv[*i];
+	}
+	return NULL;
+}
+
+/* Flag options that take an optional "=bool". */
+static int opt_flag(const char *a, const char *name, bool *out)
+{
+	size_t n = strlen(name);
+	if (strncmp(a, name, n) != 0)
+		return 0;
+	if (a[n] == '\0') {
+		*out = true;
+		return 1;
+	}
+	if (a[n] == '=')
+		return parse_bool(a + n + 1, out) == 0 ? 1 : -1;
+	return 0;
+}
+
+/* --- check ------------------------------------------------------------------------- */
+
+struct check_opts {
+	const char *schedule;
+	const char *manifest;
+	const char *reinit_optim;
+	const char *reinit_lr;
+	struct fts_settings settings;
+};
+
+static bool want_color(const char *when)
+{
+	const char *nc = getenv("NO_COLOR");
+	if (strcmp(when, "never") == 0)
+		return false;
+	if (strcmp(when, "always") == 0)
+		return true;
+	if (nc && *nc)
+		return false;
+	const char *term = getenv("TERM");
+	return isatty(2) && !(term && strcmp(term, "dumb") == 0);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	struct check_opts o = {0};
+	struct fts_sources src;
+	struct fts_diags d;
+	fts_settings_default(&o.settings);
+	fts_sources_init(&src);
+	fts_diags_init(&d, &src);
+	const char *color = "auto";
+	int rc = EXIT_USAGE;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v;
+		int f;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			print_usage(stdout, usage_check);
+			rc = EXIT_CLEAN;
+			goto out;
+		} else if ((v = opt_value(argc, argv, &i, "--manifest"))) {
+			o.manifest = v;
+		} else if ((v = opt_value(argc, argv, &i, "--restore-best"))) {
+			if (parse_bool(v, &o.settings.restore_best))
+				goto bad_value;
+		} else if ((v = opt_value(argc, argv, &i, "--max-depth"))) {
+			if (parse_int(v, &o.settings.max_depth))
+				goto bad_value;
+		} else if ((f = opt_flag(a, "--epoch-transitions-only", &o.settings.epoch_transitions_only))) {
+			if (f < 0)
+				goto bad_value;
+		} else if ((f = opt_flag(a, "--allow-untested", &o.settings.allow_untested))) {
+			if (f < 0)
+				goto bad_value;
+		} else if ((f = opt_flag(a, "--apply-lambdas-new-pgs", &o.settings.apply_lambdas_new_pgs))) {
+			if (f < 0)
+				goto bad_value;
+		} else if ((v = opt_value(argc, argv, &i, "--base-max-lr"))) {
+			if (parse_double(v, &o.settings.base_max_lr))
+				goto bad_value;
+		} else if ((v = opt_value(argc, argv, &i, "--max-epochs"))) {
+			if (parse_int(v, &o.settings.max_epochs) || o.settings.max_epochs < 0)
+				goto bad_value;
+		} else if ((v = opt_value(argc, argv, &i, "--reinit-optim-cfg"))) {
+			o.reinit_optim = v;
+		} else if ((v = opt_value(argc, argv, &i, "--reinit-lr-cfg"))) {
+			o.reinit_lr = v;
+		} else if ((v = opt_value(argc, argv, &i, "--format"))) {
+			if (strcmp(v, "text") == 0)
+				d.format = FTS_FMT_TEXT;
+			else if (strcmp(v, "json") == 0)
+				d.format = FTS_FMT_JSON;
+			else if (strcmp(v, "sarif") == 0)
+				d.format = FTS_FMT_SARIF;
+			else
+				goto bad_value;
+		} else if ((v = opt_value(argc, argv, &i, "--color"))) {
+			if (strcmp(v, "auto") && strcmp(v, "always") && strcmp(v, "never"))
+				goto bad_value;
+			color = v;
+		} else if (strcmp(a, "--plain") == 0) {
+			d.plain = true;
+		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			d.show_remarks = true;
+		} else if (strncmp(a, "-W", 2) == 0) {
+			if (fts_diags_option(&d, a + 2) != 0) {
+				rc = usage_error(usage_check, "unknown warning option", a);
+				goto out;
+			}
+		} else if (a[0] == '-' && a[1]) {
+			rc = usage_error(usage_check, "unknown option", a);
+			goto out;
+		} else if (!o.schedule) {
+			o.schedule = a;
+		} else {
+			rc = usage_error(usage_check, "more than one schedule given:", a);
+			goto out;
+		}
+		continue;
+bad_value:
+		rc = usage_error(usage_check, "invalid value in", a);
+		goto out;
+	}
+	if (!o.schedule) {
+		rc = usage_error(usage_check, "no schedule given", NULL);
+		goto out;
+	}
+	if (!o.manifest) {
+		rc = usage_error(usage_check, "--manifest is required: ftsc resolves parameters against it", NULL);
+		goto out;
+	}
+	d.color = d.format == FTS_FMT_TEXT && want_color(color);
+
+	struct fts_check_input in = {o.schedule, o.manifest, o.reinit_optim, o.reinit_lr, o.settings};
+	int io = fts_check_run(&in, &d);
+	fts_diags_render(&d, d.format == FTS_FMT_TEXT ? stderr : stdout);
+	rc = io ? EXIT_USAGE : d.errors ? EXIT_ERRORS : EXIT_CLEAN;
+out:
+	fts_diags_release(&d);
+	fts_sources_release(&src);
+	return rc;
+}
+
+/* --- explain ---------------------------------------------------------------------- */
+
+static int cmd_explain(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		print_usage(argc < 2 ? stderr : stdout, usage_explain);
+		return argc < 2 ? EXIT_USAGE : EXIT_CLEAN;
+	}
+	if (strcmp(argv[1], "--list") == 0) {
+		const char *prev = "";
+		for (int i = 0; i < FTS_DIAG_COUNT; i++) {
+			if (strcmp(prev, fts_diag_code(i)) == 0)
+				continue;
+			prev = fts_diag_code(i);
+			printf("%-8s %-8s %-24s %s\n", fts_diag_code(i),
+			       fts_severity_name(fts_diag_default_severity(i)),
+			       fts_diag_flag(i) ? fts_diag_flag(i) : "-", fts_diag_format_str(i));
+		}
+		return EXIT_CLEAN;
+	}
+	const char *q = argv[1];
+	if (strncmp(q, "-W", 2) == 0)
+		q += 2;
+	int id = fts_diag_lookup(q);
+	if (id < 0) {
+		fprintf(stderr, "ftsc: unknown diagnostic code or flag '%s' (see 'ftsc explain --list')\n",
+			argv[1]);
+		return EXIT_USAGE;
+	}
+	const char *code = fts_diag_code(id);
+	printf("%s: %s\n", code, fts_diag_format_str(id));
+	printf("severity: %s", fts_severity_name(fts_diag_default_severity(id)));
+	if (fts_diag_flag(id))
+		printf(" (flag -W%s)", fts_diag_flag(id));
+	printf("\n\n%s\n", fts_diag_doc(id));
+	for (int i = id + 1; i < FTS_DIAG_COUNT; i++)
+		if (strcmp(fts_diag_code(i), code) == 0)
+			printf("\nalso: %s\n", fts_diag_format_str(i));
+	return EXIT_CLEAN;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_usage(stderr, usage_main);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "explain") == 0)
+		return cmd_explain(argc - 1, argv + 1);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("ftsc %s\n", FTSC_VERSION);
+		return EXIT_CLEAN;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		print_usage(stdout, usage_main);
+		return EXIT_CLEAN;
+	}
+	fprintf(stderr, "ftsc: '%s' is not an ftsc command\n\n", cmd);
+	print_usage(stderr, usage_main);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,682 @@
+/*
+ * resolve.c - the name index (hash + sorted permutation) and FTS-exact
+ * parameter resolution, suggestions and the over-match predicate.
+ * See resolve.h for the contracts.
+ *
+ * Sorting: a multikey quicksort whose "character" is the next 8 bytes of
+ * the name loaded big-endian into a uint64 (cached next to the index, so
+ * partitioning touches one contiguous array); equal keys recurse 8 bytes
+ * deeper.  Names never contain NUL in practice, and a NUL byte sorts like
+ * "end of name", which only affects the order of such names among
+ * themselves, never the correctness of the prefix walk (the walk compares
+ * real lengths).
+ */
+#include "resolve.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+
+#define MAX_RANGES 65536
+
+struct fts_names {
+	uint32_t n;
+	const char *const *ptr;	/* the caller's names (not copied) */
+	uint32_t *len;
+	uint32_t *sorted;	/* permutation: names in byte order */
+	uint64_t *slot;		/* hash table: hash tag << 32 | (index + 1); 0 = empty */
+	uint64_t hmask;
+	bool utf8;		/* every name is valid UTF-8 */
+};
+
+static const unsigned char *NAME(const struct fts_names *ix, uint32_t i)
+{
+	return (const unsigned char *)ix->ptr[i];
+}
+
+/* Byte at depth d of the k-th sorted name, or -1 past its end. */
+static int sbyte(const struct fts_names *ix, uint32_t k, uint32_t d)
+{
+	uint32_t i = ix->sorted[k];
+
+	return d < ix->len[i] ? NAME(ix, i)[d] : -1;
+}
+
+static uint64_t hash(const unsigned char *s, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+	uint64_t w;
+
+	while (n >= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+		s += 8;
+		n -= 8;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 29;
+	return h;
+}
+
+/* ---- sorting ---- */
+
+struct skey {
+	uint64_t k;
+	uint32_t idx;
+};
+
+static uint64_t load_key(const struct fts_names *ix, uint32_t i, uint32_t d)
+{
+	const unsigned char *s = NAME(ix, i);
+	uint32_t len = ix->len[i];
+	uint64_t k = 0;
+	uint32_t j;
+
+	for (j = 0; j < 8; j++)
+		k = (k << 8) | (d + j < len ? s[d + j] : 0);
+	return k;
+}
+
+static int cmp_from(const struct fts_names *ix, uint32_t a, uint32_t b, uint32_t d)
+{
+	uint32_t la = ix->len[a], lb = ix->len[b], m = la < lb ? la : lb;
+	int c;
+
+	if (d >= m)
+		return la < lb ? -1 : la > lb;
+	c = memcmp(NAME(ix, a) + d, NAME(ix, b) + d, m - d);
+	if (c)
+		return c;
+	return la < lb ? -1 : la > lb;
+}
+
+static void swap(struct skey *a, struct skey *b)
+{
+	struct skey t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+static void mkqs(const struct fts_names *ix, struct skey *a, size_t n, uint32_t d)
+{
+	while (n > 1) {
+		size_t lt = 0, i = 0, gt = n, j;
+		uint64_t pv;
+
+		if (n < 12) {
+			for (i = 1; i < n; i++)
+				for (j = i; j > 0 && (a[j - 1].k > a[j].k ||
+					(a[j - 1].k == a[j].k && cmp_from(ix, a[j - 1].idx, a[j].idx, d) > 0)); j--)
+					swap(&a[j - 1], &a[j]);
+			return;
+		}
+		{
+			uint64_t x = a[0].k, y = a[n / 2].k, z = a[n - 1].k;
+
+			pv = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+		}
+		while (i < gt) {
+			if (a[i].k < pv)
+				swap(&a[lt++], &a[i++]);
+			else if (a[i].k > pv)
+				swap(&a[i], &a[--gt]);
+			else
+				i++;
+		}
+		mkqs(ix, a, lt, d);
+		mkqs(ix, a + gt, n - gt, d);
+		if (!(pv & 0xff))
+			return;		/* all equal and ended within this word */
+		a += lt;
+		n = gt - lt;
+		d += 8;
+		for (i = 0; i < n; i++)
+			a[i].k = load_key(ix, a[i].idx, d);
+	}
+}
+
+/* ---- public: construction ---- */
+
+static bool all_ascii(const char *s, size_t n)
+{
+	uint64_t acc = 0, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= (unsigned char)s[i];
+	return !(acc & 0x8080808080808080ull);
+}
+
+static void hash_insert(struct fts_names *ix, uint32_t i, uint64_t h)
+{
+	uint64_t p = h & ix->hmask, tag = h >> 32 << 32;
+
+	while (ix->slot[p]) {
+		uint64_t e = ix->slot[p];
+
+		if ((e & ~0xffffffffull) == tag) {
+			uint32_t o = (uint32_t)e - 1;
+
+			if (ix->len[o] == ix->len[i] && !memcmp(NAME(ix, o), NAME(ix, i), ix->len[i]))
+				return;	/* duplicate: keep the first */
+		}
+		p = (p + 1) & ix->hmask;
+	}
+	ix->slot[p] = tag | (i + 1);
+}
+
+/* Documented in resolve.h. */
+struct fts_names *fts_names_new(const char *const *names, const size_t *lens, uint32_t n)
+{
+	struct fts_names *ix = fts_xcalloc(1, sizeof(*ix));
+	struct skey *keys;
+	size_t hsize = 16;
+	uint64_t hq[16];
+	uint32_t i;
+
+	ix->n = n;
+	ix->ptr = names;
+	ix->len = fts_xmalloc((n ? n : 1) * sizeof(*ix->len));
+	ix->utf8 = true;
+	for (i = 0; i < n; i++) {
+		ix->len[i] = (uint32_t)lens[i];
+		if (ix->utf8 && !all_ascii(names[i], lens[i]) && !fts_utf8_valid(names[i], lens[i]))
+			ix->utf8 = false;
+	}
+
+	/* exact-lookup hash table, load <= 1/2; slots prefetched 16 ahead */
+	while (hsize < 2 * (size_t)n)
+		hsize *= 2;
+	ix->slot = fts_xcalloc(hsize, sizeof(*ix->slot));
+	ix->hmask = hsize - 1;
+	for (i = 0; i < n + 16; i++) {
+		if (i < n) {
+			hq[i & 15] = hash(NAME(ix, i), ix->len[i]);
+			__builtin_prefetch(&ix->slot[hq[i & 15] & ix->hmask], 1);
+		}
+		if (i >= 16)
+			hash_insert(ix, i - 16, hq[(i - 16) & 15]);
+	}
+
+	keys = fts_xmalloc((n ? n : 1) * sizeof(*keys));
+	for (i = 0; i < n; i++) {
+		keys[i].idx = i;
+		keys[i].k = load_key(ix, i, 0);
+	}
+	mkqs(ix, keys, n, 0);
+	ix->sorted = fts_xmalloc((n ? n : 1) * sizeof(*ix->sorted));
+	for (i = 0; i < n; i++)
+		ix->sorted[i] = keys[i].idx;
+	free(keys);
+	return ix;
+}
+
+/* Documented in resolve.h. */
+void fts_names_free(struct fts_names *ix)
+{
+	if (!ix)
+		return;
+	free(ix->len);
+	free(ix->sorted);
+	free(ix->slot);
+	free(ix);
+}
+
+/* Documented in resolve.h. */
+uint32_t fts_names_count(const struct fts_names *ix)
+{
+	return ix->n;
+}
+
+/* Documented in resolve.h. */
+const char *fts_names_get(const struct fts_names *ix, uint32_t i, size_t *len)
+{
+	if (len)
+		*len = ix->len[i];
+	return (const char *)NAME(ix, i);
+}
+
+/* Documented in resolve.h. */
+long fts_names_find(const struct fts_names *ix, const char *s, size_t len)
+{
+	uint64_t h = hash((const unsigned char *)s, len), p = h & ix->hmask, tag = h >> 32 << 32;
+
+	while (ix->slot[p]) {
+		uint64_t e = ix->slot[p];
+		uint32_t o = (uint32_t)e - 1;
+
+		if ((e & ~0xffffffffull) == tag && ix->len[o] == len && !memcmp(NAME(ix, o), s, len))
+			return o;
+		p = (p + 1) & ix->hmask;
+	}
+	return -1;
+}
+
+/* ---- matching ---- */
+
+static void push_match(struct fts_matches *m, uint32_t i, uint32_t end)
+{
+	if (m->n == m->cap) {
+		m->cap = m->cap ? 2 * m->cap : 64;
+		m->idx = fts_xrealloc(m->idx, m->cap * sizeof(*m->idx));
+		m->end = fts_xrealloc(m->end, m->cap * sizeof(*m->end));
+	}
+	m->idx[m->n] = i;
+	m->end[m->n] = end;
+	m->n++;
+}
+
+/* Documented in resolve.h. */
+void fts_matches_free(struct fts_matches *m)
+{
+	free(m->idx);
+	free(m->end);
+	m->idx = NULL;
+	m->end = NULL;
+	m->n = m->cap = 0;
+}
+
+static bool match1(const struct fts_names *ix, const struct fts_pyre *re, uint32_t i, size_t *end)
+{
+	const char *s = (const char *)NAME(ix, i);
+
+	if (ix->utf8)
+		return fts_pyre_match_unchecked(re, s, ix->len[i], end);
+	return fts_pyre_match(re, s, ix->len[i], end);
+}
+
+/* `.*LIT`: LIT in the first line, the match ending after its last occurrence there. */
+static bool match_dotstar_lit(const struct fts_names *ix, uint32_t i, const char *lit, size_t ll, size_t *end)
+{
+	const char *s = (const char *)NAME(ix, i), *nl, *p, *last = NULL;
+	size_t n = ix->len[i];
+
+	nl = memchr(s, '\n', n);
+	if (nl)
+		n = (size_t)(nl - s);
+	for (p = s; (p = memmem(p, n - (size_t)(p - s), lit, ll)); p++)
+		last = p;
+	if (!last)
+		return false;
+	*end = (size_t)(last - s) + ll;
+	return true;
+}
+
+/* Documented in resolve.h. */
+size_t fts_names_match_scan(const struct fts_names *ix, const struct fts_pyre *re, struct fts_matches *m)
+{
+	size_t n0 = m->n, end;
+	uint32_t i;
+
+	for (i = 0; i < ix->n; i++)
+		if (match1(ix, re, i, &end))
+			push_match(m, i, (uint32_t)end);
+	return m->n - n0;
+}
+
+struct range {
+	uint32_t lo, hi;	/* sorted positions [lo, hi) */
+	uint32_t depth;		/* bytes matched by the walk */
+	uint8_t tail;		/* enum fts_pyre_tail, REGEX when unsure */
+};
+
+typedef FTS_VEC(struct range) rangevec;
+
+/* First sorted position in [lo, hi) whose byte at d is >= c (names in the range share d bytes). */
+static uint32_t lower(const struct fts_names *ix, uint32_t lo, uint32_t hi, uint32_t d, int c)
+{
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (sbyte(ix, mid, d) < c)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool inset(const struct fts_pyre_elem *e, int c)
+{
+	return e->bits[c >> 3] >> (c & 7) & 1;
+}
+
+/* Walk one branch; append final ranges to out.  False when too many ranges. */
+static bool walk(const struct fts_names *ix, const struct fts_pyre_branch *b, rangevec *out)
+{
+	rangevec cur = { 0 }, nxt = { 0 };
+	struct range r0 = { 0, ix->n, 0, (uint8_t)b->tail };
+	uint32_t d, k;
+	bool ok = true;
+
+	FTS_VEC_PUSH(cur, r0);
+	for (d = 0; d < b->n && cur.n; d++) {
+		const struct fts_pyre_elem *e = &b->elem[d];
+
+		nxt.n = 0;
+		for (k = 0; k < cur.n; k++) {
+			uint32_t lo = cur.v[k].lo, hi = cur.v[k].hi;
+
+			/* names that end here cannot match */
+			lo = lower(ix, lo, hi, d, 0);
+			while (lo < hi) {
+				int c = sbyte(ix, lo, d);
+				uint32_t nx = lower(ix, lo, hi, d, c + 1);
+
+				if (inset(e, c)) {
+					struct range r = { lo, nx, d + 1, (uint8_t)b->tail };
+
+					if (c >= 0x80 && e->multi) {
+						/* a multi-byte char: let the regex decide */
+						r.depth = d;
+						r.tail = FTS_PYRE_TAIL_REGEX;
+						FTS_VEC_PUSH(*out, r);
+					} else {
+						FTS_VEC_PUSH(nxt, r);
+					}
+				}
+				lo = nx;
+			}
+		}
+		if (nxt.n > MAX_RANGES) {
+			ok = false;
+			break;
+		}
+		rangevec t = cur;
+
+		cur = nxt;
+		nxt = t;
+	}
+	for (k = 0; ok && k < cur.n; k++)
+		FTS_VEC_PUSH(*out, cur.v[k]);
+	FTS_VEC_FREE(cur);
+	FTS_VEC_FREE(nxt);
+	return ok;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return x->hi < y->hi ? 1 : x->hi > y->hi ? -1 : 0;
+}
+
+static int cmp_u32pair(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Documented in resolve.h. */
+size_t fts_names_match(const struct fts_names *ix, const struct fts_pyre *re, struct fts_matches *m)
+{
+	const struct fts_pyre_branch *br;
+	bool dotall;
+	size_t nbr = fts_pyre_branches(re, &br, &dotall), dll, k, n0 = m->n, end, ncand = 0;
+	const char *dlit = fts_pyre_dotstar_literal(re, &dll);
+	rangevec rv = { 0 };
+	uint64_t *hits;
+	size_t nh = 0;
+
+	if (dlit && ix->utf8) {
+		for (uint32_t i = 0; i < ix->n; i++)
+			if (match_dotstar_lit(ix, i, dlit, dll, &end))
+				push_match(m, i, (uint32_t)end);
+		return m->n - n0;
+	}
+	if (!nbr)
+		return fts_names_match_scan(ix, re, m);
+	for (k = 0; k < nbr; k++) {
+		if (!walk(ix, &br[k], &rv)) {
+			FTS_VEC_FREE(rv);
+			return fts_names_match_scan(ix, re, m);
+		}
+	}
+	/* merge overlapping ranges (nested ones from different branches) */
+	qsort(rv.v, rv.n, sizeof(*rv.v), cmp_range);
+	{
+		size_t w = 0;
+
+		for (k = 0; k < rv.n; k++) {
+			if (w && rv.v[k].lo < rv.v[w - 1].hi) {
+				if (rv.v[k].hi > rv.v[w - 1].hi)
+					rv.v[w - 1].hi = rv.v[k].hi;
+				rv.v[w - 1].tail = FTS_PYRE_TAIL_REGEX;
+			} else {
+				rv.v[w++] = rv.v[k];
+			}
+		}
+		rv.n = w;
+	}
+	for (k = 0; k < rv.n; k++)
+		ncand += rv.v[k].hi - rv.v[k].lo;
+	if (ncand > ix->n / 2) {
+		FTS_VEC_FREE(rv);
+		return fts_names_match_scan(ix, re, m);
+	}
+	/* (index << 32 | end) pairs, sorted at the end */
+	hits = fts_xmalloc((ncand ? ncand : 1) * sizeof(*hits));
+	for (k = 0; k < rv.n; k++) {
+		const struct range *r = &rv.v[k];
+
+		for (uint32_t p = r->lo; p < r->hi; p++) {
+			uint32_t i = ix->sorted[p];
+			bool ok = true;
+
+			switch (r->tail) {
+			case FTS_PYRE_TAIL_EMPTY:
+			case FTS_PYRE_TAIL_DOTSTAR_LAZY:
+				end = r->depth;
+				break;
+			case FTS_PYRE_TAIL_DOTSTAR: {
+				const char *s = (const char *)NAME(ix, i);
+				const char *nl = dotall ? NULL : memchr(s + r->depth, '\n', ix->len[i] - r->depth);
+
+				end = nl ? (size_t)(nl - s) : ix->len[i];
+				break;
+			}
+			default:
+				ok = match1(ix, re, i, &end);
+				break;
+			}
+			if (ok)
+				hits[nh++] = (uint64_t)i << 32 | (uint32_t)end;
+		}
+	}
+	FTS_VEC_FREE(rv);
+	if (nh > 1)
+		qsort(hits, nh, sizeof(*hits), cmp_u32pair);
+	for (k = 0; k < nh; k++)
+		push_match(m, (uint32_t)(hits[k] >> 32), (uint32_t)hits[k]);
+	free(hits);
+	return m->n - n0;
+}
+
+/* ---- suggestions ---- */
+
+/* min over j of edit_distance(a, b[0..j)), capped at cap + 1 */
+static unsigned prefix_distance(const char *a, size_t na, const char *b, size_t nb, unsigned cap)
+{
+	unsigned row[257], k;
+	size_t i, j;
+
+	if (na > 256)
+		na = 256;
+	for (i = 0; i <= na; i++)
+		row[i] = (unsigned)i;
+	k = row[na];
+	for (j = 1; j <= nb; j++) {
+		unsigned diag = row[0], rmin;
+
+		row[0] = (unsigned)j;
+		rmin = row[0];
+		for (i = 1; i <= na; i++) {
+			unsigned up = row[i], v = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < v)
+				v = up + 1;
+			if (row[i - 1] + 1 < v)
+				v = row[i - 1] + 1;
+			diag = up;
+			row[i] = v;
+			if (v < rmin)
+				rmin = v;
+		}
+		if (row[na] < k)
+			k = row[na];
+		if (rmin > cap)
+			break;	/* no later column can get back under the cap */
+	}
+	return k > cap ? cap + 1 : k;
+}
+
+/* First sorted position whose name is >= s[0..n). */
+static uint32_t lower_str(const struct fts_names *ix, const char *s, size_t n)
+{
+	uint32_t lo = 0, hi = ix->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2, i = ix->sorted[mid];
+		size_t l = ix->len[i], mn = l < n ? l : n;
+		int c = memcmp(NAME(ix, i), s, mn);
+
+		if (c < 0 || (c == 0 && l < n))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static size_t lcp(const struct fts_names *ix, uint32_t pos, const char *s, size_t n)
+{
+	uint32_t i;
+	size_t k = 0, l;
+
+	if (pos >= ix->n)
+		return 0;
+	i = ix->sorted[pos];
+	l = ix->len[i];
+	while (k < l && k < n && NAME(ix, i)[k] == (unsigned char)s[k])
+		k++;
+	return k;
+}
+
+struct cand {
+	unsigned dist;
+	uint32_t idx;
+};
+
+static int cmp_cand(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->dist != y->dist)
+		return x->dist < y->dist ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Documented in resolve.h. */
+size_t fts_names_suggest(const struct fts_names *ix, const char *pat, size_t len, uint32_t *out, size_t max)
+{
+	char key[256], var[258];
+	size_t kn = 0, i, nc = 0, nout = 0, l;
+	unsigned cap;
+	FTS_VEC(uint32_t) pos = { 0 };
+	struct cand *c;
+
+	if (!ix->n || !max)
+		return 0;
+	/* the pattern as the text its author probably meant */
+	for (i = 0; i < len && kn < sizeof(key); i++) {
+		if (pat[i] == '\\' && i + 1 < len)
+			i++;
+		key[kn++] = pat[i];
+	}
+	while (kn >= 2 && key[kn - 1] == '*' && key[kn - 2] == '.')
+		kn -= 2;
+	while (kn && (key[kn - 1] == '*' || key[kn - 1] == '$' || key[kn - 1] == '+'))
+		kn--;
+	cap = kn / 4 > 2 ? (unsigned)(kn / 4) : 2;
+
+	/* windows around the key and around one-edit variants at the break point */
+	{
+		uint32_t p = lower_str(ix, key, kn);
+		size_t a = lcp(ix, p, key, kn), b = p ? lcp(ix, p - 1, key, kn) : 0;
+		size_t br = a > b ? a : b;
+
+		FTS_VEC_PUSH(pos, p);
+		if (br < kn) {
+			/* deletion of key[br] */
+			memcpy(var, key, br);
+			memcpy(var + br, key + br + 1, kn - br - 1);
+			FTS_VEC_PUSH(pos, lower_str(ix, var, kn - 1));
+			/* substitution / insertion with every byte present at depth br */
+			uint32_t lo = lower_str(ix, key, br), hi;
+
+			memcpy(var, key, br);
+			var[br] = (char)0xff;
+			hi = lower_str(ix, var, br + 1);
+			for (int cnt = 0; lo < hi && cnt < 64; cnt++) {
+				int ch = sbyte(ix, lo, (uint32_t)br);
+
+				if (ch < 0) {
+					lo++;
+					continue;
+				}
+				var[br] = (char)ch;
+				memcpy(var + br + 1, key + br + 1, kn - br - 1);
+				FTS_VEC_PUSH(pos, lower_str(ix, var, kn));
+				memcpy(var + br + 1, key + br, kn - br);
+				FTS_VEC_PUSH(pos, lower_str(ix, var, kn + 1));
+				lo = lower(ix, lo, hi, (uint32_t)br, ch + 1);
+			}
+		}
+	}
+	c = fts_xmalloc(pos.n * 64 * sizeof(*c));
+	for (i = 0; i < pos.n; i++) {
+		uint32_t p = pos.v[i], lo = p > 32 ? p - 32 : 0, hi = p + 32 < ix->n ? p + 32 : ix->n;
+
+		for (; lo < hi; lo++) {
+			uint32_t idx = ix->sorted[lo];
+			unsigned d = prefix_distance(key, kn, (const char *)NAME(ix, idx), ix->len[idx], cap);
+
+			if (d <= cap) {
+				c[nc].dist = d;
+				c[nc++].idx = idx;
+			}
+		}
+	}
+	FTS_VEC_FREE(pos);
+	qsort(c, nc, sizeof(*c), cmp_cand);
+	for (i = 0; i < nc && nout < max; i++) {
+		if (nout && out[nout - 1] == c[i].idx)
+			continue;
+		for (l = 0; l < nout && out[l] != c[i].idx; l++)
+			;
+		if (l == nout)
+			out[nout++] = c[i].idx;
+	}
+	free(c);
+	return nout;
+}
+
+/* Documented in resolve.h. */
+bool fts_overmatch(const char *name, size_t namelen, size_t match_end)
+{
+	if (match_end == 0 || match_end >= namelen)
+		return false;
+	return name[match_end - 1] != '.' && name[match_end] != '.';
+}

@@ -1,0 +1,90 @@
+/*
+ * resolve.h - FTS parameter-name resolution over a name index.
+ *
+ * FTS resolves a schedule entry p against the model's parameter names
+ * (registration order): p itself if it is exactly a name, otherwise every
+ * name n with re.match(p, n) (anchored at the start only).  The index built
+ * here makes both fast at MoE scale (500k+ names): a hash table for exact
+ * lookups and a lexicographically sorted permutation of the names, over
+ * which a pattern's leading fixed-width part (see fts_pyre_branches()) is
+ * walked with binary searches so that the regex only runs on candidates.
+ * The result is always exactly Python's `[n for n in names if
+ * re.match(p, n)]`, in registration order.
+ */
+#ifndef FTS_RESOLVE_H
+#define FTS_RESOLVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pyre.h"
+
+struct fts_names;
+
+/* Matches appended by fts_names_match(); free with fts_matches_free(). */
+struct fts_matches {
+	uint32_t *idx;	/* name indices (registration order within one call) */
+	uint32_t *end;	/* byte offset where the match ended in that name */
+	size_t n, cap;
+};
+
+/*
+ * Build the index over names[0..n) (lens[i] bytes each, need not be
+ * NUL-terminated).  The name bytes and the names[] array are NOT copied:
+ * both must stay valid and unchanged until fts_names_free() (the manifest's
+ * arena normally outlives the index); lens[] may be freed after the call.
+ * Duplicate names are allowed (exact lookup then finds the first).  Never
+ * returns NULL (out of memory is fatal).
+ */
+struct fts_names *fts_names_new(const char *const *names, const size_t *lens, uint32_t n);
+
+/* Free an index; NULL is a no-op. */
+void fts_names_free(struct fts_names *ix);
+
+/* Number of names in the index. */
+uint32_t fts_names_count(const struct fts_names *ix);
+
+/* Name i (the caller's bytes, not necessarily NUL-terminated); *len gets its length. */
+const char *fts_names_get(const struct fts_names *ix, uint32_t i, size_t *len);
+
+/* Exact lookup: index of the first name equal to s[0..len), or -1. */
+long fts_names_find(const struct fts_names *ix, const char *s, size_t len);
+
+/*
+ * Append to *m every name index i with re.match(re, name_i), ascending, and
+ * the end offset of each match.  Returns the number appended.  re must not
+ * be used concurrently by another thread (it owns a match block).
+ */
+size_t fts_names_match(const struct fts_names *ix, const struct fts_pyre *re, struct fts_matches *m);
+
+/*
+ * Reference implementation of fts_names_match(): the regex on every name.
+ * Same contract; used by tests and the benchmark.
+ */
+size_t fts_names_match_scan(const struct fts_names *ix, const struct fts_pyre *re, struct fts_matches *m);
+
+/* Release the arrays of m and zero it. */
+void fts_matches_free(struct fts_matches *m);
+
+/*
+ * Did-you-mean for an entry pat[0..len) that matched nothing: up to max
+ * name indices, best first, ranked by the edit distance between the
+ * pattern (backslash escapes removed, a trailing `.*` dropped) and the best
+ * matching prefix of the name; ties by registration order.  Only names
+ * within distance max(2, len/4) are offered.  Candidates come from the
+ * sorted index around the pattern's longest matched prefix and its
+ * one-edit variants, so it stays well under a millisecond on 500k names.
+ */
+size_t fts_names_suggest(const struct fts_names *ix, const char *pat, size_t len, uint32_t *out, size_t max);
+
+/*
+ * True when a match of a pattern that ended at byte match_end of name
+ * stopped inside a dotted segment, i.e. name[match_end-1] and
+ * name[match_end] are both non-'.' characters and the match did not end at
+ * the end of the name (e.g. `model.1` over `model.10.weight` ends before
+ * '0'): FTS's prefix-match over-match trap.
+ */
+bool fts_overmatch(const char *name, size_t namelen, size_t match_end);
+
+#endif /* FTS_RESOLVE_H */

@@ -1,0 +1,196 @@
+/*
+ * source.c - file loading and line maps (see source.h).
+ */
+#include "source.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "arena.h"
+
+void fts_sources_init(struct fts_sources *s)
+{
+	s->v = NULL;
+	s->n = s->cap = 0;
+}
+
+void fts_sources_release(struct fts_sources *s)
+{
+	for (uint32_t i = 0; i < s->n; i++) {
+		free(s->v[i].name);
+		free(s->v[i].text);
+		free(s->v[i].lines);
+	}
+	free(s->v);
+	fts_sources_init(s);
+}
+
+static void build_lines(struct fts_source *f)
+{
+	uint32_t cap = 64, n = 0;
+	uint32_t *lines = fts_xmalloc(cap * sizeof(*lines));
+	lines[n++] = 0;
+	for (size_t i = 0; i < f->len; i++) {
+		if (f->text[i] == '\n') {
+			if (n == cap) {
+				cap *= 2;
+				lines = fts_xrealloc(lines, cap * sizeof(*lines));
+			}
+			lines[n++] = (uint32_t)(i + 1);
+		}
+	}
+	f->lines = lines;
+	f->nlines = n;
+}
+
+static uint32_t add_owned(struct fts_sources *s, const char *name, char *text, size_t len)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 4;
+		s->v = fts_xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
+	struct fts_source *f = &s->v[s->n];
+	f->name = fts_xstrdup(name);
+	f->text = text;
+	f->len = len;
+	build_lines(f);
+	return s->n++;
+}
+
+uint32_t fts_source_add(struct fts_sources *s, const char *name,
+			const char *text, size_t len)
+{
+	char *copy = fts_xmalloc(len + 1);
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	return add_owned(s, name, copy, len);
+}
+
+int fts_source_load(struct fts_sources *s, const char *path, size_t max,
+		    uint32_t *id, char *err, size_t errlen)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fileno(fp), &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			fclose(fp);
+			snprintf(err, errlen, "is a directory");
+			return -1;
+		}
+		if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max) {
+			fclose(fp);
+			snprintf(err, errlen, "file is too large (%lld bytes; the limit is %zu)",
+				 (long long)st.st_size, max);
+			return -1;
+		}
+	}
+	size_t cap = 65536, len = 0;
+	char *buf = fts_xmalloc(cap + 1);
+	for (;;) {
+		if (len == cap) {
+			if (cap >= max + 1) {
+				free(buf);
+				fclose(fp);
+				snprintf(err, errlen, "input is too large (the limit is %zu bytes)", max);
+				return -1;
+			}
+			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			buf = fts_xrealloc(buf, cap + 1);
+		}
+		size_t got = fread(buf + len, 1, cap - len, fp);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(fp)) {
+		free(buf);
+		fclose(fp);
+		snprintf(err, errlen, "read error");
+		return -1;
+	}
+	fclose(fp);
+	if (len > max) {
+		free(buf);
+		snprintf(err, errlen, "input is too large (the limit is %zu bytes)", max);
+		return -1;
+	}
+	buf[len] = '\0';
+	*id = add_owned(s, path, buf, len);
+	return 0;
+}
+
+const struct fts_source *fts_source_get(const struct fts_sources *s, uint32_t id)
+{
+	return id < s->n ? &s->v[id] : NULL;
+}
+
+static uint32_t line_index(const struct fts_source *f, uint32_t off)
+{
+	uint32_t lo = 0, hi = f->nlines;
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (f->lines[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void fts_source_linecol(const struct fts_source *f, uint32_t off,
+			uint32_t *line, uint32_t *col)
+{
+	if (off > f->len)
+		off = (uint32_t)f->len;
+	uint32_t li = line_index(f, off);
+	uint32_t c = 0;
+	for (uint32_t i = f->lines[li]; i < off; i++) {
+		unsigned char ch = (unsigned char)f->text[i];
+		if (ch == '\t')
+			c = (c / 8 + 1) * 8;
+		else if ((ch & 0xC0) != 0x80)
+			c++;
+	}
+	*line = li + 1;
+	*col = c + 1;
+}
+
+uint32_t fts_source_line_start(const struct fts_source *f, uint32_t line,
+			       uint32_t *len)
+{
+	if (line < 1)
+		line = 1;
+	if (line > f->nlines)
+		line = f->nlines;
+	uint32_t start = f->lines[line - 1];
+	uint32_t end = start;
+	while (end < f->len && f->text[end] != '\n')
+		end++;
+	if (end > start && f->text[end - 1] == '\r')
+		end--;
+	if (len)
+		*len = end - start;
+	return start;
+}
+
+uint32_t fts_source_offset_of(const struct fts_source *f, size_t line0,
+			      size_t col_chars)
+{
+	if (line0 >= f->nlines)
+		return (uint32_t)f->len;
+	size_t off = f->lines[line0];
+	while (col_chars > 0 && off < f->len && f->text[off] != '\n') {
+		off++;
+		while (off < f->len && ((unsigned char)f->text[off] & 0xC0) == 0x80)
+			off++;
+		col_chars--;
+	}
+	return (uint32_t)off;
+}

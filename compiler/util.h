@@ -1,0 +1,16 @@
+/*
+ * util.h - small string helpers shared by the compiler passes.
+ */
+#ifndef FTS_UTIL_H
+#define FTS_UTIL_H
+
+#include <stddef.h>
+
+/* Levenshtein distance, giving up (returning limit + 1) once it exceeds limit. */
+size_t fts_edit_distance(const char *a, size_t alen, const char *b, size_t blen, size_t limit);
+
+/* The candidate closest to `s` within a distance that scales with its
+ * length, or NULL.  `cands` is NULL-terminated. */
+const char *fts_closest(const char *s, const char *const *cands);
+
+#endif /* FTS_UTIL_H */

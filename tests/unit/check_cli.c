@@ -1,0 +1,357 @@
+/*
+ * check_cli.c - the ftsc command line as a user meets it: exit statuses,
+ * the compiler-style text format with source excerpts, JSON and SARIF,
+ * colour control, -W policy, `ftsc explain`, and hostile inputs refused
+ * quickly.  Runs build/ftsc from the repository root.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FTSC "build/ftsc"
+#define BORING "../shared/manifests/fts-boring-model.tsv"
+
+struct result {
+	int status;                     /* exit status, or -1 when killed */
+	char *out;                      /* stdout + stderr */
+	double seconds;
+};
+
+/* Run a shell command line, capturing both streams. */
+static struct result run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static struct result run(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	char full[4200];
+	snprintf(full, sizeof(full), "%s 2>&1", cmd);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	FILE *p = popen(full, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	size_t got;
+	while ((got = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+		n += got;
+		if (cap - n < 1024) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+		}
+	}
+	buf[n] = '\0';
+	int st = pclose(p);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	struct result r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, buf,
+			   (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9};
+	return r;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+START_TEST(test_clean_sample)
+{
+	struct result r = run(FTSC " check samples/deberta_explicit.yaml "
+			      "--manifest samples/deberta-v3-base-seqcls.tsv --color=never");
+	ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.out);
+	/* the guide's own layer.{0,11} pattern is pointed out */
+	ck_assert_msg(strstr(r.out, "[FTSC024] [-Wregex-quantified-dot]"), "%s", r.out);
+	free(r.out);
+}
+END_TEST
+
+START_TEST(test_golden_text)
+{
+	struct result r = run(FTSC " check tests/cases/x_overmatch_disjoint.yaml "
+			      "--manifest tests/data/twelve-linear.tsv --color=never -Wno-coverage");
+	ck_assert_int_eq(r.status, 1);
+	const char *want =
+		"tests/cases/x_overmatch_disjoint.yaml:7:12: error: parameter pattern 'model.1' also "
+		"matches 'model.10.weight', already thawed in phase 0 [FTS-D1]\n"
+		"    7 |   params: [model.1]\n"
+		"      |            ^~~~~~~\n"
+		"tests/cases/x_overmatch_disjoint.yaml:5:12: note: phase 0 thawed it here\n";
+	ck_assert_msg(strstr(r.out, want), "got:\n%s", r.out);
+	ck_assert_msg(strstr(r.out, "1 error, 1 warning generated."), "got:\n%s", r.out);
+	free(r.out);
+}
+END_TEST
+
+START_TEST(test_exit_statuses)
+{
+	struct result r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest " BORING);
+	ck_assert_msg(r.status == 0, "warnings only must exit 0: %s", r.out);
+	free(r.out);
+	r = run(FTSC " check tests/cases/f24_bad_regex.yaml --manifest " BORING);
+	ck_assert_int_eq(r.status, 1);
+	free(r.out);
+	r = run(FTSC " check /nonexistent.yaml --manifest " BORING);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.out, "could not find the fine-tuning schedule file"), "%s", r.out);
+	free(r.out);
+	r = run(FTSC " check tests/cases/f33_coverage.yaml");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.out, "--manifest is required"), "%s", r.out);
+	free(r.out);
+	r = run(FTSC " check --bogus x.yaml --manifest " BORING);
+	ck_assert_int_eq(r.status, 2);
+	free(r.out);
+	r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest " BORING " --max-depth=abc");
+	ck_assert_int_eq(r.status, 2);
+	free(r.out);
+	r = run(FTSC " frobnicate");
+	ck_assert_int_eq(r.status, 2);
+	free(r.out);
+	r = run(FTSC " check --help");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "--restore-best"), "%s", r.out);
+	free(r.out);
+}
+END_TEST
+
+START_TEST(test_werror_policy)
+{
+	struct result r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest " BORING " -Werror");
+	ck_assert_int_eq(r.status, 1);
+	free(r.out);
+	r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest " BORING " -Werror=coverage");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out, "error: 4 of 8 parameters are never thawed"), "%s", r.out);
+	free(r.out);
+	r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest " BORING " -Wno-coverage");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(!strstr(r.out, "never thawed"), "%s", r.out);
+	free(r.out);
+	/* an error with a flag can be downgraded */
+	r = run(FTSC " check tests/cases/f09_unknown_key.yaml --manifest " BORING
+		" -Wno-error=unknown-key -Wno-coverage");
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	ck_assert_msg(strstr(r.out, "warning: unknown key 'max_transition_epochs' in phase 0"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "help: did you mean 'max_transition_epoch'?"), "%s", r.out);
+	free(r.out);
+	/* hard errors cannot */
+	r = run(FTSC " check tests/cases/f24_bad_regex.yaml --manifest " BORING " -Wno-FTSC022");
+	ck_assert_int_eq(r.status, 1);
+	free(r.out);
+	r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest " BORING " -Wno-such-flag");
+	ck_assert_int_eq(r.status, 2);
+	free(r.out);
+}
+END_TEST
+
+START_TEST(test_json_sarif)
+{
+	struct result r = run(FTSC " check tests/cases/x_overmatch_disjoint.yaml "
+			      "--manifest tests/data/twelve-linear.tsv --format=json");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out, "\"code\": \"FTS-D1\""), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "\"line\": 7, \"column\": 12"), "%s", r.out);
+	ck_assert_msg(r.out[0] == '[', "%s", r.out);
+	free(r.out);
+	r = run(FTSC " check tests/cases/x_overmatch_disjoint.yaml "
+		"--manifest tests/data/twelve-linear.tsv --format=sarif");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out, "\"version\": \"2.1.0\""), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "\"ruleId\": \"FTS-D1\""), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "\"relatedLocations\""), "%s", r.out);
+	free(r.out);
+	/* both are valid JSON when python3 is around to say so */
+	if (system("python3 -c 'import json' >/dev/null 2>&1") == 0) {
+		r = run(FTSC " check tests/cases/x_overmatch_disjoint.yaml --manifest "
+			"tests/data/twelve-linear.tsv --format=sarif | python3 -c "
+			"'import json,sys; d=json.load(sys.stdin); print(len(d[\"runs\"][0][\"results\"]))'");
+		ck_assert_msg(r.status == 0 && atoi(r.out) >= 2, "%s", r.out);
+		free(r.out);
+		r = run(FTSC " check tests/cases/f28_negative_lr.yaml --manifest " BORING
+			" --format=json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'");
+		ck_assert_msg(r.status == 0 && atoi(r.out) >= 2, "%s", r.out);
+		free(r.out);
+	}
+}
+END_TEST
+
+START_TEST(test_color)
+{
+	struct result r = run("NO_COLOR=1 " FTSC " check tests/cases/f24_bad_regex.yaml --manifest " BORING);
+	ck_assert_msg(!strchr(r.out, '\033'), "%s", r.out);
+	free(r.out);
+	r = run(FTSC " check tests/cases/f24_bad_regex.yaml --manifest " BORING " --color=always");
+	ck_assert_msg(strchr(r.out, '\033'), "%s", r.out);
+	free(r.out);
+	r = run(FTSC " check tests/cases/f24_bad_regex.yaml --manifest " BORING " --color=auto");
+	ck_assert_msg(!strchr(r.out, '\033'), "not a terminal: %s", r.out);
+	free(r.out);
+}
+END_TEST
+
+START_TEST(test_explain)
+{
+	struct result r = run(FTSC " explain FTS-D1");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "Phases are cumulative and must be disjoint"), "%s", r.out);
+	free(r.out);
+	r = run(FTSC " explain -Wunknown-key");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "FTSC017"), "%s", r.out);
+	free(r.out);
+	r = run(FTSC " explain --list");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "FTS-R13") && strstr(r.out, "FTSC001"), "%s", r.out);
+	free(r.out);
+	r = run(FTSC " explain NOPE");
+	ck_assert_int_eq(r.status, 2);
+	free(r.out);
+}
+END_TEST
+
+/* Hostile schedules: refused with a located error, quickly, in bounded memory. */
+static void expect_refused(const char *path, const char *needle)
+{
+	struct result r = run("ulimit -v 1048576; " FTSC " check %s --manifest " BORING " --color=never",
+			      path);
+	ck_assert_msg(r.status == 1 || r.status == 2, "%s: status %d: %.2000s", path, r.status, r.out);
+	ck_assert_msg(r.seconds < 5.0, "%s took %.2f s", path, r.seconds);
+	if (needle)
+		ck_assert_msg(strstr(r.out, needle), "%s: %.2000s", path, r.out);
+	free(r.out);
+}
+
+START_TEST(test_hostile)
+{
+	char dir[] = "/tmp/ftsc-hostile-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[256];
+
+	/* billion laughs */
+	snprintf(path, sizeof(path), "%s/bomb.yaml", dir);
+	FILE *f = fopen(path, "w");
+	fputs("a: &a [x, x, x, x, x, x, x, x, x, x]\n", f);
+	for (int i = 1; i < 10; i++) {
+		fprintf(f, "%c: &%c [", 'a' + i, 'a' + i);
+		for (int j = 0; j < 10; j++)
+			fprintf(f, "%s*%c", j ? ", " : "", 'a' + i - 1);
+		fputs("]\n", f);
+	}
+	fclose(f);
+	expect_refused(path, "FTSC004");
+
+	/* 100k-deep nesting */
+	snprintf(path, sizeof(path), "%s/deep.yaml", dir);
+	f = fopen(path, "w");
+	for (int i = 0; i < 100000; i++)
+		fputc('[', f);
+	for (int i = 0; i < 100000; i++)
+		fputc(']', f);
+	fputc('\n', f);
+	fclose(f);
+	expect_refused(path, "FTSC003");
+
+	/* not UTF-8 */
+	snprintf(path, sizeof(path), "%s/latin1.yaml", dir);
+	write_file(path, "0:\n  params: [model.\xe9\xff]\n");
+	expect_refused(path, "latin1.yaml:2:");
+
+	/* binary junk */
+	snprintf(path, sizeof(path), "%s/junk.yaml", dir);
+	f = fopen(path, "wb");
+	srand(7);
+	for (int i = 0; i < 65536; i++)
+		fputc(rand() & 0xff, f);
+	fclose(f);
+	expect_refused(path, "junk.yaml:");
+
+	/* a 1 GiB file (sparse): refused before it is read */
+	snprintf(path, sizeof(path), "%s/huge.yaml", dir);
+	int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)1 << 30), 0);
+	close(fd);
+	expect_refused(path, "too large");
+
+	/* empty file */
+	snprintf(path, sizeof(path), "%s/empty.yaml", dir);
+	write_file(path, "");
+	expect_refused(path, "FTSC010");
+
+	/* a directory */
+	expect_refused(dir, "is a directory");
+
+	run("rm -rf %s", dir);
+}
+END_TEST
+
+START_TEST(test_bad_manifests)
+{
+	char dir[] = "/tmp/ftsc-manifest-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/m.tsv", dir);
+	write_file(path, "# ftsc-manifest v1\n"
+		   "a.weight\t3x4\tfloat32\t1\t-\n"
+		   "a.weight\t3x4\tfloat32\t1\t-\n"
+		   "b.weight\t3xx4\tfloat32\t1\t-\n"
+		   "c.weight\t3\tfloat99\t1\t-\n"
+		   "d.weight\t3\tfloat32\t2\t-\n"
+		   "e.weight\t3\tfloat32\t1\tnope\n"
+		   "f.weight\t3\tfloat32\n");
+	struct result r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest %s --color=never", path);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out, "m.tsv:3:1: error: duplicate parameter name 'a.weight'"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "m.tsv:4:10: error: malformed shape '3xx4'"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "m.tsv:5:12: error: unknown dtype 'float99'"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "m.tsv:6:20: error: requires_grad must be 0 or 1"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "m.tsv:7:22: error: tied_to 'nope'"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "m.tsv:8:1: error: expected 5 tab-separated columns"), "%s", r.out);
+	free(r.out);
+	/* a plain list of names works */
+	write_file(path, "model.3.weight\nmodel.3.bias\nmodel.2.weight\nmodel.2.bias\n");
+	r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest %s", path);
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	free(r.out);
+	run("rm -rf %s", dir);
+}
+END_TEST
+
+static Suite *cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc = tcase_create("ftsc");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_clean_sample);
+	tcase_add_test(tc, test_golden_text);
+	tcase_add_test(tc, test_exit_statuses);
+	tcase_add_test(tc, test_werror_policy);
+	tcase_add_test(tc, test_json_sarif);
+	tcase_add_test(tc, test_color);
+	tcase_add_test(tc, test_explain);
+	tcase_add_test(tc, test_hostile);
+	tcase_add_test(tc, test_bad_manifests);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(cli_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
