@@ -98,11 +98,18 @@ $(B)/grammar/ftsc.yy.c $(B)/grammar/ftsc.yy.h: grammar/ftsc.l $(B)/grammar/ftsc.
 # generated parser code gets a narrow, named relaxation
 GEN_RELAX := -Wno-unused-function -Wno-missing-prototypes -Wno-sign-compare -Wno-unused-parameter -Wno-shadow
 
-$(B)/grammar/ftsc.tab.o: $(B)/grammar/ftsc.tab.c $(B)/grammar/ftsc.yy.h
+$(B)/grammar/ftsc.tab.o: $(B)/grammar/ftsc.tab.c $(B)/grammar/ftsc.yy.h $(B)/diag_fmt.h
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(GEN_RELAX) -c -o $@ $<
 
-$(B)/grammar/ftsc.yy.o: $(B)/grammar/ftsc.yy.c $(B)/grammar/ftsc.tab.h
+$(B)/grammar/ftsc.yy.o: $(B)/grammar/ftsc.yy.c $(B)/grammar/ftsc.tab.h $(B)/diag_fmt.h
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(GEN_RELAX) -c -o $@ $<
+
+# printf formats of the diagnostics catalogue, for compile-time argument checks
+$(B)/diag_fmt.h: compiler/diag.def
+	@mkdir -p $(@D)
+	sed -nE 's/^DIAG\(([A-Z0-9_]+), [A-Z]+, [^,]+, "[^"]*", ("([^"\\]|\\.)*"),.*/#define \1_FMT \2/p' $< > $@.tmp
+	@test "$$(grep -c '^#define' $@.tmp)" = "$$(grep -c '^DIAG(' $<)" || { echo "diag.def: an entry is not on one line" >&2; exit 1; }
+	mv $@.tmp $@
 
 $(B)/tools/embed: tools/embed.c
 	@mkdir -p $(@D)
@@ -115,17 +122,21 @@ $(B)/stdlib_embed.o: $(B)/stdlib_embed.c
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 # --- objects ----------------------------------------------------------------
-$(B)/compiler/%.o: compiler/%.c $(B)/grammar/ftsc.tab.h $(B)/grammar/ftsc.yy.h
+$(B)/compiler/%.o: compiler/%.c $(B)/grammar/ftsc.tab.h $(B)/grammar/ftsc.yy.h $(B)/diag_fmt.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
+# the runtime: OpenMP for its one parallel region per step, OpenBLAS for GEMMs
+RT_CFLAGS := -fopenmp
+RT_LIBS   := -fopenmp -lopenblas -lm
+
 $(B)/runtime/%.o: runtime/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fvisibility=hidden -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(RT_CFLAGS) -fvisibility=hidden -MMD -MP -c -o $@ $<
 
 $(B)/pic/runtime/%.o: runtime/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(RT_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
 
 $(LIBFTSC): $(COMPILER_OBJ)
 	@rm -f $@
@@ -136,31 +147,31 @@ $(LIBRT_A): $(RUNTIME_OBJ)
 	ar rcs $@ $^
 
 $(LIBRT_SO): $(RUNTIME_PIC)
-	$(CC) -shared -Wl,-soname,libftsrt.so.$(SOVERSION) $(ALL_LDFLAGS) -o $@ $^ -lm
+	$(CC) -shared -Wl,-soname,libftsrt.so.$(SOVERSION) $(ALL_LDFLAGS) -o $@ $^ $(RT_LIBS)
 	ln -sf libftsrt.so.$(VERSION) $(B)/libftsrt.so.$(SOVERSION)
 	ln -sf libftsrt.so.$(VERSION) $(B)/libftsrt.so
 
-$(FTSC): $(B)/compiler/main.o $(LIBFTSC) $(LIBRT_A)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+$(FTSC): $(B)/compiler/main.o $(LIBFTSC)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -pthread
 
 $(FTSRUN): $(B)/runtime/ftsrun.o $(LIBRT_A)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(RT_LIBS)
 
 $(B)/ftsrt.pc: Makefile
 	@mkdir -p $(@D)
 	@printf '%s\n' 'prefix=$(prefix)' 'exec_prefix=$${prefix}' 'libdir=$(libdir)' \
 		'includedir=$(includedir)' '' 'Name: ftsrt' \
 		'Description: ftsc runtime: executes fine-tuning schedule plans' \
-		'Version: $(VERSION)' 'Libs: -L$${libdir} -lftsrt' 'Libs.private: -lm' \
+		'Version: $(VERSION)' 'Libs: -L$${libdir} -lftsrt' 'Libs.private: -fopenmp -lopenblas -lm' \
 		'Cflags: -I$${includedir}' > $@
 
 # --- tests ------------------------------------------------------------------
-$(B)/tests/%.o: tests/unit/%.c
+$(B)/tests/%.o: tests/unit/%.c $(B)/diag_fmt.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes -MMD -MP -c -o $@ $<
 
 $(B)/tests/%: $(B)/tests/%.o $(LIBFTSC) $(LIBRT_A)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) $(RT_LIBS) -pthread
 
 test: all $(TEST_BIN)
 	@fail=0; for t in $(TEST_BIN); do \

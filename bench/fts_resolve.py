@@ -5,8 +5,8 @@ Reproduces finetuning_scheduler's _parse_phase (fts_supporters.py:928-971):
 for every phase, every entry is taken as an exact name if it is one,
 otherwise re.compile(entry) is matched (re.match: anchored at the start
 only) against every name in registration order.  Prints the seconds spent
-resolving (names loaded beforehand) and the total number of resolved names,
-and checks disjointness as FTS does.  Parses the simple schedules written by
+resolving (names loaded beforehand) as the only line on stdout; the number
+of resolved names and FTS's disjointness verdict go to stderr.  Parses the simple schedules written by
 bench/gen_moe.py by hand (PyYAML may be missing).
 """
 import re
@@ -65,10 +65,10 @@ def main():
             total += len(res)
     t1 = time.perf_counter()
     dup = [n for n, c in seen.items() if c > 1]
-    print("python %s: %d names, %d entries, %d matches, resolve %.3f s%s" % (
-        sys.version.split()[0], len(names), sum(len(v) for v in sched.values()), total, t1 - t0,
-        ", NOT disjoint (%d)" % len(dup) if dup else ", disjoint"))
-
+    sys.stderr.write("python %s: %d names, %d entries, %d matches, %s\n" % (
+        sys.version.split()[0], len(names), sum(len(v) for v in sched.values()), total,
+        "NOT disjoint (%d names)" % len(dup) if dup else "disjoint"))
+    print("%.3f" % (t1 - t0))
 
 if __name__ == "__main__":
     main()

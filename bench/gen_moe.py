@@ -4,8 +4,8 @@
 Writes OUTDIR/moe.tsv (ftsc-manifest v1, parameters in registration order:
 embeddings, then per layer attention, norms, router, experts, shared expert,
 then the final norm and lm_head; 64 layers x 2600 experts x 3 = 499,200
-expert weights, 500,226 parameters in all) and OUTDIR/moe_schedule.yaml, an
-explicit FTS schedule of 100 entries over 26 disjoint phases in which every
+expert weights, 499,909 parameters in all) and OUTDIR/moe_schedule.yaml, an
+explicit FTS schedule of 99 entries over 21 disjoint phases in which every
 entry matches something.  Also writes OUTDIR/moe_patterns.txt: the entries
 one per line, in schedule order (for bench/resolve_bench).
 """

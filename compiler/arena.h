@@ -26,6 +26,8 @@ void fts_arena_release(struct fts_arena *a);
 
 /* Zeroed memory, aligned to 16 bytes, valid until fts_arena_release(). */
 void *fts_arena_alloc(struct fts_arena *a, size_t n);
+/* Like fts_arena_alloc, without zeroing: for buffers filled at once. */
+void *fts_arena_alloc_raw(struct fts_arena *a, size_t n);
 /* Grow an array allocated from the arena: returns a copy of old[0..oldn)
  * in a block of newn bytes (the old block is simply abandoned). */
 void *fts_arena_realloc(struct fts_arena *a, void *old, size_t oldn, size_t newn);
@@ -37,6 +39,9 @@ char *fts_arena_vprintf(struct fts_arena *a, const char *fmt, va_list ap);
 
 /* Process-wide helpers for the few heap objects outside an arena. */
 void *fts_xmalloc(size_t n);
+/* For large buffers: like fts_xmalloc, but backed by transparent huge
+ * pages when the system allows (free() as usual). */
+void *fts_xmalloc_big(size_t n);
 void *fts_xcalloc(size_t n, size_t size);
 void *fts_xrealloc(void *p, size_t n);
 char *fts_xstrdup(const char *s);

@@ -513,7 +513,7 @@ const char *fts_node_describe(struct fts_arena *a, const struct fts_node *n)
 		return "a list";
 	if (n->kind == FTS_N_MAP)
 		return "a mapping";
-	char buf[64];
+	char buf[80];
 	switch (n->py) {
 	case FTS_PY_NONE:
 		return "null";

@@ -25,6 +25,8 @@
 
 #include "source.h"
 
+struct fts_arena;
+
 enum fts_node_kind {
 	FTS_N_SCALAR,
 	FTS_N_SEQ,

@@ -152,8 +152,8 @@ static enum fts_severity effective(const struct fts_diags *d, enum fts_diag_id i
 	return s;
 }
 
-struct fts_diag *fts_diag(struct fts_diags *d, enum fts_diag_id id,
-			  struct fts_span span, ...)
+struct fts_diag *fts_diag_impl(struct fts_diags *d, enum fts_diag_id id,
+			       struct fts_span span, ...)
 {
 	enum fts_severity s = effective(d, id);
 	if (s == FTS_SEV_IGNORED) {

@@ -88,8 +88,21 @@ int fts_diags_option(struct fts_diags *d, const char *opt);
  * format.  Returns the diagnostic so that notes can be attached (for an
  * ignored diagnostic, a sink that discards them).
  */
-struct fts_diag *fts_diag(struct fts_diags *d, enum fts_diag_id id,
-			  struct fts_span span, ...);
+struct fts_diag *fts_diag_impl(struct fts_diags *d, enum fts_diag_id id,
+			       struct fts_span span, ...);
+
+/*
+ * fts_diag(d, ID, span, args...): `ID` must be a catalogue name written
+ * out, so that the compiler checks `args` against the entry's format
+ * (build/diag_fmt.h, generated from diag.def, defines ID_FMT).
+ */
+#include "diag_fmt.h"
+static inline __attribute__((format(printf, 1, 2))) void fts_diag_fmtcheck(const char *fmt, ...)
+{
+	(void)fmt;
+}
+#define fts_diag(d, id, span, ...) \
+	(fts_diag_fmtcheck(id##_FMT, ##__VA_ARGS__), fts_diag_impl((d), id, (span), ##__VA_ARGS__))
 /* Attach a located note ("note: ...") or a fix suggestion ("help: ..."). */
 void fts_diag_note(struct fts_diags *d, struct fts_diag *dg, struct fts_span span,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -4,17 +4,34 @@
 #include "driver.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lower.h"
 #include "manifest.h"
 #include "resolve.h"
-#include "stdlib.h"
+#include "fts_stdlib.h"
 #include "yaml_front.h"
+
+/* FTSC_TIME_REPORT=1 prints the time of each stage to stderr. */
+static void stage(const char *name, struct timespec *t0)
+{
+	static const char *const env = "FTSC_TIME_REPORT";
+	const char *v = getenv(env);
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (v && *v && name)
+		fprintf(stderr, "ftsc: time: %-10s %8.2f ms\n", name,
+			(double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6);
+	*t0 = t1;
+}
 
 int fts_check_run(const struct fts_check_input *in, struct fts_diags *d)
 {
+	struct timespec t0;
+	stage(NULL, &t0);
 	struct fts_settings settings = in->settings;
 	char err[256];
 	uint32_t mfile = 0, sfile = 0;
@@ -32,13 +49,17 @@ int fts_check_run(const struct fts_check_input *in, struct fts_diags *d)
 	}
 	if (rc)
 		return rc;
+	stage("read", &t0);
 
 	struct fts_arena arena;
 	fts_arena_init(&arena);
 	struct fts_stdlib *lib = fts_stdlib_load();
 	struct fts_names *names = NULL;
+	struct fts_manifest *m = NULL;
 
-	struct fts_manifest *m = fts_manifest_parse(&arena, d, mfile);
+	stage("stdlib", &t0);
+	m = fts_manifest_parse(&arena, d, mfile);
+	stage("manifest", &t0);
 	if (in->reinit_optim_cfg)
 		settings.reinit_optim_cfg = fts_yaml_parse_text(&arena, d, "--reinit-optim-cfg",
 								 in->reinit_optim_cfg,
@@ -50,24 +71,24 @@ int fts_check_run(const struct fts_check_input *in, struct fts_diags *d)
 	size_t errors = d->errors;
 	bool empty = false;
 	struct fts_node *root = fts_yaml_parse(&arena, d, sfile, &empty);
+	stage("yaml", &t0);
 	if (!m || d->errors != errors)
 		goto out;               /* nothing sensible to check */
 
-	const char **nm = fts_xmalloc((size_t)m->nsched * sizeof(*nm));
-	size_t *nl = fts_xmalloc((size_t)m->nsched * sizeof(*nl));
-	for (uint32_t i = 0; i < m->nsched; i++) {
-		nm[i] = m->p[m->sched[i]].name;
-		nl[i] = m->p[m->sched[i]].len;
-	}
-	names = fts_names_new(nm, nl, m->nsched);
-	free(nm);
-	free(nl);
+	names = fts_manifest_link(m, d);
+	if (!names)
+		goto out;
+	stage("index", &t0);
 	struct fts_ir *ir = fts_lower_schedule(&arena, d, root, m, names, lib, &settings,
 					       fts_span_make(sfile, 0, 0));
+	stage("lower", &t0);
 	fts_check_schedule(ir, d);
+	stage("check", &t0);
 out:
 	if (names)
 		fts_names_free(names);
+	if (m)
+		free(m->sched_names);
 	fts_stdlib_free(lib);
 	fts_arena_release(&arena);
 	return 0;

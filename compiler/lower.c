@@ -17,7 +17,7 @@
 
 #include "pyre.h"
 #include "resolve.h"
-#include "stdlib.h"
+#include "fts_stdlib.h"
 #include "util.h"
 
 struct lower {

@@ -1,11 +1,18 @@
 /*
  * manifest.c - model manifest loader (see manifest.h and ftsc-manifest(5)).
+ *
+ * Built for 500,000-parameter manifests: the file is copied once into the
+ * arena and split in place (names point into the copy), dimensions go to
+ * one flat array.  Duplicate names and tied_to targets are found later,
+ * by fts_manifest_link(), through the resolution index (one hash table
+ * for both jobs).
  */
 #include "manifest.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "resolve.h"
 
 static const struct { const char *name; uint32_t size; } dtypes[] = {
 	{"float32", 4}, {"float", 4}, {"float64", 8}, {"double", 8},
@@ -15,47 +22,19 @@ static const struct { const char *name; uint32_t size; } dtypes[] = {
 	{"bool", 1}, {"complex64", 8}, {"complex128", 16},
 };
 
-uint32_t fts_dtype_size(const char *dtype, size_t len)
+uint32_t fts_dtype_size(const char *dtype, size_t len, const char **canon)
 {
 	if (len > 6 && strncmp(dtype, "torch.", 6) == 0) {
 		dtype += 6;
 		len -= 6;
 	}
 	for (size_t i = 0; i < sizeof(dtypes) / sizeof(dtypes[0]); i++)
-		if (strlen(dtypes[i].name) == len && memcmp(dtypes[i].name, dtype, len) == 0)
+		if (strlen(dtypes[i].name) == len && memcmp(dtypes[i].name, dtype, len) == 0) {
+			if (canon)
+				*canon = dtypes[i].name;
 			return dtypes[i].size;
+		}
 	return 0;
-}
-
-/* Open-addressing hash of names -> index, for duplicates and tied_to. */
-struct name_table {
-	uint32_t *slot;                 /* index + 1, 0 = empty */
-	size_t mask;
-};
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h ^ (h >> 29);
-}
-
-static long table_find_or_add(struct name_table *t, struct fts_mparam *p, uint32_t idx,
-			      const char *s, size_t n, bool add)
-{
-	size_t i = hash_bytes(s, n) & t->mask;
-	while (t->slot[i]) {
-		struct fts_mparam *q = &p[t->slot[i] - 1];
-		if (q->len == n && memcmp(q->name, s, n) == 0)
-			return (long)t->slot[i] - 1;
-		i = (i + 1) & t->mask;
-	}
-	if (add)
-		t->slot[i] = idx + 1;
-	return -1;
 }
 
 struct field {
@@ -69,10 +48,17 @@ static struct fts_span fspan(uint32_t file, const struct field *f)
 	return fts_span_make(file, f->off, f->off + (f->len ? f->len : 1));
 }
 
-static bool parse_shape(const struct field *f, struct fts_mparam *mp, const char **why)
+struct dims_vec {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static bool parse_shape(const struct field *f, struct fts_mparam *mp, struct dims_vec *dv,
+			const char **why)
 {
 	mp->ndim = 0;
 	mp->numel = 1;
+	mp->dims = (uint32_t)dv->n;
 	if (f->len == 6 && memcmp(f->s, "scalar", 6) == 0)
 		return true;
 	size_t i = 0;
@@ -94,7 +80,8 @@ static bool parse_shape(const struct field *f, struct fts_mparam *mp, const char
 			}
 			i++;
 		}
-		mp->dims[mp->ndim++] = (int64_t)v;
+		FTS_VEC_PUSH(*dv, (int64_t)v);
+		mp->ndim++;
 		if (mp->numel && v && mp->numel > UINT64_MAX / v) {
 			*why = "shape has too many elements";
 			return false;
@@ -115,37 +102,54 @@ static bool parse_shape(const struct field *f, struct fts_mparam *mp, const char
 	return true;
 }
 
-static bool valid_name(const char *s, size_t n)
+/*
+ * Index of the first byte at or after i that is below 0x21 (tab, newline,
+ * space, control characters), or len.  Eight bytes at a time: lines are
+ * long runs of ordinary characters.
+ */
+static size_t next_special(const char *s, size_t i, size_t len)
 {
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c <= ' ' || c == 0x7f)
-			return false;
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	while (i + 8 <= len) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		/* bytes < 0x21 have their high bit set in (w - 0x21..21) & ~w */
+		uint64_t t = (w - 0x21 * ones) & ~w & highs;
+		if (t)
+			return i + (size_t)(__builtin_ctzll(t) >> 3);
+		i += 8;
 	}
-	return true;
+	while (i < len && (unsigned char)s[i] >= 0x21)
+		i++;
+	return i;
+}
+
+/* Limit a field's text in messages. */
+static int shown(const struct field *f)
+{
+	return (int)(f->len > 64 ? 64 : f->len);
 }
 
 struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d,
 					uint32_t file)
 {
 	const struct fts_source *src = fts_source_get(d->src, file);
-	const char *text = src->text;
 	size_t len = src->len;
 	size_t errors0 = d->errors;
 	struct fts_manifest *m = fts_arena_alloc(a, sizeof(*m));
 	m->path = src->name;
 
-	/* count lines for the allocation */
-	size_t maxlines = src->nlines + 1;
-	m->p = fts_xmalloc(maxlines * sizeof(*m->p));
-	struct name_table t;
-	size_t tsize = 16;
-	while (tsize < 2 * maxlines)
-		tsize *= 2;
-	t.slot = fts_xcalloc(tsize, sizeof(*t.slot));
-	t.mask = tsize - 1;
+	/* a private copy of the text, split in place: names point into it */
+	char *text = fts_arena_alloc_raw(a, len + 1);
+	memcpy(text, src->text, len + 1);
+
+	size_t maxlines = (size_t)src->nlines + 1;
+	struct fts_mparam *p = fts_arena_alloc_raw(a, maxlines * sizeof(*p));
+	struct dims_vec dv = {0};
+	struct tied_vec {
+		struct fts_manifest_tie *v;
+		size_t n, cap;
+	} tv = {0};
 
 	m->typed = len >= 18 && memcmp(text, "# ftsc-manifest v1", 18) == 0 &&
 		   (len == 18 || text[18] == '\n' || text[18] == '\r');
@@ -158,31 +162,45 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		goto out;
 	}
 
+	const char *last_dtype = NULL;
+	size_t last_dtype_len = 0;
+	uint32_t last_dtype_size = 0;
+	const char *last_dtype_canon = NULL;
 	size_t pos = 0;
 	uint32_t n = 0;
 	while (pos < len) {
-		size_t ls = pos, le = pos;
-		while (le < len && text[le] != '\n')
-			le++;
-		pos = le + 1;
-		size_t e = le;
-		if (e > ls && text[e - 1] == '\r')
-			e--;
-		if (e == ls || text[ls] == '#')
-			continue;
-		/* split into tab-separated fields */
+		/* one pass over the line: field boundaries, and whether the
+		 * first field holds a byte <= ' ' (forbidden in names) */
+		size_t ls = pos, i = pos;
 		struct field f[6];
 		int nf = 0;
-		size_t s = ls;
-		for (size_t i = ls; i <= e; i++) {
-			if (i == e || text[i] == '\t') {
+		size_t fs = ls;
+		bool bad_name = false;
+		for (;;) {
+			i = next_special(text, i, len);
+			unsigned char c = i < len ? (unsigned char)text[i] : '\n';
+			if (c == '\n' || c == '\t') {
+				size_t fe = i;
+				if (c == '\n' && fe > fs && text[fe - 1] == '\r')
+					fe--;
 				if (nf < 6)
-					f[nf] = (struct field){text + s, i - s, s};
+					f[nf] = (struct field){text + fs, fe - fs, fs};
 				nf++;
-				s = i + 1;
+				if (c == '\n')
+					break;
+				fs = i + 1;
+			} else if (nf == 0 && !(c == '\r' && i + 1 < len && text[i + 1] == '\n')) {
+				bad_name = true;        /* space or control byte in the name */
 			}
+			i++;
 		}
-		struct fts_mparam *mp = &m->p[n];
+		pos = i + 1;
+		size_t e = f[nf < 6 ? nf - 1 : 5].off + f[nf < 6 ? nf - 1 : 5].len;
+		if (nf > 6)
+			e = i > ls && text[i - 1] == '\r' ? i - 1 : i;
+		if (e == ls || text[ls] == '#')
+			continue;
+		struct fts_mparam *mp = &p[n];
 		memset(mp, 0, sizeof(*mp));
 		mp->span = fts_span_make(file, ls, e);
 		mp->tied_to = -1;
@@ -191,8 +209,8 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		if (m->typed) {
 			if (nf != 5) {
 				fts_diag(d, FTS_E_MANIFEST, mp->span,
-					 nf < 5 ? "expected 5 tab-separated columns (name, shape, dtype, requires_grad, tied_to), found %d"
-						: "expected 5 tab-separated columns, found %d", nf);
+					 fts_arena_printf(a, "expected 5 tab-separated columns (name, shape, dtype, "
+							  "requires_grad, tied_to), found %d", nf));
 				continue;
 			}
 		} else if (nf != 1) {
@@ -200,76 +218,145 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 				 "a manifest without the '# ftsc-manifest v1' header lists one parameter name per line");
 			continue;
 		}
-		if (!valid_name(f[0].s, f[0].len)) {
+		if (f[0].len == 0 || bad_name || memchr(f[0].s, 0x7f, f[0].len)) {
 			fts_diag(d, FTS_E_MANIFEST, fspan(file, &f[0]),
 				 f[0].len ? "parameter name contains whitespace or control characters"
 					  : "empty parameter name");
 			continue;
 		}
-		mp->name = fts_arena_strndup(a, f[0].s, f[0].len);
-		mp->len = (uint32_t)f[0].len;
 		bool ok = true;
 		if (m->typed) {
 			const char *why = NULL;
-			if (!parse_shape(&f[1], mp, &why)) {
-				fts_diag(d, FTS_E_MANIFEST, fspan(file, &f[1]), "malformed shape '%.*s': %s",
-					 (int)(f[1].len > 64 ? 64 : f[1].len), f[1].s, why);
+			if (!parse_shape(&f[1], mp, &dv, &why)) {
+				fts_diag(d, FTS_E_MANIFEST, fspan(file, &f[1]),
+					 fts_arena_printf(a, "malformed shape '%.*s': %s", shown(&f[1]), f[1].s, why));
 				ok = false;
 			}
-			mp->dtype_size = fts_dtype_size(f[2].s, f[2].len);
+			if (last_dtype && f[2].len == last_dtype_len &&
+			    memcmp(f[2].s, last_dtype, last_dtype_len) == 0) {
+				mp->dtype_size = last_dtype_size;
+				mp->dtype = last_dtype_canon;
+			} else {
+				mp->dtype_size = fts_dtype_size(f[2].s, f[2].len, &mp->dtype);
+				if (mp->dtype_size) {
+					last_dtype = f[2].s;
+					last_dtype_len = f[2].len;
+					last_dtype_size = mp->dtype_size;
+					last_dtype_canon = mp->dtype;
+				}
+			}
 			if (!mp->dtype_size) {
-				fts_diag(d, FTS_E_MANIFEST, fspan(file, &f[2]), "unknown dtype '%.*s'",
-					 (int)(f[2].len > 64 ? 64 : f[2].len), f[2].s);
+				fts_diag(d, FTS_E_MANIFEST, fspan(file, &f[2]),
+					 fts_arena_printf(a, "unknown dtype '%.*s'", shown(&f[2]), f[2].s));
 				ok = false;
 			}
-			mp->dtype = fts_arena_strndup(a, f[2].s, f[2].len);
 			if (f[3].len == 1 && (f[3].s[0] == '0' || f[3].s[0] == '1')) {
 				mp->requires_grad = f[3].s[0] == '1';
 			} else {
 				fts_diag(d, FTS_E_MANIFEST, fspan(file, &f[3]),
-					 "requires_grad must be 0 or 1, not '%.*s'",
-					 (int)(f[3].len > 64 ? 64 : f[3].len), f[3].s);
+					 fts_arena_printf(a, "requires_grad must be 0 or 1, not '%.*s'",
+							  shown(&f[3]), f[3].s));
 				ok = false;
 			}
 			if (!(f[4].len == 1 && f[4].s[0] == '-')) {
-				long tgt = table_find_or_add(&t, m->p, 0, f[4].s, f[4].len, false);
-				if (tgt < 0 || m->p[tgt].tied_to >= 0) {
-					fts_diag(d, FTS_E_MANIFEST_TIED, fspan(file, &f[4]), "%.*s",
-						 (int)(f[4].len > 200 ? 200 : f[4].len), f[4].s, mp->name);
-					ok = false;
-				} else {
-					mp->tied_to = (int32_t)tgt;
-				}
+				/* resolved by fts_manifest_link() */
+				struct fts_manifest_tie tie = {n, f[4].s, (uint32_t)f[4].len, fspan(file, &f[4])};
+				FTS_VEC_PUSH(tv, tie);
+				mp->tied_to = INT32_MAX;
 			}
 		}
-		long prev = table_find_or_add(&t, m->p, n, mp->name, mp->len, false);
-		if (prev >= 0) {
-			struct fts_diag *dg = fts_diag(d, FTS_E_MANIFEST_DUP, fspan(file, &f[0]), mp->name);
-			fts_diag_note(d, dg, m->p[prev].span, "first listed here");
-			continue;
-		}
-		if (ok) {
-			table_find_or_add(&t, m->p, n, mp->name, mp->len, true);
+		/* NUL-terminate the name in the private copy */
+		text[f[0].off + f[0].len] = '\0';
+		mp->name = text + f[0].off;
+		mp->len = (uint32_t)f[0].len;
+		if (ok)
 			n++;
-		}
+		else if (tv.n && tv.v[tv.n - 1].entry == n)
+			tv.n--;
 	}
 	m->n = n;
 	if (n == 0 && d->errors == errors0)
 		fts_diag(d, FTS_E_MANIFEST_EMPTY, fts_span_make(file, 0, 0), src->name);
 out:
-	free(t.slot);
 	if (d->errors != errors0) {
-		free(m->p);
+		FTS_VEC_FREE(dv);
+		FTS_VEC_FREE(tv);
 		return NULL;
 	}
-	/* move the entries into the arena, build the schedulable index */
-	struct fts_mparam *p = fts_arena_alloc(a, (size_t)m->n * sizeof(*p));
-	memcpy(p, m->p, (size_t)m->n * sizeof(*p));
-	free(m->p);
+	m->ties = fts_arena_alloc(a, (tv.n + 1) * sizeof(*m->ties));
+	if (tv.n)
+		memcpy(m->ties, tv.v, tv.n * sizeof(*m->ties));
+	m->nties = tv.n;
+	FTS_VEC_FREE(tv);
 	m->p = p;
-	m->sched = fts_arena_alloc(a, (size_t)m->n * sizeof(*m->sched));
+	m->dims = fts_arena_alloc(a, (dv.n + 1) * sizeof(*m->dims));
+	if (dv.n)
+		memcpy(m->dims, dv.v, dv.n * sizeof(*m->dims));
+	FTS_VEC_FREE(dv);
+	m->sched = fts_arena_alloc(a, ((size_t)m->n + 1) * sizeof(*m->sched));
 	for (uint32_t i = 0; i < m->n; i++)
-		if (m->p[i].tied_to < 0)
+		if (p[i].tied_to < 0)
 			m->sched[m->nsched++] = i;
 	return m;
+}
+
+struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
+{
+	size_t errors0 = d->errors;
+	const char **nm = fts_xmalloc(((size_t)m->nsched + 1) * sizeof(*nm));
+	size_t *nl = fts_xmalloc(((size_t)m->nsched + 1) * sizeof(*nl));
+	for (uint32_t i = 0; i < m->nsched; i++) {
+		nm[i] = m->p[m->sched[i]].name;
+		nl[i] = m->p[m->sched[i]].len;
+	}
+	/* the index borrows nm[] until fts_names_free(): keep it in m */
+	m->sched_names = nm;
+	struct fts_names *ix = fts_names_new(nm, nl, m->nsched);
+	free(nl);
+
+	const uint32_t *dup;
+	size_t ndup = fts_names_duplicates(ix, &dup);
+	for (size_t k = 0; k < ndup; k++) {
+		const struct fts_mparam *later = &m->p[m->sched[dup[2 * k]]];
+		const struct fts_mparam *first = &m->p[m->sched[dup[2 * k + 1]]];
+		struct fts_span sp = later->span;
+		sp.end = sp.start + later->len;
+		struct fts_diag *dg = fts_diag(d, FTS_E_MANIFEST_DUP, sp, later->name);
+		fts_diag_note(d, dg, first->span, "first listed here");
+	}
+	/* tied aliases: the target is an earlier untied entry; an alias name
+	 * may not repeat a parameter name or another alias */
+	for (size_t k = 0; k < m->nties; k++) {
+		struct fts_manifest_tie *t = &m->ties[k];
+		struct fts_mparam *mp = &m->p[t->entry];
+		long tgt = fts_names_find(ix, t->target, t->target_len);
+		if (tgt < 0 || m->sched[tgt] > t->entry) {
+			char buf[208];
+			snprintf(buf, sizeof(buf), "%.*s", (int)(t->target_len > 200 ? 200 : t->target_len),
+				 t->target);
+			fts_diag(d, FTS_E_MANIFEST_TIED, t->span, buf, mp->name);
+			continue;
+		}
+		mp->tied_to = (int32_t)m->sched[tgt];
+		const struct fts_mparam *first = NULL;
+		long same = fts_names_find(ix, mp->name, mp->len);
+		if (same >= 0)
+			first = &m->p[m->sched[same]];
+		for (size_t j = 0; !first && j < k; j++) {
+			const struct fts_mparam *q = &m->p[m->ties[j].entry];
+			if (q->len == mp->len && memcmp(q->name, mp->name, mp->len) == 0)
+				first = q;
+		}
+		if (first) {
+			struct fts_span sp = mp->span;
+			sp.end = sp.start + mp->len;
+			struct fts_diag *dg = fts_diag(d, FTS_E_MANIFEST_DUP, sp, mp->name);
+			fts_diag_note(d, dg, first->span, "first listed here");
+		}
+	}
+	if (d->errors != errors0) {
+		fts_names_free(ix);
+		return NULL;
+	}
+	return ix;
 }

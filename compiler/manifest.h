@@ -24,22 +24,34 @@
 struct fts_mparam {
 	const char *name;               /* NUL-terminated, in the arena */
 	uint32_t len;                   /* strlen(name) */
-	int32_t tied_to;                /* index of the source parameter, or -1 */
+	int32_t tied_to;                /* index of the source parameter, or -1 (INT32_MAX until linked) */
 	int32_t ndim;                   /* -1 when unknown (plain format); 0 = scalar */
-	int64_t dims[FTS_MAX_DIMS];
+	uint32_t dims;                  /* index of the first dimension in fts_manifest.dims */
 	uint64_t numel;                 /* product of dims (1 for a scalar, 0 if unknown) */
-	const char *dtype;              /* "float32", ... or NULL when unknown */
+	const char *dtype;              /* canonical dtype name ("float32"), or NULL when unknown */
 	uint32_t dtype_size;            /* bytes per element, 0 when unknown */
 	bool requires_grad;
 	struct fts_span span;           /* the line in the manifest file */
+};
+
+/* A tied alias's tied_to column, until fts_manifest_link() resolves it. */
+struct fts_manifest_tie {
+	uint32_t entry;                 /* the alias */
+	const char *target;             /* tied_to text (not NUL-terminated) */
+	uint32_t target_len;
+	struct fts_span span;           /* the tied_to column */
 };
 
 struct fts_manifest {
 	const char *path;
 	struct fts_mparam *p;           /* every entry, tied aliases included */
 	uint32_t n;
+	int64_t *dims;                  /* every entry's dimensions, back to back */
 	uint32_t *sched;                /* indices of schedulable entries, in order */
 	uint32_t nsched;
+	const char **sched_names;       /* names of sched[], borrowed by the index (heap) */
+	struct fts_manifest_tie *ties;  /* tied aliases */
+	size_t nties;
 	bool typed;                     /* ftsc-manifest v1 (shapes and dtypes known) */
 };
 
@@ -51,7 +63,16 @@ struct fts_manifest {
 struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d,
 					uint32_t file);
 
-/* Bytes per element of a dtype name, 0 if unknown. */
-uint32_t fts_dtype_size(const char *dtype, size_t len);
+/*
+ * Second step: build the resolution index over the schedulable names,
+ * report duplicate names and resolve tied_to targets (an earlier, untied
+ * entry).  Returns the index (the caller frees it with fts_names_free()
+ * and then frees m->sched_names), or NULL after reporting errors.
+ */
+struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d);
+
+/* Bytes per element of a dtype name, 0 if unknown; *canon gets the
+ * canonical spelling (static storage). */
+uint32_t fts_dtype_size(const char *dtype, size_t len, const char **canon);
 
 #endif /* FTS_MANIFEST_H */

@@ -40,6 +40,8 @@ struct fts_pyre {
 	bool dotall;
 	struct fts_pyre_elem *pool;	/* storage of all br[].elem */
 	char *dlit;		/* `.*LITERAL`: the literal */
+	char *req;		/* a literal every match contains, or NULL */
+	size_t reqlen;
 	size_t dlitlen;
 };
 
@@ -1534,13 +1536,56 @@ static void build_prefix(struct fts_pyre *re)
 	re->nbr = all.n;
 	re->dotall = x.dotall;
 	for (k = 0; k < all.n; k++) {
-		memcpy(pool, all.v[k].e.v, all.v[k].e.n * sizeof(*pool));
+		if (all.v[k].e.n)
+			memcpy(pool, all.v[k].e.v, all.v[k].e.n * sizeof(*pool));
 		re->br[k].elem = pool;
 		re->br[k].n = (uint32_t)all.v[k].e.n;
 		re->br[k].tail = all.v[k].tail;
 		pool += all.v[k].e.n;
 	}
 	pbvec_free(&all);
+}
+
+/*
+ * `.*` (or `.*?`) followed by literal text, no top-level alternation: every
+ * match contains that text.
+ */
+static void build_required(struct fts_pyre *re)
+{
+	const char *p = re->src;
+	size_t len = re->srclen, i = 2, n = 0;
+	struct px x = { p, len, 0, false, false };
+	char buf[256];
+
+	if (len < 4 || p[0] != '.' || p[1] != '*')
+		return;
+	px_skip_seq(&x);
+	if (x.i < len)
+		return;		/* a top-level `|` */
+	if (i < len && p[i] == '?')
+		i++;
+	while (i < len && n < sizeof(buf)) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '\\' && i + 1 < len && (unsigned char)p[i + 1] < 0x80 && !is_alnum(p[i + 1]) &&
+		    p[i + 1] >= 0x20) {
+			buf[n++] = p[i + 1];
+			i += 2;
+		} else if (!is_meta(c) && c >= 0x20 && c < 0x80) {
+			buf[n++] = (char)c;
+			i++;
+		} else {
+			break;
+		}
+	}
+	if (n && i < len && (p[i] == '?' || p[i] == '*' || p[i] == '{'))
+		n--;
+	if (n < 2)
+		return;
+	re->req = fts_xmalloc(n + 1);
+	memcpy(re->req, buf, n);
+	re->req[n] = '\0';
+	re->reqlen = n;
 }
 
 /* ------------------------------------------------------------------------
@@ -1611,6 +1656,7 @@ struct fts_pyre *fts_pyre_compile(const char *pat, size_t len, char *err, size_t
 			re->dlitlen = (size_t)n;
 		}
 	}
+	build_required(re);
 	FTS_VEC_FREE(t.map);
 	FTS_VEC_FREE(t.stk);
 	FTS_VEC_FREE(t.closed);
@@ -1666,6 +1712,7 @@ void fts_pyre_free(struct fts_pyre *re)
 	free(re->src);
 	free(re->pcre);
 	free(re->dlit);
+	free(re->req);
 	free(re);
 }
 
@@ -1690,6 +1737,14 @@ size_t fts_pyre_branches(const struct fts_pyre *re, const struct fts_pyre_branch
 	if (dotall)
 		*dotall = re->dotall;
 	return re->nbr;
+}
+
+/* Documented in pyre.h. */
+const char *fts_pyre_required(const struct fts_pyre *re, size_t *len)
+{
+	if (len)
+		*len = re->reqlen;
+	return re->req;
 }
 
 /* Documented in pyre.h. */

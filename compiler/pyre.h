@@ -135,4 +135,11 @@ size_t fts_pyre_branches(const struct fts_pyre *re, const struct fts_pyre_branch
  */
 const char *fts_pyre_dotstar_literal(const struct fts_pyre *re, size_t *len);
 
+/*
+ * A literal (ASCII, at least 2 bytes) that every string matched by re
+ * contains, currently found for patterns starting with `.*` and without a
+ * top-level `|`; NULL when none is known.  A cheap memmem() prefilter.
+ */
+const char *fts_pyre_required(const struct fts_pyre *re, size_t *len);
+
 #endif /* FTS_PYRE_H */

@@ -13,6 +13,8 @@
  */
 #include "resolve.h"
 
+#include <pthread.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,9 +27,9 @@ struct fts_names {
 	const char *const *ptr;	/* the caller's names (not copied) */
 	uint32_t *len;
 	uint32_t *sorted;	/* permutation: names in byte order */
-	uint64_t *slot;		/* hash table: hash tag << 32 | (index + 1); 0 = empty */
-	uint64_t hmask;
 	bool utf8;		/* every name is valid UTF-8 */
+	uint32_t *dups;		/* pairs (later index, first index) of equal names */
+	size_t ndups, capdups;
 };
 
 static const unsigned char *NAME(const struct fts_names *ix, uint32_t i)
@@ -41,25 +43,6 @@ static int sbyte(const struct fts_names *ix, uint32_t k, uint32_t d)
 	uint32_t i = ix->sorted[k];
 
 	return d < ix->len[i] ? NAME(ix, i)[d] : -1;
-}
-
-static uint64_t hash(const unsigned char *s, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-	uint64_t w;
-
-	while (n >= 8) {
-		memcpy(&w, s, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-		s += 8;
-		n -= 8;
-	}
-	w = 0;
-	memcpy(&w, s, n);
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 29;
-	return h;
 }
 
 /* ---- sorting ---- */
@@ -102,8 +85,54 @@ static void swap(struct skey *a, struct skey *b)
 	*b = t;
 }
 
-static void mkqs(const struct fts_names *ix, struct skey *a, size_t n, uint32_t d)
+/* Runs of equal names found by the sort: [off, off + n) of the key array. */
+struct dup_runs {
+	size_t *v;                      /* pairs (offset, count) */
+	size_t n, cap;
+};
+
+struct sort_ctx {
+	const struct fts_names *ix;
+	struct skey *base;              /* the whole key array, for offsets */
+	struct dup_runs runs;
+	bool may_spawn;                 /* this context may hand a part to a thread */
+};
+
+struct sort_job {
+	struct sort_ctx ctx;
+	struct skey *a;
+	size_t n;
+	uint32_t d;
+};
+
+static void mkqs(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d);
+
+static void *sort_thread(void *arg)
 {
+	struct sort_job *job = arg;
+	mkqs(&job->ctx, job->a, job->n, job->d);
+	return NULL;
+}
+
+static void add_run(struct sort_ctx *c, struct skey *a, size_t n)
+{
+	if (c->runs.n + 2 > c->runs.cap) {
+		c->runs.cap = c->runs.cap ? 2 * c->runs.cap : 16;
+		c->runs.v = fts_xrealloc(c->runs.v, c->runs.cap * sizeof(*c->runs.v));
+	}
+	c->runs.v[c->runs.n++] = (size_t)(a - c->base);
+	c->runs.v[c->runs.n++] = n;
+}
+
+/*
+ * Multikey quicksort on 8-byte big-endian chunks (zero padded, so shorter
+ * names sort first).  Equal names end up in one run, recorded for the
+ * duplicate report.  The first large partition with two big sides is
+ * sorted on a second thread (the machines we target have two cores).
+ */
+static void mkqs(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d)
+{
+	const struct fts_names *ix = c->ix;
 	while (n > 1) {
 		size_t lt = 0, i = 0, gt = n, j;
 		uint64_t pv;
@@ -113,6 +142,13 @@ static void mkqs(const struct fts_names *ix, struct skey *a, size_t n, uint32_t 
 				for (j = i; j > 0 && (a[j - 1].k > a[j].k ||
 					(a[j - 1].k == a[j].k && cmp_from(ix, a[j - 1].idx, a[j].idx, d) > 0)); j--)
 					swap(&a[j - 1], &a[j]);
+			/* equal neighbours: duplicate names */
+			for (i = 0; i + 1 < n; i = j) {
+				for (j = i + 1; j < n && cmp_from(ix, a[i].idx, a[j].idx, d) == 0; j++)
+					;
+				if (j - i > 1)
+					add_run(c, a + i, j - i);
+			}
 			return;
 		}
 		{
@@ -128,16 +164,56 @@ static void mkqs(const struct fts_names *ix, struct skey *a, size_t n, uint32_t 
 			else
 				i++;
 		}
-		mkqs(ix, a, lt, d);
-		mkqs(ix, a + gt, n - gt, d);
-		if (!(pv & 0xff))
-			return;		/* all equal and ended within this word */
+		pthread_t th;
+		struct sort_job *job = NULL;
+		if (c->may_spawn && lt > 32768 && n - gt > 32768) {
+			job = fts_xmalloc(sizeof(*job));
+			*job = (struct sort_job){{ix, c->base, {NULL, 0, 0}, false}, a, lt, d};
+			c->may_spawn = false;
+			if (pthread_create(&th, NULL, sort_thread, job) != 0) {
+				free(job);
+				job = NULL;
+				mkqs(c, a, lt, d);
+			}
+		} else {
+			mkqs(c, a, lt, d);
+		}
+		mkqs(c, a + gt, n - gt, d);
+		if (job) {
+			pthread_join(th, NULL);
+			for (size_t r = 0; r < job->ctx.runs.n; r += 2)
+				add_run(c, c->base + job->ctx.runs.v[r], job->ctx.runs.v[r + 1]);
+			free(job->ctx.runs.v);
+			free(job);
+		}
+		if (!(pv & 0xff)) {
+			/* all equal and ended within this word */
+			if (gt - lt > 1)
+				add_run(c, a + lt, gt - lt);
+			return;
+		}
 		a += lt;
 		n = gt - lt;
 		d += 8;
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			if (i + 8 < n)
+				__builtin_prefetch(NAME(ix, a[i + 8].idx) + d);
 			a[i].k = load_key(ix, a[i].idx, d);
+		}
 	}
+}
+
+/* Duplicate pairs (later, first) in order of the later index. */
+static int cmp_u32(const void *x, const void *y)
+{
+	const uint32_t *a = x, *b = y;
+	return a[0] < b[0] ? -1 : a[0] > b[0];
+}
+
+static int cmp_skey_idx(const void *x, const void *y)
+{
+	const struct skey *a = x, *b = y;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
 /* ---- public: construction ---- */
@@ -156,31 +232,11 @@ static bool all_ascii(const char *s, size_t n)
 	return !(acc & 0x8080808080808080ull);
 }
 
-static void hash_insert(struct fts_names *ix, uint32_t i, uint64_t h)
-{
-	uint64_t p = h & ix->hmask, tag = h >> 32 << 32;
-
-	while (ix->slot[p]) {
-		uint64_t e = ix->slot[p];
-
-		if ((e & ~0xffffffffull) == tag) {
-			uint32_t o = (uint32_t)e - 1;
-
-			if (ix->len[o] == ix->len[i] && !memcmp(NAME(ix, o), NAME(ix, i), ix->len[i]))
-				return;	/* duplicate: keep the first */
-		}
-		p = (p + 1) & ix->hmask;
-	}
-	ix->slot[p] = tag | (i + 1);
-}
-
 /* Documented in resolve.h. */
 struct fts_names *fts_names_new(const char *const *names, const size_t *lens, uint32_t n)
 {
 	struct fts_names *ix = fts_xcalloc(1, sizeof(*ix));
 	struct skey *keys;
-	size_t hsize = 16;
-	uint64_t hq[16];
 	uint32_t i;
 
 	ix->n = n;
@@ -193,26 +249,32 @@ struct fts_names *fts_names_new(const char *const *names, const size_t *lens, ui
 			ix->utf8 = false;
 	}
 
-	/* exact-lookup hash table, load <= 1/2; slots prefetched 16 ahead */
-	while (hsize < 2 * (size_t)n)
-		hsize *= 2;
-	ix->slot = fts_xcalloc(hsize, sizeof(*ix->slot));
-	ix->hmask = hsize - 1;
-	for (i = 0; i < n + 16; i++) {
-		if (i < n) {
-			hq[i & 15] = hash(NAME(ix, i), ix->len[i]);
-			__builtin_prefetch(&ix->slot[hq[i & 15] & ix->hmask], 1);
-		}
-		if (i >= 16)
-			hash_insert(ix, i - 16, hq[(i - 16) & 15]);
-	}
-
-	keys = fts_xmalloc((n ? n : 1) * sizeof(*keys));
+	keys = fts_xmalloc_big((n ? n : 1) * sizeof(*keys));
 	for (i = 0; i < n; i++) {
 		keys[i].idx = i;
 		keys[i].k = load_key(ix, i, 0);
 	}
-	mkqs(ix, keys, n, 0);
+	struct sort_ctx ctx = {ix, keys, {NULL, 0, 0}, n >= 65536};
+	mkqs(&ctx, keys, n, 0);
+	/* within a run of equal names, registration order: the first one is
+	 * the name; the others are reported as duplicates of it */
+	for (size_t r = 0; r < ctx.runs.n; r += 2) {
+		struct skey *run = keys + ctx.runs.v[r];
+		size_t cnt = ctx.runs.v[r + 1];
+		qsort(run, cnt, sizeof(*run), cmp_skey_idx);
+		for (size_t k = 1; k < cnt; k++) {
+			if (ix->ndups == ix->capdups) {
+				ix->capdups = ix->capdups ? 2 * ix->capdups : 8;
+				ix->dups = fts_xrealloc(ix->dups, 2 * ix->capdups * sizeof(*ix->dups));
+			}
+			ix->dups[2 * ix->ndups] = run[k].idx;
+			ix->dups[2 * ix->ndups + 1] = run[0].idx;
+			ix->ndups++;
+		}
+	}
+	free(ctx.runs.v);
+	if (ix->ndups > 1)
+		qsort(ix->dups, ix->ndups, 2 * sizeof(*ix->dups), cmp_u32);
 	ix->sorted = fts_xmalloc((n ? n : 1) * sizeof(*ix->sorted));
 	for (i = 0; i < n; i++)
 		ix->sorted[i] = keys[i].idx;
@@ -227,8 +289,15 @@ void fts_names_free(struct fts_names *ix)
 		return;
 	free(ix->len);
 	free(ix->sorted);
-	free(ix->slot);
+	free(ix->dups);
 	free(ix);
+}
+
+/* Documented in resolve.h. */
+size_t fts_names_duplicates(const struct fts_names *ix, const uint32_t **pairs)
+{
+	*pairs = ix->dups;
+	return ix->ndups;
 }
 
 /* Documented in resolve.h. */
@@ -248,15 +317,23 @@ const char *fts_names_get(const struct fts_names *ix, uint32_t i, size_t *len)
 /* Documented in resolve.h. */
 long fts_names_find(const struct fts_names *ix, const char *s, size_t len)
 {
-	uint64_t h = hash((const unsigned char *)s, len), p = h & ix->hmask, tag = h >> 32 << 32;
-
-	while (ix->slot[p]) {
-		uint64_t e = ix->slot[p];
-		uint32_t o = (uint32_t)e - 1;
-
-		if ((e & ~0xffffffffull) == tag && ix->len[o] == len && !memcmp(NAME(ix, o), s, len))
-			return o;
-		p = (p + 1) & ix->hmask;
+	/* leftmost name >= s in the sorted order; equal names are ordered by
+	 * registration, so it is the first occurrence */
+	size_t lo = 0, hi = ix->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t i = ix->sorted[mid];
+		size_t l = ix->len[i], m = l < len ? l : len;
+		int c = memcmp(NAME(ix, i), s, m);
+		if (c < 0 || (c == 0 && l < len))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < ix->n) {
+		uint32_t i = ix->sorted[lo];
+		if (ix->len[i] == len && memcmp(NAME(ix, i), s, len) == 0)
+			return i;
 	}
 	return -1;
 }
@@ -314,12 +391,16 @@ static bool match_dotstar_lit(const struct fts_names *ix, uint32_t i, const char
 /* Documented in resolve.h. */
 size_t fts_names_match_scan(const struct fts_names *ix, const struct fts_pyre *re, struct fts_matches *m)
 {
-	size_t n0 = m->n, end;
+	size_t n0 = m->n, end, rl;
+	const char *req = fts_pyre_required(re, &rl);
 	uint32_t i;
 
-	for (i = 0; i < ix->n; i++)
+	for (i = 0; i < ix->n; i++) {
+		if (req && !memmem(NAME(ix, i), ix->len[i], req, rl))
+			continue;
 		if (match1(ix, re, i, &end))
 			push_match(m, i, (uint32_t)end);
+	}
 	return m->n - n0;
 }
 
@@ -445,7 +526,8 @@ size_t fts_names_match(const struct fts_names *ix, const struct fts_pyre *re, st
 		}
 	}
 	/* merge overlapping ranges (nested ones from different branches) */
-	qsort(rv.v, rv.n, sizeof(*rv.v), cmp_range);
+	if (rv.n > 1)
+		qsort(rv.v, rv.n, sizeof(*rv.v), cmp_range);
 	{
 		size_t w = 0;
 

@@ -42,6 +42,13 @@ struct fts_names *fts_names_new(const char *const *names, const size_t *lens, ui
 /* Free an index; NULL is a no-op. */
 void fts_names_free(struct fts_names *ix);
 
+/*
+ * Names that occur more than once: *pairs receives ndups pairs
+ * (later index, index of its first occurrence), in index order of the
+ * later one; valid until fts_names_free().  Returns ndups.
+ */
+size_t fts_names_duplicates(const struct fts_names *ix, const uint32_t **pairs);
+
 /* Number of names in the index. */
 uint32_t fts_names_count(const struct fts_names *ix);
 

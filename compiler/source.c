@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "arena.h"
 
@@ -21,7 +23,10 @@ void fts_sources_release(struct fts_sources *s)
 {
 	for (uint32_t i = 0; i < s->n; i++) {
 		free(s->v[i].name);
-		free(s->v[i].text);
+		if (s->v[i].mapped)
+			munmap(s->v[i].text, s->v[i].mapped);
+		else
+			free(s->v[i].text);
 		free(s->v[i].lines);
 	}
 	free(s->v);
@@ -33,14 +38,14 @@ static void build_lines(struct fts_source *f)
 	uint32_t cap = 64, n = 0;
 	uint32_t *lines = fts_xmalloc(cap * sizeof(*lines));
 	lines[n++] = 0;
-	for (size_t i = 0; i < f->len; i++) {
-		if (f->text[i] == '\n') {
-			if (n == cap) {
-				cap *= 2;
-				lines = fts_xrealloc(lines, cap * sizeof(*lines));
-			}
-			lines[n++] = (uint32_t)(i + 1);
+	const char *p = f->text, *end = f->text + f->len;
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (n == cap) {
+			cap *= 2;
+			lines = fts_xrealloc(lines, cap * sizeof(*lines));
 		}
+		p++;
+		lines[n++] = (uint32_t)(p - f->text);
 	}
 	f->lines = lines;
 	f->nlines = n;
@@ -56,6 +61,7 @@ static uint32_t add_owned(struct fts_sources *s, const char *name, char *text, s
 	f->name = fts_xstrdup(name);
 	f->text = text;
 	f->len = len;
+	f->mapped = 0;
 	build_lines(f);
 	return s->n++;
 }
@@ -91,7 +97,24 @@ int fts_source_load(struct fts_sources *s, const char *path, size_t max,
 			return -1;
 		}
 	}
+	/* large files are mapped: no copy, and the zero fill past the end of
+	 * the last page is the terminating NUL (not possible when the file
+	 * ends exactly on a page boundary) */
+	long page = sysconf(_SC_PAGESIZE);
+	if (S_ISREG(st.st_mode) && st.st_size >= (1 << 20) && page > 0 &&
+	    (size_t)st.st_size % (size_t)page != 0) {
+		void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+				 fileno(fp), 0);
+		if (map != MAP_FAILED) {
+			fclose(fp);
+			*id = add_owned(s, path, map, (size_t)st.st_size);
+			s->v[*id].mapped = (size_t)st.st_size;
+			return 0;
+		}
+	}
 	size_t cap = 65536, len = 0;
+	if (S_ISREG(st.st_mode) && st.st_size > 0)
+		cap = (size_t)st.st_size + 1;   /* one read; the +1 detects growth */
 	char *buf = fts_xmalloc(cap + 1);
 	for (;;) {
 		if (len == cap) {

@@ -5,7 +5,7 @@
  * Stage: semantic data for the checker and the emitter (see stdlib.h).
  * The embedded texts come from build/stdlib_embed.c (tools/embed.c).
  */
-#include "stdlib.h"
+#include "fts_stdlib.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -385,14 +385,14 @@ const char *fts_stdlib_suggest(const struct fts_stdlib *lib, const char *path)
 		for (size_t k = 0; k < lib->classes.v[i]->naliases; k++)
 			FTS_VEC_PUSH(c, lib->classes.v[i]->aliases[k]);
 	}
-	r = closest(path, c.v, c.n);
-	if (!r) {
-		/* right class name, wrong module: torch.optim.StepLR */
-		const char *name = dot ? dot + 1 : path;
-		for (size_t i = 0; i < lib->classes.n && !r; i++)
-			if (!strcmp(lib->classes.v[i]->name, name))
-				r = lib->classes.v[i]->path;
-	}
+	/* right class name, wrong module (torch.optim.StepLR) wins over spelling */
+	const char *name = dot ? dot + 1 : path;
+	r = NULL;
+	for (size_t i = 0; i < lib->classes.n && !r; i++)
+		if (!strcmp(lib->classes.v[i]->name, name))
+			r = lib->classes.v[i]->path;
+	if (!r)
+		r = closest(path, c.v, c.n);
 	FTS_VEC_FREE(c);
 	return r;
 }

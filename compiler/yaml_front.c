@@ -816,9 +816,17 @@ static enum resolved resolve_tagged(struct yfront *y, struct fts_node *n, const 
 		*why = "not a timestamp";
 		return RES_FAIL;
 	}
-	if (strcmp(t, "seq") == 0 || strcmp(t, "map") == 0) {
-		*why = strcmp(t, "seq") == 0 ? "expected a sequence node, but found scalar" :
-			"expected a mapping node, but found scalar";
+	if (strcmp(t, "binary") == 0) {
+		/* bytes in Python; kept as the base64 text (consumers see the tag) */
+		n->py = FTS_PY_STR;
+		return RES_OK;
+	}
+	if (strcmp(t, "seq") == 0 || strcmp(t, "omap") == 0 || strcmp(t, "pairs") == 0) {
+		*why = "expected a sequence node, but found scalar";
+		return RES_FAIL;
+	}
+	if (strcmp(t, "map") == 0 || strcmp(t, "set") == 0) {
+		*why = "expected a mapping node, but found scalar";
 		return RES_FAIL;
 	}
 	return RES_FAIL;
@@ -851,7 +859,8 @@ static bool is_unknown_tag(const char *tag, bool scalar)
 		return true;
 	const char *t = tag + sizeof(TAG_PREFIX) - 1;
 	static const char *const known[] = {"str", "int", "float", "bool", "null",
-					    "timestamp", "seq", "map"};
+					    "timestamp", "binary", "seq", "map", "set",
+					    "omap", "pairs"};
 	(void)scalar;
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strcmp(t, known[i]) == 0)
@@ -1022,18 +1031,21 @@ static void on_start(struct yfront *y, const yaml_event_t *ev, enum fts_node_kin
 	}
 	struct fts_node *n = new_node(y, k, ev, tag, anchor);
 	if (n->tag && strcmp(n->tag, "!") != 0) {
-		const char *want = k == FTS_N_SEQ ? TAG_PREFIX "seq" : TAG_PREFIX "map";
-		if (strcmp(n->tag, want) != 0) {
-			if (is_unknown_tag(n->tag, false))
-				tag_error(y, n, n->tag);
-			else
-				fts_diag(y->d, FTS_E_YAML_SYNTAX, n->span,
-					 fts_arena_printf(y->a, "expected a %s node, but found %s",
-							  strcmp(n->tag, TAG_PREFIX "seq") == 0 ? "sequence" :
-							  strcmp(n->tag, TAG_PREFIX "map") == 0 ? "mapping" :
-							  "scalar",
-							  k == FTS_N_SEQ ? "sequence" : "mapping"));
-		}
+		/* SafeConstructor: !!set is a mapping (a Python set of its keys);
+		 * !!omap and !!pairs are sequences of one-pair mappings (not
+		 * checked further).  All keep their tag for consumers. */
+		const char *t = n->tag + sizeof(TAG_PREFIX) - 1;
+		bool seqtag = !is_unknown_tag(n->tag, false) && (strcmp(t, "seq") == 0 ||
+			strcmp(t, "omap") == 0 || strcmp(t, "pairs") == 0);
+		bool maptag = !is_unknown_tag(n->tag, false) && (strcmp(t, "map") == 0 ||
+			strcmp(t, "set") == 0);
+		if (is_unknown_tag(n->tag, false))
+			tag_error(y, n, n->tag);
+		else if (k == FTS_N_SEQ ? !seqtag : !maptag)
+			fts_diag(y->d, FTS_E_YAML_SYNTAX, n->span,
+				 fts_arena_printf(y->a, "expected a %s node, but found %s",
+						  seqtag ? "sequence" : maptag ? "mapping" : "scalar",
+						  k == FTS_N_SEQ ? "sequence" : "mapping"));
 	}
 	struct frame *f = &y->stack[y->depth];
 	memset(f, 0, sizeof(*f));

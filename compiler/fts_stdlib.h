@@ -18,7 +18,6 @@
  * forwards to the real header first, so `#include <stdlib.h>` anywhere
  * still gets malloc/free (and, harmlessly, these declarations).
  */
-#include_next <stdlib.h>
 
 #ifndef FTS_STDLIB_H
 #define FTS_STDLIB_H

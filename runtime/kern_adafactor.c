@@ -1,0 +1,40 @@
+/*
+ * kern_adafactor.c - Adafactor (torch.optim.Adafactor) on one whole tensor:
+ * factored second moments (row_var, col_var) for tensors of two or more
+ * dimensions, a full variance otherwise, update clipping by RMS.  The same
+ * code serves the reference and the fast path: it needs whole-tensor
+ * reductions, so it is not an elementwise kernel.  Body:
+ * kern_adafactor_tmpl.h.
+ */
+#include "optim_int.h"
+
+#include <math.h>
+
+#define T float
+#define SFX f32
+#define SQRT sqrtf
+#include "kern_adafactor_tmpl.h"
+#undef T
+#undef SFX
+#undef SQRT
+
+#define T double
+#define SFX f64
+#define SQRT sqrt
+#include "kern_adafactor_tmpl.h"
+#undef T
+#undef SFX
+#undef SQRT
+
+/*
+ * Adafactor step of tensor p with gradient g; a carries the tensor's shape,
+ * step (already incremented), group hyper-parameters and state pointers.
+ */
+void rt_adafactor_step(int dt, int fast, void *p, const void *g, const struct rt_adafactor *a)
+{
+	(void)fast;
+	if (dt == FTSRT_F64)
+		adafactor_f64(p, g, a);
+	else
+		adafactor_f32(p, g, a);
+}

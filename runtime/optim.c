@@ -1,0 +1,913 @@
+/*
+ * optim.c - the optimizer objects of libftsrt: names and defaults, torch's
+ * constructor checks, the tensor table, the state arenas, and the step
+ * driver that computes each tensor's per-step scalars exactly as torch's
+ * Python does and runs the kernels in one OpenMP parallel region per step.
+ *
+ * Layout: tensor i owns elements [off_i, off_i + numel_i) of the parameter
+ * arena, the gradient arena and every per-element state slot arena.  A
+ * step over [begin, end) splits that range into one contiguous chunk per
+ * thread (chunk edges on 64-byte multiples) and each thread walks the
+ * tensors its chunk overlaps; state of a tensor is initialised by the
+ * thread that first updates it (first touch).
+ */
+#include "optim_int.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif /* _OPENMP */
+
+#define MAX_NDIM 8
+
+struct rt_tensor {
+	size_t off;                     /* first element in the arenas */
+	size_t numel;                   /* elements */
+	int group;                      /* parameter group */
+	int ndim;                       /* dimensions */
+	long shape[MAX_NDIM];           /* shape, row-major */
+	bool has_state;                 /* a step has run (torch: state is not empty) */
+	double step;                    /* torch state "step" */
+	double mu_product;              /* NAdam */
+	double eta;                     /* ASGD */
+	double mu;                      /* ASGD */
+	void *row_var;                  /* Adafactor, ndim >= 2 */
+	void *col_var;                  /* Adafactor, ndim >= 2 */
+	struct rt_kscal k;              /* this step's scalars */
+};
+
+struct ftsrt_optim {
+	int kind;                       /* enum ftsrt_optim_kind */
+	int dtype;                      /* enum ftsrt_dtype */
+	int nthreads;                   /* threads of the parallel region */
+	int kernels;                    /* enum ftsrt_kernels */
+	struct ftsrt_optim_hparams *groups; /* parameter groups */
+	int ngroups, capgroups;
+	struct rt_tensor *t;            /* parameter tensors */
+	int nt, capt;
+	size_t numel;                   /* total elements */
+	void *slot[RT_MAX_SLOTS];       /* per-element state arenas (NULL: unused) */
+	void *work;                     /* Adafactor scratch, largest tensor */
+	bool stepped;                   /* a step has run: layout frozen */
+	char err[200];                  /* last error message */
+};
+
+/* --- names, slots, defaults --------------------------------------------- */
+
+/* ORDER: enum ftsrt_optim_kind. */
+static const char *const kind_names[FTSRT_OPTIM_NKINDS] = {
+	"SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
+	"RMSprop", "Rprop", "ASGD", "Adafactor", "Muon",
+};
+
+enum slot_shape { SHAPE_SCALAR = 0, SHAPE_PARAM = 1, SHAPE_FACTORED = 2 };
+
+struct slot_desc {
+	const char *name;               /* torch's state key */
+	int shape;                      /* enum slot_shape */
+	int arena;                      /* per-element arena index, -1 if none */
+};
+
+/*
+ * torch's state keys per optimizer, in torch's order.  CHECKLIST: must
+ * match the `state` lines of stdlib/optim.fts (tests/unit/check_optim.c
+ * compares them) and the slot indices the kernels use (kern_ref_tmpl.h).
+ */
+static const struct slot_desc slots[FTSRT_OPTIM_NKINDS][5] = {
+	[FTSRT_OPTIM_SGD] = {{"momentum_buffer", SHAPE_PARAM, 0}},
+	[FTSRT_OPTIM_ADAM] = {{"step", SHAPE_SCALAR, -1}, {"exp_avg", SHAPE_PARAM, 0},
+			      {"exp_avg_sq", SHAPE_PARAM, 1}, {"max_exp_avg_sq", SHAPE_PARAM, 2}},
+	[FTSRT_OPTIM_ADAMW] = {{"step", SHAPE_SCALAR, -1}, {"exp_avg", SHAPE_PARAM, 0},
+			       {"exp_avg_sq", SHAPE_PARAM, 1}, {"max_exp_avg_sq", SHAPE_PARAM, 2}},
+	[FTSRT_OPTIM_ADAGRAD] = {{"step", SHAPE_SCALAR, -1}, {"sum", SHAPE_PARAM, 0}},
+	[FTSRT_OPTIM_ADADELTA] = {{"step", SHAPE_SCALAR, -1}, {"square_avg", SHAPE_PARAM, 0},
+				  {"acc_delta", SHAPE_PARAM, 1}},
+	[FTSRT_OPTIM_ADAMAX] = {{"step", SHAPE_SCALAR, -1}, {"exp_avg", SHAPE_PARAM, 0},
+				{"exp_inf", SHAPE_PARAM, 1}},
+	[FTSRT_OPTIM_NADAM] = {{"step", SHAPE_SCALAR, -1}, {"mu_product", SHAPE_SCALAR, -1},
+			       {"exp_avg", SHAPE_PARAM, 0}, {"exp_avg_sq", SHAPE_PARAM, 1}},
+	[FTSRT_OPTIM_RADAM] = {{"step", SHAPE_SCALAR, -1}, {"exp_avg", SHAPE_PARAM, 0},
+			       {"exp_avg_sq", SHAPE_PARAM, 1}},
+	[FTSRT_OPTIM_RMSPROP] = {{"step", SHAPE_SCALAR, -1}, {"square_avg", SHAPE_PARAM, 0},
+				 {"momentum_buffer", SHAPE_PARAM, 1}, {"grad_avg", SHAPE_PARAM, 2}},
+	[FTSRT_OPTIM_RPROP] = {{"step", SHAPE_SCALAR, -1}, {"prev", SHAPE_PARAM, 0},
+			       {"step_size", SHAPE_PARAM, 1}},
+	[FTSRT_OPTIM_ASGD] = {{"step", SHAPE_SCALAR, -1}, {"eta", SHAPE_SCALAR, -1},
+			      {"mu", SHAPE_SCALAR, -1}, {"ax", SHAPE_PARAM, 0}},
+	[FTSRT_OPTIM_ADAFACTOR] = {{"step", SHAPE_SCALAR, -1}, {"variance", SHAPE_PARAM, 0},
+				   {"row_var", SHAPE_FACTORED, -1},
+				   {"col_var", SHAPE_FACTORED, -1}},
+	[FTSRT_OPTIM_MUON] = {{"momentum_buffer", SHAPE_PARAM, 0}},
+};
+
+static int nslots(int kind)
+{
+	int n = 0;
+	while (n < 5 && slots[kind][n].name)
+		n++;
+	return n;
+}
+
+FTSRT_API int ftsrt_optim_kind_slot(int kind, int i, const char **name, int *shape)
+{
+	if (kind < 0 || kind >= FTSRT_OPTIM_NKINDS || i < 0 || i >= nslots(kind))
+		return FTSRT_EINVAL;
+	if (name)
+		*name = slots[kind][i].name;
+	if (shape)
+		*shape = slots[kind][i].shape;
+	return FTSRT_OK;
+}
+
+FTSRT_API const char *ftsrt_optim_kind_name(int kind)
+{
+	if (kind < 0 || kind >= FTSRT_OPTIM_NKINDS)
+		return NULL;
+	return kind_names[kind];
+}
+
+FTSRT_API int ftsrt_optim_kind_from_name(const char *name)
+{
+	if (!name)
+		return FTSRT_EINVAL;
+	if (strncmp(name, "torch.optim.", 12) == 0)
+		name += 12;
+	for (int k = 0; k < FTSRT_OPTIM_NKINDS; k++)
+		if (strcasecmp(name, kind_names[k]) == 0)
+			return k;
+	return FTSRT_EINVAL;
+}
+
+FTSRT_API int ftsrt_optim_hparams_default(int kind, struct ftsrt_optim_hparams *hp)
+{
+	if (!hp || kind < 0 || kind >= FTSRT_OPTIM_NKINDS)
+		return FTSRT_EINVAL;
+	memset(hp, 0, sizeof(*hp));
+	hp->lr = 1e-3;
+	hp->beta1 = 0.9;
+	hp->beta2 = 0.999;
+	hp->eps = 1e-8;
+	hp->eps1 = NAN;
+	hp->rho = 0.9;
+	hp->momentum_decay = 4e-3;
+	hp->alpha = 0.99;
+	hp->lambd = 1e-4;
+	hp->t0 = 1e6;
+	hp->etaminus = 0.5;
+	hp->etaplus = 1.2;
+	hp->step_size_min = 1e-6;
+	hp->step_size_max = 50;
+	hp->beta2_decay = -0.8;
+	hp->d = 1.0;
+	hp->ns_a = 3.4445;
+	hp->ns_b = -4.775;
+	hp->ns_c = 2.0315;
+	hp->ns_steps = 5;
+	hp->muon_bf16 = 1;
+	hp->muon_use_addmm = 1;
+	switch (kind) {
+	case FTSRT_OPTIM_ADAMW:
+		hp->weight_decay = 0.01;
+		hp->decoupled_weight_decay = 1;
+		break;
+	case FTSRT_OPTIM_ADAGRAD:
+		hp->lr = 0.01;
+		hp->eps = 1e-10;
+		break;
+	case FTSRT_OPTIM_ADADELTA:
+		hp->lr = 1.0;
+		hp->eps = 1e-6;
+		break;
+	case FTSRT_OPTIM_ADAMAX:
+	case FTSRT_OPTIM_NADAM:
+		hp->lr = 2e-3;
+		break;
+	case FTSRT_OPTIM_RMSPROP:
+		hp->lr = 0.01;
+		break;
+	case FTSRT_OPTIM_RPROP:
+	case FTSRT_OPTIM_ASGD:
+		hp->lr = 0.01;
+		hp->alpha = (kind == FTSRT_OPTIM_ASGD) ? 0.75 : hp->alpha;
+		break;
+	case FTSRT_OPTIM_ADAFACTOR:
+		hp->lr = 0.01;
+		hp->eps = 1e-3;
+		break;
+	case FTSRT_OPTIM_MUON:
+		hp->weight_decay = 0.1;
+		hp->momentum = 0.95;
+		hp->nesterov = 1;
+		hp->eps = 1e-7;
+		break;
+	default:
+		break;
+	}
+	return FTSRT_OK;
+}
+
+/* --- object ------------------------------------------------------------- */
+
+static int fail(ftsrt_optim *o, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(ftsrt_optim *o, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(o->err, sizeof(o->err), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static size_t esize(const ftsrt_optim *o)
+{
+	return o->dtype == FTSRT_F64 ? sizeof(double) : sizeof(float);
+}
+
+FTSRT_API int ftsrt_optim_new(ftsrt_optim **out, int kind, int dtype)
+{
+	if (!out)
+		return FTSRT_EINVAL;
+	*out = NULL;
+	if (kind < 0 || kind >= FTSRT_OPTIM_NKINDS || (dtype != FTSRT_F32 && dtype != FTSRT_F64))
+		return FTSRT_EINVAL;
+	ftsrt_optim *o = calloc(1, sizeof(*o));
+	if (!o)
+		return FTSRT_ENOMEM;
+	o->kind = kind;
+	o->dtype = dtype;
+	o->nthreads = 1;
+	*out = o;
+	return FTSRT_OK;
+}
+
+FTSRT_API void ftsrt_optim_free(ftsrt_optim *o)
+{
+	if (!o)
+		return;
+	for (int i = 0; i < o->nt; i++) {
+		free(o->t[i].row_var);
+		free(o->t[i].col_var);
+	}
+	for (int s = 0; s < RT_MAX_SLOTS; s++)
+		free(o->slot[s]);
+	free(o->work);
+	free(o->t);
+	free(o->groups);
+	free(o);
+}
+
+FTSRT_API const char *ftsrt_optim_errmsg(const ftsrt_optim *o)
+{
+	return o ? o->err : "no optimizer";
+}
+
+FTSRT_API size_t ftsrt_optim_numel(const ftsrt_optim *o)
+{
+	return o ? o->numel : 0;
+}
+
+FTSRT_API int ftsrt_optim_set_threads(ftsrt_optim *o, int nthreads)
+{
+	if (!o || nthreads < 1 || nthreads > 4096)
+		return FTSRT_EINVAL;
+	o->nthreads = nthreads;
+	return FTSRT_OK;
+}
+
+FTSRT_API int ftsrt_optim_set_kernels(ftsrt_optim *o, int kernels)
+{
+	if (!o || (kernels != FTSRT_KERNELS_FAST && kernels != FTSRT_KERNELS_REF))
+		return FTSRT_EINVAL;
+	o->kernels = kernels;
+	return FTSRT_OK;
+}
+
+/* torch's constructor checks for kind, with torch's messages. */
+static int check_hparams(ftsrt_optim *o, const struct ftsrt_optim_hparams *h)
+{
+	const double all[] = {h->lr, h->weight_decay, h->momentum, h->dampening, h->beta1, h->beta2,
+			      h->eps, h->lr_decay, h->initial_accumulator_value, h->rho,
+			      h->momentum_decay, h->alpha, h->lambd, h->t0, h->etaminus, h->etaplus,
+			      h->step_size_min, h->step_size_max, h->beta2_decay, h->d, h->ns_a,
+			      h->ns_b, h->ns_c};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (!isfinite(all[i]))
+			return fail(o, FTSRT_EINVAL, "non-finite hyper-parameter");
+	if (!isnan(h->eps1) && !isfinite(h->eps1))
+		return fail(o, FTSRT_EINVAL, "non-finite hyper-parameter");
+	if (!(h->lr >= 0))
+		return fail(o, FTSRT_EINVAL, "Invalid learning rate: %g", h->lr);
+	if (!(h->weight_decay >= 0))
+		return fail(o, FTSRT_EINVAL, "Invalid weight_decay value: %g", h->weight_decay);
+	if (!(h->eps >= 0))
+		return fail(o, FTSRT_EINVAL, "Invalid epsilon value: %g", h->eps);
+	switch (o->kind) {
+	case FTSRT_OPTIM_SGD:
+		if (!(h->momentum >= 0))
+			return fail(o, FTSRT_EINVAL, "Invalid momentum value: %g", h->momentum);
+		if (h->nesterov && (h->momentum <= 0 || h->dampening != 0))
+			return fail(o, FTSRT_EINVAL, "Nesterov momentum requires a momentum and zero dampening");
+		break;
+	case FTSRT_OPTIM_ADAM:
+	case FTSRT_OPTIM_ADAMW:
+	case FTSRT_OPTIM_ADAMAX:
+	case FTSRT_OPTIM_NADAM:
+	case FTSRT_OPTIM_RADAM:
+		if (!(h->beta1 >= 0 && h->beta1 < 1))
+			return fail(o, FTSRT_EINVAL, "Invalid beta parameter at index 0: %g", h->beta1);
+		if (!(h->beta2 >= 0 && h->beta2 < 1))
+			return fail(o, FTSRT_EINVAL, "Invalid beta parameter at index 1: %g", h->beta2);
+		if (o->kind == FTSRT_OPTIM_NADAM && !(h->momentum_decay >= 0))
+			return fail(o, FTSRT_EINVAL, "Invalid momentum_decay value: %g", h->momentum_decay);
+		break;
+	case FTSRT_OPTIM_ADAGRAD:
+		if (!(h->lr_decay >= 0))
+			return fail(o, FTSRT_EINVAL, "Invalid lr_decay value: %g", h->lr_decay);
+		if (!(h->initial_accumulator_value >= 0))
+			return fail(o, FTSRT_EINVAL, "Invalid initial_accumulator_value value: %g",
+				    h->initial_accumulator_value);
+		break;
+	case FTSRT_OPTIM_ADADELTA:
+		if (!(h->rho >= 0 && h->rho <= 1))
+			return fail(o, FTSRT_EINVAL, "Invalid rho value: %g", h->rho);
+		break;
+	case FTSRT_OPTIM_RMSPROP:
+		if (!(h->momentum >= 0))
+			return fail(o, FTSRT_EINVAL, "Invalid momentum value: %g", h->momentum);
+		if (!(h->alpha >= 0))
+			return fail(o, FTSRT_EINVAL, "Invalid alpha value: %g", h->alpha);
+		break;
+	case FTSRT_OPTIM_RPROP:
+		if (!(0 < h->etaminus && h->etaminus < 1 && 1 < h->etaplus))
+			return fail(o, FTSRT_EINVAL, "Invalid eta values: %g, %g", h->etaminus, h->etaplus);
+		if (!(h->step_size_min <= h->step_size_max))
+			return fail(o, FTSRT_EINVAL, "step_sizes must be ordered");
+		break;
+	case FTSRT_OPTIM_ADAFACTOR:
+		if (!(h->beta2_decay <= 0))
+			return fail(o, FTSRT_EINVAL, "beta2_decay should be <= 0 but is: %g", h->beta2_decay);
+		if (!isnan(h->eps1) && !(h->eps1 >= 0))
+			return fail(o, FTSRT_EINVAL, "epsilon1 should be >= 0 but is: %g", h->eps1);
+		if (!(h->d >= 1))
+			return fail(o, FTSRT_EINVAL, "Clipping threshold d should be >= 1 but is: %g", h->d);
+		break;
+	case FTSRT_OPTIM_MUON:
+		if (!(h->momentum >= 0))
+			return fail(o, FTSRT_EINVAL, "momentum should be >= 0 but is: %g", h->momentum);
+		if (h->ns_steps < 0 || h->ns_steps >= 100)
+			return fail(o, FTSRT_EINVAL, "Number of steps must be less than 100 for computational efficiency");
+		if (h->adjust_lr_fn != FTSRT_MUON_ADJUST_ORIGINAL &&
+		    h->adjust_lr_fn != FTSRT_MUON_ADJUST_MATCH_RMS_ADAMW)
+			return fail(o, FTSRT_EINVAL, "Adjust learning rate function %d is not supported",
+				    h->adjust_lr_fn);
+		break;
+	default:
+		break;
+	}
+	return FTSRT_OK;
+}
+
+FTSRT_API int ftsrt_optim_add_group(ftsrt_optim *o, const struct ftsrt_optim_hparams *hp, int *group)
+{
+	if (!o || !hp)
+		return FTSRT_EINVAL;
+	if (o->stepped)
+		return fail(o, FTSRT_EINVAL, "groups must be added before the first step");
+	int rc = check_hparams(o, hp);
+	if (rc)
+		return rc;
+	if (o->ngroups == o->capgroups) {
+		int cap = o->capgroups ? 2 * o->capgroups : 4;
+		void *g = realloc(o->groups, (size_t)cap * sizeof(*o->groups));
+		if (!g)
+			return fail(o, FTSRT_ENOMEM, "out of memory");
+		o->groups = g;
+		o->capgroups = cap;
+	}
+	o->groups[o->ngroups] = *hp;
+	if (o->kind == FTSRT_OPTIM_ADAMW)
+		o->groups[o->ngroups].decoupled_weight_decay = 1;
+	if (group)
+		*group = o->ngroups;
+	o->ngroups++;
+	return FTSRT_OK;
+}
+
+FTSRT_API int ftsrt_optim_add_param(ftsrt_optim *o, int group, int ndim, const long *shape,
+				    size_t *offset)
+{
+	if (!o)
+		return FTSRT_EINVAL;
+	if (group < 0 || group >= o->ngroups)
+		return fail(o, FTSRT_EINVAL, "no parameter group %d", group);
+	if (ndim < 0 || ndim > MAX_NDIM || (ndim > 0 && !shape))
+		return fail(o, FTSRT_EINVAL, "bad number of dimensions %d", ndim);
+	if (o->stepped)
+		return fail(o, FTSRT_EINVAL, "parameters must be added before the first step");
+	size_t n = 1;
+	for (int d = 0; d < ndim; d++) {
+		if (shape[d] < 0 || (shape[d] > 0 && n > SIZE_MAX / 16 / (size_t)shape[d]))
+			return fail(o, FTSRT_EINVAL, "bad dimension %ld", shape[d]);
+		n *= (size_t)shape[d];
+	}
+	if (o->kind == FTSRT_OPTIM_MUON && ndim != 2)
+		return fail(o, FTSRT_EINVAL, "Muon only supports 2D parameters");
+	if (o->nt == o->capt) {
+		int cap = o->capt ? 2 * o->capt : 8;
+		void *t = realloc(o->t, (size_t)cap * sizeof(*o->t));
+		if (!t)
+			return fail(o, FTSRT_ENOMEM, "out of memory");
+		o->t = t;
+		o->capt = cap;
+	}
+	struct rt_tensor *t = &o->t[o->nt];
+	memset(t, 0, sizeof(*t));
+	t->off = o->numel;
+	t->numel = n;
+	t->group = group;
+	t->ndim = ndim;
+	for (int d = 0; d < ndim; d++)
+		t->shape[d] = shape[d];
+	t->mu_product = 1;
+	t->mu = 1;
+	if (offset)
+		*offset = t->off;
+	o->numel += n;
+	o->nt++;
+	return FTSRT_OK;
+}
+
+FTSRT_API int ftsrt_optim_set_lr(ftsrt_optim *o, int group, double lr)
+{
+	if (!o)
+		return FTSRT_EINVAL;
+	if (group < 0 || group >= o->ngroups)
+		return fail(o, FTSRT_EINVAL, "no parameter group %d", group);
+	if (!isfinite(lr) || lr < 0)
+		return fail(o, FTSRT_EINVAL, "Invalid learning rate: %g", lr);
+	o->groups[group].lr = lr;
+	return FTSRT_OK;
+}
+
+/* Does tensor t (in its group) have per-element slot s? */
+static bool slot_live(const ftsrt_optim *o, const struct rt_tensor *t, int s)
+{
+	const struct ftsrt_optim_hparams *h = &o->groups[t->group];
+	switch (o->kind) {
+	case FTSRT_OPTIM_SGD:
+		return h->momentum != 0;
+	case FTSRT_OPTIM_ADAM:
+	case FTSRT_OPTIM_ADAMW:
+		return s < 2 || h->amsgrad;
+	case FTSRT_OPTIM_RMSPROP:
+		return s == 0 || (s == 1 && h->momentum > 0) || (s == 2 && h->centered);
+	case FTSRT_OPTIM_ADAFACTOR:
+		return t->ndim < 2;
+	default:
+		return true;
+	}
+}
+
+/* Allocate the per-element arenas the groups need (first step). */
+static int alloc_state(ftsrt_optim *o)
+{
+	size_t bytes = (o->numel * esize(o) + 63) / 64 * 64;
+	if (bytes == 0)
+		bytes = 64;
+	int n = nslots(o->kind);
+	for (int i = 0; i < n; i++) {
+		int a = slots[o->kind][i].arena;
+		if (a < 0 || o->slot[a])
+			continue;
+		bool need = false;
+		for (int j = 0; j < o->nt && !need; j++)
+			need = slot_live(o, &o->t[j], a);
+		if (!need)
+			continue;
+		o->slot[a] = aligned_alloc(64, bytes);
+		if (!o->slot[a])
+			return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
+	}
+	if (o->kind == FTSRT_OPTIM_ADAFACTOR) {
+		size_t maxn = 1;
+		for (int j = 0; j < o->nt; j++) {
+			struct rt_tensor *t = &o->t[j];
+			if (t->numel > maxn)
+				maxn = t->numel;
+			if (t->ndim >= 2 && !t->row_var) {
+				size_t c = (size_t)t->shape[t->ndim - 1], r = (size_t)t->shape[t->ndim - 2];
+				size_t nr = c ? t->numel / c : 0, nc = r ? t->numel / r : 0;
+				t->row_var = calloc(nr ? nr : 1, esize(o));
+				t->col_var = calloc(nc ? nc : 1, esize(o));
+				if (!t->row_var || !t->col_var)
+					return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
+			}
+		}
+		o->work = malloc(maxn * esize(o));
+		if (!o->work)
+			return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
+	}
+	return FTSRT_OK;
+}
+
+/*
+ * torch keeps step, mu_product, eta and mu in tensors of
+ * torch.get_default_dtype()'s scalar type: float32 for a float32 job; the
+ * golden float64 runs used float64 ones.
+ */
+static double sround(const ftsrt_optim *o, double x)
+{
+	return o->dtype == FTSRT_F64 ? x : (double)(float)x;
+}
+
+/* Compute tensor t's scalars for this step (torch's Python, in double). */
+static void prepare(ftsrt_optim *o, struct rt_tensor *t)
+{
+	const struct ftsrt_optim_hparams *h = &o->groups[t->group];
+	struct rt_kscal *k = &t->k;
+	double *c = k->c;
+	unsigned f = 0;
+	memset(k, 0, sizeof(*k));
+	if (h->maximize)
+		f |= RT_K_MAXIMIZE;
+	if (h->weight_decay != 0)
+		f |= RT_K_WD;
+	if (h->decoupled_weight_decay)
+		f |= RT_K_DECOUPLED;
+	if (!t->has_state && o->kind == FTSRT_OPTIM_ASGD) {
+		t->eta = sround(o, h->lr);
+		t->mu = 1;
+	}
+	t->step = sround(o, t->step + 1);
+	double step = t->step, lr = h->lr, wd = h->weight_decay;
+	double b1 = h->beta1, b2 = h->beta2;
+	switch (o->kind) {
+	case FTSRT_OPTIM_SGD:
+		c[0] = lr;
+		c[1] = wd;
+		c[2] = h->momentum;
+		c[3] = 1 - h->dampening;
+		if (h->momentum != 0)
+			f |= RT_K_MOMENTUM;
+		if (!t->has_state)
+			f |= RT_K_FIRST;
+		if (h->nesterov)
+			f |= RT_K_NESTEROV;
+		f &= ~(unsigned)RT_K_DECOUPLED;
+		break;
+	case FTSRT_OPTIM_ADAM:
+	case FTSRT_OPTIM_ADAMW: {
+		double bc1 = 1 - pow(b1, step), bc2 = 1 - pow(b2, step);
+		double step_size = lr / bc1;
+		c[0] = wd;
+		c[1] = 1 - lr * wd;
+		c[2] = 1 - b1;
+		c[3] = b2;
+		c[4] = 1 - b2;
+		c[5] = sqrt(bc2);
+		c[6] = h->eps;
+		c[7] = -step_size;
+		if (h->amsgrad)
+			f |= RT_K_AMSGRAD;
+		if (wd == 0)
+			f &= ~(unsigned)RT_K_DECOUPLED;
+		break;
+	}
+	case FTSRT_OPTIM_ADAGRAD:
+		c[0] = wd;
+		c[1] = -(lr / (1 + (step - 1) * h->lr_decay));
+		c[2] = h->eps;
+		break;
+	case FTSRT_OPTIM_ADADELTA:
+		c[0] = wd;
+		c[1] = h->rho;
+		c[2] = 1 - h->rho;
+		c[3] = h->eps;
+		c[4] = -lr;
+		break;
+	case FTSRT_OPTIM_ADAMAX:
+		c[0] = wd;
+		c[1] = 1 - b1;
+		c[2] = b2;
+		c[3] = h->eps;
+		c[4] = -(lr / (1 - pow(b1, step)));
+		break;
+	case FTSRT_OPTIM_NADAM: {
+		double bc2 = 1 - pow(b2, step);
+		double mu = b1 * (1.0 - 0.5 * pow(0.96, step * h->momentum_decay));
+		double mu_next = b1 * (1.0 - 0.5 * pow(0.96, (step + 1) * h->momentum_decay));
+		/* mu_product *= mu: a scalar tensor times a Python float */
+		if (o->dtype == FTSRT_F64)
+			t->mu_product = t->mu_product * mu;
+		else
+			t->mu_product = (double)((float)t->mu_product * (float)mu);
+		double mp = t->mu_product, mp_next = mp * mu_next;
+		c[0] = wd;
+		c[1] = 1 - lr * wd;
+		c[2] = 1 - b1;
+		c[3] = b2;
+		c[4] = 1 - b2;
+		c[5] = bc2;
+		c[6] = h->eps;
+		c[7] = -lr * (1.0 - mu) / (1.0 - mp);
+		c[8] = (-lr * mu_next) / (1.0 - mp_next);
+		if (wd == 0)
+			f &= ~(unsigned)RT_K_DECOUPLED;
+		break;
+	}
+	case FTSRT_OPTIM_RADAM: {
+		double bc1 = 1 - pow(b1, step), bc2 = 1 - pow(b2, step);
+		double rho_inf = 2 / (1 - b2) - 1;
+		double rho_t = rho_inf - 2 * step * pow(b2, step) / bc2;
+		c[0] = wd;
+		c[1] = 1 - lr * wd;
+		c[2] = 1 - b1;
+		c[3] = b2;
+		c[4] = 1 - b2;
+		c[5] = bc1;
+		c[6] = lr;
+		c[7] = sqrt(bc2);
+		c[8] = h->eps;
+		if (rho_t > 5.0) {
+			f |= RT_K_RECT;
+			c[9] = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf /
+				    ((rho_inf - 4) * (rho_inf - 2) * rho_t));
+		}
+		if (wd == 0)
+			f &= ~(unsigned)RT_K_DECOUPLED;
+		break;
+	}
+	case FTSRT_OPTIM_RMSPROP:
+		c[0] = wd;
+		c[1] = h->alpha;
+		c[2] = 1 - h->alpha;
+		c[3] = h->eps;
+		c[4] = h->momentum;
+		c[5] = -lr;
+		if (h->centered)
+			f |= RT_K_CENTERED;
+		if (h->momentum > 0)
+			f |= RT_K_MOMENTUM;
+		break;
+	case FTSRT_OPTIM_RPROP:
+		c[0] = h->etaminus;
+		c[1] = h->etaplus;
+		c[2] = h->step_size_min;
+		c[3] = h->step_size_max;
+		f &= ~(unsigned)(RT_K_WD | RT_K_DECOUPLED);
+		break;
+	case FTSRT_OPTIM_ASGD:
+		c[0] = wd;
+		c[1] = 1 - h->lambd * t->eta;
+		c[2] = -t->eta;
+		c[3] = t->mu;
+		if (t->mu == 1)
+			f |= RT_K_MU_ONE;
+		break;
+	default:
+		break;
+	}
+	if (o->kind != FTSRT_OPTIM_ADAM && o->kind != FTSRT_OPTIM_ADAMW &&
+	    o->kind != FTSRT_OPTIM_NADAM && o->kind != FTSRT_OPTIM_RADAM)
+		f &= ~(unsigned)RT_K_DECOUPLED;
+	k->flags = f;
+}
+
+/* After the kernels: scalars torch updates at the end of a step. */
+static void finish(ftsrt_optim *o, struct rt_tensor *t)
+{
+	const struct ftsrt_optim_hparams *h = &o->groups[t->group];
+	if (o->kind == FTSRT_OPTIM_ASGD) {
+		double step = t->step, lr = h->lr;
+		t->eta = sround(o, lr / pow(1 + h->lambd * lr * step, h->alpha));
+		double den = step - h->t0 > 1 ? step - h->t0 : 1;
+		t->mu = sround(o, 1 / den);
+	}
+	t->has_state = true;
+}
+
+/* Fill tensor t's live state slots over [b, e) with their initial values. */
+static void init_state(const ftsrt_optim *o, const struct rt_tensor *t, size_t b, size_t e)
+{
+	const struct ftsrt_optim_hparams *h = &o->groups[t->group];
+	for (int s = 0; s < RT_MAX_SLOTS; s++) {
+		if (!o->slot[s] || !slot_live(o, t, s))
+			continue;
+		double v = 0;
+		if (o->kind == FTSRT_OPTIM_ADAGRAD)
+			v = h->initial_accumulator_value;
+		else if (o->kind == FTSRT_OPTIM_RPROP && s == 1)
+			v = h->lr;
+		if (o->dtype == FTSRT_F64) {
+			double *x = o->slot[s];
+			for (size_t i = b; i < e; i++)
+				x[i] = v;
+		} else {
+			float *x = o->slot[s], fv = (float)v;
+			for (size_t i = b; i < e; i++)
+				x[i] = fv;
+		}
+	}
+}
+
+/* Run the elementwise kernel over [begin, end) on the tensors in [t0, t1). */
+static void run_elementwise(ftsrt_optim *o, void *params, const void *grads, size_t begin,
+			    size_t end, int t0, int t1)
+{
+	const rt_kern_fn fn = (o->kernels == FTSRT_KERNELS_REF ? rt_kern_ref : rt_kern_fast)
+				      [o->kind][o->dtype == FTSRT_F64];
+	const size_t align = 64 / esize(o);
+	const int nthr_req = o->nthreads;
+	(void)nthr_req;
+#pragma omp parallel num_threads(nthr_req)
+	{
+		int tid = 0, nthr = 1;
+#ifdef _OPENMP
+		tid = omp_get_thread_num();
+		nthr = omp_get_num_threads();
+#endif /* _OPENMP */
+		size_t len = end - begin;
+		size_t cb = begin + (size_t)((double)len * tid / nthr);
+		size_t ce = begin + (size_t)((double)len * (tid + 1) / nthr);
+		if (tid > 0)
+			cb = cb / align * align;
+		if (tid + 1 < nthr)
+			ce = ce / align * align;
+		else
+			ce = end;
+		if (cb < begin)
+			cb = begin;
+		if (ce > end)
+			ce = end;
+		for (int i = t0; i < t1 && cb < ce; i++) {
+			const struct rt_tensor *t = &o->t[i];
+			size_t tb = t->off > cb ? t->off : cb;
+			size_t te = t->off + t->numel < ce ? t->off + t->numel : ce;
+			if (tb >= te)
+				continue;
+			if (!t->has_state)
+				init_state(o, t, tb, te);
+			struct rt_kargs a = {params, grads, {NULL, NULL, NULL, NULL}, &t->k};
+			for (int s = 0; s < RT_MAX_SLOTS; s++)
+				a.s[s] = slot_live(o, t, s) ? o->slot[s] : NULL;
+			fn(&a, tb, te);
+		}
+	}
+}
+
+static int step_tensorwise(ftsrt_optim *o, void *params, const void *grads, int t0, int t1)
+{
+	const size_t es = esize(o);
+	const int fast = o->kernels == FTSRT_KERNELS_FAST;
+	for (int i = t0; i < t1; i++) {
+		struct rt_tensor *t = &o->t[i];
+		const struct ftsrt_optim_hparams *h = &o->groups[t->group];
+		void *p = (char *)params + t->off * es;
+		const void *g = (const char *)grads + t->off * es;
+		if (!t->has_state)
+			init_state(o, t, t->off, t->off + t->numel);
+		if (o->kind == FTSRT_OPTIM_ADAFACTOR) {
+			t->step = sround(o, t->step + 1);
+			struct rt_adafactor a = {
+				.ndim = t->ndim, .shape = t->shape, .numel = t->numel, .step = t->step,
+				.lr = h->lr, .wd = h->weight_decay, .beta2_decay = h->beta2_decay,
+				.eps1 = isnan(h->eps1) ? (o->dtype == FTSRT_F64 ? DBL_EPSILON : FLT_EPSILON)
+						       : h->eps1,
+				.eps2 = h->eps, .d = h->d, .maximize = h->maximize,
+				.variance = o->slot[0] ? (char *)o->slot[0] + t->off * es : NULL,
+				.row_var = t->row_var, .col_var = t->col_var, .work = o->work,
+			};
+			rt_adafactor_step(o->dtype, fast, p, g, &a);
+		} else {
+			struct rt_muon m = {
+				.rows = t->shape[0], .cols = t->shape[1], .lr = h->lr,
+				.wd = h->weight_decay, .momentum = h->momentum, .a = h->ns_a,
+				.b = h->ns_b, .c = h->ns_c, .eps = h->eps, .ns_steps = h->ns_steps,
+				.nesterov = h->nesterov, .adjust = h->adjust_lr_fn, .bf16 = h->muon_bf16,
+				.use_addmm = h->muon_use_addmm,
+				.buf = (char *)o->slot[0] + t->off * es,
+			};
+			int rc = rt_muon_step(o->dtype, fast, p, g, &m);
+			if (rc)
+				return fail(o, rc, "out of memory in Muon");
+		}
+		t->has_state = true;
+	}
+	return FTSRT_OK;
+}
+
+/* Does tensor t take part in a step over [begin, end) of an arena of numel? */
+static bool intersects(const struct rt_tensor *t, size_t begin, size_t end, size_t numel)
+{
+	if (t->numel == 0)
+		return (t->off >= begin && t->off < end) || (t->off == end && end == numel);
+	return t->off < end && t->off + t->numel > begin;
+}
+
+FTSRT_API int ftsrt_optim_step_range(ftsrt_optim *o, void *params, const void *grads,
+				     size_t numel, size_t begin, size_t end)
+{
+	if (!o)
+		return FTSRT_EINVAL;
+	if (!params || !grads)
+		return fail(o, FTSRT_EINVAL, "NULL parameter or gradient arena");
+	if (numel != o->numel)
+		return fail(o, FTSRT_EINVAL, "arena has %zu elements, the optimizer %zu", numel, o->numel);
+	if (begin > end || end > numel)
+		return fail(o, FTSRT_EINVAL, "bad element range [%zu, %zu)", begin, end);
+	if (o->ngroups == 0)
+		return fail(o, FTSRT_EINVAL, "no parameter group");
+	if (!o->stepped) {
+		int rc = alloc_state(o);
+		if (rc)
+			return rc;
+		o->stepped = true;
+	}
+	/* tensors intersecting [begin, end): a contiguous index range */
+	int t0 = 0, t1;
+	while (t0 < o->nt && !intersects(&o->t[t0], begin, end, numel))
+		t0++;
+	t1 = t0;
+	while (t1 < o->nt && intersects(&o->t[t1], begin, end, numel))
+		t1++;
+	if (o->kind == FTSRT_OPTIM_ADAFACTOR || o->kind == FTSRT_OPTIM_MUON) {
+		if ((t0 < o->nt && o->t[t0].off < begin) ||
+		    (t1 > t0 && o->t[t1 - 1].off + o->t[t1 - 1].numel > end))
+			return fail(o, FTSRT_EINVAL, "%s steps whole tensors: range [%zu, %zu) splits one",
+				    kind_names[o->kind], begin, end);
+		return step_tensorwise(o, params, grads, t0, t1);
+	}
+	for (int i = t0; i < t1; i++)
+		prepare(o, &o->t[i]);
+	if (end > begin)
+		run_elementwise(o, params, grads, begin, end, t0, t1);
+	for (int i = t0; i < t1; i++)
+		finish(o, &o->t[i]);
+	return FTSRT_OK;
+}
+
+FTSRT_API int ftsrt_optim_step(ftsrt_optim *o, void *params, const void *grads, size_t numel)
+{
+	if (!o)
+		return FTSRT_EINVAL;
+	return ftsrt_optim_step_range(o, params, grads, numel, 0, o->numel);
+}
+
+FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int param, const char *name, void **data,
+				size_t *n, double *value)
+{
+	if (data)
+		*data = NULL;
+	if (!o || !name || param < 0 || param >= o->nt)
+		return FTSRT_EINVAL;
+	const struct rt_tensor *t = &o->t[param];
+	if (!t->has_state)
+		return FTSRT_EINVAL;
+	const size_t es = esize(o);
+	for (int i = 0; i < nslots(o->kind); i++) {
+		const struct slot_desc *d = &slots[o->kind][i];
+		if (strcmp(d->name, name) != 0)
+			continue;
+		if (d->shape == SHAPE_SCALAR) {
+			double v = t->step;
+			if (strcmp(name, "mu_product") == 0)
+				v = t->mu_product;
+			else if (strcmp(name, "eta") == 0)
+				v = t->eta;
+			else if (strcmp(name, "mu") == 0)
+				v = t->mu;
+			if (value)
+				*value = v;
+			if (n)
+				*n = 1;
+			return FTSRT_OK;
+		}
+		if (d->shape == SHAPE_FACTORED) {
+			if (t->ndim < 2)
+				return FTSRT_EINVAL;
+			size_t c = (size_t)t->shape[t->ndim - 1], r = (size_t)t->shape[t->ndim - 2];
+			bool row = strcmp(name, "row_var") == 0;
+			if (data)
+				*data = row ? t->row_var : t->col_var;
+			if (n)
+				*n = row ? (c ? t->numel / c : 0) : (r ? t->numel / r : 0);
+			return FTSRT_OK;
+		}
+		if (!o->slot[d->arena] || !slot_live(o, t, d->arena))
+			return FTSRT_EINVAL;
+		if (data)
+			*data = (char *)o->slot[d->arena] + t->off * es;
+		if (n)
+			*n = t->numel;
+		return FTSRT_OK;
+	}
+	return FTSRT_EINVAL;
+}

@@ -1,0 +1,107 @@
+/*
+ * optim_int.h - internals shared by the optimizer modules of libftsrt:
+ * optim.c (objects, validation, state, the step driver), kern_ref.c (the
+ * scalar reference kernels, the oracle), kern_fast.c (fused vectorised
+ * kernels) and kern_muon.c (Newton-Schulz with OpenBLAS).
+ *
+ * Kernel contract: an elementwise kernel updates elements [b, e) of one
+ * tensor.  All pointers are arena bases (element 0 of the arena), so the
+ * same [b, e) indexes params, grads and every state slot.  The per-step
+ * scalars of the tensor are precomputed in double by the driver exactly as
+ * torch computes them in Python (struct rt_kscal); kernels convert them
+ * to the element type where torch does (a Python float given to a float32
+ * tensor op becomes a float).
+ */
+#ifndef FTSRT_OPTIM_INT_H
+#define FTSRT_OPTIM_INT_H
+
+#include <stddef.h>
+
+#include "ftsrt.h"
+
+#define RT_MAX_SLOTS 4                  /* per-element state slots at most */
+
+/* Flags of struct rt_kscal. */
+enum rt_kflags {
+	RT_K_MAXIMIZE = 1 << 0,         /* negate the gradient */
+	RT_K_WD = 1 << 1,               /* L2 weight decay into the gradient */
+	RT_K_DECOUPLED = 1 << 2,        /* decoupled weight decay on the param */
+	RT_K_AMSGRAD = 1 << 3,          /* Adam: keep max_exp_avg_sq */
+	RT_K_FIRST = 1 << 4,            /* SGD: the momentum buffer does not exist yet */
+	RT_K_MOMENTUM = 1 << 5,         /* SGD / RMSprop: momentum buffer in use */
+	RT_K_NESTEROV = 1 << 6,         /* SGD */
+	RT_K_CENTERED = 1 << 7,         /* RMSprop */
+	RT_K_RECT = 1 << 8,             /* RAdam: rho_t > 5, use the rectified update */
+	RT_K_MU_ONE = 1 << 9,           /* ASGD: mu == 1, ax = param */
+};
+
+/*
+ * Per-tensor, per-step scalars.  c[] layout per optimizer is documented at
+ * each kernel in kern_ref.c; every value is what torch's Python computes.
+ */
+struct rt_kscal {
+	double c[12];                   /* the scalars, in double */
+	unsigned flags;                 /* enum rt_kflags */
+};
+
+/* Arguments of one elementwise kernel call. */
+struct rt_kargs {
+	void *p;                        /* parameter arena base */
+	const void *g;                  /* gradient arena base */
+	void *s[RT_MAX_SLOTS];          /* state slot arena bases, torch's order */
+	const struct rt_kscal *k;       /* the tensor's scalars */
+};
+
+typedef void (*rt_kern_fn)(const struct rt_kargs *a, size_t b, size_t e);
+
+/*
+ * Kernel tables indexed by enum ftsrt_optim_kind; NULL for the tensor-wise
+ * optimizers (Adafactor, Muon), which optim.c drives itself.
+ * [0] is float, [1] double.
+ */
+extern const rt_kern_fn rt_kern_ref[FTSRT_OPTIM_NKINDS][2];
+extern const rt_kern_fn rt_kern_fast[FTSRT_OPTIM_NKINDS][2];
+
+/* Adafactor over one whole tensor (see kern_ref.c for the algorithm). */
+struct rt_adafactor {
+	int ndim;                       /* the tensor's dimensions */
+	const long *shape;              /* its shape */
+	size_t numel;                   /* its elements */
+	double step;                    /* step after the increment */
+	double lr, wd, beta2_decay, eps1, eps2, d;
+	int maximize;                   /* bool */
+	void *variance;                 /* ndim < 2: numel elements */
+	void *row_var;                  /* ndim >= 2: numel / C elements */
+	void *col_var;                  /* ndim >= 2: numel / R elements */
+	void *work;                     /* numel elements of scratch */
+};
+
+/*
+ * Adafactor step on tensor p (grads g) in dtype dt.  fast selects the
+ * fused loops (same arithmetic, fewer passes).
+ */
+void rt_adafactor_step(int dt, int fast, void *p, const void *g, const struct rt_adafactor *a);
+
+/* Muon on one 2-D tensor. */
+struct rt_muon {
+	long rows, cols;                /* the tensor's shape */
+	double lr, wd, momentum;
+	double a, b, c, eps;            /* ns_coefficients, eps */
+	int ns_steps;
+	int nesterov;                   /* bool */
+	int adjust;                     /* enum ftsrt_muon_adjust */
+	int bf16;                       /* bool: emulate torch's bfloat16 iteration */
+	int use_addmm;                  /* bool: addmm form (one rounding per addmm) */
+	void *buf;                      /* momentum_buffer, rows*cols elements */
+};
+
+/*
+ * Muon step on tensor p (grads g) in dtype dt.  fast uses OpenBLAS gemm,
+ * otherwise plain loops.  Returns FTSRT_OK or FTSRT_ENOMEM.
+ */
+int rt_muon_step(int dt, int fast, void *p, const void *g, const struct rt_muon *m);
+
+/* Round a float to the nearest bfloat16 (ties to even), NaN kept. */
+float rt_bf16_round(float x);
+
+#endif /* FTSRT_OPTIM_INT_H */

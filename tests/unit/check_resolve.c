@@ -1,0 +1,552 @@
+/*
+ * check_resolve.c - unit tests for compiler/pyre.c and compiler/resolve.c:
+ * Python-`re` compatibility (a table of results produced by CPython 3.11.7's
+ * re module on this machine, hard-coded so the test needs no Python), error
+ * messages and offsets, the prefix-walk resolution against a brute-force
+ * scan, exact lookup, over-match, quantified dot and suggestions.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "pyre.h"
+#include "resolve.h"
+
+struct pycase {
+	const char *pat;
+	size_t plen;
+	const char *subj;
+	size_t slen;
+	long expect;		/* match end in bytes, -1 no match, -2 re.error */
+	const char *msg;	/* Python's re.error msg */
+	long off;		/* Python's re.error pos in bytes (-1: not checked) */
+};
+
+/* Generated with python3 (3.11.7): re.compile(pat).match(subj). */
+static const struct pycase PYTABLE[] = {
+	{ "(\?<n>a)", 7, "a", 1, -2, "unknown extension \?<n", 1 },
+	{ "\134p{L}", 5, "a", 1, -2, "bad escape \134p", 0 },
+	{ "\134q", 2, "q", 1, -2, "bad escape \134q", 0 },
+	{ "a(\?i)b", 6, "ab", 2, -2, "global flags not at the start of the expression", 1 },
+	{ "[abc", 4, "a", 1, -2, "unterminated character set", 0 },
+	{ "*a", 2, "a", 1, -2, "nothing to repeat", 0 },
+	{ "a**", 3, "a", 1, -2, "multiple repeat", 2 },
+	{ "(\?P<1>a)", 8, "a", 1, -2, "bad character in group name \0471\047", 4 },
+	{ "(\?P<a>x)(\?P<a>y)", 16, "xy", 2, -2, "redefinition of group name \047a\047 as group 2; was group 1", 12 },
+	{ "(\?P=zz)", 7, "a", 1, -2, "unknown group name \047zz\047", 4 },
+	{ "(a)\1342", 5, "aa", 2, -2, "invalid group reference 2", 4 },
+	{ "(a", 2, "a", 1, -2, "missing ), unterminated subpattern", 0 },
+	{ "a)", 2, "a", 1, -2, "unbalanced parenthesis", 1 },
+	{ "(\?P", 3, "a", 1, -2, "unexpected end of pattern", 3 },
+	{ "(\?Px", 4, "a", 1, -2, "unknown extension \?Px", 1 },
+	{ "(\?z)", 4, "a", 1, -2, "unknown extension \?z", 1 },
+	{ "(\?i", 3, "a", 1, -2, "missing -, : or )", 3 },
+	{ "(\?-i)", 5, "a", 1, -2, "missing :", 4 },
+	{ "a{3,2}", 6, "aaa", 3, -2, "min repeat greater than max repeat", 2 },
+	{ "\134x4", 3, "a", 1, -2, "incomplete escape \134x4", 0 },
+	{ "\134u12", 4, "a", 1, -2, "incomplete escape \134u12", 0 },
+	{ "[\134d-z]", 6, "a", 1, -2, "bad character range \134d-z", 1 },
+	{ "[z-a]", 5, "a", 1, -2, "bad character range z-a", 1 },
+	{ "\1348", 2, "a", 1, -2, "invalid group reference 8", 1 },
+	{ "[\1348]", 4, "a", 1, -2, "bad escape \1348", 1 },
+	{ "\134777", 4, "a", 1, -2, "octal escape value \134777 outside of range 0-0o377", 0 },
+	{ "(\?#abc", 6, "a", 1, -2, "missing ), unterminated comment", 0 },
+	{ "(\?(2)a|b)", 9, "a", 1, -2, "invalid group reference 2", 3 },
+	{ "(\?(1)a|b|c)", 11, "a", 1, -2, "conditional backref with more than two branches", 8 },
+	{ "(a)(\?(1)a|b|c)", 14, "a", 1, -2, "conditional backref with more than two branches", 11 },
+	{ "(\?L)a", 5, "a", 1, -2, "bad inline flags: cannot use \047L\047 flag with a str pattern", 3 },
+	{ "(\?au)a", 6, "a", 1, -2, "bad inline flags: flags \047a\047, \047u\047 and \047L\047 are incompatible", 4 },
+	{ "(\?P<n>a)(\?P=n", 13, "a", 1, -2, "missing ), unterminated name", 12 },
+	{ "(\?", 2, "a", 1, -2, "unexpected end of pattern", 2 },
+	{ "(\?P<>a)", 7, "a", 1, -2, "missing group name", 4 },
+	{ "(\?P<a", 5, "a", 1, -2, "missing >, unterminated name", 4 },
+	{ "a{,}", 4, "aaa", 3, 3, NULL, 0 },
+	{ "(\?i:a)(\?i)", 10, "a", 1, -2, "global flags not at the start of the expression", 6 },
+	{ "^*", 2, "a", 1, -2, "nothing to repeat", 1 },
+	{ "\134b+", 3, "a", 1, -2, "nothing to repeat", 2 },
+	{ "(\?a-u:x)", 8, "x", 1, -2, "bad inline flags: cannot turn off flags \047a\047, \047u\047 and \047L\047", 5 },
+	{ "(\?-:x)", 6, "x", 1, -2, "missing flag", 3 },
+	{ "(\?i-i:x)", 8, "x", 1, -2, "bad inline flags: flag turned on and off", 5 },
+	{ "model.1", 7, "model.10.weight", 15, 7, NULL, 0 },
+	{ "model.1.*", 9, "model.1.weight", 14, 14, NULL, 0 },
+	{ "model\134.1\134.", 10, "model.10.weight", 15, -1, NULL, 0 },
+	{ ".*bias", 6, "model.0.bias", 12, 12, NULL, 0 },
+	{ "bias", 4, "model.0.bias", 12, -1, NULL, 0 },
+	{ "layer.{0,11}.(output|attention)", 31, "layer.3.output.dense", 20, 14, NULL, 0 },
+	{ "a{,3}b", 6, "aab", 3, 3, NULL, 0 },
+	{ "a{,3}b", 6, "aaaab", 5, -1, NULL, 0 },
+	{ "x{2}", 4, "xxx", 3, 2, NULL, 0 },
+	{ "\134d", 2, "\331\243", 2, 2, NULL, 0 },
+	{ "(\?a)\134d", 6, "\331\243", 2, -1, NULL, 0 },
+	{ "(\?a:\134d)", 7, "\331\243", 2, -1, NULL, 0 },
+	{ "\134w+", 3, "h\303\251llo_1 x", 10, 8, NULL, 0 },
+	{ "(\?a)\134w+", 7, "h\303\251llo_1", 8, 1, NULL, 0 },
+	{ "\134s", 2, "", 0, -1, NULL, 0 },
+	{ "\134S", 2, "x", 1, 1, NULL, 0 },
+	{ "a\134Z", 3, "a", 1, 1, NULL, 0 },
+	{ "a\134Z", 3, "a", 1, 1, NULL, 0 },
+	{ "a$", 2, "a", 1, 1, NULL, 0 },
+	{ "a\134Z", 3, "ab", 2, -1, NULL, 0 },
+	{ "[[:alpha:]]", 11, ":", 1, -1, NULL, 0 },
+	{ "[[:alpha:]]", 11, "a]", 2, 2, NULL, 0 },
+	{ "[]a]", 4, "]", 1, 1, NULL, 0 },
+	{ "[^]a]", 5, "b", 1, 1, NULL, 0 },
+	{ "(\?x) a b # c", 12, "ab", 2, 2, NULL, 0 },
+	{ "(\?x)a {2}", 9, "aa", 2, 2, NULL, 0 },
+	{ "(\?x)[ a]", 8, " ", 1, 1, NULL, 0 },
+	{ "(\?i)MODEL", 9, "model.x", 7, 5, NULL, 0 },
+	{ "(\?i:M)odel", 10, "model", 5, 5, NULL, 0 },
+	{ "(\?s).", 5, "", 0, -1, NULL, 0 },
+	{ ".", 1, "", 0, -1, NULL, 0 },
+	{ "(\?m)a$", 6, "a", 1, 1, NULL, 0 },
+	{ "b", 1, "", 0, -1, NULL, 0 },
+	{ "a$", 2, "a", 1, 1, NULL, 0 },
+	{ "b", 1, "", 0, -1, NULL, 0 },
+	{ "\134x41", 4, "A", 1, 1, NULL, 0 },
+	{ "\134u00e9", 6, "\303\251", 2, 2, NULL, 0 },
+	{ "\134U0001F600", 10, "\360\237\230\200", 4, 4, NULL, 0 },
+	{ "\1340", 2, "\000", 1, 1, NULL, 0 },
+	{ "\13407", 3, "\007", 1, 1, NULL, 0 },
+	{ "\134101", 4, "A", 1, 1, NULL, 0 },
+	{ "(a)\1341", 5, "aa", 2, 2, NULL, 0 },
+	{ "(a)\13410", 6, "aa", 2, -2, "invalid group reference 10", 4 },
+	{ "(\?P<n>a)(\?P=n)", 14, "aa", 2, 2, NULL, 0 },
+	{ "(\?P<n>a)(\?(n)b|c)", 17, "ab", 2, 2, NULL, 0 },
+	{ "(a)\?(\?(1)b|c)", 13, "c", 1, 1, NULL, 0 },
+	{ "a{2", 3, "a{2", 3, 3, NULL, 0 },
+	{ "a{", 2, "a{", 2, 2, NULL, 0 },
+	{ "a{}", 3, "a{}", 3, 3, NULL, 0 },
+	{ "a{,}", 4, "a", 1, 1, NULL, 0 },
+	{ "{1}", 3, "a", 1, -2, "nothing to repeat", 0 },
+	{ "a{1,2}{3}", 9, "a", 1, -2, "multiple repeat", 6 },
+	{ "a*\?", 3, "aaa", 3, 0, NULL, 0 },
+	{ "a*+", 3, "aaa", 3, 3, NULL, 0 },
+	{ "a++a", 4, "aaa", 3, -1, NULL, 0 },
+	{ "(\?>a+)a", 7, "aaa", 3, -1, NULL, 0 },
+	{ "x*\?y", 4, "xxy", 3, 3, NULL, 0 },
+	{ "\134v", 2, "\013", 1, 1, NULL, 0 },
+	{ "[\134v]", 4, "\013", 1, 1, NULL, 0 },
+	{ "\134a", 2, "\007", 1, 1, NULL, 0 },
+	{ "[\134b]", 4, "\010", 1, 1, NULL, 0 },
+	{ "\134b", 2, "a", 1, 0, NULL, 0 },
+	{ "a\134bb", 4, "ab", 2, -1, NULL, 0 },
+	{ "(\?=a)a", 6, "a", 1, 1, NULL, 0 },
+	{ "(\?!b)a", 6, "a", 1, 1, NULL, 0 },
+	{ "(\?<=a)b", 7, "ab", 2, -1, NULL, 0 },
+	{ "(\?<!a)b", 7, "b", 1, 1, NULL, 0 },
+	{ "[a-\134x7f]", 8, "b", 1, 1, NULL, 0 },
+	{ "[\134x00-\134x7f]+", 12, "abc", 3, 3, NULL, 0 },
+	{ "\134", 1, "a", 1, -2, "bad escape (end of pattern)", 0 },
+	{ "[", 1, "a", 1, -2, "unterminated character set", 0 },
+	{ "(\?P<n\303\251>a)", 10, "a", 1, 1, NULL, 0 },
+	{ "(\?P<a-b>a)", 10, "a", 1, -2, "bad character in group name \047a-b\047", 4 },
+	{ "(\?(0)a)", 7, "a", 1, -2, "bad group number", 3 },
+	{ "(\?(x)a)", 7, "a", 1, -2, "unknown group name \047x\047", 3 },
+	{ "(\?(1a)a)", 8, "a", 1, -2, "bad character in group name \0471a\047", 3 },
+	{ "a|(\?x)b", 7, "a", 1, -2, "global flags not at the start of the expression", 2 },
+	{ "(\?i)(\?s)a.", 10, "A", 1, -1, NULL, 0 },
+	{ "(\?ims)a", 7, "A", 1, 1, NULL, 0 },
+	{ "(\?x:a b)c", 9, "abc", 3, 3, NULL, 0 },
+	{ "(\?-x:a b)", 9, "a b", 3, 3, NULL, 0 },
+	{ "x{65535}", 8, "x", 1, -1, NULL, 0 },
+	{ "x{4294967295}", 13, "x", 1, -2, "the repetition number is too large", -1 },
+	{ "[\134w.]+", 6, "a.b", 3, 3, NULL, 0 },
+	{ "[^\134W\134d]", 7, "a", 1, 1, NULL, 0 },
+	{ "[\134s]", 4, "\034", 1, 1, NULL, 0 },
+	{ "\134S", 2, "\034", 1, -1, NULL, 0 },
+	{ "\134s", 2, "\034", 1, 1, NULL, 0 },
+	{ "[.]", 3, "a", 1, -1, NULL, 0 },
+	{ "\134.", 2, ".", 1, 1, NULL, 0 },
+	{ "\134-", 2, "-", 1, 1, NULL, 0 },
+	{ "\134\303\251", 3, "\303\251", 2, 2, NULL, 0 },
+	{ "[\134\303\251]", 5, "\303\251", 2, 2, NULL, 0 },
+	{ "\303\251", 2, "\303\251", 2, 2, NULL, 0 },
+	{ "(\?u)\303\251", 6, "\303\251", 2, 2, NULL, 0 },
+	{ "(\?i)\303\251", 6, "\303\211", 2, 2, NULL, 0 },
+	{ "[\134s\134S]", 6, "", 0, -1, NULL, 0 },
+	{ "model.layers.(1|2)\134d.self_attn.*", 32, "model.layers.13.self_attn.q", 27, 27, NULL, 0 },
+	{ "a|b|", 4, "c", 1, 0, NULL, 0 },
+	{ "(|a)b", 5, "b", 1, 1, NULL, 0 },
+	{ "()", 2, "x", 1, 0, NULL, 0 },
+	{ "(\?:)*", 5, "x", 1, 0, NULL, 0 },
+	{ "(a)|\1341", 6, "a", 1, 1, NULL, 0 },
+	{ "(a\1341)", 5, "a", 1, -2, "cannot refer to an open group", 2 },
+	{ "(\?P<a>(\?P=a))", 13, "a", 1, -2, "cannot refer to an open group", 10 },
+	{ "[a-a]", 5, "a", 1, 1, NULL, 0 },
+	{ "[--0]", 5, ".", 1, 1, NULL, 0 },
+	{ "[a-]", 4, "-", 1, 1, NULL, 0 },
+	{ "[-a]", 4, "-", 1, 1, NULL, 0 },
+	{ "[\134-]", 4, "-", 1, 1, NULL, 0 },
+	{ "[a\134]]", 5, "]", 1, 1, NULL, 0 },
+	{ "[\134[]", 4, "[", 1, 1, NULL, 0 },
+	{ "(\?x)a#b", 7, "", 0, -1, NULL, 0 },
+	{ "c", 1, "ac", 2, -1, NULL, 0 },
+	{ "(\?x)a\134 b", 8, "a b", 3, 3, NULL, 0 },
+	{ "(\?x)[#]", 7, "#", 1, 1, NULL, 0 },
+};
+
+START_TEST(test_python_table)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(PYTABLE) / sizeof(PYTABLE[0]); k++) {
+		const struct pycase *c = &PYTABLE[k];
+		char err[200] = "";
+		size_t off = 12345, end = 0;
+		struct fts_pyre *re = fts_pyre_compile(c->pat, c->plen, err, sizeof(err), &off);
+
+		if (c->expect == -2) {
+			ck_assert_msg(re == NULL, "pattern %s: compiled, Python says %s", c->pat, c->msg);
+			ck_assert_msg(!strcmp(err, c->msg), "pattern %s: message '%s', Python '%s'", c->pat, err, c->msg);
+			if (c->off >= 0)
+				ck_assert_msg(off == (size_t)c->off, "pattern %s: offset %zu, Python %ld", c->pat, off, c->off);
+			continue;
+		}
+		ck_assert_msg(re != NULL, "pattern %s: error '%s' at %zu", c->pat, err, off);
+		if (c->expect == -1) {
+			ck_assert_msg(!fts_pyre_match(re, c->subj, c->slen, &end), "pattern %s matched %s", c->pat, c->subj);
+		} else {
+			ck_assert_msg(fts_pyre_match(re, c->subj, c->slen, &end), "pattern %s did not match %s (pcre: %s)",
+				      c->pat, c->subj, fts_pyre_translated(re));
+			ck_assert_msg(end == (size_t)c->expect, "pattern %s on %s: end %zu, Python %ld", c->pat, c->subj, end,
+				      c->expect);
+		}
+		fts_pyre_free(re);
+	}
+}
+END_TEST
+
+static struct fts_pyre *compile_ok(const char *p)
+{
+	char err[128];
+	size_t off;
+	struct fts_pyre *re = fts_pyre_compile(p, strlen(p), err, sizeof(err), &off);
+
+	ck_assert_msg(re != NULL, "%s: %s at %zu", p, err, off);
+	return re;
+}
+
+START_TEST(test_translation)
+{
+	struct { const char *py, *pcre; } t[] = {
+		{ "a\\Z", "a\\z" },
+		{ "a{,3}", "a{0,3}" },
+		{ "a{,}", "a{0,}" },
+		{ "(?P<n>a)(?P=n)", "(a)\\g{1}" },
+		{ "[[:alpha:]]", "[\\[\\:alpha\\:]\\]" },
+		{ "a{x", "a\\{x" },
+		{ "(?x) a b # c", "ab" },
+		{ "\\v", "\\x{b}" },
+		{ "model.1", "model.1" },
+	};
+
+	for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+		struct fts_pyre *re = compile_ok(t[k].py);
+
+		ck_assert_str_eq(fts_pyre_translated(re), t[k].pcre);
+		fts_pyre_free(re);
+	}
+}
+END_TEST
+
+START_TEST(test_errors)
+{
+	char err[128];
+	size_t off = 99;
+
+	/* NULL err buffer is allowed */
+	ck_assert_ptr_null(fts_pyre_compile("(", 1, NULL, 0, NULL));
+	ck_assert_ptr_null(fts_pyre_compile("ab[cd", 5, err, sizeof(err), &off));
+	ck_assert_str_eq(err, "unterminated character set");
+	ck_assert_uint_eq(off, 2);
+	ck_assert_ptr_null(fts_pyre_compile("\\N{DIGIT ONE}", 13, err, sizeof(err), &off));
+	ck_assert_ptr_null(fts_pyre_compile("x{70000}", 8, err, sizeof(err), &off));
+	/* err is truncated, not overflowed */
+	ck_assert_ptr_null(fts_pyre_compile("(?<n>a)", 7, err, 8, &off));
+	ck_assert_str_eq(err, "unknown");
+}
+END_TEST
+
+START_TEST(test_lint)
+{
+	size_t q = 0;
+	char buf[64];
+
+	ck_assert_int_eq(fts_pyre_find_quantified_dot("model.deberta.encoder.layer.{0,11}.(output|attention)", 53, &q), 27);
+	ck_assert_uint_eq(q, 7);
+	ck_assert_int_eq(fts_pyre_find_quantified_dot("a.{3}", 5, &q), 1);
+	ck_assert_uint_eq(q, 4);
+	ck_assert_int_eq(fts_pyre_find_quantified_dot("a\\.{3}", 6, &q), -1);
+	ck_assert_int_eq(fts_pyre_find_quantified_dot("[.]{3}", 6, &q), -1);
+	ck_assert_int_eq(fts_pyre_find_quantified_dot("a.{x}", 5, &q), -1);
+	ck_assert_int_eq(fts_pyre_find_quantified_dot("a.*", 3, &q), -1);
+	ck_assert(fts_pyre_is_plain("model_0-weight", 14));
+	ck_assert(!fts_pyre_is_plain("model.0", 7));
+	ck_assert_int_eq(fts_pyre_literal("model\\.0\\.weight", 16, buf, sizeof(buf)), 14);
+	ck_assert_str_eq(buf, "model.0.weight");
+	ck_assert_int_eq(fts_pyre_literal("model.0", 7, buf, sizeof(buf)), -1);
+	ck_assert_int_eq(fts_pyre_literal("a\\d", 3, NULL, 0), -1);
+	ck_assert(fts_pyre_has_wildcard_dot("model.1.weight", 14));
+	ck_assert(!fts_pyre_has_wildcard_dot("model\\.1\\.weight", 16));
+	ck_assert(!fts_pyre_has_wildcard_dot(".*bias", 6));
+}
+END_TEST
+
+START_TEST(test_overmatch)
+{
+	const char *n = "model.10.weight";
+
+	ck_assert(fts_overmatch(n, 15, 7));	/* `model.1` */
+	ck_assert(!fts_overmatch(n, 15, 8));	/* `model.10` ends before '.' */
+	ck_assert(!fts_overmatch(n, 15, 9));	/* `model.10.` */
+	ck_assert(!fts_overmatch(n, 15, 15));	/* whole name */
+	ck_assert(!fts_overmatch(n, 15, 0));
+	ck_assert(fts_overmatch(n, 15, 12));	/* `model.10.wei` */
+}
+END_TEST
+
+/* ---- resolution over a generated model ---- */
+
+static uint64_t rng_state;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(rng_state >> 33) % n;
+}
+
+struct model {
+	FTS_VEC(char *) names;
+	FTS_VEC(size_t) lens;
+	struct fts_names *ix;
+};
+
+static void add(struct model *m, const char *s)
+{
+	char *d = fts_xstrdup(s);
+
+	FTS_VEC_PUSH(m->names, d);
+	FTS_VEC_PUSH(m->lens, strlen(d));
+}
+
+static void build_model(struct model *m, int layers, int experts)
+{
+	char buf[128];
+
+	memset(m, 0, sizeof(*m));
+	add(m, "model.embed_tokens.weight");
+	for (int l = 0; l < layers; l++) {
+		snprintf(buf, sizeof(buf), "model.layers.%d.self_attn.q_proj.weight", l);
+		add(m, buf);
+		snprintf(buf, sizeof(buf), "model.layers.%d.self_attn.q_proj.bias", l);
+		add(m, buf);
+		snprintf(buf, sizeof(buf), "model.layers.%d.norm.weight", l);
+		add(m, buf);
+		for (int e = 0; e < experts; e++) {
+			snprintf(buf, sizeof(buf), "model.layers.%d.mlp.experts.%d.w%d.weight", l, e, 1 + e % 3);
+			add(m, buf);
+		}
+	}
+	add(m, "model.layers.1x.odd");
+	add(m, "model.layers.\xd9\xa3.unicode_digit");	/* U+0663: \d matches it */
+	add(m, "model.layers.\xc3\xa9t\xc3\xa9.w");
+	add(m, "model.layers.1\n.newline");
+	add(m, "model.layers");
+	add(m, "model.layers.");
+	add(m, "lm_head.weight");
+	add(m, "lm_head.bias");
+	m->ix = fts_names_new((const char *const *)m->names.v, m->lens.v, (uint32_t)m->names.n);
+}
+
+static void free_model(struct model *m)
+{
+	fts_names_free(m->ix);
+	for (size_t k = 0; k < m->names.n; k++)
+		free(m->names.v[k]);
+	FTS_VEC_FREE(m->names);
+	FTS_VEC_FREE(m->lens);
+}
+
+static void check_same(struct model *m, const char *pat)
+{
+	struct fts_matches a = { 0 }, b = { 0 };
+	char err[128];
+	size_t off;
+	struct fts_pyre *re = fts_pyre_compile(pat, strlen(pat), err, sizeof(err), &off);
+
+	if (!re)
+		return;		/* random patterns may be invalid */
+	fts_names_match(m->ix, re, &a);
+	fts_names_match_scan(m->ix, re, &b);
+	ck_assert_msg(a.n == b.n, "%s: %zu matches, scan %zu", pat, a.n, b.n);
+	for (size_t k = 0; k < a.n; k++) {
+		ck_assert_msg(a.idx[k] == b.idx[k], "%s: match %zu differs", pat, k);
+		ck_assert_msg(a.end[k] == b.end[k], "%s: end of %s %u vs %u", pat, m->names.v[a.idx[k]], a.end[k], b.end[k]);
+	}
+	fts_matches_free(&a);
+	fts_matches_free(&b);
+	fts_pyre_free(re);
+}
+
+START_TEST(test_prefix_walk_fixed)
+{
+	struct model m;
+	static const char *pats[] = {
+		"model.layers.1", "model.layers.1.*", "model.layers.1.*?", "model\\.layers\\.1\\.",
+		"model.layers.[0-1].*", "model.layers.6[0-3].*", "model.layers.(1|2)\\d.self_attn.*",
+		"model.layers.(?:1|2)\\d.self_attn", "model.layers.\\d", "model.layers.\\d\\.",
+		"model.layers.\\w+", "model.layers.\\D", "model.layers.[^0-9]", "model.layers..",
+		"model.layers.1.", "(?s)model.layers.1.", "model.layers.1.$", ".*bias", ".*bias$",
+		".*q_proj.bias", "bias", "^model.layers.2", "\\Amodel.layers.2", "model.layers.2|lm_head",
+		"lm_head|model.layers.3.norm", "(model|lm_head).*", "(model.layers.1|model.layers.12).*",
+		"(model.layers.1|model.layers.12)", "model.layers.1+", "model.layers.1?", "model.layers.1*",
+		"model.layers.1{2}", "model.layers.é", "model.layers.[éa]", "model.layers.\\s",
+		"model.layers", "model.layers.", "model.layers.$", "", ".*", ".*?", "(?i)MODEL.layers.1",
+		"(?a)model.layers.\\d", "model.(?P<x>layers).1", "model.layers.1(?#c).norm",
+		"model.layers.1[.]norm", "model.layers.1\\.norm", "model.layers.[\\d]",
+		"model.layers.[a-z0-9_.]+", "model.layers.(1|)2", "model.layers.(?=1)1",
+	};
+
+	build_model(&m, 25, 40);
+	for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]); k++)
+		check_same(&m, pats[k]);
+	free_model(&m);
+}
+END_TEST
+
+START_TEST(test_prefix_walk_random)
+{
+	struct model m;
+	static const char *atoms[] = {
+		"model", ".", "\\.", "layers", "1", "2", "12", "\\d", "[0-3]", "[^.]", "\\w", "mlp", "experts",
+		"(1|2)", "(?:w1|w2)", "*", "+", "?", "{1,2}", ".*", "norm", "self_attn", "q_proj", "|", "[.]",
+		"$", "weight", "bias", "é", "\\s", "(3)", "\\D",
+	};
+	char pat[256];
+
+	rng_state = 42;
+	build_model(&m, 30, 50);
+	for (int it = 0; it < 3000; it++) {
+		size_t n = 0;
+		int na = 1 + (int)rnd(10);
+
+		/* mostly FTS-like: a real-name prefix, then random atoms */
+		if (rnd(4)) {
+			const char *base = m.names.v[rnd((uint32_t)m.names.n)];
+			size_t cut = rnd((uint32_t)strlen(base) + 1);
+
+			for (size_t j = 0; j < cut && n < 120; j++) {
+				unsigned char c = (unsigned char)base[j];
+
+				if (c == '\n' || c >= 0x80)
+					break;
+				if (c == '.' && rnd(2))
+					pat[n++] = '\\';
+				pat[n++] = (char)c;
+			}
+		}
+		for (int a = 0; a < na && n < 200; a++) {
+			const char *s = atoms[rnd(sizeof(atoms) / sizeof(atoms[0]))];
+			size_t l = strlen(s);
+
+			memcpy(pat + n, s, l);
+			n += l;
+		}
+		pat[n] = '\0';
+		check_same(&m, pat);
+	}
+	free_model(&m);
+}
+END_TEST
+
+START_TEST(test_exact_and_suggest)
+{
+	struct model m;
+	uint32_t out[5];
+	size_t n;
+
+	build_model(&m, 12, 20);
+	for (size_t k = 0; k < m.names.n; k++)
+		ck_assert_int_eq(fts_names_find(m.ix, m.names.v[k], m.lens.v[k]), (long)k);
+	ck_assert_int_eq(fts_names_find(m.ix, "model.layers.1", 14), -1);
+	ck_assert_int_eq(fts_names_find(m.ix, "", 0), -1);
+	ck_assert_uint_eq(fts_names_count(m.ix), m.names.n);
+
+	/* a missing 's' */
+	n = fts_names_suggest(m.ix, "model.layer.3.norm.weight", 25, out, 5);
+	ck_assert_uint_ge(n, 1);
+	ck_assert_str_eq(fts_names_get(m.ix, out[0], NULL), "model.layers.3.norm.weight");
+	/* a typo in the middle, escaped dots, trailing .* */
+	n = fts_names_suggest(m.ix, "model\\.layers\\.3\\.nrom.*", 23, out, 5);
+	ck_assert_uint_ge(n, 1);
+	ck_assert_str_eq(fts_names_get(m.ix, out[0], NULL), "model.layers.3.norm.weight");
+	/* a transposition in the head name */
+	n = fts_names_suggest(m.ix, "lm_haed.weight", 14, out, 5);
+	ck_assert_uint_ge(n, 1);
+	ck_assert_str_eq(fts_names_get(m.ix, out[0], NULL), "lm_head.weight");
+	/* nothing close */
+	n = fts_names_suggest(m.ix, "zzzzzzzzzzzzzzzzzz", 18, out, 5);
+	ck_assert_uint_eq(n, 0);
+	free_model(&m);
+}
+END_TEST
+
+START_TEST(test_duplicates_and_empty)
+{
+	const char *names[] = { "a.b", "a.b", "a.c" };
+	size_t lens[] = { 3, 3, 3 };
+	struct fts_names *ix = fts_names_new(names, lens, 3);
+	struct fts_names *e = fts_names_new(NULL, NULL, 0);
+	struct fts_matches m = { 0 };
+	struct fts_pyre *re = compile_ok("a.");
+	uint32_t out[2];
+
+	ck_assert_int_eq(fts_names_find(ix, "a.b", 3), 0);
+	ck_assert_uint_eq(fts_names_match(ix, re, &m), 3);
+	ck_assert_uint_eq(m.idx[0], 0);
+	ck_assert_uint_eq(m.idx[1], 1);
+	ck_assert_uint_eq(m.idx[2], 2);
+	ck_assert_uint_eq(fts_names_match(e, re, &m), 0);
+	ck_assert_uint_eq(m.n, 3);	/* appended, not reset */
+	ck_assert_int_eq(fts_names_find(e, "a", 1), -1);
+	ck_assert_uint_eq(fts_names_suggest(e, "a", 1, out, 2), 0);
+	fts_matches_free(&m);
+	fts_pyre_free(re);
+	fts_names_free(ix);
+	fts_names_free(e);
+	fts_names_free(NULL);
+	fts_pyre_free(NULL);
+}
+END_TEST
+
+static Suite *resolve_suite(void)
+{
+	Suite *s = suite_create("resolve");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_python_table);
+	tcase_add_test(tc, test_translation);
+	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_lint);
+	tcase_add_test(tc, test_overmatch);
+	tcase_add_test(tc, test_prefix_walk_fixed);
+	tcase_add_test(tc, test_prefix_walk_random);
+	tcase_add_test(tc, test_exact_and_suggest);
+	tcase_add_test(tc, test_duplicates_and_empty);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(resolve_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
