@@ -45,7 +45,10 @@ PKG_CFLAGS := $(shell pkg-config --cflags yaml-0.1 libpcre2-8 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs yaml-0.1 libpcre2-8 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
-ALL_CPPFLAGS := -D_GNU_SOURCE -Icompiler -Iruntime -I$(B) -I$(B)/grammar $(CPPFLAGS)
+ALL_CPPFLAGS := -D_GNU_SOURCE -Icompiler -I$(B) -I$(B)/grammar $(CPPFLAGS)
+# runtime/ is on the include path of runtime objects and tests only: the
+# compiler includes nothing of the runtime but ftsrt.h and plan_format.h
+RT_CPPFLAGS := -Iruntime
 ALL_CFLAGS   := $(WARN) $(OPT) $(SANFLAGS) -fno-math-errno $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS  := $(SANFLAGS) $(LDFLAGS)
 
@@ -132,11 +135,11 @@ RT_LIBS   := -fopenmp -lopenblas -lm
 
 $(B)/runtime/%.o: runtime/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(RT_CFLAGS) -fvisibility=hidden -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(RT_CPPFLAGS) $(ALL_CFLAGS) $(RT_CFLAGS) -fvisibility=hidden -MMD -MP -c -o $@ $<
 
 $(B)/pic/runtime/%.o: runtime/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(RT_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(RT_CPPFLAGS) $(ALL_CFLAGS) $(RT_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
 
 $(LIBFTSC): $(COMPILER_OBJ)
 	@rm -f $@
@@ -168,7 +171,7 @@ $(B)/ftsrt.pc: Makefile
 # --- tests ------------------------------------------------------------------
 $(B)/tests/%.o: tests/unit/%.c $(B)/diag_fmt.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(RT_CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes -MMD -MP -c -o $@ $<
 
 $(B)/tests/%: $(B)/tests/%.o $(LIBFTSC) $(LIBRT_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) $(RT_LIBS) -pthread

@@ -85,12 +85,16 @@ static int set_policy(struct fts_diags *d, const char *name, int sev, bool only_
 			continue;
 		hits++;
 		if (!cat[i].flag && sev != FTS_SEV_ERROR)
-			continue;       /* hard errors cannot be lowered */
+			return -1;      /* hard errors cannot be lowered */
 		if (only_if_error) {
-			/* -Wno-error=x: back to the default, or warning if it defaults to error */
-			d->policy[i] = cat[i].sev == FTS_SEV_ERROR ? FTS_SEV_WARNING : 0;
+			/* -Wno-error=x: a warning whatever -Werror says */
+			if (cat[i].sev == FTS_SEV_ERROR)
+				d->policy[i] = FTS_SEV_WARNING;
+			d->no_werror[i] = true;
 			continue;
 		}
+		if (sev == FTS_SEV_ERROR)
+			d->no_werror[i] = false;
 		d->policy[i] = (unsigned char)sev;
 	}
 	return hits ? 0 : -1;
@@ -145,7 +149,7 @@ static enum fts_severity effective(const struct fts_diags *d, enum fts_diag_id i
 		return FTS_SEV_IGNORED;
 	if (p)
 		s = (enum fts_severity)p;
-	if (s == FTS_SEV_WARNING && d->werror)
+	if (s == FTS_SEV_WARNING && d->werror && !d->no_werror[id])
 		s = FTS_SEV_ERROR;
 	if (s == FTS_SEV_REMARK && !d->show_remarks)
 		return FTS_SEV_IGNORED;
@@ -338,9 +342,9 @@ static void render_text(struct fts_diags *d, FILE *out)
 		print_excerpt(d, out, dg->span, dg->sev);
 		for (size_t j = 0; j < dg->nnotes; j++) {
 			struct fts_diag_note *n = &dg->notes[j];
-			if (n->help) {
-				fprintf(out, "      = %shelp:%s %s\n", d->color ? C_GREEN : "",
-					d->color ? C_RESET : "", n->msg);
+			if (n->help || !fts_span_valid(n->span)) {
+				fprintf(out, "      = %s%s:%s %s\n", d->color ? (n->help ? C_GREEN : C_CYAN) : "",
+					n->help ? "help" : "note", d->color ? C_RESET : "", n->msg);
 				continue;
 			}
 			print_loc(d, out, n->span);
@@ -469,7 +473,7 @@ static void render_sarif(struct fts_diags *d, FILE *out)
 	fputs("{\n  \"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n"
 	      "  \"version\": \"2.1.0\",\n  \"runs\": [{\n    \"tool\": {\"driver\": {\n"
 	      "      \"name\": \"ftsc\",\n      \"version\": \"" FTSC_VERSION "\",\n"
-	      "      \"informationUri\": \"https://github.com/ftsc/ftsc\",\n      \"rules\": [", out);
+	      "      \"rules\": [", out);
 	for (int i = 0; i < FTS_DIAG_COUNT; i++) {
 		int first = -1;
 		for (int j = 0; j < i; j++)

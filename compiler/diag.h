@@ -64,6 +64,7 @@ struct fts_diags {
 	size_t n, cap;
 	struct fts_diag sink;           /* absorbs notes of ignored diagnostics */
 	unsigned char policy[FTS_DIAG_COUNT];   /* enum fts_severity override, 0 = default */
+	bool no_werror[FTS_DIAG_COUNT];         /* -Wno-error=<flag>: exempt from -Werror */
 	bool werror;                    /* -Werror: every warning is an error */
 	bool show_remarks;              /* -v */
 	bool color;                     /* ANSI colours in text output */

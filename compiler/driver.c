@@ -28,6 +28,11 @@ static void stage(const char *name, struct timespec *t0)
 	*t0 = t1;
 }
 
+static void decl_report(void *ctx, struct fts_span span, const char *msg)
+{
+	fts_diag((struct fts_diags *)ctx, FTS_E_DECL, span, msg);
+}
+
 int fts_check_run(const struct fts_check_input *in, struct fts_diags *d)
 {
 	struct timespec t0;
@@ -57,6 +62,17 @@ int fts_check_run(const struct fts_check_input *in, struct fts_diags *d)
 	struct fts_names *names = NULL;
 	struct fts_manifest *m = NULL;
 
+	for (size_t i = 0; i < in->ndeclare; i++) {
+		uint32_t df;
+		if (fts_source_load(d->src, in->declare[i], FTS_MAX_INPUT, &df, err, sizeof(err))) {
+			fts_diag(d, FTS_E_IO, FTS_SPAN_NONE, in->declare[i], err);
+			rc = -1;
+			continue;
+		}
+		fts_stdlib_load_extra(lib, d->src, df, decl_report, d);
+	}
+	if (rc)
+		goto out;
 	stage("stdlib", &t0);
 	m = fts_manifest_parse(&arena, d, mfile);
 	stage("manifest", &t0);

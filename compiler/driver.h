@@ -14,6 +14,8 @@ struct fts_check_input {
 	const char *manifest;           /* path of the model manifest */
 	const char *reinit_optim_cfg;   /* YAML flow text, or NULL */
 	const char *reinit_lr_cfg;      /* YAML flow text, or NULL */
+	const char *const *declare;     /* extra declaration files (--declare) */
+	size_t ndeclare;
 	struct fts_settings settings;
 };
 

@@ -11,7 +11,10 @@
  */
 #include "lower.h"
 
+#include <ctype.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +23,16 @@
 #include "fts_stdlib.h"
 #include "util.h"
 
+/* A parameter entry resolved ahead of lowering (see resolve_all). */
+struct preres {
+	const struct fts_node *node;    /* the params item */
+	long exact;                     /* index of an equal name, or -1 */
+	struct fts_pyre *re;            /* compiled pattern, or NULL */
+	char err[256];                  /* compile error when re == NULL */
+	size_t erroff;
+	struct fts_matches mt;          /* regex matches */
+};
+
 struct lower {
 	struct fts_ir *ir;
 	struct fts_diags *d;
@@ -27,6 +40,9 @@ struct lower {
 	const struct fts_manifest *m;
 	const struct fts_names *names;
 	const struct fts_stdlib *lib;
+	struct preres *pre;             /* every string entry of every phase */
+	size_t npre;
+	size_t pre_next;                /* where lookups start (entries come in order) */
 };
 
 void fts_settings_default(struct fts_settings *s)
@@ -413,6 +429,113 @@ static struct fts_ir_directive *lower_lr_scheduler(struct lower *l, const struct
 
 /* --- parameters ------------------------------------------------------------------ */
 
+/* A pattern made of name characters and dots only (the dots being the
+ * only regex syntax in it), such as 'model.layer.1'. */
+static bool dotted_literal(const char *s)
+{
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_' || *s == '.' || *s == '-'))
+			return false;
+	return true;
+}
+
+/* 'model.1' -> 'model\.1' */
+static const char *escape_dots(struct lower *l, const char *s)
+{
+	size_t n = strlen(s), dots = 0;
+	for (size_t i = 0; i < n; i++)
+		dots += s[i] == '.';
+	char *o = fts_arena_alloc(l->a, n + dots + 1), *q = o;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.')
+			*q++ = '\\';
+		*q++ = s[i];
+	}
+	*q = '\0';
+	return o;
+}
+
+static struct preres *find_pre(struct lower *l, const struct fts_node *n)
+{
+	for (size_t k = 0; k < l->npre; k++) {
+		size_t i = (l->pre_next + k) % l->npre;
+		if (l->pre[i].node == n) {
+			l->pre_next = i + 1;
+			return &l->pre[i];
+		}
+	}
+	FTS_BUG("parameter entry was not resolved ahead");
+}
+
+struct resolve_job {
+	struct lower *l;
+	size_t next;                    /* shared work counter */
+};
+
+static void *resolve_worker(void *arg)
+{
+	struct resolve_job *job = arg;
+	struct lower *l = job->l;
+	for (;;) {
+		size_t k = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
+		if (k >= l->npre)
+			return NULL;
+		struct preres *pr = &l->pre[k];
+		const struct fts_node *n = pr->node;
+		pr->exact = fts_names_find(l->names, n->text, n->len);
+		if (pr->exact >= 0)
+			continue;
+		pr->re = fts_pyre_compile(n->text, n->len, pr->err, sizeof(pr->err), &pr->erroff);
+		if (pr->re)
+			fts_names_match(l->names, pr->re, &pr->mt);
+	}
+}
+
+/*
+ * Resolve every string entry of every phase before lowering, on two
+ * threads when there is enough work: entries are independent, and this
+ * is the expensive part for 500k-parameter manifests.  The lowering pass
+ * then reports in schedule order from the stored results.
+ */
+static void resolve_all(struct lower *l, const struct fts_node *root)
+{
+	size_t cnt = 0;
+	for (size_t i = 0; i < root->npairs; i++) {
+		const struct fts_node *ph = root->pairs[i].value;
+		const struct fts_node *ps = get(ph, "params");
+		if (ps && ps->kind == FTS_N_SEQ)
+			cnt += ps->nitems;
+	}
+	l->pre = fts_xcalloc(cnt ? cnt : 1, sizeof(*l->pre));
+	for (size_t i = 0; i < root->npairs; i++) {
+		const struct fts_node *ph = root->pairs[i].value;
+		const struct fts_node *ps = get(ph, "params");
+		if (!ps || ps->kind != FTS_N_SEQ)
+			continue;
+		for (size_t j = 0; j < ps->nitems; j++)
+			if (is_str(ps->items[j]))
+				l->pre[l->npre++].node = ps->items[j];
+	}
+	struct resolve_job job = {l, 0};
+	pthread_t th;
+	bool threaded = l->npre >= 8 && fts_names_count(l->names) >= 100000 &&
+			pthread_create(&th, NULL, resolve_worker, &job) == 0;
+	resolve_worker(&job);
+	if (threaded)
+		pthread_join(th, NULL);
+}
+
+static void free_pre(struct lower *l)
+{
+	for (size_t k = 0; k < l->npre; k++) {
+		fts_pyre_free(l->pre[k].re);
+		fts_matches_free(&l->pre[k].mt);
+	}
+	free(l->pre);
+	l->pre = NULL;
+	l->npre = 0;
+}
+
 struct param_vec {
 	struct fts_ir_param *v;
 	size_t n, cap;
@@ -434,7 +557,8 @@ static void resolve_entry(struct lower *l, struct fts_ir_phase *ph, uint32_t ei,
 		return;
 	}
 	en->text = n->text;
-	long exact = fts_names_find(l->names, n->text, n->len);
+	struct preres *pr = find_pre(l, n);
+	long exact = pr->exact;
 	if (exact >= 0) {
 		en->exact = true;
 		en->nmatched = 1;
@@ -442,23 +566,20 @@ static void resolve_entry(struct lower *l, struct fts_ir_phase *ph, uint32_t ei,
 		FTS_VEC_PUSH(*out, p);
 		return;
 	}
-	char err[256];
-	size_t erroff = 0;
-	struct fts_pyre *re = fts_pyre_compile(n->text, n->len, err, sizeof(err), &erroff);
+	struct fts_pyre *re = pr->re;
 	if (!re) {
 		/* point at the offending character when the scalar is plain text */
 		struct fts_span sp = n->span;
+		size_t erroff = pr->erroff;
 		if (!n->quoted && sp.end - sp.start == n->len && erroff <= n->len) {
 			sp.start += (uint32_t)erroff;
 			sp.end = sp.start + (erroff < n->len ? 1 : 0);
-			if (sp.end == sp.start)
-				sp.end = sp.start;
 		}
-		fts_diag(l->d, FTS_E_PARAM_REGEX, sp, n->text, err);
+		fts_diag(l->d, FTS_E_PARAM_REGEX, sp, n->text, pr->err);
 		return;
 	}
-	struct fts_matches mt = {0};
-	size_t cnt = fts_names_match(l->names, re, &mt);
+	struct fts_matches mt = pr->mt;
+	size_t cnt = mt.n;
 	en->nmatched = (uint32_t)cnt;
 	size_t over = 0, first_over = 0;
 	for (size_t i = 0; i < cnt; i++) {
@@ -477,8 +598,12 @@ static void resolve_entry(struct lower *l, struct fts_ir_phase *ph, uint32_t ei,
 		if (over > 1)
 			fts_diag_note(l->d, dg, FTS_SPAN_NONE, "and %zu more name%s beyond a segment boundary",
 				      over - 1, over == 2 ? "" : "s");
-		fts_diag_help(l->d, dg, "FTS matches patterns as prefixes; end the pattern at a segment "
-			      "boundary, e.g. '%s\\.'", n->text);
+		if (dotted_literal(n->text))
+			fts_diag_help(l->d, dg, "FTS matches patterns as prefixes; to select '%s' alone, "
+				      "write '%s\\.'", n->text, escape_dots(l, n->text));
+		else
+			fts_diag_help(l->d, dg, "FTS matches patterns as prefixes; end the pattern at a "
+				      "segment boundary ('\\.')");
 	}
 	size_t qlen = 0;
 	long q = fts_pyre_find_quantified_dot(n->text, n->len, &qlen);
@@ -491,8 +616,6 @@ static void resolve_entry(struct lower *l, struct fts_ir_phase *ph, uint32_t ei,
 		fts_diag(l->d, FTS_W_REGEX_QDOT, sp,
 			 fts_arena_strndup(l->a, n->text + q, qlen), n->text);
 	}
-	fts_matches_free(&mt);
-	fts_pyre_free(re);
 	if (cnt)
 		return;
 	/* V-P4: a tied alias is pruned with a warning; the source name is noted
@@ -658,7 +781,7 @@ struct fts_ir *fts_lower_schedule(struct fts_arena *a, struct fts_diags *d,
 	ir->stdlib = lib;
 	ir->settings = *s;
 	ir->root = root;
-	struct lower l = {ir, d, a, m, names, lib};
+	struct lower l = {ir, d, a, m, names, lib, NULL, 0, 0};
 
 	/* implicit-style directives given as run settings */
 	if (s->reinit_lr_cfg && !fts_node_falsy(s->reinit_lr_cfg)) {
@@ -765,6 +888,7 @@ struct fts_ir *fts_lower_schedule(struct fts_arena *a, struct fts_diags *d,
 	}
 	ir->keys_ok = keys_ok;
 
+	resolve_all(&l, root);
 	for (uint32_t i = 0; i < ir->nphases; i++) {
 		struct fts_ir_phase *ph = &ir->phases[i];
 		if (!is_map(ph->node)) {
@@ -777,6 +901,7 @@ struct fts_ir *fts_lower_schedule(struct fts_arena *a, struct fts_diags *d,
 		}
 		lower_phase(&l, ph);
 	}
+	free_pre(&l);
 	int64_t last = (int64_t)ir->nphases - 1;
 	ir->max_depth = s->max_depth < 0 ? last : s->max_depth < last ? s->max_depth : last;
 	if (s->max_depth < -1)

@@ -39,6 +39,7 @@ static const char *const usage_check[] = {
 	"usage: ftsc check <schedule.yaml> --manifest <model.tsv> [<options>]",
 	"",
 	"    --manifest <file>          the model's parameters (ftsc-manifest v1, or one name per line)",
+	"    --declare <file>           more optimizer / lr_scheduler declarations (repeatable)",
 	"    --restore-best=<bool>      FinetuningScheduler restore_best (default true)",
 	"    --max-depth=<n>            FinetuningScheduler max_depth (default -1: every phase)",
 	"    --epoch-transitions-only   FinetuningScheduler epoch_transitions_only",
@@ -153,6 +154,8 @@ static int opt_flag(const char *a, const char *name, bool *out)
 /* --- check ------------------------------------------------------------------------- */
 
 struct check_opts {
+	const char *declare[16];
+	size_t ndeclare;
 	const char *schedule;
 	const char *manifest;
 	const char *reinit_optim;
@@ -193,6 +196,12 @@ static int cmd_check(int argc, char **argv)
 			goto out;
 		} else if ((v = opt_value(argc, argv, &i, "--manifest"))) {
 			o.manifest = v;
+		} else if ((v = opt_value(argc, argv, &i, "--declare"))) {
+			if (o.ndeclare == sizeof(o.declare) / sizeof(o.declare[0])) {
+				rc = usage_error(usage_check, "too many --declare files", NULL);
+				goto out;
+			}
+			o.declare[o.ndeclare++] = v;
 		} else if ((v = opt_value(argc, argv, &i, "--restore-best"))) {
 			if (parse_bool(v, &o.settings.restore_best))
 				goto bad_value;
@@ -237,7 +246,10 @@ static int cmd_check(int argc, char **argv)
 			d.show_remarks = true;
 		} else if (strncmp(a, "-W", 2) == 0) {
 			if (fts_diags_option(&d, a + 2) != 0) {
-				rc = usage_error(usage_check, "unknown warning option", a);
+				const char *name = strncmp(a + 2, "no-", 3) == 0 ? a + 5 : a + 2;
+				int id = fts_diag_lookup(name);
+				rc = usage_error(usage_check, id >= 0 && !fts_diag_flag(id)
+						 ? "an error cannot be disabled:" : "unknown warning option", a);
 				goto out;
 			}
 		} else if (a[0] == '-' && a[1]) {
@@ -264,7 +276,8 @@ bad_value:
 	}
 	d.color = d.format == FTS_FMT_TEXT && want_color(color);
 
-	struct fts_check_input in = {o.schedule, o.manifest, o.reinit_optim, o.reinit_lr, o.settings};
+	struct fts_check_input in = {o.schedule, o.manifest, o.reinit_optim, o.reinit_lr,
+				     o.declare, o.ndeclare, o.settings};
 	int io = fts_check_run(&in, &d);
 	fts_diags_render(&d, d.format == FTS_FMT_TEXT ? stderr : stdout);
 	rc = io ? EXIT_USAGE : d.errors ? EXIT_ERRORS : EXIT_CLEAN;

@@ -14,6 +14,8 @@
 
 #include "resolve.h"
 
+#include <pthread.h>
+
 static const struct { const char *name; uint32_t size; } dtypes[] = {
 	{"float32", 4}, {"float", 4}, {"float64", 8}, {"double", 8},
 	{"float16", 2}, {"half", 2}, {"bfloat16", 2},
@@ -130,45 +132,51 @@ static int shown(const struct field *f)
 	return (int)(f->len > 64 ? 64 : f->len);
 }
 
-struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d,
-					uint32_t file)
+struct tied_vec {
+	struct fts_manifest_tie *v;
+	size_t n, cap;
+};
+
+/* One contiguous range of lines, parsed by one thread. */
+struct chunk {
+	struct fts_arena *a;            /* for messages; used only when d != NULL */
+	struct fts_diags *d;            /* NULL: silent, stop at the first problem */
+	uint32_t file;
+	const char *src;                /* the source text */
+	char *text;                     /* the private copy (shared, disjoint ranges) */
+	size_t len;                     /* whole text */
+	size_t begin, end;              /* byte range of this chunk (whole lines) */
+	bool typed;
+	struct fts_mparam *p;           /* entries go to p[0..n) */
+	uint32_t n;
+	struct dims_vec dv;
+	struct tied_vec tv;
+	bool failed;                    /* silent mode met a problem */
+};
+
+#define REPORT(c, ...) do { \
+	if (!(c)->d) { \
+		(c)->failed = true; \
+		return; \
+	} \
+	fts_diag((c)->d, __VA_ARGS__); \
+} while (0)
+
+static void parse_chunk(struct chunk *c)
 {
-	const struct fts_source *src = fts_source_get(d->src, file);
-	size_t len = src->len;
-	size_t errors0 = d->errors;
-	struct fts_manifest *m = fts_arena_alloc(a, sizeof(*m));
-	m->path = src->name;
-
-	/* a private copy of the text, split in place: names point into it */
-	char *text = fts_arena_alloc_raw(a, len + 1);
-	memcpy(text, src->text, len + 1);
-
-	size_t maxlines = (size_t)src->nlines + 1;
-	struct fts_mparam *p = fts_arena_alloc_raw(a, maxlines * sizeof(*p));
-	struct dims_vec dv = {0};
-	struct tied_vec {
-		struct fts_manifest_tie *v;
-		size_t n, cap;
-	} tv = {0};
-
-	m->typed = len >= 18 && memcmp(text, "# ftsc-manifest v1", 18) == 0 &&
-		   (len == 18 || text[18] == '\n' || text[18] == '\r');
-	if (!m->typed && len >= 15 && memcmp(text, "# ftsc-manifest", 15) == 0) {
-		size_t e = 0;
-		while (e < len && text[e] != '\n')
-			e++;
-		fts_diag(d, FTS_E_MANIFEST, fts_span_make(file, 0, e),
-			 "unsupported manifest version (this ftsc reads '# ftsc-manifest v1')");
-		goto out;
-	}
+	const uint32_t file = c->file;
+	const size_t len = c->len;
+	char *text = c->text;
+	struct fts_arena *a = c->a;
+	memcpy(text + c->begin, c->src + c->begin, c->end - c->begin);
 
 	const char *last_dtype = NULL;
 	size_t last_dtype_len = 0;
 	uint32_t last_dtype_size = 0;
 	const char *last_dtype_canon = NULL;
-	size_t pos = 0;
+	size_t pos = c->begin;
 	uint32_t n = 0;
-	while (pos < len) {
+	while (pos < c->end) {
 		/* one pass over the line: field boundaries, and whether the
 		 * first field holds a byte <= ' ' (forbidden in names) */
 		size_t ls = pos, i = pos;
@@ -178,18 +186,18 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		bool bad_name = false;
 		for (;;) {
 			i = next_special(text, i, len);
-			unsigned char c = i < len ? (unsigned char)text[i] : '\n';
-			if (c == '\n' || c == '\t') {
+			unsigned char ch = i < len ? (unsigned char)text[i] : '\n';
+			if (ch == '\n' || ch == '\t') {
 				size_t fe = i;
-				if (c == '\n' && fe > fs && text[fe - 1] == '\r')
+				if (ch == '\n' && fe > fs && text[fe - 1] == '\r')
 					fe--;
 				if (nf < 6)
 					f[nf] = (struct field){text + fs, fe - fs, fs};
 				nf++;
-				if (c == '\n')
+				if (ch == '\n')
 					break;
 				fs = i + 1;
-			} else if (nf == 0 && !(c == '\r' && i + 1 < len && text[i + 1] == '\n')) {
+			} else if (nf == 0 && !(ch == '\r' && i + 1 < len && text[i + 1] == '\n')) {
 				bad_name = true;        /* space or control byte in the name */
 			}
 			i++;
@@ -200,36 +208,36 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 			e = i > ls && text[i - 1] == '\r' ? i - 1 : i;
 		if (e == ls || text[ls] == '#')
 			continue;
-		struct fts_mparam *mp = &p[n];
+		struct fts_mparam *mp = &c->p[n];
 		memset(mp, 0, sizeof(*mp));
 		mp->span = fts_span_make(file, ls, e);
 		mp->tied_to = -1;
 		mp->ndim = -1;
 		mp->requires_grad = true;
-		if (m->typed) {
+		if (c->typed) {
 			if (nf != 5) {
-				fts_diag(d, FTS_E_MANIFEST, mp->span,
-					 fts_arena_printf(a, "expected 5 tab-separated columns (name, shape, dtype, "
-							  "requires_grad, tied_to), found %d", nf));
+				REPORT(c, FTS_E_MANIFEST, mp->span,
+				       fts_arena_printf(a, "expected 5 tab-separated columns (name, shape, dtype, "
+							"requires_grad, tied_to), found %d", nf));
 				continue;
 			}
 		} else if (nf != 1) {
-			fts_diag(d, FTS_E_MANIFEST, mp->span,
-				 "a manifest without the '# ftsc-manifest v1' header lists one parameter name per line");
+			REPORT(c, FTS_E_MANIFEST, mp->span,
+			       "a manifest without the '# ftsc-manifest v1' header lists one parameter name per line");
 			continue;
 		}
 		if (f[0].len == 0 || bad_name || memchr(f[0].s, 0x7f, f[0].len)) {
-			fts_diag(d, FTS_E_MANIFEST, fspan(file, &f[0]),
-				 f[0].len ? "parameter name contains whitespace or control characters"
-					  : "empty parameter name");
+			REPORT(c, FTS_E_MANIFEST, fspan(file, &f[0]),
+			       f[0].len ? "parameter name contains whitespace or control characters"
+					: "empty parameter name");
 			continue;
 		}
 		bool ok = true;
-		if (m->typed) {
+		if (c->typed) {
 			const char *why = NULL;
-			if (!parse_shape(&f[1], mp, &dv, &why)) {
-				fts_diag(d, FTS_E_MANIFEST, fspan(file, &f[1]),
-					 fts_arena_printf(a, "malformed shape '%.*s': %s", shown(&f[1]), f[1].s, why));
+			if (!parse_shape(&f[1], mp, &c->dv, &why)) {
+				REPORT(c, FTS_E_MANIFEST, fspan(file, &f[1]),
+				       fts_arena_printf(a, "malformed shape '%.*s': %s", shown(&f[1]), f[1].s, why));
 				ok = false;
 			}
 			if (last_dtype && f[2].len == last_dtype_len &&
@@ -246,22 +254,22 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 				}
 			}
 			if (!mp->dtype_size) {
-				fts_diag(d, FTS_E_MANIFEST, fspan(file, &f[2]),
-					 fts_arena_printf(a, "unknown dtype '%.*s'", shown(&f[2]), f[2].s));
+				REPORT(c, FTS_E_MANIFEST, fspan(file, &f[2]),
+				       fts_arena_printf(a, "unknown dtype '%.*s'", shown(&f[2]), f[2].s));
 				ok = false;
 			}
 			if (f[3].len == 1 && (f[3].s[0] == '0' || f[3].s[0] == '1')) {
 				mp->requires_grad = f[3].s[0] == '1';
 			} else {
-				fts_diag(d, FTS_E_MANIFEST, fspan(file, &f[3]),
-					 fts_arena_printf(a, "requires_grad must be 0 or 1, not '%.*s'",
-							  shown(&f[3]), f[3].s));
+				REPORT(c, FTS_E_MANIFEST, fspan(file, &f[3]),
+				       fts_arena_printf(a, "requires_grad must be 0 or 1, not '%.*s'",
+							shown(&f[3]), f[3].s));
 				ok = false;
 			}
 			if (!(f[4].len == 1 && f[4].s[0] == '-')) {
 				/* resolved by fts_manifest_link() */
 				struct fts_manifest_tie tie = {n, f[4].s, (uint32_t)f[4].len, fspan(file, &f[4])};
-				FTS_VEC_PUSH(tv, tie);
+				FTS_VEC_PUSH(c->tv, tie);
 				mp->tied_to = INT32_MAX;
 			}
 		}
@@ -271,28 +279,108 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		mp->len = (uint32_t)f[0].len;
 		if (ok)
 			n++;
-		else if (tv.n && tv.v[tv.n - 1].entry == n)
-			tv.n--;
+		else if (c->tv.n && c->tv.v[c->tv.n - 1].entry == n)
+			c->tv.n--;
 	}
-	m->n = n;
-	if (n == 0 && d->errors == errors0)
-		fts_diag(d, FTS_E_MANIFEST_EMPTY, fts_span_make(file, 0, 0), src->name);
-out:
-	if (d->errors != errors0) {
-		FTS_VEC_FREE(dv);
-		FTS_VEC_FREE(tv);
+	c->n = n;
+}
+
+static void *chunk_thread(void *arg)
+{
+	parse_chunk(arg);
+	return NULL;
+}
+
+static void chunk_release(struct chunk *c)
+{
+	FTS_VEC_FREE(c->dv);
+	FTS_VEC_FREE(c->tv);
+}
+
+struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d,
+					uint32_t file)
+{
+	const struct fts_source *src = fts_source_get(d->src, file);
+	size_t len = src->len;
+	size_t errors0 = d->errors;
+	struct fts_manifest *m = fts_arena_alloc(a, sizeof(*m));
+	m->path = src->name;
+
+	m->typed = len >= 18 && memcmp(src->text, "# ftsc-manifest v1", 18) == 0 &&
+		   (len == 18 || src->text[18] == '\n' || src->text[18] == '\r');
+	if (!m->typed && len >= 15 && memcmp(src->text, "# ftsc-manifest", 15) == 0) {
+		size_t e = 0;
+		while (e < len && src->text[e] != '\n')
+			e++;
+		fts_diag(d, FTS_E_MANIFEST, fts_span_make(file, 0, e),
+			 "unsupported manifest version (this ftsc reads '# ftsc-manifest v1')");
 		return NULL;
 	}
-	m->ties = fts_arena_alloc(a, (tv.n + 1) * sizeof(*m->ties));
-	if (tv.n)
-		memcpy(m->ties, tv.v, tv.n * sizeof(*m->ties));
-	m->nties = tv.n;
-	FTS_VEC_FREE(tv);
+
+	/* a private copy of the text, split in place: names point into it */
+	char *text = fts_arena_alloc_raw(a, len + 1);
+	text[len] = '\0';
+	size_t maxlines = (size_t)src->nlines + 1;
+	struct fts_mparam *p = fts_arena_alloc_raw(a, maxlines * sizeof(*p));
+	struct chunk c[2];
+	for (int k = 0; k < 2; k++)
+		c[k] = (struct chunk){a, NULL, file, src->text, text, len, 0, len, m->typed,
+				      p, 0, {0}, {0}, false};
+
+	/* large manifests: two halves on two threads, silently; any problem
+	 * and the whole file is parsed again, on one thread, with messages */
+	bool done = false;
+	if (src->nlines >= 100000) {
+		uint32_t mid = src->nlines / 2;
+		c[0].end = c[1].begin = src->lines[mid];
+		c[1].p = p + mid;
+		pthread_t th;
+		if (pthread_create(&th, NULL, chunk_thread, &c[1]) == 0) {
+			parse_chunk(&c[0]);
+			pthread_join(th, NULL);
+			done = !c[0].failed && !c[1].failed;
+			if (done) {
+				/* append the second half's entries, dims and ties */
+				memmove(p + c[0].n, c[1].p, (size_t)c[1].n * sizeof(*p));
+				for (uint32_t i = 0; i < c[1].n; i++)
+					p[c[0].n + i].dims += (uint32_t)c[0].dv.n;
+				for (size_t i = 0; i < c[1].dv.n; i++)
+					FTS_VEC_PUSH(c[0].dv, c[1].dv.v[i]);
+				for (size_t i = 0; i < c[1].tv.n; i++) {
+					struct fts_manifest_tie t = c[1].tv.v[i];
+					t.entry += c[0].n;
+					FTS_VEC_PUSH(c[0].tv, t);
+				}
+				c[0].n += c[1].n;
+			}
+			chunk_release(&c[1]);
+			if (!done) {
+				chunk_release(&c[0]);
+				c[0] = (struct chunk){a, NULL, file, src->text, text, len, 0, len,
+						      m->typed, p, 0, {0}, {0}, false};
+			}
+		}
+	}
+	if (!done) {
+		c[0].d = d;
+		parse_chunk(&c[0]);
+	}
+	m->n = c[0].n;
+	if (m->n == 0 && d->errors == errors0)
+		fts_diag(d, FTS_E_MANIFEST_EMPTY, fts_span_make(file, 0, 0), src->name);
+	if (d->errors != errors0) {
+		chunk_release(&c[0]);
+		return NULL;
+	}
+	m->ties = fts_arena_alloc(a, (c[0].tv.n + 1) * sizeof(*m->ties));
+	if (c[0].tv.n)
+		memcpy(m->ties, c[0].tv.v, c[0].tv.n * sizeof(*m->ties));
+	m->nties = c[0].tv.n;
 	m->p = p;
-	m->dims = fts_arena_alloc(a, (dv.n + 1) * sizeof(*m->dims));
-	if (dv.n)
-		memcpy(m->dims, dv.v, dv.n * sizeof(*m->dims));
-	FTS_VEC_FREE(dv);
+	m->dims = fts_arena_alloc(a, (c[0].dv.n + 1) * sizeof(*m->dims));
+	if (c[0].dv.n)
+		memcpy(m->dims, c[0].dv.v, c[0].dv.n * sizeof(*m->dims));
+	chunk_release(&c[0]);
 	m->sched = fts_arena_alloc(a, ((size_t)m->n + 1) * sizeof(*m->sched));
 	for (uint32_t i = 0; i < m->n; i++)
 		if (p[i].tied_to < 0)

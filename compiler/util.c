@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,4 +57,10 @@ const char *fts_closest(const char *s, const char *const *cands)
 		}
 	}
 	return best;
+}
+
+_Noreturn void fts_bug(const char *file, int line, const char *msg)
+{
+	fprintf(stderr, "ftsc: internal error at %s:%d: %s\n", file, line, msg);
+	exit(3);
 }

@@ -6,6 +6,11 @@
 
 #include <stddef.h>
 
+/* A broken invariant of ftsc itself (never a user error): prints where,
+ * and exits with status 3. */
+#define FTS_BUG(msg) fts_bug(__FILE__, __LINE__, (msg))
+_Noreturn void fts_bug(const char *file, int line, const char *msg);
+
 /* Levenshtein distance, giving up (returning limit + 1) once it exceeds limit. */
 size_t fts_edit_distance(const char *a, size_t alen, const char *b, size_t blen, size_t limit);
 

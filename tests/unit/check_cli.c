@@ -83,13 +83,19 @@ START_TEST(test_golden_text)
 			      "--manifest tests/data/twelve-linear.tsv --color=never -Wno-coverage");
 	ck_assert_int_eq(r.status, 1);
 	const char *want =
+		"tests/cases/x_overmatch_disjoint.yaml:7:12: warning: pattern 'model.1' also matches "
+		"'model.10.weight' [FTSC023] [-Wregex-overmatch]\n"
+		"    7 |   params: [model.1]\n"
+		"      |            ^~~~~~~\n"
+		"      = note: and 3 more names beyond a segment boundary\n"
+		"      = help: FTS matches patterns as prefixes; to select 'model.1' alone, write 'model\\.1\\.'\n"
 		"tests/cases/x_overmatch_disjoint.yaml:7:12: error: parameter pattern 'model.1' also "
 		"matches 'model.10.weight', already thawed in phase 0 [FTS-D1]\n"
 		"    7 |   params: [model.1]\n"
 		"      |            ^~~~~~~\n"
 		"tests/cases/x_overmatch_disjoint.yaml:5:12: note: phase 0 thawed it here\n";
 	ck_assert_msg(strstr(r.out, want), "got:\n%s", r.out);
-	ck_assert_msg(strstr(r.out, "1 error, 1 warning generated."), "got:\n%s", r.out);
+	ck_assert_msg(strstr(r.out, "2 errors, 1 warning generated."), "got:\n%s", r.out);
 	free(r.out);
 }
 END_TEST
@@ -148,7 +154,13 @@ START_TEST(test_werror_policy)
 	free(r.out);
 	/* hard errors cannot */
 	r = run(FTSC " check tests/cases/f24_bad_regex.yaml --manifest " BORING " -Wno-FTSC022");
-	ck_assert_int_eq(r.status, 1);
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_msg(strstr(r.out, "an error cannot be disabled: '-Wno-FTSC022'"), "%s", r.out);
+	free(r.out);
+	/* -Werror with an exemption */
+	r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest " BORING " -Werror -Wno-error=coverage");
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	ck_assert_msg(strstr(r.out, "warning: 4 of 8 parameters are never thawed"), "%s", r.out);
 	free(r.out);
 	r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest " BORING " -Wno-such-flag");
 	ck_assert_int_eq(r.status, 2);
@@ -305,20 +317,44 @@ START_TEST(test_bad_manifests)
 	snprintf(path, sizeof(path), "%s/m.tsv", dir);
 	write_file(path, "# ftsc-manifest v1\n"
 		   "a.weight\t3x4\tfloat32\t1\t-\n"
-		   "a.weight\t3x4\tfloat32\t1\t-\n"
 		   "b.weight\t3xx4\tfloat32\t1\t-\n"
 		   "c.weight\t3\tfloat99\t1\t-\n"
 		   "d.weight\t3\tfloat32\t2\t-\n"
-		   "e.weight\t3\tfloat32\t1\tnope\n"
-		   "f.weight\t3\tfloat32\n");
+		   "f.weight\t3\tfloat32\n"
+		   "bad name\t3\tfloat32\t1\t-\n");
+	/* columns count tab stops of 8, as GNU tools do */
 	struct result r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest %s --color=never", path);
 	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out, "m.tsv:3:17: error: malformed shape '3xx4'"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "m.tsv:4:25: error: unknown dtype 'float99'"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "m.tsv:5:33: error: requires_grad must be 0 or 1"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "m.tsv:6:1: error: expected 5 tab-separated columns"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "m.tsv:7:1: error: parameter name contains whitespace"), "%s", r.out);
+	free(r.out);
+	write_file(path, "# ftsc-manifest v1\n"
+		   "a.weight\t3x4\tfloat32\t1\t-\n"
+		   "a.weight\t3x4\tfloat32\t1\t-\n"
+		   "e.weight\t3\tfloat32\t1\tnope\n"
+		   "g.weight\t3\tfloat32\t1\th.weight\n"
+		   "h.weight\t3\tfloat32\t1\t-\n"
+		   "i.weight\t3x4\tfloat32\t1\ta.weight\n");
+	r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest %s --color=never", path);
+	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.out, "m.tsv:3:1: error: duplicate parameter name 'a.weight'"), "%s", r.out);
-	ck_assert_msg(strstr(r.out, "m.tsv:4:10: error: malformed shape '3xx4'"), "%s", r.out);
-	ck_assert_msg(strstr(r.out, "m.tsv:5:12: error: unknown dtype 'float99'"), "%s", r.out);
-	ck_assert_msg(strstr(r.out, "m.tsv:6:20: error: requires_grad must be 0 or 1"), "%s", r.out);
-	ck_assert_msg(strstr(r.out, "m.tsv:7:22: error: tied_to 'nope'"), "%s", r.out);
-	ck_assert_msg(strstr(r.out, "m.tsv:8:1: error: expected 5 tab-separated columns"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "m.tsv:2:1: note: first listed here"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "error: tied_to 'nope' does not name a parameter listed before 'e.weight'"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "error: tied_to 'h.weight' does not name a parameter listed before 'g.weight'"), "%s", r.out);
+	ck_assert_msg(!strstr(r.out, "'i.weight'"), "%s", r.out);
+	free(r.out);
+	write_file(path, "# ftsc-manifest v2\nx\t1\tfloat32\t1\t-\n");
+	r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest %s --color=never", path);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out, "unsupported manifest version"), "%s", r.out);
+	free(r.out);
+	write_file(path, "# ftsc-manifest v1\n# nothing\n");
+	r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest %s --color=never", path);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out, "lists no parameters"), "%s", r.out);
 	free(r.out);
 	/* a plain list of names works */
 	write_file(path, "model.3.weight\nmodel.3.bias\nmodel.2.weight\nmodel.2.bias\n");
@@ -326,6 +362,47 @@ START_TEST(test_bad_manifests)
 	ck_assert_msg(r.status == 0, "%s", r.out);
 	free(r.out);
 	run("rm -rf %s", dir);
+}
+END_TEST
+
+START_TEST(test_declare)
+{
+	/* without a declaration the user's scheduler is only warned about */
+	struct result r = run(FTSC " check ../shared/fts/tests/boring_ft_schedule/04_lambdalr_sched_dict.yaml "
+			      "--manifest " BORING " --color=never");
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	ck_assert_msg(strstr(r.out, "[FTSC030]"), "%s", r.out);
+	free(r.out);
+	r = run(FTSC " check ../shared/fts/tests/boring_ft_schedule/04_lambdalr_sched_dict.yaml "
+		"--manifest " BORING " --declare tests/data/boring_models.fts --color=never");
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	ck_assert_msg(!strstr(r.out, "[FTSC030]"), "%s", r.out);
+	free(r.out);
+	/* declared: its arguments are checked */
+	char path[] = "/tmp/ftsc-declare-XXXXXX.yaml";
+	int fd = mkstemps(path, 5);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	write_file(path, "0:\n  params: [model.3.bias, model.3.weight]\n"
+		   "1:\n  params: [model.2.bias, model.2.weight]\n  new_lr_scheduler:\n"
+		   "    lr_scheduler_init:\n      class_path: tests.helpers.boring_models.LinearWarmupLR\n"
+		   "      init_args: {num_warmup_steps: -1, num_trainig_steps: 10}\n");
+	r = run(FTSC " check %s --manifest " BORING " --declare tests/data/boring_models.fts -Wno-coverage", path);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out, "num_warmup_steps must be >= 0"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "num_trainig_steps"), "%s", r.out);
+	free(r.out);
+	unlink(path);
+	/* a broken declaration file is reported with its location */
+	char dpath[] = "/tmp/ftsc-declare-XXXXXX.fts";
+	fd = mkstemps(dpath, 4);
+	close(fd);
+	write_file(dpath, "lr_scheduler a.B {\n\targ x int;\n}\n");
+	r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest " BORING " --declare %s", dpath);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out, ":2:") && strstr(r.out, "[FTSC060]"), "%s", r.out);
+	free(r.out);
+	unlink(dpath);
 }
 END_TEST
 
@@ -343,6 +420,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_explain);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_bad_manifests);
+	tcase_add_test(tc, test_declare);
 	suite_add_tcase(s, tc);
 	return s;
 }
