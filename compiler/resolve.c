@@ -59,6 +59,12 @@ static uint64_t load_key(const struct fts_names *ix, uint32_t i, uint32_t d)
 	uint64_t k = 0;
 	uint32_t j;
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (d + 8 <= len) {
+		memcpy(&k, s + d, 8);
+		return __builtin_bswap64(k);    /* big-endian: byte order = sort order */
+	}
+#endif
 	for (j = 0; j < 8; j++)
 		k = (k << 8) | (d + j < len ? s[d + j] : 0);
 	return k;
