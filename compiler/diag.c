@@ -21,6 +21,7 @@ struct catalogue {
 #define ERROR FTS_SEV_ERROR
 #define WARNING FTS_SEV_WARNING
 #define REMARK FTS_SEV_REMARK
+#define NOTE FTS_SEV_NOTE
 static const struct catalogue cat[FTS_DIAG_COUNT] = {
 #define DIAG(id, sev, flag, code, fmt, doc) [id] = {sev, flag, code, fmt, doc},
 #include "diag.def"
@@ -29,6 +30,7 @@ static const struct catalogue cat[FTS_DIAG_COUNT] = {
 #undef ERROR
 #undef WARNING
 #undef REMARK
+#undef NOTE
 
 const char *fts_diag_code(enum fts_diag_id id) { return cat[id].code; }
 const char *fts_diag_flag(enum fts_diag_id id) { return cat[id].flag; }

@@ -1,5 +1,5 @@
 /*
- * sched.h - learning-rate schedulers, step for step as torch.optim.lr_scheduler
+ * lrsched.h - learning-rate schedulers, step for step as torch.optim.lr_scheduler
  * (PyTorch 2.11) computes them.
  *
  * Stage: runtime (plan execution).  FTS drives one scheduler through phase
