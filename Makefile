@@ -57,7 +57,8 @@ COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 COMPILER_OBJ := $(COMPILER_SRC:%.c=$(B)/%.o) $(B)/grammar/ftsc.tab.o \
 	$(B)/grammar/ftsc.yy.o $(B)/stdlib_embed.o
 # tool-only sources (they read YAML): linked into ftsrun and the tests, not libftsrt
-RT_TOOL_SRC  := runtime/ftsrun.c runtime/verify_lrs.c
+RT_TOOL_SRC  := runtime/ftsrun.c runtime/verify.c runtime/verify_lrs.c
+RT_TOOL_OBJ  := $(B)/runtime/verify.o $(B)/runtime/verify_lrs.o
 RUNTIME_SRC  := $(filter-out $(RT_TOOL_SRC),$(wildcard runtime/*.c))
 RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(B)/%.o)
 RUNTIME_PIC  := $(RUNTIME_SRC:%.c=$(B)/pic/%.o)
@@ -159,7 +160,7 @@ $(LIBRT_SO): $(RUNTIME_PIC)
 $(FTSC): $(B)/compiler/main.o $(LIBFTSC)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -pthread
 
-$(FTSRUN): $(B)/runtime/ftsrun.o $(B)/runtime/verify_lrs.o $(LIBRT_A)
+$(FTSRUN): $(B)/runtime/ftsrun.o $(RT_TOOL_OBJ) $(LIBRT_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(RT_LIBS)
 
 $(B)/ftsrt.pc: Makefile
@@ -175,7 +176,7 @@ $(B)/tests/%.o: tests/unit/%.c $(B)/diag_fmt.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(RT_CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes -MMD -MP -c -o $@ $<
 
-$(B)/tests/%: $(B)/tests/%.o $(B)/runtime/verify_lrs.o $(LIBFTSC) $(LIBRT_A)
+$(B)/tests/%: $(B)/tests/%.o $(RT_TOOL_OBJ) $(LIBFTSC) $(LIBRT_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) $(RT_LIBS) -pthread
 
 test: all $(TEST_BIN)
@@ -196,6 +197,7 @@ demo: deps
 
 bench: all
 	@sh bench/run.sh $(B)
+	@sh bench/optim.sh $(B)
 
 # --- install ------------------------------------------------------------------
 install: all

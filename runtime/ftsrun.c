@@ -1,32 +1,324 @@
 /*
- * ftsrun.c - the runtime's command-line tool.  This release knows the
- * version; plan inspection and execution commands come with the plan
- * format and the runtime (see ftsrun(1)).
+ * ftsrun.c - the runtime's command-line tool: the library version, replay
+ * of torch's golden cases (`verify`, see verify.c) and the optimizer
+ * benchmark (`bench`) against an in-run STREAM triad.  Plan inspection and
+ * execution commands come with the plan format (see ftsrun(1)).
  */
+#include <dirent.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif /* _OPENMP */
 
 #include "ftsrt.h"
+#include "verify.h"
+
+/* Exit statuses (ftsrun(1) EXIT STATUS). */
+enum {
+	EXIT_OK = 0,                    /* success, every case passed */
+	EXIT_FAILED = 1,                /* a verify case failed */
+	EXIT_USAGE = 2,                 /* usage or I/O error */
+};
 
 static const char *const usage[] = {
-	"usage: ftsrun <command>",
+	"usage: ftsrun <command> [<args>]",
 	"",
 	"commands:",
-	"   version   print the libftsrt version",
+	"   version                    print the libftsrt version",
+	"   verify DIR...              replay the golden cases in each DIR",
+	"   bench OPTIMIZER [--elements N] [--steps S] [--threads T]",
+	"                              time one optimizer step and a STREAM triad",
 	NULL,
 };
+
+static int print_usage(FILE *out)
+{
+	for (const char *const *u = usage; *u; u++)
+		fprintf(out, "%s\n", *u);
+	return out == stdout ? EXIT_OK : EXIT_USAGE;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ftsrun verify DIR...: one line per case, then "N passed, M failed". */
+static int cmd_verify(int argc, char **argv)
+{
+	if (argc < 1)
+		return print_usage(stderr);
+	int passed = 0, failed = 0, skipped = 0;
+	for (int a = 0; a < argc; a++) {
+		DIR *d = opendir(argv[a]);
+		if (!d) {
+			fprintf(stderr, "ftsrun: cannot open directory '%s'\n", argv[a]);
+			return EXIT_USAGE;
+		}
+		char **names = NULL;
+		size_t n = 0, cap = 0;
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			size_t len = strlen(de->d_name);
+			if (len < 6 || strcmp(de->d_name + len - 5, ".yaml") != 0)
+				continue;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				char **nn = realloc(names, cap * sizeof(*names));
+				if (!nn) {
+					fprintf(stderr, "ftsrun: out of memory\n");
+					return EXIT_USAGE;
+				}
+				names = nn;
+			}
+			size_t plen = strlen(argv[a]) + len + 2;
+			names[n] = malloc(plen);
+			if (!names[n]) {
+				fprintf(stderr, "ftsrun: out of memory\n");
+				return EXIT_USAGE;
+			}
+			snprintf(names[n], plen, "%s/%s", argv[a], de->d_name);
+			n++;
+		}
+		closedir(d);
+		qsort(names, n, sizeof(*names), cmp_str);
+		for (size_t i = 0; i < n; i++) {
+			struct rt_verify_result r;
+			rt_verify_case(names[i], FTSRT_KERNELS_FAST, 1, &r);
+			switch (r.status) {
+			case RT_VERIFY_PASS:
+			case RT_VERIFY_FAIL:
+				if (r.kind == RT_VERIFY_LRS) {
+					printf("%-4s %-28s lr max rel err %.3g (tol %g)%s%s\n",
+					       r.status == RT_VERIFY_PASS ? "ok" : "FAIL", r.name, r.err[0],
+					       r.tol[0], r.status == RT_VERIFY_PASS ? "" : "  ",
+					       r.status == RT_VERIFY_PASS ? "" : r.msg);
+					if (r.status == RT_VERIFY_PASS)
+						passed++;
+					else
+						failed++;
+					break;
+				}
+				printf("%-4s %-28s f32 max rel err %.3g (tol %g)  f64 max rel err %.3g (tol %g)\n",
+				       r.status == RT_VERIFY_PASS ? "ok" : "FAIL", r.name, r.err[0], r.tol[0],
+				       r.err[1], r.tol[1]);
+				if (r.status == RT_VERIFY_PASS)
+					passed++;
+				else
+					failed++;
+				break;
+			case RT_VERIFY_SKIP:
+				printf("skip %-28s %s\n", r.name, r.msg);
+				skipped++;
+				break;
+			default:
+				printf("FAIL %-28s %s\n", r.name, r.msg);
+				failed++;
+				break;
+			}
+			free(names[i]);
+		}
+		free(names);
+	}
+	(void)skipped;
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? EXIT_FAILED : EXIT_OK;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Bytes moved per element per step by the fused kernel (performance.md A.2). */
+static double bytes_per_elem(int kind, const struct ftsrt_optim_hparams *h)
+{
+	switch (kind) {
+	case FTSRT_OPTIM_SGD:
+		return h->momentum != 0 ? 20 : 12;
+	case FTSRT_OPTIM_ADAM:
+	case FTSRT_OPTIM_ADAMW:
+		return h->amsgrad ? 36 : 28;
+	case FTSRT_OPTIM_ADAGRAD:
+	case FTSRT_OPTIM_ASGD:
+		return 20;
+	case FTSRT_OPTIM_RMSPROP:
+		return 20 + (h->momentum > 0 ? 8 : 0) + (h->centered ? 8 : 0);
+	case FTSRT_OPTIM_ADAFACTOR:
+		return 12;                      /* p, g read; p written (factored state is tiny) */
+	case FTSRT_OPTIM_MUON:
+		return 20;                      /* p, g, buf read; p, buf written (plus gemm work) */
+	default:
+		return 28;
+	}
+}
+
+/* STREAM triad a = b + s*c over n floats, best of reps; returns GB/s (12 B/elem). */
+static double triad_gbs(size_t n, int threads, int reps)
+{
+	float *a = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+	float *b = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+	float *c = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+	if (!a || !b || !c) {
+		free(a);
+		free(b);
+		free(c);
+		return 0;
+	}
+	const long nn = (long)n;
+#pragma omp parallel for num_threads(threads) schedule(static)
+	for (long i = 0; i < nn; i++) {
+		a[i] = 0;
+		b[i] = 1;
+		c[i] = 2;
+	}
+	double best = INFINITY;
+	const float s = 3.0f;
+	for (int r = 0; r < reps; r++) {
+		double t0 = now();
+#pragma omp parallel for num_threads(threads) schedule(static)
+		for (long i = 0; i < nn; i++)
+			a[i] = b[i] + s * c[i];
+		double t = now() - t0;
+		if (t < best)
+			best = t;
+	}
+	volatile float sink = a[n / 2];
+	(void)sink;
+	free(a);
+	free(b);
+	free(c);
+	return 12.0 * (double)n / best / 1e9;
+}
+
+/* ftsrun bench OPTIMIZER [--elements N] [--steps S] [--threads T] */
+static int cmd_bench(int argc, char **argv)
+{
+	if (argc < 1)
+		return print_usage(stderr);
+	int kind = ftsrt_optim_kind_from_name(argv[0]);
+	if (kind < 0) {
+		fprintf(stderr, "ftsrun: unknown optimizer '%s'\n", argv[0]);
+		return EXIT_USAGE;
+	}
+	size_t n = 16u << 20;
+	int steps = 10, threads = 2;
+	for (int i = 1; i < argc; i++) {
+		char *end = NULL;
+		if (i + 1 >= argc) {
+			fprintf(stderr, "ftsrun: '%s' needs a value\n", argv[i]);
+			return EXIT_USAGE;
+		}
+		double v = strtod(argv[i + 1], &end);
+		if (!end || *end || v < 1 || v > 1e12) {
+			fprintf(stderr, "ftsrun: bad value '%s' for %s\n", argv[i + 1], argv[i]);
+			return EXIT_USAGE;
+		}
+		if (strcmp(argv[i], "--elements") == 0)
+			n = (size_t)v;
+		else if (strcmp(argv[i], "--steps") == 0)
+			steps = (int)v;
+		else if (strcmp(argv[i], "--threads") == 0)
+			threads = (int)v;
+		else {
+			fprintf(stderr, "ftsrun: unknown option '%s'\n", argv[i]);
+			return EXIT_USAGE;
+		}
+		i++;
+	}
+	struct ftsrt_optim_hparams h;
+	ftsrt_optim_hparams_default(kind, &h);
+	if (kind == FTSRT_OPTIM_SGD)
+		h.momentum = 0.9;
+	ftsrt_optim *o = NULL;
+	if (ftsrt_optim_new(&o, kind, FTSRT_F32) || ftsrt_optim_add_group(o, &h, NULL) ||
+	    ftsrt_optim_set_threads(o, threads)) {
+		fprintf(stderr, "ftsrun: cannot create the optimizer\n");
+		ftsrt_optim_free(o);
+		return EXIT_USAGE;
+	}
+	/* layout: one flat tensor; 2-D optimizers get 1024-column matrices */
+	int st = 0;
+	if (kind == FTSRT_OPTIM_MUON || kind == FTSRT_OPTIM_ADAFACTOR) {
+		long cols = 1024, rows_total = (long)((n + 1023) / 1024);
+		for (long r0 = 0; r0 < rows_total && !st; r0 += 1024) {
+			long shape[2] = {rows_total - r0 < 1024 ? rows_total - r0 : 1024, cols};
+			st = ftsrt_optim_add_param(o, 0, 2, shape, NULL);
+		}
+	} else {
+		long shape[1] = {(long)n};
+		st = ftsrt_optim_add_param(o, 0, 1, shape, NULL);
+	}
+	n = ftsrt_optim_numel(o);
+	float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+	float *g = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+	if (st || !p || !g) {
+		fprintf(stderr, "ftsrun: out of memory\n");
+		free(p);
+		free(g);
+		ftsrt_optim_free(o);
+		return EXIT_USAGE;
+	}
+	const long nn = (long)n;
+#pragma omp parallel for num_threads(threads) schedule(static)
+	for (long i = 0; i < nn; i++) {
+		unsigned x = (unsigned)i * 2654435761u;
+		p[i] = (float)((x >> 8) & 0xffff) / 65536.0f - 0.5f;
+		g[i] = (float)((x >> 4) & 0xffff) / 65536.0f * 1e-2f - 5e-3f;
+	}
+	double best = INFINITY, total = 0;
+	st = ftsrt_optim_step(o, p, g, n);                 /* warm-up: allocates state */
+	for (int s = 0; s < steps && !st; s++) {
+		double t0 = now();
+		st = ftsrt_optim_step(o, p, g, n);
+		double t = now() - t0;
+		total += t;
+		if (t < best)
+			best = t;
+	}
+	if (st) {
+		fprintf(stderr, "ftsrun: step failed: %s\n", ftsrt_optim_errmsg(o));
+		free(p);
+		free(g);
+		ftsrt_optim_free(o);
+		return EXIT_USAGE;
+	}
+	double bpe = bytes_per_elem(kind, &h);
+	double tri = triad_gbs(n, threads, 10);
+	double gbs = bpe * (double)n / best / 1e9;
+	printf("optimizer: %s, fp32, %zu elements, %d threads, %d steps\n", ftsrt_optim_kind_name(kind),
+	       n, threads, steps);
+	printf("seconds per step: %.6f (best; mean %.6f)\n", best, total / steps);
+	printf("elements per second: %.4g\n", (double)n / best);
+	printf("bandwidth: %.2f GB/s at %.0f bytes/element\n", gbs, bpe);
+	printf("stream triad: %.2f GB/s (%d threads)\n", tri, threads);
+	printf("fraction of triad: %.2f\n", tri > 0 ? gbs / tri : 0);
+	free(p);
+	free(g);
+	ftsrt_optim_free(o);
+	return EXIT_OK;
+}
 
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)) {
 		printf("ftsrun (libftsrt %s)\n", ftsrt_version());
-		return 0;
+		return EXIT_OK;
 	}
+	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+		return cmd_verify(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "bench") == 0)
+		return cmd_bench(argc - 2, argv + 2);
 	bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
 	if (argc >= 2 && !help)
 		fprintf(stderr, "ftsrun: '%s' is not an ftsrun command\n\n", argv[1]);
-	for (const char *const *u = usage; *u; u++)
-		fprintf(help ? stdout : stderr, "%s\n", *u);
-	return help ? 0 : 2;
+	return print_usage(help ? stdout : stderr);
 }

@@ -13,18 +13,22 @@
 #define T float
 #define SFX f32
 #define SQRT sqrtf
+#define FMA fmaf
 #include "kern_adafactor_tmpl.h"
 #undef T
 #undef SFX
 #undef SQRT
+#undef FMA
 
 #define T double
 #define SFX f64
 #define SQRT sqrt
+#define FMA fma
 #include "kern_adafactor_tmpl.h"
 #undef T
 #undef SFX
 #undef SQRT
+#undef FMA
 
 /*
  * Adafactor step of tensor p with gradient g; a carries the tensor's shape,

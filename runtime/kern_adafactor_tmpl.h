@@ -13,8 +13,8 @@
 
 static T A(alerp)(T self, T end, T w)
 {
-	return (w < (T)0.5 && w > (T)-0.5) ? self + w * (end - self)
-					   : end - (end - self) * ((T)1 - w);
+	return (w < (T)0.5 && w > (T)-0.5) ? FMA(w, end - self, self)
+					   : FMA(w - (T)1, end - self, end);
 }
 
 static T A(clamp_min)(T x, T lo)
@@ -97,7 +97,7 @@ static void A(adafactor)(T *p, const T *gr, const struct rt_adafactor *a)
 		denom = 1.0;
 	const T coef = (T)(-alpha / denom);
 	for (size_t i = 0; i < n; i++)
-		p[i] = p[i] + coef * upd[i];
+		p[i] = FMA(coef, upd[i], p[i]);
 }
 
 #undef A

@@ -8,8 +8,10 @@
  * which arrays are touched are specialised into separate loops (constant
  * arguments of always-inline bodies), so every loop is branch-free and
  * vectorises; the arithmetic is the reference kernels', operation for
- * operation (ISO C: no contraction into FMA), so results are bit-identical
- * to kern_ref.c.  Each entry point is cloned for x86-64-v4, -v3 and the
+ * operation, with FMA exactly where the reference (and torch) fuses
+ * (ISO C: no other contraction), so results are bit-identical to
+ * kern_ref.c.  The baseline clone has no FMA instruction: there fmaf is a
+ * libm call, correct but slow.  Each entry point is cloned for x86-64-v4, -v3 and the
  * baseline and picked at load time.
  */
 
@@ -19,7 +21,7 @@
 
 static inline __attribute__((always_inline)) T F(flerp)(T self, T end, T w, T omw, int small)
 {
-	return small ? self + w * (end - self) : end - (end - self) * omw;
+	return small ? FMA(w, end - self, self) : FMA(omw, end - self, end);
 }
 
 static inline __attribute__((always_inline)) T F(fmaximum)(T a, T b)
@@ -46,13 +48,13 @@ F(sgd_loop)(T *restrict p, const T *restrict g, T *restrict buf, const struct rt
 		T grad = sg * g[i];
 		T pi = p[i];
 		if (wd)
-			grad = grad + cwd * pi;
+			grad = FMA(cwd, pi, grad);
 		if (mom) {
-			T bi = first ? grad : buf[i] * cm + cd * grad;
+			T bi = first ? grad : FMA(cd, grad, buf[i] * cm);
 			buf[i] = bi;
-			grad = nest ? grad + cm * bi : bi;
+			grad = nest ? FMA(cm, bi, grad) : bi;
 		}
-		p[i] = pi + nlr * grad;
+		p[i] = FMA(nlr, grad, pi);
 	}
 }
 
@@ -82,7 +84,7 @@ F(adam_loop)(T *restrict p, const T *restrict g, T *restrict m, T *restrict v, T
 	const T sg = (k->flags & RT_K_MAXIMIZE) ? (T)-1 : (T)1;
 	const T cwd = (T)k->c[0];
 	const T pdec = (k->flags & RT_K_DECOUPLED) ? (T)k->c[1] : (T)1;
-	const T w1 = (T)k->c[2], omw1 = (T)1 - w1;
+	const T w1 = (T)k->c[2], omw1 = w1 - (T)1;
 	const int small = w1 < (T)0.5 && w1 > (T)-0.5;
 	const T b2 = (T)k->c[3], c2 = (T)k->c[4], bc2s = (T)k->c[5], eps = (T)k->c[6];
 	const T nss = (T)k->c[7];
@@ -91,7 +93,7 @@ F(adam_loop)(T *restrict p, const T *restrict g, T *restrict m, T *restrict v, T
 		T grad = sg * g[i];
 		T pi = p[i] * pdec;
 		if (l2)
-			grad = grad + cwd * pi;
+			grad = FMA(cwd, pi, grad);
 		T mi = F(flerp)(m[i], grad, w1, omw1, small);
 		T vi = v[i] * b2;
 		vi = vi + c2 * grad * grad;
@@ -138,7 +140,7 @@ F(adagrad_loop)(T *restrict p, const T *restrict g, T *restrict s, const struct 
 		T grad = sg * g[i];
 		T pi = p[i];
 		if (l2)
-			grad = grad + cwd * pi;
+			grad = FMA(cwd, pi, grad);
 		T si = s[i] + (T)1 * grad * grad;
 		s[i] = si;
 		T std = SQRT(si) + eps;
@@ -167,7 +169,7 @@ F(adadelta_loop)(T *restrict p, const T *restrict g, T *restrict sq, T *restrict
 		T grad = sg * g[i];
 		T pi = p[i];
 		if (l2)
-			grad = grad + cwd * pi;
+			grad = FMA(cwd, pi, grad);
 		T si = sq[i] * rho;
 		si = si + orho * grad * grad;
 		sq[i] = si;
@@ -178,7 +180,7 @@ F(adadelta_loop)(T *restrict p, const T *restrict g, T *restrict sq, T *restrict
 		delta = delta * grad;
 		ai = ai * rho;
 		acc[i] = ai + orho * delta * delta;
-		p[i] = pi + nlr * delta;
+		p[i] = FMA(nlr, delta, pi);
 	}
 }
 
@@ -196,7 +198,7 @@ F(adamax_loop)(T *restrict p, const T *restrict g, T *restrict m, T *restrict u,
 	       const struct rt_kscal *k, size_t b, size_t e, const int l2)
 {
 	const T sg = (k->flags & RT_K_MAXIMIZE) ? (T)-1 : (T)1;
-	const T cwd = (T)k->c[0], w1 = (T)k->c[1], omw1 = (T)1 - w1, b2 = (T)k->c[2];
+	const T cwd = (T)k->c[0], w1 = (T)k->c[1], omw1 = w1 - (T)1, b2 = (T)k->c[2];
 	const T eps = (T)k->c[3], nclr = (T)k->c[4];
 	const int small = w1 < (T)0.5 && w1 > (T)-0.5;
 #pragma omp simd
@@ -204,7 +206,7 @@ F(adamax_loop)(T *restrict p, const T *restrict g, T *restrict m, T *restrict u,
 		T grad = sg * g[i];
 		T pi = p[i];
 		if (l2)
-			grad = grad + cwd * pi;
+			grad = FMA(cwd, pi, grad);
 		T mi = F(flerp)(m[i], grad, w1, omw1, small);
 		m[i] = mi;
 		T ag = (grad < (T)0 ? -grad : grad) + eps;
@@ -230,7 +232,7 @@ F(nadam_loop)(T *restrict p, const T *restrict g, T *restrict m, T *restrict v,
 	const T sg = (k->flags & RT_K_MAXIMIZE) ? (T)-1 : (T)1;
 	const T cwd = (T)k->c[0];
 	const T pdec = (k->flags & RT_K_DECOUPLED) ? (T)k->c[1] : (T)1;
-	const T w1 = (T)k->c[2], omw1 = (T)1 - w1, b2 = (T)k->c[3], c2 = (T)k->c[4];
+	const T w1 = (T)k->c[2], omw1 = w1 - (T)1, b2 = (T)k->c[3], c2 = (T)k->c[4];
 	const T bc2 = (T)k->c[5], eps = (T)k->c[6], v1 = (T)k->c[7], v2 = (T)k->c[8];
 	const int small = w1 < (T)0.5 && w1 > (T)-0.5;
 #pragma omp simd
@@ -238,7 +240,7 @@ F(nadam_loop)(T *restrict p, const T *restrict g, T *restrict m, T *restrict v,
 		T grad = sg * g[i];
 		T pi = p[i] * pdec;
 		if (l2)
-			grad = grad + cwd * pi;
+			grad = FMA(cwd, pi, grad);
 		T mi = F(flerp)(m[i], grad, w1, omw1, small);
 		T vi = v[i] * b2;
 		vi = vi + c2 * grad * grad;
@@ -267,7 +269,7 @@ F(radam_loop)(T *restrict p, const T *restrict g, T *restrict m, T *restrict v,
 	const T sg = (k->flags & RT_K_MAXIMIZE) ? (T)-1 : (T)1;
 	const T cwd = (T)k->c[0];
 	const T pdec = (k->flags & RT_K_DECOUPLED) ? (T)k->c[1] : (T)1;
-	const T w1 = (T)k->c[2], omw1 = (T)1 - w1, b2 = (T)k->c[3], c2 = (T)k->c[4];
+	const T w1 = (T)k->c[2], omw1 = w1 - (T)1, b2 = (T)k->c[3], c2 = (T)k->c[4];
 	const T bc1 = (T)k->c[5], lr = (T)k->c[6], bc2s = (T)k->c[7], eps = (T)k->c[8];
 	const T rc = (T)k->c[9];
 	const int small = w1 < (T)0.5 && w1 > (T)-0.5;
@@ -276,7 +278,7 @@ F(radam_loop)(T *restrict p, const T *restrict g, T *restrict m, T *restrict v,
 		T grad = sg * g[i];
 		T pi = p[i] * pdec;
 		if (l2)
-			grad = grad + cwd * pi;
+			grad = FMA(cwd, pi, grad);
 		T mi = F(flerp)(m[i], grad, w1, omw1, small);
 		T vi = v[i] * b2;
 		vi = vi + c2 * grad * grad;
@@ -289,7 +291,7 @@ F(radam_loop)(T *restrict p, const T *restrict g, T *restrict m, T *restrict v,
 			upd = upd * adaptive;
 			upd = upd * rc;
 		}
-		p[i] = pi + (T)-1 * upd;
+		p[i] = FMA((T)-1, upd, pi);
 	}
 }
 
@@ -317,14 +319,14 @@ F(rmsprop_loop)(T *restrict p, const T *restrict g, T *restrict sq, T *restrict 
 {
 	const T sg = (k->flags & RT_K_MAXIMIZE) ? (T)-1 : (T)1;
 	const T cwd = (T)k->c[0], al = (T)k->c[1], oal = (T)k->c[2], eps = (T)k->c[3];
-	const T cm = (T)k->c[4], nlr = (T)k->c[5], omw = (T)1 - oal;
+	const T cm = (T)k->c[4], nlr = (T)k->c[5], omw = oal - (T)1;
 	const int small = oal < (T)0.5 && oal > (T)-0.5;
 #pragma omp simd
 	for (size_t i = b; i < e; i++) {
 		T grad = sg * g[i];
 		T pi = p[i];
 		if (l2)
-			grad = grad + cwd * pi;
+			grad = FMA(cwd, pi, grad);
 		T si = sq[i] * al;
 		si = si + oal * grad * grad;
 		sq[i] = si;
@@ -341,7 +343,7 @@ F(rmsprop_loop)(T *restrict p, const T *restrict g, T *restrict sq, T *restrict 
 			T bi = buf[i] * cm;
 			bi = bi + (T)1 * grad / avg;
 			buf[i] = bi;
-			p[i] = pi + nlr * bi;
+			p[i] = FMA(nlr, bi, pi);
 		} else {
 			p[i] = pi + nlr * grad / avg;
 		}
@@ -400,9 +402,9 @@ F(asgd_loop)(T *restrict p, const T *restrict g, T *restrict ax, const struct rt
 		T grad = sg * g[i];
 		T pi = p[i];
 		if (l2)
-			grad = grad + cwd * pi;
+			grad = FMA(cwd, pi, grad);
 		pi = pi * dec;
-		pi = pi + neta * grad;
+		pi = FMA(neta, grad, pi);
 		p[i] = pi;
 		ax[i] = one ? pi : ax[i] + (pi - ax[i]) * mu;
 	}

@@ -11,18 +11,22 @@
 #define T float
 #define SFX f32
 #define SQRT sqrtf
+#define FMA fmaf
 #include "kern_ref_tmpl.h"
 #undef T
 #undef SFX
 #undef SQRT
+#undef FMA
 
 #define T double
 #define SFX f64
 #define SQRT sqrt
+#define FMA fma
 #include "kern_ref_tmpl.h"
 #undef T
 #undef SFX
 #undef SQRT
+#undef FMA
 
 #define PAIR(name) {name##_f32, name##_f64}
 

@@ -18,8 +18,8 @@
 /* torch.lerp(self, end, weight) with a scalar weight (ATen Lerp.h). */
 static T R(lerp)(T self, T end, T w)
 {
-	return (w < (T)0.5 && w > (T)-0.5) ? self + w * (end - self)
-					   : end - (end - self) * ((T)1 - w);
+	return (w < (T)0.5 && w > (T)-0.5) ? FMA(w, end - self, self)
+					   : FMA(w - (T)1, end - self, end);
 }
 
 /* torch.maximum: NaN in either operand propagates. */
@@ -63,18 +63,18 @@ static void R(ref_sgd)(const struct rt_kargs *a, size_t b, size_t e)
 	for (size_t i = b; i < e; i++) {
 		T grad = (k->flags & RT_K_MAXIMIZE) ? -gr[i] : gr[i];
 		if (k->flags & RT_K_WD)
-			grad = grad + (T)k->c[1] * p[i];                /* grad.add(param, alpha=wd) */
+			grad = FMA((T)k->c[1], p[i], grad);             /* grad.add(param, alpha=wd) */
 		if (k->flags & RT_K_MOMENTUM) {
 			if (k->flags & RT_K_FIRST)
 				buf[i] = grad;                          /* torch.clone(grad) */
 			else
-				buf[i] = buf[i] * (T)k->c[2] + (T)k->c[3] * grad;
+				buf[i] = FMA((T)k->c[3], grad, buf[i] * (T)k->c[2]);
 			if (k->flags & RT_K_NESTEROV)
-				grad = grad + (T)k->c[2] * buf[i];      /* grad.add(buf, alpha=momentum) */
+				grad = FMA((T)k->c[2], buf[i], grad);  /* grad.add(buf, alpha=momentum) */
 			else
 				grad = buf[i];
 		}
-		p[i] = p[i] + (T)(-k->c[0]) * grad;                    /* param.add_(grad, alpha=-lr) */
+		p[i] = FMA((T)(-k->c[0]), grad, p[i]);                  /* param.add_(grad, alpha=-lr) */
 	}
 }
 
@@ -94,7 +94,7 @@ static void R(ref_adam)(const struct rt_kargs *a, size_t b, size_t e)
 		if (k->flags & RT_K_DECOUPLED)
 			p[i] = p[i] * (T)k->c[1];                       /* param.mul_(1 - lr*wd) */
 		else if (k->flags & RT_K_WD)
-			grad = grad + (T)k->c[0] * p[i];
+			grad = FMA((T)k->c[0], p[i], grad);
 		m[i] = R(lerp)(m[i], grad, (T)k->c[2]);                 /* exp_avg.lerp_(grad, 1-beta1) */
 		v[i] = v[i] * (T)k->c[3];                               /* exp_avg_sq.mul_(beta2) */
 		v[i] = v[i] + (T)k->c[4] * grad * grad;                 /* .addcmul_(grad, grad, 1-beta2) */
@@ -120,7 +120,7 @@ static void R(ref_adagrad)(const struct rt_kargs *a, size_t b, size_t e)
 	for (size_t i = b; i < e; i++) {
 		T grad = (k->flags & RT_K_MAXIMIZE) ? -gr[i] : gr[i];
 		if (k->flags & RT_K_WD)
-			grad = grad + (T)k->c[0] * p[i];
+			grad = FMA((T)k->c[0], p[i], grad);
 		sum[i] = sum[i] + (T)1 * grad * grad;                   /* addcmul_(grad, grad, value=1) */
 		T std = SQRT(sum[i]) + (T)k->c[2];
 		p[i] = p[i] + (T)k->c[1] * grad / std;                  /* addcdiv_(grad, std, -clr) */
@@ -140,7 +140,7 @@ static void R(ref_adadelta)(const struct rt_kargs *a, size_t b, size_t e)
 	for (size_t i = b; i < e; i++) {
 		T grad = (k->flags & RT_K_MAXIMIZE) ? -gr[i] : gr[i];
 		if (k->flags & RT_K_WD)
-			grad = grad + (T)k->c[0] * p[i];
+			grad = FMA((T)k->c[0], p[i], grad);
 		sq[i] = sq[i] * (T)k->c[1];
 		sq[i] = sq[i] + (T)k->c[2] * grad * grad;
 		T std = SQRT(sq[i] + (T)k->c[3]);                       /* square_avg.add(eps).sqrt_() */
@@ -149,7 +149,7 @@ static void R(ref_adadelta)(const struct rt_kargs *a, size_t b, size_t e)
 		delta = delta * grad;
 		acc[i] = acc[i] * (T)k->c[1];
 		acc[i] = acc[i] + (T)k->c[2] * delta * delta;
-		p[i] = p[i] + (T)k->c[4] * delta;                       /* param.add_(delta, alpha=-lr) */
+		p[i] = FMA((T)k->c[4], delta, p[i]);                    /* param.add_(delta, alpha=-lr) */
 	}
 }
 
@@ -163,7 +163,7 @@ static void R(ref_adamax)(const struct rt_kargs *a, size_t b, size_t e)
 	for (size_t i = b; i < e; i++) {
 		T grad = (k->flags & RT_K_MAXIMIZE) ? -gr[i] : gr[i];
 		if (k->flags & RT_K_WD)
-			grad = grad + (T)k->c[0] * p[i];
+			grad = FMA((T)k->c[0], p[i], grad);
 		m[i] = R(lerp)(m[i], grad, (T)k->c[1]);
 		T decayed = u[i] * (T)k->c[2];                          /* exp_inf.mul_(beta2) */
 		T ag = (grad < 0 ? -grad : grad) + (T)k->c[3];          /* grad.abs().add_(eps) */
@@ -188,7 +188,7 @@ static void R(ref_nadam)(const struct rt_kargs *a, size_t b, size_t e)
 		if (k->flags & RT_K_DECOUPLED)
 			p[i] = p[i] * (T)k->c[1];
 		else if (k->flags & RT_K_WD)
-			grad = grad + (T)k->c[0] * p[i];
+			grad = FMA((T)k->c[0], p[i], grad);
 		m[i] = R(lerp)(m[i], grad, (T)k->c[2]);
 		v[i] = v[i] * (T)k->c[3];
 		v[i] = v[i] + (T)k->c[4] * grad * grad;
@@ -215,7 +215,7 @@ static void R(ref_radam)(const struct rt_kargs *a, size_t b, size_t e)
 		if (k->flags & RT_K_DECOUPLED)
 			p[i] = p[i] * (T)k->c[1];
 		else if (k->flags & RT_K_WD)
-			grad = grad + (T)k->c[0] * p[i];
+			grad = FMA((T)k->c[0], p[i], grad);
 		m[i] = R(lerp)(m[i], grad, (T)k->c[2]);
 		v[i] = v[i] * (T)k->c[3];
 		v[i] = v[i] + (T)k->c[4] * grad * grad;
@@ -227,7 +227,7 @@ static void R(ref_radam)(const struct rt_kargs *a, size_t b, size_t e)
 			upd = upd * adaptive;
 			upd = upd * (T)k->c[9];
 		}
-		p[i] = p[i] + (T)-1 * upd;                              /* param.add_(x, alpha=-1) */
+		p[i] = FMA((T)-1, upd, p[i]);                           /* param.add_(x, alpha=-1) */
 	}
 }
 
@@ -244,7 +244,7 @@ static void R(ref_rmsprop)(const struct rt_kargs *a, size_t b, size_t e)
 	for (size_t i = b; i < e; i++) {
 		T grad = (k->flags & RT_K_MAXIMIZE) ? -gr[i] : gr[i];
 		if (k->flags & RT_K_WD)
-			grad = grad + (T)k->c[0] * p[i];
+			grad = FMA((T)k->c[0], p[i], grad);
 		sq[i] = sq[i] * (T)k->c[1];
 		sq[i] = sq[i] + (T)k->c[2] * grad * grad;
 		T avg;
@@ -258,7 +258,7 @@ static void R(ref_rmsprop)(const struct rt_kargs *a, size_t b, size_t e)
 		if (k->flags & RT_K_MOMENTUM) {
 			buf[i] = buf[i] * (T)k->c[4];
 			buf[i] = buf[i] + (T)1 * grad / avg;            /* addcdiv_(grad, avg) */
-			p[i] = p[i] + (T)k->c[5] * buf[i];
+			p[i] = FMA((T)k->c[5], buf[i], p[i]);
 		} else {
 			p[i] = p[i] + (T)k->c[5] * grad / avg;
 		}
@@ -303,9 +303,9 @@ static void R(ref_asgd)(const struct rt_kargs *a, size_t b, size_t e)
 	for (size_t i = b; i < e; i++) {
 		T grad = (k->flags & RT_K_MAXIMIZE) ? -gr[i] : gr[i];
 		if (k->flags & RT_K_WD)
-			grad = grad + (T)k->c[0] * p[i];
+			grad = FMA((T)k->c[0], p[i], grad);
 		p[i] = p[i] * (T)k->c[1];                               /* param.mul_(1 - lambd*eta) */
-		p[i] = p[i] + (T)k->c[2] * grad;                        /* param.add_(grad, alpha=-eta) */
+		p[i] = FMA((T)k->c[2], grad, p[i]);                     /* param.add_(grad, alpha=-eta) */
 		if (k->flags & RT_K_MU_ONE)
 			ax[i] = p[i];
 		else

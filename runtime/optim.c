@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -525,7 +526,8 @@ static int alloc_state(ftsrt_optim *o)
  */
 static double sround(const ftsrt_optim *o, double x)
 {
-	return o->dtype == FTSRT_F64 ? x : (double)(float)x;
+	(void)o;
+	return (double)(float)x;
 }
 
 /* Compute tensor t's scalars for this step (torch's Python, in double). */
@@ -557,7 +559,7 @@ static void prepare(ftsrt_optim *o, struct rt_tensor *t)
 		c[3] = 1 - h->dampening;
 		if (h->momentum != 0)
 			f |= RT_K_MOMENTUM;
-		if (!t->has_state)
+		if (!t->has_state && h->momentum != 0)
 			f |= RT_K_FIRST;
 		if (h->nesterov)
 			f |= RT_K_NESTEROV;
@@ -605,10 +607,7 @@ static void prepare(ftsrt_optim *o, struct rt_tensor *t)
 		double mu = b1 * (1.0 - 0.5 * pow(0.96, step * h->momentum_decay));
 		double mu_next = b1 * (1.0 - 0.5 * pow(0.96, (step + 1) * h->momentum_decay));
 		/* mu_product *= mu: a scalar tensor times a Python float */
-		if (o->dtype == FTSRT_F64)
-			t->mu_product = t->mu_product * mu;
-		else
-			t->mu_product = (double)((float)t->mu_product * (float)mu);
+		t->mu_product = (double)((float)t->mu_product * (float)mu);
 		double mp = t->mu_product, mp_next = mp * mu_next;
 		c[0] = wd;
 		c[1] = 1 - lr * wd;
