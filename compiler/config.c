@@ -427,6 +427,9 @@ static const char *const ckpt_keys[] = {
 	"save_on_train_epoch_end", "enable_version_counter", NULL,
 };
 
+/* The keys of a class_path entry that jsonargparse takes. */
+static const char *const entry_keys[] = {"class_path", "init_args", "dict_kwargs", NULL};
+
 static const char *const fts_keys[] = {
 	"ft_schedule", "max_depth", "base_max_lr", "restore_best", "gen_ft_sched_only",
 	"epoch_transitions_only", "reinit_optim_cfg", "reinit_lr_cfg", "strategy_adapter_cfg",
@@ -479,6 +482,10 @@ static void read_es(struct cfg *c, const struct fts_node *entry, const char *cls
 	es_default(es);
 	es->node = entry;
 	const struct fts_node *ia = init_args_of(c, entry, cls);
+	const struct fts_node *mon = get(ia, "monitor");
+	if (is_null(mon))               /* EarlyStopping's monitor is a required argument */
+		type_error(c, mon, entry->span, fts_arena_printf(c->a, "%s monitor", cls),
+			   "a metric name");
 	if (!ia)
 		return;
 	check_keys(c, ia, es_keys, fts_arena_printf(c->a, "%s init_args", cls));
@@ -809,6 +816,9 @@ static void read_callbacks(struct cfg *c, const struct fts_node *trainer)
 			continue;
 		}
 		enum cb_kind k = classify(cp);
+		if (k != CB_OTHER)
+			check_keys(c, e, entry_keys, fts_arena_printf(c->a, "the %s entry",
+								      class_name(cp)));
 		if (k == CB_FTS) {
 			if (fts) {
 				struct fts_diag *dg = fts_diag(c->d, FTS_E_CB_MULTI, e->span,
@@ -882,9 +892,6 @@ static void read_callbacks(struct cfg *c, const struct fts_node *trainer)
 		memset(&out->es, 0, sizeof(out->es));
 	} else if (fts_es) {
 		read_es(c, fts_es, "FTSEarlyStopping", &out->es);
-		const struct fts_node *mn = get(get(fts_es, "init_args"), "monitor");
-		if (is_null(mn))        /* EarlyStopping's monitor is a required argument */
-			type_error(c, mn, fts_es->span, "FTSEarlyStopping monitor", "a metric name");
 	} else if (fl.gen_ft_sched_only) {
 		if (es) {
 			struct fts_es_cfg tmp;

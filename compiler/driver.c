@@ -1,5 +1,5 @@
 /*
- * driver.c - the checking pipeline (see driver.h).
+ * driver.c - the compiler pipeline (see driver.h).
  */
 #include "driver.h"
 
@@ -9,17 +9,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
+#include "fts_stdlib.h"
+#include "gen.h"
 #include "lower.h"
 #include "manifest.h"
 #include "resolve.h"
-#include "fts_stdlib.h"
 #include "yaml_front.h"
 
 /* FTSC_TIME_REPORT=1 prints the time of each stage to stderr. */
 static void stage(const char *name, struct timespec *t0)
 {
-	static const char *const env = "FTSC_TIME_REPORT";
-	const char *v = getenv(env);
+	const char *v = getenv("FTSC_TIME_REPORT");
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (v && *v && name)
@@ -33,35 +34,57 @@ static void decl_report(void *ctx, struct fts_span span, const char *msg)
 	fts_diag((struct fts_diags *)ctx, FTS_E_DECL, span, msg);
 }
 
-int fts_check_run(const struct fts_check_input *in, struct fts_diags *d)
+static int load_manifest(struct fts_compile *c, const char *path, struct fts_diags *d)
 {
-	struct timespec t0;
-	stage(NULL, &t0);
-	struct fts_settings settings = in->settings;
 	char err[256];
-	uint32_t mfile = 0, sfile = 0;
+	uint32_t mfile;
+	if (fts_source_load(d->src, path, FTS_MAX_INPUT, &mfile, err, sizeof(err))) {
+		fts_diag(d, FTS_E_IO, FTS_SPAN_NONE, path, err);
+		return -1;
+	}
+	c->manifest = fts_manifest_parse(&c->arena, d, mfile);
+	if (c->manifest)
+		c->names = fts_manifest_link(c->manifest, d);
+	return 0;
+}
+
+/* Apply the command line's settings over what a config said. */
+static void apply_given(struct fts_settings *s, const struct fts_check_input *in)
+{
+	const struct fts_settings *f = &in->settings;
+	if (in->given & FTS_GIVEN_RESTORE_BEST)
+		s->restore_best = f->restore_best;
+	if (in->given & FTS_GIVEN_MAX_DEPTH)
+		s->max_depth = f->max_depth;
+	if (in->given & FTS_GIVEN_ETO)
+		s->epoch_transitions_only = f->epoch_transitions_only;
+	if (in->given & FTS_GIVEN_ALLOW_UNTESTED)
+		s->allow_untested = f->allow_untested;
+	if (in->given & FTS_GIVEN_BASE_MAX_LR)
+		s->base_max_lr = f->base_max_lr;
+	if (in->given & FTS_GIVEN_MAX_EPOCHS)
+		s->max_epochs = f->max_epochs;
+	if (in->given & FTS_GIVEN_APPLY_LAMBDAS)
+		s->apply_lambdas_new_pgs = f->apply_lambdas_new_pgs;
+}
+
+static const struct fts_node *flow(struct fts_compile *c, struct fts_diags *d, const char *name,
+				   const char *text)
+{
+	return text ? fts_yaml_parse_text(&c->arena, d, name, text, strlen(text)) : NULL;
+}
+
+int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struct fts_compile *c)
+{
+	memset(c, 0, sizeof(*c));
+	fts_arena_init(&c->arena);
+	struct fts_settings settings = in->settings;   /* defaults + command line */
+	struct timespec t0;
+	char err[256];
 	int rc = 0;
+	stage(NULL, &t0);
 
-	if (fts_source_load(d->src, in->manifest, FTS_MAX_INPUT, &mfile, err, sizeof(err))) {
-		fts_diag(d, FTS_E_IO, FTS_SPAN_NONE, in->manifest, err);
-		rc = -1;
-	}
-	errno = 0;
-	if (fts_source_load(d->src, in->schedule, FTS_MAX_INPUT, &sfile, err, sizeof(err))) {
-		fts_diag(d, FTS_E_IO, FTS_SPAN_NONE, in->schedule,
-			 errno == ENOENT ? "could not find the fine-tuning schedule file" : err);
-		rc = -1;
-	}
-	if (rc)
-		return rc;
-	stage("read", &t0);
-
-	struct fts_arena arena;
-	fts_arena_init(&arena);
-	struct fts_stdlib *lib = fts_stdlib_load();
-	struct fts_names *names = NULL;
-	struct fts_manifest *m = NULL;
-
+	c->stdlib = fts_stdlib_load();
 	for (size_t i = 0; i < in->ndeclare; i++) {
 		uint32_t df;
 		if (fts_source_load(d->src, in->declare[i], FTS_MAX_INPUT, &df, err, sizeof(err))) {
@@ -69,43 +92,148 @@ int fts_check_run(const struct fts_check_input *in, struct fts_diags *d)
 			rc = -1;
 			continue;
 		}
-		fts_stdlib_load_extra(lib, d->src, df, decl_report, d);
+		fts_stdlib_load_extra(c->stdlib, d->src, df, decl_report, d);
 	}
-	if (rc)
-		goto out;
 	stage("stdlib", &t0);
-	m = fts_manifest_parse(&arena, d, mfile);
-	stage("manifest", &t0);
-	if (in->reinit_optim_cfg)
-		settings.reinit_optim_cfg = fts_yaml_parse_text(&arena, d, "--reinit-optim-cfg",
-								 in->reinit_optim_cfg,
-								 strlen(in->reinit_optim_cfg));
-	if (in->reinit_lr_cfg)
-		settings.reinit_lr_cfg = fts_yaml_parse_text(&arena, d, "--reinit-lr-cfg",
-							      in->reinit_lr_cfg,
-							      strlen(in->reinit_lr_cfg));
-	size_t errors = d->errors;
-	bool empty = false;
-	struct fts_node *root = fts_yaml_parse(&arena, d, sfile, &empty);
-	stage("yaml", &t0);
-	if (!m || d->errors != errors)
-		goto out;               /* nothing sensible to check */
 
-	names = fts_manifest_link(m, d);
-	if (!names)
-		goto out;
-	stage("index", &t0);
-	struct fts_ir *ir = fts_lower_schedule(&arena, d, root, m, names, lib, &settings,
-					       fts_span_make(sfile, 0, 0));
+	/* LightningCLI configs: settings (the command line's override them),
+	 * the schedule path, the session's optimizer and scheduler */
+	struct fts_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	if (in->nconfigs) {
+		fts_settings_default(&settings);
+		if (fts_config_load(&c->arena, d, c->stdlib, in->configs, in->nconfigs, &settings, &cfg))
+			rc = -1;
+		if (!in->schedule && !cfg.has_fts && rc == 0 && d->errors == 0)
+			fts_diag(d, FTS_E_CONFIG, FTS_SPAN_NONE,
+				 "the configs have no finetuning_scheduler.FinetuningScheduler callback and no "
+				 "schedule was given");
+	}
+
+	/* the schedule: a file, inline in the config, or generated (implicit mode) */
+	const struct fts_node *root = NULL;
+	uint32_t sfile = FTS_NOFILE;
+	const char *schedule = in->schedule ? in->schedule : cfg.ft_schedule_path;
+	bool implicit = !schedule && !cfg.ft_schedule_inline && (in->implicit || cfg.has_fts);
+	if (schedule) {
+		errno = 0;
+		if (fts_source_load(d->src, schedule, FTS_MAX_INPUT, &sfile, err, sizeof(err))) {
+			fts_diag(d, FTS_E_IO, FTS_SPAN_NONE, schedule,
+				 errno == ENOENT ? "could not find the fine-tuning schedule file" : err);
+			rc = -1;
+		}
+	}
+	if (load_manifest(c, in->manifest, d))
+		rc = -1;
+	if (rc)
+		return rc;
+	stage("manifest", &t0);
+
+	if (in->reinit_optim_cfg)
+		settings.reinit_optim_cfg = flow(c, d, "--reinit-optim-cfg", in->reinit_optim_cfg);
+	if (in->reinit_lr_cfg)
+		settings.reinit_lr_cfg = flow(c, d, "--reinit-lr-cfg", in->reinit_lr_cfg);
+	if (in->nconfigs)
+		apply_given(&settings, in);
+	settings.implicit_mode = implicit;
+	const struct fts_node *opt0 = in->initial_optimizer
+		? flow(c, d, "--initial-optimizer", in->initial_optimizer) : cfg.optimizer_init;
+	bool sched_none = in->initial_lr_scheduler && strcmp(in->initial_lr_scheduler, "none") == 0;
+	const struct fts_node *sched0 = sched_none ? NULL
+		: in->initial_lr_scheduler ? flow(c, d, "--initial-lr-scheduler", in->initial_lr_scheduler)
+		: cfg.lr_scheduler_init;
+	const struct fts_node *pl0 = in->initial_lr_scheduler ? NULL : cfg.pl_lrs_cfg;
+	/* the flag also takes {lr_scheduler_init: {...}, pl_lrs_cfg: {...}} */
+	if (in->initial_lr_scheduler && sched0 && sched0->kind == FTS_N_MAP &&
+	    fts_node_get(sched0, "lr_scheduler_init")) {
+		struct fts_pair *pl = fts_node_get(sched0, "pl_lrs_cfg");
+		pl0 = pl ? pl->value : NULL;
+		sched0 = fts_node_get(sched0, "lr_scheduler_init")->value;
+	}
+
+	size_t errors = d->errors;
+	if (schedule) {
+		bool empty = false;
+		root = fts_yaml_parse(&c->arena, d, sfile, &empty);
+	} else if (cfg.ft_schedule_inline) {
+		root = cfg.ft_schedule_inline;
+	} else if (implicit && c->manifest && c->names) {
+		size_t len;
+		char *text = fts_gen_schedule(&c->arena, c->manifest, &len);
+		root = fts_yaml_parse_text(&c->arena, d, "<implicit schedule>", text, len);
+	}
+	stage("yaml", &t0);
+	if (!c->manifest || !c->names || d->errors != errors)
+		return 0;               /* nothing sensible to check */
+	if (!schedule && !cfg.ft_schedule_inline && !implicit)
+		return 0;               /* a config without FTS (reported above) */
+
+	c->ir = fts_lower_schedule(&c->arena, d, root, c->manifest, c->names, c->stdlib, &settings,
+				   fts_span_make(sfile, 0, 0));
 	stage("lower", &t0);
-	fts_check_schedule(ir, d);
+	fts_check_schedule(c->ir, d);
 	stage("check", &t0);
-out:
-	if (names)
-		fts_names_free(names);
-	if (m)
-		free(m->sched_names);
-	fts_stdlib_free(lib);
-	fts_arena_release(&arena);
+
+	/* what is known of the session's own optimizer and scheduler */
+	struct fts_initial *init = &c->initial;
+	init->no_decay = in->no_decay;
+	init->nno_decay = in->nno_decay;
+	init->phase0_groups = in->phase0_groups ? in->phase0_groups : 1;
+	init->where = FTS_SPAN_NONE;
+	if (opt0) {
+		init->optimizer_known = true;
+		init->optimizer = fts_lower_initial_optimizer(c->ir, d, opt0);
+		init->where = opt0->span;
+	}
+	if (sched0 || sched_none) {
+		init->scheduler_known = true;
+		/* V-F3 for a config's scheduler was reported by the config loader */
+		init->scheduler = sched0 ? fts_lower_initial_scheduler(c->ir, d, sched0, pl0,
+								       in->initial_lr_scheduler != NULL) : NULL;
+		if (!fts_span_valid(init->where) && sched0)
+			init->where = sched0->span;
+	}
+	if (d->errors == 0) {
+		c->sim = fts_simulate(c->ir, init);
+		fts_check_cross_phase(c->ir, c->sim, init, d);
+	}
+	stage("simulate", &t0);
 	return 0;
+}
+
+void fts_compile_release(struct fts_compile *c)
+{
+	if (c->names)
+		fts_names_free(c->names);
+	if (c->manifest)
+		free(c->manifest->sched_names);
+	if (c->stdlib)
+		fts_stdlib_free(c->stdlib);
+	fts_arena_release(&c->arena);
+	memset(c, 0, sizeof(*c));
+}
+
+int fts_check_run(const struct fts_check_input *in, struct fts_diags *d)
+{
+	struct fts_compile c;
+	int rc = fts_compile_run(in, d, &c);
+	fts_compile_release(&c);
+	return rc;
+}
+
+int fts_gen_run(const char *manifest, struct fts_diags *d, FILE *out)
+{
+	struct fts_compile c;
+	memset(&c, 0, sizeof(c));
+	fts_arena_init(&c.arena);
+	int rc = 1;
+	if (load_manifest(&c, manifest, d) != 0) {
+		rc = -1;
+	} else if (c.manifest && c.names) {
+		size_t len;
+		char *text = fts_gen_schedule(&c.arena, c.manifest, &len);
+		rc = fwrite(text, 1, len, out) == len ? 0 : -1;
+	}
+	fts_compile_release(&c);
+	return rc;
 }

@@ -30,6 +30,7 @@ struct fts_settings {
 	bool apply_lambdas_new_pgs;     /* default false */
 	const struct fts_node *reinit_optim_cfg;        /* implicit optimizer reinit, or NULL */
 	const struct fts_node *reinit_lr_cfg;           /* implicit scheduler reinit, or NULL */
+	bool implicit_mode;             /* the schedule is FTS's generated one (no ft_schedule) */
 };
 
 void fts_settings_default(struct fts_settings *s);

@@ -785,7 +785,7 @@ struct fts_ir *fts_lower_schedule(struct fts_arena *a, struct fts_diags *d,
 
 	/* implicit-style directives given as run settings */
 	if (s->reinit_lr_cfg && !fts_node_falsy(s->reinit_lr_cfg)) {
-		if (root)
+		if (root && !s->implicit_mode)
 			fts_diag(d, FTS_E_BOTH_SCHEDULE_REINIT_LR, s->reinit_lr_cfg->span);
 		if (is_map(s->reinit_lr_cfg))
 			ir->reinit_lr = lower_lr_scheduler(&l, s->reinit_lr_cfg, "reinit_lr_cfg", 1, true);
@@ -907,4 +907,41 @@ struct fts_ir *fts_lower_schedule(struct fts_arena *a, struct fts_diags *d,
 	if (s->max_depth < -1)
 		ir->max_depth = s->max_depth;
 	return ir;
+}
+
+/* --- the training session's own optimizer and scheduler --------------------------- */
+
+struct fts_ir_directive *fts_lower_initial_optimizer(struct fts_ir *ir, struct fts_diags *d,
+						     const struct fts_node *optimizer_init)
+{
+	struct lower l = {ir, d, ir->arena, ir->manifest, NULL, ir->stdlib, NULL, 0, 0};
+	struct fts_ir_directive *dir = fts_arena_alloc(ir->arena, sizeof(*dir));
+	dir->node = optimizer_init;
+	if (lower_class(&l, dir, optimizer_init, "optimizer_init", "optimizer_init", true, 0))
+		check_args(&l, dir, true);
+	return dir;
+}
+
+struct fts_ir_directive *fts_lower_initial_scheduler(struct fts_ir *ir, struct fts_diags *d,
+						     const struct fts_node *lr_scheduler_init,
+						     const struct fts_node *pl_lrs_cfg, bool check_supported)
+{
+	struct lower l = {ir, d, ir->arena, ir->manifest, NULL, ir->stdlib, NULL, 0, 0};
+	struct fts_ir_directive *dir = fts_arena_alloc(ir->arena, sizeof(*dir));
+	dir->node = lr_scheduler_init;
+	dir->pl_lrs_cfg = pl_lrs_cfg;
+	bool usable = lower_class(&l, dir, lr_scheduler_init, "lr_scheduler_init", "lr_scheduler_init",
+				  false, 0);
+	if (usable && dir->decl) {
+		/* V-F3: the session's own scheduler must be one FTS supports */
+		if (check_supported && !fts_class_has(dir->decl, FTS_CLS_FTS_SUPPORTED)) {
+			if (ir->settings.allow_untested)
+				fts_diag(d, FTS_W_INITIAL_LRS, dir->class_span, dir->class_path);
+			else
+				fts_diag(d, FTS_E_INITIAL_LRS, dir->class_span, dir->class_path);
+		}
+		check_args(&l, dir, false);
+	}
+	lower_pl_lrs_cfg(&l, dir, dir->decl && fts_class_has(dir->decl, FTS_CLS_PLATEAU));
+	return dir;
 }

@@ -28,6 +28,7 @@ static const char *const usage_main[] = {
 	"",
 	"commands:",
 	"   check     check an FTS schedule against a model manifest",
+	"   gen       write FTS's implicit-mode schedule of a model",
 	"   explain   print the documentation of a diagnostic code",
 	"   version   print the ftsc version",
 	"",
@@ -37,8 +38,18 @@ static const char *const usage_main[] = {
 
 static const char *const usage_check[] = {
 	"usage: ftsc check <schedule.yaml> --manifest <model.tsv> [<options>]",
+	"   or: ftsc check --config <a.yaml> [--config <b.yaml>...] --manifest <model.tsv> [<options>]",
+	"   or: ftsc check --implicit --manifest <model.tsv> [<options>]",
 	"",
+	"    --config <file>            a LightningCLI config; several are merged in order (repeatable)",
 	"    --manifest <file>          the model's parameters (ftsc-manifest v1, or one name per line)",
+	"    --implicit                 check FTS's generated schedule (implicit mode)",
+	"    --initial-optimizer=<yaml> the session's optimizer: {class_path: ..., init_args: {...}}",
+	"    --initial-lr-scheduler=<yaml>  the session's lr scheduler ({class_path, init_args}, or",
+	"                               {lr_scheduler_init: ..., pl_lrs_cfg: ...}), or 'none'",
+	"    --no-decay=<a,b>           the LightningModule's no_decay substrings (bias,LayerNorm.weight)",
+	"    --phase0-groups=<n>        parameter groups configure_optimizers builds (default 1)",
+	"    --explain-plan             print the phases: epochs, parameters, optimizer, scheduler, lrs",
 	"    --declare <file>           more optimizer / lr_scheduler declarations (repeatable)",
 	"    --restore-best=<bool>      FinetuningScheduler restore_best (default true)",
 	"    --max-depth=<n>            FinetuningScheduler max_depth (default -1: every phase)",
@@ -55,6 +66,14 @@ static const char *const usage_check[] = {
 	"    --color=<when>             auto (default), always or never; NO_COLOR disables",
 	"    --plain                    no source excerpts",
 	"    -v, --verbose              also show FTS's INFO-level remarks",
+	NULL,
+};
+
+static const char *const usage_gen[] = {
+	"usage: ftsc gen --manifest <model.tsv> [-o <file>]",
+	"",
+	"    --manifest <file>   the model's parameters",
+	"    -o <file>           write there instead of standard output",
 	NULL,
 };
 
@@ -154,8 +173,19 @@ static int opt_flag(const char *a, const char *name, bool *out)
 /* --- check ------------------------------------------------------------------------- */
 
 struct check_opts {
+	const char *configs[16];
+	size_t nconfigs;
 	const char *declare[16];
 	size_t ndeclare;
+	const char *no_decay[32];
+	size_t nno_decay;
+	char *no_decay_buf;
+	bool implicit;
+	bool explain_plan;
+	unsigned phase0_groups;
+	unsigned given;
+	const char *initial_optimizer;
+	const char *initial_lr_scheduler;
 	const char *schedule;
 	const char *manifest;
 	const char *reinit_optim;
@@ -196,6 +226,12 @@ static int cmd_check(int argc, char **argv)
 			goto out;
 		} else if ((v = opt_value(argc, argv, &i, "--manifest"))) {
 			o.manifest = v;
+		} else if ((v = opt_value(argc, argv, &i, "--config"))) {
+			if (o.nconfigs == sizeof(o.configs) / sizeof(o.configs[0])) {
+				rc = usage_error(usage_check, "too many --config files", NULL);
+				goto out;
+			}
+			o.configs[o.nconfigs++] = v;
 		} else if ((v = opt_value(argc, argv, &i, "--declare"))) {
 			if (o.ndeclare == sizeof(o.declare) / sizeof(o.declare[0])) {
 				rc = usage_error(usage_check, "too many --declare files", NULL);
@@ -205,24 +241,54 @@ static int cmd_check(int argc, char **argv)
 		} else if ((v = opt_value(argc, argv, &i, "--restore-best"))) {
 			if (parse_bool(v, &o.settings.restore_best))
 				goto bad_value;
+			o.given |= FTS_GIVEN_RESTORE_BEST;
 		} else if ((v = opt_value(argc, argv, &i, "--max-depth"))) {
 			if (parse_int(v, &o.settings.max_depth))
 				goto bad_value;
+			o.given |= FTS_GIVEN_MAX_DEPTH;
 		} else if ((f = opt_flag(a, "--epoch-transitions-only", &o.settings.epoch_transitions_only))) {
 			if (f < 0)
 				goto bad_value;
+			o.given |= FTS_GIVEN_ETO;
 		} else if ((f = opt_flag(a, "--allow-untested", &o.settings.allow_untested))) {
 			if (f < 0)
 				goto bad_value;
+			o.given |= FTS_GIVEN_ALLOW_UNTESTED;
 		} else if ((f = opt_flag(a, "--apply-lambdas-new-pgs", &o.settings.apply_lambdas_new_pgs))) {
 			if (f < 0)
 				goto bad_value;
+			o.given |= FTS_GIVEN_APPLY_LAMBDAS;
 		} else if ((v = opt_value(argc, argv, &i, "--base-max-lr"))) {
 			if (parse_double(v, &o.settings.base_max_lr))
 				goto bad_value;
+			o.given |= FTS_GIVEN_BASE_MAX_LR;
 		} else if ((v = opt_value(argc, argv, &i, "--max-epochs"))) {
 			if (parse_int(v, &o.settings.max_epochs) || o.settings.max_epochs < 0)
 				goto bad_value;
+			o.given |= FTS_GIVEN_MAX_EPOCHS;
+		} else if (strcmp(a, "--implicit") == 0) {
+			o.implicit = true;
+		} else if (strcmp(a, "--explain-plan") == 0) {
+			o.explain_plan = true;
+		} else if ((v = opt_value(argc, argv, &i, "--initial-optimizer"))) {
+			o.initial_optimizer = v;
+		} else if ((v = opt_value(argc, argv, &i, "--initial-lr-scheduler"))) {
+			o.initial_lr_scheduler = v;
+		} else if ((v = opt_value(argc, argv, &i, "--phase0-groups"))) {
+			int64_t g;
+			if (parse_int(v, &g) || g < 1 || g > 1000)
+				goto bad_value;
+			o.phase0_groups = (unsigned)g;
+		} else if ((v = opt_value(argc, argv, &i, "--no-decay"))) {
+			free(o.no_decay_buf);
+			o.no_decay_buf = strdup(v);
+			o.nno_decay = 0;
+			char *save = NULL;
+			for (char *t = strtok_r(o.no_decay_buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+				if (o.nno_decay == sizeof(o.no_decay) / sizeof(o.no_decay[0]))
+					goto bad_value;
+				o.no_decay[o.nno_decay++] = t;
+			}
 		} else if ((v = opt_value(argc, argv, &i, "--reinit-optim-cfg"))) {
 			o.reinit_optim = v;
 		} else if ((v = opt_value(argc, argv, &i, "--reinit-lr-cfg"))) {
@@ -266,8 +332,9 @@ bad_value:
 		rc = usage_error(usage_check, "invalid value in", a);
 		goto out;
 	}
-	if (!o.schedule) {
-		rc = usage_error(usage_check, "no schedule given", NULL);
+	if (!o.schedule && !o.implicit && !o.nconfigs) {
+		rc = usage_error(usage_check, "no schedule given (or --config, or --implicit for FTS's "
+				 "generated one)", NULL);
 		goto out;
 	}
 	if (!o.manifest) {
@@ -276,15 +343,83 @@ bad_value:
 	}
 	d.color = d.format == FTS_FMT_TEXT && want_color(color);
 
-	struct fts_check_input in = {o.schedule, o.manifest, o.reinit_optim, o.reinit_lr,
-				     o.declare, o.ndeclare, o.settings};
-	int io = fts_check_run(&in, &d);
+	struct fts_check_input in = {0};
+	in.schedule = o.schedule;
+	in.manifest = o.manifest;
+	in.reinit_optim_cfg = o.reinit_optim;
+	in.reinit_lr_cfg = o.reinit_lr;
+	in.declare = o.declare;
+	in.ndeclare = o.ndeclare;
+	in.settings = o.settings;
+	in.given = o.given;
+	in.implicit = o.implicit;
+	in.initial_optimizer = o.initial_optimizer;
+	in.initial_lr_scheduler = o.initial_lr_scheduler;
+	in.no_decay = o.no_decay;
+	in.nno_decay = o.nno_decay;
+	in.phase0_groups = o.phase0_groups;
+	in.configs = o.configs;
+	in.nconfigs = o.nconfigs;
+	struct fts_compile comp;
+	int io = fts_compile_run(&in, &d, &comp);
 	fts_diags_render(&d, d.format == FTS_FMT_TEXT ? stderr : stdout);
 	rc = io ? EXIT_USAGE : d.errors ? EXIT_ERRORS : EXIT_CLEAN;
+	if (o.explain_plan && comp.ir)
+		fts_explain_plan(comp.ir, comp.sim, stdout);
+	fts_compile_release(&comp);
 out:
+	free(o.no_decay_buf);
 	fts_diags_release(&d);
 	fts_sources_release(&src);
 	return rc;
+}
+
+/* --- gen ------------------------------------------------------------------------ */
+
+static int cmd_gen(int argc, char **argv)
+{
+	const char *manifest = NULL, *out_path = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			print_usage(stdout, usage_gen);
+			return EXIT_CLEAN;
+		} else if ((v = opt_value(argc, argv, &i, "--manifest"))) {
+			manifest = v;
+		} else if ((v = opt_value(argc, argv, &i, "-o"))) {
+			out_path = v;
+		} else {
+			return usage_error(usage_gen, "unknown argument", argv[i]);
+		}
+	}
+	if (!manifest)
+		return usage_error(usage_gen, "--manifest is required", NULL);
+	struct fts_sources src;
+	struct fts_diags d;
+	fts_sources_init(&src);
+	fts_diags_init(&d, &src);
+	d.color = want_color("auto");
+	FILE *out = stdout;
+	char *buf = NULL;
+	size_t len = 0;
+	if (out_path)
+		out = open_memstream(&buf, &len);       /* written only when complete */
+	int rc = fts_gen_run(manifest, &d, out);
+	if (out_path)
+		fclose(out);
+	fts_diags_render(&d, stderr);
+	int status = rc < 0 ? EXIT_USAGE : rc > 0 || d.errors ? EXIT_ERRORS : EXIT_CLEAN;
+	if (rc == 0 && !d.errors && out_path) {
+		FILE *f = fopen(out_path, "w");
+		if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+			fprintf(stderr, "ftsc: cannot write '%s': %s\n", out_path, strerror(errno));
+			status = EXIT_USAGE;
+		}
+	}
+	free(buf);
+	fts_diags_release(&d);
+	fts_sources_release(&src);
+	return status;
 }
 
 /* --- explain ---------------------------------------------------------------------- */
@@ -339,6 +474,8 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "explain") == 0)
 		return cmd_explain(argc - 1, argv + 1);
+	if (strcmp(cmd, "gen") == 0)
+		return cmd_gen(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("ftsc %s\n", FTSC_VERSION);
 		return EXIT_CLEAN;

@@ -428,16 +428,21 @@ static void check_restore(struct fts_ir *ir, const struct fts_sim *sim,
 					continue;
 				const char *from = origin(ir->arena, old, "optimizer");
 				const char *into = origin(ir->arena, cur, "optimizer");
-				if (same)
-					into = fts_arena_printf(ir->arena, "%s with another state layout (%s instead of %s)",
-								into, cur->slots, old->slots);
 				struct fts_diag *dg = fts_diag(d, FTS_W_RESTORE_OPTIMIZER, ph->key->span,
 							       (long long)ph->index, from, into);
-				fts_diag_note(d, dg, class_span(old, init),
-					      "phase %zu trains with %s: when the best checkpoint at the phase %lld "
-					      "transition was saved in phase %zu, its optimizer state is restored into %s "
-					      "and the first optimizer step fails", j, class_name(old),
-					      (long long)ph->index, j, class_name(cur));
+				if (!same)
+					fts_diag_note(d, dg, class_span(old, init),
+						      "phase %zu trains with %s: if the best checkpoint at the phase %lld "
+						      "transition was saved in phase %zu, its parameter groups and state are "
+						      "loaded into %s and the first optimizer step of phase %lld fails",
+						      j, class_name(old), (long long)ph->index, j, class_name(cur),
+						      (long long)ph->index);
+				else
+					fts_diag_note(d, dg, class_span(old, init),
+						      "phase %zu's %s keeps state [%s], phase %lld's keeps [%s]: if the best "
+						      "checkpoint was saved in phase %zu, its hyper-parameters and state "
+						      "silently replace those new_optimizer configured",
+						      j, class_name(old), old->slots, (long long)cur->since, cur->slots, j);
 				fts_diag_help(d, dg, "re-specify new_optimizer in phase %lld (the restored state is "
 					      "then discarded)", (long long)ph->index);
 				fts_diag_help(d, dg, "or set restore_best: false (ftsc --restore-best=false)");

@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -406,6 +407,81 @@ START_TEST(test_declare)
 }
 END_TEST
 
+/* Issue 3: every FTS example config pair checks clean (run where FTS runs them). */
+START_TEST(test_config_pairs)
+{
+	static const char *const pairs[] = {
+		"config/fts_explicit.yaml", "config/fts_implicit.yaml",
+		"config/advanced/reinit_lr/fts_explicit_reinit_lr.yaml",
+		"config/advanced/reinit_lr/fts_implicit_reinit_lr.yaml",
+		"config/advanced/reinit_optim_lr/fts_explicit_reinit_optim_lr.yaml",
+		"config/advanced/reinit_optim_lr/fts_implicit_reinit_optim_lr.yaml",
+		"config/advanced/reinit_optim_lr/fts_implicit_reinit_optim_lr_use_curr.yaml",
+		"config/advanced/fsdp/fts_ddp_fsdp_baseline_profile.yaml",
+		"config/advanced/fsdp/fts_fsdp_awp_overrides_offload_profile.yaml",
+		"config/advanced/fsdp/fts_fsdp_awp_overrides_profile.yaml",
+		"config/advanced/fsdp/fts_fsdp_basic_profile.yaml",
+	};
+	char ftsc[4096];
+	ck_assert_ptr_nonnull(realpath(FTSC, ftsc));
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		struct result r = run("cd ../shared/fts && %s check --config config/fts_defaults.yaml --config %s "
+				      "--manifest ../manifests/deberta-v3-base-seqcls.tsv "
+				      "--no-decay=bias,LayerNorm.weight --color=never", ftsc, pairs[i]);
+		ck_assert_msg(r.status == 0, "%s: %s", pairs[i], r.out);
+		free(r.out);
+	}
+	/* the explain-plan of the guide's example */
+	struct result r = run("cd ../shared/fts && %s check --config config/fts_defaults.yaml --config "
+			      "config/advanced/reinit_optim_lr/fts_explicit_reinit_optim_lr.yaml "
+			      "--manifest ../manifests/deberta-v3-base-seqcls.tsv --no-decay=bias,LayerNorm.weight "
+			      "--explain-plan 2>/dev/null", ftsc);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "3 phases of 4 (max_depth 2); restore_best off"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "optimizer torch.optim.AdamW [state: step, exp_avg, exp_avg_sq]"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "scheduler torch.optim.lr_scheduler.StepLR (new in phase 1)"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "optimizer torch.optim.SGD [state: momentum_buffer] (new in phase 1)"), "%s", r.out);
+	/* phase 1: the two rebuilt phase-0 groups take init_pg_lrs, the new pair the phase lr */
+	ck_assert_msg(strstr(r.out, "     0  phase 0  lr 2e-06"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "     3  phase 1 no_decay (weight_decay 0)  lr 1e-05"), "%s", r.out);
+	free(r.out);
+	/* a config without FTS */
+	r = run("cd ../shared/fts && %s check --config config/fts_defaults.yaml --config config/nofts_baseline.yaml "
+		"--manifest ../manifests/deberta-v3-base-seqcls.tsv", ftsc);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out, "no finetuning_scheduler.FinetuningScheduler callback"), "%s", r.out);
+	free(r.out);
+}
+END_TEST
+
+/* Issue 3: `ftsc gen` equals FTS's algorithm on every manifest, byte for byte. */
+START_TEST(test_gen)
+{
+	static const char *const m[] = {
+		"bert-base-uncased-seqcls", "deberta-v3-base-seqcls", "fts-bn-boring-model", "fts-boring-model",
+		"fts-shared-param-model", "gpt2-lmhead", "llama3-8b-causal", "mixtral-8x7b-causal",
+		"roberta-base-seqcls", "t5-small",
+	};
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		struct result r = run(FTSC " gen --manifest ../shared/manifests/%s.tsv | cmp - ../shared/golden/gen/%s.yaml",
+				      m[i], m[i]);
+		ck_assert_msg(r.status == 0, "%s: %s", m[i], r.out);
+		free(r.out);
+	}
+	struct result r = run(FTSC " gen --manifest /nonexistent.tsv");
+	ck_assert_int_eq(r.status, 2);
+	free(r.out);
+	char path[] = "/tmp/ftsc-gen-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	r = run(FTSC " gen --manifest ../shared/manifests/fts-boring-model.tsv -o %s && cmp %s "
+		"../shared/golden/gen/fts-boring-model.yaml", path, path);
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	free(r.out);
+	unlink(path);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -421,6 +497,8 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_bad_manifests);
 	tcase_add_test(tc, test_declare);
+	tcase_add_test(tc, test_config_pairs);
+	tcase_add_test(tc, test_gen);
 	suite_add_tcase(s, tc);
 	return s;
 }
