@@ -40,7 +40,7 @@ endif
 
 DEBIAN_PKGS := flex bison libyaml-dev libopenblas-dev check libpcre2-dev pkg-config mandoc
 
-B := build
+B ?= build
 PKG_CFLAGS := $(shell pkg-config --cflags yaml-0.1 libpcre2-8 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs yaml-0.1 libpcre2-8 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -181,7 +181,7 @@ $(B)/tests/%: $(B)/tests/%.o $(RT_TOOL_OBJ) $(LIBFTSC) $(LIBRT_A)
 
 test: all $(TEST_BIN)
 	@fail=0; for t in $(TEST_BIN); do \
-		echo "== $$t"; $$t || fail=1; \
+		echo "== $$t"; FTSC_BIN=$(FTSC) FTSRUN_BIN=$(FTSRUN) $$t || fail=1; \
 	done; exit $$fail
 
 lint:

@@ -17,7 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FTSC "build/ftsc"
+/* the binary under test: $FTSC_BIN (make check sets it), else build/ftsc */
+static const char *ftsc_bin(void)
+{
+	const char *b = getenv("FTSC_BIN");
+	return b && *b ? b : "build/ftsc";
+}
+#define FTSC "@FTSC@"
 #define BORING "../shared/manifests/fts-boring-model.tsv"
 
 struct result {
@@ -35,8 +41,18 @@ static struct result run(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
-	char full[4200];
-	snprintf(full, sizeof(full), "%s 2>&1", cmd);
+	/* @FTSC@ stands for the binary under test */
+	char full[8192];
+	size_t o = 0;
+	for (const char *p = cmd; *p && o < sizeof(full) - 512;) {
+		if (strncmp(p, "@FTSC@", 6) == 0) {
+			o += (size_t)snprintf(full + o, sizeof(full) - o, "%s", ftsc_bin());
+			p += 6;
+		} else {
+			full[o++] = *p++;
+		}
+	}
+	snprintf(full + o, sizeof(full) - o, " 2>&1");
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	FILE *p = popen(full, "r");
@@ -423,7 +439,7 @@ START_TEST(test_config_pairs)
 		"config/advanced/fsdp/fts_fsdp_basic_profile.yaml",
 	};
 	char ftsc[4096];
-	ck_assert_ptr_nonnull(realpath(FTSC, ftsc));
+	ck_assert_ptr_nonnull(realpath(ftsc_bin(), ftsc));
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
 		struct result r = run("cd ../shared/fts && %s check --config config/fts_defaults.yaml --config %s "
 				      "--manifest ../manifests/deberta-v3-base-seqcls.tsv "
