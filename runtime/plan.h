@@ -1,0 +1,137 @@
+/*
+ * plan.h - the runtime's view of a loaded plan (internal to libftsrt).
+ *
+ * ftsrt_plan_open() maps a plan file (man/ftsplan.5), validates every
+ * byte of it, and fills this decoded, read-only view; the execution engine
+ * (run.c) and the inspection tools read only this.  All pointers point into
+ * the mapping or into memory the plan owns; they stay valid until
+ * ftsrt_plan_close().  Every index has been checked against its table and
+ * every enum against its range, so readers need no further checks.
+ *
+ * Checklist when this changes: plan.c (reader), compiler/emit.c (writer),
+ * `ftsc dump` and `ftsrun inspect`, man/ftsplan.5, tests/plan/.
+ */
+#ifndef RT_PLAN_H
+#define RT_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ftsrt.h"
+
+enum rt_dtype {
+	RT_DTYPE_F32, RT_DTYPE_F64, RT_DTYPE_F16, RT_DTYPE_BF16, RT_DTYPE_OTHER,
+};
+
+struct rt_plan_param {
+	const char *name;               /* NUL-terminated */
+	uint32_t ndim;
+	const int64_t *dims;            /* ndim entries */
+	uint64_t numel;
+	uint8_t dtype;                  /* enum rt_dtype */
+	bool requires_grad;
+	int32_t tied_to;                /* index of the source parameter, or -1 */
+};
+
+enum rt_arg_kind {
+	RT_ARG_NONE, RT_ARG_BOOL, RT_ARG_INT, RT_ARG_FLOAT, RT_ARG_STR, RT_ARG_FLOATS,
+};
+
+/* One resolved constructor argument: given, or the stdlib's default. */
+struct rt_plan_arg {
+	const char *name;
+	uint8_t kind;                   /* enum rt_arg_kind */
+	bool given;                     /* written in the schedule (else the default) */
+	bool b;
+	int64_t i;
+	double f;
+	const char *s;                  /* RT_ARG_STR */
+	const double *v;                /* RT_ARG_FLOATS (tuples/lists of numbers) */
+	uint32_t n;                     /* entries in v */
+};
+
+/* An optimizer or lr-scheduler record. */
+struct rt_plan_class {
+	bool scheduler;                 /* else an optimizer */
+	uint16_t stdlib_id;             /* the compiler's stdlib class id */
+	const char *class_path;         /* "torch.optim.AdamW" */
+	const struct rt_plan_arg *args; /* every declared argument, resolved */
+	uint32_t nargs;
+	const char *const *state_slots; /* optimizers: state slot names in torch's order */
+	uint32_t nslots;
+	/* schedulers only */
+	bool epoch_interval;            /* pl_lrs_cfg.interval: true = epoch */
+	uint32_t frequency;             /* pl_lrs_cfg.frequency (>= 1) */
+	const char *monitor;            /* pl_lrs_cfg.monitor, or NULL */
+	const double *init_pg_lrs;      /* NULL when absent */
+	int32_t ninit_pg_lrs;           /* -1 when absent */
+	bool use_current;               /* use_current_optimizer_pg_lrs */
+	const uint8_t *lambda;          /* lr_lambda bytecode (runtime/lambda.h), or NULL */
+	uint32_t lambda_len;
+	const int32_t *children;        /* SequentialLR/ChainedScheduler: class record indices */
+	uint32_t nchildren;
+	const int64_t *milestones;      /* SequentialLR */
+	uint32_t nmilestones;
+};
+
+struct rt_plan_phase {
+	int64_t index;
+	int64_t mte;                    /* max_transition_epoch, -1 = early-stopping driven */
+	double lr;                      /* lr of the groups it adds (base_max_lr when absent) */
+	const uint32_t *params;         /* manifest indices, registration order */
+	uint32_t nparams;
+	int32_t new_optimizer;          /* class record index, or -1 */
+	int32_t new_lr_scheduler;       /* class record index, or -1 */
+	const char *src_file;           /* source map (NULL when stripped) */
+	uint32_t src_line;              /* 1-based, 0 when stripped */
+};
+
+/* Early stopping as FTSEarlyStopping will run it. */
+struct rt_plan_es {
+	bool present;                   /* false in epoch-driven mode */
+	const char *monitor;
+	int64_t patience;
+	double min_delta;               /* non-negative, as the user wrote it */
+	bool mode_max;
+	bool has_stopping_threshold, has_divergence_threshold;
+	double stopping_threshold, divergence_threshold;
+	bool check_finite;
+};
+
+struct rt_plan_ckpt {
+	const char *monitor;
+	int64_t save_top_k;
+	bool mode_max;
+};
+
+struct rt_plan {
+	uint64_t manifest_hash;         /* fts_manifest_hash(): names, shapes, dtypes */
+	const struct rt_plan_param *params;
+	uint32_t nparams;
+	const struct rt_plan_phase *phases;     /* every phase of the schedule */
+	uint32_t nphases;
+	int64_t max_depth;              /* effective: the last phase that runs */
+	const struct rt_plan_class *classes;
+	uint32_t nclasses;
+	int32_t initial_optimizer;      /* class record index (always present in a built plan) */
+	int32_t initial_scheduler;      /* class record index, or -1 when the session has none */
+	int32_t reinit_optimizer;       /* reinit_optim_cfg, or -1 */
+	int32_t reinit_scheduler;       /* reinit_lr_cfg, or -1 */
+	bool restore_best;
+	bool epoch_transitions_only;
+	bool apply_lambdas_new_pgs;
+	int64_t max_epochs;             /* effective (after FTS's final-phase override) */
+	double base_max_lr;
+	const char *const *no_decay;    /* no_decay substrings */
+	uint32_t nno_decay;
+	uint32_t phase0_groups;         /* groups configure_optimizers builds (>= 1) */
+	struct rt_plan_es es;
+	struct rt_plan_ckpt ckpt;
+	bool stripped;                  /* no source map */
+};
+
+/* The decoded view of an open plan (never NULL for an open plan). */
+const struct rt_plan *rt_plan_view(const ftsrt_plan *p);
+
+#endif /* RT_PLAN_H */
