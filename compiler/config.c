@@ -778,6 +778,10 @@ static void check_initial_scheduler(struct cfg *c)
 
 static void subst(struct cfg *c, struct fts_span sp, const char *msg)
 {
+	/* a schedule alone (an ftsc-language file without --config) says
+	 * nothing of callbacks: FTS's substitutions are not news then */
+	if (c->npaths == 0)
+		return;
 	fts_diag(c->d, FTS_W_CB_SUBST, sp, msg);
 }
 
@@ -975,6 +979,13 @@ int fts_config_load(struct fts_arena *a, struct fts_diags *d, const struct fts_s
 		    const char *const *paths, size_t npaths, struct fts_settings *settings,
 		    struct fts_config *out)
 {
+	return fts_config_load_ex(a, d, lib, paths, npaths, NULL, settings, out);
+}
+
+int fts_config_load_ex(struct fts_arena *a, struct fts_diags *d, const struct fts_stdlib *lib,
+		       const char *const *paths, size_t npaths, const struct fts_node *last,
+		       struct fts_settings *settings, struct fts_config *out)
+{
 	memset(out, 0, sizeof(*out));
 	struct cfg c = {a, d, lib, paths, npaths, settings, out};
 	int rc = 0;
@@ -1001,6 +1012,8 @@ int fts_config_load(struct fts_arena *a, struct fts_diags *d, const struct fts_s
 		}
 		root = fts_config_merge(a, root, doc);
 	}
+	if (last)
+		root = fts_config_merge(a, root, last);
 	out->root = root;
 	if (!root)
 		return rc;

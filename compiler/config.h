@@ -99,6 +99,11 @@ struct fts_config {
 int fts_config_load(struct fts_arena *a, struct fts_diags *d, const struct fts_stdlib *lib,
 		    const char *const *paths, size_t npaths, struct fts_settings *settings,
 		    struct fts_config *out);
+/* The same, with one more config document merged last: the tree of an
+ * ftsc-language schedule (dsl.h), which has the shape of a config. */
+int fts_config_load_ex(struct fts_arena *a, struct fts_diags *d, const struct fts_stdlib *lib,
+		       const char *const *paths, size_t npaths, const struct fts_node *last,
+		       struct fts_settings *settings, struct fts_config *out);
 
 /*
  * Merge `over` onto `base` as jsonargparse does (see fts_config_load).

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "dsl.h"
 #include "fts_stdlib.h"
 #include "gen.h"
 #include "lower.h"
@@ -27,6 +28,13 @@ static void stage(const char *name, struct timespec *t0)
 		fprintf(stderr, "ftsc: time: %-10s %8.2f ms\n", name,
 			(double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6);
 	*t0 = t1;
+}
+
+/* A schedule in the ftsc language (by its extension). */
+static bool fts_is_dsl_path(const char *path)
+{
+	size_t n = strlen(path);
+	return n > 4 && strcmp(path + n - 4, ".fts") == 0;
 }
 
 static void decl_report(void *ctx, struct fts_span span, const char *msg)
@@ -96,14 +104,41 @@ int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struc
 	}
 	stage("stdlib", &t0);
 
-	/* LightningCLI configs: settings (the command line's override them),
-	 * the schedule path, the session's optimizer and scheduler */
+	/* the manifest first: an ftsc-language schedule's `rest` needs it */
+	if (load_manifest(c, in->manifest, d))
+		return -1;
+	stage("manifest", &t0);
+
+	/* a schedule in the ftsc language is a whole config: parse it first */
+	const struct fts_node *dsl = NULL;
+	uint32_t sfile = FTS_NOFILE;
+	bool is_dsl = in->schedule && fts_is_dsl_path(in->schedule);
+	if (is_dsl) {
+		errno = 0;
+		if (fts_source_load(d->src, in->schedule, FTS_MAX_INPUT, &sfile, err, sizeof(err))) {
+			fts_diag(d, FTS_E_IO, FTS_SPAN_NONE, in->schedule,
+				 errno == ENOENT ? "could not find the fine-tuning schedule file" : err);
+			return -1;
+		}
+		struct fts_node *droot = fts_dsl_parse(&c->arena, d, sfile);
+		if (!droot)
+			return 0;
+		if (c->names)
+			fts_dsl_expand_rest(&c->arena, d, droot, c->names);
+		dsl = droot;
+	}
+
+	/* LightningCLI configs (and the DSL's settings, merged last): settings
+	 * (the command line's override them), the schedule path, the session's
+	 * optimizer and scheduler */
 	struct fts_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
-	if (in->nconfigs) {
+	if (in->nconfigs || dsl) {
 		fts_settings_default(&settings);
-		if (fts_config_load(&c->arena, d, c->stdlib, in->configs, in->nconfigs, &settings, &cfg))
+		if (fts_config_load_ex(&c->arena, d, c->stdlib, in->configs, in->nconfigs, dsl,
+				       &settings, &cfg))
 			rc = -1;
+		c->config = cfg;
 		if (!in->schedule && !cfg.has_fts && rc == 0 && d->errors == 0)
 			fts_diag(d, FTS_E_CONFIG, FTS_SPAN_NONE,
 				 "the configs have no finetuning_scheduler.FinetuningScheduler callback and no "
@@ -112,8 +147,7 @@ int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struc
 
 	/* the schedule: a file, inline in the config, or generated (implicit mode) */
 	const struct fts_node *root = NULL;
-	uint32_t sfile = FTS_NOFILE;
-	const char *schedule = in->schedule ? in->schedule : cfg.ft_schedule_path;
+	const char *schedule = is_dsl ? NULL : in->schedule ? in->schedule : cfg.ft_schedule_path;
 	bool implicit = !schedule && !cfg.ft_schedule_inline && (in->implicit || cfg.has_fts);
 	if (schedule) {
 		errno = 0;
@@ -123,17 +157,14 @@ int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struc
 			rc = -1;
 		}
 	}
-	if (load_manifest(c, in->manifest, d))
-		rc = -1;
 	if (rc)
 		return rc;
-	stage("manifest", &t0);
 
 	if (in->reinit_optim_cfg)
 		settings.reinit_optim_cfg = flow(c, d, "--reinit-optim-cfg", in->reinit_optim_cfg);
 	if (in->reinit_lr_cfg)
 		settings.reinit_lr_cfg = flow(c, d, "--reinit-lr-cfg", in->reinit_lr_cfg);
-	if (in->nconfigs)
+	if (in->nconfigs || dsl)
 		apply_given(&settings, in);
 	settings.implicit_mode = implicit;
 	const struct fts_node *opt0 = in->initial_optimizer
@@ -167,6 +198,8 @@ int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struc
 		return 0;               /* nothing sensible to check */
 	if (!schedule && !cfg.ft_schedule_inline && !implicit)
 		return 0;               /* a config without FTS (reported above) */
+	if (!c->names)
+		return 0;
 
 	c->ir = fts_lower_schedule(&c->arena, d, root, c->manifest, c->names, c->stdlib, &settings,
 				   fts_span_make(sfile, 0, 0));

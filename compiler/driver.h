@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "config.h"
 #include "diag.h"
 #include "ir.h"
 #include "simulate.h"
@@ -52,6 +53,8 @@ struct fts_compile {
 	struct fts_ir *ir;              /* NULL when lowering did not run */
 	struct fts_sim *sim;            /* NULL when the schedule has errors */
 	struct fts_initial initial;
+	struct fts_config config;       /* the merged LightningCLI configs (zeroed without
+					   --config): early stopping, checkpointing */
 };
 
 /*

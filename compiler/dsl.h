@@ -10,7 +10,7 @@
  *                        pl_lrs_cfg: ...}},          only when written
  *    trainer: {max_epochs: N,                        only when written
  *              callbacks: [{class_path: finetuning_scheduler.FinetuningScheduler,
- *                           init_args: {ft_schedule: {<phases>},
+ *                           init_args: {ft_schedule: {<phases>},   (when phases exist)
  *                                       <settings in source order>}}]}}
  *
  * Every node carries its span in the DSL text; scalars are typed as

@@ -39,6 +39,36 @@
  *
  * Error recovery: a bad member is skipped up to its ";", a bad class up to
  * its "}", so one run reports several syntax errors.
+ *
+ * THE SCHEDULE LANGUAGE (start token START_SCHEDULE; builders in dsl.c;
+ * ftsc-lang(5) is the user documentation)
+ *
+ *   schedule := stmt*
+ *   stmt     := "include" STRING ";"                      another schedule file
+ *             | "optimizer" classref ";"                  the initial optimizer
+ *             | "lr_scheduler" classref lrs* ";"          the initial lr scheduler
+ *             | "set" NAME "=" value ";"                  a FinetuningScheduler
+ *                                                         argument; max_epochs: trainer
+ *             | "phase" key? "{" item* "}"                key: INT (default: next),
+ *                                                         or a number / string
+ *   item     := "thaw" selector ("," selector)* ";"       params (statements add up)
+ *             | "until" "epoch" value ";"                 max_transition_epoch
+ *             | "optimizer" classref ";"                  new_optimizer
+ *             | "lr_scheduler" classref lrs* ";"          new_lr_scheduler
+ *             | key ":" value ";"                         any other phase key (lr: 1e-5)
+ *   lrs      := "with" value                              pl_lrs_cfg
+ *             | "group_lrs" value                         init_pg_lrs
+ *             | "use_current_lrs" ("=" value)?            use_current_optimizer_pg_lrs
+ *   classref := dotted ( "(" (key ":" value ("," key ":" value)* ","?)? ")" )?
+ *   selector := WORD | STRING | re"regex" | "rest"        WORD: name chars, *, **,
+ *                                                         {a,b}, {N..M}
+ *   value    := expr                                      numbers, strings, bare words
+ *                                                         (strings), true/false/none,
+ *                                                         [lists], {key: value} mappings;
+ *                                                         other expressions (0.95 ** epoch)
+ *                                                         become their source text
+ *
+ * Schedule statements recover at ";" and "}" too.
  */
 
 %require "3.8"
@@ -46,7 +76,7 @@
 %define api.prefix {fts_yy}
 %define api.token.prefix {TOK_}
 %define api.location.type {struct fts_span}
-%define parse.error verbose
+%define parse.error custom
 %locations
 %expect 0
 
@@ -57,6 +87,8 @@
 #include "source.h"
 #include "decl.h"
 #include "expr.h"
+
+struct fts_node;
 
 #define YYSTYPE FTS_YYSTYPE
 #define YYLTYPE FTS_YYLTYPE
@@ -101,6 +133,7 @@ struct fts_str {
 	struct fts_type *type;
 	struct fts_type_list tl;
 	int op;
+	struct fts_node *node;
 }
 
 %param {void *scanner}
@@ -110,6 +143,7 @@ struct fts_str {
 #include <stdlib.h>
 #include <string.h>
 #include "arena.h"
+#include "dsl.h"
 #include "ftsc.yy.h"
 
 #define YYMALLOC fts_xmalloc
@@ -120,6 +154,8 @@ static void fts_yyerror(YYLTYPE *loc, void *scanner, struct fts_parse_ctx *pc, c
 	(void)scanner;
 	fts_parse_error(pc, *loc, "%s", msg);
 }
+
+
 
 static struct fts_expr *mk(struct fts_parse_ctx *pc, enum fts_expr_kind k, YYLTYPE loc)
 {
@@ -180,6 +216,32 @@ static void tl_push(struct fts_parse_ctx *pc, struct fts_type_list *l, struct ft
 	l->v = v;
 }
 
+/* {key: value, ...}: a call of the pseudo-function "{}" whose arguments
+ * are (key, value) tuples; only the schedule language reads it */
+static struct fts_expr *mkdict(struct fts_parse_ctx *pc, YYLTYPE loc)
+{
+	struct fts_expr *e = mk(pc, FTS_E_CALL, loc);
+	e->name = "{}";
+	return e;
+}
+
+static struct fts_expr *mkname(struct fts_parse_ctx *pc, YYLTYPE loc, const char *name)
+{
+	struct fts_expr *e = mk(pc, FTS_E_NAME, loc);
+	e->name = name;
+	return e;
+}
+
+/* lr_scheduler clauses collect in a mapping keyed by FTS's names */
+static struct fts_node *clause(struct fts_parse_ctx *pc, struct fts_node *map, const char *key,
+			       YYLTYPE kloc, struct fts_node *value)
+{
+	if (!map)
+		map = fts_dsl_map(pc, kloc);
+	fts_dsl_map_add(pc, map, fts_dsl_str(pc, key, kloc), value, "lr_scheduler clause");
+	return map;
+}
+
 /* a literal inside choice(...): a one-value CHOICE type, merged later */
 static struct fts_type *lit_type(struct fts_parse_ctx *pc, YYLTYPE loc, struct fts_value v)
 {
@@ -202,7 +264,10 @@ static struct fts_type *lit_type(struct fts_parse_ctx *pc, YYLTYPE loc, struct f
 %token IF "if" ELSE "else" AND "and" OR "or" NOT "not" IN "in" IS "is"
 %token TRUE "true" FALSE "false" NONE "none"
 %token POW "**" FLOORDIV "//" EQ "==" NE "!=" LE "<=" GE ">=" ELLIPSIS "..."
-%token START_FILE START_EXPR
+%token START_FILE START_EXPR START_SCHEDULE
+%token PHASE "phase" THAW "thaw" UNTIL "until" EPOCH "epoch" INCLUDE "include" SET "set"
+%token WITH "with" GROUP_LRS "group_lrs" USE_CURRENT_LRS "use_current_lrs" REST "rest"
+%token <str> SELECTOR "parameter selector"
 
 %type <name> dotted dotted_part argname annot_opt raises_opt
 %type <expr> expr or_test and_test not_test comparison arith term factor power postfix atom
@@ -212,12 +277,114 @@ static struct fts_type *lit_type(struct fts_parse_ctx *pc, YYLTYPE loc, struct f
 %type <op> comp_op class_kw
 %type <str> string
 %type <fval> signed_num
+%type <expr> dict_items
+%type <node> value key phase_key kwargs classref lrs_clauses sel_list selector
 
 %%
 
 start:
 	START_FILE decls
 	| START_EXPR expr	{ pc->expr = $2; }
+	| START_SCHEDULE stmts
+	;
+
+/* ---- the schedule language ---- */
+
+stmts:
+	%empty
+	| stmts stmt
+	;
+
+stmt:
+	INCLUDE string ';'	{ fts_dsl_include(pc, $2.s, @$); }
+	| OPTIMIZER classref ';'
+		{ fts_dsl_optimizer(pc, @1, $2, @$); }
+	| LR_SCHEDULER classref lrs_clauses ';'
+		{ fts_dsl_lr_scheduler(pc, @1, $2, $3, @$); }
+	| SET NAME '=' value ';'
+		{ fts_dsl_set(pc, $2, @2, $4, @$); }
+	| phase_head '{' phase_items '}'
+		{ fts_dsl_phase_end(pc, @$); }
+	| error ';'
+	| error '}'
+	;
+
+phase_head:
+	PHASE phase_key		{ fts_dsl_phase_begin(pc, $2, @1); }
+	;
+
+phase_key:
+	%empty			{ $$ = NULL; }
+	| INT			{ $$ = fts_dsl_value(pc, mkconst(pc, @1, fts_value_int($1))); }
+	| FLOAT			{ $$ = fts_dsl_value(pc, mkconst(pc, @1, fts_value_float($1))); }
+	| '-' INT
+		{ $$ = fts_dsl_value(pc, mk2(pc, FTS_E_NEG, @$, mkconst(pc, @2, fts_value_int($2)), NULL)); }
+	| string		{ $$ = fts_dsl_value(pc, mkconst(pc, @1, fts_value_str($1.s, $1.len))); }
+	;
+
+phase_items:
+	%empty
+	| phase_items phase_item
+	;
+
+phase_item:
+	THAW sel_list ';'	{ fts_dsl_thaw(pc, @1, $2); }
+	| UNTIL EPOCH value ';'
+		{ YYLTYPE kw = @1; kw.end = @2.end; fts_dsl_until(pc, kw, $3); }
+	| OPTIMIZER classref ';'
+		{ fts_dsl_optimizer(pc, @1, $2, @$); }
+	| LR_SCHEDULER classref lrs_clauses ';'
+		{ fts_dsl_lr_scheduler(pc, @1, $2, $3, @$); }
+	| key ':' value ';'	{ fts_dsl_phase_item(pc, $1, $3); }
+	| error ';'
+	;
+
+key:
+	NAME			{ $$ = fts_dsl_str(pc, $1, @1); }
+	| string		{ $$ = fts_dsl_value(pc, mkconst(pc, @1, fts_value_str($1.s, $1.len))); }
+	;
+
+sel_list:
+	selector		{ $$ = fts_dsl_seq(pc, @1); fts_dsl_seq_add(pc, $$, $1); }
+	| sel_list ',' selector	{ $$ = $1; fts_dsl_seq_add(pc, $$, $3); $$->span.end = @3.end; }
+	;
+
+selector:
+	SELECTOR		{ $$ = fts_dsl_selector(pc, FTS_DSL_SEL_WORD, $1.s, $1.len, @1); }
+	| STRING		{ $$ = fts_dsl_selector(pc, FTS_DSL_SEL_STRING, $1.s, $1.len, @1); }
+	| RSTRING		{ $$ = fts_dsl_selector(pc, FTS_DSL_SEL_REGEX, $1.s, $1.len, @1); }
+	| REST			{ $$ = fts_dsl_selector(pc, FTS_DSL_SEL_REST, "rest", 4, @1); }
+	;
+
+classref:
+	dotted			{ $$ = fts_dsl_classref(pc, $1, @1, NULL, @$); }
+	| dotted '(' ')'	{ $$ = fts_dsl_classref(pc, $1, @1, fts_dsl_map(pc, @2), @$); }
+	| dotted '(' kwargs comma_opt ')'
+		{ $3->span = @2; $3->span.end = @5.end; $$ = fts_dsl_classref(pc, $1, @1, $3, @$); }
+	;
+
+kwargs:
+	key ':' value
+		{ $$ = fts_dsl_map(pc, @$); fts_dsl_map_add(pc, $$, $1, $3, "argument"); }
+	| kwargs ',' key ':' value
+		{ $$ = $1; fts_dsl_map_add(pc, $$, $3, $5, "argument"); }
+	;
+
+lrs_clauses:
+	%empty			{ $$ = NULL; }
+	| lrs_clauses WITH value
+		{ $$ = clause(pc, $1, "pl_lrs_cfg", @2, $3); }
+	| lrs_clauses GROUP_LRS value
+		{ $$ = clause(pc, $1, "init_pg_lrs", @2, $3); }
+	| lrs_clauses USE_CURRENT_LRS
+		{ $$ = clause(pc, $1, "use_current_optimizer_pg_lrs", @2,
+			      fts_dsl_value(pc, mkconst(pc, @2, fts_value_bool(true)))); }
+	| lrs_clauses USE_CURRENT_LRS '=' value
+		{ $$ = clause(pc, $1, "use_current_optimizer_pg_lrs", @2, $4); }
+	;
+
+value:
+	expr			{ $$ = fts_dsl_value(pc, $1); }
 	;
 
 decls:
@@ -446,6 +613,10 @@ postfix:
 	| postfix '[' expr ']'	{ $$ = mk2(pc, FTS_E_INDEX, @$, $1, $3); }
 	| postfix '.' NAME
 		{ $$ = mk2(pc, FTS_E_ATTR, @$, $1, NULL); $$->name = $3; }
+	| postfix '.' LR_SCHEDULER
+		{ $$ = mk2(pc, FTS_E_ATTR, @$, $1, NULL); $$->name = "lr_scheduler"; }
+	| postfix '.' OPTIMIZER
+		{ $$ = mk2(pc, FTS_E_ATTR, @$, $1, NULL); $$->name = "optimizer"; }
 	;
 
 atom:
@@ -472,9 +643,20 @@ atom:
 			for (size_t k = 0; k < $4->nargs; k++)
 				fts_expr_push(pc->arena, $$, $4->args[k]);
 		}
+	| EPOCH			{ $$ = mkname(pc, @$, "epoch"); }
+	| '{' '}'		{ $$ = mkdict(pc, @$); }
+	| '{' dict_items comma_opt '}'
+		{ $$ = $2; $$->span = @$; }
 	| '[' ']'		{ $$ = mk(pc, FTS_E_LIST, @$); }
 	| '[' expr_list comma_opt ']'
 		{ $$ = $2; $$->kind = FTS_E_LIST; $$->span = @$; }
+	;
+
+dict_items:
+	expr ':' expr
+		{ $$ = mkdict(pc, @$); fts_expr_push(pc->arena, $$, mk2(pc, FTS_E_TUPLE, @$, $1, $3)); }
+	| dict_items ',' expr ':' expr
+		{ $$ = $1; fts_expr_push(pc->arena, $$, mk2(pc, FTS_E_TUPLE, @3, $3, $5)); }
 	;
 
 call_args:
@@ -492,3 +674,45 @@ comma_opt:
 	;
 
 %%
+
+/* A token's name for messages: "identifier" loses its quotes, ';' keeps them. */
+static void token_name(char *buf, size_t n, yysymbol_kind_t sym)
+{
+	const char *s = yysymbol_name(sym);
+	size_t len = strlen(s);
+	if (len >= 2 && s[0] == '"' && s[len - 1] == '"')
+		snprintf(buf, n, "%.*s", (int)(len - 2), s + 1);
+	else
+		snprintf(buf, n, "%s", s);
+}
+
+/*
+ * "syntax error, unexpected X, expecting A or B": like bison's verbose
+ * message, but long lists are not dropped: up to six expected tokens are
+ * named, then how many more there are.
+ */
+static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, struct fts_parse_ctx *pc)
+{
+	enum { MAX_EXPECTED = 64, SHOWN = 6 };
+	yysymbol_kind_t exp[MAX_EXPECTED];
+	char msg[512], name[64];
+	size_t o = 0;
+	(void)scanner;
+	int n = yypcontext_expected_tokens(ctx, exp, MAX_EXPECTED);
+	yysymbol_kind_t la = yypcontext_token(ctx);
+	o += (size_t)snprintf(msg + o, sizeof msg - o, "syntax error");
+	if (la != YYSYMBOL_YYEMPTY) {
+		token_name(name, sizeof name, la);
+		o += (size_t)snprintf(msg + o, sizeof msg - o, ", unexpected %s", name);
+	}
+	for (int k = 0; k < n && k < SHOWN && o < sizeof msg; k++) {
+		token_name(name, sizeof name, exp[k]);
+		o += (size_t)snprintf(msg + o, sizeof msg - o, "%s%s",
+				      k == 0 ? ", expecting " : (k == n - 1 || k == SHOWN - 1) && n <= SHOWN
+				      ? " or " : ", ", name);
+	}
+	if (n > SHOWN && o < sizeof msg)
+		snprintf(msg + o, sizeof msg - o, " or %d more", n - SHOWN);
+	fts_parse_error(pc, *yypcontext_location(ctx), "%s", msg);
+	return 0;
+}
