@@ -1,0 +1,203 @@
+"""Issue 8: PyTorch training jobs drive libftsrt.
+
+Runs with Debian's python3-torch (make deps installs it).  Prints the plain
+closing line 'N passed, M failed'.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+
+import torch  # noqa: E402
+import ftsrt  # noqa: E402
+from ftsrt.manifest import manifest_text, write_manifest  # noqa: E402
+
+FTSC = os.environ.get("FTSC_BIN", os.path.join(ROOT, "build", "ftsc"))
+SHARED = os.path.join(ROOT, "..", "shared")
+EPOCHS, STEPS = 6, 8
+
+
+class MLP(torch.nn.Module):
+    def __init__(self, dtype=torch.float64):
+        super().__init__()
+        self.model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16),
+                                         torch.nn.Tanh(), torch.nn.Linear(16, 1)).to(dtype)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+def build_plan(tmp, manifest, schedule=os.path.join(HERE, "sched3.yaml"), extra=()):
+    plan = os.path.join(tmp, "plan.ftsplan")
+    cmd = [FTSC, "build", schedule, "--manifest", manifest, "-o", plan,
+           "--initial-optimizer={class_path: torch.optim.SGD, init_args: {lr: 0.1, momentum: 0.9}}",
+           "--initial-lr-scheduler={class_path: torch.optim.lr_scheduler.StepLR, "
+           "init_args: {step_size: 1, gamma: 0.5}}",
+           "--epoch-transitions-only", "--max-epochs=%d" % EPOCHS, "--restore-best=false", *extra]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError("ftsc build failed:\n" + r.stderr)
+    return plan
+
+
+def data(dtype):
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(STEPS, 32, 8, generator=g, dtype=dtype)
+    y = torch.sin(x.sum(-1, keepdim=True))
+    return x, y
+
+
+def train_ftsrt(model, plan, dtype):
+    x, y = data(dtype)
+    rt = ftsrt.Runtime(plan, model)
+    snaps, lrs = [], []
+    for epoch in range(EPOCHS):
+        lrs.append(rt.lrs())
+        for s in range(STEPS):
+            loss = torch.nn.functional.mse_loss(model(x[s]), y[s])
+            loss.backward()
+            rt.step()
+            rt.zero_grad()
+        rt.epoch_end(float(loss))
+        snaps.append([p.detach().clone() for p in model.parameters()])
+    rt.close()
+    return snaps, lrs
+
+
+def train_torch(model, dtype):
+    """The same phases by hand with torch.optim and torch.optim.lr_scheduler,
+    following FTS's transition rules (docs/fts-semantics.md 7.6-7.10)."""
+    x, y = data(dtype)
+    m = model.model
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in (m[4].weight, m[4].bias):
+        p.requires_grad_(True)
+    opt = torch.optim.SGD([{"params": [m[4].weight, m[4].bias]}], lr=0.1, momentum=0.9)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    snaps, lrs = [], []
+    for epoch in range(EPOCHS):
+        if epoch == 2:      # phase 1: Adam (phase-0 group at its lr), new group, ExponentialLR
+            for p in (m[2].weight, m[2].bias):
+                p.requires_grad_(True)
+            opt = torch.optim.Adam([{"params": [m[4].weight, m[4].bias]}], lr=0.01)
+            for g in opt.param_groups:
+                g["initial_lr"] = g["lr"]
+            opt.add_param_group({"params": [m[2].weight, m[2].bias], "lr": 0.005, "initial_lr": 0.005})
+            sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)
+        if epoch == 4:      # phase 2: new group, StepLR with init_pg_lrs for the existing two
+            for p in (m[0].weight, m[0].bias):
+                p.requires_grad_(True)
+            opt.add_param_group({"params": [m[0].weight, m[0].bias], "lr": 0.003, "initial_lr": 0.003})
+            for k, v in enumerate([0.002, 0.001]):
+                opt.param_groups[k]["lr"] = opt.param_groups[k]["initial_lr"] = v
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+        lrs.append([g["lr"] for g in opt.param_groups])
+        for s in range(STEPS):
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x[s]), y[s])
+            loss.backward()
+            opt.step()
+        sched.step()
+        snaps.append([p.detach().clone() for p in model.parameters()])
+    return snaps, lrs
+
+
+class TestFtsrt(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.manifest = os.path.join(self.tmp.name, "mlp.tsv")
+        write_manifest(MLP(), self.manifest, source="tests/python MLP")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def check_parity(self, dtype, tol):
+        plan = build_plan(self.tmp.name, self.manifest)
+        torch.manual_seed(0)
+        a = MLP(dtype)
+        b = MLP(dtype)
+        b.load_state_dict(a.state_dict())
+        sa, la = train_ftsrt(a, plan, dtype)
+        sb, lb = train_torch(b, dtype)
+        for epoch in range(EPOCHS):
+            self.assertEqual(len(la[epoch]), len(lb[epoch]), "groups at epoch %d" % epoch)
+            for u, v in zip(la[epoch], lb[epoch]):
+                self.assertAlmostEqual(u, v, delta=1e-12 * max(1.0, abs(v)), msg="lr at epoch %d" % epoch)
+            for i, (p, q) in enumerate(zip(sa[epoch], sb[epoch])):
+                err = (p - q).abs().max().item() / max(1.0, q.abs().max().item())
+                self.assertLess(err, tol, "parameter %d after epoch %d: %g" % (i, epoch, err))
+
+    def test_parity_float64(self):
+        self.check_parity(torch.float64, 1e-10)
+
+    def test_parity_float32(self):
+        self.check_parity(torch.float32, 1e-4)
+
+    def test_manifest_exporter_reproduces_fts_boring_model(self):
+        class FinetuningSchedulerBoringModel(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.Linear(32, 32),
+                                                 torch.nn.Linear(32, 32), torch.nn.Linear(32, 2))
+        src = ("FinetuningSchedulerBoringModel of the FTS test suite (nn.Sequential of Linear(32,32) x3 "
+               "and Linear(32,2), wrapped as self.model)")
+        with open(os.path.join(SHARED, "manifests", "fts-boring-model.tsv")) as f:
+            self.assertEqual(manifest_text(FinetuningSchedulerBoringModel(), src), f.read())
+
+    def test_manifest_exporter_cli_and_tied(self):
+        out = os.path.join(self.tmp.name, "shared.tsv")
+        env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python") + os.pathsep + HERE)
+        r = subprocess.run([sys.executable, "-m", "ftsrt.manifest", "models:SharedParam", "-o", out,
+                            "--source", "FTSSharedParamFSDPModel of the FTS test suite "
+                            "(model.3 ties model.1, model.5 ties model.4)"],
+                           capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f, open(os.path.join(SHARED, "manifests", "fts-shared-param-model.tsv")) as g:
+            self.assertEqual(f.read(), g.read())
+
+    def test_wrong_model_is_refused(self):
+        plan = build_plan(self.tmp.name, self.manifest)
+
+        class Other(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = torch.nn.Sequential(torch.nn.Linear(8, 4))
+        with self.assertRaises(ftsrt.FtsrtError) as cm:
+            ftsrt.Runtime(plan, Other().double())
+        self.assertIn("model.0.weight", str(cm.exception))
+
+    def test_plan_of_another_manifest_is_refused(self):
+        plan = build_plan(self.tmp.name, self.manifest)
+        wide = MLP()
+        wide.model[0] = torch.nn.Linear(8, 17).double()    # same names, other shapes
+        with self.assertRaises(ftsrt.FtsrtError) as cm:
+            ftsrt.Runtime(plan, wide)
+        self.assertIn("model.0.weight", str(cm.exception))
+
+    def test_bad_plan_file(self):
+        bad = os.path.join(self.tmp.name, "bad.ftsplan")
+        with open(bad, "wb") as f:
+            f.write(b"\x89FTS\r\n\x1a\nnot a plan")
+        with self.assertRaises(ftsrt.FtsrtError):
+            ftsrt.Runtime(bad, MLP())
+
+    def test_step_before_binding(self):
+        plan = build_plan(self.tmp.name, self.manifest)
+        rt = ftsrt.Runtime(plan, None)
+        with self.assertRaises(ftsrt.FtsrtError) as cm:
+            rt.step()
+        self.assertTrue(str(cm.exception))
+        rt.close()
+
+
+if __name__ == "__main__":
+    result = unittest.main(exit=False, verbosity=1).result
+    failed = len(result.failures) + len(result.errors)
+    print("%d passed, %d failed" % (result.testsRun - failed, failed))
+    sys.exit(1 if failed else 0)
