@@ -57,8 +57,8 @@ COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 COMPILER_OBJ := $(COMPILER_SRC:%.c=$(B)/%.o) $(B)/grammar/ftsc.tab.o \
 	$(B)/grammar/ftsc.yy.o $(B)/stdlib_embed.o
 # tool-only sources (they read YAML): linked into ftsrun and the tests, not libftsrt
-RT_TOOL_SRC  := runtime/ftsrun.c runtime/verify.c runtime/verify_lrs.c
-RT_TOOL_OBJ  := $(B)/runtime/verify.o $(B)/runtime/verify_lrs.o
+RT_TOOL_SRC  := runtime/ftsrun.c runtime/verify.c runtime/verify_lrs.c runtime/quadratic.c
+RT_TOOL_OBJ  := $(B)/runtime/verify.o $(B)/runtime/verify_lrs.o $(B)/runtime/quadratic.o
 RUNTIME_SRC  := $(filter-out $(RT_TOOL_SRC),$(wildcard runtime/*.c))
 RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(B)/%.o)
 RUNTIME_PIC  := $(RUNTIME_SRC:%.c=$(B)/pic/%.o)
@@ -73,7 +73,7 @@ LIBFTSC := $(B)/libftsc.a
 LIBRT_A := $(B)/libftsrt.a
 LIBRT_SO := $(B)/libftsrt.so.$(VERSION)
 
-.PHONY: all deps demo check test lint bench install uninstall clean fuzz
+.PHONY: all deps demo check test lint bench bench-plan install uninstall clean fuzz
 .SUFFIXES:
 
 all: $(FTSC) $(FTSRUN) $(LIBRT_A) $(LIBRT_SO) $(B)/ftsrt.pc
@@ -157,7 +157,7 @@ $(LIBRT_SO): $(RUNTIME_PIC)
 	ln -sf libftsrt.so.$(VERSION) $(B)/libftsrt.so.$(SOVERSION)
 	ln -sf libftsrt.so.$(VERSION) $(B)/libftsrt.so
 
-$(FTSC): $(B)/compiler/main.o $(LIBFTSC)
+$(FTSC): $(B)/compiler/main.o $(LIBFTSC) $(LIBRT_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -pthread
 
 $(FTSRUN): $(B)/runtime/ftsrun.o $(RT_TOOL_OBJ) $(LIBRT_A)
@@ -198,6 +198,7 @@ demo: deps
 bench: all
 	@sh bench/run.sh $(B)
 	@sh bench/optim.sh $(B)
+	@sh bench/plan.sh $(B)
 
 # --- install ------------------------------------------------------------------
 install: all
@@ -224,3 +225,25 @@ clean:
 	rm -rf $(B)
 
 -include $(wildcard $(B)/compiler/*.d $(B)/runtime/*.d $(B)/pic/runtime/*.d $(B)/tests/*.d)
+
+# --- fuzzing (clang libFuzzer): make fuzz FUZZ_SECONDS=60 ---------------------
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -std=c11 -g -O1 -D_GNU_SOURCE -Iruntime -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all
+FUZZ_RT_SRC  := runtime/plan.c runtime/lambda.c runtime/version.c
+
+$(B)/fuzz/fuzz_plan: tests/fuzz/fuzz_plan.c $(FUZZ_RT_SRC) runtime/plan.h runtime/plan_format.h \
+		runtime/plan_ops.def runtime/lambda.h runtime/ftsrt.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_plan.c $(FUZZ_RT_SRC) -lm
+
+fuzz: $(B)/fuzz/fuzz_plan all
+	@mkdir -p $(B)/fuzz/corpus_plan
+	@FTSC_BIN=$(FTSC) sh tests/fuzz/seed_plan.sh $(B)/fuzz/corpus_plan
+	$(B)/fuzz/fuzz_plan -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		-artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus_plan
+
+# --- plan benchmark: open + validate the plan of a 500k-parameter manifest ----
+bench-plan: all
+	@sh bench/plan.sh $(B)

@@ -14,6 +14,8 @@
 
 #include "diag.h"
 #include "driver.h"
+#include "dump.h"
+#include "emit.h"
 #include "version.h"
 
 enum ftsc_exit {
@@ -28,6 +30,8 @@ static const char *const usage_main[] = {
 	"",
 	"commands:",
 	"   check     check an FTS schedule against a model manifest",
+	"   build     check a schedule and write its binary plan (ftsplan(5))",
+	"   dump      print a plan as text",
 	"   gen       write FTS's implicit-mode schedule of a model",
 	"   explain   print the documentation of a diagnostic code",
 	"   version   print the ftsc version",
@@ -66,6 +70,26 @@ static const char *const usage_check[] = {
 	"    --color=<when>             auto (default), always or never; NO_COLOR disables",
 	"    --plain                    no source excerpts",
 	"    -v, --verbose              also show FTS's INFO-level remarks",
+	NULL,
+};
+
+static const char *const usage_build[] = {
+	"usage: ftsc build <schedule.yaml> --manifest <model.tsv> -o <plan> [--strip] [<check options>]",
+	"   or: ftsc build --config <a.yaml> [--config <b.yaml>...] --manifest <model.tsv> -o <plan> [...]",
+	"",
+	"    -o <file>                  write the plan there (required)",
+	"    --strip                    leave the source map out (same meaning, same bytes)",
+	"",
+	"Every option of 'ftsc check' is accepted (see 'ftsc check --help'); nothing is",
+	"written when the check reports errors.  The initial optimizer must be known:",
+	"give --config or --initial-optimizer.",
+	NULL,
+};
+
+static const char *const usage_dump[] = {
+	"usage: ftsc dump <plan>",
+	"",
+	"Validate a plan through libftsrt and print every section as stable text.",
 	NULL,
 };
 
@@ -206,8 +230,18 @@ static bool want_color(const char *when)
 	return isatty(2) && !(term && strcmp(term, "dumb") == 0);
 }
 
-static int cmd_check(int argc, char **argv)
+/* `ftsc build` only: where the plan goes. */
+struct build_opts {
+	const char *out;
+	bool strip;
+};
+
+static int write_plan(const struct fts_compile *comp, const struct fts_sources *src,
+		      const struct build_opts *b);
+
+static int check_or_build(int argc, char **argv, struct build_opts *b)
 {
+	const char *const *usage = b ? usage_build : usage_check;
 	struct check_opts o = {0};
 	struct fts_sources src;
 	struct fts_diags d;
@@ -221,20 +255,24 @@ static int cmd_check(int argc, char **argv)
 		const char *a = argv[i], *v;
 		int f;
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			print_usage(stdout, usage_check);
+			print_usage(stdout, usage);
 			rc = EXIT_CLEAN;
 			goto out;
+		} else if (b && (v = opt_value(argc, argv, &i, "-o"))) {
+			b->out = v;
+		} else if (b && strcmp(a, "--strip") == 0) {
+			b->strip = true;
 		} else if ((v = opt_value(argc, argv, &i, "--manifest"))) {
 			o.manifest = v;
 		} else if ((v = opt_value(argc, argv, &i, "--config"))) {
 			if (o.nconfigs == sizeof(o.configs) / sizeof(o.configs[0])) {
-				rc = usage_error(usage_check, "too many --config files", NULL);
+				rc = usage_error(usage, "too many --config files", NULL);
 				goto out;
 			}
 			o.configs[o.nconfigs++] = v;
 		} else if ((v = opt_value(argc, argv, &i, "--declare"))) {
 			if (o.ndeclare == sizeof(o.declare) / sizeof(o.declare[0])) {
-				rc = usage_error(usage_check, "too many --declare files", NULL);
+				rc = usage_error(usage, "too many --declare files", NULL);
 				goto out;
 			}
 			o.declare[o.ndeclare++] = v;
@@ -314,31 +352,35 @@ static int cmd_check(int argc, char **argv)
 			if (fts_diags_option(&d, a + 2) != 0) {
 				const char *name = strncmp(a + 2, "no-", 3) == 0 ? a + 5 : a + 2;
 				int id = fts_diag_lookup(name);
-				rc = usage_error(usage_check, id >= 0 && !fts_diag_flag(id)
+				rc = usage_error(usage, id >= 0 && !fts_diag_flag(id)
 						 ? "an error cannot be disabled:" : "unknown warning option", a);
 				goto out;
 			}
 		} else if (a[0] == '-' && a[1]) {
-			rc = usage_error(usage_check, "unknown option", a);
+			rc = usage_error(usage, "unknown option", a);
 			goto out;
 		} else if (!o.schedule) {
 			o.schedule = a;
 		} else {
-			rc = usage_error(usage_check, "more than one schedule given:", a);
+			rc = usage_error(usage, "more than one schedule given:", a);
 			goto out;
 		}
 		continue;
 bad_value:
-		rc = usage_error(usage_check, "invalid value in", a);
+		rc = usage_error(usage, "invalid value in", a);
 		goto out;
 	}
 	if (!o.schedule && !o.implicit && !o.nconfigs) {
-		rc = usage_error(usage_check, "no schedule given (or --config, or --implicit for FTS's "
+		rc = usage_error(usage, "no schedule given (or --config, or --implicit for FTS's "
 				 "generated one)", NULL);
 		goto out;
 	}
+	if (b && !b->out) {
+		rc = usage_error(usage, "-o <plan> is required", NULL);
+		goto out;
+	}
 	if (!o.manifest) {
-		rc = usage_error(usage_check, "--manifest is required: ftsc resolves parameters against it", NULL);
+		rc = usage_error(usage, "--manifest is required: ftsc resolves parameters against it", NULL);
 		goto out;
 	}
 	d.color = d.format == FTS_FMT_TEXT && want_color(color);
@@ -366,12 +408,67 @@ bad_value:
 	rc = io ? EXIT_USAGE : d.errors ? EXIT_ERRORS : EXIT_CLEAN;
 	if (o.explain_plan && comp.ir)
 		fts_explain_plan(comp.ir, comp.sim, stdout);
+	if (b && rc == EXIT_CLEAN)
+		rc = write_plan(&comp, &src, b);
+	else if (b)
+		fprintf(stderr, "ftsc: no plan written: the check reported errors\n");
 	fts_compile_release(&comp);
 out:
 	free(o.no_decay_buf);
 	fts_diags_release(&d);
 	fts_sources_release(&src);
 	return rc;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	return check_or_build(argc, argv, NULL);
+}
+
+/* --- build and dump ------------------------------------------------------------- */
+
+static int write_plan(const struct fts_compile *comp, const struct fts_sources *src,
+		      const struct build_opts *b)
+{
+	uint8_t *buf;
+	size_t len;
+	char err[512];
+	if (fts_emit_plan(comp, src, b->strip, &buf, &len, err, sizeof(err))) {
+		fprintf(stderr, "ftsc: error: %s\n", err);
+		return EXIT_ERRORS;
+	}
+	int rc = EXIT_CLEAN;
+	FILE *f = fopen(b->out, "wb");
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+		fprintf(stderr, "ftsc: cannot write '%s': %s\n", b->out, strerror(errno));
+		rc = EXIT_USAGE;
+	}
+	free(buf);
+	return rc;
+}
+
+static int cmd_build(int argc, char **argv)
+{
+	struct build_opts b = {NULL, false};
+	return check_or_build(argc, argv, &b);
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		print_usage(stdout, usage_dump);
+		return EXIT_CLEAN;
+	}
+	if (argc != 2 || (argv[1][0] == '-' && argv[1][1]))
+		return usage_error(usage_dump, argc < 2 ? "no plan given" : "unexpected argument",
+				   argc < 2 ? NULL : argv[argc > 2 ? 2 : 1]);
+	char err[512];
+	int rc = fts_dump_plan(argv[1], stdout, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "ftsc: %s: invalid plan: %s\n", argv[1], err);
+		return EXIT_ERRORS;
+	}
+	return EXIT_CLEAN;
 }
 
 /* --- gen ------------------------------------------------------------------------ */
@@ -472,6 +569,10 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "build") == 0)
+		return cmd_build(argc - 1, argv + 1);
+	if (strcmp(cmd, "dump") == 0)
+		return cmd_dump(argc - 1, argv + 1);
 	if (strcmp(cmd, "explain") == 0)
 		return cmd_explain(argc - 1, argv + 1);
 	if (strcmp(cmd, "gen") == 0)

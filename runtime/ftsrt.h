@@ -4,10 +4,9 @@
  * This is the only installed header.  It is self-contained and free of
  * global state: every object is an opaque handle the caller owns.
  *
- * Status of this release: the library carries the version and error
- * vocabulary that plan loading and execution build on; ftsrun exposes
- * them.  Plan loading (ftsrt_plan_open) arrives with the binary plan
- * format, see ftsplan(5) once it exists.
+ * Contents: the version and status vocabulary, plan loading (a plan is
+ * the binary file `ftsc build` writes, see ftsplan(5)), and the optimizers.
+ * See libftsrt(3).
  */
 #ifndef FTSRT_H
 #define FTSRT_H
@@ -28,6 +27,8 @@ extern "C" {
 #define FTSRT_VERSION_STRING "0.1.0"
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 /* Status codes: 0 is success, failures are negative. */
 enum ftsrt_status {
@@ -44,6 +45,130 @@ FTSRT_API const char *ftsrt_version(void);
 
 /* A short English description of a status code; static storage. */
 FTSRT_API const char *ftsrt_strerror(int status);
+
+/*
+ * Plans (ftsplan(5)).
+ *
+ * ftsrt_plan_open maps a plan file and validates all of it before
+ * returning: magic, versions, every CRC-32C, every offset, length and index,
+ * every enumeration, every string and every lr_lambda program.  A plan that
+ * opened is consistent; the accessors below need no further checks.  No
+ * input file makes it crash, abort or exit.
+ *
+ * Ownership: the caller owns the handle and releases it with
+ * ftsrt_plan_close.  Every pointer the accessors return (strings, arrays)
+ * is borrowed from the plan and stays valid until ftsrt_plan_close.  A plan
+ * is immutable: any number of threads may read one open plan.
+ */
+typedef struct ftsrt_plan ftsrt_plan;
+
+/*
+ * An allocator, like lua_Alloc: nsize 0 frees ptr (returns NULL);
+ * otherwise (re)allocates ptr from osize to nsize bytes and returns the
+ * block, or NULL when out of memory (ptr unchanged).
+ */
+typedef void *(*ftsrt_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
+
+/*
+ * Open and validate the plan at path; on success *out gets the handle.
+ * Returns FTSRT_OK, FTSRT_EINVAL (NULL arguments), FTSRT_EIO (cannot read),
+ * FTSRT_EFORMAT (not a valid plan), FTSRT_EVERSION (needs a newer reader)
+ * or FTSRT_ENOMEM.  On failure *out is NULL and, when msg is not NULL, a
+ * NUL-terminated reason of at most msglen bytes is written to msg
+ * ("section PHAS: phase 2 thaws parameter 91 of 90").
+ */
+FTSRT_API int ftsrt_plan_open(ftsrt_plan **out, const char *path, char *msg, size_t msglen);
+
+/* ftsrt_plan_open with an allocator (NULL: malloc/realloc/free) and its ud. */
+FTSRT_API int ftsrt_plan_open_ex(ftsrt_plan **out, const char *path, ftsrt_alloc_fn alloc,
+				 void *ud, char *msg, size_t msglen);
+
+/*
+ * Open a plan held in memory: data[0..len) is copied (the caller keeps
+ * ownership of data and may free it on return).  Same statuses.
+ */
+FTSRT_API int ftsrt_plan_open_mem(ftsrt_plan **out, const void *data, size_t len,
+				  char *msg, size_t msglen);
+
+/* Unmap and free a plan; NULL is a no-op.  Borrowed pointers die here. */
+FTSRT_API void ftsrt_plan_close(ftsrt_plan *p);
+
+/* The plan's format version (major, minor). */
+FTSRT_API void ftsrt_plan_format(const ftsrt_plan *p, int *major, int *minor);
+
+/* The manifest hash recorded in the plan (see ftsrt_manifest_hash). */
+FTSRT_API uint64_t ftsrt_plan_manifest_hash(const ftsrt_plan *p);
+
+/*
+ * The manifest hash of ftsplan(5): FNV-1a 64 over "name\tshape\tdtype\n"
+ * of every parameter in registration order, tied aliases included (shape
+ * "AxB" in decimal, "scalar" for ndim 0; dtype as torch names it without
+ * the "torch." prefix: "float32").  Start from FTSRT_MANIFEST_HASH_INIT and
+ * add each parameter with ftsrt_manifest_hash_add; or hash arrays at once
+ * with ftsrt_manifest_hash.  Pure functions.
+ */
+#define FTSRT_MANIFEST_HASH_INIT 0xcbf29ce484222325ull
+FTSRT_API uint64_t ftsrt_manifest_hash_add(uint64_t h, const char *name, int ndim,
+					   const int64_t *dims, const char *dtype);
+FTSRT_API uint64_t ftsrt_manifest_hash(size_t n, const char *const *names, const int *ndims,
+				       const int64_t *const *dims, const char *const *dtypes);
+
+/*
+ * Confirm that the model a job has is the one the plan was checked
+ * against: FTSRT_OK when hash equals the plan's manifest hash, else
+ * FTSRT_EINVAL (and a message in msg when msg is not NULL).
+ */
+FTSRT_API int ftsrt_plan_bind(const ftsrt_plan *p, uint64_t hash, char *msg, size_t msglen);
+
+/* Manifest entries (tied aliases included), in registration order. */
+FTSRT_API size_t ftsrt_plan_nparams(const ftsrt_plan *p);
+
+/*
+ * Parameter i: its name, ndim, dims (ndim entries), dtype name and the
+ * index of the parameter it is tied to (-1 when none).  Any output may be
+ * NULL.  Returns FTSRT_OK, or FTSRT_EINVAL when i is out of range.
+ */
+FTSRT_API int ftsrt_plan_param(const ftsrt_plan *p, size_t i, const char **name, int *ndim,
+			       const int64_t **dims, const char **dtype, int *tied_to);
+
+/* One phase of the schedule (plain data filled by ftsrt_plan_phase). */
+struct ftsrt_plan_phase {
+	int64_t index;                  /* phase number (== its position) */
+	int64_t max_transition_epoch;   /* -1: early stopping decides */
+	double lr;                      /* lr of the groups it adds */
+	const uint32_t *params;         /* manifest indices it thaws (borrowed) */
+	size_t nparams;
+	int new_optimizer;              /* reinitializes the optimizer (bool) */
+	int new_lr_scheduler;           /* reinitializes the scheduler (bool) */
+	const char *optimizer;          /* class path of the new optimizer, or NULL */
+	const char *lr_scheduler;       /* class path of the new scheduler, or NULL */
+	const char *src_file;           /* schedule file, or NULL (stripped plan) */
+	unsigned src_line;              /* 1-based line of the phase key, 0 when stripped */
+};
+
+/* Phases in the plan (every phase of the schedule). */
+FTSRT_API size_t ftsrt_plan_nphases(const ftsrt_plan *p);
+
+/* Fill *out with phase i.  Returns FTSRT_OK or FTSRT_EINVAL. */
+FTSRT_API int ftsrt_plan_phase(const ftsrt_plan *p, size_t i, struct ftsrt_plan_phase *out);
+
+/* The last phase that runs (FinetuningScheduler max_depth, resolved). */
+FTSRT_API int64_t ftsrt_plan_max_depth(const ftsrt_plan *p);
+
+/* Effective trainer max_epochs (after FTS's final-phase override). */
+FTSRT_API int64_t ftsrt_plan_max_epochs(const ftsrt_plan *p);
+
+/* Listings for ftsplan(5) tools: the phase table, or everything. */
+enum ftsrt_dump_what {
+	FTSRT_DUMP_PHASES = 0,          /* `ftsrun inspect` */
+	FTSRT_DUMP_ALL = 1,             /* `ftsc dump`: every section, stable text */
+};
+
+/*
+ * Print a stable, human-readable listing of p to out.  Returns FTSRT_OK,
+ * FTSRT_EINVAL (bad arguments) or FTSRT_EIO (a write failed).
+ */
+FTSRT_API int ftsrt_plan_dump(const ftsrt_plan *p, FILE *out, int what);
 
 /*
  * Optimizers (torch.optim semantics, torch 2.11, foreach=False).
@@ -242,6 +367,206 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int param, const char *nam
 
 /* The last error message of o (static or owned by o); "" when none. */
 FTSRT_API const char *ftsrt_optim_errmsg(const ftsrt_optim *o);
+
+/*
+ * Runs: executing a plan in a training loop (ftsrt_plan and ftsrt_alloc_fn:
+ * see the plan section).
+ *
+ * An ftsrt_run drives one training job through a plan the way
+ * finetuning-scheduler (FTS 2.14) drives a Lightning run: which parameters
+ * are thawed, the optimizer's parameter groups and their learning rates,
+ * the lr scheduler, early stopping (FTSEarlyStopping), phase transitions
+ * and restore_best checkpoints.  The job computes gradients; the run steps
+ * the optimizer (one ftsrt_optim, one parallel region per step).
+ *
+ * Memory: the job owns two flat arenas in the run's dtype, parameters and
+ * gradients, holding every manifest parameter that is not tied to another
+ * (tied_to "-"), in manifest order; ftsrt_run_param_offset gives each
+ * one's element range.  Bind them with ftsrt_run_bind_arena (zero copy),
+ * or bind each tensor where it lives with ftsrt_run_bind (the run then
+ * gathers gradients and scatters parameters around every step).  Only
+ * thawed parameters' gradients are read.
+ *
+ * Loop, per epoch: for each batch, compute the gradients of the thawed
+ * parameters (ftsrt_run_thawed), call ftsrt_run_step; then call
+ * ftsrt_run_epoch_end with the validation metric, and drain the events
+ * with ftsrt_run_next_event; stop when ftsrt_run_finished says so.
+ * ftsrt_run_epoch_end also starts the next epoch: it steps epoch-interval
+ * schedulers and performs the transition FTS would perform at the next
+ * epoch's start, so the thawed set and lrs read after it are the next
+ * epoch's.
+ *
+ * No global state: any number of runs may live in one process, over the
+ * same plan or different ones; one run is not safe to use from two
+ * threads at once.  Functions return FTSRT_OK or a negative FTSRT_E*
+ * code, with a message in ftsrt_run_errmsg.  libftsrt never exits or
+ * aborts on bad plans, bad calls or out-of-memory.
+ */
+typedef struct ftsrt_run ftsrt_run;
+
+/* Options of a run; fill with ftsrt_run_options_default, change what differs. */
+struct ftsrt_run_options {
+	int dtype;                      /* enum ftsrt_dtype of the arenas (FTSRT_F32) */
+	int threads;                    /* threads of the step's parallel region (1) */
+	int kernels;                    /* enum ftsrt_kernels (FTSRT_KERNELS_FAST) */
+	const char *ckpt_dir;           /* directory for checkpoint files (copied);
+					 * NULL: the best checkpoint is kept in memory */
+	int save_last;                  /* bool: also write last.ftsckpt every epoch */
+	double scale;                   /* 1: the plan's shapes; 0 < s < 1 shrinks every
+					 * dimension to max(1, round(d * s)) (synthetic runs) */
+	ftsrt_alloc_fn alloc;           /* NULL: malloc/realloc/free */
+	void *alloc_ud;                 /* alloc's context */
+};
+
+/* Kinds of event a run reports (ftsrt_run_next_event). */
+enum ftsrt_run_event_kind {
+	FTSRT_EV_TRANSITION = 1,        /* phase `phase` starts at epoch `epoch` */
+	FTSRT_EV_CKPT_SAVED,            /* a checkpoint was written (text: its path or "memory") */
+	FTSRT_EV_BEST_RESTORED,         /* the best checkpoint (phase `phase`) was restored */
+	FTSRT_EV_FINISHED,              /* training is over; `reason` says why */
+	FTSRT_EV_WARNING,               /* FTS would warn (text says what) */
+};
+
+/* Why a run finished (FTSRT_EV_FINISHED's reason). */
+enum ftsrt_run_stop {
+	FTSRT_STOP_NONE = 0,            /* still running */
+	FTSRT_STOP_MAX_EPOCHS,          /* max_epochs reached */
+	FTSRT_STOP_PATIENCE,            /* early stopping in the final phase */
+	FTSRT_STOP_NONFINITE,           /* the metric was NaN or infinite (check_finite) */
+	FTSRT_STOP_THRESHOLD,           /* stopping_threshold reached */
+	FTSRT_STOP_DIVERGENCE,          /* divergence_threshold reached */
+};
+
+/* One event.  text is owned by the run and valid until the next call on it. */
+struct ftsrt_run_event {
+	int kind;                       /* enum ftsrt_run_event_kind */
+	long epoch;                     /* the epoch it belongs to (0-based) */
+	int phase;                      /* the phase it concerns */
+	int reason;                     /* FTSRT_EV_FINISHED: enum ftsrt_run_stop */
+	const char *text;               /* a one-line description */
+};
+
+/* One parameter group as the optimizer holds it now. */
+struct ftsrt_run_group {
+	double lr;                      /* the lr the next step uses */
+	double initial_lr;              /* torch's initial_lr; NaN when absent */
+	double weight_decay;            /* the group's weight decay */
+	int phase;                      /* the phase that added it */
+	int no_decay;                   /* bool: the no_decay half of a pair */
+	int nparams;                    /* parameters in it */
+	const int *params;              /* their manifest indices (borrowed, valid until
+					 * the next call that changes the run) */
+};
+
+/* Fill *o with the defaults above.  Returns FTSRT_OK or FTSRT_EINVAL (NULL). */
+FTSRT_API int ftsrt_run_options_default(struct ftsrt_run_options *o);
+
+/*
+ * Create a run of plan in *out, at epoch 0 with phase 0 thawed (or later,
+ * when phase 0's max_transition_epoch is 0).  plan is borrowed and must
+ * stay open until ftsrt_run_free; opt (may be NULL for the defaults) is
+ * copied.  The caller owns *out.  Returns FTSRT_OK, FTSRT_EINVAL (a bad
+ * option, or a plan the runtime cannot execute: *out then holds NULL and
+ * ftsrt_run_errmsg(NULL) cannot say why, so use ftsrt_run_new_ex) or
+ * FTSRT_ENOMEM.
+ */
+FTSRT_API int ftsrt_run_new(ftsrt_run **out, const ftsrt_plan *plan,
+			    const struct ftsrt_run_options *opt);
+
+/*
+ * As ftsrt_run_new, but on failure copies the reason into err[0..errlen)
+ * (err may be NULL).
+ */
+FTSRT_API int ftsrt_run_new_ex(ftsrt_run **out, const ftsrt_plan *plan,
+			       const struct ftsrt_run_options *opt, char *err, size_t errlen);
+
+/* Release r and everything it owns (not the bound arenas); NULL is a no-op. */
+FTSRT_API void ftsrt_run_free(ftsrt_run *r);
+
+/* Why the last failing call on r failed; "" when none.  Owned by r. */
+FTSRT_API const char *ftsrt_run_errmsg(const ftsrt_run *r);
+
+/* Manifest parameters, and the index of name (or FTSRT_EINVAL). */
+FTSRT_API int ftsrt_run_nparams(const ftsrt_run *r);
+FTSRT_API int ftsrt_run_param_index(const ftsrt_run *r, const char *name);
+
+/*
+ * Parameter index's element range [*offset, *offset + *numel) in the
+ * arenas (scaled shapes when opt.scale < 1).  A tied parameter has no
+ * range of its own: FTSRT_EINVAL.
+ */
+FTSRT_API int ftsrt_run_param_offset(const ftsrt_run *r, int index, size_t *offset, size_t *numel);
+
+/* Elements of a whole arena. */
+FTSRT_API size_t ftsrt_run_arena_numel(const ftsrt_run *r);
+
+/*
+ * Bind the job's arenas (borrowed until ftsrt_run_free or the next bind):
+ * numel must equal ftsrt_run_arena_numel and manifest_hash the plan's
+ * (0 skips that check).  Returns FTSRT_OK or FTSRT_EINVAL.
+ */
+FTSRT_API int ftsrt_run_bind_arena(ftsrt_run *r, void *params, void *grads, size_t numel,
+				   unsigned long long manifest_hash);
+
+/*
+ * Bind one parameter where the job keeps it: by name, or by index when
+ * name is NULL.  shape[0..ndim) must equal the manifest's (scaled) shape.
+ * param and grad are borrowed until ftsrt_run_free.  Every untied
+ * parameter must be bound before the first step.  Returns FTSRT_OK,
+ * FTSRT_EINVAL or FTSRT_ENOMEM.
+ */
+FTSRT_API int ftsrt_run_bind(ftsrt_run *r, const char *name, int index, void *param, void *grad,
+			     int ndim, const long long *shape);
+
+/* 1 when parameter index is thawed in the current phase, else 0. */
+FTSRT_API int ftsrt_run_thawed(const ftsrt_run *r, int index);
+
+/*
+ * One optimizer step after a backward pass: steps every parameter in a
+ * group with the groups' current lrs, then steps step-interval
+ * schedulers.  Returns FTSRT_OK, FTSRT_EINVAL (nothing bound, finished)
+ * or FTSRT_ENOMEM.
+ */
+FTSRT_API int ftsrt_run_step(ftsrt_run *r);
+
+/*
+ * End the current epoch with its validation metric (the value the plan's
+ * early-stopping and checkpoint monitors watch): early stopping,
+ * checkpointing, epoch-interval schedulers (ReduceLROnPlateau gets the
+ * metric), then the next epoch's start with its transition, if any.
+ * Returns FTSRT_OK, FTSRT_EINVAL (already finished), FTSRT_EIO (a
+ * checkpoint could not be written or read), FTSRT_EFORMAT (the best
+ * checkpoint cannot be restored into this optimizer: the message names
+ * both optimizers and the schedule line) or FTSRT_ENOMEM.
+ */
+FTSRT_API int ftsrt_run_epoch_end(ftsrt_run *r, double metric);
+
+/* enum ftsrt_run_stop: FTSRT_STOP_NONE while the run goes on. */
+FTSRT_API int ftsrt_run_finished(const ftsrt_run *r);
+
+/* Take the oldest pending event into *ev: 1, or 0 when none is left. */
+FTSRT_API int ftsrt_run_next_event(ftsrt_run *r, struct ftsrt_run_event *ev);
+
+/* The current epoch (0-based), phase, global step count and group count. */
+FTSRT_API long ftsrt_run_epoch(const ftsrt_run *r);
+FTSRT_API int ftsrt_run_phase(const ftsrt_run *r);
+FTSRT_API long ftsrt_run_global_step(const ftsrt_run *r);
+FTSRT_API int ftsrt_run_ngroups(const ftsrt_run *r);
+
+/* Group g now (see struct ftsrt_run_group).  FTSRT_OK or FTSRT_EINVAL. */
+FTSRT_API int ftsrt_run_group(const ftsrt_run *r, int g, struct ftsrt_run_group *out);
+
+/*
+ * Write the run's whole state to path now (atomically: temporary file,
+ * fsync, rename), or resume r, a fresh run of the same plan, from a
+ * checkpoint written by a run of it: parameters (into the bound arenas,
+ * so bind first), optimizer and scheduler state, phase, group layout,
+ * epoch and early-stopping state; the run continues with the epoch after
+ * the checkpointed one.  Returns FTSRT_OK, FTSRT_EIO, FTSRT_EFORMAT (a
+ * damaged, foreign or incompatible file), FTSRT_EINVAL or FTSRT_ENOMEM.
+ */
+FTSRT_API int ftsrt_run_save(ftsrt_run *r, const char *path);
+FTSRT_API int ftsrt_run_resume(ftsrt_run *r, const char *path);
 
 #ifdef __cplusplus
 }

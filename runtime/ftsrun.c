@@ -11,12 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif /* _OPENMP */
 
 #include "ftsrt.h"
+#include "plan.h"
+#include "quadratic.h"
 #include "verify.h"
 
 /* Exit statuses (ftsrun(1) EXIT STATUS). */
@@ -31,6 +34,10 @@ static const char *const usage[] = {
 	"",
 	"commands:",
 	"   version                    print the libftsrt version",
+	"   inspect PLAN               validate a plan and print its phase table",
+	"   run PLAN [--epochs N] [--steps-per-epoch K] [--scale S] [--metrics FILE]",
+	"       [--log FILE.csv] [--plot FILE.svg] [--ckpt-dir DIR] [--threads T] [--seed N]",
+	"                              run PLAN on the noisy quadratic model",
 	"   verify DIR...              replay the golden cases in each DIR",
 	"   bench OPTIMIZER [--elements N] [--steps S] [--threads T]",
 	"                              time one optimizer step and a STREAM triad",
@@ -42,6 +49,23 @@ static int print_usage(FILE *out)
 	for (const char *const *u = usage; *u; u++)
 		fprintf(out, "%s\n", *u);
 	return out == stdout ? EXIT_OK : EXIT_USAGE;
+}
+
+/* ftsrun inspect PLAN: load through libftsrt, print the phase table. */
+static int cmd_inspect(int argc, char **argv)
+{
+	if (argc != 1)
+		return print_usage(stderr);
+	char msg[512];
+	ftsrt_plan *p;
+	int rc = ftsrt_plan_open(&p, argv[0], msg, sizeof(msg));
+	if (rc) {
+		fprintf(stderr, "ftsrun: %s: %s: %s\n", argv[0], ftsrt_strerror(rc), msg);
+		return EXIT_FAILED;
+	}
+	rc = ftsrt_plan_dump(p, stdout, FTSRT_DUMP_PHASES);
+	ftsrt_plan_close(p);
+	return rc ? EXIT_USAGE : EXIT_OK;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -307,12 +331,75 @@ static int cmd_bench(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/*
+ * ftsrun run PLAN [--epochs N] [--steps-per-epoch K] [--scale S] [--metrics FILE]
+ * [--log FILE.csv] [--plot FILE.svg] [--ckpt-dir DIR] [--threads T] [--seed N]:
+ * the plan on the noisy quadratic model (quadratic.c).
+ */
+static int cmd_run(int argc, char **argv)
+{
+	if (argc < 1)
+		return print_usage(stderr);
+	struct rt_nqm_opts o;
+	rt_nqm_defaults(&o);
+	o.progress = isatty(2);
+	for (int i = 1; i < argc; i += 2) {
+		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		char *end = NULL;
+		double x = v ? strtod(v, &end) : 0;
+		bool isnum = v && end && end != v && !*end;
+		if (!v) {
+			fprintf(stderr, "ftsrun: '%s' needs a value\n", k);
+			return EXIT_USAGE;
+		} else if (!strcmp(k, "--log")) {
+			o.csv = v;
+		} else if (!strcmp(k, "--plot")) {
+			o.svg = v;
+		} else if (!strcmp(k, "--metrics")) {
+			o.metrics = v;
+		} else if (!strcmp(k, "--ckpt-dir")) {
+			o.ckpt_dir = v;
+		} else if (isnum && !strcmp(k, "--epochs") && x >= 1 && x <= 1e9) {
+			o.epochs = (long)x;
+		} else if (isnum && !strcmp(k, "--steps-per-epoch") && x >= 1 && x <= 1e9) {
+			o.steps = (long)x;
+		} else if (isnum && !strcmp(k, "--scale") && x > 0 && x <= 1) {
+			o.scale = x;
+		} else if (isnum && !strcmp(k, "--threads") && x >= 1 && x <= 4096) {
+			o.threads = (int)x;
+		} else if (isnum && !strcmp(k, "--seed") && x >= 0) {
+			o.seed = (unsigned long long)x;
+		} else {
+			fprintf(stderr, "ftsrun: bad option or value: %s %s\n", k, v);
+			return EXIT_USAGE;
+		}
+	}
+	char msg[1024];
+	ftsrt_plan *p;
+	int rc = ftsrt_plan_open(&p, argv[0], msg, sizeof(msg));
+	if (rc) {
+		fprintf(stderr, "ftsrun: %s: %s: %s\n", argv[0], ftsrt_strerror(rc), msg);
+		return EXIT_USAGE;
+	}
+	rc = rt_nqm_run(rt_plan_view(p), &o, stdout, msg, sizeof(msg));
+	ftsrt_plan_close(p);
+	if (rc) {
+		fprintf(stderr, "ftsrun: %s: %s\n", ftsrt_strerror(rc), msg);
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)) {
 		printf("ftsrun (libftsrt %s)\n", ftsrt_version());
 		return EXIT_OK;
 	}
+	if (argc >= 2 && strcmp(argv[1], "inspect") == 0)
+		return cmd_inspect(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
 		return cmd_verify(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "bench") == 0)

@@ -910,3 +910,52 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int param, const char *nam
 	}
 	return FTSRT_EINVAL;
 }
+
+/* --- state import (run.c: optimizer rebuilds and checkpoint restores) ---- */
+
+int rt_optim_alloc_state(ftsrt_optim *o)
+{
+	if (!o)
+		return FTSRT_EINVAL;
+	if (o->stepped)
+		return FTSRT_OK;
+	if (o->ngroups == 0)
+		return fail(o, FTSRT_EINVAL, "no parameter group");
+	int rc = alloc_state(o);
+	if (rc)
+		return rc;
+	o->stepped = true;
+	return FTSRT_OK;
+}
+
+int rt_optim_set_scalars(ftsrt_optim *o, int param, const double v[4])
+{
+	if (!o || !v || param < 0 || param >= o->nt)
+		return FTSRT_EINVAL;
+	if (!o->stepped)
+		return fail(o, FTSRT_EINVAL, "state arenas are not allocated");
+	struct rt_tensor *t = &o->t[param];
+	t->step = v[0];
+	t->mu_product = v[1];
+	t->eta = v[2];
+	t->mu = v[3];
+	t->has_state = true;
+	return FTSRT_OK;
+}
+
+bool rt_optim_has_state(const ftsrt_optim *o, int param)
+{
+	return o && param >= 0 && param < o->nt && o->t[param].has_state;
+}
+
+int rt_optim_get_scalars(const ftsrt_optim *o, int param, double v[4])
+{
+	if (!o || !v || param < 0 || param >= o->nt)
+		return FTSRT_EINVAL;
+	const struct rt_tensor *t = &o->t[param];
+	v[0] = t->step;
+	v[1] = t->mu_product;
+	v[2] = t->eta;
+	v[3] = t->mu;
+	return FTSRT_OK;
+}

@@ -15,6 +15,7 @@
 #ifndef FTSRT_OPTIM_INT_H
 #define FTSRT_OPTIM_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ftsrt.h"
@@ -103,5 +104,22 @@ int rt_muon_step(int dt, int fast, void *p, const void *g, const struct rt_muon 
 
 /* Round a float to the nearest bfloat16 (ties to even), NaN kept. */
 float rt_bf16_round(float x);
+
+/*
+ * State import for run.c, which rebuilds an optimizer when FTS adds
+ * parameter groups (torch's optimizers take groups at any time, ours only
+ * before the first step) and restores checkpoints.
+ *
+ * rt_optim_alloc_state allocates the state arenas as the first step would
+ * and freezes the layout.  rt_optim_set_scalars then marks tensor param as
+ * having state with torch's per-tensor scalars v = {step, mu_product, eta,
+ * mu}; its per-element slots are the caller's to fill through the pointers
+ * ftsrt_optim_state gives.  rt_optim_get_scalars reads them back;
+ * rt_optim_has_state says whether a step (or an import) created state.
+ */
+int rt_optim_alloc_state(ftsrt_optim *o);
+int rt_optim_set_scalars(ftsrt_optim *o, int param, const double v[4]);
+int rt_optim_get_scalars(const ftsrt_optim *o, int param, double v[4]);
+bool rt_optim_has_state(const ftsrt_optim *o, int param);
 
 #endif /* FTSRT_OPTIM_INT_H */

@@ -32,6 +32,7 @@ struct rt_plan_param {
 	uint8_t dtype;                  /* enum rt_dtype */
 	bool requires_grad;
 	int32_t tied_to;                /* index of the source parameter, or -1 */
+	const char *dtype_name;         /* "float32" as the manifest spells it (added) */
 };
 
 enum rt_arg_kind {
@@ -105,6 +106,32 @@ struct rt_plan_ckpt {
 	bool mode_max;
 };
 
+/* Added: the simulated parameter-group layout (informational; GRPS). */
+enum rt_plan_lr_kind { RT_LR_KNOWN, RT_LR_CONTINUES, RT_LR_UNKNOWN };
+
+struct rt_plan_group {
+	uint32_t phase;                 /* index into phases: whose layout this is */
+	int64_t holds;                  /* the phase whose parameters it holds */
+	bool no_decay, user;
+	uint8_t lr_kind, initial_lr_kind; /* enum rt_plan_lr_kind */
+	double lr, initial_lr;          /* valid when the kind is RT_LR_KNOWN */
+	uint32_t nparams;               /* UINT32_MAX when unknown */
+	uint64_t numel;
+};
+
+/* Added: one source map entry (SMAP), in file order. */
+enum rt_plan_src_kind {
+	RT_SRC_PHASE, RT_SRC_PARAMS_ENTRY, RT_SRC_NEW_OPTIMIZER, RT_SRC_NEW_LR_SCHEDULER,
+};
+
+struct rt_plan_src {
+	uint8_t kind;                   /* enum rt_plan_src_kind */
+	uint32_t phase;                 /* index into phases */
+	uint32_t item;                  /* params entry number (RT_SRC_PARAMS_ENTRY) */
+	const char *file;
+	uint32_t line, col;             /* 1-based */
+};
+
 struct rt_plan {
 	uint64_t manifest_hash;         /* fts_manifest_hash(): names, shapes, dtypes */
 	const struct rt_plan_param *params;
@@ -129,6 +156,12 @@ struct rt_plan {
 	struct rt_plan_es es;
 	struct rt_plan_ckpt ckpt;
 	bool stripped;                  /* no source map */
+	/* added */
+	const struct rt_plan_group *groups;     /* GRPS, NULL/0 when absent */
+	uint32_t ngroups;
+	const struct rt_plan_src *src;  /* SMAP, NULL/0 when stripped */
+	uint32_t nsrc;
+	uint16_t format_major, format_minor;
 };
 
 /* The decoded view of an open plan (never NULL for an open plan). */

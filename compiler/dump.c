@@ -1,0 +1,22 @@
+/*
+ * dump.c - `ftsc dump` (see dump.h).
+ */
+#include "dump.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../runtime/ftsrt.h"
+
+int fts_dump_plan(const char *path, FILE *out, char *err, size_t errlen)
+{
+	ftsrt_plan *p;
+	int rc = ftsrt_plan_open(&p, path, err, errlen);
+	if (rc)
+		return rc;
+	rc = ftsrt_plan_dump(p, out, FTSRT_DUMP_ALL);
+	if (rc && errlen)
+		snprintf(err, errlen, "cannot write the listing: %s", ftsrt_strerror(rc));
+	ftsrt_plan_close(p);
+	return rc;
+}

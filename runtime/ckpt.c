@@ -1,0 +1,304 @@
+/*
+ * ckpt.c - the checkpoint container: output and input buffers, the header
+ * and CRC-32C, and crash-safe file writes (see ckpt.h for the format).
+ */
+#include "ckpt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const uint8_t magic[8] = {0x89, 'F', 'T', 'K', '\r', '\n', 0x1a, '\n'};
+
+#define CHUNK ((size_t)1 << 20)           /* bytes per write() */
+#define HOOK_CHUNK ((size_t)4096)          /* with a test hook: more hook calls */
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+int rt_wbuf_init(struct rt_wbuf *b, ftsrt_alloc_fn alloc, void *ud)
+{
+	memset(b, 0, sizeof(*b));
+	b->alloc = alloc;
+	b->ud = ud;
+	uint8_t zero[RT_CKPT_HEADER] = {0};
+	rt_wbuf_put(b, zero, sizeof(zero));
+	return b->err;
+}
+
+void rt_wbuf_release(struct rt_wbuf *b)
+{
+	if (b->p)
+		b->alloc(b->ud, b->p, b->cap, 0);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+void rt_wbuf_put(struct rt_wbuf *b, const void *data, size_t n)
+{
+	if (b->err || n == 0)
+		return;
+	if (n > SIZE_MAX / 2 - b->len) {
+		b->err = FTSRT_ENOMEM;
+		return;
+	}
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n)
+			cap *= 2;
+		uint8_t *p = b->alloc(b->ud, b->p, b->cap, cap);
+		if (!p) {
+			b->err = FTSRT_ENOMEM;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+}
+
+void rt_wbuf_u32(struct rt_wbuf *b, uint32_t v)
+{
+	uint8_t x[4];
+	put_le(x, v, 4);
+	rt_wbuf_put(b, x, 4);
+}
+
+void rt_wbuf_i64(struct rt_wbuf *b, int64_t v)
+{
+	uint8_t x[8];
+	put_le(x, (uint64_t)v, 8);
+	rt_wbuf_put(b, x, 8);
+}
+
+void rt_wbuf_f64(struct rt_wbuf *b, double v)
+{
+	uint64_t u;
+	memcpy(&u, &v, 8);
+	rt_wbuf_i64(b, (int64_t)u);
+}
+
+void rt_wbuf_str(struct rt_wbuf *b, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	rt_wbuf_u32(b, (uint32_t)n);
+	rt_wbuf_put(b, s, n);
+}
+
+uint32_t rt_crc32c(uint32_t crc, const void *p, size_t n)
+{
+	/* table built per call: 256 entries, negligible next to the data */
+	uint32_t table[256];
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+		table[i] = c;
+	}
+	const uint8_t *q = p;
+	crc = ~crc;
+	for (size_t i = 0; i < n; i++)
+		crc = table[(crc ^ q[i]) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+int rt_ckpt_seal(struct rt_wbuf *b, uint64_t manifest_hash)
+{
+	rt_wbuf_u32(b, 0);              /* room for the CRC */
+	if (b->err)
+		return b->err;
+	uint8_t *h = b->p;
+	memcpy(h, magic, 8);
+	put_le(h + 8, RT_CKPT_MAJOR, 2);
+	put_le(h + 10, RT_CKPT_MINOR, 2);
+	put_le(h + 12, RT_CKPT_HEADER, 4);
+	put_le(h + 16, b->len, 8);
+	put_le(h + 24, manifest_hash, 8);
+	put_le(b->p + b->len - 4, rt_crc32c(0, b->p, b->len - 4), 4);
+	return 0;
+}
+
+int rt_ckpt_open(const uint8_t *p, size_t len, struct rt_rbuf *body, uint64_t *manifest_hash)
+{
+	if (!p || len < RT_CKPT_HEADER + 4 || memcmp(p, magic, 8) != 0)
+		return FTSRT_EFORMAT;
+	if (get_le(p + 8, 2) != RT_CKPT_MAJOR)
+		return FTSRT_EVERSION;
+	size_t hs = (size_t)get_le(p + 12, 4);
+	if (hs < RT_CKPT_HEADER || hs > len - 4 || get_le(p + 16, 8) != len)
+		return FTSRT_EFORMAT;
+	if ((uint32_t)get_le(p + len - 4, 4) != rt_crc32c(0, p, len - 4))
+		return FTSRT_EFORMAT;
+	if (manifest_hash)
+		*manifest_hash = get_le(p + 24, 8);
+	body->p = p;
+	body->len = len - 4;
+	body->pos = hs;
+	body->bad = false;
+	return 0;
+}
+
+const void *rt_rbuf_get(struct rt_rbuf *r, size_t n)
+{
+	if (r->bad || n > r->len - r->pos) {
+		r->bad = true;
+		return NULL;
+	}
+	const void *q = r->p + r->pos;
+	r->pos += n;
+	return q;
+}
+
+uint32_t rt_rbuf_u32(struct rt_rbuf *r)
+{
+	const uint8_t *q = rt_rbuf_get(r, 4);
+	return q ? (uint32_t)get_le(q, 4) : 0;
+}
+
+int64_t rt_rbuf_i64(struct rt_rbuf *r)
+{
+	const uint8_t *q = rt_rbuf_get(r, 8);
+	return q ? (int64_t)get_le(q, 8) : 0;
+}
+
+double rt_rbuf_f64(struct rt_rbuf *r)
+{
+	uint64_t u = (uint64_t)rt_rbuf_i64(r);
+	double v;
+	memcpy(&v, &u, 8);
+	return v;
+}
+
+void rt_rbuf_str(struct rt_rbuf *r, char *s, size_t cap)
+{
+	uint32_t n = rt_rbuf_u32(r);
+	const char *q = rt_rbuf_get(r, n);
+	if (cap == 0)
+		return;
+	size_t k = q ? (n < cap - 1 ? n : cap - 1) : 0;
+	if (k)
+		memcpy(s, q, k);
+	s[k] = '\0';
+}
+
+static int io_fail(char *err, size_t errlen, const char *what, const char *path, int e)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s '%s': %s", what, path, strerror(e));
+	return FTSRT_EIO;
+}
+
+int rt_ckpt_write_file(const char *path, const void *p, size_t len, rt_ckpt_hook_fn hook,
+		       void *hook_ud, char *err, size_t errlen)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return io_fail(err, errlen, "path too long", path, ENAMETOOLONG);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return io_fail(err, errlen, "cannot create", tmp, errno);
+	const uint8_t *q = p;
+	size_t done = 0;
+	while (done < len) {
+		size_t chunk = hook ? HOOK_CHUNK : CHUNK;
+		size_t n = len - done < chunk ? len - done : chunk;
+		ssize_t w = write(fd, q + done, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : EIO;
+			close(fd);
+			unlink(tmp);
+			return io_fail(err, errlen, "cannot write", tmp, e);
+		}
+		done += (size_t)w;
+		if (hook)
+			hook(hook_ud, done, len);
+	}
+	if (fsync(fd) != 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		return io_fail(err, errlen, "cannot sync", tmp, e);
+	}
+	if (close(fd) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return io_fail(err, errlen, "cannot close", tmp, e);
+	}
+	if (rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return io_fail(err, errlen, "cannot rename onto", path, e);
+	}
+	/* make the rename durable: fsync the directory */
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+int rt_ckpt_read_file(const char *path, ftsrt_alloc_fn alloc, void *ud, uint8_t **p, size_t *len,
+		      char *err, size_t errlen)
+{
+	*p = NULL;
+	*len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return io_fail(err, errlen, "cannot open", path, errno);
+	struct stat st;
+	if (fstat(fd, &st) != 0 || st.st_size < 0) {
+		int e = errno;
+		close(fd);
+		return io_fail(err, errlen, "cannot stat", path, e);
+	}
+	size_t n = (size_t)st.st_size;
+	uint8_t *b = alloc(ud, NULL, 0, n ? n : 1);
+	if (!b) {
+		close(fd);
+		return FTSRT_ENOMEM;
+	}
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = read(fd, b + done, n - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			int e = r < 0 ? errno : EIO;
+			close(fd);
+			alloc(ud, b, n ? n : 1, 0);
+			return io_fail(err, errlen, "cannot read", path, e);
+		}
+		done += (size_t)r;
+	}
+	close(fd);
+	*p = b;
+	*len = n;
+	return 0;
+}

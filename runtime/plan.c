@@ -1,0 +1,1180 @@
+/*
+ * plan.c - the plan reader: ftsrt_plan_open maps a plan file (ftsplan(5)),
+ * validates every byte of it and decodes the view of runtime/plan.h; the
+ * public accessors and listings of ftsrt.h read that view.
+ *
+ * Stage: runtime (loading).  The layout is in plan_format.h; each
+ * plan_load_x here mirrors emit_x in compiler/emit.c.  Order of checks:
+ * header (magic first, then versions, probes, size, CRC), section table
+ * (ids, flags, order, padding, CRCs), pools, then each section's records,
+ * every reference checked against its table before it is followed.  Any
+ * failure returns a status and a message; nothing here exits or aborts,
+ * and there is no global state.
+ */
+#include "plan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ftsrt.h"
+#include "lambda.h"
+#include "plan_format.h"
+
+_Static_assert((int)RT_DTYPE_F32 == (int)PLAN_DTYPE_F32 && (int)RT_DTYPE_OTHER == (int)PLAN_DTYPE_OTHER,
+	       "enum rt_dtype mirrors enum plan_dtype");
+_Static_assert((int)RT_ARG_NONE == (int)PLAN_ARG_NONE && (int)RT_ARG_FLOATS == (int)PLAN_ARG_FLOATS,
+	       "enum rt_arg_kind mirrors enum plan_arg_kind");
+_Static_assert((int)RT_LR_UNKNOWN == (int)PLAN_LR_UNKNOWN, "lr kinds");
+_Static_assert((int)RT_SRC_NEW_LR_SCHEDULER == (int)PLAN_SRC_NEW_LR_SCHEDULER, "src kinds");
+
+struct ftsrt_plan {
+	struct rt_plan view;
+	ftsrt_alloc_fn alloc;
+	void *ud;
+	const uint8_t *base;            /* the file's bytes */
+	size_t size;
+	bool mapped;                    /* base is an mmap (else owned through alloc) */
+	struct rt_plan_param *params;
+	struct rt_plan_phase *phases;
+	struct rt_plan_class *classes;
+	struct rt_plan_arg *args;
+	const char **strv;              /* slot and no_decay pointer arrays */
+	size_t nstrv;
+	struct rt_plan_group *groups;
+	struct rt_plan_src *src;
+};
+
+static const struct {
+	const char *fourcc;
+	uint32_t flags;
+	uint32_t record;
+	uint32_t head;
+	const char *what;
+} sec_info[PLAN_SEC_COUNT_] = {
+#define PLAN_SECTION(name, fourcc, flags, record, what) \
+	[PLAN_SEC_##name] = {fourcc, flags, record, PLAN_##name##_HEAD, what},
+#include "plan_ops.def"
+#undef PLAN_SECTION
+};
+
+struct sec {
+	const uint8_t *p;
+	uint64_t len;
+	uint64_t n;                     /* records (after the head) */
+	bool present;
+};
+
+/* Loading state (on the stack of ftsrt_plan_open). */
+struct ld {
+	struct ftsrt_plan *p;
+	const uint8_t *b;
+	uint64_t size;
+	struct sec s[PLAN_SEC_COUNT_];
+	uint64_t budget[PLAN_SEC_COUNT_];       /* pool entries not yet referenced */
+	char *msg;
+	size_t msglen;
+};
+
+static int fail(struct ld *ld, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct ld *ld, int status, const char *fmt, ...)
+{
+	if (ld->msg && ld->msglen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(ld->msg, ld->msglen, fmt, ap);
+		va_end(ap);
+	}
+	return status;
+}
+
+static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	(void)ud;
+	(void)osize;
+	if (nsize == 0) {
+		free(ptr);
+		return NULL;
+	}
+	return realloc(ptr, nsize);
+}
+
+/* n * size bytes from the plan's allocator (at least 1), or NULL; zeroed
+ * unless the caller fills every byte itself (zero false). */
+static void *plan_alloc_raw(struct ftsrt_plan *p, size_t n, size_t size, bool zero)
+{
+	size_t bytes;
+	if (__builtin_mul_overflow(n, size, &bytes))
+		return NULL;
+	void *q = p->alloc(p->ud, NULL, 0, bytes ? bytes : 1);
+	if (q && zero)
+		memset(q, 0, bytes ? bytes : 1);
+	return q;
+}
+
+static void *plan_alloc(struct ftsrt_plan *p, size_t n, size_t size)
+{
+	return plan_alloc_raw(p, n, size, true);
+}
+
+static void plan_free(struct ftsrt_plan *p, void *q)
+{
+	if (q)
+		p->alloc(p->ud, q, 0, 0);
+}
+
+/* ---- references ------------------------------------------------------------ */
+
+/* A string reference: *out gets the string, or NULL for NOSTR when allowed. */
+static bool get_str(struct ld *ld, uint32_t off, bool nullable, const char **out)
+{
+	if (off == PLAN_NOSTR && nullable) {
+		*out = NULL;
+		return true;
+	}
+	if (off >= ld->s[PLAN_SEC_STRS].len)
+		return false;
+	*out = (const char *)ld->s[PLAN_SEC_STRS].p + off;
+	return true;
+}
+
+/* [idx, idx + n) inside a pool of `count` entries. */
+static bool in_pool(const struct ld *ld, int sec, uint32_t idx, uint32_t n)
+{
+	uint64_t count = ld->s[sec].n;
+	return idx <= count && n <= count - idx;
+}
+
+/*
+ * in_pool, and charge the range to the pool: a writer gives every list its
+ * own entries, so the lists that reference a pool add up to at most its
+ * size.  This bounds the loader's work and memory by the file's size
+ * (overlapping lists could otherwise make a small file cost quadratic time).
+ */
+static bool take(struct ld *ld, int sec, uint32_t idx, uint32_t n)
+{
+	if (!in_pool(ld, sec, idx, n) || n > ld->budget[sec])
+		return false;
+	ld->budget[sec] -= n;
+	return true;
+}
+
+/* ---- header and section table ------------------------------------------------- */
+
+static int plan_check_header(struct ld *ld, uint32_t *nsec)
+{
+	const uint8_t *b = ld->b;
+	if (ld->size < PLAN_MAGIC_LEN || memcmp(b, PLAN_MAGIC, PLAN_MAGIC_LEN) != 0)
+		return fail(ld, FTSRT_EFORMAT, "not a plan file (bad magic)");
+	if (ld->size < PLAN_HEADER_SIZE)
+		return fail(ld, FTSRT_EFORMAT, "truncated header (%" PRIu64 " bytes)", ld->size);
+	uint16_t major = plan_rd16(b + 8), minor = plan_rd16(b + 10);
+	uint16_t min_reader = plan_rd16(b + 12), hsize = plan_rd16(b + 14);
+	/* versions before the CRC: a newer plan may checksum differently */
+	if (major != PLAN_FORMAT_MAJOR)
+		return fail(ld, FTSRT_EVERSION, "plan format %u.%u; this reader reads %d.x", major,
+			    minor, PLAN_FORMAT_MAJOR);
+	if (min_reader > PLAN_FORMAT_MINOR)
+		return fail(ld, FTSRT_EVERSION, "plan format %u.%u needs a reader of %u.%u or newer "
+			    "(this one reads %d.%d)", major, minor, major, min_reader,
+			    PLAN_FORMAT_MAJOR, PLAN_FORMAT_MINOR);
+	if (min_reader > minor)
+		return fail(ld, FTSRT_EFORMAT, "min_reader_minor %u above format_minor %u",
+			    min_reader, minor);
+	if (hsize != PLAN_HEADER_SIZE)
+		return fail(ld, FTSRT_EFORMAT, "header_size %u, expected %d", hsize, PLAN_HEADER_SIZE);
+	if (plan_rd32(b + 16) != PLAN_PROBE_U32 || plan_rdf64(b + 24) != PLAN_PROBE_F64)
+		return fail(ld, FTSRT_EFORMAT, "integer or float probe mismatch (byte order or "
+			    "float format)");
+	uint64_t fsize = plan_rd64(b + 32);
+	if (fsize != ld->size)
+		return fail(ld, FTSRT_EFORMAT, "file is %" PRIu64 " bytes, header says %" PRIu64
+			    " (truncated or extended)", ld->size, fsize);
+	uint32_t n = plan_rd32(b + 40);
+	if (n == 0 || n > PLAN_MAX_SECTIONS)
+		return fail(ld, FTSRT_EFORMAT, "section_count %" PRIu32 " outside 1..%d", n,
+			    PLAN_MAX_SECTIONS);
+	uint64_t tend = PLAN_HEADER_SIZE + (uint64_t)n * PLAN_SECTION_ENTRY;
+	if (tend > ld->size)
+		return fail(ld, FTSRT_EFORMAT, "section table runs past the end of the file");
+	uint32_t crc = plan_crc32c(0, b, PLAN_HEADER_CRC_SPAN);
+	crc = plan_crc32c(crc, b + PLAN_HEADER_SIZE, tend - PLAN_HEADER_SIZE);
+	if (crc != plan_rd32(b + 44))
+		return fail(ld, FTSRT_EFORMAT, "header CRC-32C mismatch");
+	ld->p->view.format_major = major;
+	ld->p->view.format_minor = minor;
+	*nsec = n;
+	return FTSRT_OK;
+}
+
+static int find_kind(uint32_t id)
+{
+	for (int k = 0; k < PLAN_SEC_COUNT_; k++)
+		if (PLAN_FOURCC(sec_info[k].fourcc) == id)
+			return k;
+	return -1;
+}
+
+static void fourcc_str(uint32_t id, char out[5])
+{
+	for (int k = 0; k < 4; k++) {
+		char c = (char)(id >> (8 * k));
+		out[k] = c >= 0x20 && c < 0x7f ? c : '?';
+	}
+	out[4] = '\0';
+}
+
+static int plan_load_sections(struct ld *ld, uint32_t n)
+{
+	const uint8_t *b = ld->b;
+	uint64_t pos = plan_align8(PLAN_HEADER_SIZE + (uint64_t)n * PLAN_SECTION_ENTRY);
+	uint64_t tend = PLAN_HEADER_SIZE + (uint64_t)n * PLAN_SECTION_ENTRY;
+	for (uint64_t k = tend; k < pos && k < ld->size; k++)
+		if (b[k])
+			return fail(ld, FTSRT_EFORMAT, "non-zero padding after the section table");
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *e = b + PLAN_HEADER_SIZE + (size_t)i * PLAN_SECTION_ENTRY;
+		uint32_t id = plan_rd32(e), flags = plan_rd32(e + 4);
+		uint64_t off = plan_rd64(e + 8), len = plan_rd64(e + 16);
+		char name[5];
+		fourcc_str(id, name);
+		if (plan_rd32(e + 28) != 0 || (flags & ~PLAN_SECF_OPTIONAL))
+			return fail(ld, FTSRT_EFORMAT, "section %s: reserved bits set", name);
+		if (off != pos)
+			return fail(ld, FTSRT_EFORMAT, "section %s at offset %" PRIu64 ", expected %" PRIu64,
+				    name, off, pos);
+		if (off > ld->size || len > ld->size - off)
+			return fail(ld, FTSRT_EFORMAT, "section %s runs past the end of the file", name);
+		if (plan_crc32c(0, b + off, len) != plan_rd32(e + 24))
+			return fail(ld, FTSRT_EFORMAT, "section %s: CRC-32C mismatch", name);
+		uint64_t end = off + len;
+		pos = i + 1 < n ? plan_align8(end) : end;
+		if (pos > ld->size)
+			return fail(ld, FTSRT_EFORMAT, "section %s: padding runs past the end of the file",
+				    name);
+		for (uint64_t k = end; k < pos; k++)
+			if (b[k])
+				return fail(ld, FTSRT_EFORMAT, "section %s: non-zero padding", name);
+		int kind = find_kind(id);
+		if (kind < 0) {
+			if (flags & PLAN_SECF_OPTIONAL)
+				continue;       /* a newer minor's optional section */
+			return fail(ld, FTSRT_EFORMAT, "unknown required section %s", name);
+		}
+		if (flags != sec_info[kind].flags)
+			return fail(ld, FTSRT_EFORMAT, "section %s: wrong flags %" PRIu32, name, flags);
+		struct sec *s = &ld->s[kind];
+		if (s->present)
+			return fail(ld, FTSRT_EFORMAT, "section %s appears twice", name);
+		if (len < sec_info[kind].head || (len - sec_info[kind].head) % sec_info[kind].record)
+			return fail(ld, FTSRT_EFORMAT, "section %s: length %" PRIu64
+				    " is not a whole number of %" PRIu32 "-byte records", name, len,
+				    sec_info[kind].record);
+		s->p = b + off;
+		s->len = len;
+		s->n = (len - sec_info[kind].head) / sec_info[kind].record;
+		s->present = true;
+	}
+	if (pos != ld->size)
+		return fail(ld, FTSRT_EFORMAT, "%" PRIu64 " bytes after the last section",
+			    ld->size - pos);
+	for (int k = 0; k < PLAN_SEC_COUNT_; k++)
+		ld->budget[k] = ld->s[k].n;
+	for (int k = 0; k < PLAN_SEC_COUNT_; k++)
+		if (!ld->s[k].present && !(sec_info[k].flags & PLAN_SECF_OPTIONAL))
+			return fail(ld, FTSRT_EFORMAT, "required section %s (%s) is missing",
+				    sec_info[k].fourcc, sec_info[k].what);
+	/* every reference is a u32: pools must be addressable by one */
+	for (int k = 0; k < PLAN_SEC_COUNT_; k++)
+		if (ld->s[k].n >= UINT32_MAX)
+			return fail(ld, FTSRT_EFORMAT, "section %s has too many records",
+				    sec_info[k].fourcc);
+	return FTSRT_OK;
+}
+
+static int plan_load_strings(struct ld *ld)
+{
+	const struct sec *s = &ld->s[PLAN_SEC_STRS];
+	if (s->len == 0 || s->p[0] != 0 || s->p[s->len - 1] != 0)
+		return fail(ld, FTSRT_EFORMAT, "section STRS: must start and end with a NUL byte");
+	return FTSRT_OK;
+}
+
+/* ---- manifest ------------------------------------------------------------------- */
+
+static int plan_load_manifest(struct ld *ld)
+{
+	struct ftsrt_plan *p = ld->p;
+	const struct sec *s = &ld->s[PLAN_SEC_MANI];
+	const uint8_t *h = s->p;
+	uint32_t n = plan_rd32(h + 8);
+	if (n != s->n || plan_rd32(h + 12) != 0)
+		return fail(ld, FTSRT_EFORMAT, "section MANI: nparams %" PRIu32 " does not match its "
+			    "length (%" PRIu64 " records)", n, s->n);
+	p->view.manifest_hash = plan_rd64(h);
+	p->params = plan_alloc_raw(p, n, sizeof(*p->params), false);   /* every field set below */
+	if (!p->params)
+		return fail(ld, FTSRT_ENOMEM, "out of memory (%" PRIu32 " parameters)", n);
+	const int64_t *dims = (const int64_t *)(const void *)ld->s[PLAN_SEC_I64P].p;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *r = h + PLAN_MANI_HEAD + (size_t)i * 24;
+		struct rt_plan_param *q = &p->params[i];
+		memset(q, 0, sizeof(*q));       /* padding too: no uninitialised bytes */
+		uint32_t d0 = plan_rd32(r + 8);
+		int32_t tied = (int32_t)plan_rd32(r + 12);
+		uint8_t ndim = r[16], dtype = r[17], flags = r[18];
+		if (!get_str(ld, plan_rd32(r), false, &q->name) ||
+		    !get_str(ld, plan_rd32(r + 4), false, &q->dtype_name))
+			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": bad string reference", i);
+		if (r[19] || plan_rd32(r + 20) || flags > 1)
+			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": reserved bits set", i);
+		if (ndim > PLAN_MAX_DIMS || !take(ld, PLAN_SEC_I64P, d0, ndim))
+			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": bad dimensions", i);
+		if (dtype >= PLAN_DTYPE_COUNT_)
+			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": dtype %u out of range", i,
+				    dtype);
+		if (tied != -1 && (tied < 0 || (uint32_t)tied >= i || p->params[tied].tied_to != -1))
+			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": tied_to %" PRId32
+				    " is not an earlier untied parameter", i, tied);
+		uint64_t numel = 1;
+		for (uint32_t k = 0; k < ndim; k++) {
+			int64_t d = dims[d0 + k];
+			if (d < 0 || __builtin_mul_overflow(numel, (uint64_t)d, &numel))
+				return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": bad dimension %"
+					    PRId64, i, d);
+		}
+		q->ndim = ndim;
+		q->dims = dims + d0;
+		q->numel = numel;
+		q->dtype = dtype;
+		q->requires_grad = flags & 1;
+		q->tied_to = tied;
+	}
+	p->view.params = p->params;
+	p->view.nparams = n;
+	return FTSRT_OK;
+}
+
+/* ---- classes and arguments ---------------------------------------------------------- */
+
+static int plan_load_args(struct ld *ld)
+{
+	struct ftsrt_plan *p = ld->p;
+	const struct sec *s = &ld->s[PLAN_SEC_ARGS];
+	const double *f64 = (const double *)(const void *)ld->s[PLAN_SEC_F64P].p;
+	p->args = plan_alloc(p, s->n, sizeof(*p->args));
+	if (!p->args)
+		return fail(ld, FTSRT_ENOMEM, "out of memory (arguments)");
+	for (uint64_t i = 0; i < s->n; i++) {
+		const uint8_t *r = s->p + i * 40;
+		struct rt_plan_arg *a = &p->args[i];
+		uint8_t kind = r[4];
+		uint32_t v = plan_rd32(r + 12), n = plan_rd32(r + 16);
+		if (!get_str(ld, plan_rd32(r), false, &a->name) ||
+		    !get_str(ld, plan_rd32(r + 8), kind != PLAN_ARG_STR, &a->s))
+			return fail(ld, FTSRT_EFORMAT, "argument %" PRIu64 ": bad string reference", i);
+		if (kind >= PLAN_ARG_COUNT_ || r[5] > 1 || r[6] > 1 || r[7] || plan_rd32(r + 20))
+			return fail(ld, FTSRT_EFORMAT, "argument %" PRIu64 " ('%s'): bad kind or flags",
+				    i, a->name);
+		if (kind != PLAN_ARG_STR && a->s)
+			return fail(ld, FTSRT_EFORMAT, "argument %" PRIu64 ": string on a non-string", i);
+		if (kind == PLAN_ARG_FLOATS ? !take(ld, PLAN_SEC_F64P, v, n) : (v || n))
+			return fail(ld, FTSRT_EFORMAT, "argument %" PRIu64 " ('%s'): bad value list", i,
+				    a->name);
+		a->kind = kind;
+		a->given = r[5];
+		a->b = r[6];
+		a->i = (int64_t)plan_rd64(r + 24);
+		a->f = plan_rdf64(r + 32);
+		a->v = kind == PLAN_ARG_FLOATS ? f64 + v : NULL;
+		a->n = n;
+	}
+	return FTSRT_OK;
+}
+
+/* Pointers to the strings whose references are pool[idx..idx+n). */
+static const char **str_list(struct ld *ld, uint32_t idx, uint32_t n, size_t *used)
+{
+	const uint8_t *u32 = ld->s[PLAN_SEC_U32P].p;
+	const char **out = ld->p->strv + *used;
+	for (uint32_t k = 0; k < n; k++)
+		if (!get_str(ld, plan_rd32(u32 + 4 * ((size_t)idx + k)), false, &out[k]))
+			return NULL;
+	*used += n;
+	return out;
+}
+
+static int plan_load_classes(struct ld *ld)
+{
+	struct ftsrt_plan *p = ld->p;
+	const struct sec *s = &ld->s[PLAN_SEC_CLSS];
+	const uint8_t *u32 = ld->s[PLAN_SEC_U32P].p;
+	const struct sec *blob = &ld->s[PLAN_SEC_BLOB];
+	size_t nstr = 0, used = 0;
+	int rc;
+
+	if ((rc = plan_load_args(ld)))
+		return rc;
+	for (uint64_t i = 0; i < s->n; i++) {
+		const uint8_t *r = s->p + i * 80;
+		uint32_t ix = plan_rd32(r + 20), nslots = plan_rd32(r + 24);
+		if (!take(ld, PLAN_SEC_U32P, ix, nslots))
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad state slot list", i);
+		nstr += nslots;
+	}
+	const struct sec *sett = &ld->s[PLAN_SEC_SETT];
+	if (sett->n == 1) {
+		uint32_t ix = plan_rd32(sett->p + 24), n = plan_rd32(sett->p + 28);
+		if (!take(ld, PLAN_SEC_U32P, ix, n))
+			return fail(ld, FTSRT_EFORMAT, "settings: bad no_decay list");
+		nstr += n;
+	}
+	p->strv = plan_alloc(p, nstr, sizeof(*p->strv));
+	p->nstrv = nstr;
+	p->classes = plan_alloc(p, s->n, sizeof(*p->classes));
+	if (!p->strv || !p->classes)
+		return fail(ld, FTSRT_ENOMEM, "out of memory (classes)");
+	for (uint64_t i = 0; i < s->n; i++) {
+		const uint8_t *r = s->p + i * 80;
+		struct rt_plan_class *c = &p->classes[i];
+		uint32_t args = plan_rd32(r + 12), nargs = plan_rd32(r + 16);
+		uint32_t slots = plan_rd32(r + 20), nslots = plan_rd32(r + 24);
+		uint32_t ipl = plan_rd32(r + 36), lam = plan_rd32(r + 44), lamlen = plan_rd32(r + 48);
+		int32_t nipl = (int32_t)plan_rd32(r + 40);
+		uint32_t ch = plan_rd32(r + 52), nch = plan_rd32(r + 56);
+		uint32_t ms = plan_rd32(r + 60), nms = plan_rd32(r + 64);
+		if (r[0] > 1 || r[1] > 1 || r[2] > 1 || r[3] || plan_rd16(r + 6) || plan_rd32(r + 68) ||
+		    plan_rd64(r + 72))
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad flags or reserved bits", i);
+		c->scheduler = r[0];
+		c->epoch_interval = r[1];
+		c->use_current = r[2];
+		c->stdlib_id = plan_rd16(r + 4);
+		if (!get_str(ld, plan_rd32(r + 8), false, &c->class_path) ||
+		    !get_str(ld, plan_rd32(r + 32), true, &c->monitor))
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad string reference", i);
+		if (!take(ld, PLAN_SEC_ARGS, args, nargs))
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad argument range", i);
+		c->args = p->args + args;
+		c->nargs = nargs;
+		c->state_slots = str_list(ld, slots, nslots, &used);
+		if (!c->state_slots)
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad state slot name", i);
+		c->nslots = nslots;
+		c->frequency = plan_rd32(r + 28);
+		if (c->frequency < 1)
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": frequency 0", i);
+		if (nipl < -1 || (nipl >= 0 && !take(ld, PLAN_SEC_F64P, ipl, (uint32_t)nipl)) ||
+		    (nipl == -1 && ipl))
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad init_pg_lrs", i);
+		c->ninit_pg_lrs = nipl;
+		c->init_pg_lrs = nipl >= 0 ? (const double *)(const void *)ld->s[PLAN_SEC_F64P].p + ipl
+			: NULL;
+		if (lamlen) {
+			struct rt_lambda l;
+			struct rt_lambda_diag dg;
+			if (lam > blob->len || lamlen > blob->len - lam)
+				return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": lr_lambda outside BLOB", i);
+			if (rt_lambda_validate(blob->p + lam, lamlen, &l, &dg))
+				return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": lr_lambda at byte %zu: %s",
+					    i, dg.offset, dg.msg);
+			c->lambda = blob->p + lam;
+			c->lambda_len = lamlen;
+		} else if (lam) {
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": lr_lambda offset without length",
+				    i);
+		}
+		if (!take(ld, PLAN_SEC_U32P, ch, nch) || !take(ld, PLAN_SEC_I64P, ms, nms))
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad children or milestones", i);
+		for (uint32_t k = 0; k < nch; k++) {
+			uint32_t x = plan_rd32(u32 + 4 * ((size_t)ch + k));
+			/* children come after their parent: no cycles */
+			if (x <= i || x >= s->n || s->p[(size_t)x * 80] != 1)
+				return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": child %" PRIu32
+					    " is not a later scheduler record", i, x);
+		}
+		c->children = (const int32_t *)(const void *)(u32 + 4 * (size_t)ch);
+		c->nchildren = nch;
+		c->milestones = (const int64_t *)(const void *)ld->s[PLAN_SEC_I64P].p + ms;
+		c->nmilestones = nms;
+		if (!c->scheduler && (nch || nms || lamlen || nipl != -1 || c->monitor || c->use_current))
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": scheduler fields on an "
+				    "optimizer", i);
+		if (c->scheduler && nslots)
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": state slots on a scheduler", i);
+	}
+	p->view.classes = p->classes;
+	p->view.nclasses = (uint32_t)s->n;
+	return FTSRT_OK;
+}
+
+/* ---- phases ---------------------------------------------------------------------- */
+
+static bool class_ref(const struct ld *ld, int32_t x, bool scheduler)
+{
+	return x == -1 || (x >= 0 && (uint64_t)x < ld->s[PLAN_SEC_CLSS].n &&
+			   ld->p->classes[x].scheduler == scheduler);
+}
+
+static int plan_load_phases(struct ld *ld)
+{
+	struct ftsrt_plan *p = ld->p;
+	const struct sec *s = &ld->s[PLAN_SEC_PHAS];
+	const uint8_t *u32 = ld->s[PLAN_SEC_U32P].p;
+	if (s->n == 0)
+		return fail(ld, FTSRT_EFORMAT, "section PHAS: no phases");
+	p->phases = plan_alloc(p, s->n, sizeof(*p->phases));
+	if (!p->phases)
+		return fail(ld, FTSRT_ENOMEM, "out of memory (phases)");
+	for (uint64_t i = 0; i < s->n; i++) {
+		const uint8_t *r = s->p + i * 48;
+		struct rt_plan_phase *ph = &p->phases[i];
+		uint32_t ix = plan_rd32(r + 24), n = plan_rd32(r + 28);
+		ph->index = (int64_t)plan_rd64(r);
+		ph->mte = (int64_t)plan_rd64(r + 8);
+		ph->lr = plan_rdf64(r + 16);
+		ph->new_optimizer = (int32_t)plan_rd32(r + 32);
+		ph->new_lr_scheduler = (int32_t)plan_rd32(r + 36);
+		if (ph->index != (int64_t)i || ph->mte < -1 || plan_rd64(r + 40))
+			return fail(ld, FTSRT_EFORMAT, "phase %" PRIu64 ": bad index or "
+				    "max_transition_epoch", i);
+		if (!take(ld, PLAN_SEC_U32P, ix, n))
+			return fail(ld, FTSRT_EFORMAT, "phase %" PRIu64 ": bad parameter list", i);
+		for (uint32_t k = 0; k < n; k++) {
+			uint32_t x = plan_rd32(u32 + 4 * ((size_t)ix + k));
+			if (x >= p->view.nparams)
+				return fail(ld, FTSRT_EFORMAT, "phase %" PRIu64 " thaws parameter %" PRIu32
+					    " of %" PRIu32, i, x, p->view.nparams);
+		}
+		if (!class_ref(ld, ph->new_optimizer, false) || !class_ref(ld, ph->new_lr_scheduler, true))
+			return fail(ld, FTSRT_EFORMAT, "phase %" PRIu64 ": bad optimizer or scheduler "
+				    "record", i);
+		ph->params = (const uint32_t *)(const void *)(u32 + 4 * (size_t)ix);
+		ph->nparams = n;
+	}
+	p->view.phases = p->phases;
+	p->view.nphases = (uint32_t)s->n;
+	return FTSRT_OK;
+}
+
+/* ---- settings ---------------------------------------------------------------------- */
+
+static int plan_load_settings(struct ld *ld, size_t *used)
+{
+	struct ftsrt_plan *p = ld->p;
+	struct rt_plan *v = &p->view;
+	const struct sec *s = &ld->s[PLAN_SEC_SETT];
+	if (s->n != 1)
+		return fail(ld, FTSRT_EFORMAT, "section SETT: %" PRIu64 " records, expected 1", s->n);
+	const uint8_t *r = s->p;
+	uint32_t flags = plan_rd32(r + 52);
+	v->max_depth = (int64_t)plan_rd64(r);
+	v->max_epochs = (int64_t)plan_rd64(r + 8);
+	v->base_max_lr = plan_rdf64(r + 16);
+	v->phase0_groups = plan_rd32(r + 32);
+	v->initial_optimizer = (int32_t)plan_rd32(r + 36);
+	v->initial_scheduler = (int32_t)plan_rd32(r + 40);
+	v->reinit_optimizer = (int32_t)plan_rd32(r + 44);
+	v->reinit_scheduler = (int32_t)plan_rd32(r + 48);
+	if (v->max_depth < 0 || (uint64_t)v->max_depth >= v->nphases)
+		return fail(ld, FTSRT_EFORMAT, "settings: max_depth %" PRId64 " outside the phases",
+			    v->max_depth);
+	if (v->max_epochs < 0 || v->phase0_groups < 1 || (flags & ~(uint32_t)PLAN_SETF_ALL_))
+		return fail(ld, FTSRT_EFORMAT, "settings: bad max_epochs, phase0_groups or flags");
+	if (v->initial_optimizer < 0 || !class_ref(ld, v->initial_optimizer, false) ||
+	    !class_ref(ld, v->initial_scheduler, true) || !class_ref(ld, v->reinit_optimizer, false) ||
+	    !class_ref(ld, v->reinit_scheduler, true))
+		return fail(ld, FTSRT_EFORMAT, "settings: bad optimizer or scheduler record");
+	uint32_t nd = plan_rd32(r + 28);
+	v->no_decay = str_list(ld, plan_rd32(r + 24), nd, used);
+	if (!v->no_decay)
+		return fail(ld, FTSRT_EFORMAT, "settings: bad no_decay string");
+	v->nno_decay = nd;
+	v->restore_best = flags & PLAN_SETF_RESTORE_BEST;
+	v->epoch_transitions_only = flags & PLAN_SETF_EPOCH_TRANSITIONS_ONLY;
+	v->apply_lambdas_new_pgs = flags & PLAN_SETF_APPLY_LAMBDAS_NEW_PGS;
+	struct rt_plan_es *es = &v->es;
+	es->present = flags & PLAN_SETF_ES_PRESENT;
+	es->mode_max = flags & PLAN_SETF_ES_MODE_MAX;
+	es->has_stopping_threshold = flags & PLAN_SETF_ES_HAS_STOPPING;
+	es->has_divergence_threshold = flags & PLAN_SETF_ES_HAS_DIVERGENCE;
+	es->check_finite = flags & PLAN_SETF_ES_CHECK_FINITE;
+	v->ckpt.mode_max = flags & PLAN_SETF_CKPT_MODE_MAX;
+	if (!get_str(ld, plan_rd32(r + 56), !es->present, &es->monitor) ||
+	    !get_str(ld, plan_rd32(r + 60), true, &v->ckpt.monitor))
+		return fail(ld, FTSRT_EFORMAT, "settings: bad monitor string");
+	es->patience = (int64_t)plan_rd64(r + 64);
+	es->min_delta = plan_rdf64(r + 72);
+	es->stopping_threshold = plan_rdf64(r + 80);
+	es->divergence_threshold = plan_rdf64(r + 88);
+	v->ckpt.save_top_k = (int64_t)plan_rd64(r + 96);
+	if (es->patience < 0 || !(es->min_delta >= 0) || v->ckpt.save_top_k < -1)
+		return fail(ld, FTSRT_EFORMAT, "settings: bad early-stopping or checkpoint values");
+	return FTSRT_OK;
+}
+
+/* ---- optional sections -------------------------------------------------------------- */
+
+static int plan_load_groups(struct ld *ld)
+{
+	struct ftsrt_plan *p = ld->p;
+	const struct sec *s = &ld->s[PLAN_SEC_GRPS];
+	if (!s->present)
+		return FTSRT_OK;
+	p->groups = plan_alloc(p, s->n, sizeof(*p->groups));
+	if (!p->groups)
+		return fail(ld, FTSRT_ENOMEM, "out of memory (groups)");
+	uint32_t prev = 0;
+	for (uint64_t i = 0; i < s->n; i++) {
+		const uint8_t *r = s->p + i * 48;
+		struct rt_plan_group *g = &p->groups[i];
+		g->phase = plan_rd32(r);
+		if (g->phase >= p->view.nphases || g->phase < prev || r[4] > 1 || r[5] > 1 ||
+		    r[6] >= PLAN_LR_COUNT_ || r[7] >= PLAN_LR_COUNT_ || plan_rd32(r + 36))
+			return fail(ld, FTSRT_EFORMAT, "group %" PRIu64 ": bad phase, flags or kinds", i);
+		prev = g->phase;
+		g->no_decay = r[4];
+		g->user = r[5];
+		g->lr_kind = r[6];
+		g->initial_lr_kind = r[7];
+		g->holds = (int64_t)plan_rd64(r + 8);
+		g->lr = plan_rdf64(r + 16);
+		g->initial_lr = plan_rdf64(r + 24);
+		g->nparams = plan_rd32(r + 32);
+		g->numel = plan_rd64(r + 40);
+	}
+	p->view.groups = p->groups;
+	p->view.ngroups = (uint32_t)s->n;
+	return FTSRT_OK;
+}
+
+static int plan_load_srcmap(struct ld *ld)
+{
+	struct ftsrt_plan *p = ld->p;
+	const struct sec *s = &ld->s[PLAN_SEC_SMAP];
+	p->view.stripped = !s->present;
+	if (!s->present)
+		return FTSRT_OK;
+	p->src = plan_alloc(p, s->n, sizeof(*p->src));
+	if (!p->src)
+		return fail(ld, FTSRT_ENOMEM, "out of memory (source map)");
+	for (uint64_t i = 0; i < s->n; i++) {
+		const uint8_t *r = s->p + i * 24;
+		struct rt_plan_src *e = &p->src[i];
+		e->kind = r[0];
+		e->phase = plan_rd32(r + 4);
+		e->item = plan_rd32(r + 8);
+		e->line = plan_rd32(r + 16);
+		e->col = plan_rd32(r + 20);
+		if (e->kind >= PLAN_SRC_COUNT_ || r[1] || r[2] || r[3] || e->phase >= p->view.nphases ||
+		    !get_str(ld, plan_rd32(r + 12), false, &e->file) || e->line < 1 || e->col < 1 ||
+		    (e->kind != PLAN_SRC_PARAMS_ENTRY && e->item))
+			return fail(ld, FTSRT_EFORMAT, "source map entry %" PRIu64 " is malformed", i);
+		if (e->kind == PLAN_SRC_PHASE && !p->phases[e->phase].src_file) {
+			p->phases[e->phase].src_file = e->file;
+			p->phases[e->phase].src_line = e->line;
+		}
+	}
+	p->view.src = p->src;
+	p->view.nsrc = (uint32_t)s->n;
+	return FTSRT_OK;
+}
+
+/* ---- open / close ------------------------------------------------------------------- */
+
+static int plan_load(struct ld *ld)
+{
+	uint32_t nsec;
+	size_t used;
+	int rc;
+	uint32_t one = 1;
+	uint8_t first;
+	memcpy(&first, &one, 1);
+	if (first != 1)
+		return fail(ld, FTSRT_EFORMAT, "plans are read on little-endian hosts only");
+	if ((rc = plan_check_header(ld, &nsec)) || (rc = plan_load_sections(ld, nsec)) ||
+	    (rc = plan_load_strings(ld)) || (rc = plan_load_manifest(ld)) ||
+	    (rc = plan_load_classes(ld)))
+		return rc;
+	used = 0;
+	for (uint32_t i = 0; i < ld->p->view.nclasses; i++)
+		used += ld->p->classes[i].nslots;
+	if ((rc = plan_load_phases(ld)) || (rc = plan_load_settings(ld, &used)) ||
+	    (rc = plan_load_groups(ld)) || (rc = plan_load_srcmap(ld)))
+		return rc;
+	return FTSRT_OK;
+}
+
+static void plan_release(struct ftsrt_plan *p)
+{
+	plan_free(p, p->params);
+	plan_free(p, p->phases);
+	plan_free(p, p->classes);
+	plan_free(p, p->args);
+	plan_free(p, (void *)p->strv);
+	plan_free(p, p->groups);
+	plan_free(p, p->src);
+	if (p->base && p->mapped)
+		munmap((void *)p->base, p->size);
+	else if (p->base)
+		plan_free(p, (void *)p->base);
+}
+
+static int open_common(ftsrt_plan **out, const char *path, const void *data, size_t len,
+		       ftsrt_alloc_fn alloc, void *ud, char *msg, size_t msglen)
+{
+	struct ld ld;
+	struct ftsrt_plan *p;
+	int rc, fd = -1;
+	struct stat st;
+
+	memset(&ld, 0, sizeof(ld));
+	ld.msg = msg;
+	ld.msglen = msglen;
+	if (msg && msglen)
+		msg[0] = '\0';
+	if (!out)
+		return fail(&ld, FTSRT_EINVAL, "no output handle");
+	*out = NULL;
+	if (!path && !data && len)
+		return fail(&ld, FTSRT_EINVAL, "no plan given");
+	if (!alloc)
+		alloc = default_alloc;
+	p = alloc(ud, NULL, 0, sizeof(*p));
+	if (!p)
+		return fail(&ld, FTSRT_ENOMEM, "out of memory");
+	memset(p, 0, sizeof(*p));
+	p->alloc = alloc;
+	p->ud = ud;
+	ld.p = p;
+
+	if (path) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			rc = fail(&ld, FTSRT_EIO, "cannot open '%s': %s", path, strerror(errno));
+			goto out_free;
+		}
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			rc = fail(&ld, FTSRT_EIO, "'%s' is not a regular file", path);
+			goto out_close;
+		}
+		if (st.st_size < PLAN_HEADER_SIZE) {
+			rc = fail(&ld, FTSRT_EFORMAT, "'%s' is too short to be a plan (%lld bytes)", path,
+				  (long long)st.st_size);
+			goto out_close;
+		}
+		int flags = MAP_PRIVATE;
+#ifdef MAP_POPULATE
+		flags |= MAP_POPULATE;
+#endif
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, flags, fd, 0);
+		if (m == MAP_FAILED) {
+			rc = fail(&ld, FTSRT_EIO, "cannot map '%s': %s", path, strerror(errno));
+			goto out_close;
+		}
+		p->base = m;
+		p->size = (size_t)st.st_size;
+		p->mapped = true;
+		close(fd);
+		fd = -1;
+	} else {
+		uint8_t *copy = plan_alloc_raw(p, len ? len : 1, 1, false);
+		if (!copy) {
+			rc = fail(&ld, FTSRT_ENOMEM, "out of memory (%zu bytes)", len);
+			goto out_free;
+		}
+		if (len)
+			memcpy(copy, data, len);
+		p->base = copy;
+		p->size = len;
+	}
+	ld.b = p->base;
+	ld.size = p->size;
+	rc = plan_load(&ld);
+	if (rc)
+		goto out_release;
+	*out = p;
+	return FTSRT_OK;
+
+out_release:
+	plan_release(p);
+	goto out_free;
+out_close:
+	close(fd);
+out_free:
+	alloc(ud, p, sizeof(*p), 0);
+	return rc;
+}
+
+FTSRT_API int ftsrt_plan_open_ex(ftsrt_plan **out, const char *path, ftsrt_alloc_fn alloc,
+				 void *ud, char *msg, size_t msglen)
+{
+	if (!path) {
+		if (msg && msglen)
+			snprintf(msg, msglen, "no path given");
+		if (out)
+			*out = NULL;
+		return FTSRT_EINVAL;
+	}
+	return open_common(out, path, NULL, 0, alloc, ud, msg, msglen);
+}
+
+FTSRT_API int ftsrt_plan_open(ftsrt_plan **out, const char *path, char *msg, size_t msglen)
+{
+	return ftsrt_plan_open_ex(out, path, NULL, NULL, msg, msglen);
+}
+
+FTSRT_API int ftsrt_plan_open_mem(ftsrt_plan **out, const void *data, size_t len,
+				  char *msg, size_t msglen)
+{
+	if (!data && len) {
+		if (out)
+			*out = NULL;
+		return FTSRT_EINVAL;
+	}
+	return open_common(out, NULL, data ? data : "", len, NULL, NULL, msg, msglen);
+}
+
+FTSRT_API void ftsrt_plan_close(ftsrt_plan *p)
+{
+	if (!p)
+		return;
+	ftsrt_alloc_fn alloc = p->alloc;
+	void *ud = p->ud;
+	plan_release(p);
+	alloc(ud, p, sizeof(*p), 0);
+}
+
+const struct rt_plan *rt_plan_view(const ftsrt_plan *p)
+{
+	return &p->view;
+}
+
+/* ---- accessors ------------------------------------------------------------------------ */
+
+FTSRT_API void ftsrt_plan_format(const ftsrt_plan *p, int *major, int *minor)
+{
+	if (major)
+		*major = p ? p->view.format_major : 0;
+	if (minor)
+		*minor = p ? p->view.format_minor : 0;
+}
+
+FTSRT_API uint64_t ftsrt_plan_manifest_hash(const ftsrt_plan *p)
+{
+	return p ? p->view.manifest_hash : 0;
+}
+
+FTSRT_API uint64_t ftsrt_manifest_hash_add(uint64_t h, const char *name, int ndim,
+					   const int64_t *dims, const char *dtype)
+{
+	return plan_manifest_hash_add(h, name ? name : "", ndim > 0 && dims ? (size_t)ndim : 0,
+				      dims, dtype ? dtype : "");
+}
+
+FTSRT_API uint64_t ftsrt_manifest_hash(size_t n, const char *const *names, const int *ndims,
+				       const int64_t *const *dims, const char *const *dtypes)
+{
+	uint64_t h = FTSRT_MANIFEST_HASH_INIT;
+	for (size_t i = 0; i < n; i++)
+		h = ftsrt_manifest_hash_add(h, names[i], ndims[i], dims[i], dtypes[i]);
+	return h;
+}
+
+FTSRT_API int ftsrt_plan_bind(const ftsrt_plan *p, uint64_t hash, char *msg, size_t msglen)
+{
+	if (!p)
+		return FTSRT_EINVAL;
+	if (p->view.manifest_hash == hash)
+		return FTSRT_OK;
+	if (msg && msglen)
+		snprintf(msg, msglen, "the model's manifest hash %016" PRIx64 " differs from the "
+			 "plan's %016" PRIx64 ": the plan was checked against another model", hash,
+			 p->view.manifest_hash);
+	return FTSRT_EINVAL;
+}
+
+FTSRT_API size_t ftsrt_plan_nparams(const ftsrt_plan *p)
+{
+	return p ? p->view.nparams : 0;
+}
+
+FTSRT_API int ftsrt_plan_param(const ftsrt_plan *p, size_t i, const char **name, int *ndim,
+			       const int64_t **dims, const char **dtype, int *tied_to)
+{
+	if (!p || i >= p->view.nparams)
+		return FTSRT_EINVAL;
+	const struct rt_plan_param *q = &p->view.params[i];
+	if (name)
+		*name = q->name;
+	if (ndim)
+		*ndim = (int)q->ndim;
+	if (dims)
+		*dims = q->dims;
+	if (dtype)
+		*dtype = q->dtype_name;
+	if (tied_to)
+		*tied_to = q->tied_to;
+	return FTSRT_OK;
+}
+
+FTSRT_API size_t ftsrt_plan_nphases(const ftsrt_plan *p)
+{
+	return p ? p->view.nphases : 0;
+}
+
+FTSRT_API int ftsrt_plan_phase(const ftsrt_plan *p, size_t i, struct ftsrt_plan_phase *out)
+{
+	if (!p || !out || i >= p->view.nphases)
+		return FTSRT_EINVAL;
+	const struct rt_plan_phase *ph = &p->view.phases[i];
+	memset(out, 0, sizeof(*out));
+	out->index = ph->index;
+	out->max_transition_epoch = ph->mte;
+	out->lr = ph->lr;
+	out->params = ph->params;
+	out->nparams = ph->nparams;
+	out->new_optimizer = ph->new_optimizer >= 0;
+	out->new_lr_scheduler = ph->new_lr_scheduler >= 0;
+	out->optimizer = ph->new_optimizer >= 0 ? p->view.classes[ph->new_optimizer].class_path : NULL;
+	out->lr_scheduler = ph->new_lr_scheduler >= 0
+		? p->view.classes[ph->new_lr_scheduler].class_path : NULL;
+	out->src_file = ph->src_file;
+	out->src_line = ph->src_line;
+	return FTSRT_OK;
+}
+
+FTSRT_API int64_t ftsrt_plan_max_depth(const ftsrt_plan *p)
+{
+	return p ? p->view.max_depth : -1;
+}
+
+FTSRT_API int64_t ftsrt_plan_max_epochs(const ftsrt_plan *p)
+{
+	return p ? p->view.max_epochs : -1;
+}
+
+/* ---- listings ------------------------------------------------------------------------ */
+
+/* Shortest %g spelling that reads back as the same double. */
+static const char *num(char *buf, size_t n, double x)
+{
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, n, "%.*g", prec, x);
+		if (strtod(buf, NULL) == x || x != x)
+			break;
+	}
+	return buf;
+}
+
+static const char *const dtype_names[] = {"f32", "f64", "f16", "bf16", "other"};
+static const char *const arg_kinds[] = {"none", "bool", "int", "float", "str", "floats"};
+static const char *const lr_kinds[] = {"known", "continues", "unknown"};
+static const char *const src_kinds[] = {"phase", "params", "new_optimizer", "new_lr_scheduler"};
+
+static void dump_shape(FILE *out, const struct rt_plan_param *q)
+{
+	if (q->ndim == 0)
+		fputs("scalar", out);
+	for (uint32_t k = 0; k < q->ndim; k++)
+		fprintf(out, "%s%" PRId64, k ? "x" : "", q->dims[k]);
+}
+
+static void dump_class(FILE *out, const struct rt_plan *v, uint32_t i)
+{
+	const struct rt_plan_class *c = &v->classes[i];
+	char b1[40];
+	fprintf(out, "class %" PRIu32 ": %s %s (stdlib id %u)\n", i,
+		c->scheduler ? "lr_scheduler" : "optimizer", c->class_path, c->stdlib_id);
+	for (uint32_t k = 0; k < c->nargs; k++) {
+		const struct rt_plan_arg *a = &c->args[k];
+		fprintf(out, "  arg %s: %s = ", a->name, arg_kinds[a->kind]);
+		switch (a->kind) {
+		case RT_ARG_NONE: fputs("None", out); break;
+		case RT_ARG_BOOL: fputs(a->b ? "True" : "False", out); break;
+		case RT_ARG_INT: fprintf(out, "%" PRId64, a->i); break;
+		case RT_ARG_FLOAT: fputs(num(b1, sizeof(b1), a->f), out); break;
+		case RT_ARG_STR: fprintf(out, "'%s'", a->s); break;
+		case RT_ARG_FLOATS:
+			fputc('[', out);
+			for (uint32_t j = 0; j < a->n; j++)
+				fprintf(out, "%s%s", j ? ", " : "", num(b1, sizeof(b1), a->v[j]));
+			fputc(']', out);
+			break;
+		}
+		fprintf(out, "%s\n", a->given ? " (given)" : "");
+	}
+	if (!c->scheduler) {
+		fprintf(out, "  state:");
+		for (uint32_t k = 0; k < c->nslots; k++)
+			fprintf(out, " %s", c->state_slots[k]);
+		fprintf(out, "%s\n", c->nslots ? "" : " (none)");
+		return;
+	}
+	fprintf(out, "  interval %s, frequency %" PRIu32 ", monitor %s\n",
+		c->epoch_interval ? "epoch" : "step", c->frequency, c->monitor ? c->monitor : "-");
+	if (c->ninit_pg_lrs >= 0) {
+		fprintf(out, "  init_pg_lrs [");
+		for (int32_t k = 0; k < c->ninit_pg_lrs; k++)
+			fprintf(out, "%s%s", k ? ", " : "", num(b1, sizeof(b1), c->init_pg_lrs[k]));
+		fprintf(out, "]\n");
+	}
+	if (c->use_current)
+		fprintf(out, "  use_current_optimizer_pg_lrs\n");
+	if (c->lambda) {
+		fprintf(out, "  lr_lambda %" PRIu32 " bytes:", c->lambda_len);
+		for (uint32_t k = 0; k < c->lambda_len; k++)
+			fprintf(out, "%s%02x", k % 16 ? "" : "\n    ", c->lambda[k]);
+		fputc('\n', out);
+	}
+	if (c->nchildren) {
+		fprintf(out, "  children:");
+		for (uint32_t k = 0; k < c->nchildren; k++)
+			fprintf(out, " %" PRId32, c->children[k]);
+		fputc('\n', out);
+	}
+	if (c->nmilestones) {
+		fprintf(out, "  milestones:");
+		for (uint32_t k = 0; k < c->nmilestones; k++)
+			fprintf(out, " %" PRId64, c->milestones[k]);
+		fputc('\n', out);
+	}
+}
+
+static void dump_ref(FILE *out, const char *what, int32_t x)
+{
+	if (x < 0)
+		fprintf(out, "%s -\n", what);
+	else
+		fprintf(out, "%s class %" PRId32 "\n", what, x);
+}
+
+static void dump_phases(FILE *out, const struct rt_plan *v)
+{
+	char b1[40];
+	fprintf(out, "%-5s %-5s %-10s %-7s %-10s %-12s %s\n", "phase", "mte", "lr", "params",
+		"optimizer", "lr_scheduler", "source");
+	for (uint32_t i = 0; i < v->nphases; i++) {
+		const struct rt_plan_phase *ph = &v->phases[i];
+		char o[24] = "-", s[24] = "-";
+		if (ph->new_optimizer >= 0)
+			snprintf(o, sizeof(o), "class %" PRId32, ph->new_optimizer);
+		if (ph->new_lr_scheduler >= 0)
+			snprintf(s, sizeof(s), "class %" PRId32, ph->new_lr_scheduler);
+		fprintf(out, "%-5" PRId64 " %-5" PRId64 " %-10s %-7" PRIu32 " %-10s %-12s ",
+			ph->index, ph->mte, num(b1, sizeof(b1), ph->lr), ph->nparams, o, s);
+		if (ph->src_file)
+			fprintf(out, "%s:%" PRIu32, ph->src_file, ph->src_line);
+		else
+			fputc('-', out);
+		fprintf(out, "%s\n", (int64_t)i > v->max_depth ? "  (beyond max_depth)" : "");
+	}
+}
+
+FTSRT_API int ftsrt_plan_dump(const ftsrt_plan *p, FILE *out, int what)
+{
+	char b1[40], b2[40];
+	if (!p || !out || (what != FTSRT_DUMP_PHASES && what != FTSRT_DUMP_ALL))
+		return FTSRT_EINVAL;
+	const struct rt_plan *v = &p->view;
+	fprintf(out, "plan format %u.%u, manifest hash %016" PRIx64 ", %" PRIu32 " parameters, %"
+		PRIu32 " phases, max_depth %" PRId64 ", max_epochs %" PRId64 "%s\n", v->format_major,
+		v->format_minor, v->manifest_hash, v->nparams, v->nphases, v->max_depth, v->max_epochs,
+		v->stripped ? ", stripped" : "");
+	if (what == FTSRT_DUMP_PHASES) {
+		dump_phases(out, v);
+		return ferror(out) ? FTSRT_EIO : FTSRT_OK;
+	}
+	fprintf(out, "\n[settings]\n");
+	fprintf(out, "restore_best %s\nepoch_transitions_only %s\napply_lambdas_new_pgs %s\n",
+		v->restore_best ? "true" : "false", v->epoch_transitions_only ? "true" : "false",
+		v->apply_lambdas_new_pgs ? "true" : "false");
+	fprintf(out, "base_max_lr %s\nphase0_groups %" PRIu32 "\nno_decay", num(b1, sizeof(b1),
+		v->base_max_lr), v->phase0_groups);
+	for (uint32_t k = 0; k < v->nno_decay; k++)
+		fprintf(out, " '%s'", v->no_decay[k]);
+	fputc('\n', out);
+	dump_ref(out, "initial_optimizer", v->initial_optimizer);
+	dump_ref(out, "initial_lr_scheduler", v->initial_scheduler);
+	dump_ref(out, "reinit_optim_cfg", v->reinit_optimizer);
+	dump_ref(out, "reinit_lr_cfg", v->reinit_scheduler);
+	if (v->es.present) {
+		fprintf(out, "early_stopping monitor '%s' patience %" PRId64 " min_delta %s mode %s "
+			"check_finite %s", v->es.monitor, v->es.patience,
+			num(b1, sizeof(b1), v->es.min_delta), v->es.mode_max ? "max" : "min",
+			v->es.check_finite ? "true" : "false");
+		if (v->es.has_stopping_threshold)
+			fprintf(out, " stopping_threshold %s", num(b1, sizeof(b1), v->es.stopping_threshold));
+		if (v->es.has_divergence_threshold)
+			fprintf(out, " divergence_threshold %s",
+				num(b2, sizeof(b2), v->es.divergence_threshold));
+		fputc('\n', out);
+	} else {
+		fprintf(out, "early_stopping none\n");
+	}
+	fprintf(out, "checkpoint monitor %s%s%s save_top_k %" PRId64 " mode %s\n",
+		v->ckpt.monitor ? "'" : "", v->ckpt.monitor ? v->ckpt.monitor : "-",
+		v->ckpt.monitor ? "'" : "", v->ckpt.save_top_k, v->ckpt.mode_max ? "max" : "min");
+
+	fprintf(out, "\n[classes]\n");
+	for (uint32_t i = 0; i < v->nclasses; i++)
+		dump_class(out, v, i);
+
+	fprintf(out, "\n[phases]\n");
+	dump_phases(out, v);
+	for (uint32_t i = 0; i < v->nphases; i++) {
+		const struct rt_plan_phase *ph = &v->phases[i];
+		fprintf(out, "phase %" PRId64 ":\n", ph->index);
+		for (uint32_t k = 0; k < ph->nparams; k++)
+			fprintf(out, "  %" PRIu32 " %s\n", ph->params[k], v->params[ph->params[k]].name);
+	}
+
+	if (v->ngroups) {
+		fprintf(out, "\n[groups]\n");
+		for (uint32_t i = 0; i < v->ngroups; i++) {
+			const struct rt_plan_group *g = &v->groups[i];
+			char np[16] = "?";
+			if (g->nparams != UINT32_MAX)
+				snprintf(np, sizeof(np), "%" PRIu32, g->nparams);
+			fprintf(out, "phase %" PRId64 ": holds phase %" PRId64 "%s%s, %s params, %"
+				PRIu64 " elements, lr %s %s, initial_lr %s %s\n",
+				v->phases[g->phase].index, g->holds, g->no_decay ? " no_decay" : "",
+				g->user ? " user" : "", np, g->numel, lr_kinds[g->lr_kind],
+				g->lr_kind == RT_LR_KNOWN ? num(b1, sizeof(b1), g->lr) : "-",
+				lr_kinds[g->initial_lr_kind],
+				g->initial_lr_kind == RT_LR_KNOWN ? num(b2, sizeof(b2), g->initial_lr) : "-");
+		}
+	}
+
+	fprintf(out, "\n[manifest]\n");
+	for (uint32_t i = 0; i < v->nparams; i++) {
+		const struct rt_plan_param *q = &v->params[i];
+		fprintf(out, "%" PRIu32 " %s ", i, q->name);
+		dump_shape(out, q);
+		fprintf(out, " %s (%s)%s", q->dtype_name, dtype_names[q->dtype],
+			q->requires_grad ? "" : " frozen");
+		if (q->tied_to >= 0)
+			fprintf(out, " tied_to %" PRId32, q->tied_to);
+		fputc('\n', out);
+	}
+
+	if (v->nsrc) {
+		fprintf(out, "\n[source map]\n");
+		for (uint32_t i = 0; i < v->nsrc; i++) {
+			const struct rt_plan_src *e = &v->src[i];
+			fprintf(out, "phase %" PRId64 " %s", v->phases[e->phase].index, src_kinds[e->kind]);
+			if (e->kind == RT_SRC_PARAMS_ENTRY)
+				fprintf(out, " %" PRIu32, e->item);
+			fprintf(out, " %s:%" PRIu32 ":%" PRIu32 "\n", e->file, e->line, e->col);
+		}
+	}
+	return ferror(out) ? FTSRT_EIO : FTSRT_OK;
+}

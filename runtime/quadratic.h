@@ -1,0 +1,47 @@
+/*
+ * quadratic.h - the synthetic task of `ftsrun run`: the noisy quadratic
+ * model (NQM) of optimizer studies, over a plan's real parameter shapes.
+ *
+ * Stage: runtime tools.  Every element j of every untied parameter has a
+ * curvature h_j (log-uniform over two decades, the largest stable for the
+ * plan's initial lr), a training optimum at 0 and a validation optimum
+ * shifted by a small d_j.  The job's gradient is h_j * theta_j plus Gaussian
+ * noise of variance sigma^2 * h_j, computed only for thawed parameters; the
+ * training loss is 0.5 * mean(h * theta^2), the validation loss
+ * 0.5 * mean(h * (theta - d)^2) times (1 + 1% noise), which plateaus and so
+ * drives early stopping.  Everything is deterministic for a seed.
+ */
+#ifndef RT_QUADRATIC_H
+#define RT_QUADRATIC_H
+
+#include <stdio.h>
+
+#include "plan.h"
+
+/* Options of one synthetic run (ftsrun(1) `run`). */
+struct rt_nqm_opts {
+	long epochs;                    /* 0: the plan's max_epochs */
+	long steps;                     /* optimizer steps per epoch (64) */
+	double scale;                   /* shrink every dimension (1: the plan's shapes) */
+	double noise;                   /* gradient noise sigma (0.5) */
+	unsigned long long seed;        /* RNG seed */
+	int threads;                    /* optimizer threads */
+	int progress;                   /* bool: progress bar on stderr */
+	const char *csv;                /* --log FILE.csv, or NULL */
+	const char *svg;                /* --plot FILE.svg, or NULL */
+	const char *metrics;            /* --metrics FILE, or NULL */
+	const char *ckpt_dir;           /* checkpoint directory, or NULL (memory) */
+};
+
+/* Fill *o with the defaults above. */
+void rt_nqm_defaults(struct rt_nqm_opts *o);
+
+/*
+ * Run plan (borrowed) on the NQM, printing one line per epoch to out.
+ * Returns FTSRT_OK, or a negative FTSRT_E* code with the reason in
+ * err[0..errlen).
+ */
+int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *out, char *err,
+	       size_t errlen);
+
+#endif /* RT_QUADRATIC_H */

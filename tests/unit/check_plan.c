@@ -1,0 +1,417 @@
+/*
+ * check_plan.c - the binary plan: writer (compiler/emit.c) and reader
+ * (runtime/plan.c) round trip, determinism, the lr_lambda emitter against
+ * the runtime's own translator, and corruption: every byte flipped, every
+ * truncation and appended bytes must be refused by ftsrt_plan_open with a
+ * status and no crash (run it under `make SANITIZE=address,undefined`).
+ *
+ * The model is FTS's FinetuningSchedulerBoringModel (M1): SGD(lr 1e-3,
+ * weight_decay 1e-6) with StepLR(step_size 1, gamma 0.7).
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "decl.h"
+#include "diag.h"
+#include "driver.h"
+#include "emit.h"
+#include "ftsrt.h"
+#include "lambda.h"
+#include "lambda_emit.h"
+#include "plan.h"
+#include "plan_format.h"
+
+#define BORING "../shared/manifests/fts-boring-model.tsv"
+#define SCHED "../shared/fts/tests/boring_ft_schedule/"
+#define M1_OPT "{class_path: torch.optim.SGD, init_args: {lr: 0.001, weight_decay: 1.0e-06}}"
+#define M1_LRS "{class_path: torch.optim.lr_scheduler.StepLR, init_args: {step_size: 1, gamma: 0.7}}"
+
+struct built {
+	uint8_t *buf;
+	size_t len;
+};
+
+/* Compile and emit a plan; fails the test on any problem. */
+static struct built build(const char *schedule, const char *opt, bool strip)
+{
+	struct fts_sources src;
+	struct fts_diags d;
+	struct fts_compile c;
+	struct fts_check_input in = {0};
+	struct built b = {NULL, 0};
+	char err[512];
+
+	fts_settings_default(&in.settings);
+	in.schedule = schedule;
+	in.manifest = BORING;
+	in.initial_optimizer = opt;
+	in.initial_lr_scheduler = M1_LRS;
+	fts_sources_init(&src);
+	fts_diags_init(&d, &src);
+	ck_assert_int_eq(fts_compile_run(&in, &d, &c), 0);
+	ck_assert_uint_eq(d.errors, 0);
+	int rc = fts_emit_plan(&c, &src, strip, &b.buf, &b.len, err, sizeof(err));
+	ck_assert_msg(rc == 0, "emit failed: %s", err);
+	fts_compile_release(&c);
+	fts_diags_release(&d);
+	fts_sources_release(&src);
+	return b;
+}
+
+static struct built sample(void)
+{
+	return build(SCHED "07_reinitlr_optim_sched_dict.yaml", M1_OPT, false);
+}
+
+START_TEST(test_round_trip)
+{
+	struct built b = sample();
+	ftsrt_plan *p;
+	char msg[256];
+	int rc = ftsrt_plan_open_mem(&p, b.buf, b.len, msg, sizeof(msg));
+	ck_assert_msg(rc == FTSRT_OK, "open: %s", msg);
+	const struct rt_plan *v = rt_plan_view(p);
+	ck_assert_uint_eq(v->nparams, 8);
+	ck_assert_uint_eq(v->nphases, 4);
+	ck_assert_int_eq(v->max_depth, 3);
+	ck_assert_int_eq(v->initial_optimizer, 0);
+	ck_assert_int_eq(v->initial_scheduler, 1);
+	ck_assert_str_eq(v->classes[0].class_path, "torch.optim.SGD");
+	ck_assert(!v->classes[0].scheduler);
+	ck_assert(v->classes[1].scheduler);
+	ck_assert_str_eq(v->params[6].name, "model.3.weight");
+	ck_assert_uint_eq(v->params[6].numel, 64);
+	ck_assert_str_eq(v->params[6].dtype_name, "float32");
+	ck_assert(!v->stripped);
+	ck_assert_ptr_nonnull(v->phases[1].src_file);
+	ck_assert_uint_gt(v->phases[1].src_line, 1);
+	ck_assert(v->es.present);
+	ck_assert_str_eq(v->es.monitor, "val_loss");
+	ck_assert_int_eq(v->es.patience, 3);
+	ck_assert_str_eq(v->ckpt.monitor, "val_loss");
+	ck_assert_int_eq(v->ckpt.save_top_k, 1);
+	for (uint32_t i = 0; i < v->nphases; i++)
+		ck_assert_int_eq(v->phases[i].index, i);
+	/* the manifest hash the job computes from its model */
+	uint64_t h = FTSRT_MANIFEST_HASH_INIT;
+	for (uint32_t i = 0; i < v->nparams; i++)
+		h = ftsrt_manifest_hash_add(h, v->params[i].name, (int)v->params[i].ndim,
+					    v->params[i].dims, v->params[i].dtype_name);
+	ck_assert(h == ftsrt_plan_manifest_hash(p));
+	ck_assert_int_eq(ftsrt_plan_bind(p, h, NULL, 0), FTSRT_OK);
+	ck_assert_int_eq(ftsrt_plan_bind(p, h ^ 1, msg, sizeof(msg)), FTSRT_EINVAL);
+	struct ftsrt_plan_phase ph;
+	ck_assert_int_eq(ftsrt_plan_phase(p, 1, &ph), FTSRT_OK);
+	ck_assert_uint_eq(ph.nparams, 2);
+	ck_assert_int_eq(ftsrt_plan_phase(p, 4, &ph), FTSRT_EINVAL);
+	ftsrt_plan_close(p);
+	free(b.buf);
+}
+END_TEST
+
+START_TEST(test_deterministic)
+{
+	struct built a = sample(), b = sample();
+	ck_assert_uint_eq(a.len, b.len);
+	ck_assert(memcmp(a.buf, b.buf, a.len) == 0);
+	free(a.buf);
+	free(b.buf);
+	/* same meaning, different text: identical when stripped */
+	char path[] = "/tmp/check_plan_XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	static const char twin[] =
+		"# the default boring schedule, written differently\n"
+		"0: {params: [model.3.bias, model.3.weight]}\n"
+		"1: {params: [model.2.bias, model.2.weight]}\n"
+		"2: {params: [model.1.bias, model.1.weight]}\n"
+		"3: {params: [model.0.bias, model.0.weight]}\n";
+	ck_assert(write(fd, twin, sizeof(twin) - 1) == (ssize_t)(sizeof(twin) - 1));
+	close(fd);
+	struct built x = build(SCHED "00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule.yaml",
+			       M1_OPT, true);
+	struct built y = build(path, M1_OPT, true);
+	struct built z = build(path, M1_OPT, false);
+	unlink(path);
+	ck_assert_uint_eq(x.len, y.len);
+	ck_assert(memcmp(x.buf, y.buf, x.len) == 0);
+	ck_assert_uint_gt(z.len, y.len);        /* the source map */
+	free(x.buf);
+	free(y.buf);
+	free(z.buf);
+}
+END_TEST
+
+/* Every variant must be refused; returns how many were tried. */
+static size_t corrupt_all(const uint8_t *buf, size_t len)
+{
+	uint8_t *v = malloc(len + 64);
+	size_t n = 0;
+	static const uint8_t masks[] = {0xFF, 0x01, 0x80, 0x10};
+	char msg[256];
+	ftsrt_plan *p;
+	for (size_t i = 0; i < len; i++)
+		for (size_t m = 0; m < sizeof(masks); m++) {
+			memcpy(v, buf, len);
+			v[i] ^= masks[m];
+			int rc = ftsrt_plan_open_mem(&p, v, len, msg, sizeof(msg));
+			ck_assert_msg(rc < 0 && p == NULL, "flip 0x%02x at byte %zu accepted", masks[m], i);
+			n++;
+		}
+	for (size_t l = 0; l < len; l++) {
+		int rc = ftsrt_plan_open_mem(&p, buf, l, msg, sizeof(msg));
+		ck_assert_msg(rc < 0 && p == NULL, "truncation to %zu bytes accepted", l);
+		n++;
+	}
+	for (size_t extra = 1; extra <= 64; extra++) {
+		memcpy(v, buf, len);
+		memset(v + len, extra & 1 ? 0 : 0xA5, extra);
+		int rc = ftsrt_plan_open_mem(&p, v, len + extra, msg, sizeof(msg));
+		ck_assert_msg(rc < 0 && p == NULL, "%zu appended bytes accepted", extra);
+		n++;
+	}
+	free(v);
+	return n;
+}
+
+START_TEST(test_corruption)
+{
+	struct built b = sample();
+	size_t n = corrupt_all(b.buf, b.len);
+	fprintf(stderr, "check_plan: %zu corrupted variants of a %zu-byte plan refused\n", n, b.len);
+	free(b.buf);
+	struct built s = build(SCHED "00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule.yaml",
+			       M1_OPT, true);
+	corrupt_all(s.buf, s.len);
+	free(s.buf);
+}
+END_TEST
+
+/* Re-checksum after an edit, so the checks behind the CRCs are reached. */
+static void reseal(uint8_t *b)
+{
+	uint32_t n = plan_rd32(b + 40);
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t *e = b + PLAN_HEADER_SIZE + 32 * i;
+		plan_wr32(e + 24, plan_crc32c(0, b + plan_rd64(e + 8), plan_rd64(e + 16)));
+	}
+	uint32_t crc = plan_crc32c(0, b, PLAN_HEADER_CRC_SPAN);
+	plan_wr32(b + 44, plan_crc32c(crc, b + PLAN_HEADER_SIZE, 32 * (size_t)n));
+}
+
+static uint8_t *section(uint8_t *b, const char *id, uint64_t *len)
+{
+	uint32_t n = plan_rd32(b + 40);
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t *e = b + PLAN_HEADER_SIZE + 32 * i;
+		if (plan_rd32(e) == PLAN_FOURCC(id)) {
+			*len = plan_rd64(e + 16);
+			return b + plan_rd64(e + 8);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(test_semantic_checks)
+{
+	struct built b = sample();
+	uint8_t *v = malloc(b.len);
+	char msg[256];
+	ftsrt_plan *p;
+	uint64_t slen;
+
+	/* versions: checked before the CRC */
+	memcpy(v, b.buf, b.len);
+	plan_wr16(v + 8, PLAN_FORMAT_MAJOR + 1);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EVERSION);
+	memcpy(v, b.buf, b.len);
+	plan_wr16(v + 10, PLAN_FORMAT_MINOR + 1);
+	plan_wr16(v + 12, PLAN_FORMAT_MINOR + 1);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EVERSION);
+	/* a newer minor that old readers may read opens */
+	memcpy(v, b.buf, b.len);
+	plan_wr16(v + 10, PLAN_FORMAT_MINOR + 1);
+	reseal(v);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_OK);
+	ftsrt_plan_close(p);
+
+	/* a phase thawing a parameter past the manifest, behind a valid CRC */
+	memcpy(v, b.buf, b.len);
+	uint8_t *ph = section(v, "PHAS", &slen);
+	uint8_t *u32 = section(v, "U32P", &slen);
+	ck_assert_ptr_nonnull(ph);
+	plan_wr32(u32 + 4 * plan_rd32(ph + 48 + 24), 8);
+	reseal(v);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(msg, "thaws parameter 8"));
+	/* a bad enum */
+	memcpy(v, b.buf, b.len);
+	uint8_t *mani = section(v, "MANI", &slen);
+	mani[PLAN_MANI_HEAD + 17] = PLAN_DTYPE_COUNT_;
+	reseal(v);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+	/* a string reference past the table */
+	memcpy(v, b.buf, b.len);
+	mani = section(v, "MANI", &slen);
+	plan_wr32(mani + PLAN_MANI_HEAD, 0x7FFFFFF0u);
+	reseal(v);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+	/* an unterminated string table */
+	memcpy(v, b.buf, b.len);
+	uint8_t *strs = section(v, "STRS", &slen);
+	strs[slen - 1] = 'x';
+	reseal(v);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+	/* a child cycle: class 1's max_depth setting pointing nowhere */
+	memcpy(v, b.buf, b.len);
+	uint8_t *st = section(v, "SETT", &slen);
+	plan_wr64(st, 4);
+	reseal(v);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+	/* file I/O */
+	ck_assert_int_eq(ftsrt_plan_open(&p, "/nonexistent/plan", msg, sizeof(msg)), FTSRT_EIO);
+	ck_assert_int_eq(ftsrt_plan_open(&p, "/", msg, sizeof(msg)), FTSRT_EIO);
+	ck_assert_int_eq(ftsrt_plan_open(NULL, "/", msg, sizeof(msg)), FTSRT_EINVAL);
+	free(v);
+	free(b.buf);
+}
+END_TEST
+
+START_TEST(test_cli_inspect)
+{
+	const char *ftsrun = getenv("FTSRUN_BIN");
+	if (!ftsrun)
+		ftsrun = "build/ftsrun";
+	struct built b = sample();
+	char path[] = "/tmp/check_plan_XXXXXX", cmd[512];
+	int fd = mkstemp(path);
+	ck_assert(write(fd, b.buf, b.len) == (ssize_t)b.len);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "%s inspect %s >/dev/null 2>&1", ftsrun, path);
+	ck_assert_int_eq(system(cmd), 0);
+	/* a sample of corruptions through the CLI: every 97th byte flipped */
+	for (size_t i = 0; i < b.len; i += 97) {
+		b.buf[i] ^= 0xFF;
+		FILE *f = fopen(path, "wb");
+		ck_assert(fwrite(b.buf, 1, b.len, f) == b.len);
+		fclose(f);
+		b.buf[i] ^= 0xFF;
+		int st = system(cmd);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 0, "flip at %zu: status %d", i, st);
+	}
+	unlink(path);
+	free(b.buf);
+}
+END_TEST
+
+/* The emitter agrees with the runtime's reference translator. */
+START_TEST(test_lambda_emit)
+{
+	static const char *const exprs[] = {
+		"0.95 ** epoch",
+		"min(1.0, (epoch + 1) / 5)",
+		"1.0 if epoch < 3 else 0.1",
+		"epoch // 3 * 0.5 + epoch % 3",
+		"0 < epoch <= 5 and 2.0 or 0.5",
+		"not epoch or max(abs(-epoch), 2, int(1.7))",
+		"-epoch + +float(3) - (epoch >= 2 != True)",
+		"1 if epoch == 1 else (2 if epoch != 4 else 3)",
+	};
+	struct fts_arena a;
+	fts_arena_init(&a);
+	for (size_t k = 0; k < sizeof(exprs) / sizeof(exprs[0]); k++) {
+		uint8_t code[4096], ref[4096];
+		size_t len, rlen;
+		char err[160];
+		struct fts_expr *e = fts_expr_parse(&a, FTS_NOFILE, 0, exprs[k], strlen(exprs[k]),
+						    NULL, NULL);
+		ck_assert_msg(e != NULL, "parse %s", exprs[k]);
+		ck_assert_msg(fts_lambda_emit(e, code, sizeof(code), &len, err, sizeof(err)) == 0,
+			      "%s: %s", exprs[k], err);
+		struct rt_lambda l, r;
+		struct rt_lambda_diag dg;
+		ck_assert_msg(rt_lambda_validate(code, len, &l, &dg) == 0, "%s: invalid at %zu: %s",
+			      exprs[k], dg.offset, dg.msg);
+		ck_assert_int_eq(rt_lambda_compile_text(exprs[k], ref, sizeof(ref), &rlen, &dg), 0);
+		ck_assert_int_eq(rt_lambda_validate(ref, rlen, &r, NULL), 0);
+		for (int ep = 0; ep < 12; ep++) {
+			double x, y;
+			ck_assert_int_eq(rt_lambda_eval(&l, ep, &x, NULL), 0);
+			ck_assert_int_eq(rt_lambda_eval(&r, ep, &y, NULL), 0);
+			ck_assert_msg(x == y, "%s at %d: %g vs %g", exprs[k], ep, x, y);
+		}
+	}
+	static const char *const bad[] = {"epoch.x", "lr", "'a'", "[epoch]", "len(epoch)"};
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		uint8_t code[256];
+		size_t len;
+		char err[160];
+		struct fts_expr *e = fts_expr_parse(&a, FTS_NOFILE, 0, bad[k], strlen(bad[k]), NULL, NULL);
+		if (e)
+			ck_assert_int_eq(fts_lambda_emit(e, code, sizeof(code), &len, err, sizeof(err)), -1);
+	}
+	fts_arena_release(&a);
+}
+END_TEST
+
+START_TEST(test_build_refusals)
+{
+	struct fts_sources src;
+	struct fts_diags d;
+	struct fts_compile c;
+	struct fts_check_input in = {0};
+	uint8_t *buf;
+	size_t len;
+	char err[512];
+
+	fts_settings_default(&in.settings);
+	in.schedule = SCHED "00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule.yaml";
+	in.manifest = BORING;
+	fts_sources_init(&src);
+	fts_diags_init(&d, &src);
+	ck_assert_int_eq(fts_compile_run(&in, &d, &c), 0);
+	ck_assert_int_eq(fts_emit_plan(&c, &src, false, &buf, &len, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--initial-optimizer"));
+	fts_compile_release(&c);
+	fts_diags_release(&d);
+	fts_sources_release(&src);
+}
+END_TEST
+
+/* tests/plan/run.sh: `ftsc build` + `ftsc dump` against the goldens. */
+START_TEST(test_goldens)
+{
+	ck_assert_int_eq(system("sh tests/plan/run.sh"), 0);
+}
+END_TEST
+
+static Suite *plan_suite(void)
+{
+	Suite *s = suite_create("plan");
+	TCase *tc = tcase_create("plan");
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_deterministic);
+	tcase_add_test(tc, test_corruption);
+	tcase_add_test(tc, test_semantic_checks);
+	tcase_add_test(tc, test_cli_inspect);
+	tcase_add_test(tc, test_lambda_emit);
+	tcase_add_test(tc, test_build_refusals);
+	tcase_add_test(tc, test_goldens);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(plan_suite());
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

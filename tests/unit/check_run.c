@@ -1,0 +1,1224 @@
+/*
+ * check_run.c - the execution engine (run.c, ckpt.c): the run-time outcome
+ * cases of fts-cases.md section 6 replayed on the FTS boring model with the
+ * same schedules (../shared/fts/tests/boring_ft_schedule) and transitions
+ * forced at the same epochs by validation-metric sequences, comparing every
+ * epoch's group lrs (rounded to 9 decimals, as the tables are) and group
+ * layouts; early-stopping semantics; the seed's incompatible restore_best;
+ * a process killed while writing a checkpoint; several runs in one
+ * process; per-tensor binding; bad calls.
+ *
+ * Plans are built by hand as struct rt_plan values (plan.h), so the tests
+ * do not depend on the compiler.
+ */
+#include <check.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ftsrt.h"
+#include "lambda.h"
+#include "plan.h"
+#include "run_int.h"
+
+/* ---- a hand-built plan for FinetuningSchedulerBoringModel ------------------- */
+
+#define MAXC 12
+#define MAXA 8
+
+struct tp {
+	struct rt_plan p;
+	struct rt_plan_param params[8];
+	int64_t dims[8][2];
+	struct rt_plan_phase ph[4];
+	uint32_t php[4][2];
+	struct rt_plan_class cls[MAXC];
+	struct rt_plan_arg args[MAXC][MAXA];
+	double lists[MAXC][4];
+	const char *nd[1];
+	uint8_t lam[MAXC][256];
+};
+
+static const char *const names[8] = {
+	"model.0.weight", "model.0.bias", "model.1.weight", "model.1.bias",
+	"model.2.weight", "model.2.bias", "model.3.weight", "model.3.bias",
+};
+
+static int cls_add(struct tp *t, bool sched, const char *path)
+{
+	int c = (int)t->p.nclasses++;
+	struct rt_plan_class *k = &t->cls[c];
+	memset(k, 0, sizeof(*k));
+	k->scheduler = sched;
+	k->class_path = path;
+	k->args = t->args[c];
+	k->epoch_interval = true;
+	k->frequency = 1;
+	k->ninit_pg_lrs = -1;
+	return c;
+}
+
+static struct rt_plan_arg *arg_new(struct tp *t, int c, const char *name)
+{
+	struct rt_plan_arg *a = &t->args[c][t->cls[c].nargs++];
+	memset(a, 0, sizeof(*a));
+	a->name = name;
+	a->given = true;
+	return a;
+}
+
+static void arg_f(struct tp *t, int c, const char *name, double v)
+{
+	struct rt_plan_arg *a = arg_new(t, c, name);
+	a->kind = RT_ARG_FLOAT;
+	a->f = v;
+}
+
+static void arg_i(struct tp *t, int c, const char *name, int64_t v)
+{
+	struct rt_plan_arg *a = arg_new(t, c, name);
+	a->kind = RT_ARG_INT;
+	a->i = v;
+}
+
+static void arg_list(struct tp *t, int c, const char *name, const double *v, uint32_t n)
+{
+	struct rt_plan_arg *a = arg_new(t, c, name);
+	a->kind = RT_ARG_FLOATS;
+	memcpy(t->lists[c], v, n * sizeof(double));
+	a->v = t->lists[c];
+	a->n = n;
+}
+
+static void init_pg(struct tp *t, int c, const double *v, int n)
+{
+	memcpy(t->lists[c], v, (size_t)n * sizeof(double));
+	t->cls[c].init_pg_lrs = t->lists[c];
+	t->cls[c].ninit_pg_lrs = n;
+}
+
+static int steplr(struct tp *t, double gamma)
+{
+	int c = cls_add(t, true, "torch.optim.lr_scheduler.StepLR");
+	arg_i(t, c, "step_size", 1);
+	arg_f(t, c, "gamma", gamma);
+	return c;
+}
+
+/* tests.helpers.boring_models.LinearWarmupLR(warmup, total), interval step */
+static int warmup(struct tp *t, int w, int total)
+{
+	int c = cls_add(t, true, "torch.optim.lr_scheduler.LambdaLR");
+	char src[256];
+	snprintf(src, sizeof(src),
+		 "float(epoch) / float(max(1, %d)) if epoch < %d else "
+		 "max(0.0, float(%d - epoch) / float(max(1, %d - %d)))", w, w, total, total, w);
+	size_t len;
+	struct rt_lambda_diag d;
+	ck_assert_int_eq(rt_lambda_compile_text(src, t->lam[c], sizeof(t->lam[c]), &len, &d), 0);
+	t->cls[c].lambda = t->lam[c];
+	t->cls[c].lambda_len = (uint32_t)len;
+	t->cls[c].epoch_interval = false;
+	return c;
+}
+
+/* M1 + S00 (implicit schedule); SGD(1e-3, wd 1e-6) + StepLR(1, 0.7); ES(patience 1) */
+static void tp_init(struct tp *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (int i = 0; i < 8; i++) {
+		struct rt_plan_param *p = &t->params[i];
+		p->name = names[i];
+		bool w = i % 2 == 0;
+		t->dims[i][0] = i >= 6 ? 2 : 32;
+		t->dims[i][1] = 32;
+		p->ndim = w ? 2 : 1;
+		p->dims = t->dims[i];
+		p->numel = w ? (uint64_t)(t->dims[i][0] * 32) : (uint64_t)t->dims[i][0];
+		p->requires_grad = true;
+		p->tied_to = -1;
+	}
+	for (int d = 0; d < 4; d++) {
+		int layer = 3 - d;
+		t->php[d][0] = (uint32_t)(2 * layer);
+		t->php[d][1] = (uint32_t)(2 * layer + 1);
+		t->ph[d].index = d;
+		t->ph[d].mte = -1;
+		t->ph[d].lr = 1e-5;
+		t->ph[d].params = t->php[d];
+		t->ph[d].nparams = 2;
+		t->ph[d].new_optimizer = -1;
+		t->ph[d].new_lr_scheduler = -1;
+		t->ph[d].src_file = "sched.yaml";
+		t->ph[d].src_line = (uint32_t)(1 + 10 * d);
+	}
+	struct rt_plan *p = &t->p;
+	p->manifest_hash = 0x1234;
+	p->params = t->params;
+	p->nparams = 8;
+	p->phases = t->ph;
+	p->nphases = 4;
+	p->max_depth = 3;
+	p->classes = t->cls;
+	int sgd = cls_add(t, false, "torch.optim.SGD");
+	arg_f(t, sgd, "lr", 1e-3);
+	arg_f(t, sgd, "weight_decay", 1e-6);
+	p->initial_optimizer = sgd;
+	p->initial_scheduler = steplr(t, 0.7);
+	p->reinit_optimizer = -1;
+	p->reinit_scheduler = -1;
+	p->restore_best = true;
+	p->max_epochs = 1000;
+	p->base_max_lr = 1e-5;
+	p->phase0_groups = 1;
+	p->es.present = true;
+	p->es.monitor = "val_loss";
+	p->es.patience = 1;
+	p->es.check_finite = true;
+	p->ckpt.monitor = "val_loss";
+	p->ckpt.save_top_k = 1;
+}
+
+static void nodecay(struct tp *t)
+{
+	t->nd[0] = "bias";
+	t->p.no_decay = t->nd;
+	t->p.nno_decay = 1;
+}
+
+/* S06: phase 1 Adam(2.1e-4), phase 2 SGD(2e-3, momentum 0.9, wd 2e-6) */
+static void s06(struct tp *t)
+{
+	int adam = cls_add(t, false, "torch.optim.Adam");
+	arg_f(t, adam, "lr", 2.1e-4);
+	int sgd = cls_add(t, false, "torch.optim.SGD");
+	arg_f(t, sgd, "lr", 2e-3);
+	arg_f(t, sgd, "momentum", 0.9);
+	arg_f(t, sgd, "weight_decay", 2e-6);
+	t->ph[1].new_optimizer = adam;
+	t->ph[2].new_optimizer = sgd;
+}
+
+/* S03's phase-1 StepLR(1, 0.7) (S07 = S06 + it + phase 2 lr 3e-6, StepLR(1, 0.2)) */
+static void s07(struct tp *t)
+{
+	s06(t);
+	t->ph[1].new_lr_scheduler = steplr(t, 0.7);
+	t->ph[2].lr = 3e-6;
+	t->ph[2].new_lr_scheduler = steplr(t, 0.2);
+}
+
+/* ---- driving a run ------------------------------------------------------------- */
+
+#define MAXE 20
+#define MAXG 8
+
+struct trace {
+	int nepochs;                    /* epochs run */
+	int ng[MAXE];                   /* groups at each epoch start */
+	double lr[MAXE][MAXG];          /* their lrs, rounded to 9 decimals */
+	int gparams[MAXE][MAXG];        /* parameters per group */
+	int phase[MAXE];
+	int thawed[MAXE];
+	int stop;
+	long stop_epoch;
+	int restored;                   /* FTSRT_EV_BEST_RESTORED events */
+	int rc;                         /* first failing status */
+	char err[800];
+};
+
+static double r9(double x)
+{
+	return round(x * 1e9) / 1e9;
+}
+
+/* The job: a quadratic pulling parameters towards 0.5, gradients only for thawed ones. */
+static void grads(const ftsrt_run *r, const float *p, float *g, size_t n)
+{
+	memset(g, 0, n * sizeof(float));
+	for (int i = 0; i < ftsrt_run_nparams(r); i++) {
+		size_t off, k;
+		if (!ftsrt_run_thawed(r, i) || ftsrt_run_param_offset(r, i, &off, &k))
+			continue;
+		for (size_t j = off; j < off + k; j++)
+			g[j] = p[j] - 0.5f + 0.01f * (float)((j * 7919) % 13);
+	}
+}
+
+static void init_params(float *p, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		p[j] = (float)((j * 2654435761u) % 1000) / 1000.0f - 0.5f;
+}
+
+/* Run epochs [r.epoch, nepochs) with metrics m[epoch]; steps batches each. */
+static void drive_run(ftsrt_run *r, float *p, float *g, size_t n, const double *m, int nepochs,
+		      int steps, struct trace *tr)
+{
+	while (!ftsrt_run_finished(r) && ftsrt_run_epoch(r) < nepochs) {
+		long e = ftsrt_run_epoch(r);
+		tr->ng[e] = ftsrt_run_ngroups(r);
+		tr->phase[e] = ftsrt_run_phase(r);
+		tr->thawed[e] = 0;
+		for (int i = 0; i < 8; i++)
+			tr->thawed[e] += ftsrt_run_thawed(r, i);
+		for (int k = 0; k < tr->ng[e] && k < MAXG; k++) {
+			struct ftsrt_run_group gi;
+			ck_assert_int_eq(ftsrt_run_group(r, k, &gi), 0);
+			tr->lr[e][k] = r9(gi.lr);
+			tr->gparams[e][k] = gi.nparams;
+		}
+		for (int s = 0; s < steps; s++) {
+			grads(r, p, g, n);
+			int rc = ftsrt_run_step(r);
+			if (rc) {
+				tr->rc = rc;
+				snprintf(tr->err, sizeof(tr->err), "%s", ftsrt_run_errmsg(r));
+				return;
+			}
+		}
+		int rc = ftsrt_run_epoch_end(r, m[e]);
+		struct ftsrt_run_event ev;
+		while (ftsrt_run_next_event(r, &ev))
+			if (ev.kind == FTSRT_EV_BEST_RESTORED)
+				tr->restored++;
+		tr->nepochs = (int)e + 1;
+		if (rc) {
+			tr->rc = rc;
+			snprintf(tr->err, sizeof(tr->err), "%s", ftsrt_run_errmsg(r));
+			return;
+		}
+	}
+	tr->stop = ftsrt_run_finished(r);
+	tr->stop_epoch = ftsrt_run_epoch(r) - 1;
+}
+
+static void drive(const struct tp *t, const double *m, int nepochs, int steps, struct trace *tr)
+{
+	memset(tr, 0, sizeof(*tr));
+	ftsrt_run *r = NULL;
+	char err[512];
+	int rc = rt_run_new(&r, &t->p, NULL, err, sizeof(err));
+	if (rc) {
+		tr->rc = rc;
+		snprintf(tr->err, sizeof(tr->err), "%s", err);
+		return;
+	}
+	size_t n = ftsrt_run_arena_numel(r);
+	float *p = calloc(n, sizeof(float)), *g = calloc(n, sizeof(float));
+	init_params(p, n);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0x1234), 0);
+	drive_run(r, p, g, n, m, nepochs, steps, tr);
+	ftsrt_run_free(r);
+	free(p);
+	free(g);
+}
+
+/* Compare epochs [e0, e0 + n) of a trace with rows of expected lrs (0-terminated rows). */
+static void expect_lrs(const struct trace *tr, int e0, int n, const double want[][MAXG],
+		       const char *what)
+{
+	ck_assert_msg(tr->rc == 0, "%s: rc %d: %s", what, tr->rc, tr->err);
+	for (int e = e0; e < e0 + n; e++) {
+		const double *w = want[e - e0];
+		int ng = 0;
+		while (ng < MAXG && w[ng] != 0)
+			ng++;
+		if (w[0] == 0 && w[1] == 0)     /* an all-zero row: count given in w[2] */
+			ng = (int)w[2] ? (int)w[2] : 1;
+		ck_assert_msg(e < tr->nepochs, "%s: ran only %d epochs", what, tr->nepochs);
+		ck_assert_msg(tr->ng[e] == ng, "%s: epoch %d has %d groups, want %d", what, e, tr->ng[e], ng);
+		for (int k = 0; k < ng; k++) {
+			double x = w[0] == 0 && w[1] == 0 ? 0 : w[k];
+			ck_assert_msg(fabs(tr->lr[e][k] - x) <= 1e-15 + 1e-12 * fabs(x),
+				      "%s: epoch %d group %d lr %.12g, want %.12g", what, e, k, tr->lr[e][k], x);
+		}
+	}
+}
+
+/* metrics: improving to epoch `best`, then worse every epoch */
+static void rising_after(double *m, int best, int n)
+{
+	for (int e = 0; e < n; e++)
+		m[e] = e <= best ? 1.0 - 0.1 * e : 1.0 - 0.1 * best + 0.1 * (e - best);
+}
+
+static const double common03[4][MAXG] = {{0.001}, {0.0007}, {0.00049}, {0.000343}};
+
+/* ---- R07 ------------------------------------------------------------------------ */
+
+START_TEST(r07_explicit_optim)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s06(&t);
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	struct trace tr;
+	drive(&t, m, 10, 64, &tr);
+	static const double want[6][MAXG] = {
+		{0.0002401, 1e-05}, {0.00016807, 7e-06}, {0.000117649, 4.9e-06, 1e-05},
+		{8.2354e-05, 3.43e-06, 7e-06}, {5.7648e-05, 2.401e-06, 4.9e-06, 1e-05},
+		{4.0354e-05, 1.681e-06, 3.43e-06, 7e-06},
+	};
+	expect_lrs(&tr, 0, 4, common03, "explicit_optim");
+	expect_lrs(&tr, 4, 6, want, "explicit_optim");
+	ck_assert_int_eq(tr.phase[8], 3);
+	ck_assert_int_eq(tr.restored, 3);       /* restored_best_cnt == curr_depth */
+	ck_assert_int_eq(tr.gparams[8][0], 2);
+	ck_assert_int_eq(tr.stop, FTSRT_STOP_PATIENCE);
+	ck_assert_int_eq(tr.stop_epoch, 9);
+}
+END_TEST
+
+START_TEST(r07_implicit_optim)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	int adam = cls_add(&t, false, "torch.optim.Adam");
+	arg_f(&t, adam, "lr", 2.2e-4);
+	t.p.reinit_optimizer = adam;
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	struct trace tr;
+	drive(&t, m, 10, 64, &tr);
+	static const double want[6][MAXG] = {
+		{0.0002401, 1e-05}, {0.00016807, 7e-06}, {0.000117649, 4.9e-06, 1e-05},
+		{8.2354e-05, 3.43e-06, 7e-06}, {5.7648e-05, 2.401e-06, 4.9e-06, 1e-05},
+		{4.0354e-05, 1.681e-06, 3.43e-06, 7e-06},
+	};
+	expect_lrs(&tr, 4, 6, want, "implicit_optim");
+}
+END_TEST
+
+START_TEST(r07_explicit_optimlr)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s07(&t);
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	struct trace tr;
+	drive(&t, m, 10, 64, &tr);
+	static const double want[6][MAXG] = {
+		{0.00021, 1e-05}, {0.000147, 7e-06}, {0.002, 1e-05, 3e-06}, {0.0004, 2e-06, 6e-07},
+		{8e-05, 4e-07, 1.2e-07, 1e-05}, {1.6e-05, 8e-08, 2.4e-08, 2e-06},
+	};
+	expect_lrs(&tr, 0, 4, common03, "explicit_optimlr");
+	expect_lrs(&tr, 4, 6, want, "explicit_optimlr");
+	/* 6-7: 3 groups of 2 params; 8-9: 4 groups */
+	for (int k = 0; k < 3; k++)
+		ck_assert_int_eq(tr.gparams[6][k], 2);
+	ck_assert_int_eq(tr.ng[8], 4);
+}
+END_TEST
+
+START_TEST(r07_explicit_optimlr_use_curr)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s07(&t);
+	t.cls[t.ph[2].new_lr_scheduler].use_current = true;
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	struct trace tr;
+	drive(&t, m, 10, 64, &tr);
+	static const double want[6][MAXG] = {
+		{0.00021, 1e-05}, {0.000147, 7e-06}, {0.0001029, 4.9e-06, 3e-06}, {2.058e-05, 9.8e-07, 6e-07},
+		{4.116e-06, 1.96e-07, 1.2e-07, 1e-05}, {8.23e-07, 3.9e-08, 2.4e-08, 2e-06},
+	};
+	expect_lrs(&tr, 4, 6, want, "explicit_optimlr_use_curr");
+}
+END_TEST
+
+static void implicit_optimlr(bool use_curr)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	int adam = cls_add(&t, false, "torch.optim.Adam");
+	arg_f(&t, adam, "lr", 2.2e-4);
+	t.p.reinit_optimizer = adam;
+	t.p.reinit_scheduler = steplr(&t, 0.5);
+	t.cls[t.p.reinit_scheduler].use_current = use_curr;
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	struct trace tr;
+	drive(&t, m, 10, 64, &tr);
+	static const double plain[6][MAXG] = {
+		{0.00022, 1e-05}, {0.00011, 5e-06}, {0.00022, 1e-05, 1e-05}, {0.00011, 5e-06, 5e-06},
+		{0.00022, 1e-05, 1e-05, 1e-05}, {0.00011, 5e-06, 5e-06, 5e-06},
+	};
+	static const double curr[6][MAXG] = {
+		{0.0002401, 1e-05}, {0.00012005, 5e-06}, {6.0025e-05, 2.5e-06, 1e-05},
+		{3.0012e-05, 1.25e-06, 5e-06}, {1.5006e-05, 6.25e-07, 2.5e-06, 1e-05},
+		{7.503e-06, 3.13e-07, 1.25e-06, 5e-06},
+	};
+	expect_lrs(&tr, 4, 6, use_curr ? curr : plain, use_curr ? "implicit_use_curr" : "implicit_optimlr");
+}
+
+START_TEST(r07_implicit_optimlr)
+{
+	implicit_optimlr(false);
+}
+END_TEST
+
+START_TEST(r07_implicit_optimlr_use_curr)
+{
+	implicit_optimlr(true);
+}
+END_TEST
+
+/* ---- R08: no_decay, positional lr misalignment after restore -------------------- */
+
+START_TEST(r08_nodecay)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s07(&t);
+	nodecay(&t);
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	struct trace tr;
+	drive(&t, m, 10, 64, &tr);
+	static const double want[6][MAXG] = {
+		{0.00021, 0.00021, 1e-05, 1e-05}, {0.000147, 0.000147, 7e-06, 7e-06},
+		{0.002, 0.002, 1e-05, 1e-05, 3e-06, 3e-06}, {0.0004, 0.0004, 2e-06, 2e-06, 6e-07, 6e-07},
+		{8e-05, 8e-05, 4e-07, 4e-07, 1.2e-07, 1e-05, 1e-05},
+		{1.6e-05, 1.6e-05, 8e-08, 8e-08, 2.4e-08, 2e-06, 2e-06},
+	};
+	expect_lrs(&tr, 4, 6, want, "nodecay");
+	static const int layout[7] = {2, 1, 1, 1, 1, 1, 1};
+	for (int k = 0; k < 7; k++)
+		ck_assert_int_eq(tr.gparams[8][k], layout[k]);
+	for (int k = 0; k < 4; k++)
+		ck_assert_int_eq(tr.gparams[4][k], 1);
+}
+END_TEST
+
+/* ---- R10, R11: lr scheduler reinit ------------------------------------------------- */
+
+static void s03(struct tp *t)
+{
+	t->ph[1].new_lr_scheduler = steplr(t, 0.7);
+	t->ph[2].lr = 3e-6;
+	int c = cls_add(t, true, "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts");
+	arg_i(t, c, "T_0", 1);
+	arg_i(t, c, "T_mult", 2);
+	arg_f(t, c, "eta_min", 1e-7);
+	double ip[2] = {1e-6, 2e-6};
+	init_pg(t, c, ip, 2);
+	t->ph[2].new_lr_scheduler = c;
+}
+
+START_TEST(r10_explicit)
+{
+	struct tp t;
+	tp_init(&t);
+	s03(&t);
+	double m[MAXE];
+	rising_after(m, 3, MAXE);
+	struct trace tr;
+	drive(&t, m, 12, 64, &tr);
+	static const double want[8][MAXG] = {
+		{0.001}, {0.0007}, {0.00049}, {0.000343}, {0.0002401}, {0.001, 1e-05}, {1e-06, 2e-06, 3e-06},
+		{1e-06, 2e-06, 3e-06, 1e-05},
+	};
+	expect_lrs(&tr, 0, 8, want, "reinitlr explicit");
+	ck_assert_int_eq(tr.phase[7], 3);
+	ck_assert_int_eq(tr.stop_epoch, 7);
+}
+END_TEST
+
+START_TEST(r10_implicit)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.reinit_scheduler = steplr(&t, 0.7);
+	double m[MAXE];
+	rising_after(m, 3, MAXE);
+	struct trace tr;
+	drive(&t, m, 12, 64, &tr);
+	static const double want[3][MAXG] = {
+		{0.001, 1e-05}, {0.001, 1e-05, 1e-05}, {0.001, 1e-05, 1e-05, 1e-05},
+	};
+	expect_lrs(&tr, 5, 3, want, "reinitlr implicit");
+}
+END_TEST
+
+static void s04(struct tp *t)
+{
+	t->ph[1].new_lr_scheduler = warmup(t, 100, 1000);
+	t->ph[2].lr = 3e-6;
+	int c = warmup(t, 100, 1000);
+	double ip[2] = {1e-6, 2e-6};
+	init_pg(t, c, ip, 2);
+	t->ph[2].new_lr_scheduler = c;
+}
+
+static void r11(bool apply)
+{
+	struct tp t;
+	tp_init(&t);
+	s04(&t);
+	t.p.apply_lambdas_new_pgs = apply;
+	double m[MAXE];
+	rising_after(m, 3, MAXE);
+	struct trace tr;
+	drive(&t, m, 12, 64, &tr);
+	const double z2[MAXG] = {0, 0, 2}, z3[MAXG] = {0, 0, 3};
+	double want[3][MAXG];
+	memcpy(want[0], z2, sizeof(z2));
+	memcpy(want[1], z3, sizeof(z3));
+	static const double a[MAXG] = {6.4e-07, 1.28e-06, 1.229e-06, 6.4e-06};
+	static const double na[MAXG] = {6.4e-07, 1.28e-06, 1.92e-06, 1e-05};
+	memcpy(want[2], apply ? a : na, sizeof(a));
+	expect_lrs(&tr, 0, 4, common03, "lambda");
+	expect_lrs(&tr, 5, 3, (const double(*)[MAXG])want, apply ? "lambda apply" : "lambda no apply");
+}
+
+START_TEST(r11_lambda_apply)
+{
+	r11(true);
+}
+END_TEST
+
+START_TEST(r11_lambda_no_apply)
+{
+	r11(false);
+}
+END_TEST
+
+START_TEST(r11_lambda_implicit)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.reinit_scheduler = warmup(&t, 100, 1000);
+	double m[MAXE];
+	rising_after(m, 3, MAXE);
+	struct trace tr;
+	drive(&t, m, 12, 64, &tr);
+	static const double want[3][MAXG] = {{0, 0, 2}, {0, 0, 3}, {0, 0, 4}};
+	expect_lrs(&tr, 5, 3, want, "lambda implicit");
+}
+END_TEST
+
+/* ---- R12: ReduceLROnPlateau ---------------------------------------------------------- */
+
+static int rlrop(struct tp *t, int patience)
+{
+	int c = cls_add(t, true, "torch.optim.lr_scheduler.ReduceLROnPlateau");
+	arg_i(t, c, "patience", patience);
+	t->cls[c].monitor = "val_loss";
+	return c;
+}
+
+START_TEST(r12_explicit)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 5;
+	t.p.max_epochs = 10;
+	t.p.max_depth = 2;
+	t.ph[0].mte = 4;
+	t.ph[1].mte = 8;
+	int c = rlrop(&t, 1);
+	double ml[2] = {2e-7, 1e-7};
+	arg_list(&t, c, "min_lr", ml, 2);
+	double ip[1] = {1.5e-6};
+	memcpy(t.lists[c] + 2, ip, sizeof(ip));
+	t.cls[c].init_pg_lrs = t.lists[c] + 2;
+	t.cls[c].ninit_pg_lrs = 1;
+	t.ph[1].new_lr_scheduler = c;
+	t.ph[2].lr = 3e-6;
+	t.ph[2].mte = 10;
+	int s = steplr(&t, 0.7);
+	double ip2[2] = {2e-6, 3e-6};
+	init_pg(&t, s, ip2, 2);
+	t.ph[2].new_lr_scheduler = s;
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	struct trace tr;
+	drive(&t, m, 10, 64, &tr);
+	static const double want[10][MAXG] = {
+		{0.001}, {0.0007}, {0.00049}, {0.000343}, {1.5e-06, 1e-05}, {1.5e-06, 1e-05},
+		{1.5e-06, 1e-05}, {2e-07, 1e-06}, {2e-06, 3e-06, 3e-06}, {1.4e-06, 2.1e-06, 2.1e-06},
+	};
+	expect_lrs(&tr, 0, 10, want, "rlrop explicit");
+	ck_assert_int_eq(tr.stop, FTSRT_STOP_MAX_EPOCHS);
+}
+END_TEST
+
+START_TEST(r12_implicit)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 4;
+	t.p.max_epochs = 99;
+	t.p.initial_scheduler = rlrop(&t, 2);
+	t.p.reinit_scheduler = rlrop(&t, 1);
+	double m[MAXE];
+	rising_after(m, 2, MAXE);
+	struct trace tr;
+	drive(&t, m, 15, 64, &tr);
+	static const double want[15][MAXG] = {
+		{0.001}, {0.001}, {0.001}, {0.001}, {0.001}, {0.001}, {0.0001}, {0.0001, 1e-05},
+		{0.0001, 1e-05}, {0.0001, 1e-05}, {1e-05, 1e-06}, {1e-05, 1e-05, 1e-05},
+		{1e-05, 1e-05, 1e-05}, {1e-05, 1e-05, 1e-05}, {1e-06, 1e-06, 1e-06},
+	};
+	expect_lrs(&tr, 0, 15, want, "rlrop implicit");
+}
+END_TEST
+
+/* ---- R06: epoch_transitions_only; R16: early-stopping criteria -------------------- */
+
+START_TEST(r06_eto)
+{
+	struct tp t;
+	tp_init(&t);
+	/* S02 = S01 + mte 2 on phases 1 and 2 */
+	t.p.nphases = 3;
+	t.p.max_depth = 2;
+	static uint32_t p0[4] = {4, 5, 6, 7}, p2[2] = {0, 1};
+	t.ph[0].params = p0;
+	t.ph[0].nparams = 4;
+	t.ph[0].mte = 3;
+	t.php[1][0] = 2;
+	t.php[1][1] = 3;
+	t.ph[1].lr = 1e-6;
+	t.ph[1].mte = 2;
+	t.ph[2].params = p2;
+	t.ph[2].mte = 2;
+	t.p.epoch_transitions_only = true;
+	t.p.es.present = false;
+	t.p.max_epochs = 6;
+	double m[MAXE] = {0};
+	struct trace tr;
+	drive(&t, m, 10, 4, &tr);
+	static const int phase[6] = {0, 0, 0, 1, 2, 2}, thawed[6] = {4, 4, 4, 6, 8, 8};
+	ck_assert_int_eq(tr.nepochs, 6);
+	for (int e = 0; e < 6; e++) {
+		ck_assert_int_eq(tr.phase[e], phase[e]);
+		ck_assert_int_eq(tr.thawed[e], thawed[e]);
+	}
+	ck_assert_int_eq(tr.stop, FTSRT_STOP_MAX_EPOCHS);
+}
+END_TEST
+
+static void r16(double thr, double div, const double *m, int n, int want_stop, long want_epoch)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.max_depth = 0;
+	t.p.es.patience = 3;
+	t.p.restore_best = false;
+	if (!isnan(thr)) {
+		t.p.es.has_stopping_threshold = true;
+		t.p.es.stopping_threshold = thr;
+	}
+	if (!isnan(div)) {
+		t.p.es.has_divergence_threshold = true;
+		t.p.es.divergence_threshold = div;
+	}
+	double mm[MAXE];
+	for (int e = 0; e < MAXE; e++)
+		mm[e] = e < n ? m[e] : 100;
+	struct trace tr;
+	drive(&t, mm, MAXE, 2, &tr);
+	ck_assert_msg(tr.rc == 0, "%s", tr.err);
+	ck_assert_int_eq(tr.stop, want_stop);
+	ck_assert_int_eq(tr.stop_epoch, want_epoch);
+}
+
+START_TEST(r16_early_stopping)
+{
+	const double nf[5] = {4, 3, INFINITY, 2, 1}, nn[5] = {4, 3, NAN, 2, 1};
+	r16(NAN, NAN, nf, 5, FTSRT_STOP_NONFINITE, 2);
+	r16(NAN, NAN, nn, 5, FTSRT_STOP_NONFINITE, 2);
+	const double a[8] = {8, 4, 2, 3, 4, 5, 8, 10};
+	r16(NAN, NAN, a, 8, FTSRT_STOP_PATIENCE, 5);
+	const double b[10] = {9, 8, 7, 6, 5, 6, 4, 3, 2, 1};
+	r16(2.9, NAN, b, 10, FTSRT_STOP_THRESHOLD, 8);
+	const double c[6] = {9, 4, 2, 16, 32, 64};
+	r16(NAN, 15.9, c, 6, FTSRT_STOP_DIVERGENCE, 3);
+}
+END_TEST
+
+/* best_score is kept across phases; min_delta; mode max */
+START_TEST(es_best_kept_across_phases)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.restore_best = false;
+	t.p.es.patience = 2;
+	t.p.es.min_delta = 0.05;
+	/* 0.5 at epoch 1 is the global best; phase 1 never beats it by 0.05 */
+	const double m[MAXE] = {1.0, 0.5, 0.6, 0.6, 0.47, 0.46, 0.2, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3};
+	struct trace tr;
+	drive(&t, m, 14, 2, &tr);
+	ck_assert_msg(tr.rc == 0, "%s", tr.err);
+	ck_assert_int_eq(tr.phase[3], 0);
+	ck_assert_int_eq(tr.phase[4], 1);       /* wait 2 at epoch 3 */
+	ck_assert_int_eq(tr.phase[6], 2);       /* 0.47, 0.46: not below 0.5 - 0.05 */
+	ck_assert_int_eq(tr.phase[8], 2);       /* 0.2 improved at epoch 6 */
+	ck_assert_int_eq(tr.phase[9], 3);
+	/* mode max: rising metric never completes a phase */
+	tp_init(&t);
+	t.p.es.mode_max = true;
+	t.p.ckpt.mode_max = true;
+	t.p.max_epochs = 6;
+	double up[MAXE];
+	for (int e = 0; e < MAXE; e++)
+		up[e] = e;
+	drive(&t, up, 10, 2, &tr);
+	ck_assert_int_eq(tr.phase[5], 0);
+	ck_assert_int_eq(tr.stop, FTSRT_STOP_MAX_EPOCHS);
+}
+END_TEST
+
+/* ---- the seed: SGD, Adam in phase 1, phase 2 without new_optimizer, restore_best ---- */
+
+START_TEST(seed_incompatible_restore)
+{
+	struct tp t;
+	tp_init(&t);
+	int adam = cls_add(&t, false, "torch.optim.Adam");
+	arg_f(&t, adam, "lr", 2.1e-4);
+	t.ph[1].new_optimizer = adam;
+	t.ph[1].src_file = "seed.yaml";
+	t.ph[1].src_line = 12;
+	t.ph[2].src_file = "seed.yaml";
+	t.ph[2].src_line = 20;
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	struct trace tr;
+	drive(&t, m, 12, 4, &tr);
+	ck_assert_int_eq(tr.rc, FTSRT_EFORMAT);
+	ck_assert_int_eq(tr.phase[3], 1);
+	ck_assert_int_eq(tr.nepochs, 4);        /* refused at the transition after epoch 3 */
+	ck_assert_msg(strstr(tr.err, "torch.optim.SGD") && strstr(tr.err, "torch.optim.Adam") &&
+			      strstr(tr.err, "seed.yaml:12") && strstr(tr.err, "seed.yaml:20") &&
+			      strstr(tr.err, "'betas'") && strstr(tr.err, "new_optimizer"),
+		      "unclear message: %s", tr.err);
+	/* with new_optimizer at phase 2, the same run goes on */
+	int sgd = cls_add(&t, false, "torch.optim.SGD");
+	arg_f(&t, sgd, "lr", 1e-3);
+	t.ph[2].new_optimizer = sgd;
+	drive(&t, m, 12, 4, &tr);
+	ck_assert_msg(tr.rc == 0, "%s", tr.err);
+	ck_assert_int_eq(tr.phase[5], 3);
+}
+END_TEST
+
+/* ---- checkpoints: kill during a write, resume ------------------------------------- */
+
+struct killer {
+	long epoch_to_kill;             /* kill while writing last.ftsckpt of this epoch */
+	ftsrt_run *r;
+};
+
+static void kill_hook(void *ud, size_t written, size_t total)
+{
+	struct killer *k = ud;
+	if (ftsrt_run_epoch(k->r) == k->epoch_to_kill && written < total)
+		kill(getpid(), SIGKILL);
+}
+
+static ftsrt_run *ck_run(const struct tp *t, const char *dir, float **p, float **g, size_t *n)
+{
+	struct ftsrt_run_options o;
+	ftsrt_run_options_default(&o);
+	o.ckpt_dir = dir;
+	o.save_last = 1;
+	ftsrt_run *r = NULL;
+	char err[512];
+	ck_assert_msg(rt_run_new(&r, &t->p, &o, err, sizeof(err)) == 0, "%s", err);
+	*n = ftsrt_run_arena_numel(r);
+	*p = calloc(*n, sizeof(float));
+	*g = calloc(*n, sizeof(float));
+	init_params(*p, *n);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, *p, *g, *n, 0), 0);
+	return r;
+}
+
+START_TEST(kill_during_checkpoint_then_resume)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s07(&t);                                /* optimizer and scheduler swaps, restore_best */
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	char ref_dir[] = "/tmp/check_run_refXXXXXX", dir[] = "/tmp/check_run_ckXXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(ref_dir));
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	/* the uninterrupted reference */
+	float *rp, *rg;
+	size_t n;
+	ftsrt_run *ref = ck_run(&t, ref_dir, &rp, &rg, &n);
+	struct trace rtr;
+	memset(&rtr, 0, sizeof(rtr));
+	drive_run(ref, rp, rg, n, m, 12, 16, &rtr);
+	ck_assert_msg(rtr.rc == 0, "%s", rtr.err);
+	/* the victim: SIGKILLed half-way through writing epoch 5's last checkpoint */
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		float *p, *g;
+		size_t nn;
+		ftsrt_run *r = ck_run(&t, dir, &p, &g, &nn);
+		struct killer k = {5, r};
+		rt_run_set_ckpt_hook(r, kill_hook, &k);
+		struct trace tr;
+		memset(&tr, 0, sizeof(tr));
+		drive_run(r, p, g, nn, m, 12, 16, &tr);
+		_exit(0);                       /* not reached */
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* last.ftsckpt is the intact epoch-4 checkpoint; resume a fresh run from it */
+	char path[256];
+	snprintf(path, sizeof(path), "%s/last.ftsckpt", dir);
+	float *p, *g;
+	ftsrt_run *r = ck_run(&t, dir, &p, &g, &n);
+	ck_assert_msg(ftsrt_run_resume(r, path) == 0, "%s", ftsrt_run_errmsg(r));
+	ck_assert_int_eq(ftsrt_run_epoch(r), 5);
+	struct trace tr;
+	memset(&tr, 0, sizeof(tr));
+	drive_run(r, p, g, n, m, 12, 16, &tr);
+	ck_assert_msg(tr.rc == 0, "%s", tr.err);
+	ck_assert_int_eq(tr.stop, rtr.stop);
+	ck_assert_int_eq(tr.stop_epoch, rtr.stop_epoch);
+	for (int e = 5; e < rtr.nepochs; e++)
+		for (int k = 0; k < rtr.ng[e]; k++)
+			ck_assert(tr.lr[e][k] == rtr.lr[e][k]);
+	ck_assert_msg(memcmp(p, rp, n * sizeof(float)) == 0, "resumed parameters differ");
+	/* a damaged checkpoint is refused */
+	FILE *f = fopen(path, "r+b");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 100, SEEK_SET);
+	fputc(0x55 ^ fgetc(f), f);
+	fclose(f);
+	float *p2, *g2;
+	ftsrt_run *r2 = ck_run(&t, dir, &p2, &g2, &n);
+	ck_assert_int_eq(ftsrt_run_resume(r2, path), FTSRT_EFORMAT);
+	ftsrt_run_free(r2);
+	free(p2);
+	free(g2);
+	ftsrt_run_free(r);
+	ftsrt_run_free(ref);
+	free(p);
+	free(g);
+	free(rp);
+	free(rg);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, ref_dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* ---- several runs in one process; per-tensor binding ---------------------------------- */
+
+START_TEST(several_runs_interleaved)
+{
+	struct tp a, b;
+	tp_init(&a);
+	a.p.es.patience = 2;
+	s07(&a);
+	tp_init(&b);
+	s03(&b);
+	double ma[MAXE], mb[MAXE];
+	rising_after(ma, 1, MAXE);
+	rising_after(mb, 3, MAXE);
+	struct trace ta, tb, sa, sb;
+	drive(&a, ma, 10, 8, &sa);
+	drive(&b, mb, 10, 8, &sb);
+	ftsrt_run *ra, *rb;
+	ck_assert_int_eq(rt_run_new(&ra, &a.p, NULL, NULL, 0), 0);
+	ck_assert_int_eq(rt_run_new(&rb, &b.p, NULL, NULL, 0), 0);
+	size_t n = ftsrt_run_arena_numel(ra);
+	float *pa = calloc(n, 4), *ga = calloc(n, 4), *pb = calloc(n, 4), *gb = calloc(n, 4);
+	init_params(pa, n);
+	init_params(pb, n);
+	ck_assert_int_eq(ftsrt_run_bind_arena(ra, pa, ga, n, 0), 0);
+	ck_assert_int_eq(ftsrt_run_bind_arena(rb, pb, gb, n, 0), 0);
+	memset(&ta, 0, sizeof(ta));
+	memset(&tb, 0, sizeof(tb));
+	for (int e = 1; e <= 10; e++) {         /* one epoch of each, alternately */
+		drive_run(ra, pa, ga, n, ma, e, 8, &ta);
+		drive_run(rb, pb, gb, n, mb, e, 8, &tb);
+	}
+	for (int e = 0; e < 10; e++)
+		for (int k = 0; k < sa.ng[e]; k++) {
+			ck_assert(ta.lr[e][k] == sa.lr[e][k]);
+			ck_assert(tb.lr[e][k] == sb.lr[e][k]);
+		}
+	ftsrt_run_free(ra);
+	ftsrt_run_free(rb);
+	free(pa);
+	free(ga);
+	free(pb);
+	free(gb);
+}
+END_TEST
+
+START_TEST(per_tensor_binding_matches_arena)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s07(&t);
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	ftsrt_run *ra, *rt;
+	ck_assert_int_eq(rt_run_new(&ra, &t.p, NULL, NULL, 0), 0);
+	ck_assert_int_eq(rt_run_new(&rt, &t.p, NULL, NULL, 0), 0);
+	size_t n = ftsrt_run_arena_numel(ra);
+	float *pa = calloc(n, 4), *ga = calloc(n, 4);
+	float *pt[8], *gt[8];
+	init_params(pa, n);
+	for (int i = 0; i < 8; i++) {
+		size_t off, k;
+		ck_assert_int_eq(ftsrt_run_param_offset(rt, i, &off, &k), 0);
+		pt[i] = malloc(k * 4);
+		gt[i] = malloc(k * 4);
+		memcpy(pt[i], pa + off, k * 4);
+		long long shape[2] = {t.dims[i][0], 32};
+		if (i % 2)
+			ck_assert_int_eq(ftsrt_run_bind(rt, NULL, i, pt[i], gt[i], 1, shape), 0);
+		else
+			ck_assert_int_eq(ftsrt_run_bind(rt, names[i], -1, pt[i], gt[i], 2, shape), 0);
+	}
+	ck_assert_int_eq(ftsrt_run_bind_arena(ra, pa, ga, n, 0), 0);
+	float *tmpp = malloc(n * 4), *tmpg = malloc(n * 4);
+	while (!ftsrt_run_finished(ra)) {
+		long e = ftsrt_run_epoch(ra);
+		for (int s = 0; s < 8; s++) {
+			grads(ra, pa, ga, n);
+			for (int i = 0; i < 8; i++) {
+				size_t off, k;
+				ftsrt_run_param_offset(rt, i, &off, &k);
+				memcpy(tmpp + off, pt[i], k * 4);
+			}
+			grads(rt, tmpp, tmpg, n);
+			for (int i = 0; i < 8; i++) {
+				size_t off, k;
+				ftsrt_run_param_offset(rt, i, &off, &k);
+				memcpy(gt[i], tmpg + off, k * 4);
+			}
+			ck_assert_int_eq(ftsrt_run_step(ra), 0);
+			ck_assert_int_eq(ftsrt_run_step(rt), 0);
+		}
+		ck_assert_int_eq(ftsrt_run_epoch_end(ra, m[e]), 0);
+		ck_assert_int_eq(ftsrt_run_epoch_end(rt, m[e]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		size_t off, k;
+		ftsrt_run_param_offset(rt, i, &off, &k);
+		ck_assert_msg(memcmp(pt[i], pa + off, k * 4) == 0, "parameter %d differs", i);
+		free(pt[i]);
+		free(gt[i]);
+	}
+	ftsrt_run_free(ra);
+	ftsrt_run_free(rt);
+	free(pa);
+	free(ga);
+	free(tmpp);
+	free(tmpg);
+}
+END_TEST
+
+/* ---- bad calls --------------------------------------------------------------------- */
+
+START_TEST(bad_calls)
+{
+	struct tp t;
+	tp_init(&t);
+	ftsrt_run *r = NULL;
+	struct ftsrt_run_options o;
+	ck_assert_int_eq(ftsrt_run_options_default(NULL), FTSRT_EINVAL);
+	ftsrt_run_options_default(&o);
+	o.threads = 0;
+	char err[256];
+	ck_assert_int_eq(rt_run_new(&r, &t.p, &o, err, sizeof(err)), FTSRT_EINVAL);
+	ck_assert_ptr_null(r);
+	o.threads = 1;
+	o.save_last = 1;                        /* without a directory */
+	ck_assert_int_eq(rt_run_new(&r, &t.p, &o, err, sizeof(err)), FTSRT_EINVAL);
+	ck_assert_int_eq(rt_run_new(NULL, &t.p, NULL, NULL, 0), FTSRT_EINVAL);
+	ck_assert_int_eq(rt_run_new(&r, NULL, NULL, err, sizeof(err)), FTSRT_EINVAL);
+	t.p.max_depth = 7;
+	ck_assert_int_eq(rt_run_new(&r, &t.p, NULL, err, sizeof(err)), FTSRT_EINVAL);
+	t.p.max_depth = 3;
+	int bogus = cls_add(&t, false, "torch.optim.NoSuchOptimizer");
+	t.p.initial_optimizer = bogus;
+	ck_assert_int_eq(rt_run_new(&r, &t.p, NULL, err, sizeof(err)), FTSRT_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "NoSuchOptimizer"));
+	tp_init(&t);
+	ck_assert_int_eq(ftsrt_run_new(&r, NULL, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(rt_run_new(&r, &t.p, NULL, NULL, 0), 0);
+	ck_assert_int_eq(ftsrt_run_step(r), FTSRT_EINVAL);      /* nothing bound */
+	ck_assert_ptr_nonnull(strstr(ftsrt_run_errmsg(r), "bound"));
+	size_t n = ftsrt_run_arena_numel(r);
+	ck_assert_uint_eq(n, 3 * (32 * 32 + 32) + 2 * 32 + 2);
+	float *p = calloc(n, 4), *g = calloc(n, 4);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n - 1, 0), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0x999), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, NULL, g, n, 0), FTSRT_EINVAL);
+	long long bad[2] = {31, 32};
+	ck_assert_int_eq(ftsrt_run_bind(r, "model.0.weight", -1, p, g, 2, bad), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_bind(r, "model.9.weight", -1, p, g, 2, bad), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_bind(r, NULL, 99, p, g, 2, bad), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_param_index(r, "model.3.bias"), 7);
+	ck_assert_int_eq(ftsrt_run_param_index(r, "nope"), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_param_offset(r, 8, NULL, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_thawed(r, 7), 1);
+	ck_assert_int_eq(ftsrt_run_thawed(r, 0), 0);
+	ck_assert_int_eq(ftsrt_run_thawed(r, -1), 0);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0x1234), 0);
+	ck_assert_int_eq(ftsrt_run_step(r), 0);
+	struct ftsrt_run_group gi;
+	ck_assert_int_eq(ftsrt_run_group(r, 1, &gi), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_group(r, 0, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_resume(r, "/nonexistent/x.ftsckpt"), FTSRT_EIO);
+	ck_assert_int_eq(ftsrt_run_step(NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_epoch_end(NULL, 1), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_next_event(NULL, NULL), 0);
+	t.p.max_epochs = 1;
+	ftsrt_run *r1;
+	ck_assert_int_eq(rt_run_new(&r1, &t.p, NULL, NULL, 0), 0);
+	ck_assert_int_eq(ftsrt_run_epoch_end(r1, 1.0), FTSRT_EINVAL);  /* checkpoint due, nothing bound */
+	ftsrt_run_free(r1);
+	t.p.restore_best = false;
+	ck_assert_int_eq(rt_run_new(&r1, &t.p, NULL, NULL, 0), 0);
+	ck_assert_int_eq(ftsrt_run_epoch_end(r1, 1.0), 0);
+	ck_assert_int_eq(ftsrt_run_finished(r1), FTSRT_STOP_MAX_EPOCHS);
+	ck_assert_int_eq(ftsrt_run_epoch_end(r1, 1.0), FTSRT_EINVAL);
+	ftsrt_run_free(r1);
+	/* a transition with restore_best before any checkpoint (phase 0 mte 0) */
+	tp_init(&t);
+	t.p.restore_best = true;
+	t.ph[0].mte = 0;
+	ck_assert_int_eq(rt_run_new(&r1, &t.p, NULL, err, sizeof(err)), FTSRT_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "no checkpoint"));
+	t.p.restore_best = false;
+	ck_assert_int_eq(rt_run_new(&r1, &t.p, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(ftsrt_run_phase(r1), 1);       /* phase 0 trained zero epochs */
+	ftsrt_run_free(r1);
+	ftsrt_run_free(r);
+	ftsrt_run_free(NULL);
+	free(p);
+	free(g);
+}
+END_TEST
+
+/* allocation failures: every N-th allocation fails, the run fails cleanly */
+struct failalloc {
+	long n, fail_at;
+};
+
+static void *fail_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct failalloc *f = ud;
+	(void)osize;
+	if (nsize == 0) {
+		free(ptr);
+		return NULL;
+	}
+	if (++f->n == f->fail_at)
+		return NULL;
+	return realloc(ptr, nsize);
+}
+
+START_TEST(oom_sweep)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s07(&t);
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	int ok = 0;
+	for (long k = 1; k < 400 && !ok; k++) {
+		struct failalloc f = {0, k};
+		struct ftsrt_run_options o;
+		ftsrt_run_options_default(&o);
+		o.alloc = fail_alloc;
+		o.alloc_ud = &f;
+		ftsrt_run *r = NULL;
+		int rc = rt_run_new(&r, &t.p, &o, NULL, 0);
+		if (rc) {
+			ck_assert_msg(rc == FTSRT_ENOMEM, "allocation %ld: rc %d", k, rc);
+			continue;
+		}
+		size_t n = ftsrt_run_arena_numel(r);
+		float *p = calloc(n, 4), *g = calloc(n, 4);
+		ftsrt_run_bind_arena(r, p, g, n, 0);
+		struct trace tr;
+		memset(&tr, 0, sizeof(tr));
+		drive_run(r, p, g, n, m, 10, 2, &tr);
+		ck_assert(tr.rc == 0 || tr.rc == FTSRT_ENOMEM);
+		ok = tr.rc == 0 && f.n < k;
+		ftsrt_run_free(r);
+		free(p);
+		free(g);
+	}
+	ck_assert_msg(ok, "never completed");
+}
+END_TEST
+
+static Suite *run_suite(void)
+{
+	Suite *s = suite_create("run");
+	TCase *tc = tcase_create("fts-cases");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, r07_explicit_optim);
+	tcase_add_test(tc, r07_implicit_optim);
+	tcase_add_test(tc, r07_explicit_optimlr);
+	tcase_add_test(tc, r07_explicit_optimlr_use_curr);
+	tcase_add_test(tc, r07_implicit_optimlr);
+	tcase_add_test(tc, r07_implicit_optimlr_use_curr);
+	tcase_add_test(tc, r08_nodecay);
+	tcase_add_test(tc, r10_explicit);
+	tcase_add_test(tc, r10_implicit);
+	tcase_add_test(tc, r11_lambda_apply);
+	tcase_add_test(tc, r11_lambda_no_apply);
+	tcase_add_test(tc, r11_lambda_implicit);
+	tcase_add_test(tc, r12_explicit);
+	tcase_add_test(tc, r12_implicit);
+	tcase_add_test(tc, r06_eto);
+	tcase_add_test(tc, r16_early_stopping);
+	tcase_add_test(tc, es_best_kept_across_phases);
+	suite_add_tcase(s, tc);
+	TCase *tk = tcase_create("engine");
+	tcase_set_timeout(tk, 120);
+	tcase_add_test(tk, seed_incompatible_restore);
+	tcase_add_test(tk, kill_during_checkpoint_then_resume);
+	tcase_add_test(tk, several_runs_interleaved);
+	tcase_add_test(tk, per_tensor_binding_matches_arena);
+	tcase_add_test(tk, bad_calls);
+	tcase_add_test(tk, oom_sweep);
+	suite_add_tcase(s, tk);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(run_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
