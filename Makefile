@@ -17,6 +17,8 @@ includedir  ?= $(prefix)/include
 datarootdir ?= $(prefix)/share
 mandir      ?= $(datarootdir)/man
 pkgconfigdir ?= $(libdir)/pkgconfig
+# the Python package: PYTHONPATH=$(pythondir) (it finds libftsrt.so in $(libdir))
+pythondir   ?= $(libdir)/ftsc/python
 INSTALL     ?= install
 
 VERSION     := 0.1.0
@@ -38,7 +40,11 @@ ifneq ($(SANITIZE),)
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 
-DEBIAN_PKGS := flex bison libyaml-dev libopenblas-dev check libpcre2-dev pkg-config mandoc
+DEBIAN_PKGS := flex bison libyaml-dev libopenblas-dev check libpcre2-dev pkg-config mandoc \
+	python3-torch clang libclang-rt-14-dev
+# python3-torch: the Python binding's parity test (Debian's /usr/bin/python3);
+# clang + libclang-rt-14-dev: make fuzz (libFuzzer)
+PYTHON ?= /usr/bin/python3
 
 B ?= build
 PKG_CFLAGS := $(shell pkg-config --cflags yaml-0.1 libpcre2-8 2>/dev/null)
@@ -86,7 +92,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:$$missing"; \
-			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 		else \
 			echo "missing Debian packages:$$missing (run 'make deps' as root, or apt-get install them)" >&2; exit 1; \
 		fi; \
@@ -187,17 +193,39 @@ test: all $(TEST_BIN)
 lint:
 	mandoc -Tlint -Wwarning $(MAN_PAGES)
 
-check: test lint
+check: test lint pytest
 
+# the Python binding against Debian's python3-torch (installed by make deps)
+pytest: all
+	@if $(PYTHON) -c 'import torch' 2>/dev/null; then \
+		echo "== tests/python/test_ftsrt.py"; \
+		FTSC_BIN=$(FTSC) FTSRT_LIBRARY=$(CURDIR)/$(B)/libftsrt.so $(PYTHON) tests/python/test_ftsrt.py; \
+	else \
+		echo "pytest: $(PYTHON) has no torch: run 'make deps' as root (python3-torch)" >&2; exit 1; \
+	fi
+
+# the main job on the bundled sample: check -> build -> run
+DEMO_FLAGS := --manifest samples/deberta-v3-base-seqcls.tsv \
+	'--initial-optimizer={class_path: torch.optim.AdamW, init_args: {lr: 1.0e-05, weight_decay: 1.0e-05}}' \
+	'--initial-lr-scheduler={class_path: torch.optim.lr_scheduler.LinearLR, init_args: {start_factor: 0.1, total_iters: 4}}' \
+	--no-decay=bias,LayerNorm.weight --phase0-groups=2 --restore-best=false --max-epochs=12
 demo: deps
 	$(MAKE) all
-	@echo "== ftsc check samples/deberta_explicit.yaml"
-	$(FTSC) check samples/deberta_explicit.yaml --manifest samples/deberta-v3-base-seqcls.tsv
-	@echo "ok: the sample schedule checks clean"
+	@echo "== ftsc check samples/deberta_demo.fts"
+	$(FTSC) check samples/deberta_demo.fts $(DEMO_FLAGS) --explain-plan
+	@echo "== ftsc build samples/deberta_demo.fts"
+	$(FTSC) build samples/deberta_demo.fts $(DEMO_FLAGS) -o $(B)/deberta_demo.ftsplan
+	@echo "== ftsrun run (noisy quadratic model over the DeBERTa shapes, scaled)"
+	$(FTSRUN) run $(B)/deberta_demo.ftsplan --scale 0.05 --epochs 12 --steps-per-epoch 8 \
+		--log $(B)/deberta_demo.csv --plot $(B)/deberta_demo.svg
+	@echo "ok: checked, built and ran; per-epoch log $(B)/deberta_demo.csv, lr plot $(B)/deberta_demo.svg"
 
 bench: all
 	@sh bench/run.sh $(B)
+	@sh bench/plan.sh $(B)
+	@sh bench/dsl.sh $(B)
 	@sh bench/optim.sh $(B)
+	@if $(PYTHON) -c 'import torch' 2>/dev/null; then $(PYTHON) bench/python_step.py $(B); fi
 	@sh bench/plan.sh $(B)
 
 # --- install ------------------------------------------------------------------
@@ -212,6 +240,8 @@ install: all
 	ln -sf libftsrt.so.$(VERSION) $(DESTDIR)$(libdir)/libftsrt.so
 	$(INSTALL) -m 0644 runtime/ftsrt.h $(DESTDIR)$(includedir)/
 	$(INSTALL) -m 0644 $(B)/ftsrt.pc $(DESTDIR)$(pkgconfigdir)/
+	$(INSTALL) -d $(DESTDIR)$(pythondir)/ftsrt
+	$(INSTALL) -m 0644 python/ftsrt/__init__.py python/ftsrt/manifest.py $(DESTDIR)$(pythondir)/ftsrt/
 	for m in $(MAN_PAGES); do \
 		s=$${m##*.}; $(INSTALL) -d $(DESTDIR)$(mandir)/man$$s; \
 		$(INSTALL) -m 0644 $$m $(DESTDIR)$(mandir)/man$$s/; done
@@ -220,6 +250,7 @@ uninstall:
 	rm -f $(DESTDIR)$(bindir)/ftsc $(DESTDIR)$(bindir)/ftsrun \
 		$(DESTDIR)$(libdir)/libftsrt.* $(DESTDIR)$(includedir)/ftsrt.h \
 		$(DESTDIR)$(pkgconfigdir)/ftsrt.pc
+	rm -rf $(DESTDIR)$(pythondir)/ftsrt
 
 clean:
 	rm -rf $(B)
@@ -238,7 +269,21 @@ $(B)/fuzz/fuzz_plan: tests/fuzz/fuzz_plan.c $(FUZZ_RT_SRC) runtime/plan.h runtim
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_plan.c $(FUZZ_RT_SRC) -lm
 
-fuzz: $(B)/fuzz/fuzz_plan all
+# the compiler's front ends: YAML (and lowering), and the ftsc language
+FUZZ_FRONT := $(COMPILER_SRC) $(B)/grammar/ftsc.tab.c $(B)/grammar/ftsc.yy.c $(B)/stdlib_embed.c
+$(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl: $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_FRONT) $(B)/diag_fmt.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Icompiler -I$(B) -I$(B)/grammar -w -o $@ $< $(FUZZ_FRONT) \
+		$(PKG_LIBS) -lm -pthread
+
+fuzz: $(B)/fuzz/fuzz_plan $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl all
+	@mkdir -p $(B)/fuzz/corpus_yaml $(B)/fuzz/corpus_dsl
+	cp tests/fuzz/corpus_yaml/*.yaml $(B)/fuzz/corpus_yaml/
+	cp samples/*.fts $(B)/fuzz/corpus_dsl/
+	$(B)/fuzz/fuzz_yaml -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+		-artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus_yaml
+	$(B)/fuzz/fuzz_dsl -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+		-artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus_dsl
 	@mkdir -p $(B)/fuzz/corpus_plan
 	@FTSC_BIN=$(FTSC) sh tests/fuzz/seed_plan.sh $(B)/fuzz/corpus_plan
 	$(B)/fuzz/fuzz_plan -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \

@@ -12,7 +12,7 @@ mkdir -p "$out"
 python3 bench/gen_moe.py "$out" >/dev/null
 t0=$(date +%s%N)
 "$B/ftsc" build "$out/moe_schedule.yaml" --manifest "$out/moe.tsv" -Wno-coverage --plain \
-	'--initial-optimizer={class_path: torch.optim.AdamW, init_args: {lr: 1.0e-4}}' \
+	'--initial-optimizer={class_path: torch.optim.AdamW, init_args: {lr: 1.0e-4}}' --initial-lr-scheduler=none \
 	--strip -o "$out/moe.plan" 2>"$out/moe_build.err" || { cat "$out/moe_build.err"; exit 1; }
 t1=$(date +%s%N)
 echo "ftsc build (500k-parameter MoE): $(( (t1 - t0) / 1000000 )) ms, plan $(wc -c < "$out/moe.plan") bytes"

@@ -686,6 +686,12 @@ int fts_emit_plan(const struct fts_compile *c, const struct fts_sources *src, bo
 		      "the model's optimizer) or --initial-optimizer");
 		goto out;
 	}
+	if (!c->initial.scheduler_known) {
+		efail(&m, "the initial lr scheduler is unknown: give --config (a LightningCLI config with "
+		      "the model's lr_scheduler_init), --initial-lr-scheduler, or --initial-lr-scheduler=none "
+		      "when the session has none");
+		goto out;
+	}
 	for (int k = 0; k < PLAN_SEC_COUNT_; k++)
 		m.present[k] = !(k == PLAN_SEC_GRPS || k == PLAN_SEC_SMAP);
 	grow(&m, PLAN_SEC_STRS, 1);     /* byte 0: "" */

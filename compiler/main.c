@@ -14,6 +14,11 @@
 
 #include "diag.h"
 #include "driver.h"
+#include "dsl.h"
+#include "dsl_emit.h"
+#include "manifest.h"
+#include "resolve.h"
+#include "yaml_front.h"
 #include "dump.h"
 #include "emit.h"
 #include "version.h"
@@ -33,6 +38,8 @@ static const char *const usage_main[] = {
 	"   build     check a schedule and write its binary plan (ftsplan(5))",
 	"   dump      print a plan as text",
 	"   gen       write FTS's implicit-mode schedule of a model",
+	"   convert   translate a schedule between YAML and the ftsc language",
+	"   fmt       print an ftsc-language schedule in canonical form",
 	"   explain   print the documentation of a diagnostic code",
 	"   version   print the ftsc version",
 	"",
@@ -90,6 +97,23 @@ static const char *const usage_dump[] = {
 	"usage: ftsc dump <plan>",
 	"",
 	"Validate a plan through libftsrt and print every section as stable text.",
+	NULL,
+};
+
+static const char *const usage_convert[] = {
+	"usage: ftsc convert <file> --to dsl|yaml [-o <out>] [--manifest <model.tsv>]",
+	"",
+	"    --to dsl|yaml        the syntax to write",
+	"    -o <out>             write there (a YAML schedule whose settings need a",
+	"                         LightningCLI config also writes <out>.config.yaml)",
+	"    --manifest <file>    expands 'rest' selectors (needed for them only)",
+	NULL,
+};
+
+static const char *const usage_fmt[] = {
+	"usage: ftsc fmt <file.fts> [--check]",
+	"",
+	"    --check   print nothing; exit 1 when the file is not in canonical form",
 	NULL,
 };
 
@@ -471,6 +495,188 @@ static int cmd_dump(int argc, char **argv)
 	return EXIT_CLEAN;
 }
 
+/* --- convert and fmt ----------------------------------------------------------- */
+
+static bool has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), m = strlen(suf);
+	return n > m && strcmp(s + n - m, suf) == 0;
+}
+
+/* Write len bytes to path (NULL: standard output); 0 or -1 (reported). */
+static int write_out(const char *path, const char *text, size_t len)
+{
+	if (!path)
+		return fwrite(text, 1, len, stdout) == len ? 0 : -1;
+	FILE *f = fopen(path, "w");
+	if (!f || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+		fprintf(stderr, "ftsc: cannot write '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_convert(int argc, char **argv)
+{
+	const char *in = NULL, *out = NULL, *to = NULL, *manifest = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			print_usage(stdout, usage_convert);
+			return EXIT_CLEAN;
+		} else if ((v = opt_value(argc, argv, &i, "--to"))) {
+			to = v;
+		} else if ((v = opt_value(argc, argv, &i, "-o"))) {
+			out = v;
+		} else if ((v = opt_value(argc, argv, &i, "--manifest"))) {
+			manifest = v;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return usage_error(usage_convert, "unknown option", argv[i]);
+		} else if (!in) {
+			in = argv[i];
+		} else {
+			return usage_error(usage_convert, "more than one input:", argv[i]);
+		}
+	}
+	if (!in || !to || (strcmp(to, "dsl") && strcmp(to, "yaml")))
+		return usage_error(usage_convert, "give an input and --to dsl or --to yaml", NULL);
+	struct fts_sources src;
+	struct fts_diags d;
+	struct fts_arena a;
+	fts_sources_init(&src);
+	fts_diags_init(&d, &src);
+	fts_arena_init(&a);
+	d.color = want_color("auto");
+	int rc = EXIT_CLEAN;
+	char err[256];
+	uint32_t file;
+	struct fts_manifest *m = NULL;
+	struct fts_names *names = NULL;
+	if (fts_source_load(&src, in, FTS_MAX_INPUT, &file, err, sizeof(err))) {
+		fts_diag(&d, FTS_E_IO, FTS_SPAN_NONE, in, err);
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	bool from_dsl = has_suffix(in, ".fts");
+	struct fts_node *root;
+	if (from_dsl) {
+		root = fts_dsl_parse(&a, &d, file);
+	} else {
+		bool empty = false;
+		root = fts_yaml_parse(&a, &d, file, &empty);
+	}
+	if (!root || d.errors)
+		goto done;
+	if (from_dsl && fts_dsl_has_rest(root)) {
+		uint32_t mf;
+		if (!manifest) {
+			fprintf(stderr, "ftsc: '%s' selects 'rest': give --manifest to expand it\n", in);
+			rc = EXIT_USAGE;
+			goto done;
+		}
+		if (fts_source_load(&src, manifest, FTS_MAX_INPUT, &mf, err, sizeof(err))) {
+			fts_diag(&d, FTS_E_IO, FTS_SPAN_NONE, manifest, err);
+			rc = EXIT_USAGE;
+			goto done;
+		}
+		m = fts_manifest_parse(&a, &d, mf);
+		names = m ? fts_manifest_link(m, &d) : NULL;
+		if (!names)
+			goto done;
+		fts_dsl_expand_rest(&a, &d, root, names);
+		if (d.errors)
+			goto done;
+	}
+	if (strcmp(to, "dsl") == 0) {
+		size_t len = 0;
+		char *text = fts_dsl_from_tree(&a, &d, root, &len);
+		if (text && !d.errors && write_out(out, text, len))
+			rc = EXIT_USAGE;
+	} else {
+		char *sched = NULL, *config = NULL;
+		size_t slen = 0, clen = 0;
+		if (fts_dsl_to_yaml(&a, &d, root, out, &sched, &slen, &config, &clen) == 0 && !d.errors) {
+			if (!out) {
+				if (write_out(NULL, config ? config : sched, config ? clen : slen))
+					rc = EXIT_USAGE;
+			} else {
+				char *cpath = fts_arena_printf(&a, "%s.config.yaml", out);
+				if (write_out(out, sched, slen) || (config && write_out(cpath, config, clen)))
+					rc = EXIT_USAGE;
+				else if (config)
+					fprintf(stderr, "ftsc: the settings went to '%s' (a LightningCLI config)\n",
+						cpath);
+			}
+		}
+	}
+done:
+	fts_diags_render(&d, stderr);
+	if (rc == EXIT_CLEAN && d.errors)
+		rc = EXIT_ERRORS;
+	if (names)
+		fts_names_free(names);
+	if (m)
+		free(m->sched_names);
+	fts_arena_release(&a);
+	fts_diags_release(&d);
+	fts_sources_release(&src);
+	return rc;
+}
+
+static int cmd_fmt(int argc, char **argv)
+{
+	const char *in = NULL;
+	bool check = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			print_usage(stdout, usage_fmt);
+			return EXIT_CLEAN;
+		} else if (strcmp(argv[i], "--check") == 0) {
+			check = true;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return usage_error(usage_fmt, "unknown option", argv[i]);
+		} else if (!in) {
+			in = argv[i];
+		} else {
+			return usage_error(usage_fmt, "more than one input:", argv[i]);
+		}
+	}
+	if (!in)
+		return usage_error(usage_fmt, "no input", NULL);
+	struct fts_sources src;
+	struct fts_diags d;
+	struct fts_arena a;
+	fts_sources_init(&src);
+	fts_diags_init(&d, &src);
+	fts_arena_init(&a);
+	d.color = want_color("auto");
+	int rc = EXIT_CLEAN;
+	char err[256];
+	uint32_t file;
+	if (fts_source_load(&src, in, FTS_MAX_INPUT, &file, err, sizeof(err))) {
+		fts_diag(&d, FTS_E_IO, FTS_SPAN_NONE, in, err);
+		rc = EXIT_USAGE;
+	} else {
+		size_t len = 0;
+		char *text = fts_dsl_format(&a, &d, file, &len);
+		if (!text || d.errors) {
+			rc = EXIT_ERRORS;
+		} else if (check) {
+			const struct fts_source *f = fts_source_get(&src, file);
+			rc = f->len == len && memcmp(f->text, text, len) == 0 ? EXIT_CLEAN : EXIT_ERRORS;
+			if (rc)
+				fprintf(stderr, "ftsc: '%s' is not in canonical form\n", in);
+		} else if (write_out(NULL, text, len)) {
+			rc = EXIT_USAGE;
+		}
+	}
+	fts_diags_render(&d, stderr);
+	fts_arena_release(&a);
+	fts_diags_release(&d);
+	fts_sources_release(&src);
+	return rc;
+}
+
 /* --- gen ------------------------------------------------------------------------ */
 
 static int cmd_gen(int argc, char **argv)
@@ -577,6 +783,10 @@ int main(int argc, char **argv)
 		return cmd_explain(argc - 1, argv + 1);
 	if (strcmp(cmd, "gen") == 0)
 		return cmd_gen(argc - 1, argv + 1);
+	if (strcmp(cmd, "convert") == 0)
+		return cmd_convert(argc - 1, argv + 1);
+	if (strcmp(cmd, "fmt") == 0)
+		return cmd_fmt(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("ftsc %s\n", FTSC_VERSION);
 		return EXIT_CLEAN;

@@ -18,6 +18,7 @@ M1_LRS='--initial-lr-scheduler={class_path: torch.optim.lr_scheduler.StepLR, ini
 DEB="$SH/manifests/deberta-v3-base-seqcls.tsv"
 ADAMW='--initial-optimizer={class_path: torch.optim.AdamW, init_args: {lr: 1.0e-05, weight_decay: 1.0e-05}}'
 SEQ='--initial-lr-scheduler={class_path: torch.optim.lr_scheduler.SequentialLR, init_args: {schedulers: [{class_path: torch.optim.lr_scheduler.ConstantLR, init_args: {factor: 0.5, total_iters: 2}}, {class_path: torch.optim.lr_scheduler.ExponentialLR, init_args: {gamma: 0.9}}], milestones: [2]}}'
+LIN='--initial-lr-scheduler={class_path: torch.optim.lr_scheduler.LinearLR, init_args: {start_factor: 0.1, total_iters: 4}}'
 ADAM='--initial-optimizer={class_path: torch.optim.Adam, init_args: {lr: 0.001, amsgrad: true}}'
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -56,8 +57,8 @@ case_ boring_09_rlrop_optim $BS/09_reinitlr_optim_rlrop_sched.yaml --manifest "$
 case_ boring_10_use_curr $BS/10_reinitlr_optim_use_curr_sched_dict.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
 case_ boring_implicit --implicit --manifest "$M1" "$M1_OPT" "$M1_LRS" --max-depth=2 --no-decay=bias
 case_ lambda_seq $DIR/lambda_seq.yaml --manifest "$M1" "$ADAM" "$SEQ" --allow-untested
-case_ deberta_explicit samples/deberta_explicit.yaml --manifest samples/deberta-v3-base-seqcls.tsv "$ADAMW" --strip
-case_ fts_reinit_optim_lr $SH/fts/config/advanced/reinit_optim_lr/explicit_reinit_optim_lr.yaml --manifest "$DEB" "$ADAMW" --strip
+case_ deberta_explicit samples/deberta_explicit.yaml --manifest samples/deberta-v3-base-seqcls.tsv "$ADAMW" "$LIN" --strip
+case_ fts_reinit_optim_lr $SH/fts/config/advanced/reinit_optim_lr/explicit_reinit_optim_lr.yaml --manifest "$DEB" "$ADAMW" "$LIN" --strip
 case_ fts_config_explicit --config $SH/fts/config/fts_defaults.yaml --config $SH/fts/config/fts_explicit.yaml --manifest "$DEB" --strip
 
 [ $fail = 0 ] && echo "plan goldens: $n cases ok"

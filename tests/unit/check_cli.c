@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,6 +499,65 @@ START_TEST(test_gen)
 }
 END_TEST
 
+/* Issue 7: YAML -> DSL -> `build --strip` gives the plan of the YAML, byte for byte. */
+START_TEST(test_dsl_plan_identity)
+{
+	static const struct { const char *yaml, *manifest; } cases[] = {
+		{"../shared/fts/tests/boring_ft_schedule/00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule.yaml", "fts-boring-model"},
+		{"../shared/fts/tests/boring_ft_schedule/01_mod_sched_dict.yaml", "fts-boring-model"},
+		{"../shared/fts/tests/boring_ft_schedule/02_epoch_only_sched.yaml", "fts-boring-model"},
+		{"../shared/fts/tests/boring_ft_schedule/03_reinitlr_sched_dict.yaml", "fts-boring-model"},
+		{"../shared/fts/tests/boring_ft_schedule/05_rlrop_sched_dict.yaml", "fts-boring-model"},
+		{"../shared/fts/tests/boring_ft_schedule/06_reinit_optim_sched_dict.yaml", "fts-boring-model"},
+		{"../shared/fts/tests/boring_ft_schedule/07_reinitlr_optim_sched_dict.yaml", "fts-boring-model"},
+		{"../shared/fts/tests/boring_ft_schedule/09_reinitlr_optim_rlrop_sched.yaml", "fts-boring-model"},
+		{"../shared/fts/tests/boring_ft_schedule/10_reinitlr_optim_use_curr_sched_dict.yaml", "fts-boring-model"},
+		{"../shared/fts/tests/boring_ft_schedule/11_bn_sched_dict.yaml", "fts-bn-boring-model"},
+		{"../shared/fts/tests/fsdp_ft_schedules/00_fsdp_gen_sched_dict.yaml", "fts-shared-param-model"},
+		{"../shared/fts/tests/fsdp_ft_schedules/03_fsdp_shared_param_sched_dict.yaml", "fts-shared-param-model"},
+		{"../shared/fts/tests/fsdp_ft_schedules/08_fsdp_reinitlr_optim_sched_dict.yaml", "fts-shared-param-model"},
+		{"../shared/fts/config/RteBoolqModule_ft_schedule_deberta_base.yaml", "deberta-v3-base-seqcls"},
+		{"../shared/fts/config/advanced/reinit_lr/explicit_reinit_lr.yaml", "deberta-v3-base-seqcls"},
+		{"../shared/fts/config/advanced/reinit_optim_lr/explicit_reinit_optim_lr.yaml", "deberta-v3-base-seqcls"},
+		{"samples/deberta_explicit.yaml", "deberta-v3-base-seqcls"},
+	};
+	char dir[] = "/tmp/ftsc-twin-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	const char *init = "'--initial-optimizer={class_path: torch.optim.SGD, init_args: {lr: 0.001}}' "
+			   "'--initial-lr-scheduler={class_path: torch.optim.lr_scheduler.StepLR, "
+			   "init_args: {step_size: 1, gamma: 0.7}}'";
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct result r = run(FTSC " convert %s --to dsl -o %s/t.fts && "
+				      FTSC " build %s --manifest ../shared/manifests/%s.tsv %s --strip -o %s/y.plan && "
+				      FTSC " build %s/t.fts --manifest ../shared/manifests/%s.tsv %s --strip -o %s/d.plan && "
+				      "cmp %s/y.plan %s/d.plan",
+				      cases[i].yaml, dir, cases[i].yaml, cases[i].manifest, init, dir,
+				      dir, cases[i].manifest, init, dir, dir, dir);
+		ck_assert_msg(r.status == 0, "%s: %.3000s", cases[i].yaml, r.out);
+		free(r.out);
+	}
+	/* the hand-written twins of samples/ build to the same plan too (a
+	 * config twin through --config); the flags give what the seed omits */
+	static const struct { const char *name; bool config; } twins[] = {
+		{"seed_explicit_reinit_optim", false}, {"seed_explicit_sgd", false},
+		{"seed_sgd_steplr", false}, {"seed_explicit_reinit_optim_lr", true},
+		{"seed_implicit_reinit", true}, {"seed_implicit_use_curr", true},
+		{"deberta_demo", false},
+	};
+	for (size_t i = 0; i < sizeof(twins) / sizeof(twins[0]); i++) {
+		struct result r = run("rm -f %s/y.plan %s/d.plan && " FTSC " build %s samples/%s.yaml "
+				      "--manifest samples/deberta-v3-base-seqcls.tsv %s --strip -o %s/y.plan && "
+				      FTSC " build samples/%s.fts --manifest samples/deberta-v3-base-seqcls.tsv %s "
+				      "--strip -o %s/d.plan && cmp %s/y.plan %s/d.plan",
+				      dir, dir, twins[i].config ? "--config" : "", twins[i].name,
+				      init, dir, twins[i].name, init, dir, dir, dir);
+		ck_assert_msg(r.status == 0, "%s: %.3000s", twins[i].name, r.out);
+		free(r.out);
+	}
+	run("rm -rf %s", dir);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -515,6 +575,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_declare);
 	tcase_add_test(tc, test_config_pairs);
 	tcase_add_test(tc, test_gen);
+	tcase_add_test(tc, test_dsl_plan_identity);
 	suite_add_tcase(s, tc);
 	return s;
 }

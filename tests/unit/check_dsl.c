@@ -818,6 +818,12 @@ START_TEST(test_samples_twins)
 		ck_assert_int_eq(fts_source_load(&f.src, fp, FTS_MAX_INPUT, &id, err, sizeof(err)), 0);
 		struct fts_node *t = fts_dsl_parse(&f.a, &f.d, id);
 		ck_assert_msg(t != NULL, "%s does not parse", fp);
+		if (fts_dsl_has_rest(t)) {
+			/* `rest` becomes names only against a manifest: such twins are
+			 * compared as built plans (check_cli's test_dsl_plan_identity) */
+			fx_release(&f);
+			continue;
+		}
 		size_t len;
 		char *text = slurp(yp, &len);
 		ck_assert_msg(text != NULL, "%s has no YAML twin", fp);
