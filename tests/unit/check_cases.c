@@ -5,7 +5,8 @@
  *
  * A case file in tests/cases/ carries its expectation in comment lines:
  *   # expect: accept|error [E:CODE] [W:CODE] [R:CODE] ...
- *   # args: --max-depth=1 --epoch-transitions-only ...
+ *   # args: --max-depth=1 --epoch-transitions-only ... (--implicit: check
+ *           FTS's generated schedule; the file then holds only comments)
  *   # manifest: path (default ../shared/manifests/fts-boring-model.tsv)
  * E:/W:/R: require a diagnostic with that code at severity error, warning
  * or remark (remarks are enabled for the run).
@@ -49,6 +50,10 @@ static void apply_arg(struct fts_check_input *in, char *arg)
 		in->reinit_optim_cfg = v;
 	else if (strcmp(arg, "--reinit-lr-cfg") == 0)
 		in->reinit_lr_cfg = v;
+	else if (strcmp(arg, "--implicit") == 0) {
+		in->implicit = true;    /* the case file only carries the expectation */
+		in->schedule = NULL;
+	}
 	else
 		ck_abort_msg("unknown case argument '%s'", arg);
 }
@@ -65,6 +70,7 @@ static char *run_case(const struct expect *e)
 	fts_settings_default(&in.settings);
 	in.schedule = e->schedule;
 	in.manifest = e->manifest[0] ? e->manifest : BORING;
+
 
 	/* args: split before each " --" so flow mappings keep their spaces */
 	char args[1024];
