@@ -195,11 +195,17 @@ lint:
 
 check: test lint pytest
 
-# the Python binding against Debian's python3-torch (installed by make deps)
+# the Python binding against Debian's python3-torch (installed by make deps);
+# a sanitized libftsrt.so needs the sanitizer runtimes preloaded into Python
+ifneq ($(SANITIZE),)
+PY_ENV := LD_PRELOAD="$(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0
+endif
 pytest: all
 	@if $(PYTHON) -c 'import torch' 2>/dev/null; then \
 		echo "== tests/python/test_ftsrt.py"; \
-		FTSC_BIN=$(FTSC) FTSRT_LIBRARY=$(CURDIR)/$(B)/libftsrt.so $(PYTHON) tests/python/test_ftsrt.py; \
+		FTSC_BIN=$(FTSC) FTSRT_LIBRARY=$(CURDIR)/$(B)/libftsrt.so $(PY_ENV) \
+			$(PYTHON) tests/python/test_ftsrt.py; \
 	else \
 		echo "pytest: $(PYTHON) has no torch: run 'make deps' as root (python3-torch)" >&2; exit 1; \
 	fi
