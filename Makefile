@@ -2,7 +2,8 @@
 #
 #   make            build ftsc, ftsrun, libftsrt
 #   make demo       install missing Debian packages (as root), build, run the sample
-#   make check      all tests (unit suites, golden diagnostics, man-page lint)
+#   make check      all tests: Check suites, man-page lint, the Python binding
+#                   (Debian's python3-torch, which make deps installs)
 #   make bench      benchmarks
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address,undefined check
@@ -232,7 +233,6 @@ bench: all
 	@sh bench/dsl.sh $(B)
 	@sh bench/optim.sh $(B)
 	@if $(PYTHON) -c 'import torch' 2>/dev/null; then $(PYTHON) bench/python_step.py $(B); fi
-	@sh bench/plan.sh $(B)
 
 # --- install ------------------------------------------------------------------
 install: all
@@ -257,6 +257,7 @@ uninstall:
 		$(DESTDIR)$(libdir)/libftsrt.* $(DESTDIR)$(includedir)/ftsrt.h \
 		$(DESTDIR)$(pkgconfigdir)/ftsrt.pc
 	rm -rf $(DESTDIR)$(pythondir)/ftsrt
+	for m in $(MAN_PAGES); do rm -f $(DESTDIR)$(mandir)/man$${m##*.}/$${m##*/}; done
 
 clean:
 	rm -rf $(B)

@@ -2,7 +2,7 @@
  * main.c - the ftsc command line: option parsing, the pipeline driver for
  * `ftsc check`, and `ftsc explain`.
  *
- * Exit status (documented in ftsc(1), EXIT STATUS):
+ * Exit status (documented in ftsc(1), EXIT STATUS): enum ftsc_exit below.
  */
 #include <errno.h>
 #include <limits.h>
@@ -88,8 +88,9 @@ static const char *const usage_build[] = {
 	"    --strip                    leave the source map out (same meaning, same bytes)",
 	"",
 	"Every option of 'ftsc check' is accepted (see 'ftsc check --help'); nothing is",
-	"written when the check reports errors.  The initial optimizer must be known:",
-	"give --config or --initial-optimizer.",
+	"written when the check reports errors.  The session's own optimizer and lr",
+	"scheduler must be known: give --config, or --initial-optimizer and",
+	"--initial-lr-scheduler (=none when the session has no scheduler).",
 	NULL,
 };
 

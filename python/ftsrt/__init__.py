@@ -91,6 +91,8 @@ def _load():
         "ftsrt_plan_close": (None, [P]),
         "ftsrt_plan_nparams": (S, [P]),
         "ftsrt_plan_manifest_hash": (ctypes.c_uint64, [P]),
+        "ftsrt_manifest_hash_add": (ctypes.c_uint64, [ctypes.c_uint64, ctypes.c_char_p, I,
+                                                      ctypes.POINTER(ctypes.c_int64), ctypes.c_char_p]),
         "ftsrt_run_options_default": (I, [ctypes.POINTER(_RunOptions)]),
         "ftsrt_run_new_ex": (I, [ctypes.POINTER(P), P, ctypes.POINTER(_RunOptions),
                                  ctypes.c_char_p, S]),
@@ -228,8 +230,20 @@ class Runtime:
             return
         st = self._lib.ftsrt_run_bind_arena(self._run, ctypes.c_void_p(self._arena.data_ptr()),
                                             ctypes.c_void_p(self._grads.data_ptr()), total,
-                                            self._lib.ftsrt_plan_manifest_hash(self._plan))
+                                            self._model_hash(model))
         self._check(st, "bind")
+
+    def _model_hash(self, model):
+        """The manifest hash of the model itself (ftsplan(5)): every parameter
+        name, tied aliases included, with its shape and dtype, in
+        registration order; the runtime compares it with the plan's."""
+        from .manifest import _entries
+        h = 0xcbf29ce484222325
+        for name, p, _ in _entries(model):
+            dims = (ctypes.c_int64 * max(1, p.dim()))(*p.shape)
+            h = self._lib.ftsrt_manifest_hash_add(h, name.encode(), p.dim(), dims,
+                                                  _dtype_name(p).encode())
+        return h
 
     def _check_shapes(self, layout):
         """Shapes are checked by binding each tensor (the runtime compares them

@@ -254,8 +254,13 @@ END_TEST
 /* Hostile schedules: refused with a located error, quickly, in bounded memory. */
 static void expect_refused(const char *path, const char *needle)
 {
+#if defined(__SANITIZE_ADDRESS__)
+	/* AddressSanitizer reserves terabytes of address space: no ulimit -v */
+	struct result r = run(FTSC " check %s --manifest " BORING " --color=never", path);
+#else
 	struct result r = run("ulimit -v 1048576; " FTSC " check %s --manifest " BORING " --color=never",
 			      path);
+#endif
 	ck_assert_msg(r.status == 1 || r.status == 2, "%s: status %d: %.2000s", path, r.status, r.out);
 	ck_assert_msg(r.seconds < 5.0, "%s took %.2f s", path, r.seconds);
 	if (needle)
@@ -323,7 +328,7 @@ START_TEST(test_hostile)
 	/* a directory */
 	expect_refused(dir, "is a directory");
 
-	run("rm -rf %s", dir);
+	free(run("rm -rf %s", dir).out);
 }
 END_TEST
 
@@ -379,7 +384,7 @@ START_TEST(test_bad_manifests)
 	r = run(FTSC " check tests/cases/f33_coverage.yaml --manifest %s", path);
 	ck_assert_msg(r.status == 0, "%s", r.out);
 	free(r.out);
-	run("rm -rf %s", dir);
+	free(run("rm -rf %s", dir).out);
 }
 END_TEST
 
@@ -554,7 +559,7 @@ START_TEST(test_dsl_plan_identity)
 		ck_assert_msg(r.status == 0, "%s: %.3000s", twins[i].name, r.out);
 		free(r.out);
 	}
-	run("rm -rf %s", dir);
+	free(run("rm -rf %s", dir).out);
 }
 END_TEST
 
