@@ -118,7 +118,9 @@ class TestFtsrt(unittest.TestCase):
         self.tmp.cleanup()
 
     def check_parity(self, dtype, tol):
-        plan = build_plan(self.tmp.name, self.manifest)
+        man = os.path.join(self.tmp.name, "mlp-%s.tsv" % str(dtype).split(".")[-1])
+        write_manifest(MLP(dtype), man, source="tests/python MLP")
+        plan = build_plan(self.tmp.name, man)
         torch.manual_seed(0)
         a = MLP(dtype)
         b = MLP(dtype)
@@ -179,6 +181,12 @@ class TestFtsrt(unittest.TestCase):
         with self.assertRaises(ftsrt.FtsrtError) as cm:
             ftsrt.Runtime(plan, wide)
         self.assertIn("model.0.weight", str(cm.exception))
+
+    def test_plan_for_another_dtype_is_refused(self):
+        plan = build_plan(self.tmp.name, self.manifest)          # a float64 manifest
+        with self.assertRaises(ftsrt.FtsrtError) as cm:
+            ftsrt.Runtime(plan, MLP(torch.float32))
+        self.assertIn("manifest hash", str(cm.exception))
 
     def test_bad_plan_file(self):
         bad = os.path.join(self.tmp.name, "bad.ftsplan")
