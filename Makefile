@@ -281,7 +281,7 @@ FUZZ_FRONT := $(COMPILER_SRC) $(B)/grammar/ftsc.tab.c $(B)/grammar/ftsc.yy.c $(B
 $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl: $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_FRONT) $(B)/diag_fmt.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Icompiler -I$(B) -I$(B)/grammar -w -o $@ $< $(FUZZ_FRONT) \
-		$(PKG_LIBS) -lm -pthread
+		$(FUZZ_RT_SRC) $(PKG_LIBS) -lm -pthread
 
 fuzz: $(B)/fuzz/fuzz_plan $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl all
 	@mkdir -p $(B)/fuzz/corpus_yaml $(B)/fuzz/corpus_dsl
