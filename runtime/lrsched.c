@@ -13,6 +13,8 @@
  */
 #include "lrsched.h"
 
+#include <stddef.h>
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,6 +46,49 @@ int rt_sched_kind_from_name(const char *name)
 		if (!strcmp(name, kind_names[k]))
 			return k;
 	return -1;
+}
+
+/* The numeric constructor arguments, by torch's names: the one table the
+ * plan reader (run.c) and the golden replay (verify_lrs.c) share. */
+static const struct {
+	const char *key;
+	size_t off;
+	bool is_int;
+} numeric_args[] = {
+	{"gamma", offsetof(struct rt_sched_config, gamma), false},
+	{"eta_min", offsetof(struct rt_sched_config, eta_min), false},
+	{"factor", offsetof(struct rt_sched_config, factor), false},
+	{"start_factor", offsetof(struct rt_sched_config, start_factor), false},
+	{"end_factor", offsetof(struct rt_sched_config, end_factor), false},
+	{"power", offsetof(struct rt_sched_config, power), false},
+	{"threshold", offsetof(struct rt_sched_config, threshold), false},
+	{"eps", offsetof(struct rt_sched_config, eps), false},
+	{"pct_start", offsetof(struct rt_sched_config, pct_start), false},
+	{"div_factor", offsetof(struct rt_sched_config, div_factor), false},
+	{"final_div_factor", offsetof(struct rt_sched_config, final_div_factor), false},
+	{"step_size_up", offsetof(struct rt_sched_config, step_size_up), false},
+	{"step_size_down", offsetof(struct rt_sched_config, step_size_down), false},
+	{"step_size", offsetof(struct rt_sched_config, step_size), true},
+	{"T_max", offsetof(struct rt_sched_config, T_max), true},
+	{"T_0", offsetof(struct rt_sched_config, T_0), true},
+	{"T_mult", offsetof(struct rt_sched_config, T_mult), true},
+	{"total_iters", offsetof(struct rt_sched_config, total_iters), true},
+	{"patience", offsetof(struct rt_sched_config, patience), true},
+	{"cooldown", offsetof(struct rt_sched_config, cooldown), true},
+	{"total_steps", offsetof(struct rt_sched_config, total_steps), true},
+	{"epochs", offsetof(struct rt_sched_config, epochs), true},
+	{"steps_per_epoch", offsetof(struct rt_sched_config, steps_per_epoch), true},
+	{"last_epoch", offsetof(struct rt_sched_config, last_epoch), true},
+};
+
+void *rt_sched_config_field(struct rt_sched_config *cfg, const char *key, bool *is_int)
+{
+	for (size_t i = 0; i < sizeof(numeric_args) / sizeof(numeric_args[0]); i++)
+		if (strcmp(key, numeric_args[i].key) == 0) {
+			*is_int = numeric_args[i].is_int;
+			return (char *)cfg + numeric_args[i].off;
+		}
+	return NULL;
 }
 
 void rt_sched_config_defaults(struct rt_sched_config *cfg, enum rt_sched_kind kind)

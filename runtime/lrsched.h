@@ -200,6 +200,13 @@ int rt_sched_kind_from_name(const char *name);
 void rt_sched_config_defaults(struct rt_sched_config *cfg, enum rt_sched_kind kind);
 
 /*
+ * The numeric field of cfg that the constructor argument `key` (torch's
+ * name: gamma, T_0, step_size, ...) sets: a double, or an int64_t when
+ * *is_int; NULL for any other argument.
+ */
+void *rt_sched_config_field(struct rt_sched_config *cfg, const char *key, bool *is_int);
+
+/*
  * Construct a scheduler over the groups pg, as torch's constructor does:
  * validate the arguments, set initial_lr/lr/momentum on the groups where
  * torch does, take base_lrs, and perform the initial step (children of

@@ -368,41 +368,18 @@ static int sched_config(ftsrt_run *r, int rec, struct rt_sched_config *cfg, stru
 		return fail(r, FTSRT_EINVAL, "lr scheduler '%s' is not supported by the runtime",
 			    c->class_path ? c->class_path : "?");
 	rt_sched_config_defaults(cfg, (enum rt_sched_kind)kind);
-	static const struct {
-		const char *key;
-		size_t off;
-	} dbl[] = {
-		{"gamma", offsetof(struct rt_sched_config, gamma)},
-		{"eta_min", offsetof(struct rt_sched_config, eta_min)},
-		{"factor", offsetof(struct rt_sched_config, factor)},
-		{"start_factor", offsetof(struct rt_sched_config, start_factor)},
-		{"end_factor", offsetof(struct rt_sched_config, end_factor)},
-		{"power", offsetof(struct rt_sched_config, power)},
-		{"threshold", offsetof(struct rt_sched_config, threshold)},
-		{"eps", offsetof(struct rt_sched_config, eps)},
-		{"pct_start", offsetof(struct rt_sched_config, pct_start)},
-		{"div_factor", offsetof(struct rt_sched_config, div_factor)},
-		{"final_div_factor", offsetof(struct rt_sched_config, final_div_factor)},
-		{"step_size_up", offsetof(struct rt_sched_config, step_size_up)},
-		{"step_size_down", offsetof(struct rt_sched_config, step_size_down)},
-	}, ints[] = {
-		{"step_size", offsetof(struct rt_sched_config, step_size)},
-		{"T_max", offsetof(struct rt_sched_config, T_max)},
-		{"T_0", offsetof(struct rt_sched_config, T_0)},
-		{"T_mult", offsetof(struct rt_sched_config, T_mult)},
-		{"total_iters", offsetof(struct rt_sched_config, total_iters)},
-		{"patience", offsetof(struct rt_sched_config, patience)},
-		{"cooldown", offsetof(struct rt_sched_config, cooldown)},
-		{"total_steps", offsetof(struct rt_sched_config, total_steps)},
-		{"epochs", offsetof(struct rt_sched_config, epochs)},
-		{"steps_per_epoch", offsetof(struct rt_sched_config, steps_per_epoch)},
-	};
 	double v;
-	for (size_t i = 0; i < sizeof(dbl) / sizeof(dbl[0]); i++)
-		num(arg(c, dbl[i].key), (double *)((char *)cfg + dbl[i].off));
-	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
-		if (num(arg(c, ints[i].key), &v))
-			*(int64_t *)((char *)cfg + ints[i].off) = (int64_t)v;
+	for (uint32_t i = 0; i < c->nargs; i++) {
+		bool is_int;
+		void *field = rt_sched_config_field(cfg, c->args[i].name, &is_int);
+		/* last_epoch stays -1: a plan's scheduler is built fresh */
+		if (!field || !strcmp(c->args[i].name, "last_epoch") || !num(&c->args[i], &v))
+			continue;
+		if (is_int)
+			*(int64_t *)field = (int64_t)v;
+		else
+			*(double *)field = v;
+	}
 	const struct rt_plan_arg *a;
 	if ((a = arg(c, "mode")) && a->kind == RT_ARG_STR && a->s) {
 		if (!strcmp(a->s, "max"))

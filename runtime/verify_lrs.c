@@ -192,54 +192,23 @@ static int build_config(struct vctx *v, yaml_node_t *init, struct rt_sched_confi
 static int set_arg(struct vctx *v, struct rt_sched_config *cfg, const char *k, yaml_node_t *val,
 		   int depth)
 {
-	static const struct {
-		const char *key;
-		size_t off;
-	} dbl[] = {
-		{"gamma", offsetof(struct rt_sched_config, gamma)},
-		{"eta_min", offsetof(struct rt_sched_config, eta_min)},
-		{"factor", offsetof(struct rt_sched_config, factor)},
-		{"start_factor", offsetof(struct rt_sched_config, start_factor)},
-		{"end_factor", offsetof(struct rt_sched_config, end_factor)},
-		{"power", offsetof(struct rt_sched_config, power)},
-		{"threshold", offsetof(struct rt_sched_config, threshold)},
-		{"eps", offsetof(struct rt_sched_config, eps)},
-		{"pct_start", offsetof(struct rt_sched_config, pct_start)},
-		{"div_factor", offsetof(struct rt_sched_config, div_factor)},
-		{"final_div_factor", offsetof(struct rt_sched_config, final_div_factor)},
-		{"step_size_up", offsetof(struct rt_sched_config, step_size_up)},
-		{"step_size_down", offsetof(struct rt_sched_config, step_size_down)},
-	}, ints[] = {
-		{"step_size", offsetof(struct rt_sched_config, step_size)},
-		{"T_max", offsetof(struct rt_sched_config, T_max)},
-		{"T_0", offsetof(struct rt_sched_config, T_0)},
-		{"T_mult", offsetof(struct rt_sched_config, T_mult)},
-		{"total_iters", offsetof(struct rt_sched_config, total_iters)},
-		{"patience", offsetof(struct rt_sched_config, patience)},
-		{"cooldown", offsetof(struct rt_sched_config, cooldown)},
-		{"total_steps", offsetof(struct rt_sched_config, total_steps)},
-		{"epochs", offsetof(struct rt_sched_config, epochs)},
-		{"steps_per_epoch", offsetof(struct rt_sched_config, steps_per_epoch)},
-		{"last_epoch", offsetof(struct rt_sched_config, last_epoch)},
-	};
-	uint8_t *base = (uint8_t *)cfg;
-	for (size_t i = 0; i < sizeof(dbl) / sizeof(dbl[0]); i++)
-		if (!strcmp(k, dbl[i].key)) {
-			if (is_null(val) && !strcmp(k, "step_size_down"))
-				return 0;
-			if (!to_double(val, (double *)(base + dbl[i].off)))
-				return say(v, FTSRT_EFORMAT, "'%s' is not a number", k);
+	bool is_int;
+	void *field = rt_sched_config_field(cfg, k, &is_int);
+	if (field && !is_int) {
+		if (is_null(val) && !strcmp(k, "step_size_down"))
 			return 0;
-		}
-	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
-		if (!strcmp(k, ints[i].key)) {
-			if (is_null(val) && (!strcmp(k, "total_steps") || !strcmp(k, "epochs") ||
-					     !strcmp(k, "steps_per_epoch")))
-				return 0;
-			if (!to_int(val, (int64_t *)(base + ints[i].off)))
-				return say(v, FTSRT_EFORMAT, "'%s' is not an integer", k);
+		if (!to_double(val, (double *)field))
+			return say(v, FTSRT_EFORMAT, "'%s' is not a number", k);
+		return 0;
+	}
+	if (field) {
+		if (is_null(val) && (!strcmp(k, "total_steps") || !strcmp(k, "epochs") ||
+				     !strcmp(k, "steps_per_epoch")))
 			return 0;
-		}
+		if (!to_int(val, (int64_t *)field))
+			return say(v, FTSRT_EFORMAT, "'%s' is not an integer", k);
+		return 0;
+	}
 	const char *s = scalar(val);
 	if (!strcmp(k, "mode") && s) {
 		if (!strcmp(s, "min") || !strcmp(s, "max"))
