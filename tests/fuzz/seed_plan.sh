@@ -13,5 +13,5 @@ for s in 00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule 05_rlrop_sc
 		-o "$1/$s.plan" 2>/dev/null
 done
 "$FTSC" build tests/plan/lambda_seq.yaml --manifest "$M1" --plain --allow-untested --strip \
-	'--initial-optimizer={class_path: torch.optim.SGD, init_args: {lr: 0.001}}' --initial-lr-scheduler=none \
+	'--initial-optimizer={class_path: torch.optim.SGD, init_args: {lr: 0.001}}' '--initial-lr-scheduler={class_path: torch.optim.lr_scheduler.StepLR, init_args: {step_size: 1}}' \
 	-o "$1/lambda_seq.plan" 2>/dev/null
