@@ -82,6 +82,8 @@ LIBRT_SO := $(B)/libftsrt.so.$(VERSION)
 
 .PHONY: all deps demo check test lint bench bench-plan install uninstall clean fuzz
 .SUFFIXES:
+# keep the objects of the test programs between runs
+.SECONDARY:
 
 all: $(FTSC) $(FTSRUN) $(LIBRT_A) $(LIBRT_SO) $(B)/ftsrt.pc
 
