@@ -51,6 +51,13 @@ static int print_usage(FILE *out)
 	return out == stdout ? EXIT_OK : EXIT_USAGE;
 }
 
+/* Exit status for a plan that failed to open: 2 when it could not be
+ * read at all, 1 when it is not a valid plan (the same for every command). */
+static int open_status(int rc)
+{
+	return rc == FTSRT_EIO ? EXIT_USAGE : EXIT_FAILED;
+}
+
 /* ftsrun inspect PLAN: load through libftsrt, print the phase table. */
 static int cmd_inspect(int argc, char **argv)
 {
@@ -61,7 +68,7 @@ static int cmd_inspect(int argc, char **argv)
 	int rc = ftsrt_plan_open(&p, argv[0], msg, sizeof(msg));
 	if (rc) {
 		fprintf(stderr, "ftsrun: %s: %s: %s\n", argv[0], ftsrt_strerror(rc), msg);
-		return EXIT_FAILED;
+		return open_status(rc);
 	}
 	rc = ftsrt_plan_dump(p, stdout, FTSRT_DUMP_PHASES);
 	ftsrt_plan_close(p);
@@ -379,7 +386,7 @@ static int cmd_run(int argc, char **argv)
 	int rc = ftsrt_plan_open(&p, argv[0], msg, sizeof(msg));
 	if (rc) {
 		fprintf(stderr, "ftsrun: %s: %s: %s\n", argv[0], ftsrt_strerror(rc), msg);
-		return EXIT_USAGE;
+		return open_status(rc);
 	}
 	rc = rt_nqm_run(rt_plan_view(p), &o, stdout, msg, sizeof(msg));
 	ftsrt_plan_close(p);

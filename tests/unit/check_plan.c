@@ -303,6 +303,20 @@ START_TEST(test_cli_inspect)
 		int st = system(cmd);
 		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 0, "flip at %zu: status %d", i, st);
 	}
+	/* an invalid plan is status 1 and an unreadable one status 2, for
+	 * inspect and run alike (ftsrun(1) EXIT STATUS) */
+	FILE *f = fopen(path, "wb");
+	ck_assert(fwrite("not a plan, just text\n", 1, 22, f) == 22);
+	fclose(f);
+	static const char *const verbs[] = { "inspect", "run" };
+	for (int v = 0; v < 2; v++) {
+		snprintf(cmd, sizeof(cmd), "%s %s %s >/dev/null 2>&1", ftsrun, verbs[v], path);
+		int st = system(cmd);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s invalid: status %d", verbs[v], st);
+		snprintf(cmd, sizeof(cmd), "%s %s %s.missing >/dev/null 2>&1", ftsrun, verbs[v], path);
+		st = system(cmd);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s missing: status %d", verbs[v], st);
+	}
 	unlink(path);
 	free(b.buf);
 }
