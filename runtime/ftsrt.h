@@ -524,7 +524,8 @@ FTSRT_API int ftsrt_run_thawed(const ftsrt_run *r, int index);
 /*
  * One optimizer step after a backward pass: steps every parameter in a
  * group with the groups' current lrs, then steps step-interval
- * schedulers.  Returns FTSRT_OK, FTSRT_EINVAL (nothing bound, finished)
+ * schedulers (a step-interval ReduceLROnPlateau reads the latest metric
+ * given to ftsrt_run_epoch_end and waits for the first).  Returns FTSRT_OK, FTSRT_EINVAL (nothing bound, finished)
  * or FTSRT_ENOMEM.
  */
 FTSRT_API int ftsrt_run_step(ftsrt_run *r);

@@ -137,6 +137,8 @@ struct ftsrt_run {
 	struct rt_sched s;              /* it */
 	int sched_rec;                  /* its class record */
 	bool sched_epoch;               /* interval epoch (else step) */
+	bool have_metric;               /* a validation metric has been reported */
+	double last_metric;             /* the latest one (Lightning's callback_metrics) */
 	uint32_t sched_freq;            /* frequency */
 	/* early stopping (2) */
 	bool eto;                       /* epoch_transitions_only: no early stopping */
@@ -863,7 +865,8 @@ static void hp_get(struct rt_rbuf *b, struct ftsrt_optim_hparams *h)
 /*
  * CHECKPOINT BODY (after the ckpt.h header; version 1)
  *   u32 dtype, u32 nparams, i64 arena numel, i64 position, i64 epoch,
- *   i64 batch, i64 global_step, i64 depth, f64 metric,
+ *   i64 batch, i64 global_step, i64 depth, f64 metric (the latest
+ *   validation metric; NaN in a mid-run save before the first),
  *   f64 es_best, i64 wait, u32 phase_complete, u32 final_phase, u32 stop,
  *   f64 ck_best, u32 have_best, i64 best_depth, i64 best_epoch,
  *   optimizer: u32 kind, i32 record, i32 phase, str class_path,
@@ -1866,9 +1869,15 @@ FTSRT_API int ftsrt_run_step(ftsrt_run *r)
 		}
 	r->batch++;
 	r->global_step++;
-	if (r->has_sched && !r->sched_epoch && r->s.kind != RT_SCHED_PLATEAU &&
-	    r->batch % (long)r->sched_freq == 0)
-		return sched_step(r, NULL);
+	/* A step-interval ReduceLROnPlateau reads the latest validation metric,
+	 * as Lightning reads callback_metrics; before the first validation it is
+	 * skipped (Lightning's strict: false; strict: true raises there). */
+	if (r->has_sched && !r->sched_epoch && r->batch % (long)r->sched_freq == 0) {
+		if (r->s.kind != RT_SCHED_PLATEAU)
+			return sched_step(r, NULL);
+		if (r->have_metric)
+			return sched_step(r, &r->last_metric);
+	}
 	return FTSRT_OK;
 }
 
@@ -1876,8 +1885,7 @@ FTSRT_API int ftsrt_run_step(ftsrt_run *r)
 static int epoch_after_validation(ftsrt_run *r, double metric)
 {
 	int rc;
-	if (r->has_sched && (r->sched_epoch || r->s.kind == RT_SCHED_PLATEAU) &&
-	    (r->epoch + 1) % (long)r->sched_freq == 0 &&
+	if (r->has_sched && r->sched_epoch && (r->epoch + 1) % (long)r->sched_freq == 0 &&
 	    (rc = sched_step(r, r->s.kind == RT_SCHED_PLATEAU ? &metric : NULL)))
 		return rc;
 	if (r->opt.save_last && (rc = ckpt_write(r, false, POS_EPOCH_DONE, metric)))
@@ -1907,6 +1915,8 @@ FTSRT_API int ftsrt_run_epoch_end(ftsrt_run *r, double metric)
 		return fail(r, FTSRT_EINVAL, "the run has finished");
 	if (!r->eto)
 		es_check(r, metric);
+	r->have_metric = true;
+	r->last_metric = metric;
 	/* FTSCheckpoint: the best path moves only on a strict improvement (7.11, #15) */
 	bool mx = r->plan->ckpt.mode_max;
 	double v = isfinite(metric) ? metric : (mx ? -INFINITY : INFINITY);
@@ -1985,7 +1995,9 @@ FTSRT_API int ftsrt_run_save(ftsrt_run *r, const char *path)
 	if (!bound(r))
 		return fail(r, FTSRT_EINVAL, "parameters are not bound");
 	struct rt_wbuf b;
-	int rc = ckpt_build(r, POS_EPOCH_STARTED, NAN, &b);
+	/* mid-run: the metric field carries the latest validation metric (NaN
+	 * before the first), which a step-interval ReduceLROnPlateau reads */
+	int rc = ckpt_build(r, POS_EPOCH_STARTED, r->have_metric ? r->last_metric : NAN, &b);
 	if (rc)
 		return rc;
 	char err[512];
@@ -2071,6 +2083,8 @@ FTSRT_API int ftsrt_run_resume(ftsrt_run *r, const char *path)
 		rc = rebuild(r);
 	int64_t pos = v.position;
 	double metric = v.metric;
+	r->have_metric = pos != POS_EPOCH_STARTED || !isnan(metric);
+	r->last_metric = metric;
 	ck_done(r, &v);
 	drop_image(r);
 	if (rc)

@@ -681,6 +681,31 @@ START_TEST(r12_implicit)
 }
 END_TEST
 
+/* interval 'step': the plateau reads the latest validation metric at every
+ * step (Lightning's callback_metrics) and is skipped before the first one.
+ * An improving metric then reduces once per 4-step epoch with patience 1
+ * (first step improves or not, the third exceeds the patience); stepped
+ * per epoch it would never reduce. */
+START_TEST(r12_step_interval)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 4;
+	t.p.max_epochs = 5;
+	int c = rlrop(&t, 1);
+	t.cls[c].epoch_interval = false;
+	t.p.initial_scheduler = c;
+	double m[MAXE];
+	for (int e = 0; e < MAXE; e++)
+		m[e] = ldexp(1.0, -e);
+	struct trace tr;
+	drive(&t, m, 5, 4, &tr);
+	ck_assert_msg(tr.rc == 0, "%s", tr.err);
+	static const double want[5][MAXG] = {{0.001}, {0.001}, {0.0001}, {1e-05}, {1e-06}};
+	expect_lrs(&tr, 0, 5, want, "rlrop step interval");
+}
+END_TEST
+
 /* ---- R06: epoch_transitions_only; R16: early-stopping criteria -------------------- */
 
 START_TEST(r06_eto)
@@ -925,6 +950,60 @@ START_TEST(kill_during_checkpoint_then_resume)
 	free(rg);
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, ref_dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* ftsrt_run_save between epochs keeps the latest validation metric, so a
+ * resumed step-interval ReduceLROnPlateau steps as the uninterrupted run */
+START_TEST(save_resume_step_plateau)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 4;
+	t.p.max_epochs = 5;
+	int c = rlrop(&t, 1);
+	t.cls[c].epoch_interval = false;
+	t.p.initial_scheduler = c;
+	double m[MAXE];
+	for (int e = 0; e < MAXE; e++)
+		m[e] = ldexp(1.0, -e);
+	char dir[] = "/tmp/check_run_spXXXXXX", path[256];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/mid.ftsckpt", dir);
+	float *rp, *rg, *p, *g;
+	size_t n;
+	ftsrt_run *ref = ck_run(&t, dir, &rp, &rg, &n);
+	struct trace rtr, tr;
+	memset(&rtr, 0, sizeof(rtr));
+	drive_run(ref, rp, rg, n, m, 5, 4, &rtr);
+	ck_assert_msg(rtr.rc == 0, "%s", rtr.err);
+	ftsrt_run *a = ck_run(&t, dir, &p, &g, &n);
+	memset(&tr, 0, sizeof(tr));
+	drive_run(a, p, g, n, m, 2, 4, &tr);
+	ck_assert_int_eq(ftsrt_run_epoch(a), 2);
+	ck_assert_msg(ftsrt_run_save(a, path) == 0, "%s", ftsrt_run_errmsg(a));
+	ftsrt_run_free(a);
+	free(p);
+	free(g);
+	ftsrt_run *b = ck_run(&t, dir, &p, &g, &n);
+	ck_assert_msg(ftsrt_run_resume(b, path) == 0, "%s", ftsrt_run_errmsg(b));
+	memset(&tr, 0, sizeof(tr));
+	drive_run(b, p, g, n, m, 5, 4, &tr);
+	ck_assert_msg(tr.rc == 0, "%s", tr.err);
+	for (int e = 2; e < 5; e++)
+		ck_assert_msg(tr.lr[e][0] == rtr.lr[e][0], "epoch %d: lr %g, uninterrupted %g", e,
+			      tr.lr[e][0], rtr.lr[e][0]);
+	ck_assert(rtr.lr[4][0] == 1e-06);
+	ck_assert_msg(memcmp(p, rp, n * sizeof(float)) == 0, "resumed parameters differ");
+	ftsrt_run_free(b);
+	ftsrt_run_free(ref);
+	free(p);
+	free(g);
+	free(rp);
+	free(rg);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
@@ -1198,6 +1277,7 @@ static Suite *run_suite(void)
 	tcase_add_test(tc, r11_lambda_implicit);
 	tcase_add_test(tc, r12_explicit);
 	tcase_add_test(tc, r12_implicit);
+	tcase_add_test(tc, r12_step_interval);
 	tcase_add_test(tc, r06_eto);
 	tcase_add_test(tc, r16_early_stopping);
 	tcase_add_test(tc, es_best_kept_across_phases);
@@ -1206,6 +1286,7 @@ static Suite *run_suite(void)
 	tcase_set_timeout(tk, 120);
 	tcase_add_test(tk, seed_incompatible_restore);
 	tcase_add_test(tk, kill_during_checkpoint_then_resume);
+	tcase_add_test(tk, save_resume_step_plateau);
 	tcase_add_test(tk, several_runs_interleaved);
 	tcase_add_test(tk, per_tensor_binding_matches_arena);
 	tcase_add_test(tk, bad_calls);
