@@ -624,6 +624,41 @@ static int rlrop(struct tp *t, int patience)
 	return c;
 }
 
+/* ---- R09 S09: Adam + ReduceLROnPlateau in phase 1, SGD without a scheduler in 2 ---- */
+
+START_TEST(r09_rlrop_sgd)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s06(&t);
+	int c = rlrop(&t, 1);
+	double ml[2] = {2e-7, 1e-7};
+	arg_list(&t, c, "min_lr", ml, 2);
+	double ip[1] = {1.5e-6};
+	memcpy(t.lists[c] + 2, ip, sizeof(ip));
+	t.cls[c].init_pg_lrs = t.lists[c] + 2;
+	t.cls[c].ninit_pg_lrs = 1;
+	t.ph[1].new_lr_scheduler = c;
+	t.ph[2].lr = 3e-6;
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	/* M1's val_loss after phase 3 restores the depth-0 best: worse than the
+	 * best (0.9), better than anything the phase-1 plateau has seen (1.2) */
+	m[8] = 1.0;
+	struct trace tr;
+	drive(&t, m, 10, 64, &tr);
+	ck_assert_msg(tr.rc == 0, "%s", tr.err);
+	/* 7: reduced x0.1, group 0 clipped at min_lr 2e-7; 9: the metric improved */
+	static const double want[6][MAXG] = {
+		{1.5e-06, 1e-05}, {1.5e-06, 1e-05}, {1.5e-06, 1e-05, 3e-06}, {2e-07, 1e-06, 3e-07},
+		{2e-07, 1e-06, 3e-07, 1e-05}, {2e-07, 1e-06, 3e-07, 1e-05},
+	};
+	expect_lrs(&tr, 4, 6, want, "r09 S09");
+	ck_assert_int_eq(tr.ng[8], 4);
+}
+END_TEST
+
 START_TEST(r12_explicit)
 {
 	struct tp t;
@@ -1275,6 +1310,7 @@ static Suite *run_suite(void)
 	tcase_add_test(tc, r11_lambda_apply);
 	tcase_add_test(tc, r11_lambda_no_apply);
 	tcase_add_test(tc, r11_lambda_implicit);
+	tcase_add_test(tc, r09_rlrop_sgd);
 	tcase_add_test(tc, r12_explicit);
 	tcase_add_test(tc, r12_implicit);
 	tcase_add_test(tc, r12_step_interval);
