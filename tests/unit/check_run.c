@@ -659,6 +659,31 @@ START_TEST(r09_rlrop_sgd)
 }
 END_TEST
 
+/* R09 S08: Adam + LinearWarmupLR (interval step) in phase 1, SGD without a
+ * scheduler in phase 2; the restored LambdaLR keeps base 2.1e-4 for group 0
+ * after the SGD (2e-3) swap */
+START_TEST(r09_lambda_sgd)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s06(&t);
+	t.ph[1].new_lr_scheduler = warmup(&t, 100, 1000);
+	t.ph[2].lr = 3e-6;
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	struct trace tr;
+	drive(&t, m, 10, 64, &tr);
+	ck_assert_msg(tr.rc == 0, "%s", tr.err);
+	static const double want[6][MAXG] = {
+		{0.0, 0.0, 2}, {0.0001344, 6.4e-06}, {0.000203467, 9.689e-06, 3e-06},
+		{0.000188533, 8.978e-06, 2.693e-06}, {0.0001736, 8.267e-06, 2.48e-06, 1e-05},
+		{0.000158667, 7.556e-06, 2.267e-06, 7.556e-06},
+	};
+	expect_lrs(&tr, 4, 6, want, "r09 S08");
+}
+END_TEST
+
 START_TEST(r12_explicit)
 {
 	struct tp t;
@@ -1310,6 +1335,7 @@ static Suite *run_suite(void)
 	tcase_add_test(tc, r11_lambda_apply);
 	tcase_add_test(tc, r11_lambda_no_apply);
 	tcase_add_test(tc, r11_lambda_implicit);
+	tcase_add_test(tc, r09_lambda_sgd);
 	tcase_add_test(tc, r09_rlrop_sgd);
 	tcase_add_test(tc, r12_explicit);
 	tcase_add_test(tc, r12_implicit);
