@@ -684,6 +684,71 @@ START_TEST(r09_lambda_sgd)
 }
 END_TEST
 
+/* ---- R13: constant loss ------------------------------------------------------- */
+
+/* Drive t with metric m for at most nepochs epochs of 8 steps; record the
+ * phase of every best checkpoint restored. */
+static void r13_drive(const struct tp *t, const double *m, int nepochs, int *restored_from,
+		      int *nrestored, long *last_epoch, int *depth)
+{
+	ftsrt_run *r = NULL;
+	char err[512];
+	ck_assert_msg(rt_run_new(&r, &t->p, NULL, err, sizeof(err)) == 0, "%s", err);
+	size_t n = ftsrt_run_arena_numel(r);
+	float *p = calloc(n, sizeof(float)), *g = calloc(n, sizeof(float));
+	init_params(p, n);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0), 0);
+	*nrestored = 0;
+	while (!ftsrt_run_finished(r) && ftsrt_run_epoch(r) < nepochs) {
+		long e = ftsrt_run_epoch(r);
+		*last_epoch = e;
+		*depth = ftsrt_run_phase(r);
+		for (int s = 0; s < 8; s++) {
+			grads(r, p, g, n);
+			ck_assert_int_eq(ftsrt_run_step(r), 0);
+		}
+		ck_assert_msg(ftsrt_run_epoch_end(r, m[e]) == 0, "%s", ftsrt_run_errmsg(r));
+		struct ftsrt_run_event ev;
+		while (ftsrt_run_next_event(r, &ev))
+			if (ev.kind == FTSRT_EV_BEST_RESTORED)
+				restored_from[(*nrestored)++] = ev.phase;
+	}
+	ftsrt_run_free(r);
+	free(p);
+	free(g);
+}
+
+/* test_fts_constant_loss: implicit schedule, save_top_k 3, ES patience 1,
+ * max_epochs 6.  FTS's _ft_epoch counts completed epochs.  A constant
+ * val_loss stops at depth 3 after 5 epochs (_ft_epoch 5), and every restore
+ * loads the depth-0 checkpoint, since a tie never moves the best path
+ * (#15).  M1's normal loss (worse from epoch 3) ends at max_epochs (6) at
+ * depth 1. */
+START_TEST(r13_constant_loss)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 1;
+	t.p.max_epochs = 6;
+	t.p.ckpt.save_top_k = 3;
+	double m[MAXE];
+	for (int e = 0; e < MAXE; e++)
+		m[e] = 1.0;
+	int from[MAXE], nr, depth;
+	long last;
+	r13_drive(&t, m, MAXE, from, &nr, &last, &depth);
+	ck_assert_int_eq(last + 1, 5);
+	ck_assert_int_eq(depth, 3);
+	ck_assert_int_eq(nr, 3);
+	for (int i = 0; i < nr; i++)
+		ck_assert_msg(from[i] == 0, "restore %d loaded phase %d's checkpoint", i, from[i]);
+	rising_after(m, 3, MAXE);
+	r13_drive(&t, m, MAXE, from, &nr, &last, &depth);
+	ck_assert_int_eq(last + 1, 6);
+	ck_assert_int_eq(depth, 1);
+}
+END_TEST
+
 START_TEST(r12_explicit)
 {
 	struct tp t;
@@ -1337,6 +1402,7 @@ static Suite *run_suite(void)
 	tcase_add_test(tc, r11_lambda_implicit);
 	tcase_add_test(tc, r09_lambda_sgd);
 	tcase_add_test(tc, r09_rlrop_sgd);
+	tcase_add_test(tc, r13_constant_loss);
 	tcase_add_test(tc, r12_explicit);
 	tcase_add_test(tc, r12_implicit);
 	tcase_add_test(tc, r12_step_interval);
