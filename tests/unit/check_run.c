@@ -479,6 +479,55 @@ START_TEST(r07_implicit_optimlr_use_curr)
 }
 END_TEST
 
+/* ---- R02: enforce_phase0_params with a no_decay model ------------------------------ */
+
+/* test_fts_enforce_p0: configure_optimizers builds phase 0 as a decay/no-decay
+ * pair, max_depth 2, ES patience 1, M1's loss worse from epoch 3.  New
+ * groups enter at the raw phase lr; lr_lambdas shape them from the next step. */
+static void r02(int variant)
+{
+	struct tp t;
+	tp_init(&t);
+	nodecay(&t);
+	t.p.phase0_groups = 2;
+	t.p.max_depth = 2;
+	if (variant == 1) {
+		int c = cls_add(&t, true, "torch.optim.lr_scheduler.ReduceLROnPlateau");
+		t.cls[c].monitor = "val_loss";
+		t.p.initial_scheduler = c;
+	} else if (variant == 2) {
+		t.p.initial_scheduler = warmup(&t, 300, 1000);
+	}
+	double m[MAXE];
+	rising_after(m, 3, MAXE);
+	struct trace tr;
+	drive(&t, m, 7, 64, &tr);
+	static const double want[3][7][MAXG] = {
+		{{0.001, 0.001}, {0.0007, 0.0007}, {0.00049, 0.00049}, {0.000343, 0.000343},
+		 {0.0002401, 0.0002401}, {0.00016807, 0.00016807, 1e-05, 1e-05},
+		 {0.000117649, 0.000117649, 7e-06, 7e-06, 1e-05, 1e-05}},
+		{{0.001, 0.001}, {0.001, 0.001}, {0.001, 0.001}, {0.001, 0.001}, {0.001, 0.001},
+		 {0.001, 0.001, 1e-05, 1e-05}, {0.001, 0.001, 1e-05, 1e-05, 1e-05, 1e-05}},
+		{{0.0, 0.0, 2}, {0.000213333, 0.000213333}, {0.000426667, 0.000426667},
+		 {0.00064, 0.00064}, {0.000853333, 0.000853333},
+		 {0.000971429, 0.000971429, 1e-05, 1e-05},
+		 {0.00088, 0.00088, 8.8e-06, 8.8e-06, 1e-05, 1e-05}},
+	};
+	static const char *const what[3] = {"enforce_p0 step_lr", "enforce_p0 rlrop",
+					     "enforce_p0 lr_lambdas"};
+	expect_lrs(&tr, 0, 7, want[variant], what[variant]);
+	ck_assert_int_eq(tr.phase[4], 0);
+	ck_assert_int_eq(tr.phase[5], 1);
+	ck_assert_int_eq(tr.phase[6], 2);
+}
+
+START_TEST(r02_enforce_p0)
+{
+	for (int v = 0; v < 3; v++)
+		r02(v);
+}
+END_TEST
+
 /* ---- R08: no_decay, positional lr misalignment after restore -------------------- */
 
 START_TEST(r08_nodecay)
@@ -1394,6 +1443,7 @@ static Suite *run_suite(void)
 	tcase_add_test(tc, r07_explicit_optimlr_use_curr);
 	tcase_add_test(tc, r07_implicit_optimlr);
 	tcase_add_test(tc, r07_implicit_optimlr_use_curr);
+	tcase_add_test(tc, r02_enforce_p0);
 	tcase_add_test(tc, r08_nodecay);
 	tcase_add_test(tc, r10_explicit);
 	tcase_add_test(tc, r10_implicit);
