@@ -528,6 +528,33 @@ START_TEST(r02_enforce_p0)
 }
 END_TEST
 
+/* ---- R05: restore_best on and off give the same states -------------------------- */
+
+START_TEST(r05_intrafit)
+{
+	for (int rb = 0; rb < 2; rb++) {
+		struct tp t;
+		tp_init(&t);
+		t.p.restore_best = rb;
+		double m[MAXE];
+		rising_after(m, 3, MAXE);
+		struct trace tr;
+		drive(&t, m, 8, 64, &tr);
+		ck_assert_msg(tr.rc == 0, "%s", tr.err);
+		ck_assert_int_eq(tr.nepochs, 8);
+		static const int phase[8] = {0, 0, 0, 0, 0, 1, 2, 3};
+		for (int e = 0; e < 8; e++) {
+			ck_assert_msg(tr.phase[e] == phase[e], "restore_best %d: epoch %d phase %d", rb, e,
+				      tr.phase[e]);
+			ck_assert_int_eq(tr.ng[e], phase[e] + 1);
+			ck_assert_int_eq(tr.thawed[e], 2 * (phase[e] + 1));
+		}
+		/* the best checkpoint stays at depth 0: the loss diverges from epoch 3 */
+		ck_assert_int_eq(tr.restored, rb ? 3 : 0);
+	}
+}
+END_TEST
+
 /* ---- R08: no_decay, positional lr misalignment after restore -------------------- */
 
 START_TEST(r08_nodecay)
@@ -1444,6 +1471,7 @@ static Suite *run_suite(void)
 	tcase_add_test(tc, r07_implicit_optimlr);
 	tcase_add_test(tc, r07_implicit_optimlr_use_curr);
 	tcase_add_test(tc, r02_enforce_p0);
+	tcase_add_test(tc, r05_intrafit);
 	tcase_add_test(tc, r08_nodecay);
 	tcase_add_test(tc, r10_explicit);
 	tcase_add_test(tc, r10_implicit);
