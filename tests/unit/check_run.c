@@ -229,6 +229,7 @@ struct trace {
 	int stop;
 	long stop_epoch;
 	int restored;                   /* FTSRT_EV_BEST_RESTORED events */
+	int restored_phase[MAXE];       /* the phase each restored checkpoint was saved in */
 	int rc;                         /* first failing status */
 	char err[800];
 };
@@ -286,8 +287,8 @@ static void drive_run(ftsrt_run *r, float *p, float *g, size_t n, const double *
 		int rc = ftsrt_run_epoch_end(r, m[e]);
 		struct ftsrt_run_event ev;
 		while (ftsrt_run_next_event(r, &ev))
-			if (ev.kind == FTSRT_EV_BEST_RESTORED)
-				tr->restored++;
+			if (ev.kind == FTSRT_EV_BEST_RESTORED && tr->restored < MAXE)
+				tr->restored_phase[tr->restored++] = ev.phase;
 		tr->nepochs = (int)e + 1;
 		if (rc) {
 			tr->rc = rc;
@@ -762,38 +763,6 @@ END_TEST
 
 /* ---- R13: constant loss ------------------------------------------------------- */
 
-/* Drive t with metric m for at most nepochs epochs of 8 steps; record the
- * phase of every best checkpoint restored. */
-static void r13_drive(const struct tp *t, const double *m, int nepochs, int *restored_from,
-		      int *nrestored, long *last_epoch, int *depth)
-{
-	ftsrt_run *r = NULL;
-	char err[512];
-	ck_assert_msg(rt_run_new(&r, &t->p, NULL, err, sizeof(err)) == 0, "%s", err);
-	size_t n = ftsrt_run_arena_numel(r);
-	float *p = calloc(n, sizeof(float)), *g = calloc(n, sizeof(float));
-	init_params(p, n);
-	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0), 0);
-	*nrestored = 0;
-	while (!ftsrt_run_finished(r) && ftsrt_run_epoch(r) < nepochs) {
-		long e = ftsrt_run_epoch(r);
-		*last_epoch = e;
-		*depth = ftsrt_run_phase(r);
-		for (int s = 0; s < 8; s++) {
-			grads(r, p, g, n);
-			ck_assert_int_eq(ftsrt_run_step(r), 0);
-		}
-		ck_assert_msg(ftsrt_run_epoch_end(r, m[e]) == 0, "%s", ftsrt_run_errmsg(r));
-		struct ftsrt_run_event ev;
-		while (ftsrt_run_next_event(r, &ev))
-			if (ev.kind == FTSRT_EV_BEST_RESTORED)
-				restored_from[(*nrestored)++] = ev.phase;
-	}
-	ftsrt_run_free(r);
-	free(p);
-	free(g);
-}
-
 /* test_fts_constant_loss: implicit schedule, save_top_k 3, ES patience 1,
  * max_epochs 6.  FTS's _ft_epoch counts completed epochs.  A constant
  * val_loss stops at depth 3 after 5 epochs (_ft_epoch 5), and every restore
@@ -810,18 +779,21 @@ START_TEST(r13_constant_loss)
 	double m[MAXE];
 	for (int e = 0; e < MAXE; e++)
 		m[e] = 1.0;
-	int from[MAXE], nr, depth;
-	long last;
-	r13_drive(&t, m, MAXE, from, &nr, &last, &depth);
-	ck_assert_int_eq(last + 1, 5);
-	ck_assert_int_eq(depth, 3);
-	ck_assert_int_eq(nr, 3);
-	for (int i = 0; i < nr; i++)
-		ck_assert_msg(from[i] == 0, "restore %d loaded phase %d's checkpoint", i, from[i]);
+	struct trace tr;
+	drive(&t, m, MAXE, 8, &tr);
+	ck_assert_msg(tr.rc == 0, "%s", tr.err);
+	ck_assert_int_eq(tr.nepochs, 5);
+	ck_assert_int_eq(tr.phase[4], 3);
+	ck_assert_int_eq(tr.stop, FTSRT_STOP_PATIENCE);
+	ck_assert_int_eq(tr.restored, 3);
+	for (int i = 0; i < tr.restored; i++)
+		ck_assert_msg(tr.restored_phase[i] == 0, "restore %d loaded phase %d's checkpoint", i,
+			      tr.restored_phase[i]);
 	rising_after(m, 3, MAXE);
-	r13_drive(&t, m, MAXE, from, &nr, &last, &depth);
-	ck_assert_int_eq(last + 1, 6);
-	ck_assert_int_eq(depth, 1);
+	drive(&t, m, MAXE, 8, &tr);
+	ck_assert_int_eq(tr.nepochs, 6);
+	ck_assert_int_eq(tr.phase[5], 1);
+	ck_assert_int_eq(tr.stop, FTSRT_STOP_MAX_EPOCHS);
 }
 END_TEST
 
