@@ -701,6 +701,33 @@ static int rlrop(struct tp *t, int patience)
 	return c;
 }
 
+/* S05's plateau: patience 1, min_lr [2e-7, 1e-7], init_pg_lrs [1.5e-6] */
+static int rlrop_s05(struct tp *t)
+{
+	int c = rlrop(t, 1);
+	double ml[2] = {2e-7, 1e-7};
+	arg_list(t, c, "min_lr", ml, 2);
+	double ip[1] = {1.5e-6};
+	memcpy(t->lists[c] + 2, ip, sizeof(ip));
+	t->cls[c].init_pg_lrs = t->lists[c] + 2;
+	t->cls[c].ninit_pg_lrs = 1;
+	return c;
+}
+
+/* An initial step-interval plateau (patience 1), max_epochs 5, and a
+ * metric halving every epoch. */
+static void step_plateau(struct tp *t, double *m)
+{
+	tp_init(t);
+	t->p.es.patience = 4;
+	t->p.max_epochs = 5;
+	int c = rlrop(t, 1);
+	t->cls[c].epoch_interval = false;
+	t->p.initial_scheduler = c;
+	for (int e = 0; e < MAXE; e++)
+		m[e] = ldexp(1.0, -e);
+}
+
 /* ---- R09 S09: Adam + ReduceLROnPlateau in phase 1, SGD without a scheduler in 2 ---- */
 
 START_TEST(r09_rlrop_sgd)
@@ -709,13 +736,7 @@ START_TEST(r09_rlrop_sgd)
 	tp_init(&t);
 	t.p.es.patience = 2;
 	s06(&t);
-	int c = rlrop(&t, 1);
-	double ml[2] = {2e-7, 1e-7};
-	arg_list(&t, c, "min_lr", ml, 2);
-	double ip[1] = {1.5e-6};
-	memcpy(t.lists[c] + 2, ip, sizeof(ip));
-	t.cls[c].init_pg_lrs = t.lists[c] + 2;
-	t.cls[c].ninit_pg_lrs = 1;
+	int c = rlrop_s05(&t);
 	t.ph[1].new_lr_scheduler = c;
 	t.ph[2].lr = 3e-6;
 	double m[MAXE];
@@ -806,13 +827,7 @@ START_TEST(r12_explicit)
 	t.p.max_depth = 2;
 	t.ph[0].mte = 4;
 	t.ph[1].mte = 8;
-	int c = rlrop(&t, 1);
-	double ml[2] = {2e-7, 1e-7};
-	arg_list(&t, c, "min_lr", ml, 2);
-	double ip[1] = {1.5e-6};
-	memcpy(t.lists[c] + 2, ip, sizeof(ip));
-	t.cls[c].init_pg_lrs = t.lists[c] + 2;
-	t.cls[c].ninit_pg_lrs = 1;
+	int c = rlrop_s05(&t);
 	t.ph[1].new_lr_scheduler = c;
 	t.ph[2].lr = 3e-6;
 	t.ph[2].mte = 10;
@@ -862,15 +877,8 @@ END_TEST
 START_TEST(r12_step_interval)
 {
 	struct tp t;
-	tp_init(&t);
-	t.p.es.patience = 4;
-	t.p.max_epochs = 5;
-	int c = rlrop(&t, 1);
-	t.cls[c].epoch_interval = false;
-	t.p.initial_scheduler = c;
 	double m[MAXE];
-	for (int e = 0; e < MAXE; e++)
-		m[e] = ldexp(1.0, -e);
+	step_plateau(&t, m);
 	struct trace tr;
 	drive(&t, m, 5, 4, &tr);
 	ck_assert_msg(tr.rc == 0, "%s", tr.err);
@@ -1132,15 +1140,8 @@ END_TEST
 START_TEST(save_resume_step_plateau)
 {
 	struct tp t;
-	tp_init(&t);
-	t.p.es.patience = 4;
-	t.p.max_epochs = 5;
-	int c = rlrop(&t, 1);
-	t.cls[c].epoch_interval = false;
-	t.p.initial_scheduler = c;
 	double m[MAXE];
-	for (int e = 0; e < MAXE; e++)
-		m[e] = ldexp(1.0, -e);
+	step_plateau(&t, m);
 	char dir[] = "/tmp/check_run_spXXXXXX", path[256];
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/mid.ftsckpt", dir);
