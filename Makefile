@@ -3,7 +3,11 @@
 #   make            build ftsc, ftsrun, libftsrt
 #   make demo       install missing Debian packages (as root), build, run the sample
 #   make check      all tests: Check suites, man-page lint, the Python binding
-#                   (Debian's python3-torch, which make deps installs)
+#                   (Debian's python3-torch, which make deps installs); reads
+#                   nothing outside the repository
+#   make check-fts FTS_DIR=dir
+#                   FTS's own example schedules and configs (a finetuning-
+#                   scheduler checkout, or a folder of its example files)
 #   make bench      benchmarks
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address,undefined check
@@ -42,8 +46,9 @@ SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-poi
 endif
 
 DEBIAN_PKGS := flex bison libyaml-dev libopenblas-dev check libpcre2-dev pkg-config mandoc \
-	python3-torch clang libclang-rt-14-dev
+	python3-torch python3-pip python3-setuptools clang libclang-rt-14-dev
 # python3-torch: the Python binding's parity test (Debian's /usr/bin/python3);
+# python3-pip + python3-setuptools: the test of `pip install ./python`;
 # clang + libclang-rt-14-dev: make fuzz (libFuzzer)
 PYTHON ?= /usr/bin/python3
 
@@ -53,9 +58,12 @@ PKG_LIBS   := $(shell pkg-config --libs yaml-0.1 libpcre2-8 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 ALL_CPPFLAGS := -D_GNU_SOURCE -Icompiler -I$(B) -I$(B)/grammar $(CPPFLAGS)
-# runtime/ is on the include path of runtime objects and tests only: the
-# compiler includes nothing of the runtime but ftsrt.h and plan_format.h
-RT_CPPFLAGS := -Iruntime
+# The runtime is compiled with runtime/ alone on its include path, so the
+# build refuses a runtime file that includes compiler code.  The compiler
+# includes nothing of the runtime but ftsrt.h and plan_format.h (by
+# relative path); the tests see both.
+RT_ALL_CPPFLAGS := -D_GNU_SOURCE -Iruntime $(CPPFLAGS)
+TEST_CPPFLAGS := $(ALL_CPPFLAGS) -Iruntime
 ALL_CFLAGS   := $(WARN) $(OPT) $(SANFLAGS) -fno-math-errno $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS  := $(SANFLAGS) $(LDFLAGS)
 
@@ -80,12 +88,12 @@ LIBFTSC := $(B)/libftsc.a
 LIBRT_A := $(B)/libftsrt.a
 LIBRT_SO := $(B)/libftsrt.so.$(VERSION)
 
-.PHONY: all deps demo check test lint bench bench-plan install uninstall clean fuzz
+.PHONY: all deps demo check check-fts test lint pytest pyinstall-test bench bench-plan install uninstall clean fuzz
 .SUFFIXES:
 # keep the objects of the test programs between runs
 .SECONDARY:
 
-all: $(FTSC) $(FTSRUN) $(LIBRT_A) $(LIBRT_SO) $(B)/ftsrt.pc
+all: $(FTSC) $(FTSRUN) $(LIBRT_A) $(LIBRT_SO)
 
 # --- dependencies: install missing Debian packages when run as root ------
 deps:
@@ -102,11 +110,12 @@ deps:
 	fi
 
 # --- generated sources ----------------------------------------------------
-$(B)/grammar/ftsc.tab.c $(B)/grammar/ftsc.tab.h: grammar/ftsc.y
+# grouped targets: one run of each generator makes both of its files
+$(B)/grammar/ftsc.tab.c $(B)/grammar/ftsc.tab.h &: grammar/ftsc.y
 	@mkdir -p $(@D)
 	$(BISON) -Wall -Werror --defines=$(B)/grammar/ftsc.tab.h -o $(B)/grammar/ftsc.tab.c $<
 
-$(B)/grammar/ftsc.yy.c $(B)/grammar/ftsc.yy.h: grammar/ftsc.l $(B)/grammar/ftsc.tab.h
+$(B)/grammar/ftsc.yy.c $(B)/grammar/ftsc.yy.h &: grammar/ftsc.l $(B)/grammar/ftsc.tab.h
 	@mkdir -p $(@D)
 	$(FLEX) --header-file=$(B)/grammar/ftsc.yy.h -o $(B)/grammar/ftsc.yy.c $<
 
@@ -114,10 +123,10 @@ $(B)/grammar/ftsc.yy.c $(B)/grammar/ftsc.yy.h: grammar/ftsc.l $(B)/grammar/ftsc.
 GEN_RELAX := -Wno-unused-function -Wno-missing-prototypes -Wno-sign-compare -Wno-unused-parameter -Wno-shadow
 
 $(B)/grammar/ftsc.tab.o: $(B)/grammar/ftsc.tab.c $(B)/grammar/ftsc.yy.h $(B)/diag_fmt.h
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(GEN_RELAX) -c -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(GEN_RELAX) -MMD -MP -c -o $@ $<
 
 $(B)/grammar/ftsc.yy.o: $(B)/grammar/ftsc.yy.c $(B)/grammar/ftsc.tab.h $(B)/diag_fmt.h
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(GEN_RELAX) -c -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(GEN_RELAX) -MMD -MP -c -o $@ $<
 
 # printf formats of the diagnostics catalogue, for compile-time argument checks
 $(B)/diag_fmt.h: compiler/diag.def
@@ -134,7 +143,7 @@ $(B)/stdlib_embed.c: $(B)/tools/embed $(STDLIB_SRC)
 	$(B)/tools/embed $(STDLIB_SRC) > $@.tmp && mv $@.tmp $@
 
 $(B)/stdlib_embed.o: $(B)/stdlib_embed.c
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 # --- objects ----------------------------------------------------------------
 $(B)/compiler/%.o: compiler/%.c $(B)/grammar/ftsc.tab.h $(B)/grammar/ftsc.yy.h $(B)/diag_fmt.h
@@ -147,11 +156,11 @@ RT_LIBS   := -fopenmp -lopenblas -lm
 
 $(B)/runtime/%.o: runtime/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(RT_CPPFLAGS) $(ALL_CFLAGS) $(RT_CFLAGS) -fvisibility=hidden -MMD -MP -c -o $@ $<
+	$(CC) $(RT_ALL_CPPFLAGS) $(ALL_CFLAGS) $(RT_CFLAGS) -fvisibility=hidden -MMD -MP -c -o $@ $<
 
 $(B)/pic/runtime/%.o: runtime/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(RT_CPPFLAGS) $(ALL_CFLAGS) $(RT_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
+	$(CC) $(RT_ALL_CPPFLAGS) $(ALL_CFLAGS) $(RT_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c -o $@ $<
 
 $(LIBFTSC): $(COMPILER_OBJ)
 	@rm -f $@
@@ -172,31 +181,54 @@ $(FTSC): $(B)/compiler/main.o $(LIBFTSC) $(LIBRT_A)
 $(FTSRUN): $(B)/runtime/ftsrun.o $(RT_TOOL_OBJ) $(LIBRT_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(RT_LIBS)
 
-$(B)/ftsrt.pc: Makefile
-	@mkdir -p $(@D)
-	@printf '%s\n' 'prefix=$(prefix)' 'exec_prefix=$${prefix}' 'libdir=$(libdir)' \
-		'includedir=$(includedir)' '' 'Name: ftsrt' \
-		'Description: ftsc runtime: executes fine-tuning schedule plans' \
-		'Version: $(VERSION)' 'Libs: -L$${libdir} -lftsrt' 'Libs.private: -fopenmp -lopenblas -lm' \
-		'Cflags: -I$${includedir}' > $@
+# the pkg-config file, written by `make install` with the directories it installs to
+define FTSRT_PC
+prefix=$(prefix)
+exec_prefix=$(exec_prefix)
+libdir=$(libdir)
+includedir=$(includedir)
+
+Name: ftsrt
+Description: ftsc runtime: executes fine-tuning schedule plans
+Version: $(VERSION)
+Libs: -L$${libdir} -lftsrt
+Libs.private: -fopenmp -lopenblas -lm
+Cflags: -I$${includedir}
+endef
+export FTSRT_PC
 
 # --- tests ------------------------------------------------------------------
 $(B)/tests/%.o: tests/unit/%.c $(B)/diag_fmt.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(RT_CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes -MMD -MP -c -o $@ $<
+	$(CC) $(TEST_CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes -MMD -MP -c -o $@ $<
 
 $(B)/tests/%: $(B)/tests/%.o $(RT_TOOL_OBJ) $(LIBFTSC) $(LIBRT_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) $(RT_LIBS) -pthread
 
+# FTS_DIR is removed from the tests' environment: make check reads only the repository
 test: all $(TEST_BIN)
 	@fail=0; for t in $(TEST_BIN); do \
-		echo "== $$t"; FTSC_BIN=$(FTSC) FTSRUN_BIN=$(FTSRUN) $$t || fail=1; \
+		echo "== $$t"; env -u FTS_DIR -u CK_RUN_CASE FTSC_BIN=$(FTSC) FTSRUN_BIN=$(FTSRUN) $$t || fail=1; \
 	done; exit $$fail
 
 lint:
 	mandoc -Tlint -Wwarning $(MAN_PAGES)
 
-check: test lint pytest
+check: test lint pytest pyinstall-test
+
+# FTS's own files: every example schedule and config (and, where FTS_DIR holds
+# them as YAML, FTS's test fixtures) with the verdicts FTS gives them, the
+# example configs' merged settings, and their conversions to the ftsc language
+check-fts: all $(TEST_BIN)
+	@if [ -z "$(FTS_DIR)" ]; then \
+		echo "usage: make check-fts FTS_DIR=DIR (a finetuning-scheduler checkout or a folder of its examples)" >&2; \
+		exit 2; fi
+	@if [ ! -d "$(FTS_DIR)" ]; then echo "check-fts: $(FTS_DIR): no such directory" >&2; exit 2; fi
+	@fail=0; for t in cases cli config dsl; do \
+		echo "== check-fts: $(B)/tests/check_$$t"; \
+		FTS_DIR="$(abspath $(FTS_DIR))" CK_RUN_CASE=fts-examples FTSC_BIN=$(FTSC) FTSRUN_BIN=$(FTSRUN) \
+			$(B)/tests/check_$$t || fail=1; \
+	done; exit $$fail
 
 # the Python binding against Debian's python3-torch (installed by make deps);
 # a sanitized libftsrt.so needs the sanitizer runtimes preloaded into Python
@@ -212,6 +244,12 @@ pytest: all
 	else \
 		echo "pytest: $(PYTHON) has no torch: run 'make deps' as root (python3-torch)" >&2; exit 1; \
 	fi
+
+# make install + pkg-config + pip install ./python, as a user outside the project
+pyinstall-test: all
+	@echo "== tests/python/install_test.sh"
+	@CC="$(CC)" MAKE="$(MAKE)" LDFLAGS="$(ALL_LDFLAGS)" PYTHON="env $(PY_ENV) $(PYTHON)" \
+		sh tests/python/install_test.sh
 
 # the main job on the bundled sample: check -> build -> run
 DEMO_FLAGS := --manifest samples/deberta-v3-base-seqcls.tsv \
@@ -247,9 +285,10 @@ install: all
 	ln -sf libftsrt.so.$(VERSION) $(DESTDIR)$(libdir)/libftsrt.so.$(SOVERSION)
 	ln -sf libftsrt.so.$(VERSION) $(DESTDIR)$(libdir)/libftsrt.so
 	$(INSTALL) -m 0644 runtime/ftsrt.h $(DESTDIR)$(includedir)/
-	$(INSTALL) -m 0644 $(B)/ftsrt.pc $(DESTDIR)$(pkgconfigdir)/
+	printf '%s\n' "$$FTSRT_PC" > $(DESTDIR)$(pkgconfigdir)/ftsrt.pc
+	chmod 0644 $(DESTDIR)$(pkgconfigdir)/ftsrt.pc
 	$(INSTALL) -d $(DESTDIR)$(pythondir)/ftsrt
-	$(INSTALL) -m 0644 python/ftsrt/__init__.py python/ftsrt/manifest.py $(DESTDIR)$(pythondir)/ftsrt/
+	$(INSTALL) -m 0644 python/ftsrt/*.py $(DESTDIR)$(pythondir)/ftsrt/
 	for m in $(MAN_PAGES); do \
 		s=$${m##*.}; $(INSTALL) -d $(DESTDIR)$(mandir)/man$$s; \
 		$(INSTALL) -m 0644 $$m $(DESTDIR)$(mandir)/man$$s/; done
@@ -264,7 +303,8 @@ uninstall:
 clean:
 	rm -rf $(B)
 
--include $(wildcard $(B)/compiler/*.d $(B)/runtime/*.d $(B)/pic/runtime/*.d $(B)/tests/*.d)
+-include $(wildcard $(B)/compiler/*.d $(B)/grammar/*.d $(B)/stdlib_embed.d $(B)/runtime/*.d \
+	$(B)/pic/runtime/*.d $(B)/tests/*.d)
 
 # --- fuzzing (clang libFuzzer): make fuzz FUZZ_SECONDS=60 ---------------------
 FUZZ_CC      ?= clang
@@ -287,7 +327,7 @@ $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl: $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_FRONT
 
 fuzz: $(B)/fuzz/fuzz_plan $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl all
 	@mkdir -p $(B)/fuzz/corpus_yaml $(B)/fuzz/corpus_dsl
-	cp tests/fuzz/corpus_yaml/*.yaml $(B)/fuzz/corpus_yaml/
+	cp tests/schedules/*.yaml tests/cases/*.yaml samples/*.yaml $(B)/fuzz/corpus_yaml/
 	cp samples/*.fts $(B)/fuzz/corpus_dsl/
 	$(B)/fuzz/fuzz_yaml -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
 		-artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus_yaml

@@ -977,7 +977,10 @@ static bool resolves_as(const struct fts_node *n, enum fts_py_type py, struct ft
 static bool yaml_plain_ok(const char *s, size_t n)
 {
 	static const char indicators[] = "-?:,[]{}#&*!|>'\"%@`";
-	if (n == 0 || strchr(indicators, s[0]) || s[0] == ' ' || s[n - 1] == ' ' || s[n - 1] == ':')
+	if (n == 0 || s[0] == ' ' || s[n - 1] == ' ' || s[n - 1] == ':')
+		return false;
+	/* '-' starts a plain scalar when a non-space follows it (PyYAML's check_plain) */
+	if (strchr(indicators, s[0]) && !(s[0] == '-' && n > 1 && s[1] != ' '))
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];

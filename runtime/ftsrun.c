@@ -35,20 +35,73 @@ static const char *const usage[] = {
 	"commands:",
 	"   version                    print the libftsrt version",
 	"   inspect PLAN               validate a plan and print its phase table",
-	"   run PLAN [--epochs N] [--steps-per-epoch K] [--scale S] [--metrics FILE]",
-	"       [--log FILE.csv] [--plot FILE.svg] [--ckpt-dir DIR] [--threads T] [--seed N]",
-	"                              run PLAN on the noisy quadratic model",
+	"   run PLAN [<options>]       run PLAN on the noisy quadratic model",
 	"   verify DIR...              replay the golden cases in each DIR",
-	"   bench OPTIMIZER [--elements N] [--steps S] [--threads T]",
+	"   bench OPTIMIZER [<options>]",
 	"                              time one optimizer step and a STREAM triad",
+	"",
+	"'ftsrun <command> --help' describes a command.",
 	NULL,
 };
 
-static int print_usage(FILE *out)
+static const char *const usage_inspect[] = {
+	"usage: ftsrun inspect PLAN",
+	"",
+	"Open PLAN through libftsrt (validating every byte) and print its phase table.",
+	"Exit status: 0, 1 when PLAN is not a valid plan, 2 when it cannot be read.",
+	NULL,
+};
+
+static const char *const usage_run[] = {
+	"usage: ftsrun run PLAN [<options>]",
+	"",
+	"Run PLAN as FTS drives a Lightning run (thawing, groups and lrs, schedulers,",
+	"early stopping, transitions, restore_best) on a noisy quadratic model over",
+	"the manifest's shapes.",
+	"",
+	"    --epochs N            epochs at most (default: the plan's max_epochs)",
+	"    --steps-per-epoch K   optimizer steps per epoch (default 64)",
+	"    --scale S             fraction of each parameter's elements (0 < S <= 1, default 1)",
+	"    --metrics FILE        replay a validation curve, one value per line",
+	"    --log FILE.csv        a per-epoch log",
+	"    --plot FILE.svg       the loss and every group's lr against epochs",
+	"    --ckpt-dir DIR        where restore_best checkpoints go (default: memory)",
+	"    --threads T           threads of the optimizer step (default 1)",
+	"    --seed N              the model's random seed (default 42)",
+	NULL,
+};
+
+static const char *const usage_verify[] = {
+	"usage: ftsrun verify DIR...",
+	"",
+	"Replay every golden case (*.yaml) of each DIR: optimizer trajectories",
+	"(with their .f32.bin and .f64.bin) and lr-scheduler traces, one line per",
+	"case, then 'N passed, M failed'.  Exit status 1 when a case fails.",
+	NULL,
+};
+
+static const char *const usage_bench[] = {
+	"usage: ftsrun bench OPTIMIZER [<options>]",
+	"",
+	"Time one step of OPTIMIZER (sgd, adam, adamw, ...) over one flat float32",
+	"tensor, and a STREAM triad over the same number of elements in the same run.",
+	"",
+	"    --elements N   elements of the tensor (default 16777216)",
+	"    --steps S      timed steps (default 10)",
+	"    --threads T    threads (default 2)",
+	NULL,
+};
+
+static int print_lines(const char *const *lines, FILE *out)
 {
-	for (const char *const *u = usage; *u; u++)
+	for (const char *const *u = lines; *u; u++)
 		fprintf(out, "%s\n", *u);
 	return out == stdout ? EXIT_OK : EXIT_USAGE;
+}
+
+static int print_usage(FILE *out)
+{
+	return print_lines(usage, out);
 }
 
 /* Exit status for a plan that failed to open: 2 when it could not be
@@ -62,7 +115,7 @@ static int open_status(int rc)
 static int cmd_inspect(int argc, char **argv)
 {
 	if (argc != 1)
-		return print_usage(stderr);
+		return print_lines(usage_inspect, stderr);
 	char msg[512];
 	ftsrt_plan *p;
 	int rc = ftsrt_plan_open(&p, argv[0], msg, sizeof(msg));
@@ -84,7 +137,7 @@ static int cmp_str(const void *a, const void *b)
 static int cmd_verify(int argc, char **argv)
 {
 	if (argc < 1)
-		return print_usage(stderr);
+		return print_lines(usage_verify, stderr);
 	int passed = 0, failed = 0, skipped = 0;
 	for (int a = 0; a < argc; a++) {
 		DIR *d = opendir(argv[a]);
@@ -234,7 +287,7 @@ static double triad_gbs(size_t n, int threads, int reps)
 static int cmd_bench(int argc, char **argv)
 {
 	if (argc < 1)
-		return print_usage(stderr);
+		return print_lines(usage_bench, stderr);
 	int kind = ftsrt_optim_kind_from_name(argv[0]);
 	if (kind < 0) {
 		fprintf(stderr, "ftsrun: unknown optimizer '%s'\n", argv[0]);
@@ -346,7 +399,7 @@ static int cmd_bench(int argc, char **argv)
 static int cmd_run(int argc, char **argv)
 {
 	if (argc < 1)
-		return print_usage(stderr);
+		return print_lines(usage_run, stderr);
 	struct rt_nqm_opts o;
 	rt_nqm_defaults(&o);
 	o.progress = isatty(2);
@@ -397,22 +450,44 @@ static int cmd_run(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *const *usage;
+} commands[] = {
+	{"inspect", cmd_inspect, usage_inspect},
+	{"run", cmd_run, usage_run},
+	{"verify", cmd_verify, usage_verify},
+	{"bench", cmd_bench, usage_bench},
+};
+
+static bool is_help(const char *a)
+{
+	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)) {
 		printf("ftsrun (libftsrt %s)\n", ftsrt_version());
 		return EXIT_OK;
 	}
-	if (argc >= 2 && strcmp(argv[1], "inspect") == 0)
-		return cmd_inspect(argc - 2, argv + 2);
-	if (argc >= 2 && strcmp(argv[1], "run") == 0)
-		return cmd_run(argc - 2, argv + 2);
-	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
-		return cmd_verify(argc - 2, argv + 2);
-	if (argc >= 2 && strcmp(argv[1], "bench") == 0)
-		return cmd_bench(argc - 2, argv + 2);
-	bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+	/* ftsrun help [COMMAND] */
+	bool help_cmd = argc >= 2 && strcmp(argv[1], "help") == 0;
+	if (help_cmd && argc == 2)
+		return print_usage(stdout);
+	for (size_t c = 0; argc >= 2 && c < sizeof(commands) / sizeof(commands[0]); c++) {
+		if (strcmp(argv[help_cmd ? 2 : 1], commands[c].name) != 0)
+			continue;
+		if (help_cmd)
+			return print_lines(commands[c].usage, stdout);
+		for (int i = 2; i < argc; i++)
+			if (is_help(argv[i]))
+				return print_lines(commands[c].usage, stdout);
+		return commands[c].fn(argc - 2, argv + 2);
+	}
+	bool help = argc >= 2 && is_help(argv[1]);
 	if (argc >= 2 && !help)
-		fprintf(stderr, "ftsrun: '%s' is not an ftsrun command\n\n", argv[1]);
+		fprintf(stderr, "ftsrun: '%s' is not an ftsrun command\n\n", argv[help_cmd ? 2 : 1]);
 	return print_usage(help ? stdout : stderr);
 }

@@ -20,12 +20,18 @@ import ctypes
 import ctypes.util
 import math
 import os
+import shutil
+import subprocess
 
-__all__ = ["Runtime", "FtsrtError", "library_path"]
+__all__ = ["Runtime", "FtsrtError", "library_path", "library_version", "__version__"]
+
+# The binding is written for libftsrt 0.1 (ftsrt.h's FTSRT_VERSION_MAJOR and
+# _MINOR; before 1.0 a minor version may change the ABI): another library
+# version is refused when it is loaded.
+__version__ = "0.1.0"
+_ABI = (0, 1)
 
 FTSRT_OK = 0
-_ERRORS = {-1: "invalid argument", -2: "out of memory", -3: "input/output error",
-           -4: "malformed plan or checkpoint", -5: "unsupported format version"}
 _F32, _F64 = 0, 1
 _EVENTS = {1: "transition", 2: "checkpoint_saved", 3: "best_restored", 4: "finished", 5: "warning"}
 _STOPS = {0: None, 1: "max_epochs", 2: "patience", 3: "nonfinite", 4: "threshold", 5: "divergence"}
@@ -39,21 +45,63 @@ class FtsrtError(RuntimeError):
         self.status = status
 
 
+def _pkg_config_libdir():
+    if not shutil.which("pkg-config"):
+        return None
+    try:
+        r = subprocess.run(["pkg-config", "--variable=libdir", "ftsrt"], capture_output=True,
+                           text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() or None if r.returncode == 0 else None
+
+
 def library_path():
-    """Where libftsrt.so is: $FTSRT_LIBRARY, next to an installed package
-    ($prefix/lib), the build tree, or the system's search path."""
+    """Where libftsrt.so is, first found of: $FTSRT_LIBRARY; the lib/ of the
+    prefix this package was installed in by `make install`
+    ($prefix/lib/ftsc/python/ftsrt); the build tree of a source checkout;
+    the libdir of `pkg-config ftsrt` (PKG_CONFIG_PATH names a prefix that
+    `make install` wrote, e.g. for a `pip install ./python`); the dynamic
+    linker's search path."""
     env = os.environ.get("FTSRT_LIBRARY")
     if env:
         return env
     here = os.path.dirname(os.path.abspath(__file__))
-    for rel in ("../../..", "../../../..", "../../build"):
+    for rel in ("../../..", "../../build"):
         cand = os.path.normpath(os.path.join(here, rel, "libftsrt.so"))
         if os.path.exists(cand):
             return cand
+    libdir = _pkg_config_libdir()
+    if libdir and os.path.exists(os.path.join(libdir, "libftsrt.so")):
+        return os.path.join(libdir, "libftsrt.so")
     found = ctypes.util.find_library("ftsrt")
     if found:
         return found
-    raise FtsrtError("libftsrt.so not found: set FTSRT_LIBRARY or install ftsc (make install)")
+    raise FtsrtError("libftsrt.so not found: install ftsc (make install) and set PKG_CONFIG_PATH "
+                     "to its lib/pkgconfig, or set FTSRT_LIBRARY to the library's path")
+
+
+def _check_version(lib, path):
+    text = lib.ftsrt_version()
+    text = text.decode(errors="replace") if text else "?"
+    try:
+        major, minor = (int(x) for x in text.split(".")[:2])
+    except ValueError:
+        major = minor = None
+    if (major, minor) != _ABI:
+        raise FtsrtError("%s is libftsrt %s; this ftsrt package (%s) needs libftsrt %d.%d.x: "
+                         "install the ftsrt package of that ftsc, or point FTSRT_LIBRARY at a "
+                         "matching library" % (path, text, __version__, _ABI[0], _ABI[1]))
+
+
+def library_version():
+    """The version string of the libftsrt this package has loaded."""
+    return _load().ftsrt_version().decode()
+
+
+def _strerror(lib, status):
+    text = lib.ftsrt_strerror(status)
+    return text.decode(errors="replace") if text else "error %d" % status
 
 
 class _RunOptions(ctypes.Structure):
@@ -82,8 +130,18 @@ def _load():
     global _lib
     if _lib is not None:
         return _lib
-    lib = ctypes.CDLL(library_path())
+    path = library_path()
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as e:
+        raise FtsrtError("cannot load libftsrt from %s: %s" % (path, e)) from None
     P, I, S = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
+    for name in ("ftsrt_version", "ftsrt_strerror"):
+        if not hasattr(lib, name):
+            raise FtsrtError("%s is not libftsrt (no %s)" % (path, name))
+    lib.ftsrt_version.restype = ctypes.c_char_p
+    lib.ftsrt_version.argtypes = []
+    _check_version(lib, path)
     sig = {
         "ftsrt_version": (ctypes.c_char_p, []),
         "ftsrt_strerror": (ctypes.c_char_p, [I]),
@@ -170,7 +228,7 @@ class Runtime:
         if st != FTSRT_OK:
             self._lib.ftsrt_plan_close(self._plan)
             self._plan = None
-            raise FtsrtError(err.value.decode(errors="replace") or _ERRORS.get(st, "error"), st)
+            raise FtsrtError(err.value.decode(errors="replace") or _strerror(self._lib, st), st)
         if model is not None:
             self.bind(model)
 
@@ -184,7 +242,7 @@ class Runtime:
     def _check(self, st, what):
         if st != FTSRT_OK:
             m = self._lib.ftsrt_run_errmsg(self._run) if self._run else None
-            text = m.decode(errors="replace") if m else _ERRORS.get(st, "error %d" % st)
+            text = m.decode(errors="replace") if m else _strerror(self._lib, st)
             raise FtsrtError("%s: %s" % (what, text), st)
 
     def _bind(self, model, params):

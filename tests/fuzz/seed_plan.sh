@@ -1,12 +1,11 @@
 #!/bin/sh
 # seed_plan.sh DIR - write seed plans for fuzz_plan into DIR (small plans
-# built from the boring model's schedules).
+# built from the boring model's schedules in tests/schedules).
 set -eu
 FTSC=${FTSC_BIN:-build/ftsc}
-BS=../shared/fts/tests/boring_ft_schedule
-M1=../shared/manifests/fts-boring-model.tsv
-for s in 00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule 05_rlrop_sched_dict \
-	07_reinitlr_optim_sched_dict 10_reinitlr_optim_use_curr_sched_dict; do
+BS=tests/schedules
+M1=tests/data/manifests/fts-boring-model.tsv
+for s in boring_default boring_rlrop boring_reinit_optim_lr boring_use_curr; do
 	"$FTSC" build "$BS/$s.yaml" --manifest "$M1" --plain -Wno-untested \
 		'--initial-optimizer={class_path: torch.optim.Adam, init_args: {lr: 0.001}}' \
 		'--initial-lr-scheduler={class_path: torch.optim.lr_scheduler.LambdaLR, init_args: {lr_lambda: "0.9 ** epoch if epoch < 5 else 0.1"}}' \

@@ -10,12 +10,11 @@ set -u
 FTSC=${FTSC_BIN:-build/ftsc}
 FTSRUN=${FTSRUN_BIN:-build/ftsrun}
 DIR=tests/plan
-SH=../shared
-BS=$SH/fts/tests/boring_ft_schedule
-M1="$SH/manifests/fts-boring-model.tsv"
+BS=tests/schedules
+M1=tests/data/manifests/fts-boring-model.tsv
 M1_OPT='--initial-optimizer={class_path: torch.optim.SGD, init_args: {lr: 0.001, weight_decay: 1.0e-06}}'
 M1_LRS='--initial-lr-scheduler={class_path: torch.optim.lr_scheduler.StepLR, init_args: {step_size: 1, gamma: 0.7}}'
-DEB="$SH/manifests/deberta-v3-base-seqcls.tsv"
+DEB=tests/data/manifests/deberta-v3-base-seqcls.tsv
 ADAMW='--initial-optimizer={class_path: torch.optim.AdamW, init_args: {lr: 1.0e-05, weight_decay: 1.0e-05}}'
 SEQ='--initial-lr-scheduler={class_path: torch.optim.lr_scheduler.SequentialLR, init_args: {schedulers: [{class_path: torch.optim.lr_scheduler.ConstantLR, init_args: {factor: 0.5, total_iters: 2}}, {class_path: torch.optim.lr_scheduler.ExponentialLR, init_args: {gamma: 0.9}}], milestones: [2]}}'
 LIN='--initial-lr-scheduler={class_path: torch.optim.lr_scheduler.LinearLR, init_args: {start_factor: 0.1, total_iters: 4}}'
@@ -46,20 +45,20 @@ case_() {
 	fi
 }
 
-case_ boring_00_default $BS/00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
-case_ boring_01_mod_sched $BS/01_mod_sched_dict.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
-case_ boring_02_epoch_only $BS/02_epoch_only_sched.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS" --epoch-transitions-only
-case_ boring_03_reinitlr $BS/03_reinitlr_sched_dict.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
-case_ boring_05_rlrop $BS/05_rlrop_sched_dict.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
-case_ boring_06_reinit_optim $BS/06_reinit_optim_sched_dict.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
-case_ boring_07_reinitlr_optim $BS/07_reinitlr_optim_sched_dict.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
-case_ boring_09_rlrop_optim $BS/09_reinitlr_optim_rlrop_sched.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
-case_ boring_10_use_curr $BS/10_reinitlr_optim_use_curr_sched_dict.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
+case_ boring_00_default $BS/boring_default.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
+case_ boring_01_mod_sched $BS/boring_mod.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
+case_ boring_02_epoch_only $BS/boring_epoch_only.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS" --epoch-transitions-only
+case_ boring_03_reinitlr $BS/boring_reinit_lr.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
+case_ boring_05_rlrop $BS/boring_rlrop.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
+case_ boring_06_reinit_optim $BS/boring_reinit_optim.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
+case_ boring_07_reinitlr_optim $BS/boring_reinit_optim_lr.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
+case_ boring_09_rlrop_optim $BS/boring_reinit_optim_rlrop.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
+case_ boring_10_use_curr $BS/boring_use_curr.yaml --manifest "$M1" "$M1_OPT" "$M1_LRS"
 case_ boring_implicit --implicit --manifest "$M1" "$M1_OPT" "$M1_LRS" --max-depth=2 --no-decay=bias
 case_ lambda_seq $DIR/lambda_seq.yaml --manifest "$M1" "$ADAM" "$SEQ" --allow-untested
 case_ deberta_explicit samples/deberta_explicit.yaml --manifest samples/deberta-v3-base-seqcls.tsv "$ADAMW" "$LIN" --strip
-case_ fts_reinit_optim_lr $SH/fts/config/advanced/reinit_optim_lr/explicit_reinit_optim_lr.yaml --manifest "$DEB" "$ADAMW" "$LIN" --strip
-case_ fts_config_explicit --config $SH/fts/config/fts_defaults.yaml --config $SH/fts/config/fts_explicit.yaml --manifest "$DEB" --strip
+case_ deberta_reinit_optim_lr $BS/deberta_reinit_optim_lr.yaml --manifest "$DEB" "$ADAMW" "$LIN" --strip
+case_ config_explicit --config tests/config/examples/defaults.yaml --config tests/config/examples/explicit.yaml --manifest "$DEB" --strip
 
 [ $fail = 0 ] && echo "plan goldens: $n cases ok"
 exit $fail

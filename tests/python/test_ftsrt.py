@@ -18,7 +18,7 @@ import ftsrt  # noqa: E402
 from ftsrt.manifest import manifest_text, write_manifest  # noqa: E402
 
 FTSC = os.environ.get("FTSC_BIN", os.path.join(ROOT, "build", "ftsc"))
-SHARED = os.path.join(ROOT, "..", "shared")
+MANIFESTS = os.path.join(ROOT, "tests", "data", "manifests")
 EPOCHS, STEPS = 6, 8
 
 
@@ -149,7 +149,7 @@ class TestFtsrt(unittest.TestCase):
                                                  torch.nn.Linear(32, 32), torch.nn.Linear(32, 2))
         src = ("FinetuningSchedulerBoringModel of the FTS test suite (nn.Sequential of Linear(32,32) x3 "
                "and Linear(32,2), wrapped as self.model)")
-        with open(os.path.join(SHARED, "manifests", "fts-boring-model.tsv")) as f:
+        with open(os.path.join(MANIFESTS, "fts-boring-model.tsv")) as f:
             self.assertEqual(manifest_text(FinetuningSchedulerBoringModel(), src), f.read())
 
     def test_manifest_exporter_cli_and_tied(self):
@@ -160,7 +160,7 @@ class TestFtsrt(unittest.TestCase):
                             "(model.3 ties model.1, model.5 ties model.4)"],
                            capture_output=True, text=True, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
-        with open(out) as f, open(os.path.join(SHARED, "manifests", "fts-shared-param-model.tsv")) as g:
+        with open(out) as f, open(os.path.join(MANIFESTS, "fts-shared-param-model.tsv")) as g:
             self.assertEqual(f.read(), g.read())
 
     def test_wrong_model_is_refused(self):

@@ -1,32 +1,43 @@
 /*
- * check_cases.c - FTS verdicts: every schedule case of docs/fts-cases.md
- * (sections 3 and 7, plus ftsc's own) and every schedule of ../shared/fts
- * that FTS accepts, run through the whole checking pipeline.
+ * check_cases.c - FTS verdicts: every schedule case of FTS's rules (the
+ * cases of FTS's test suite, written as tests/cases/aNN_*.yaml and
+ * fNN_*.yaml, plus ftsc's own x_*.yaml) and the accepted schedules of
+ * tests/schedules, run through the whole checking pipeline.
  *
- * A case file in tests/cases/ carries its expectation in comment lines:
+ * A case file carries its expectation in comment lines:
  *   # expect: accept|error [E:CODE] [W:CODE] [R:CODE] ...
  *   # args: --max-depth=1 --epoch-transitions-only ... (--implicit: check
  *           FTS's generated schedule; the file then holds only comments)
- *   # manifest: path (default ../shared/manifests/fts-boring-model.tsv)
+ *   # manifest: path (default tests/data/manifests/fts-boring-model.tsv)
  * E:/W:/R: require a diagnostic with that code at severity error, warning
  * or remark (remarks are enabled for the run).
+ *
+ * With FTS_DIR set (make check-fts), the "fts-examples" case runs FTS's own
+ * example schedules and test fixtures with the verdicts FTS gives them.
  */
 #include <check.h>
 #include <dirent.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "diag.h"
 #include "driver.h"
+#include "fts_examples.h"
 
-#define BORING "../shared/manifests/fts-boring-model.tsv"
+#define MANIFESTS "tests/data/manifests/"
+#define BORING MANIFESTS "fts-boring-model.tsv"
 
 struct expect {
-	char schedule[1024];
+	char schedule[4096];
 	char manifest[1024];
 	char args[1024];
 	char expect[1024];
+	/* check-fts: LightningCLI configs (schedule empty), and "exactly":
+	 * no warning or error code beyond those listed */
+	const char *configs[2];
+	bool exactly;
 };
 
 static void apply_arg(struct fts_check_input *in, char *arg)
@@ -50,6 +61,20 @@ static void apply_arg(struct fts_check_input *in, char *arg)
 		in->reinit_optim_cfg = v;
 	else if (strcmp(arg, "--reinit-lr-cfg") == 0)
 		in->reinit_lr_cfg = v;
+	else if (strcmp(arg, "--phase0-groups") == 0)
+		in->phase0_groups = (unsigned)atoi(v);
+	else if (strcmp(arg, "--no-decay") == 0) {
+		/* comma-separated; the pieces live in the caller's argument buffer */
+		static const char *parts[8];
+		size_t n = 0;
+		for (char *save = NULL, *t = strtok_r(v, ",", &save); t && n < 8; t = strtok_r(NULL, ",", &save))
+			parts[n++] = t;
+		in->no_decay = parts;
+		in->nno_decay = n;
+	} else if (strcmp(arg, "--initial-optimizer") == 0)
+		in->initial_optimizer = v;
+	else if (strcmp(arg, "--initial-lr-scheduler") == 0)
+		in->initial_lr_scheduler = v;
 	else if (strcmp(arg, "--implicit") == 0) {
 		in->implicit = true;    /* the case file only carries the expectation */
 		in->schedule = NULL;
@@ -68,8 +93,15 @@ static char *run_case(const struct expect *e)
 	d.show_remarks = true;
 	struct fts_check_input in = {0};
 	fts_settings_default(&in.settings);
-	in.schedule = e->schedule;
+	in.schedule = e->schedule[0] ? e->schedule : NULL;
 	in.manifest = e->manifest[0] ? e->manifest : BORING;
+	static const char *const no_decay[] = {"bias", "LayerNorm.weight"};
+	if (e->configs[0]) {
+		in.configs = e->configs;
+		in.nconfigs = 2;
+		in.no_decay = no_decay;
+		in.nno_decay = 2;
+	}
 
 
 	/* args: split before each " --" so flow mappings keep their spaces */
@@ -107,6 +139,11 @@ static char *run_case(const struct expect *e)
 				fprintf(f, "expected errors, got none");
 				ok = false;
 			}
+		} else if (strcmp(tok, "any") == 0) {
+			if (rc != 0 && rc != -1) {
+				fprintf(f, "unexpected status %d", rc);
+				ok = false;
+			}
 		} else if (strcmp(tok, "io") == 0) {
 			if (rc != -1) {
 				fprintf(f, "expected an I/O failure");
@@ -125,6 +162,20 @@ static char *run_case(const struct expect *e)
 			}
 		}
 	}
+	if (e->exactly)
+		for (size_t i = 0; i < d.n; i++) {
+			if (d.v[i]->sev != FTS_SEV_ERROR && d.v[i]->sev != FTS_SEV_WARNING)
+				continue;
+			char tok[64];
+			snprintf(tok, sizeof(tok), " %c:%s ", d.v[i]->sev == FTS_SEV_ERROR ? 'E' : 'W',
+				 fts_diag_code(d.v[i]->id));
+			char padded[1100];
+			snprintf(padded, sizeof(padded), " %s ", e->expect);
+			if (!strstr(padded, tok)) {
+				fprintf(f, "unexpected%s; ", tok);
+				ok = false;
+			}
+		}
 	if (!ok) {
 		fprintf(f, "\n  diagnostics:");
 		for (size_t i = 0; i < d.n; i++)
@@ -166,23 +217,25 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-START_TEST(test_case_files)
+/* Run every case file of one folder; returns how many failed. */
+static size_t run_folder(const char *folder, size_t *count)
 {
-	DIR *dir = opendir("tests/cases");
-	ck_assert_msg(dir != NULL, "run the tests from the repository root");
+	DIR *dir = opendir(folder);
+	ck_assert_msg(dir != NULL, "cannot open %s: run the tests from the repository root", folder);
 	char *names[512];
 	size_t n = 0;
 	struct dirent *de;
-	while ((de = readdir(dir)) && n < 512)
-		if (strstr(de->d_name, ".yaml"))
+	while ((de = readdir(dir)) && n < 512) {
+		size_t len = strlen(de->d_name);
+		if (len > 5 && strcmp(de->d_name + len - 5, ".yaml") == 0)
 			names[n++] = strdup(de->d_name);
+	}
 	closedir(dir);
 	qsort(names, n, sizeof(*names), cmp_str);
-	ck_assert_uint_ge(n, 40);
 	size_t failures = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct expect e = {0};
-		snprintf(e.schedule, sizeof(e.schedule), "tests/cases/%s", names[i]);
+		snprintf(e.schedule, sizeof(e.schedule), "%s/%s", folder, names[i]);
 		read_header(e.schedule, &e);
 		char *fail = run_case(&e);
 		if (fail) {
@@ -192,99 +245,25 @@ START_TEST(test_case_files)
 		free(fail);
 		free(names[i]);
 	}
+	*count = n;
+	return failures;
+}
+
+START_TEST(test_case_files)
+{
+	size_t n;
+	size_t failures = run_folder("tests/cases", &n);
+	ck_assert_uint_ge(n, 70);
 	ck_assert_msg(failures == 0, "%zu case file(s) failed", failures);
 }
 END_TEST
 
-/* docs/fts-cases.md section 3 on the data files of ../shared/fts. */
-static const struct {
-	const char *file;
-	const char *args;
-	const char *expect;
-} shared_cases[] = {
-	{"invalid_schedules/missing_param.yaml", "", "error E:FTS-P3"},                 /* A01 */
-	{"invalid_schedules/non_disjoint.yaml", "", "error E:FTS-D1"},                  /* A02 */
-	{"invalid_schedules/dup_key.yaml", "", "error E:FTS-L2"},                       /* A03 */
-	{"invalid_schedules/lr_phase0.yaml", "", "accept W:FTS-P2"},                    /* A04 */
-	{"invalid_schedules/invalid_lr.yaml", "", "error E:FTS-P1"},                    /* A05 */
-	{"invalid_schedules/unsupp_rlrs.yaml", "", "error E:FTS-R10"},                  /* A06 */
-	{"invalid_schedules/invalid_plrs.yaml", "", "error E:FTS-R5"},                  /* A07 */
-	{"invalid_schedules/missing_lrs_init.yaml", "", "error E:FTS-R2"},              /* A08 */
-	{"invalid_schedules/no_cpath.yaml", "", "error E:FTS-R3"},                      /* A09 */
-	{"invalid_schedules/newlr_in0.yaml", "", "error E:FTS-R1"},                     /* A10 */
-	{"invalid_schedules/nonfl_lr_init.yaml", "", "error E:FTS-R7"},                 /* A11 */
-	{"invalid_schedules/imp_lrs_fail.yaml", "", "error E:FTS-R9"},                  /* A12 */
-	{"invalid_schedules/lrs_init_fail.yaml", "", "error E:FTS-R13"},                /* A13 */
-	{"invalid_schedules/optim_init_fail.yaml", "", "error E:FTS-O3"},               /* A14 */
-	{"invalid_schedules/cflict_reinit.yaml",                                        /* A15 */
-	 "--reinit-lr-cfg={lr_scheduler_init: {class_path: torch.optim.lr_scheduler.StepLR, init_args: {step_size: 1, gamma: 0.7}}, pl_lrs_cfg: {interval: epoch, frequency: 1, name: Custom_Reinit_LR}}",
-	 "error E:FTS-L1"},
-	{"invalid_schedules/cflict_reinit.yaml", "", "accept"},                         /* A15 alone */
-	{"invalid_schedules/unsupported_optim_reinit.yaml", "", "error E:FTS-O1"},      /* A16 */
-	{"invalid_schedules/valid_nonint.yaml", "", "accept W:FTS-K2"},                 /* A17 */
-	{"invalid_schedules/extra_plrs_key.yaml", "", "accept W:FTS-T1"},               /* A18 */
-	{"invalid_schedules/rlrop_missing_mon.yaml", "", "error E:FTS-T2"},             /* A19 */
-	{"invalid_schedules/num_pg_w.yaml", "", "accept W:FTS-R8"},                     /* A20 */
-	{"invalid_schedules/ext_opt_key.yaml", "", "accept W:FTS-R11"},                 /* A21 */
-	{"invalid_schedules/non_integer.yaml", "", "accept W:FTS-K2"},                  /* A22 */
-	{"invalid_schedules/non_conv_int.yaml", "", "error E:FTS-K1"},                  /* A23 */
-	{"invalid_schedules/non_contiguous.yaml", "", "error E:FTS-K3"},                /* A24 */
-	{"boring_ft_schedule/01_mod_sched_dict.yaml", "--epoch-transitions-only", "error E:FTS-ETO"}, /* A25 */
-	{"boring_ft_schedule/02_epoch_only_sched.yaml", "--epoch-transitions-only --max-epochs=6",
-	 "accept W:FTS-FM"},                                                            /* A26 */
-};
-
-START_TEST(test_shared_invalid)
+START_TEST(test_schedule_files)
 {
-	struct expect e = {0};
-	snprintf(e.schedule, sizeof(e.schedule), "../shared/fts/tests/%s", shared_cases[_i].file);
-	snprintf(e.args, sizeof(e.args), "%s", shared_cases[_i].args);
-	snprintf(e.expect, sizeof(e.expect), "%s", shared_cases[_i].expect);
-	char *fail = run_case(&e);
-	ck_assert_msg(fail == NULL, "%s: %s", e.schedule, fail ? fail : "");
-}
-END_TEST
-
-/* Every schedule of ../shared/fts that FTS accepts, against its manifest. */
-static const struct {
-	const char *file;
-	const char *manifest;
-} accepted[] = {
-	{"tests/boring_ft_schedule/00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule.yaml", "fts-boring-model"},
-	{"tests/boring_ft_schedule/01_mod_sched_dict.yaml", "fts-boring-model"},
-	{"tests/boring_ft_schedule/02_epoch_only_sched.yaml", "fts-boring-model"},
-	{"tests/boring_ft_schedule/03_reinitlr_sched_dict.yaml", "fts-boring-model"},
-	{"tests/boring_ft_schedule/04_lambdalr_sched_dict.yaml", "fts-boring-model"},
-	{"tests/boring_ft_schedule/05_rlrop_sched_dict.yaml", "fts-boring-model"},
-	{"tests/boring_ft_schedule/06_reinit_optim_sched_dict.yaml", "fts-boring-model"},
-	{"tests/boring_ft_schedule/07_reinitlr_optim_sched_dict.yaml", "fts-boring-model"},
-	{"tests/boring_ft_schedule/08_reinitlr_optim_lambdalr_sched.yaml", "fts-boring-model"},
-	{"tests/boring_ft_schedule/09_reinitlr_optim_rlrop_sched.yaml", "fts-boring-model"},
-	{"tests/boring_ft_schedule/10_reinitlr_optim_use_curr_sched_dict.yaml", "fts-boring-model"},
-	{"tests/boring_ft_schedule/11_bn_sched_dict.yaml", "fts-bn-boring-model"},
-	{"tests/fsdp_ft_schedules/00_fsdp_gen_sched_dict.yaml", "fts-shared-param-model"},
-	{"tests/fsdp_ft_schedules/01_fsdp_nondis_mod_sched_dict.yaml", "fts-shared-param-model"},
-	{"tests/fsdp_ft_schedules/02_fsdp_bn_gen_sched_dict.yaml", "fts-shared-param-model"},
-	{"tests/fsdp_ft_schedules/03_fsdp_shared_param_sched_dict.yaml", "fts-shared-param-model"},
-	{"tests/fsdp_ft_schedules/04_fsdp_adam_gen_sched_dict.yaml", "fts-shared-param-model"},
-	{"tests/fsdp_ft_schedules/05_fsdp_nondis_mod_ex_sched_dict.yaml", "fts-shared-param-model"},
-	{"tests/fsdp_ft_schedules/06_fsdp_ext_gen_sched_dict.yaml", "fts-shared-param-model"},
-	{"tests/fsdp_ft_schedules/07_fsdp_epoch_only_sched.yaml", "fts-shared-param-model"},
-	{"tests/fsdp_ft_schedules/08_fsdp_reinitlr_optim_sched_dict.yaml", "fts-shared-param-model"},
-	{"config/RteBoolqModule_ft_schedule_deberta_base.yaml", "deberta-v3-base-seqcls"},
-	{"config/RteBoolqModule_ft_schedule_deberta_base_fsdp.yaml", "deberta-v3-base-seqcls"},
-	{"config/advanced/reinit_lr/explicit_reinit_lr.yaml", "deberta-v3-base-seqcls"},
-	{"config/advanced/reinit_optim_lr/explicit_reinit_optim_lr.yaml", "deberta-v3-base-seqcls"},
-};
-
-START_TEST(test_shared_accepted)
-{
-	struct expect e = {0};
-	snprintf(e.schedule, sizeof(e.schedule), "../shared/fts/%s", accepted[_i].file);
-	snprintf(e.manifest, sizeof(e.manifest), "../shared/manifests/%s.tsv", accepted[_i].manifest);
-	snprintf(e.expect, sizeof(e.expect), "accept");
-	char *fail = run_case(&e);
-	ck_assert_msg(fail == NULL, "%s: %s", e.schedule, fail ? fail : "");
+	size_t n;
+	size_t failures = run_folder("tests/schedules", &n);
+	ck_assert_uint_ge(n, 16);
+	ck_assert_msg(failures == 0, "%zu schedule(s) failed", failures);
 }
 END_TEST
 
@@ -298,18 +277,258 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/* ---- make check-fts: FTS's own files (FTS_DIR) ----------------------------------
+ *
+ * The verdicts FTS gives its test fixtures (the invalid_schedules fixture and
+ * the accepted boring, FSDP and model-parallel schedules; only where FTS_DIR
+ * holds them as YAML) and its example schedules.  Paths: "tests/..." under
+ * the fixtures folder, the others under the examples folder.
+ */
+static const struct fts_verdict {
+	const char *file;
+	const char *manifest;           /* under tests/data/manifests, without .tsv */
+	const char *args;
+	const char *expect;
+} fts_verdicts[] = {
+	{"tests/invalid_schedules/missing_param.yaml", NULL, "", "error E:FTS-P3 W:FTSC025"},
+	{"tests/invalid_schedules/non_disjoint.yaml", NULL, "", "error E:FTS-D1 W:FTSC025"},
+	{"tests/invalid_schedules/dup_key.yaml", NULL, "", "error E:FTS-L2"},
+	{"tests/invalid_schedules/lr_phase0.yaml", NULL, "", "accept W:FTS-P2 W:FTSC025"},
+	{"tests/invalid_schedules/invalid_lr.yaml", NULL, "", "error E:FTS-P1 W:FTSC025"},
+	{"tests/invalid_schedules/unsupp_rlrs.yaml", NULL, "", "error E:FTS-R10 E:FTSC034 W:FTSC025"},
+	{"tests/invalid_schedules/invalid_plrs.yaml", NULL, "", "error E:FTS-R5 W:FTSC025"},
+	{"tests/invalid_schedules/missing_lrs_init.yaml", NULL, "", "error E:FTS-R2 W:FTSC025"},
+	{"tests/invalid_schedules/no_cpath.yaml", NULL, "", "error E:FTS-R3 W:FTSC025"},
+	{"tests/invalid_schedules/newlr_in0.yaml", NULL, "", "error E:FTS-R1 W:FTSC025"},
+	{"tests/invalid_schedules/nonfl_lr_init.yaml", NULL, "", "error E:FTS-R7 W:FTS-R8 W:FTSC025"},
+	{"tests/invalid_schedules/imp_lrs_fail.yaml", NULL, "", "error E:FTS-R9 W:FTSC025"},
+	{"tests/invalid_schedules/lrs_init_fail.yaml", NULL, "", "error E:FTS-R13 W:FTSC025"},
+	{"tests/invalid_schedules/optim_init_fail.yaml", NULL, "", "error E:FTS-O3 W:FTSC025"},
+	{"tests/invalid_schedules/cflict_reinit.yaml", NULL,
+	 "--reinit-lr-cfg={lr_scheduler_init: {class_path: torch.optim.lr_scheduler.StepLR, init_args: {step_size: 1, gamma: 0.7}}, pl_lrs_cfg: {interval: epoch, frequency: 1, name: Custom_Reinit_LR}}",
+	 "error E:FTS-L1 W:FTSC025"},
+	{"tests/invalid_schedules/cflict_reinit.yaml", NULL, "", "accept W:FTSC025"},
+	{"tests/invalid_schedules/unsupported_optim_reinit.yaml", NULL, "", "error E:FTS-O1 W:FTSC025"},
+	{"tests/invalid_schedules/valid_nonint.yaml", NULL, "", "accept W:FTS-K2 W:FTSC025"},
+	{"tests/invalid_schedules/extra_plrs_key.yaml", NULL, "", "accept W:FTS-T1 W:FTSC025"},
+	{"tests/invalid_schedules/rlrop_missing_mon.yaml", NULL, "", "error E:FTS-T2 W:FTSC025"},
+	{"tests/invalid_schedules/num_pg_w.yaml", NULL, "", "accept W:FTS-R8 W:FTSC025 W:FTSC083"},
+	{"tests/invalid_schedules/ext_opt_key.yaml", NULL, "", "accept W:FTS-R11 W:FTSC025"},
+	{"tests/invalid_schedules/non_integer.yaml", NULL, "", "accept W:FTS-K2 W:FTSC025"},
+	{"tests/invalid_schedules/non_conv_int.yaml", NULL, "", "error E:FTS-K1 W:FTSC042 W:FTSC025"},
+	{"tests/invalid_schedules/non_contiguous.yaml", NULL, "", "error E:FTS-K3 W:FTSC042 W:FTSC025"},
+	{"tests/boring_ft_schedule/01_mod_sched_dict.yaml", NULL, "--epoch-transitions-only", "error E:FTS-ETO"},
+	{"tests/boring_ft_schedule/02_epoch_only_sched.yaml", NULL, "--epoch-transitions-only --max-epochs=6",
+	 "accept W:FTS-FM W:FTS-E0"},
+	/* the schedules FTS's tests run to completion */
+	{"tests/boring_ft_schedule/00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule.yaml", NULL, "", "accept"},
+	{"tests/boring_ft_schedule/01_mod_sched_dict.yaml", NULL, "", "accept"},
+	{"tests/boring_ft_schedule/02_epoch_only_sched.yaml", NULL, "", "accept W:FTS-FM W:FTS-E0"},
+	{"tests/boring_ft_schedule/03_reinitlr_sched_dict.yaml", NULL, "", "accept W:FTS-R8 W:FTSC081"},
+	{"tests/boring_ft_schedule/04_lambdalr_sched_dict.yaml", NULL, "", "accept W:FTSC030 W:FTS-R8"},
+	{"tests/boring_ft_schedule/05_rlrop_sched_dict.yaml", NULL, "", "accept W:FTS-R8 W:FTSC081"},
+	{"tests/boring_ft_schedule/06_reinit_optim_sched_dict.yaml", NULL, "", "accept W:FTSC080"},
+	{"tests/boring_ft_schedule/07_reinitlr_optim_sched_dict.yaml", NULL, "", "accept W:FTSC080"},
+	{"tests/boring_ft_schedule/08_reinitlr_optim_lambdalr_sched.yaml", NULL, "", "accept W:FTSC030 W:FTSC080"},
+	{"tests/boring_ft_schedule/09_reinitlr_optim_rlrop_sched.yaml", NULL, "", "accept W:FTS-R8 W:FTSC080"},
+	{"tests/boring_ft_schedule/10_reinitlr_optim_use_curr_sched_dict.yaml", NULL, "", "accept W:FTSC080"},
+	{"tests/boring_ft_schedule/11_bn_sched_dict.yaml", "fts-bn-boring-model", "", "accept"},
+	{"tests/fsdp_ft_schedules/00_fsdp_gen_sched_dict.yaml", "fts-shared-param-model", "", "accept"},
+	{"tests/fsdp_ft_schedules/01_fsdp_nondis_mod_sched_dict.yaml", "fts-shared-param-model", "", "accept"},
+	{"tests/fsdp_ft_schedules/02_fsdp_bn_gen_sched_dict.yaml", "fts-shared-param-model", "", "accept"},
+	{"tests/fsdp_ft_schedules/03_fsdp_shared_param_sched_dict.yaml", "fts-shared-param-model", "", "accept W:FTS-P4"},
+	{"tests/fsdp_ft_schedules/04_fsdp_adam_gen_sched_dict.yaml", "fts-shared-param-model", "", "accept"},
+	{"tests/fsdp_ft_schedules/05_fsdp_nondis_mod_ex_sched_dict.yaml", "fts-shared-param-model", "", "accept W:FTSC025"},
+	{"tests/fsdp_ft_schedules/06_fsdp_ext_gen_sched_dict.yaml", "fts-shared-param-model", "", "accept"},
+	{"tests/fsdp_ft_schedules/07_fsdp_epoch_only_sched.yaml", "fts-shared-param-model", "", "accept W:FTS-FM"},
+	{"tests/fsdp_ft_schedules/08_fsdp_reinitlr_optim_sched_dict.yaml", "fts-shared-param-model", "", "accept"},
+	{"tests/model_parallel_schedules/01_mp_tp_sched_dict.yaml", "fts-toy-transformer", "", "accept"},
+	{"tests/model_parallel_schedules/02_mp_tp_dbg_req_grad.yaml", "fts-toy-transformer", "", "accept W:FTSC025"},
+	/* the example schedules */
+	{"config/RteBoolqModule_ft_schedule_deberta_base.yaml", "deberta-v3-base-seqcls", "", "accept W:FTSC024"},
+	{"config/RteBoolqModule_ft_schedule_deberta_base_fsdp.yaml", "deberta-v3-base-seqcls", "", "accept W:FTSC025"},
+	{"config/advanced/reinit_lr/explicit_reinit_lr.yaml", "deberta-v3-base-seqcls", "", "accept W:FTS-R8 W:FTSC024 W:FTSC081 W:FTSC083"},
+	{"config/advanced/reinit_optim_lr/explicit_reinit_optim_lr.yaml", "deberta-v3-base-seqcls", "", "accept W:FTS-R8 W:FTSC024 W:FTSC080 W:FTSC081 W:FTSC083"},
+	{"model_parallel/config/defaults/llama_ft_schedule.yaml", "fts-mp-llama", "", "accept"},
+};
+
+/*
+ * FTS's example LightningCLI configs, each merged over its defaults and
+ * checked from the examples folder (where FTS's examples run).
+ */
+static const struct fts_config_verdict {
+	const char *base, *config;
+	const char *manifest;
+	const char *expect;
+} fts_configs[] = {
+#define RTE(f, e) {"config/fts_defaults.yaml", f, "deberta-v3-base-seqcls", e}
+	RTE("config/fts_explicit.yaml", "accept W:FTSC024 W:FTSC042 W:FTSC025"),
+	RTE("config/fts_implicit.yaml", "accept"),
+	RTE("config/nofts_baseline.yaml", "error E:FTSC070"),
+	RTE("config/advanced/reinit_lr/fts_explicit_reinit_lr.yaml", "accept W:FTS-R8 W:FTSC024 W:FTSC042 W:FTSC025 W:FTSC083"),
+	RTE("config/advanced/reinit_lr/fts_implicit_reinit_lr.yaml", "accept W:FTSC042 W:FTSC025"),
+	RTE("config/advanced/reinit_optim_lr/fts_explicit_reinit_optim_lr.yaml", "accept W:FTS-R8 W:FTSC024 W:FTSC042 W:FTSC025"),
+	RTE("config/advanced/reinit_optim_lr/fts_implicit_reinit_optim_lr.yaml", "accept W:FTSC042 W:FTSC025"),
+	RTE("config/advanced/reinit_optim_lr/fts_implicit_reinit_optim_lr_use_curr.yaml", "accept W:FTSC042 W:FTSC025"),
+	RTE("config/advanced/fsdp/fts_ddp_fsdp_baseline_profile.yaml", "accept W:FTSC025"),
+	RTE("config/advanced/fsdp/fts_fsdp_awp_overrides_offload_profile.yaml", "accept W:FTSC025"),
+	RTE("config/advanced/fsdp/fts_fsdp_awp_overrides_profile.yaml", "accept W:FTSC025"),
+	RTE("config/advanced/fsdp/fts_fsdp_basic_profile.yaml", "accept W:FTSC025"),
+#undef RTE
+#define MP(f) {"model_parallel/config/defaults/fts_mp_example_defaults.yaml", f, "fts-mp-llama", "accept"}
+	MP("model_parallel/config/fts_tp_plan.yaml"),
+	MP("model_parallel/config/fts_fsdp_auto_plan.yaml"),
+	MP("model_parallel/config/fts_fsdp_profiling.yaml"),
+#undef MP
+};
+
+/* Files that are neither a schedule nor a config checked on its own. */
+static const char *const fts_aux[] = {
+	"config/fts_defaults.yaml",                             /* the base of every config above */
+	"model_parallel/config/defaults/fts_mp_example_defaults.yaml",
+	"model_parallel/config/defaults/torchtitan_llama.yaml", /* the model's own config */
+	"model_parallel/config/profiling/memprofiler_demo.yaml",/* profiler settings */
+	"model_parallel/config/profiling/pytorch_profiler.yaml",
+};
+
+static void fts_path(char *buf, size_t size, const char *file)
+{
+	int n;
+	if (strncmp(file, "tests/", 6) == 0)
+		n = snprintf(buf, size, "%s/%s", fts_fixtures_dir(), file + 6);
+	else
+		n = snprintf(buf, size, "%s/%s", fts_examples_dir(), file);
+	ck_assert(n > 0 && (size_t)n < size);
+}
+
+START_TEST(test_fts_verdicts)
+{
+	const struct fts_verdict *v = &fts_verdicts[_i];
+	if (strncmp(v->file, "tests/", 6) == 0 && !fts_fixtures_dir())
+		return;                 /* a checkout: its fixtures are Python */
+	struct expect e = {0};
+	fts_path(e.schedule, sizeof(e.schedule), v->file);
+	snprintf(e.manifest, sizeof(e.manifest), MANIFESTS "%s.tsv",
+		 v->manifest ? v->manifest : "fts-boring-model");
+	snprintf(e.args, sizeof(e.args), "%s", v->args);
+	snprintf(e.expect, sizeof(e.expect), "%s", v->expect);
+	e.exactly = true;
+	char *fail = run_case(&e);
+	ck_assert_msg(fail == NULL, "%s: %.3000s", v->file, fail ? fail : "");
+}
+END_TEST
+
+START_TEST(test_fts_configs)
+{
+	const struct fts_config_verdict *v = &fts_configs[_i];
+	char home[4096];
+	ck_assert_ptr_nonnull(getcwd(home, sizeof(home)));
+	struct expect e = {0};
+	int n = snprintf(e.manifest, sizeof(e.manifest), "%s/" MANIFESTS "%s.tsv", home, v->manifest);
+	ck_assert(n > 0 && (size_t)n < sizeof(e.manifest));
+	snprintf(e.expect, sizeof(e.expect), "%s", v->expect);
+	e.configs[0] = v->base;
+	e.configs[1] = v->config;
+	e.exactly = true;
+	ck_assert_int_eq(chdir(fts_examples_dir()), 0);
+	char *fail = run_case(&e);
+	ck_assert_int_eq(chdir(home), 0);
+	ck_assert_msg(fail == NULL, "%s: %.3000s", v->config, fail ? fail : "");
+}
+END_TEST
+
+/* Every YAML file under FTS_DIR has a verdict above; a new one is reported. */
+static size_t n_unlisted, n_listed;
+
+static bool listed(const char *rel, bool fixture)
+{
+	char key[4096];
+	if (snprintf(key, sizeof(key), "%s%s", fixture ? "tests/" : "", rel) >= (int)sizeof(key))
+		return false;
+	for (size_t i = 0; i < sizeof(fts_verdicts) / sizeof(fts_verdicts[0]); i++)
+		if (strcmp(fts_verdicts[i].file, key) == 0)
+			return true;
+	for (size_t i = 0; i < sizeof(fts_configs) / sizeof(fts_configs[0]); i++)
+		if (strcmp(fts_configs[i].config, key) == 0)
+			return true;
+	for (size_t i = 0; i < sizeof(fts_aux) / sizeof(fts_aux[0]); i++)
+		if (strcmp(fts_aux[i], key) == 0)
+			return true;
+	return false;
+}
+
+static void walk(const char *root, const char *rel, bool fixture)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s%s%s", root, *rel ? "/" : "", rel);
+	DIR *dir = opendir(path);
+	if (!dir)
+		return;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char sub[2048], full[4096];
+		int n = snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+		int m = snprintf(full, sizeof(full), "%s/%s", root, sub);
+		if (n < 0 || (size_t)n >= sizeof(sub) || m < 0 || (size_t)m >= sizeof(full))
+			continue;
+		if (fts_ex_isdir(full)) {
+			walk(root, sub, fixture);
+			continue;
+		}
+		size_t len = strlen(sub);
+		if (len < 5 || strcmp(sub + len - 5, ".yaml") != 0)
+			continue;
+		if (listed(sub, fixture)) {
+			n_listed++;
+			continue;
+		}
+		n_unlisted++;
+		/* no verdict is known: it must at least not break ftsc */
+		struct expect e = {0};
+		if (snprintf(e.schedule, sizeof(e.schedule), "%s", full) >= (int)sizeof(e.schedule))
+			continue;
+		snprintf(e.expect, sizeof(e.expect), "any");
+		char *fail = run_case(&e);
+		fprintf(stderr, "# check-fts: %s%s has no expected verdict (checked without a crash)\n",
+			fixture ? "tests/" : "", sub);
+		free(fail);
+	}
+	closedir(dir);
+}
+
+START_TEST(test_fts_listing)
+{
+	n_listed = n_unlisted = 0;
+	walk(fts_examples_dir(), "config", false);
+	walk(fts_examples_dir(), "model_parallel", false);
+	if (fts_fixtures_dir())
+		walk(fts_fixtures_dir(), "", true);
+	ck_assert_msg(n_listed >= 20, "only %zu of FTS's files found under FTS_DIR", n_listed);
+	fprintf(stderr, "# check-fts: %zu files with a verdict, %zu without\n", n_listed, n_unlisted);
+}
+END_TEST
+
 static Suite *cases_suite(void)
 {
 	Suite *s = suite_create("cases");
-	TCase *tc = tcase_create("fts");
+	TCase *tc = tcase_create("cases");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_case_files);
-	tcase_add_loop_test(tc, test_shared_invalid, 0,
-			    (int)(sizeof(shared_cases) / sizeof(shared_cases[0])));
-	tcase_add_loop_test(tc, test_shared_accepted, 0,
-			    (int)(sizeof(accepted) / sizeof(accepted[0])));
+	tcase_add_test(tc, test_schedule_files);
 	tcase_add_test(tc, test_missing_file);
 	suite_add_tcase(s, tc);
+	if (fts_examples_dir()) {
+		TCase *fx = tcase_create("fts-examples");
+		tcase_set_timeout(fx, 120);
+		tcase_add_loop_test(fx, test_fts_verdicts, 0,
+				    (int)(sizeof(fts_verdicts) / sizeof(fts_verdicts[0])));
+		tcase_add_loop_test(fx, test_fts_configs, 0,
+				    (int)(sizeof(fts_configs) / sizeof(fts_configs[0])));
+		tcase_add_test(fx, test_fts_listing);
+		suite_add_tcase(s, fx);
+	}
 	return s;
 }
 

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fts_examples.h"
+
 /* the binary under test: $FTSC_BIN (make check sets it), else build/ftsc */
 static const char *ftsc_bin(void)
 {
@@ -25,7 +27,8 @@ static const char *ftsc_bin(void)
 	return b && *b ? b : "build/ftsc";
 }
 #define FTSC "@FTSC@"
-#define BORING "../shared/manifests/fts-boring-model.tsv"
+#define MANIFESTS "tests/data/manifests/"
+#define BORING MANIFESTS "fts-boring-model.tsv"
 
 struct result {
 	int status;                     /* exit status, or -1 when killed */
@@ -391,12 +394,12 @@ END_TEST
 START_TEST(test_declare)
 {
 	/* without a declaration the user's scheduler is only warned about */
-	struct result r = run(FTSC " check ../shared/fts/tests/boring_ft_schedule/04_lambdalr_sched_dict.yaml "
+	struct result r = run(FTSC " check tests/schedules/boring_lambdalr.yaml "
 			      "--manifest " BORING " --color=never");
 	ck_assert_msg(r.status == 0, "%s", r.out);
 	ck_assert_msg(strstr(r.out, "[FTSC030]"), "%s", r.out);
 	free(r.out);
-	r = run(FTSC " check ../shared/fts/tests/boring_ft_schedule/04_lambdalr_sched_dict.yaml "
+	r = run(FTSC " check tests/schedules/boring_lambdalr.yaml "
 		"--manifest " BORING " --declare tests/data/boring_models.fts --color=never");
 	ck_assert_msg(r.status == 0, "%s", r.out);
 	ck_assert_msg(!strstr(r.out, "[FTSC030]"), "%s", r.out);
@@ -429,8 +432,52 @@ START_TEST(test_declare)
 }
 END_TEST
 
-/* Issue 3: every FTS example config pair checks clean (run where FTS runs them). */
+/* Every experiment config of tests/config/examples checks without errors. */
 START_TEST(test_config_pairs)
+{
+	static const char *const pairs[] = {
+		"explicit", "implicit", "reinit_lr_explicit", "reinit_lr_implicit",
+		"reinit_optim_lr_explicit", "reinit_optim_lr_implicit", "reinit_optim_lr_implicit_curr",
+		"fsdp", "ddp",
+	};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		struct result r = run(FTSC " check --config tests/config/examples/defaults.yaml "
+				      "--config tests/config/examples/%s.yaml --manifest " MANIFESTS
+				      "deberta-v3-base-seqcls.tsv --no-decay=bias,LayerNorm.weight --color=never",
+				      pairs[i]);
+		ck_assert_msg(r.status == 0, "%s: %s", pairs[i], r.out);
+		free(r.out);
+	}
+	struct result r = run(FTSC " check --config tests/config/examples/mp_defaults.yaml "
+			      "--config tests/config/examples/mp_plan.yaml --manifest " MANIFESTS "fts-mp-llama.tsv");
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	ck_assert_msg(!strstr(r.out, "warning"), "%s", r.out);
+	free(r.out);
+	/* the simulated phases of an optimizer + scheduler reinitialization */
+	r = run(FTSC " check --config tests/config/examples/defaults.yaml --config "
+		"tests/config/examples/reinit_optim_lr_explicit.yaml --manifest " MANIFESTS
+		"deberta-v3-base-seqcls.tsv --no-decay=bias,LayerNorm.weight --explain-plan 2>/dev/null");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "3 phases of 4 (max_depth 2); restore_best off"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "optimizer torch.optim.AdamW [state: step, exp_avg, exp_avg_sq]"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "scheduler torch.optim.lr_scheduler.StepLR (new in phase 1)"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "optimizer torch.optim.SGD [state: momentum_buffer] (new in phase 1)"), "%s", r.out);
+	/* phase 1: the two rebuilt phase-0 groups take init_pg_lrs, the new pair the phase lr */
+	ck_assert_msg(strstr(r.out, "     0  phase 0  lr 2e-06"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "     3  phase 1 no_decay (weight_decay 0)  lr 1e-05"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "     5  phase 2 no_decay (weight_decay 0)  lr 1e-05  122 params"), "%s", r.out);
+	free(r.out);
+	/* a config without FTS */
+	r = run(FTSC " check --config tests/config/examples/defaults.yaml --config tests/config/examples/baseline.yaml "
+		"--manifest " MANIFESTS "deberta-v3-base-seqcls.tsv");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out, "no finetuning_scheduler.FinetuningScheduler callback"), "%s", r.out);
+	free(r.out);
+}
+END_TEST
+
+/* make check-fts: FTS's example config pairs exit 0, run where FTS runs them. */
+START_TEST(test_fts_config_pairs)
 {
 	static const char *const pairs[] = {
 		"config/fts_explicit.yaml", "config/fts_implicit.yaml",
@@ -444,35 +491,39 @@ START_TEST(test_config_pairs)
 		"config/advanced/fsdp/fts_fsdp_awp_overrides_profile.yaml",
 		"config/advanced/fsdp/fts_fsdp_basic_profile.yaml",
 	};
-	char ftsc[4096];
+	char ftsc[4096], manifests[4096];
 	ck_assert_ptr_nonnull(realpath(ftsc_bin(), ftsc));
+	ck_assert_ptr_nonnull(realpath(MANIFESTS, manifests));
+	const char *ex = fts_examples_dir();
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-		struct result r = run("cd ../shared/fts && %s check --config config/fts_defaults.yaml --config %s "
-				      "--manifest ../manifests/deberta-v3-base-seqcls.tsv "
-				      "--no-decay=bias,LayerNorm.weight --color=never", ftsc, pairs[i]);
+		struct result r = run("cd '%s' && %s check --config config/fts_defaults.yaml --config %s "
+				      "--manifest %s/deberta-v3-base-seqcls.tsv "
+				      "--no-decay=bias,LayerNorm.weight --color=never", ex, ftsc, pairs[i], manifests);
 		ck_assert_msg(r.status == 0, "%s: %s", pairs[i], r.out);
 		free(r.out);
 	}
 	/* the explain-plan of the guide's example */
-	struct result r = run("cd ../shared/fts && %s check --config config/fts_defaults.yaml --config "
+	struct result r = run("cd '%s' && %s check --config config/fts_defaults.yaml --config "
 			      "config/advanced/reinit_optim_lr/fts_explicit_reinit_optim_lr.yaml "
-			      "--manifest ../manifests/deberta-v3-base-seqcls.tsv --no-decay=bias,LayerNorm.weight "
-			      "--explain-plan 2>/dev/null", ftsc);
+			      "--manifest %s/deberta-v3-base-seqcls.tsv --no-decay=bias,LayerNorm.weight "
+			      "--explain-plan 2>/dev/null", ex, ftsc, manifests);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_msg(strstr(r.out, "3 phases of 4 (max_depth 2); restore_best off"), "%s", r.out);
-	ck_assert_msg(strstr(r.out, "optimizer torch.optim.AdamW [state: step, exp_avg, exp_avg_sq]"), "%s", r.out);
-	ck_assert_msg(strstr(r.out, "scheduler torch.optim.lr_scheduler.StepLR (new in phase 1)"), "%s", r.out);
 	ck_assert_msg(strstr(r.out, "optimizer torch.optim.SGD [state: momentum_buffer] (new in phase 1)"), "%s", r.out);
-	/* phase 1: the two rebuilt phase-0 groups take init_pg_lrs, the new pair the phase lr */
 	ck_assert_msg(strstr(r.out, "     0  phase 0  lr 2e-06"), "%s", r.out);
 	ck_assert_msg(strstr(r.out, "     3  phase 1 no_decay (weight_decay 0)  lr 1e-05"), "%s", r.out);
 	free(r.out);
-	/* a config without FTS */
-	r = run("cd ../shared/fts && %s check --config config/fts_defaults.yaml --config config/nofts_baseline.yaml "
-		"--manifest ../manifests/deberta-v3-base-seqcls.tsv", ftsc);
-	ck_assert_int_eq(r.status, 1);
-	ck_assert_msg(strstr(r.out, "no finetuning_scheduler.FinetuningScheduler callback"), "%s", r.out);
-	free(r.out);
+	/* the model-parallel examples, over the torchtitan Llama they train */
+	static const char *const mp[] = {
+		"model_parallel/config/fts_tp_plan.yaml", "model_parallel/config/fts_fsdp_auto_plan.yaml",
+		"model_parallel/config/fts_fsdp_profiling.yaml",
+	};
+	for (size_t i = 0; i < sizeof(mp) / sizeof(mp[0]); i++) {
+		r = run("cd '%s/model_parallel' && %s check --config config/defaults/fts_mp_example_defaults.yaml "
+			"--config %s --manifest %s/fts-mp-llama.tsv --color=never", ex, ftsc, mp[i] + 15, manifests);
+		ck_assert_msg(r.status == 0, "%s: %s", mp[i], r.out);
+		free(r.out);
+	}
 }
 END_TEST
 
@@ -485,7 +536,7 @@ START_TEST(test_gen)
 		"roberta-base-seqcls", "t5-small",
 	};
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
-		struct result r = run(FTSC " gen --manifest ../shared/manifests/%s.tsv | cmp - ../shared/golden/gen/%s.yaml",
+		struct result r = run(FTSC " gen --manifest " MANIFESTS "%s.tsv | cmp - tests/data/golden/gen/%s.yaml",
 				      m[i], m[i]);
 		ck_assert_msg(r.status == 0, "%s: %s", m[i], r.out);
 		free(r.out);
@@ -496,53 +547,66 @@ START_TEST(test_gen)
 	char path[] = "/tmp/ftsc-gen-XXXXXX";
 	int fd = mkstemp(path);
 	close(fd);
-	r = run(FTSC " gen --manifest ../shared/manifests/fts-boring-model.tsv -o %s && cmp %s "
-		"../shared/golden/gen/fts-boring-model.yaml", path, path);
+	r = run(FTSC " gen --manifest " BORING " -o %s && cmp %s tests/data/golden/gen/fts-boring-model.yaml",
+		path, path);
 	ck_assert_msg(r.status == 0, "%s", r.out);
 	free(r.out);
 	unlink(path);
 }
 END_TEST
 
-/* Issue 7: YAML -> DSL -> `build --strip` gives the plan of the YAML, byte for byte. */
-START_TEST(test_dsl_plan_identity)
+/* YAML -> DSL -> `build --strip` gives the plan of the YAML, byte for byte. */
+static void assert_twin_plans(const char *yaml, const char *manifest)
 {
-	static const struct { const char *yaml, *manifest; } cases[] = {
-		{"../shared/fts/tests/boring_ft_schedule/00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule.yaml", "fts-boring-model"},
-		{"../shared/fts/tests/boring_ft_schedule/01_mod_sched_dict.yaml", "fts-boring-model"},
-		{"../shared/fts/tests/boring_ft_schedule/02_epoch_only_sched.yaml", "fts-boring-model"},
-		{"../shared/fts/tests/boring_ft_schedule/03_reinitlr_sched_dict.yaml", "fts-boring-model"},
-		{"../shared/fts/tests/boring_ft_schedule/05_rlrop_sched_dict.yaml", "fts-boring-model"},
-		{"../shared/fts/tests/boring_ft_schedule/06_reinit_optim_sched_dict.yaml", "fts-boring-model"},
-		{"../shared/fts/tests/boring_ft_schedule/07_reinitlr_optim_sched_dict.yaml", "fts-boring-model"},
-		{"../shared/fts/tests/boring_ft_schedule/09_reinitlr_optim_rlrop_sched.yaml", "fts-boring-model"},
-		{"../shared/fts/tests/boring_ft_schedule/10_reinitlr_optim_use_curr_sched_dict.yaml", "fts-boring-model"},
-		{"../shared/fts/tests/boring_ft_schedule/11_bn_sched_dict.yaml", "fts-bn-boring-model"},
-		{"../shared/fts/tests/fsdp_ft_schedules/00_fsdp_gen_sched_dict.yaml", "fts-shared-param-model"},
-		{"../shared/fts/tests/fsdp_ft_schedules/03_fsdp_shared_param_sched_dict.yaml", "fts-shared-param-model"},
-		{"../shared/fts/tests/fsdp_ft_schedules/08_fsdp_reinitlr_optim_sched_dict.yaml", "fts-shared-param-model"},
-		{"../shared/fts/config/RteBoolqModule_ft_schedule_deberta_base.yaml", "deberta-v3-base-seqcls"},
-		{"../shared/fts/config/advanced/reinit_lr/explicit_reinit_lr.yaml", "deberta-v3-base-seqcls"},
-		{"../shared/fts/config/advanced/reinit_optim_lr/explicit_reinit_optim_lr.yaml", "deberta-v3-base-seqcls"},
-		{"samples/deberta_explicit.yaml", "deberta-v3-base-seqcls"},
-	};
 	char dir[] = "/tmp/ftsc-twin-XXXXXX";
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	const char *init = "'--initial-optimizer={class_path: torch.optim.SGD, init_args: {lr: 0.001}}' "
 			   "'--initial-lr-scheduler={class_path: torch.optim.lr_scheduler.StepLR, "
 			   "init_args: {step_size: 1, gamma: 0.7}}'";
+	struct result r = run(FTSC " convert %s --to dsl -o %s/t.fts && "
+			      FTSC " build %s --manifest %s %s --strip -o %s/y.plan && "
+			      FTSC " build %s/t.fts --manifest %s %s --strip -o %s/d.plan && "
+			      "cmp %s/y.plan %s/d.plan",
+			      yaml, dir, yaml, manifest, init, dir, dir, manifest, init, dir, dir, dir);
+	ck_assert_msg(r.status == 0, "%s: %.3000s", yaml, r.out);
+	free(r.out);
+	free(run("rm -rf %s", dir).out);
+}
+
+START_TEST(test_dsl_plan_identity)
+{
+	static const struct { const char *yaml, *manifest; } cases[] = {
+		{"tests/schedules/boring_default.yaml", "fts-boring-model"},
+		{"tests/schedules/boring_mod.yaml", "fts-boring-model"},
+		{"tests/schedules/boring_epoch_only.yaml", "fts-boring-model"},
+		{"tests/schedules/boring_reinit_lr.yaml", "fts-boring-model"},
+		{"tests/schedules/boring_rlrop.yaml", "fts-boring-model"},
+		{"tests/schedules/boring_reinit_optim.yaml", "fts-boring-model"},
+		{"tests/schedules/boring_reinit_optim_lr.yaml", "fts-boring-model"},
+		{"tests/schedules/boring_reinit_optim_rlrop.yaml", "fts-boring-model"},
+		{"tests/schedules/boring_use_curr.yaml", "fts-boring-model"},
+		{"tests/schedules/bn_three_phase.yaml", "fts-bn-boring-model"},
+		{"tests/schedules/shared_gen.yaml", "fts-shared-param-model"},
+		{"tests/schedules/shared_tied.yaml", "fts-shared-param-model"},
+		{"tests/schedules/shared_reinit_optim_lr.yaml", "fts-shared-param-model"},
+		{"tests/schedules/deberta_three_phase.yaml", "deberta-v3-base-seqcls"},
+		{"tests/schedules/deberta_reinit_lr.yaml", "deberta-v3-base-seqcls"},
+		{"tests/schedules/deberta_reinit_optim_lr.yaml", "deberta-v3-base-seqcls"},
+		{"tests/schedules/llama_toy.yaml", "fts-mp-llama"},
+		{"samples/deberta_explicit.yaml", "deberta-v3-base-seqcls"},
+	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct result r = run(FTSC " convert %s --to dsl -o %s/t.fts && "
-				      FTSC " build %s --manifest ../shared/manifests/%s.tsv %s --strip -o %s/y.plan && "
-				      FTSC " build %s/t.fts --manifest ../shared/manifests/%s.tsv %s --strip -o %s/d.plan && "
-				      "cmp %s/y.plan %s/d.plan",
-				      cases[i].yaml, dir, cases[i].yaml, cases[i].manifest, init, dir,
-				      dir, cases[i].manifest, init, dir, dir, dir);
-		ck_assert_msg(r.status == 0, "%s: %.3000s", cases[i].yaml, r.out);
-		free(r.out);
+		char manifest[256];
+		snprintf(manifest, sizeof(manifest), MANIFESTS "%s.tsv", cases[i].manifest);
+		assert_twin_plans(cases[i].yaml, manifest);
 	}
 	/* the hand-written twins of samples/ build to the same plan too (a
 	 * config twin through --config); the flags give what the seed omits */
+	char dir[] = "/tmp/ftsc-twin-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	const char *init = "'--initial-optimizer={class_path: torch.optim.SGD, init_args: {lr: 0.001}}' "
+			   "'--initial-lr-scheduler={class_path: torch.optim.lr_scheduler.StepLR, "
+			   "init_args: {step_size: 1, gamma: 0.7}}'";
 	static const struct { const char *name; bool config; } twins[] = {
 		{"seed_explicit_reinit_optim", false}, {"seed_explicit_sgd", false},
 		{"seed_sgd_steplr", false}, {"seed_explicit_reinit_optim_lr", true},
@@ -560,6 +624,44 @@ START_TEST(test_dsl_plan_identity)
 		free(r.out);
 	}
 	free(run("rm -rf %s", dir).out);
+}
+END_TEST
+
+/* make check-fts: FTS's schedules convert to the ftsc language and build to the same plan. */
+START_TEST(test_fts_dsl_plan_identity)
+{
+	static const struct { const char *file, *manifest; } cases[] = {
+		{"tests/boring_ft_schedule/00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule.yaml", "fts-boring-model"},
+		{"tests/boring_ft_schedule/01_mod_sched_dict.yaml", "fts-boring-model"},
+		{"tests/boring_ft_schedule/02_epoch_only_sched.yaml", "fts-boring-model"},
+		{"tests/boring_ft_schedule/03_reinitlr_sched_dict.yaml", "fts-boring-model"},
+		{"tests/boring_ft_schedule/05_rlrop_sched_dict.yaml", "fts-boring-model"},
+		{"tests/boring_ft_schedule/06_reinit_optim_sched_dict.yaml", "fts-boring-model"},
+		{"tests/boring_ft_schedule/07_reinitlr_optim_sched_dict.yaml", "fts-boring-model"},
+		{"tests/boring_ft_schedule/09_reinitlr_optim_rlrop_sched.yaml", "fts-boring-model"},
+		{"tests/boring_ft_schedule/10_reinitlr_optim_use_curr_sched_dict.yaml", "fts-boring-model"},
+		{"tests/boring_ft_schedule/11_bn_sched_dict.yaml", "fts-bn-boring-model"},
+		{"tests/fsdp_ft_schedules/00_fsdp_gen_sched_dict.yaml", "fts-shared-param-model"},
+		{"tests/fsdp_ft_schedules/03_fsdp_shared_param_sched_dict.yaml", "fts-shared-param-model"},
+		{"tests/fsdp_ft_schedules/08_fsdp_reinitlr_optim_sched_dict.yaml", "fts-shared-param-model"},
+		{"tests/model_parallel_schedules/01_mp_tp_sched_dict.yaml", "fts-toy-transformer"},
+		{"config/RteBoolqModule_ft_schedule_deberta_base.yaml", "deberta-v3-base-seqcls"},
+		{"config/RteBoolqModule_ft_schedule_deberta_base_fsdp.yaml", "deberta-v3-base-seqcls"},
+		{"config/advanced/reinit_lr/explicit_reinit_lr.yaml", "deberta-v3-base-seqcls"},
+		{"config/advanced/reinit_optim_lr/explicit_reinit_optim_lr.yaml", "deberta-v3-base-seqcls"},
+		{"model_parallel/config/defaults/llama_ft_schedule.yaml", "fts-mp-llama"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[4096], manifest[256];
+		const char *root = strncmp(cases[i].file, "tests/", 6) == 0 ? fts_fixtures_dir() : fts_examples_dir();
+		if (!root)
+			continue;       /* a checkout: its fixtures are Python */
+		int n = snprintf(path, sizeof(path), "%s/%s", root,
+				 cases[i].file + (strncmp(cases[i].file, "tests/", 6) == 0 ? 6 : 0));
+		ck_assert(n > 0 && (size_t)n < sizeof(path));
+		snprintf(manifest, sizeof(manifest), MANIFESTS "%s.tsv", cases[i].manifest);
+		assert_twin_plans(path, manifest);
+	}
 }
 END_TEST
 
@@ -582,6 +684,13 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_gen);
 	tcase_add_test(tc, test_dsl_plan_identity);
 	suite_add_tcase(s, tc);
+	if (fts_examples_dir()) {
+		tc = tcase_create("fts-examples");
+		tcase_set_timeout(tc, 300);
+		tcase_add_test(tc, test_fts_config_pairs);
+		tcase_add_test(tc, test_fts_dsl_plan_identity);
+		suite_add_tcase(s, tc);
+	}
 	return s;
 }
 

@@ -4,9 +4,10 @@
  * the run settings, ft_schedule resolution, and the callback rules
  * V-CB1..CB4, V-CK1, V-CK2, V-ST1 and V-F3.
  *
- * Run from the repository root: the FTS example configs are read from
- * ../shared/fts (the tests chdir there, as FTS's examples run from the FTS
- * repository root), the small configs from tests/config.
+ * Run from the repository root: the configs are read from tests/config
+ * (tests/config/examples holds experiment configs of the shapes FTS's
+ * examples use).  With FTS_DIR set (make check-fts), the "fts-examples"
+ * case loads FTS's own example configs (chdir-ing there, as they run).
  */
 #include <check.h>
 #include <math.h>
@@ -23,8 +24,10 @@
 #include "ir.h"
 #include "source.h"
 #include "yaml_front.h"
+#include "fts_examples.h"
 
-#define FTS_DIR "../shared/fts"
+#define EX "tests/config/examples/"
+#define FTS_DIR fts_examples_dir()
 
 struct ctx {
 	struct fts_sources src;
@@ -170,7 +173,188 @@ static void assert_fts_deps(const struct ctx *c, int64_t patience, int64_t topk)
 	ck_assert_int_eq(c->cfg.ckpt.save_top_k, topk);
 }
 
-/* --- the FTS example configs ----------------------------------------------------- */
+/* --- experiment configs of FTS's shapes (tests/config/examples) ------------------ */
+
+static void assert_ex_defaults(const struct ctx *c)
+{
+	ck_assert_ptr_nonnull(c->cfg.optimizer_init);
+	ck_assert_str_eq(cls(c->cfg.optimizer_init), "torch.optim.AdamW");
+	const struct fts_node *ia = get(c->cfg.optimizer_init, "init_args");
+	ck_assert(fabs(num(get(ia, "lr")) - 1e-5) < 1e-12);
+	ck_assert(fabs(num(get(ia, "eps")) - 1e-7) < 1e-15);
+	ck_assert_str_eq(c->cfg.strategy, "ddp_find_unused_parameters_false");
+	ck_assert_str_eq(span_file(c, c->cfg.optimizer_init), EX "defaults.yaml");
+}
+
+START_TEST(test_ex_explicit)
+{
+	struct ctx c;
+	ctx_init(&c);
+	LOAD(&c, EX "defaults.yaml", EX "explicit.yaml");
+	assert_clean(&c);
+	assert_ex_defaults(&c);
+	ck_assert_str_eq(cls(c.cfg.lr_scheduler_init), "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts");
+	ck_assert_str_eq(get(c.cfg.pl_lrs_cfg, "name")->text, "session_lrs");
+	assert_fts_deps(&c, 2, 1);
+	ck_assert_str_eq(c.cfg.ft_schedule_path, "tests/schedules/deberta_three_phase.yaml");
+	ck_assert_ptr_null(c.cfg.ft_schedule_inline);
+	ck_assert_str_eq(span_file(&c, c.cfg.ft_schedule_node), EX "explicit.yaml");
+	ck_assert_int_eq(c.s.max_depth, 1);
+	ck_assert(c.s.restore_best);
+	ck_assert_int_eq(c.s.max_epochs, 1000);
+	ck_assert(!c.s.epoch_transitions_only);
+	ck_assert_ptr_null(c.s.reinit_lr_cfg);
+	ck_assert_ptr_null(c.s.reinit_optim_cfg);
+	ctx_release(&c);
+}
+END_TEST
+
+START_TEST(test_ex_implicit_baseline)
+{
+	struct ctx c;
+	ctx_init(&c);
+	LOAD(&c, EX "defaults.yaml", EX "implicit.yaml");
+	assert_clean(&c);
+	assert_ex_defaults(&c);
+	assert_fts_deps(&c, 2, 5);
+	ck_assert_ptr_null(c.cfg.ft_schedule_path);
+	ck_assert_ptr_null(c.cfg.ft_schedule_node);
+	ck_assert_int_eq(c.s.max_depth, -1);
+	ck_assert(c.s.restore_best);
+	ctx_release(&c);
+
+	ctx_init(&c);
+	LOAD(&c, EX "defaults.yaml", EX "baseline.yaml");
+	assert_clean(&c);
+	assert_ex_defaults(&c);
+	ck_assert(!c.cfg.has_fts);
+	ck_assert_ptr_null(c.cfg.fts_node);
+	ck_assert(!c.cfg.es.present);
+	ck_assert_ptr_null(c.cfg.ft_schedule_path);
+	ctx_release(&c);
+}
+END_TEST
+
+START_TEST(test_ex_reinit_lr)
+{
+	struct ctx c;
+	ctx_init(&c);
+	LOAD(&c, EX "defaults.yaml", EX "reinit_lr_explicit.yaml");
+	assert_clean(&c);
+	assert_ex_defaults(&c);
+	/* another class_path: the defaults' T_0 does not carry over */
+	ck_assert_str_eq(cls(c.cfg.lr_scheduler_init), "torch.optim.lr_scheduler.LinearLR");
+	ck_assert_ptr_null(get(get(c.cfg.lr_scheduler_init, "init_args"), "T_0"));
+	ck_assert(fabs(num(get(get(c.cfg.lr_scheduler_init, "init_args"), "start_factor")) - 0.1) < 1e-12);
+	ck_assert_str_eq(get(c.cfg.pl_lrs_cfg, "name")->text, "reinit_lrs");
+	assert_fts_deps(&c, 5, 1);
+	ck_assert_str_eq(c.cfg.ft_schedule_path, "tests/schedules/deberta_reinit_lr.yaml");
+	ck_assert_int_eq(c.s.max_depth, 2);
+	ck_assert(!c.s.restore_best);
+	ctx_release(&c);
+
+	ctx_init(&c);
+	LOAD(&c, EX "defaults.yaml", EX "reinit_lr_implicit.yaml");
+	assert_clean(&c);
+	ck_assert_str_eq(cls(c.cfg.lr_scheduler_init), "torch.optim.lr_scheduler.StepLR");
+	assert_fts_deps(&c, 3, 5);
+	ck_assert_ptr_null(c.cfg.ft_schedule_path);
+	ck_assert_int_eq(c.s.max_depth, 4);
+	ck_assert(!c.s.restore_best);
+	ck_assert_ptr_nonnull(c.s.reinit_lr_cfg);
+	ck_assert_str_eq(cls(get(c.s.reinit_lr_cfg, "lr_scheduler_init")), "torch.optim.lr_scheduler.StepLR");
+	ck_assert_ptr_null(c.s.reinit_optim_cfg);
+	ctx_release(&c);
+}
+END_TEST
+
+START_TEST(test_ex_reinit_optim_lr)
+{
+	struct ctx c;
+	ctx_init(&c);
+	LOAD(&c, EX "defaults.yaml", EX "reinit_optim_lr_explicit.yaml");
+	assert_clean(&c);
+	assert_ex_defaults(&c);
+	ck_assert_str_eq(cls(c.cfg.lr_scheduler_init), "torch.optim.lr_scheduler.LinearLR");
+	ck_assert_str_eq(span_file(&c, c.cfg.lr_scheduler_init), EX "reinit_optim_lr_explicit.yaml");
+	ck_assert_int_eq(c.s.max_depth, 2);
+	ck_assert(!c.s.restore_best);
+	ck_assert_str_eq(c.cfg.ft_schedule_path, "tests/schedules/deberta_reinit_optim_lr.yaml");
+	assert_fts_deps(&c, 5, 1);
+	ctx_release(&c);
+
+	static const char *const implicit[] = {
+		EX "reinit_optim_lr_implicit.yaml", EX "reinit_optim_lr_implicit_curr.yaml",
+	};
+	for (size_t i = 0; i < 2; i++) {
+		ctx_init(&c);
+		LOAD(&c, EX "defaults.yaml", implicit[i]);
+		assert_clean(&c);
+		assert_ex_defaults(&c);
+		ck_assert_str_eq(cls(c.cfg.lr_scheduler_init), "torch.optim.lr_scheduler.StepLR");
+		ck_assert_ptr_null(c.cfg.ft_schedule_path);
+		ck_assert_int_eq(c.s.max_depth, 4);
+		ck_assert(!c.s.restore_best);
+		ck_assert_ptr_nonnull(c.s.reinit_optim_cfg);
+		ck_assert_str_eq(cls(get(c.s.reinit_optim_cfg, "optimizer_init")), "torch.optim.SGD");
+		ck_assert_ptr_nonnull(c.s.reinit_lr_cfg);
+		ck_assert_int_eq(get(c.s.reinit_lr_cfg, "use_current_optimizer_pg_lrs") != NULL, i == 1);
+		assert_fts_deps(&c, 3, 5);
+		ctx_release(&c);
+	}
+}
+END_TEST
+
+START_TEST(test_ex_strategies)
+{
+	static const struct {
+		const char *file, *strategy;
+	} t[] = {
+		{EX "fsdp.yaml", "fsdp"},       /* a class_path, with !!set arguments */
+		{EX "ddp.yaml", "ddp"},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct ctx c;
+		ctx_init(&c);
+		LOAD(&c, EX "defaults.yaml", t[i].file);
+		assert_clean(&c);
+		ck_assert_str_eq(cls(c.cfg.optimizer_init), "torch.optim.AdamW");
+		ck_assert_str_eq(c.cfg.strategy, t[i].strategy);
+		ck_assert_int_eq(c.s.max_epochs, 4);
+		ck_assert_int_eq(c.s.max_depth, 2);
+		ck_assert(c.s.restore_best);
+		ck_assert_str_eq(c.cfg.ft_schedule_path, "tests/schedules/deberta_partial.yaml");
+		assert_fts_deps(&c, 2, 1);
+		ctx_release(&c);
+	}
+}
+END_TEST
+
+START_TEST(test_ex_model_parallel)
+{
+	/* `callbacks+` appends; top-level optimizer / lr_scheduler; strategy class */
+	struct ctx c;
+	ctx_init(&c);
+	LOAD(&c, EX "mp_defaults.yaml", EX "mp_plan.yaml");
+	assert_clean(&c);
+	ck_assert(c.cfg.has_fts);
+	ck_assert_str_eq(c.cfg.ft_schedule_path, "tests/schedules/llama_toy.yaml");
+	ck_assert_str_eq(c.cfg.strategy, "modelparallelstrategy");
+	ck_assert_str_eq(cls(c.cfg.optimizer_init), "torch.optim.AdamW");
+	ck_assert_str_eq(cls(c.cfg.lr_scheduler_init), "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts");
+	ck_assert_ptr_null(c.cfg.pl_lrs_cfg);
+	assert_fts_deps(&c, 2, 1);
+	ck_assert_int_eq(c.s.max_depth, 2);
+	ck_assert_int_eq(c.s.max_epochs, 4);
+	const struct fts_node *cbs = get(get(c.cfg.root, "trainer"), "callbacks");
+	ck_assert_ptr_nonnull(cbs);
+	ck_assert_uint_eq(cbs->nitems, 3);
+	ck_assert_ptr_null(get(get(c.cfg.root, "trainer"), "callbacks+"));
+	ctx_release(&c);
+}
+END_TEST
+
+/* --- FTS's own example configs (make check-fts) ----------------------------------------------------- */
 
 START_TEST(test_fts_explicit)
 {
@@ -745,16 +929,28 @@ END_TEST
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
-	TCase *tc = tcase_create("fts_examples");
+	TCase *tc = tcase_create("examples");
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_fts_explicit);
-	tcase_add_test(tc, test_fts_implicit);
-	tcase_add_test(tc, test_nofts_baseline);
-	tcase_add_test(tc, test_reinit_lr);
-	tcase_add_test(tc, test_reinit_optim_lr);
-	tcase_add_test(tc, test_fsdp);
-	tcase_add_test(tc, test_model_parallel);
+	tcase_add_test(tc, test_ex_explicit);
+	tcase_add_test(tc, test_ex_implicit_baseline);
+	tcase_add_test(tc, test_ex_reinit_lr);
+	tcase_add_test(tc, test_ex_reinit_optim_lr);
+	tcase_add_test(tc, test_ex_strategies);
+	tcase_add_test(tc, test_ex_model_parallel);
 	suite_add_tcase(s, tc);
+
+	if (fts_examples_dir()) {
+		tc = tcase_create("fts-examples");
+		tcase_set_timeout(tc, 60);
+		tcase_add_test(tc, test_fts_explicit);
+		tcase_add_test(tc, test_fts_implicit);
+		tcase_add_test(tc, test_nofts_baseline);
+		tcase_add_test(tc, test_reinit_lr);
+		tcase_add_test(tc, test_reinit_optim_lr);
+		tcase_add_test(tc, test_fsdp);
+		tcase_add_test(tc, test_model_parallel);
+		suite_add_tcase(s, tc);
+	}
 
 	tc = tcase_create("rules");
 	tcase_set_timeout(tc, 60);

@@ -5,7 +5,7 @@
  * data of odd sizes for every optimizer and option combination, element
  * range stepping, refused calls, NaN propagation, and the state slot names
  * against the compiler's declarations in stdlib/optim.fts.  Runs from the
- * repository root (reads ../shared/golden/optim).
+ * repository root (reads tests/data/golden/optim).
  */
 #include <check.h>
 #include <dirent.h>
@@ -20,7 +20,7 @@
 #include "verify.h"
 #include "verify_lrs.h"
 
-#define GOLDEN "../shared/golden/optim"
+#define GOLDEN "tests/data/golden/optim"
 
 /* --- golden ----------------------------------------------------------------- */
 
@@ -62,7 +62,7 @@ START_TEST(lrs_case_is_replayed)
 {
 	/* `ftsrun verify` hands scheduler traces to the scheduler runtime */
 	struct rt_verify_result r;
-	int st = rt_verify_case("../shared/golden/lrs/constantlr.yaml", FTSRT_KERNELS_FAST, 1, &r);
+	int st = rt_verify_case("tests/data/golden/lrs/constantlr.yaml", FTSRT_KERNELS_FAST, 1, &r);
 	ck_assert_int_eq(st, RT_VERIFY_PASS);
 	ck_assert_int_eq(r.kind, RT_VERIFY_LRS);
 	ck_assert(r.err[0] <= RT_VERIFY_LRS_RTOL);

@@ -25,8 +25,8 @@
 #include "plan.h"
 #include "plan_format.h"
 
-#define BORING "../shared/manifests/fts-boring-model.tsv"
-#define SCHED "../shared/fts/tests/boring_ft_schedule/"
+#define BORING "tests/data/manifests/fts-boring-model.tsv"
+#define SCHED "tests/schedules/boring_"
 #define M1_OPT "{class_path: torch.optim.SGD, init_args: {lr: 0.001, weight_decay: 1.0e-06}}"
 #define M1_LRS "{class_path: torch.optim.lr_scheduler.StepLR, init_args: {step_size: 1, gamma: 0.7}}"
 
@@ -64,7 +64,7 @@ static struct built build(const char *schedule, const char *opt, bool strip)
 
 static struct built sample(void)
 {
-	return build(SCHED "07_reinitlr_optim_sched_dict.yaml", M1_OPT, false);
+	return build(SCHED "reinit_optim_lr.yaml", M1_OPT, false);
 }
 
 START_TEST(test_round_trip)
@@ -132,7 +132,7 @@ START_TEST(test_deterministic)
 		"3: {params: [model.0.bias, model.0.weight]}\n";
 	ck_assert(write(fd, twin, sizeof(twin) - 1) == (ssize_t)(sizeof(twin) - 1));
 	close(fd);
-	struct built x = build(SCHED "00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule.yaml",
+	struct built x = build(SCHED "default.yaml",
 			       M1_OPT, true);
 	struct built y = build(path, M1_OPT, true);
 	struct built z = build(path, M1_OPT, false);
@@ -184,7 +184,7 @@ START_TEST(test_corruption)
 	size_t n = corrupt_all(b.buf, b.len);
 	fprintf(stderr, "check_plan: %zu corrupted variants of a %zu-byte plan refused\n", n, b.len);
 	free(b.buf);
-	struct built s = build(SCHED "00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule.yaml",
+	struct built s = build(SCHED "default.yaml",
 			       M1_OPT, true);
 	corrupt_all(s.buf, s.len);
 	free(s.buf);
@@ -322,6 +322,44 @@ START_TEST(test_cli_inspect)
 }
 END_TEST
 
+/* Every ftsrun command answers --help (and `ftsrun help CMD`) with its usage
+ * on stdout and status 0; a command without its arguments prints that usage
+ * on stderr with status 2. */
+START_TEST(test_cli_help)
+{
+	const char *ftsrun = getenv("FTSRUN_BIN");
+	if (!ftsrun)
+		ftsrun = "build/ftsrun";
+	static const char *const cmds[] = {"inspect", "run", "verify", "bench"};
+	char cmd[512], out[4096];
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		for (size_t f = 0; f < 3; f++) {
+			char base[256];
+			if (f < 2)
+				snprintf(base, sizeof(base), "%s %s %s", ftsrun, cmds[i], f ? "-h" : "--help");
+			else
+				snprintf(base, sizeof(base), "%s help %s", ftsrun, cmds[i]);
+			snprintf(cmd, sizeof(cmd), "%s 2>/dev/null", base);
+			FILE *p = popen(cmd, "r");
+			ck_assert_ptr_nonnull(p);
+			size_t n = fread(out, 1, sizeof(out) - 1, p);
+			out[n] = '\0';
+			int st = pclose(p);
+			char want[64];
+			snprintf(want, sizeof(want), "usage: ftsrun %s", cmds[i]);
+			ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: status %d", base, st);
+			ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "%s printed:\n%s", base, out);
+		}
+		snprintf(cmd, sizeof(cmd), "%s %s 2>&1 >/dev/null | grep -q '^usage: ftsrun %s'; "
+			 "test $(%s %s >/dev/null 2>&1; echo $?) = 2", ftsrun, cmds[i], cmds[i], ftsrun, cmds[i]);
+		ck_assert_msg(system(cmd) == 0, "%s without arguments", cmds[i]);
+	}
+	/* options after the command's arguments too */
+	snprintf(cmd, sizeof(cmd), "%s bench adamw --elements 1000 --help | grep -q -- --threads", ftsrun);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* The emitter agrees with the runtime's reference translator. */
 START_TEST(test_lambda_emit)
 {
@@ -383,7 +421,7 @@ START_TEST(test_build_refusals)
 	char err[512];
 
 	fts_settings_default(&in.settings);
-	in.schedule = SCHED "00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule.yaml";
+	in.schedule = SCHED "default.yaml";
 	in.manifest = BORING;
 	fts_sources_init(&src);
 	fts_diags_init(&d, &src);
@@ -413,6 +451,7 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_corruption);
 	tcase_add_test(tc, test_semantic_checks);
 	tcase_add_test(tc, test_cli_inspect);
+	tcase_add_test(tc, test_cli_help);
 	tcase_add_test(tc, test_lambda_emit);
 	tcase_add_test(tc, test_build_refusals);
 	tcase_add_test(tc, test_goldens);

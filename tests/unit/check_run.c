@@ -1,7 +1,7 @@
 /*
  * check_run.c - the execution engine (run.c, ckpt.c): the run-time outcome
  * cases of fts-cases.md section 6 replayed on the FTS boring model with the
- * same schedules (../shared/fts/tests/boring_ft_schedule) and transitions
+ * same schedules (tests/schedules/boring_*.yaml) and transitions
  * forced at the same epochs by validation-metric sequences, comparing every
  * epoch's group lrs (rounded to 9 decimals, as the tables are) and group
  * layouts; early-stopping semantics; the seed's incompatible restore_best;

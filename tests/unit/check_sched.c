@@ -3,7 +3,7 @@
  * torch golden/lrs trace replayed, the bytecode validator's error paths and
  * Python float semantics, FTS's rules for added groups, state save/load and
  * corrupted-state rejection, allocation failure.  Run from the repository
- * root (reads ../shared/golden/lrs).
+ * root (reads tests/data/golden/lrs).
  */
 #include <check.h>
 #include <dirent.h>
@@ -18,7 +18,7 @@
 #include "lrsched.h"
 #include "verify_lrs.h"
 
-#define GOLDEN_DIR "../shared/golden/lrs"
+#define GOLDEN_DIR "tests/data/golden/lrs"
 
 /* ---- golden traces ------------------------------------------------------ */
 

@@ -19,8 +19,8 @@
 #include "diag.h"
 #include "driver.h"
 
-#define BORING "../shared/manifests/fts-boring-model.tsv"
-#define SCHED "../shared/fts/tests/boring_ft_schedule/"
+#define BORING "tests/data/manifests/fts-boring-model.tsv"
+#define SCHED "tests/schedules/boring_"
 #define M1_OPT "{class_path: torch.optim.SGD, init_args: {lr: 0.001, weight_decay: 1.0e-06}}"
 #define M1_LRS "{class_path: torch.optim.lr_scheduler.StepLR, init_args: {step_size: 1, gamma: 0.7}}"
 #define CONT -1.0                       /* expected: continues its trajectory */
@@ -116,7 +116,7 @@ START_TEST(test_r01_explicit_implicit)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct run r;
-		struct fts_check_input in = boring(cases[i].explicit_ ? SCHED "01_mod_sched_dict.yaml" : NULL);
+		struct fts_check_input in = boring(cases[i].explicit_ ? SCHED "mod.yaml" : NULL);
 		in.settings.max_depth = cases[i].max_depth;
 		run(&r, &in);
 		const struct fts_sim *s = r.c.sim;
@@ -138,7 +138,7 @@ START_TEST(test_r03_no_decay)
 {
 	static const char *const nd[] = {"bias"};
 	struct run r;
-	struct fts_check_input in = boring(SCHED "01_mod_sched_dict.yaml");
+	struct fts_check_input in = boring(SCHED "mod.yaml");
 	in.no_decay = nd;
 	in.nno_decay = 1;
 	run(&r, &in);
@@ -176,7 +176,7 @@ END_TEST
 START_TEST(test_r07_reinit_optim)
 {
 	struct run r;
-	struct fts_check_input in = boring(SCHED "06_reinit_optim_sched_dict.yaml");
+	struct fts_check_input in = boring(SCHED "reinit_optim.yaml");
 	run(&r, &in);                                   /* explicit_optim */
 	lrs(&r, 1, 2, CONT, 1e-05);
 	lrs(&r, 2, 3, CONT, CONT, 1e-05);
@@ -186,7 +186,7 @@ START_TEST(test_r07_reinit_optim)
 	opt_is(&r, 3, "torch.optim.SGD", 0.002);
 	done(&r);
 
-	in = boring(SCHED "07_reinitlr_optim_sched_dict.yaml");
+	in = boring(SCHED "reinit_optim_lr.yaml");
 	run(&r, &in);                                   /* explicit_optimlr */
 	lrs(&r, 1, 2, 0.00021, 1e-05);
 	lrs(&r, 2, 3, 0.002, 1e-05, 3e-06);
@@ -196,7 +196,7 @@ START_TEST(test_r07_reinit_optim)
 			ck_assert_uint_eq(r.c.sim->phases[k].groups[g].nparams, 2);
 	done(&r);
 
-	in = boring(SCHED "10_reinitlr_optim_use_curr_sched_dict.yaml");
+	in = boring(SCHED "use_curr.yaml");
 	run(&r, &in);                                   /* explicit_optimlr_use_curr */
 	lrs(&r, 1, 2, 0.00021, 1e-05);
 	lrs(&r, 2, 3, CONT, CONT, 3e-06);
@@ -231,7 +231,7 @@ START_TEST(test_r08_nodecay)
 {
 	static const char *const nd[] = {"bias"};
 	struct run r;
-	struct fts_check_input in = boring(SCHED "07_reinitlr_optim_sched_dict.yaml");
+	struct fts_check_input in = boring(SCHED "reinit_optim_lr.yaml");
 	in.no_decay = nd;
 	in.nno_decay = 1;
 	run(&r, &in);
@@ -245,12 +245,12 @@ END_TEST
 START_TEST(test_r09_r10_r12_lr_reinit)
 {
 	struct run r;
-	struct fts_check_input in = boring(SCHED "09_reinitlr_optim_rlrop_sched.yaml");
+	struct fts_check_input in = boring(SCHED "reinit_optim_rlrop.yaml");
 	run(&r, &in);
 	lrs(&r, 1, 2, 1.5e-06, 1e-05);
 	done(&r);
 
-	in = boring(SCHED "03_reinitlr_sched_dict.yaml");
+	in = boring(SCHED "reinit_lr.yaml");
 	run(&r, &in);
 	lrs(&r, 1, 2, 0.001, 1e-05);
 	lrs(&r, 2, 3, 1e-06, 2e-06, 3e-06);
@@ -349,7 +349,7 @@ START_TEST(test_counts_and_presence)
 {
 	struct run r;
 	/* A20: 2 init_pg_lrs entries for 1 existing group: the second hits the new group */
-	struct fts_check_input in = boring("../shared/fts/tests/invalid_schedules/num_pg_w.yaml");
+	struct fts_check_input in = boring("tests/cases/a20_num_pg_w.yaml");
 	run(&r, &in);
 	ck_assert_uint_eq(count(&r, "FTSC083"), 1);
 	done(&r);
@@ -359,7 +359,7 @@ START_TEST(test_counts_and_presence)
 	ck_assert_uint_eq(count(&r, "FTSC083"), 0);
 	done(&r);
 	/* S05's min_lr list fits the 2 groups of phase 1 */
-	in = boring(SCHED "05_rlrop_sched_dict.yaml");
+	in = boring(SCHED "rlrop.yaml");
 	run(&r, &in);
 	ck_assert_uint_eq(count(&r, "FTSC084"), 0);
 	done(&r);
@@ -378,13 +378,13 @@ START_TEST(test_counts_and_presence)
 	ck_assert(r.d.errors > 0);
 	done(&r);
 	/* F12: new_lr_scheduler without an initial scheduler */
-	in = boring(SCHED "03_reinitlr_sched_dict.yaml");
+	in = boring(SCHED "reinit_lr.yaml");
 	in.initial_lr_scheduler = "none";
 	run(&r, &in);
 	ck_assert_uint_eq(count(&r, "FTSC085"), 1);
 	done(&r);
 	/* unknown initial scheduler: a note */
-	in = boring(SCHED "03_reinitlr_sched_dict.yaml");
+	in = boring(SCHED "reinit_lr.yaml");
 	in.initial_lr_scheduler = NULL;
 	run(&r, &in);
 	ck_assert_uint_eq(count(&r, "FTSC085"), 0);
@@ -400,7 +400,7 @@ START_TEST(test_lambdas_and_scheduler_hazard)
 	/* C11 / V-T3: S04 with the LambdaLR subclass declared; phase 3 adds a group
 	 * under it without apply_lambdas_new_pgs */
 	static const char *const decl[] = {"tests/data/boring_models.fts"};
-	struct fts_check_input in = boring(SCHED "04_lambdalr_sched_dict.yaml");
+	struct fts_check_input in = boring(SCHED "lambdalr.yaml");
 	in.declare = decl;
 	in.ndeclare = 1;
 	run(&r, &in);
@@ -421,10 +421,10 @@ END_TEST
 START_TEST(test_accepted_schedules_simulate)
 {
 	static const char *const files[] = {
-		"00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule.yaml", "01_mod_sched_dict.yaml",
-		"02_epoch_only_sched.yaml", "03_reinitlr_sched_dict.yaml", "05_rlrop_sched_dict.yaml",
-		"06_reinit_optim_sched_dict.yaml", "07_reinitlr_optim_sched_dict.yaml",
-		"09_reinitlr_optim_rlrop_sched.yaml", "10_reinitlr_optim_use_curr_sched_dict.yaml",
+		"default.yaml", "mod.yaml",
+		"epoch_only.yaml", "reinit_lr.yaml", "rlrop.yaml",
+		"reinit_optim.yaml", "reinit_optim_lr.yaml",
+		"reinit_optim_rlrop.yaml", "use_curr.yaml",
 	};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char path[256];

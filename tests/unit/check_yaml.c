@@ -2,7 +2,7 @@
  * check_yaml.c - unit tests for the YAML front end (yaml_front.c) and the
  * document tree helpers (ast.c): PyYAML 6.0 scalar typing, spans,
  * UniqueKeyLoader duplicate keys, tags, aliases and hostile input.
- * Run from the repository root (reads ../shared/golden/yaml_scalars.tsv).
+ * Run from the repository root (reads tests/data/golden/yaml_scalars.tsv).
  */
 #include <check.h>
 #include <math.h>
@@ -320,8 +320,8 @@ static void check_row(const char *text, const char *type, const char *value, con
 
 START_TEST(test_golden_tsv)
 {
-	FILE *fp = fopen("../shared/golden/yaml_scalars.tsv", "r");
-	ck_assert_msg(fp != NULL, "cannot open ../shared/golden/yaml_scalars.tsv");
+	FILE *fp = fopen("tests/data/golden/yaml_scalars.tsv", "r");
+	ck_assert_msg(fp != NULL, "cannot open tests/data/golden/yaml_scalars.tsv");
 	char line[1024];
 	int rows = 0;
 	while (fgets(line, sizeof(line), fp)) {
