@@ -57,6 +57,7 @@
 #include "lambda.h"
 #include "lrsched.h"
 #include "optim_int.h"
+#include "sem.h"
 
 #define MAX_NDIM 8
 #define NEVENTS 64
@@ -79,9 +80,7 @@ struct param {
 };
 
 struct group {
-	struct ftsrt_optim_hparams hp;  /* hyper-parameters (hp.lr unused: see lr[]) */
-	int phase;                      /* the phase that added it */
-	bool no_decay;                  /* the no_decay half of a pair */
+	struct ftsrt_optim_hparams hp;  /* hyper-parameters (hp.lr unused: see sg.lr) */
 	int *params;                    /* manifest indices, owned */
 	int nparams;                    /* entries in params */
 };
@@ -128,10 +127,13 @@ struct ftsrt_run {
 	struct ftsrt_optim_hparams def; /* its defaults */
 	ftsrt_optim *o;                 /* the optimizer object, or NULL before the first rebuild */
 	bool dirty;                     /* groups changed: rebuild before the next step */
-	/* groups: struct-of-arrays for the scheduler's rt_pg */
+	/* groups: identity, lr and initial_lr (NaN absent) in sg, as sem.c keeps
+	 * them (the scheduler's rt_pg views sg.lr and sg.init); parameters and
+	 * hyper-parameters in g, momentum/beta1 in mom */
+	struct sem_groups sg;
 	struct group *g;                /* ng groups */
-	double *lr, *init, *mom;        /* lr, initial_lr (NaN absent), momentum/beta1 */
-	int ng, gcap;                   /* groups, capacity */
+	double *mom;
+	int ng, gcap;                   /* groups (== sg.n), capacity of g and mom */
 	/* scheduler */
 	bool has_sched;                 /* a scheduler is configured */
 	struct rt_sched s;              /* it */
@@ -231,246 +233,24 @@ static const char *where(const ftsrt_run *r, int i, char *buf, size_t n)
 	return buf;
 }
 
-/* --- plan arguments ----------------------------------------------------------- */
+/* --- plan records ------------------------------------------------------------- */
 
-static const struct rt_plan_arg *arg(const struct rt_plan_class *c, const char *name)
-{
-	for (uint32_t i = 0; i < c->nargs; i++)
-		if (c->args[i].name && strcmp(c->args[i].name, name) == 0)
-			return &c->args[i];
-	return NULL;
-}
-
-static bool num(const struct rt_plan_arg *a, double *v)
-{
-	if (!a)
-		return false;
-	if (a->kind == RT_ARG_FLOAT) {
-		*v = a->f;
-		return true;
-	}
-	if (a->kind == RT_ARG_INT || a->kind == RT_ARG_BOOL) {
-		*v = a->kind == RT_ARG_INT ? (double)a->i : (double)a->b;
-		return true;
-	}
-	return false;
-}
-
-static int optim_kind(const struct rt_plan_class *c)
-{
-	return c && !c->scheduler ? ftsrt_optim_kind_from_name(c->class_path) : FTSRT_EINVAL;
-}
-
-/* The optimizer's defaults: torch's, then the record's arguments. */
+/* The optimizer's kind and defaults (sem.c). */
 static int optim_defaults(ftsrt_run *r, int rec, int *kind, struct ftsrt_optim_hparams *h)
 {
-	const struct rt_plan_class *c = &r->plan->classes[rec];
-	int k = optim_kind(c);
-	if (k < 0)
-		return fail(r, FTSRT_EINVAL, "optimizer '%s' is not supported by the runtime",
-			    c->class_path ? c->class_path : "?");
-	ftsrt_optim_hparams_default(k, h);
-	static const struct {
-		const char *name;
-		size_t off;
-	} dbl[] = {
-		{"lr", offsetof(struct ftsrt_optim_hparams, lr)},
-		{"weight_decay", offsetof(struct ftsrt_optim_hparams, weight_decay)},
-		{"momentum", offsetof(struct ftsrt_optim_hparams, momentum)},
-		{"dampening", offsetof(struct ftsrt_optim_hparams, dampening)},
-		{"lr_decay", offsetof(struct ftsrt_optim_hparams, lr_decay)},
-		{"initial_accumulator_value", offsetof(struct ftsrt_optim_hparams, initial_accumulator_value)},
-		{"rho", offsetof(struct ftsrt_optim_hparams, rho)},
-		{"momentum_decay", offsetof(struct ftsrt_optim_hparams, momentum_decay)},
-		{"alpha", offsetof(struct ftsrt_optim_hparams, alpha)},
-		{"lambd", offsetof(struct ftsrt_optim_hparams, lambd)},
-		{"t0", offsetof(struct ftsrt_optim_hparams, t0)},
-		{"beta2_decay", offsetof(struct ftsrt_optim_hparams, beta2_decay)},
-		{"d", offsetof(struct ftsrt_optim_hparams, d)},
-	};
-	static const struct {
-		const char *name;
-		size_t off;
-	} flags[] = {
-		{"nesterov", offsetof(struct ftsrt_optim_hparams, nesterov)},
-		{"maximize", offsetof(struct ftsrt_optim_hparams, maximize)},
-		{"amsgrad", offsetof(struct ftsrt_optim_hparams, amsgrad)},
-		{"decoupled_weight_decay", offsetof(struct ftsrt_optim_hparams, decoupled_weight_decay)},
-		{"centered", offsetof(struct ftsrt_optim_hparams, centered)},
-		{"ns_steps", offsetof(struct ftsrt_optim_hparams, ns_steps)},
-	};
-	for (size_t i = 0; i < sizeof(dbl) / sizeof(dbl[0]); i++)
-		num(arg(c, dbl[i].name), (double *)((char *)h + dbl[i].off));
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
-		double v;
-		if (num(arg(c, flags[i].name), &v))
-			*(int *)((char *)h + flags[i].off) = (int)v;
-	}
-	const struct rt_plan_arg *a;
-	if ((a = arg(c, "betas")) && a->kind == RT_ARG_FLOATS && a->n == 2) {
-		h->beta1 = a->v[0];
-		h->beta2 = a->v[1];
-	}
-	if ((a = arg(c, "eps"))) {
-		if (a->kind == RT_ARG_FLOATS && a->n == 2) {            /* Adafactor (eps1, eps2) */
-			h->eps1 = a->v[0];
-			h->eps = a->v[1];
-		} else {
-			num(a, &h->eps);
-		}
-	}
-	if ((a = arg(c, "etas")) && a->kind == RT_ARG_FLOATS && a->n == 2) {
-		h->etaminus = a->v[0];
-		h->etaplus = a->v[1];
-	}
-	if ((a = arg(c, "step_sizes")) && a->kind == RT_ARG_FLOATS && a->n == 2) {
-		h->step_size_min = a->v[0];
-		h->step_size_max = a->v[1];
-	}
-	if ((a = arg(c, "ns_coefficients")) && a->kind == RT_ARG_FLOATS && a->n == 3) {
-		h->ns_a = a->v[0];
-		h->ns_b = a->v[1];
-		h->ns_c = a->v[2];
-	}
-	if ((a = arg(c, "adjust_lr_fn")) && a->kind == RT_ARG_STR && a->s)
-		h->adjust_lr_fn = strcmp(a->s, "match_rms_adamw") == 0 ? FTSRT_MUON_ADJUST_MATCH_RMS_ADAMW
-								       : FTSRT_MUON_ADJUST_ORIGINAL;
-	*kind = k;
-	return FTSRT_OK;
-}
-
-/* Storage a scheduler configuration borrows until rt_sched_init returns. */
-struct cfgstore {
-	struct rt_sched_config ch[16];  /* children */
-	int nch;
-	struct rt_lambda lam[16];       /* validated lambdas */
-	int nlam;
-	int64_t ints[256];              /* milestones */
-	int nints;
-};
-
-static int sched_param(const struct rt_plan_arg *a, struct rt_sched_param *p)
-{
-	if (!a || a->kind == RT_ARG_NONE)
-		return 0;
-	if (a->kind == RT_ARG_FLOATS) {
-		p->list = a->v;
-		p->n = a->n;
-		return 0;
-	}
-	return num(a, &p->scalar) ? 0 : -1;
-}
-
-static int sched_config(ftsrt_run *r, int rec, struct rt_sched_config *cfg, struct cfgstore *st,
-			int depth)
-{
-	const struct rt_plan_class *c = &r->plan->classes[rec];
-	int kind = c->scheduler ? rt_sched_kind_from_name(c->class_path) : -1;
-	if (kind < 0 || depth > 4)
-		return fail(r, FTSRT_EINVAL, "lr scheduler '%s' is not supported by the runtime",
-			    c->class_path ? c->class_path : "?");
-	rt_sched_config_defaults(cfg, (enum rt_sched_kind)kind);
-	double v;
-	for (uint32_t i = 0; i < c->nargs; i++) {
-		bool is_int;
-		void *field = rt_sched_config_field(cfg, c->args[i].name, &is_int);
-		/* last_epoch stays -1: a plan's scheduler is built fresh */
-		if (!field || !strcmp(c->args[i].name, "last_epoch") || !num(&c->args[i], &v))
-			continue;
-		if (is_int)
-			*(int64_t *)field = (int64_t)v;
-		else
-			*(double *)field = v;
-	}
-	const struct rt_plan_arg *a;
-	if ((a = arg(c, "mode")) && a->kind == RT_ARG_STR && a->s) {
-		if (!strcmp(a->s, "max"))
-			cfg->mode = RT_PLATEAU_MAX;
-		else if (!strcmp(a->s, "min"))
-			cfg->mode = RT_PLATEAU_MIN;
-		else if (!strcmp(a->s, "triangular2"))
-			cfg->cyclic_mode = RT_CYCLIC_TRIANGULAR2;
-		else if (!strcmp(a->s, "exp_range"))
-			cfg->cyclic_mode = RT_CYCLIC_EXP_RANGE;
-		else
-			cfg->cyclic_mode = RT_CYCLIC_TRIANGULAR;
-	}
-	if ((a = arg(c, "threshold_mode")) && a->kind == RT_ARG_STR && a->s)
-		cfg->threshold_mode = !strcmp(a->s, "abs") ? RT_THRESHOLD_ABS : RT_THRESHOLD_REL;
-	if ((a = arg(c, "anneal_strategy")) && a->kind == RT_ARG_STR && a->s)
-		cfg->anneal_strategy = !strcmp(a->s, "linear") ? RT_ANNEAL_LINEAR : RT_ANNEAL_COS;
-	if (num(arg(c, "cycle_momentum"), &v))
-		cfg->cycle_momentum = v != 0;
-	if (num(arg(c, "three_phase"), &v))
-		cfg->three_phase = v != 0;
-	if (sched_param(arg(c, "min_lr"), &cfg->min_lr) || sched_param(arg(c, "max_lr"), &cfg->max_lr) ||
-	    sched_param(arg(c, "base_lr"), &cfg->base_lr) ||
-	    sched_param(arg(c, "base_momentum"), &cfg->base_momentum) ||
-	    sched_param(arg(c, "max_momentum"), &cfg->max_momentum))
-		return fail(r, FTSRT_EINVAL, "%s: a bad float-or-list argument", c->class_path);
-	if ((a = arg(c, "milestones")) && a->kind == RT_ARG_FLOATS && kind == RT_SCHED_MULTISTEP) {
-		if (a->n > 256 - (uint32_t)st->nints)
-			return fail(r, FTSRT_EINVAL, "%s: too many milestones", c->class_path);
-		cfg->milestones = st->ints + st->nints;
-		cfg->nmilestones = a->n;
-		for (uint32_t i = 0; i < a->n; i++)
-			st->ints[st->nints++] = (int64_t)a->v[i];
-	}
-	if (kind == RT_SCHED_SEQUENTIAL && c->milestones) {
-		cfg->milestones = c->milestones;
-		cfg->nmilestones = c->nmilestones;
-	}
-	if (kind == RT_SCHED_LAMBDA || kind == RT_SCHED_MULTIPLICATIVE) {
-		if (!c->lambda || st->nlam == 16)
-			return fail(r, FTSRT_EINVAL, "%s without an lr_lambda program", c->class_path);
-		struct rt_lambda_diag d;
-		if (rt_lambda_validate(c->lambda, c->lambda_len, &st->lam[st->nlam], &d))
-			return fail(r, FTSRT_EINVAL, "%s: invalid lr_lambda program: %s", c->class_path, d.msg);
-		cfg->lambdas = &st->lam[st->nlam++];
-		cfg->nlambdas = 1;
-	}
-	if (c->nchildren) {
-		if (c->nchildren > 16 - (uint32_t)st->nch)
-			return fail(r, FTSRT_EINVAL, "%s: too many child schedulers", c->class_path);
-		struct rt_sched_config *ch = st->ch + st->nch;
-		st->nch += (int)c->nchildren;
-		for (uint32_t i = 0; i < c->nchildren; i++) {
-			int rc = sched_config(r, c->children[i], &ch[i], st, depth + 1);
-			if (rc)
-				return rc;
-		}
-		cfg->children = ch;
-		cfg->nchildren = c->nchildren;
-	}
-	return FTSRT_OK;
+	char err[256];
+	int rc = sem_optim_config(&r->plan->classes[rec], kind, h, err, sizeof(err));
+	return rc ? fail(r, rc, "%s", err) : FTSRT_OK;
 }
 
 /* --- groups ------------------------------------------------------------------- */
-
-/* momentum or beta1: what OneCycleLR/CyclicLR cycle; NaN when neither. */
-static double group_momentum(int kind, const struct ftsrt_optim_hparams *h)
-{
-	switch (kind) {
-	case FTSRT_OPTIM_SGD:
-	case FTSRT_OPTIM_RMSPROP:
-	case FTSRT_OPTIM_MUON:
-		return h->momentum;
-	case FTSRT_OPTIM_ADAM:
-	case FTSRT_OPTIM_ADAMW:
-	case FTSRT_OPTIM_ADAMAX:
-	case FTSRT_OPTIM_NADAM:
-	case FTSRT_OPTIM_RADAM:
-		return h->beta1;
-	default:
-		return NAN;
-	}
-}
 
 static void clear_groups(ftsrt_run *r)
 {
 	for (int i = 0; i < r->ng; i++)
 		rfree(r, r->g[i].params, (size_t)r->g[i].nparams * sizeof(int));
 	r->ng = 0;
+	r->sg.n = 0;
 	for (int i = 0; i < r->np; i++)
 		r->p[i].group = -1;
 	r->dirty = true;
@@ -486,38 +266,28 @@ static int add_group(ftsrt_run *r, const int *idx, int n, double lr, double init
 		if (!g)
 			return fail(r, FTSRT_ENOMEM, "out of memory");
 		r->g = g;
-		double *a[3] = {r->lr, r->init, r->mom};
-		for (int k = 0; k < 3; k++) {
-			double *x = r->alloc(r->ud, a[k], (size_t)r->gcap * sizeof(double),
-					     (size_t)cap * sizeof(double));
-			if (!x)
-				return fail(r, FTSRT_ENOMEM, "out of memory");
-			a[k] = x;
-			if (k == 0)
-				r->lr = x;
-			else if (k == 1)
-				r->init = x;
-			else
-				r->mom = x;
-		}
+		double *x = r->alloc(r->ud, r->mom, (size_t)r->gcap * sizeof(double), (size_t)cap * sizeof(double));
+		if (!x)
+			return fail(r, FTSRT_ENOMEM, "out of memory");
+		r->mom = x;
 		r->gcap = cap;
 	}
+	if (sem_groups_push(&r->sg, phase, no_decay, false, lr, SEM_KNOWN, init, SEM_KNOWN))
+		return fail(r, FTSRT_ENOMEM, "out of memory");
 	struct group *g = &r->g[r->ng];
 	memset(g, 0, sizeof(*g));
 	g->params = ralloc(r, (size_t)n * sizeof(int));
-	if (!g->params)
+	if (!g->params) {
+		r->sg.n--;
 		return fail(r, FTSRT_ENOMEM, "out of memory");
+	}
 	if (n)
 		memcpy(g->params, idx, (size_t)n * sizeof(int));
 	g->nparams = n;
 	g->hp = *hp;
 	if (no_decay)
 		g->hp.weight_decay = 0.0;
-	g->phase = phase;
-	g->no_decay = no_decay;
-	r->lr[r->ng] = lr;
-	r->init[r->ng] = init;
-	r->mom[r->ng] = group_momentum(r->opt_kind, &g->hp);
+	r->mom[r->ng] = sem_group_momentum(r->opt_kind, &g->hp);
 	for (int i = 0; i < n; i++)
 		r->p[idx[i]].group = r->ng;
 	r->ng++;
@@ -527,11 +297,7 @@ static int add_group(ftsrt_run *r, const int *idx, int n, double lr, double init
 
 static bool is_no_decay(const ftsrt_run *r, int i)
 {
-	const char *name = r->plan->params[i].name;
-	for (uint32_t k = 0; k < r->plan->nno_decay; k++)
-		if (r->plan->no_decay[k] && strstr(name, r->plan->no_decay[k]))
-			return true;
-	return false;
+	return sem_no_decay(r->plan, r->plan->params[i].name);
 }
 
 /*
@@ -598,7 +364,7 @@ static void thaw(ftsrt_run *r, int i)
 static struct rt_pg pgview(ftsrt_run *r)
 {
 	bool has_mom = r->ng > 0 && !isnan(r->mom[0]);
-	struct rt_pg pg = {r->lr, r->init, has_mom ? r->mom : NULL, (size_t)r->ng};
+	struct rt_pg pg = {r->sg.lr, r->sg.init, has_mom ? r->mom : NULL, (size_t)r->ng};
 	return pg;
 }
 
@@ -613,7 +379,7 @@ static int sched_reconcile(ftsrt_run *r)
 			r->s.children[i].ngroups = (size_t)r->ng;
 	}
 	while (r->s.ngroups < (size_t)r->ng) {
-		int rc = rt_sched_add_group(&r->s, r->lr[r->s.ngroups]);
+		int rc = rt_sched_add_group(&r->s, r->sg.lr[r->s.ngroups]);
 		if (rc)
 			return fail(r, rc, "lr scheduler: %s", rt_sched_errmsg(&r->s));
 	}
@@ -634,7 +400,7 @@ static int sched_step(ftsrt_run *r, const double *metric)
 		return fail(r, FTSRT_EINVAL, "lr scheduler step: %s", rt_sched_errmsg(&r->s));
 	for (int i = 0; i < nm; i++)
 		if (pg.momentum && r->mom[i] != before[i]) {
-			if (isnan(group_momentum(r->opt_kind, &r->g[i].hp)))
+			if (isnan(sem_group_momentum(r->opt_kind, &r->g[i].hp)))
 				continue;
 			if (r->opt_kind == FTSRT_OPTIM_SGD || r->opt_kind == FTSRT_OPTIM_RMSPROP ||
 			    r->opt_kind == FTSRT_OPTIM_MUON)
@@ -650,11 +416,14 @@ static int sched_step(ftsrt_run *r, const double *metric)
 static int sched_new(ftsrt_run *r, int rec)
 {
 	struct rt_sched_config cfg;
-	struct cfgstore *st = ralloc(r, sizeof(*st));
+	struct sem_cfgstore *st = ralloc(r, sizeof(*st));
 	if (!st)
 		return fail(r, FTSRT_ENOMEM, "out of memory");
 	memset(st, 0, sizeof(*st));
-	int rc = sched_config(r, rec, &cfg, st, 0);
+	char err[256];
+	int rc = sem_sched_config(r->plan, rec, &cfg, st, err, sizeof(err));
+	if (rc)
+		rc = fail(r, rc, "%s", err);
 	struct rt_sched ns;
 	memset(&ns, 0, sizeof(ns));
 	if (!rc) {
@@ -682,17 +451,7 @@ static int sched_new(ftsrt_run *r, int rec)
 /* reinit_lr_scheduler (7.10): existing-group lr precedence, then construct. */
 static int sched_reinit(ftsrt_run *r, int rec)
 {
-	const struct rt_plan_class *c = &r->plan->classes[rec];
-	if (c->ninit_pg_lrs > 0) {
-		for (int k = 0; k < r->ng && k < c->ninit_pg_lrs; k++)
-			r->lr[k] = r->init[k] = c->init_pg_lrs[k];
-	} else if (c->ninit_pg_lrs == 0 || c->use_current) {
-		/* init_pg_lrs: [] or use_current_optimizer_pg_lrs: lrs unchanged */
-	} else {
-		for (int k = 0; k < r->ng; k++)
-			if (!isnan(r->init[k]))
-				r->lr[k] = r->init[k];
-	}
+	sem_reinit_lrs(&r->sg, &r->plan->classes[rec]);
 	return sched_new(r, rec);
 }
 
@@ -746,7 +505,7 @@ static int rebuild(ftsrt_run *r)
 	ftsrt_optim_set_kernels(o, r->opt.kernels);
 	for (int i = 0; i < r->ng && !rc; i++) {
 		struct ftsrt_optim_hparams h = r->g[i].hp;
-		h.lr = r->lr[i];
+		h.lr = r->sg.lr[i];
 		rc = ftsrt_optim_add_group(o, &h, NULL);
 	}
 	if (!rc && r->ng == 0)
@@ -920,10 +679,10 @@ static int ckpt_build(ftsrt_run *r, int position, double metric, struct rt_wbuf 
 	hp_put(b, &r->def);
 	rt_wbuf_u32(b, (uint32_t)r->ng);
 	for (int i = 0; i < r->ng; i++) {
-		rt_wbuf_u32(b, (uint32_t)r->g[i].phase);
-		rt_wbuf_u32(b, r->g[i].no_decay);
-		rt_wbuf_f64(b, r->lr[i]);
-		rt_wbuf_f64(b, r->init[i]);
+		rt_wbuf_u32(b, (uint32_t)r->sg.phase[i]);
+		rt_wbuf_u32(b, r->sg.no_decay[i]);
+		rt_wbuf_f64(b, r->sg.lr[i]);
+		rt_wbuf_f64(b, r->sg.init[i]);
 		hp_put(b, &r->g[i].hp);
 		rt_wbuf_u32(b, (uint32_t)r->g[i].nparams);
 		for (int k = 0; k < r->g[i].nparams; k++)
@@ -1139,7 +898,7 @@ static int ck_apply_groups(ftsrt_run *r, const struct ckview *v, bool keep_hp)
 			idx[k] = (int)rt_rbuf_u32(&b);
 		rc = add_group(r, idx, (int)n, lr, init, phase, false, keep_hp ? &h : &r->def);
 		if (!rc) {
-			r->g[r->ng - 1].no_decay = nd;
+			r->sg.no_decay[r->ng - 1] = nd;
 			if (nd && !keep_hp)
 				r->g[r->ng - 1].hp.weight_decay = 0;
 		}
@@ -1220,13 +979,6 @@ static int load_best(ftsrt_run *r)
 
 /* --- transitions ----------------------------------------------------------------- */
 
-static int new_opt_at(const ftsrt_run *r, int d)
-{
-	if (d <= 0)
-		return -1;
-	return r->plan->reinit_optimizer >= 0 ? r->plan->reinit_optimizer : r->plan->phases[d].new_optimizer;
-}
-
 /* The slot layouts of two optimizer kinds are the same (Adam and AdamW). */
 static bool same_layout(int a, int b)
 {
@@ -1268,7 +1020,7 @@ static int restore_best(ftsrt_run *r, int d)
 		return rc;
 	}
 	bool same = v.kind == r->opt_kind || same_layout(v.kind, r->opt_kind);
-	if (!same && new_opt_at(r, d) < 0) {
+	if (!same && sem_new_optimizer(r->plan, d) < 0) {
 		char w1[300], w2[300];
 		const char *intro;
 		if (r->opt_phase > 0) {
@@ -1331,7 +1083,7 @@ static int reinit_optimizer(ftsrt_run *r, int rec, int d)
 	int *idx, n, added;
 	if ((rc = candidates(r, 0, &idx, &n)))
 		return rc;
-	rc = add_groups_split(r, idx, n, h.lr, h.lr, 0, r->plan->nno_decay > 0, &added);
+	rc = add_groups_split(r, idx, n, h.lr, h.lr, 0, sem_phase_ngroups(r->plan, 1) == 2, &added);
 	rfree(r, idx, (size_t)r->plan->phases[0].nparams * sizeof(int));
 	return rc;
 }
@@ -1343,8 +1095,8 @@ static int add_phase_groups(ftsrt_run *r, int i)
 	int rc = candidates(r, i, &idx, &n);
 	if (rc)
 		return rc;
-	if (n > 0) {
-		double lr = r->plan->phases[i].lr, unscaled = lr;
+	if (sem_phase_ngroups(r->plan, (size_t)n) > 0) {
+		double lr = sem_phase_lr(r->plan, i), unscaled = lr;
 		if (r->plan->apply_lambdas_new_pgs && r->has_sched && rt_sched_has_lambdas(&r->s)) {
 			double f;
 			if (rt_sched_last_lambda(&r->s, &f))
@@ -1353,7 +1105,8 @@ static int add_phase_groups(ftsrt_run *r, int i)
 				lr *= f;
 		}
 		if (!rc)
-			rc = add_groups_split(r, idx, n, lr, lr, i, r->plan->nno_decay > 0, &added);
+			rc = add_groups_split(r, idx, n, lr, lr, i, sem_phase_ngroups(r->plan, (size_t)n) == 2,
+					      &added);
 		for (int k = 0; k < added && !rc && r->has_sched; k++)
 			if ((rc = rt_sched_add_group(&r->s, unscaled)))
 				rc = fail(r, rc, "lr scheduler: %s", rt_sched_errmsg(&r->s));
@@ -1370,34 +1123,30 @@ static void restore_latest(ftsrt_run *r, const struct snapshot *S, int d)
 		      "the previous phase's lr scheduler state was not loaded into the current %s",
 		      rt_sched_kind_name(r->s.kind));
 	for (int k = 0; k < r->ng && k < S->n; k++)
-		r->lr[k] = S->lrs[k];
+		r->sg.lr[k] = S->lrs[k];
 }
 
-/* step_pg (7.6) for target depth d. */
+/* step_pg (7.6) for target depth d: the program sem.c makes of it. */
 static int step_pg(ftsrt_run *r, int d, bool depth_sync, const struct snapshot *S)
 {
-	int new_opt = new_opt_at(r, d);
-	int restored = new_opt >= 0 ? -1 : r->best_depth;
-	int first = (depth_sync || new_opt >= 0) ? restored + 1 : d;
-	for (int i = first; i <= d; i++) {
-		thaw(r, i);
-		int rc;
-		if (new_opt >= 0 && i == 0) {
-			rc = reinit_optimizer(r, new_opt, d);
-		} else {
-			int sched = d > 0 ? (r->plan->reinit_scheduler >= 0 ? r->plan->reinit_scheduler
-									   : r->plan->phases[i].new_lr_scheduler)
-					  : -1;
-			if (i == d && d > 0)
-				restore_latest(r, S, d);
-			rc = add_phase_groups(r, i);
-			if (!rc && sched >= 0)
-				rc = sched_reinit(r, sched);
+	size_t cap = sem_max_ops(r->plan);
+	struct sem_op *ops = ralloc(r, cap * sizeof(*ops));
+	if (!ops)
+		return fail(r, FTSRT_ENOMEM, "out of memory");
+	size_t n = sem_transition(r->plan, d, depth_sync, r->best_depth, ops, cap);
+	int rc = FTSRT_OK;
+	for (size_t k = 0; k < n && !rc; k++) {
+		const struct sem_op *op = &ops[k];
+		switch ((enum sem_op_kind)op->kind) {
+		case SEM_OP_THAW: thaw(r, op->phase); break;
+		case SEM_OP_REINIT_OPTIMIZER: rc = reinit_optimizer(r, op->rec, d); break;
+		case SEM_OP_ROLL_FORWARD: restore_latest(r, S, d); break;
+		case SEM_OP_ADD_GROUPS: rc = add_phase_groups(r, op->phase); break;
+		case SEM_OP_REINIT_SCHEDULER: rc = sched_reinit(r, op->rec); break;
 		}
-		if (rc)
-			return rc;
 	}
-	return FTSRT_OK;
+	rfree(r, ops, cap * sizeof(*ops));
+	return rc;
 }
 
 /* FinetuningScheduler.step (7.4.3): one transition, to curr_depth + 1. */
@@ -1417,7 +1166,7 @@ static int transition(ftsrt_run *r)
 	if (!S.lrs)
 		rc = fail(r, FTSRT_ENOMEM, "out of memory");
 	else if (r->ng)
-		memcpy(S.lrs, r->lr, (size_t)r->ng * sizeof(double));
+		memcpy(S.lrs, r->sg.lr, (size_t)r->ng * sizeof(double));
 	if (!rc && r->plan->restore_best)
 		rc = restore_best(r, d);
 	if (!rc) {
@@ -1569,6 +1318,7 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 	r->plan = p;
 	r->alloc = alloc;
 	r->ud = o.alloc_ud;
+	sem_groups_init(&r->sg, alloc, o.alloc_ud);
 	r->opt = o;
 	r->es = o.dtype == FTSRT_F64 ? sizeof(double) : sizeof(float);
 	r->max_depth = (int)p->max_depth;
@@ -1648,8 +1398,7 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 	int *idx, n, added;
 	if ((rc = candidates(r, 0, &idx, &n)))
 		goto out_free;
-	rc = add_groups_split(r, idx, n, r->def.lr, NAN, 0, p->phase0_groups >= 2 && p->nno_decay > 0,
-			      &added);
+	rc = add_groups_split(r, idx, n, r->def.lr, NAN, 0, sem_initial_ngroups(p) == 2, &added);
 	rfree(r, idx, (size_t)p->phases[0].nparams * sizeof(int));
 	if (!rc && p->initial_scheduler >= 0)
 		rc = sched_new(r, p->initial_scheduler);
@@ -1693,9 +1442,8 @@ FTSRT_API void ftsrt_run_free(ftsrt_run *r)
 	drop_image(r);
 	clear_groups(r);
 	rfree(r, r->g, (size_t)r->gcap * sizeof(*r->g));
-	rfree(r, r->lr, (size_t)r->gcap * sizeof(double));
-	rfree(r, r->init, (size_t)r->gcap * sizeof(double));
 	rfree(r, r->mom, (size_t)r->gcap * sizeof(double));
+	sem_groups_release(&r->sg);
 	if (r->has_sched)
 		rt_sched_release(&r->s);
 	ftsrt_optim_free(r->o);
@@ -1837,7 +1585,7 @@ FTSRT_API int ftsrt_run_step(ftsrt_run *r)
 	if (r->dirty && (rc = rebuild(r)))
 		return rc;
 	for (int i = 0; i < r->ng; i++)
-		if ((rc = ftsrt_optim_set_lr(r->o, i, r->lr[i])))
+		if ((rc = ftsrt_optim_set_lr(r->o, i, r->sg.lr[i])))
 			return fail(r, rc, "group %d: %s", i, ftsrt_optim_errmsg(r->o));
 	if (r->tensor_mode)
 		for (int i = 0; i < r->np; i++) {
@@ -1976,11 +1724,11 @@ FTSRT_API int ftsrt_run_group(const ftsrt_run *r, int g, struct ftsrt_run_group 
 {
 	if (!r || !out || g < 0 || g >= r->ng)
 		return FTSRT_EINVAL;
-	out->lr = r->lr[g];
-	out->initial_lr = r->init[g];
+	out->lr = r->sg.lr[g];
+	out->initial_lr = r->sg.init[g];
 	out->weight_decay = r->g[g].hp.weight_decay;
-	out->phase = r->g[g].phase;
-	out->no_decay = r->g[g].no_decay;
+	out->phase = r->sg.phase[g];
+	out->no_decay = r->sg.no_decay[g];
 	out->nparams = r->g[g].nparams;
 	out->params = r->g[g].params;
 	return FTSRT_OK;
@@ -2065,11 +1813,11 @@ FTSRT_API int ftsrt_run_resume(ftsrt_run *r, const char *path)
 		if (!l || !in) {
 			rc = fail(r, FTSRT_ENOMEM, "out of memory");
 		} else {
-			memcpy(l, r->lr, n);
-			memcpy(in, r->init, n);
+			memcpy(l, r->sg.lr, n);
+			memcpy(in, r->sg.init, n);
 			rc = sched_new(r, v.sched_rec);
-			memcpy(r->lr, l, n);
-			memcpy(r->init, in, n);
+			memcpy(r->sg.lr, l, n);
+			memcpy(r->sg.init, in, n);
 			if (!rc && rt_sched_state_load(&r->s, v.sched, v.sched_len))
 				rc = fail(r, FTSRT_EFORMAT, "checkpoint: scheduler state: %s", rt_sched_errmsg(&r->s));
 		}
