@@ -176,7 +176,7 @@ $(LIBRT_SO): $(RUNTIME_PIC)
 	ln -sf libftsrt.so.$(VERSION) $(B)/libftsrt.so
 
 $(FTSC): $(B)/compiler/main.o $(LIBFTSC) $(LIBRT_A)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -pthread
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(RT_LIBS) -pthread
 
 $(FTSRUN): $(B)/runtime/ftsrun.o $(RT_TOOL_OBJ) $(LIBRT_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(RT_LIBS)

@@ -3,6 +3,8 @@
  */
 #include "driver.h"
 
+#include "planview.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,7 +229,10 @@ int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struc
 			init->where = sched0->span;
 	}
 	if (d->errors == 0) {
-		c->sim = fts_simulate(c->ir, init);
+		c->view = fts_arena_alloc(&c->arena, sizeof(*c->view));
+		if (fts_planview_build(c, &c->arena, c->view) != 0)
+			c->view = NULL;
+		c->sim = fts_simulate(c->ir, init, c->view, d);
 		fts_check_cross_phase(c->ir, c->sim, init, d);
 	}
 	stage("simulate", &t0);

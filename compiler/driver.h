@@ -14,6 +14,8 @@
 #include "ir.h"
 #include "simulate.h"
 
+struct fts_planview;
+
 /* Which run settings the command line gave (they override a config). */
 enum fts_given {
 	FTS_GIVEN_RESTORE_BEST = 1 << 0,
@@ -51,6 +53,7 @@ struct fts_compile {
 	struct fts_manifest *manifest;
 	struct fts_names *names;
 	struct fts_ir *ir;              /* NULL when lowering did not run */
+	struct fts_planview *view;      /* the plan it builds (planview.h); NULL with errors */
 	struct fts_sim *sim;            /* NULL when the schedule has errors */
 	struct fts_initial initial;
 	struct fts_config config;       /* the merged LightningCLI configs (zeroed without

@@ -24,6 +24,7 @@
 #include "fts_stdlib.h"
 #include "lambda_emit.h"
 #include "manifest.h"
+#include "planview.h"
 
 struct buf {
 	uint8_t *p;
@@ -215,321 +216,140 @@ static void emit_manifest(struct em *m)
 	}
 }
 
-/* ---- classes and arguments ------------------------------------------------------------ */
+/* ---- classes, phases and settings: the plan view, serialized ------------------------- */
 
-static bool all_numbers(const struct fts_value *v)
+static void emit_arg(struct em *m, const struct rt_plan_arg *a)
 {
-	for (size_t k = 0; k < v->len; k++)
-		if (v->items[k].kind != FTS_V_INT && v->items[k].kind != FTS_V_FLOAT &&
-		    v->items[k].kind != FTS_V_BOOL)
-			return false;
-	return true;
-}
-
-static void emit_arg(struct em *m, const struct fts_decl_class *cls,
-		     const struct fts_resolved_arg *ra)
-{
-	const struct fts_value *v = &ra->value;
-	uint8_t kind = PLAN_ARG_NONE, b = 0;
-	int64_t i = 0;
-	double f = 0;
-	uint32_t s = PLAN_NOSTR, vi = 0, n = 0;
-
-	if (ra->missing) {
-		efail(m, "%s: required argument '%s' is missing", cls->path, ra->arg->name);
-		return;
-	}
-	if (ra->arg->type->kind == FTS_T_SCHEDULER_LIST) {
-		kind = PLAN_ARG_NONE;   /* recorded as the class's children */
-	} else if (ra->arg->type->kind == FTS_T_LAMBDA && v->kind != FTS_V_STR &&
-		   v->kind != FTS_V_NONE) {
-		efail(m, "%s: '%s' is a list of lambdas (one per parameter group); ftsc build "
-		      "supports a single lambda given as a string expression of 'epoch'", cls->path,
-		      ra->arg->name);
-		return;
-	} else {
-		switch (v->kind) {
-		case FTS_V_NONE: kind = PLAN_ARG_NONE; break;
-		case FTS_V_BOOL: kind = PLAN_ARG_BOOL; b = v->b; i = v->b; f = v->b; break;
-		case FTS_V_INT: kind = PLAN_ARG_INT; i = v->i; f = (double)v->i; break;
-		case FTS_V_FLOAT: kind = PLAN_ARG_FLOAT; f = v->f; break;
-		case FTS_V_STR: kind = PLAN_ARG_STR; s = emit_str(m, v->s); break;
-		case FTS_V_TUPLE:
-		case FTS_V_LIST: {
-			if (!all_numbers(v)) {
-				efail(m, "%s: argument '%s' is a sequence of non-numbers, which a plan "
-				      "cannot hold", cls->path, ra->arg->name);
-				return;
-			}
-			double *tmp = fts_arena_alloc(m->a, (v->len ? v->len : 1) * sizeof(*tmp));
-			for (size_t k = 0; k < v->len; k++)
-				fts_value_number(&v->items[k], &tmp[k]);
-			kind = PLAN_ARG_FLOATS;
-			vi = emit_f64s(m, tmp, v->len);
-			n = (uint32_t)v->len;
-			break;
-		}
-		case FTS_V_DICT:
-			efail(m, "%s: argument '%s' is a mapping, which a plan cannot hold", cls->path,
-			      ra->arg->name);
-			return;
-		}
-	}
-	uint32_t name = emit_str(m, ra->arg->name);
+	uint32_t name = emit_str(m, a->name), s = PLAN_NOSTR, vi = 0;
+	if (a->kind == RT_ARG_STR)
+		s = emit_str(m, a->s);
+	if (a->kind == RT_ARG_FLOATS)
+		vi = emit_f64s(m, a->v, a->n);
 	uint8_t *r = grow(m, PLAN_SEC_ARGS, 40);
 	plan_wr32(r, name);
-	r[4] = kind;
-	r[5] = ra->given ? 1 : 0;
-	r[6] = b;
+	r[4] = a->kind;
+	r[5] = a->given ? 1 : 0;
+	r[6] = a->b;
 	plan_wr32(r + 8, s);
 	plan_wr32(r + 12, vi);
-	plan_wr32(r + 16, n);
-	plan_wr64(r + 24, (uint64_t)i);
-	plan_wrf64(r + 32, f);
+	plan_wr32(r + 16, a->kind == RT_ARG_FLOATS ? a->n : 0);
+	plan_wr64(r + 24, (uint64_t)a->i);
+	plan_wrf64(r + 32, a->f);
 }
 
-/* What a class record is made from: a directive, or a scheduler_list item. */
-struct cls_src {
-	const struct fts_decl_class *decl;
-	const char *written;            /* class path as written (messages) */
-	const struct fts_node *init_args;
-	const struct fts_ir_directive *dir;     /* NULL for children */
-};
-
-static const struct fts_node *map_get(const struct fts_node *n, const char *key)
+static void emit_class(struct em *m, const struct rt_plan_class *c)
 {
-	if (!n || n->kind != FTS_N_MAP)
-		return NULL;
-	struct fts_pair *p = fts_node_get(n, key);
-	return p ? p->value : NULL;
-}
-
-static int32_t emit_class(struct em *m, const struct cls_src *cs, bool scheduler);
-
-static void class_lambda(struct em *m, const struct fts_decl_class *cls,
-			 const struct fts_resolved_arg *ra, uint8_t *rec)
-{
-	if (ra->value.kind != FTS_V_STR)
-		return;
-	struct fts_expr *e = fts_expr_parse(m->a, FTS_NOFILE, 0, ra->value.s, ra->value.len,
-					    NULL, NULL);
-	uint8_t code[FTS_LAMBDA_MAX_LEN];
-	size_t len;
-	char why[160];
-	if (!e) {
-		efail(m, "%s: lr_lambda '%s' is not an expression of 'epoch'", cls->path, ra->value.s);
-		return;
-	}
-	if (fts_lambda_emit(e, code, sizeof(code), &len, why, sizeof(why))) {
-		efail(m, "%s: lr_lambda '%s': %s", cls->path, ra->value.s, why);
-		return;
-	}
-	uint32_t at = (uint32_t)m->s[PLAN_SEC_BLOB].len;
-	memcpy(grow(m, PLAN_SEC_BLOB, len), code, len);
-	plan_wr32(rec + 44, at);
-	plan_wr32(rec + 48, (uint32_t)len);
-}
-
-static int32_t emit_class(struct em *m, const struct cls_src *cs, bool scheduler)
-{
-	const struct fts_decl_class *cls = cs->decl;
-	if (m->failed)
-		return -1;
-	if (!cls) {
-		efail(m, "'%s' is not a class ftsc knows; declare it (--declare) to build a plan",
-		      cs->written ? cs->written : "?");
-		return -1;
-	}
-	if ((cls->kind == FTS_DECL_LR_SCHEDULER) != scheduler) {
-		efail(m, "'%s' is not %s", cls->path, scheduler ? "an lr scheduler" : "an optimizer");
-		return -1;
-	}
-	if (cls->id > UINT16_MAX) {
-		efail(m, "class id %u of '%s' does not fit in a plan (max 65535)", cls->id, cls->path);
-		return -1;
-	}
-	int32_t idx = (int32_t)count(m, PLAN_SEC_CLSS, 80);
-	grow(m, PLAN_SEC_CLSS, 80);     /* reserved now: children get later indices */
-	struct fts_resolved_arg *ra;
-	fts_stdlib_resolve(cls, cs->init_args, m->a, &ra);
-	uint32_t args = count(m, PLAN_SEC_ARGS, 40);
-	for (size_t k = 0; k < cls->nargs; k++)
-		emit_arg(m, cls, &ra[k]);
-
+	uint8_t *r = grow(m, PLAN_SEC_CLSS, 80);
+	size_t at = (size_t)(r - m->s[PLAN_SEC_CLSS].p);
 	uint8_t tmp[80] = {0};
-	tmp[0] = scheduler;
-	tmp[1] = 1;             /* interval: epoch unless pl_lrs_cfg says step */
-	plan_wr16(tmp + 4, (uint16_t)cls->id);
-	plan_wr32(tmp + 8, emit_str(m, cls->path));
+	tmp[0] = c->scheduler;
+	tmp[1] = c->epoch_interval;
+	tmp[2] = c->use_current;
+	plan_wr16(tmp + 4, c->stdlib_id);
+	plan_wr32(tmp + 8, emit_str(m, c->class_path));
+	uint32_t args = count(m, PLAN_SEC_ARGS, 40);
+	for (uint32_t k = 0; k < c->nargs; k++)
+		emit_arg(m, &c->args[k]);
 	plan_wr32(tmp + 12, args);
-	plan_wr32(tmp + 16, (uint32_t)cls->nargs);
-	plan_wr32(tmp + 28, 1);
-	plan_wr32(tmp + 32, PLAN_NOSTR);
-	plan_wr32(tmp + 40, (uint32_t)-1);
-	if (!scheduler) {
-		const struct fts_decl_state *st[64];
-		size_t n = fts_stdlib_state_slots(cls, ra, m->a, st, 64);
+	plan_wr32(tmp + 16, c->nargs);
+	if (!c->scheduler) {
 		uint32_t offs[64];
-		if (n > 64)
-			n = 64;
-		for (size_t k = 0; k < n; k++)
-			offs[k] = emit_str(m, st[k]->name);
+		uint32_t n = c->nslots < 64 ? c->nslots : 64;
+		for (uint32_t k = 0; k < n; k++)
+			offs[k] = emit_str(m, c->state_slots[k]);
 		plan_wr32(tmp + 20, emit_u32s(m, offs, n));
-		plan_wr32(tmp + 24, (uint32_t)n);
-	} else {
-		const struct fts_ir_directive *d = cs->dir;
-		if (d) {
-			int64_t freq = 1;
-			bool big = false;
-			const struct fts_node *fq = map_get(d->pl_lrs_cfg, "frequency");
-			if (fq && (fts_node_pyint(fq, &freq, &big) || big || freq < 1 || freq > INT32_MAX)) {
-				efail(m, "%s: pl_lrs_cfg frequency must be a positive integer", cls->path);
-				return -1;
-			}
-			tmp[1] = d->epoch_interval;
-			tmp[2] = d->use_current;
-			plan_wr32(tmp + 28, (uint32_t)freq);
-			plan_wr32(tmp + 32, emit_str(m, d->monitor));
-			if (d->init_pg_lrs) {
-				plan_wr32(tmp + 36, emit_f64s(m, d->pg_lrs, d->npg_lrs));
-				plan_wr32(tmp + 40, (uint32_t)d->npg_lrs);
-			}
-		}
-		for (size_t k = 0; k < cls->nargs; k++) {
-			const struct fts_resolved_arg *a = &ra[k];
-			if (a->arg->type->kind == FTS_T_LAMBDA && fts_class_has(cls, FTS_CLS_LAMBDAS))
-				class_lambda(m, cls, a, tmp);
-			if (!strcmp(a->arg->name, "milestones") && fts_class_has(cls, FTS_CLS_CONTAINER) &&
-			    (a->value.kind == FTS_V_LIST || a->value.kind == FTS_V_TUPLE)) {
-				int64_t *ms = fts_arena_alloc(m->a, (a->value.len + 1) * sizeof(*ms));
-				for (size_t j = 0; j < a->value.len; j++)
-					ms[j] = a->value.items[j].kind == FTS_V_INT ? a->value.items[j].i : 0;
-				plan_wr32(tmp + 60, emit_i64s(m, ms, a->value.len));
-				plan_wr32(tmp + 64, (uint32_t)a->value.len);
-			}
-			if (a->arg->type->kind == FTS_T_SCHEDULER_LIST) {
-				const struct fts_node *list = map_get(cs->init_args, a->arg->name);
-				size_t nch = list && list->kind == FTS_N_SEQ ? list->nitems : 0;
-				uint32_t *ch = fts_arena_alloc(m->a, (nch + 1) * sizeof(*ch));
-				for (size_t j = 0; j < nch; j++) {
-					const struct fts_node *it = list->items[j];
-					const struct fts_node *cp = map_get(it, "class_path");
-					struct cls_src sub = {NULL, cp ? cp->text : NULL,
-							      map_get(it, "init_args"), NULL};
-					if (cp && cp->kind == FTS_N_SCALAR && cp->text)
-						sub.decl = fts_stdlib_find(m->c->stdlib, cp->text);
-					int32_t x = emit_class(m, &sub, true);
-					if (x < 0)
-						return -1;
-					ch[j] = (uint32_t)x;
-				}
-				plan_wr32(tmp + 52, emit_u32s(m, ch, nch));
-				plan_wr32(tmp + 56, (uint32_t)nch);
-			}
-		}
+		plan_wr32(tmp + 24, n);
 	}
-	if (m->failed)
-		return -1;
-	memcpy(m->s[PLAN_SEC_CLSS].p + (size_t)idx * 80, tmp, 80);
-	return idx;
+	plan_wr32(tmp + 28, c->frequency ? c->frequency : 1);
+	plan_wr32(tmp + 32, c->monitor ? emit_str(m, c->monitor) : PLAN_NOSTR);
+	plan_wr32(tmp + 40, (uint32_t)-1);
+	if (c->ninit_pg_lrs >= 0) {
+		plan_wr32(tmp + 36, emit_f64s(m, c->init_pg_lrs, (size_t)c->ninit_pg_lrs));
+		plan_wr32(tmp + 40, (uint32_t)c->ninit_pg_lrs);
+	}
+	if (c->lambda_len) {
+		uint32_t off = (uint32_t)m->s[PLAN_SEC_BLOB].len;
+		memcpy(grow(m, PLAN_SEC_BLOB, c->lambda_len), c->lambda, c->lambda_len);
+		plan_wr32(tmp + 44, off);
+		plan_wr32(tmp + 48, c->lambda_len);
+	}
+	if (c->nchildren) {
+		uint32_t *ch = fts_arena_alloc(m->a, c->nchildren * sizeof(*ch));
+		for (uint32_t k = 0; k < c->nchildren; k++)
+			ch[k] = (uint32_t)c->children[k];
+		plan_wr32(tmp + 52, emit_u32s(m, ch, c->nchildren));
+		plan_wr32(tmp + 56, c->nchildren);
+	}
+	if (c->nmilestones) {
+		plan_wr32(tmp + 60, emit_i64s(m, c->milestones, c->nmilestones));
+		plan_wr32(tmp + 64, c->nmilestones);
+	}
+	memcpy(m->s[PLAN_SEC_CLSS].p + at, tmp, 80);
 }
 
-static int32_t emit_directive(struct em *m, const struct fts_ir_directive *d, bool scheduler)
+static void emit_classes(struct em *m)
 {
-	if (!d)
-		return -1;
-	struct cls_src cs = {d->decl, d->class_path, d->init_args, d};
-	int32_t x = emit_class(m, &cs, scheduler);
-	return m->failed ? -1 : x;
+	const struct rt_plan *p = &m->c->view->p;
+	for (uint32_t k = 0; k < p->nclasses; k++)
+		emit_class(m, &p->classes[k]);
 }
 
-/* ---- phases and settings -------------------------------------------------------------- */
-
-static void emit_phases(struct em *m, int32_t *nopt, int32_t *nsched)
+static void emit_phases(struct em *m)
 {
-	const struct fts_ir *ir = m->c->ir;
-	for (uint32_t i = 0; i < ir->nphases; i++) {
-		const struct fts_ir_phase *ph = &ir->phases[i];
-		uint32_t *idx = fts_arena_alloc(m->a, (ph->nparams + 1) * sizeof(*idx));
-		for (uint32_t k = 0; k < ph->nparams; k++)
-			idx[k] = ph->params[k].index;
-		uint32_t at = emit_u32s(m, idx, ph->nparams);
+	const struct rt_plan *p = &m->c->view->p;
+	for (uint32_t i = 0; i < p->nphases; i++) {
+		const struct rt_plan_phase *ph = &p->phases[i];
+		uint32_t at = emit_u32s(m, ph->params, ph->nparams);
 		uint8_t *r = grow(m, PLAN_SEC_PHAS, 48);
 		plan_wr64(r, (uint64_t)ph->index);
-		plan_wr64(r + 8, (uint64_t)(ph->mte < 0 ? -1 : ph->mte));
-		plan_wrf64(r + 16, i == 0 ? ir->settings.base_max_lr : ph->lr);
+		plan_wr64(r + 8, (uint64_t)ph->mte);
+		plan_wrf64(r + 16, ph->lr);
 		plan_wr32(r + 24, at);
 		plan_wr32(r + 28, ph->nparams);
-		plan_wr32(r + 32, (uint32_t)nopt[i]);
-		plan_wr32(r + 36, (uint32_t)nsched[i]);
+		plan_wr32(r + 32, (uint32_t)ph->new_optimizer);
+		plan_wr32(r + 36, (uint32_t)ph->new_lr_scheduler);
 	}
 }
 
-/* FTS's final-phase override (V-FM). */
-static int64_t effective_max_epochs(const struct fts_ir *ir)
+static void emit_settings(struct em *m)
 {
-	int64_t me = ir->settings.max_epochs;
-	if (ir->nphases && ir->phases[ir->nphases - 1].mte >= 0) {
-		int64_t z = -1;
-		for (uint32_t i = 1; i < ir->nphases; i++)
-			if (ir->phases[i].mte > z)
-				z = ir->phases[i].mte;
-		if (z > me)
-			me = z;
-	}
-	return me;
-}
-
-static void emit_settings(struct em *m, const int32_t cls[4])
-{
-	const struct fts_compile *c = m->c;
-	const struct fts_ir *ir = c->ir;
-	const struct fts_settings *st = &ir->settings;
-	uint32_t *nd = fts_arena_alloc(m->a, (c->initial.nno_decay + 1) * sizeof(*nd));
-	for (size_t k = 0; k < c->initial.nno_decay; k++)
-		nd[k] = emit_str(m, c->initial.no_decay[k]);
-	uint32_t ndat = emit_u32s(m, nd, c->initial.nno_decay);
-
-	/* early stopping and checkpointing: from the configs, else FTS's defaults */
-	struct fts_es_cfg es = {.present = !st->epoch_transitions_only, .monitor = "val_loss",
-				.patience = 3, .check_finite = true};
-	struct fts_ckpt_cfg ck = {.monitor = "val_loss", .save_top_k = 1};
-	if (c->config.root) {
-		es = c->config.es;
-		ck = c->config.ckpt;
-		if (es.present && !es.monitor)
-			es.monitor = "val_loss";
-	}
+	const struct rt_plan *p = &m->c->view->p;
+	uint32_t *nd = fts_arena_alloc(m->a, (p->nno_decay + 1) * sizeof(*nd));
+	for (uint32_t k = 0; k < p->nno_decay; k++)
+		nd[k] = emit_str(m, p->no_decay[k]);
+	uint32_t ndat = emit_u32s(m, nd, p->nno_decay);
 	uint32_t flags = 0;
-	flags |= st->restore_best ? PLAN_SETF_RESTORE_BEST : 0;
-	flags |= st->epoch_transitions_only ? PLAN_SETF_EPOCH_TRANSITIONS_ONLY : 0;
-	flags |= st->apply_lambdas_new_pgs ? PLAN_SETF_APPLY_LAMBDAS_NEW_PGS : 0;
-	flags |= es.present ? PLAN_SETF_ES_PRESENT : 0;
-	flags |= es.mode_max ? PLAN_SETF_ES_MODE_MAX : 0;
-	flags |= es.has_stopping_threshold ? PLAN_SETF_ES_HAS_STOPPING : 0;
-	flags |= es.has_divergence_threshold ? PLAN_SETF_ES_HAS_DIVERGENCE : 0;
-	flags |= es.check_finite ? PLAN_SETF_ES_CHECK_FINITE : 0;
-	flags |= ck.mode_max ? PLAN_SETF_CKPT_MODE_MAX : 0;
-	uint32_t esmon = es.present ? emit_str(m, es.monitor) : PLAN_NOSTR;
-	uint32_t ckmon = emit_str(m, ck.monitor);
+	flags |= p->restore_best ? PLAN_SETF_RESTORE_BEST : 0;
+	flags |= p->epoch_transitions_only ? PLAN_SETF_EPOCH_TRANSITIONS_ONLY : 0;
+	flags |= p->apply_lambdas_new_pgs ? PLAN_SETF_APPLY_LAMBDAS_NEW_PGS : 0;
+	flags |= p->es.present ? PLAN_SETF_ES_PRESENT : 0;
+	flags |= p->es.mode_max ? PLAN_SETF_ES_MODE_MAX : 0;
+	flags |= p->es.has_stopping_threshold ? PLAN_SETF_ES_HAS_STOPPING : 0;
+	flags |= p->es.has_divergence_threshold ? PLAN_SETF_ES_HAS_DIVERGENCE : 0;
+	flags |= p->es.check_finite ? PLAN_SETF_ES_CHECK_FINITE : 0;
+	flags |= p->ckpt.mode_max ? PLAN_SETF_CKPT_MODE_MAX : 0;
+	uint32_t esmon = p->es.present ? emit_str(m, p->es.monitor) : PLAN_NOSTR;
+	uint32_t ckmon = emit_str(m, p->ckpt.monitor);
 
 	uint8_t *r = grow(m, PLAN_SEC_SETT, 104);
-	plan_wr64(r, (uint64_t)ir->max_depth);
-	plan_wr64(r + 8, (uint64_t)effective_max_epochs(ir));
-	plan_wrf64(r + 16, st->base_max_lr);
+	plan_wr64(r, (uint64_t)p->max_depth);
+	plan_wr64(r + 8, (uint64_t)p->max_epochs);
+	plan_wrf64(r + 16, p->base_max_lr);
 	plan_wr32(r + 24, ndat);
-	plan_wr32(r + 28, (uint32_t)c->initial.nno_decay);
-	plan_wr32(r + 32, c->initial.phase0_groups ? c->initial.phase0_groups : 1);
-	for (int k = 0; k < 4; k++)
-		plan_wr32(r + 36 + 4 * k, (uint32_t)cls[k]);
+	plan_wr32(r + 28, p->nno_decay);
+	plan_wr32(r + 32, p->phase0_groups);
+	plan_wr32(r + 36, (uint32_t)p->initial_optimizer);
+	plan_wr32(r + 40, (uint32_t)p->initial_scheduler);
+	plan_wr32(r + 44, (uint32_t)p->reinit_optimizer);
+	plan_wr32(r + 48, (uint32_t)p->reinit_scheduler);
 	plan_wr32(r + 52, flags);
 	plan_wr32(r + 56, esmon);
 	plan_wr32(r + 60, ckmon);
-	plan_wr64(r + 64, (uint64_t)(es.present ? es.patience : 0));
-	plan_wrf64(r + 72, es.present ? fabs(es.min_delta) : 0.0);
-	plan_wrf64(r + 80, es.has_stopping_threshold ? es.stopping_threshold : 0.0);
-	plan_wrf64(r + 88, es.has_divergence_threshold ? es.divergence_threshold : 0.0);
-	plan_wr64(r + 96, (uint64_t)ck.save_top_k);
+	plan_wr64(r + 64, (uint64_t)p->es.patience);
+	plan_wrf64(r + 72, p->es.min_delta);
+	plan_wrf64(r + 80, p->es.stopping_threshold);
+	plan_wrf64(r + 88, p->es.divergence_threshold);
+	plan_wr64(r + 96, (uint64_t)p->ckpt.save_top_k);
 }
 
 /* ---- optional sections ------------------------------------------------------------------ */
@@ -677,7 +497,7 @@ int fts_emit_plan(const struct fts_compile *c, const struct fts_sources *src, bo
 	m.errlen = errlen;
 	if (errlen)
 		err[0] = '\0';
-	if (!c->ir || !c->sim || !c->manifest) {
+	if (!c->ir || !c->sim || !c->manifest || !c->view) {
 		efail(&m, "the schedule has errors; no plan is written");
 		goto out;
 	}
@@ -696,21 +516,15 @@ int fts_emit_plan(const struct fts_compile *c, const struct fts_sources *src, bo
 		m.present[k] = !(k == PLAN_SEC_GRPS || k == PLAN_SEC_SMAP);
 	grow(&m, PLAN_SEC_STRS, 1);     /* byte 0: "" */
 
-	emit_manifest(&m);
-	int32_t cls[4];
-	cls[0] = emit_directive(&m, c->initial.optimizer, false);
-	cls[1] = emit_directive(&m, c->initial.scheduler_known ? c->initial.scheduler : NULL, true);
-	const struct fts_ir *ir = c->ir;
-	int32_t *nopt = fts_arena_alloc(&a, (ir->nphases + 1) * sizeof(*nopt));
-	int32_t *nsched = fts_arena_alloc(&a, (ir->nphases + 1) * sizeof(*nsched));
-	for (uint32_t i = 0; i < ir->nphases; i++) {
-		nopt[i] = emit_directive(&m, ir->phases[i].new_optimizer, false);
-		nsched[i] = emit_directive(&m, ir->phases[i].new_lr_scheduler, true);
+	const char *why = fts_planview_problem(c->view);
+	if (why) {
+		efail(&m, "%s", why);
+		goto out;
 	}
-	cls[2] = emit_directive(&m, ir->reinit_optim, false);
-	cls[3] = emit_directive(&m, ir->reinit_lr, true);
-	emit_phases(&m, nopt, nsched);
-	emit_settings(&m, cls);
+	emit_manifest(&m);
+	emit_classes(&m);
+	emit_phases(&m);
+	emit_settings(&m);
 	emit_groups(&m);
 	if (!strip)
 		emit_srcmap(&m);

@@ -112,6 +112,16 @@ int fts_stdlib_check_args(const struct fts_stdlib *lib, const struct fts_decl_cl
 			  const struct fts_node *init_args, struct fts_span where,
 			  fts_arg_report report, void *ctx);
 
+/*
+ * Only the `@groups` checks that FTS's setup probe passes but the real
+ * environment env fails (the constructor raises at the transition), for
+ * init_args that have no other problem.  Reported as
+ * FTS_ARG_CONSTRAINT_RUNTIME.  Returns the number of problems.
+ */
+int fts_stdlib_check_groups(const struct fts_stdlib *lib, const struct fts_decl_class *cls,
+			    const struct fts_node *init_args, struct fts_span where,
+			    const struct fts_groups_env *env, fts_arg_report report, void *ctx);
+
 /* Resolved arguments: every declared arg (and const) with its value. */
 struct fts_resolved_arg {
 	const struct fts_decl_arg *arg; /* the declaration */

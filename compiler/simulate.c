@@ -1,16 +1,16 @@
 /*
  * simulate.c - cross-phase analysis (see simulate.h).
  *
- * The transition procedure is FTS's (docs/fts-semantics.md 7.6-7.10):
- *   - a new optimizer (new_optimizer, or reinit_optim_cfg at every
- *     transition) rebuilds phase 0's groups from the phase-0 parameters
- *     (one group, two with no_decay) at the optimizer's lr, replays phases
- *     1..D-1 (each adding its groups and re-running its own lr-scheduler
- *     reinitialization), then rolls the previous lrs forward by position;
- *   - the target phase adds its groups (lr = the phase lr) and, with a
- *     new_lr_scheduler (or reinit_lr_cfg), resets existing groups by the
- *     init_pg_lrs > use_current_optimizer_pg_lrs > initial_lr precedence
- *     before the new scheduler takes its initial step.
+ * An abstract interpreter of the runtime's transition programs
+ * (runtime/sem.h): the session's groups at the start, then for each
+ * transition the ops sem_transition() gives (thaw, rebuild the optimizer
+ * over phase 0, roll the previous lrs forward, add a phase's groups,
+ * rebuild the scheduler with the init_pg_lrs > use_current > initial_lr
+ * precedence).  Learning rates are sem.c's abstract values; schedulers
+ * and optimizers are constructed by sem.c, with the runtime's own code.
+ * The simulated scenario is a run without restore_best replays (the
+ * group layout and lrs every run starts a phase with); check_restore()
+ * below considers every checkpoint a restore can load.
  */
 #include "simulate.h"
 
@@ -18,349 +18,359 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/sem.h"
 #include "decl.h"
 #include "expr.h"
 #include "fts_stdlib.h"
+#include "planview.h"
 
 struct sim {
 	struct fts_ir *ir;
 	const struct fts_initial *init;
+	const struct fts_planview *v;
+	const struct rt_plan *p;
+	struct fts_diags *d;
 	struct fts_arena *a;
-	struct fts_sim_group *g;        /* the working group list */
-	size_t n, cap;
+	struct sem_groups g;
+	int32_t opt;                    /* optimizer record in force, -1 unknown */
+	bool opt_rep;                   /* it can be built (a class the runtime knows) */
+	double momentum;                /* its momentum/beta1 (NaN none or unknown) */
+	int32_t sched;                  /* scheduler record in force; -1 none */
+	bool sched_known;               /* false: the session's scheduler is unknown */
+	bool sched_rep;                 /* it can be built */
+	bool *reported;                 /* per class record: construction failure reported */
 };
 
-static struct fts_sim_lr lr_known(double v)
+static struct fts_sim_lr lr_of(double v, uint8_t kind)
 {
-	struct fts_sim_lr l = {FTS_LR_KNOWN, v};
+	struct fts_sim_lr l = {kind == SEM_KNOWN ? FTS_LR_KNOWN : kind == SEM_CONTINUES ? FTS_LR_CONTINUES
+										  : FTS_LR_UNKNOWN, v};
+	if (l.kind != FTS_LR_KNOWN)
+		l.v = 0;
 	return l;
 }
 
-static const struct fts_sim_lr LR_CONT = {FTS_LR_CONTINUES, 0};
-static const struct fts_sim_lr LR_UNKNOWN = {FTS_LR_UNKNOWN, 0};
-
-static bool value_number(const struct fts_value *v, double *out)
+/* "exp_avg, exp_avg_sq": an optimizer record's state slots. */
+static const char *rec_slots(struct sim *s, int32_t rec)
 {
-	switch (v->kind) {
-	case FTS_V_FLOAT: *out = v->f; return true;
-	case FTS_V_INT: *out = (double)v->i; return true;
-	case FTS_V_BOOL: *out = v->b; return true;
-	default: return false;
-	}
-}
-
-/* A resolved argument of a directive's class (given or default), or NULL. */
-static const struct fts_resolved_arg *dir_arg(struct sim *s, const struct fts_ir_directive *dir,
-					      const char *name)
-{
-	if (!dir || !dir->decl)
+	if (rec < 0 || s->v->problem[rec])
 		return NULL;
-	struct fts_resolved_arg *args = NULL;
-	fts_stdlib_resolve(dir->decl, dir->init_args, s->a, &args);
-	if (!args)
-		return NULL;
-	for (size_t i = 0; i < dir->decl->nargs; i++)
-		if (strcmp(args[i].arg->name, name) == 0)
-			return &args[i];
-	return NULL;
-}
-
-/* defaults["lr"] of an optimizer directive. */
-static struct fts_sim_lr dir_lr(struct sim *s, const struct fts_ir_directive *dir)
-{
-	const struct fts_resolved_arg *ra = dir_arg(s, dir, "lr");
-	double v;
-	if (ra && value_number(&ra->value, &v))
-		return lr_known(v);
-	return LR_UNKNOWN;
-}
-
-/* "exp_avg, exp_avg_sq": the optimizer's state slots for its arguments. */
-static const char *dir_slots(struct sim *s, const struct fts_ir_directive *dir)
-{
-	if (!dir || !dir->decl)
-		return NULL;
-	struct fts_resolved_arg *args = NULL;
-	if (fts_stdlib_resolve(dir->decl, dir->init_args, s->a, &args) != 0 || !args)
-		return NULL;
-	const struct fts_decl_state *st[16];
-	size_t n = fts_stdlib_state_slots(dir->decl, args, s->a, st, 16);
+	const struct rt_plan_class *c = &s->p->classes[rec];
+	if (c->nslots == 0)
+		return "(none)";
 	char buf[512];
 	size_t off = 0;
 	buf[0] = '\0';
-	for (size_t i = 0; i < n && i < 16 && off < sizeof(buf) - 64; i++)
-		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? ", " : "", st[i]->name);
-	return fts_arena_strdup(s->a, n ? buf : "(none)");
+	for (uint32_t i = 0; i < c->nslots && off < sizeof(buf) - 64; i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? ", " : "", c->state_slots[i]);
+	return fts_arena_strdup(s->a, buf);
 }
 
-static bool lambda_env(void *ctx, const char *name, struct fts_value *out)
+/* defaults["lr"] of an optimizer record. */
+static struct fts_sim_lr rec_lr(struct sim *s, int32_t rec)
 {
-	(void)ctx;
-	if (strcmp(name, "epoch") != 0)
-		return false;
-	out->kind = FTS_V_INT;
-	out->i = 0;
-	return true;
-}
-
-/*
- * The factor a scheduler's construction step applies to every group's
- * lr (torch evaluates get_lr at last_epoch 0): start_factor for LinearLR,
- * factor for ConstantLR, lr_lambda(0) for LambdaLR, 1 for the others.
- */
-static struct fts_sim_lr construction_factor(struct sim *s, const struct fts_ir_directive *dir)
-{
-	if (!dir || !dir->decl)
-		return LR_UNKNOWN;
-	const char *name = dir->decl->name;
-	const char *arg = NULL;
-	if (strcmp(name, "LinearLR") == 0)
-		arg = "start_factor";
-	else if (strcmp(name, "ConstantLR") == 0)
-		arg = "factor";
-	else if (strcmp(name, "LambdaLR") == 0)
-		arg = "lr_lambda";
-	if (strncmp(dir->decl->path, "torch.", 6) != 0 || strcmp(name, "CyclicLR") == 0 ||
-	    strcmp(name, "OneCycleLR") == 0 || fts_class_has(dir->decl, FTS_CLS_CONTAINER))
-		return LR_UNKNOWN;      /* a user's class, or one that sets lrs of its own */
-	if (!arg)
-		return lr_known(1.0);
-	const struct fts_resolved_arg *ra = dir_arg(s, dir, arg);
-	if (!ra)
-		return LR_UNKNOWN;
+	struct fts_sim_lr l = {FTS_LR_UNKNOWN, 0};
 	double v;
-	if (value_number(&ra->value, &v))
-		return lr_known(v);
-	if (ra->value.kind == FTS_V_STR) {
-		struct fts_expr *e = fts_expr_parse(s->a, FTS_NOFILE, 0, ra->value.s, ra->value.len,
-						    NULL, NULL);
-		struct fts_value out;
-		if (e && fts_expr_eval(e, s->a, lambda_env, NULL, &out, NULL) == FTS_EVAL_OK &&
-		    value_number(&out, &v))
-			return lr_known(v);
+	if (rec >= 0 && sem_arg_num(sem_arg(&s->p->classes[rec], "lr"), &v)) {
+		l.kind = FTS_LR_KNOWN;
+		l.v = v;
 	}
-	return LR_UNKNOWN;
+	return l;
 }
 
-static struct fts_sim_lr scaled(struct fts_sim_lr lr, struct fts_sim_lr f)
+static void set_optimizer(struct sim *s, int32_t rec)
 {
-	if (lr.kind != FTS_LR_KNOWN)
-		return lr;
-	if (f.kind != FTS_LR_KNOWN)
-		return LR_UNKNOWN;
-	return lr_known(lr.v * f.v);
-}
-
-/* --- groups -------------------------------------------------------------------- */
-
-static void push_group(struct sim *s, struct fts_sim_group g)
-{
-	if (s->n == s->cap) {
-		s->cap = s->cap ? 2 * s->cap : 16;
-		s->g = fts_xrealloc(s->g, s->cap * sizeof(*s->g));
+	s->opt = rec;
+	s->opt_rep = false;
+	s->momentum = NAN;
+	if (rec < 0 || s->v->problem[rec])
+		return;
+	int kind;
+	struct ftsrt_optim_hparams h;
+	if (sem_optim_config(&s->p->classes[rec], &kind, &h, NULL, 0) == 0) {
+		s->opt_rep = true;
+		s->momentum = sem_group_momentum(kind, &h);
 	}
-	s->g[s->n++] = g;
 }
 
-static bool is_no_decay(const struct sim *s, const char *name)
+/* Where a class record is written (its directive's class, else the session's configuration). */
+static struct fts_span rec_span(const struct sim *s, int32_t rec)
 {
-	for (size_t i = 0; i < s->init->nno_decay; i++)
-		if (strstr(name, s->init->no_decay[i]))
-			return true;
-	return false;
+	const struct fts_ir_directive *dir = rec >= 0 ? s->v->dir[rec] : NULL;
+	if (dir && fts_span_valid(dir->class_span))
+		return dir->class_span;
+	if (dir && dir->node)
+		return dir->node->span;
+	return s->init->where;
 }
 
-/* FTS's add_optimizer_groups for the parameters of phase i. */
-static void add_phase_groups(struct sim *s, const struct fts_ir_phase *ph, struct fts_sim_lr lr)
+/* The groups a phase adds (7.7), at lr (kind klr); user: the session's own. */
+static void add_groups(struct sim *s, int phase, double lr, uint8_t klr, bool user)
 {
-	const struct fts_manifest *m = s->ir->manifest;
-	struct fts_sim_group g[2] = {{0}, {0}};
-	for (int k = 0; k < 2; k++) {
-		g[k].phase = ph->index;
-		g[k].no_decay = k == 1;
-		g[k].lr = g[k].initial_lr = lr;
+	size_t cand = (size_t)s->v->ndecay[phase] + s->v->nnodecay[phase];
+	int n = user ? (cand ? sem_initial_ngroups(s->p) : 0) : sem_phase_ngroups(s->p, cand);
+	bool split = user ? sem_initial_split(s->p) : n == 2;
+	for (int k = 0; k < n; k++)
+		sem_groups_push(&s->g, phase, split && k == 1, user, lr, (enum sem_kind)klr,
+				user ? NAN : lr, (enum sem_kind)klr);
+}
+
+/* "in phase 2", or "again at the phase 3 transition, which replays phase 1". */
+static const char *when(struct sim *s, int64_t target, int64_t phase)
+{
+	if (target == phase)
+		return fts_arena_printf(s->a, "in phase %lld", (long long)phase);
+	return fts_arena_printf(s->a, "again at the phase %lld transition (its new optimizer replays "
+				"phase %lld)", (long long)target, (long long)phase);
+}
+
+struct grp_report {
+	struct sim *s;
+	int32_t rec;
+	const char *when;
+	bool any;
+};
+
+static void groups_report(void *vctx, enum fts_argerr kind, struct fts_span span, const char *msg,
+			  const char *suggestion)
+{
+	struct grp_report *r = vctx;
+	(void)kind;
+	(void)suggestion;
+	if (r->any)
+		return;
+	r->any = true;
+	fts_diag(r->s->d, FTS_E_CONSTRUCT, span, r->s->p->classes[r->rec].class_path, r->when, r->s->g.n,
+		 r->s->g.n == 1 ? "" : "s", msg);
+}
+
+/* The stdlib's @groups checks of record rec with the groups the optimizer has now. */
+static bool stdlib_groups(struct sim *s, int32_t rec, const char *w)
+{
+	const struct fts_ir_directive *dir = s->v->dir[rec];
+	if (!dir || !dir->decl)
+		return false;
+	int ndim = -1;
+	for (size_t k = 0; k < s->g.n; k++) {
+		int ph = s->g.phase[k];
+		const struct rt_plan_phase *pp = &s->p->phases[ph];
+		for (uint32_t j = 0; j < pp->nparams; j++) {
+			int nd = s->ir->manifest->p[pp->params[j]].ndim;
+			if (ndim < 0 || nd != 2)
+				ndim = nd;
+		}
 	}
-	for (uint32_t j = 0; j < ph->nparams; j++) {
-		const struct fts_mparam *mp = &m->p[ph->params[j].index];
-		int k = s->init->nno_decay && is_no_decay(s, mp->name);
-		g[k].nparams++;
-		g[k].numel += mp->numel;
-		g[k].bytes += mp->numel * mp->dtype_size;
-	}
-	if (ph->nparams == 0)
-		return;                 /* "No thawed parameters passed": no group */
-	push_group(s, g[0]);
-	if (s->init->nno_decay)
-		push_group(s, g[1]);
+	struct fts_groups_env env = {(int)s->g.n, ndim, isnan(s->momentum) ? (s->opt_rep ? 0 : -1) : 1};
+	struct grp_report r = {s, rec, w, false};
+	fts_stdlib_check_groups(s->ir->stdlib, dir->decl, dir->init_args, rec_span(s, rec), &env,
+				groups_report, &r);
+	return r.any;
 }
 
-/* Phase 0's groups: FTS-built (after an optimizer reinitialization) or the user's. */
-static void phase0_groups(struct sim *s, bool fts_built, struct fts_sim_lr lr)
+/* Construct scheduler rec over the groups; report a failure at its directive once. */
+static void construct_scheduler(struct sim *s, int32_t rec, int64_t target, int64_t phase)
 {
-	const struct fts_ir_phase *p0 = &s->ir->phases[0];
-	if (fts_built) {
-		add_phase_groups(s, p0, lr);
+	s->sched = rec;
+	s->sched_known = true;
+	s->sched_rep = rec >= 0 && !s->v->problem[rec];
+	char err[256];
+	int rc = s->sched_rep ? sem_sched_construct(s->p, rec, &s->g, s->momentum, err, sizeof(err)) : 0;
+	if (!s->sched_rep || (rc == FTSRT_EINVAL && strstr(err, "not supported by the runtime"))) {
+		/* a scheduler ftsc cannot build (a user's class; build says so): its
+		 * construction may set any lr */
+		s->sched_rep = false;
+		for (size_t k = 0; k < s->g.n; k++) {
+			s->g.klr[k] = SEM_UNKNOWN;
+			s->g.kinit[k] = SEM_UNKNOWN;
+			s->g.init[k] = 0.0;
+		}
 		return;
 	}
-	unsigned n = s->init->phase0_groups ? s->init->phase0_groups : 1;
-	uint64_t numel = 0, bytes = 0;
-	for (uint32_t j = 0; j < p0->nparams; j++) {
-		const struct fts_mparam *mp = &s->ir->manifest->p[p0->params[j].index];
-		numel += mp->numel;
-		bytes += mp->numel * mp->dtype_size;
+	const char *w = when(s, target, phase);
+	if (!s->reported[rec] && stdlib_groups(s, rec, w)) {
+		s->reported[rec] = true;
+	} else if (rc && !s->reported[rec]) {
+		s->reported[rec] = true;
+		fts_diag(s->d, FTS_E_CONSTRUCT, rec_span(s, rec), s->p->classes[rec].class_path, w, s->g.n,
+			 s->g.n == 1 ? "" : "s", err);
 	}
-	for (unsigned k = 0; k < n; k++) {
-		struct fts_sim_group g = {0};
-		g.phase = 0;
-		g.user = true;
-		g.lr = g.initial_lr = lr;
-		g.nparams = n == 1 ? p0->nparams : UINT32_MAX;
-		g.numel = n == 1 ? numel : 0;
-		g.bytes = n == 1 ? bytes : 0;
-		push_group(s, g);
-	}
+	if (rc)
+		s->sched_rep = false;
 }
 
-/* FTS's reinit_lr_scheduler on the current groups (7.10). */
-static void lr_reinit(struct sim *s, const struct fts_ir_directive *dir, bool user_groups_have_initial)
+/* The optimizer's constructor over the groups it is built with (the
+ * session's, or phase 0's at a new_optimizer): its @groups checks. */
+static void construct_optimizer(struct sim *s, int64_t phase)
 {
-	for (size_t k = 0; k < s->n; k++) {
-		struct fts_sim_group *g = &s->g[k];
-		if (dir->init_pg_lrs && dir->init_pg_lrs->kind == FTS_N_SEQ) {
-			if (k < dir->npg_lrs) {
-				g->lr = g->initial_lr = lr_known(dir->pg_lrs[k]);
-			}
-			continue;       /* uncovered groups keep lr and initial_lr */
-		}
-		if (dir->use_current)
-			continue;
-		if (g->user && !user_groups_have_initial)
-			continue;       /* no initial_lr (initial ReduceLROnPlateau): lr unchanged */
-		g->lr = g->initial_lr;
-	}
-	struct fts_sim_lr f = construction_factor(s, dir);
-	for (size_t k = 0; k < s->n; k++)
-		s->g[k].lr = scaled(s->g[k].lr, f);
+	if (s->opt >= 0 && !s->reported[s->opt] && stdlib_groups(s, s->opt, when(s, phase, phase)))
+		s->reported[s->opt] = true;
 }
 
-static struct fts_sim_class class_of(struct sim *s, const struct fts_ir_directive *dir,
-				     int64_t since, bool optimizer)
+/* The optimizer over every group of the phase, as the runtime builds it:
+ * each group's hyper-parameters pass torch's constructor validation. */
+static void validate_optimizer(struct sim *s, int64_t phase)
+{
+	if (s->opt < 0 || !s->opt_rep || s->reported[s->opt])
+		return;
+	char err[256];
+	if (sem_optim_construct(s->p, s->opt, &s->g, err, sizeof(err)) == 0)
+		return;
+	s->reported[s->opt] = true;
+	fts_diag(s->d, FTS_E_CONSTRUCT, rec_span(s, s->opt), s->p->classes[s->opt].class_path,
+		 when(s, phase, phase), s->g.n, s->g.n == 1 ? "" : "s", err);
+}
+
+static struct fts_sim_class class_state(struct sim *s, bool optimizer, int64_t since)
 {
 	struct fts_sim_class c = {0};
-	c.known = true;
-	c.dir = dir;
+	int32_t rec = optimizer ? s->opt : s->sched;
+	c.rec = rec;
 	c.since = since;
 	if (optimizer) {
-		c.slots = dir_slots(s, dir);
-		c.lr = dir_lr(s, dir);
+		c.known = rec >= 0;
+		c.lr = rec_lr(s, rec);
+		c.slots = rec_slots(s, rec);
+	} else {
+		c.known = s->sched_known;
+		c.none = s->sched_known && rec < 0;
 	}
+	c.dir = rec >= 0 ? s->v->dir[rec] : NULL;
+	if (rec >= 0 && !c.dir)
+		c.dir = optimizer ? s->init->optimizer : s->init->scheduler;
 	return c;
 }
 
-struct fts_sim *fts_simulate(struct fts_ir *ir, const struct fts_initial *init)
+/* The phase's layout: the groups as they are now. */
+static void snapshot(struct sim *s, struct fts_sim_phase *sp)
 {
-	if (!ir->keys_ok || ir->nphases == 0 || ir->max_depth < 0)
+	const struct fts_planview *v = s->v;
+	sp->ngroups = s->g.n;
+	sp->groups = fts_arena_alloc(s->a, (s->g.n + 1) * sizeof(*sp->groups));
+	for (size_t k = 0; k < s->g.n; k++) {
+		struct fts_sim_group *gr = &sp->groups[k];
+		int ph = s->g.phase[k];
+		bool pair = (k + 1 < s->g.n && s->g.phase[k + 1] == ph && s->g.no_decay[k + 1] && !s->g.no_decay[k])
+			|| s->g.no_decay[k];
+		bool unknown = s->g.user[k] && sem_initial_ngroups(s->p) > 1 && !sem_initial_split(s->p);
+		gr->phase = s->p->phases[ph].index;
+		gr->no_decay = s->g.no_decay[k];
+		gr->user = s->g.user[k];
+		gr->lr = lr_of(s->g.lr[k], s->g.klr[k]);
+		gr->initial_lr = isnan(s->g.init[k]) ? lr_of(0, SEM_UNKNOWN) : lr_of(s->g.init[k], s->g.kinit[k]);
+		if (unknown) {
+			gr->nparams = UINT32_MAX;
+			gr->numel = 0;
+		} else if (!pair) {
+			gr->nparams = v->ndecay[ph] + v->nnodecay[ph];
+			gr->numel = v->numel_decay[ph] + v->numel_nodecay[ph];
+		} else {
+			gr->nparams = gr->no_decay ? v->nnodecay[ph] : v->ndecay[ph];
+			gr->numel = gr->no_decay ? v->numel_nodecay[ph] : v->numel_decay[ph];
+		}
+		gr->bytes = 0;
+	}
+}
+
+struct fts_sim *fts_simulate(struct fts_ir *ir, const struct fts_initial *init,
+			     const struct fts_planview *v, struct fts_diags *d)
+{
+	if (!v || ir->nphases == 0 || ir->max_depth < 0)
 		return NULL;
-	for (uint32_t i = 0; i < ir->nphases; i++)
-		if (!ir->phases[i].node)
-			return NULL;
-	struct sim s = {ir, init, ir->arena, NULL, 0, 0};
+	struct sim s = {0};
+	s.ir = ir;
+	s.init = init;
+	s.v = v;
+	s.p = &v->p;
+	s.d = d;
+	s.a = ir->arena;
+	sem_groups_init(&s.g, NULL, NULL);
+	s.reported = fts_arena_alloc(ir->arena, (v->p.nclasses + 1) * sizeof(*s.reported));
 	size_t nph = (size_t)ir->max_depth + 1;
 	struct fts_sim *sim = fts_arena_alloc(ir->arena, sizeof(*sim));
 	sim->phases = fts_arena_alloc(ir->arena, nph * sizeof(*sim->phases));
 	sim->n = nph;
+	sim->view = v;
 
-	/* phase 0: the training session's own optimizer and scheduler */
-	struct fts_sim_class opt = {0}, sched = {0};
-	opt.since = sched.since = -1;
-	if (init->optimizer_known) {
-		opt = class_of(&s, init->optimizer, -1, true);
-	} else {
-		opt.lr = LR_UNKNOWN;
-	}
-	if (init->scheduler_known) {
-		sched.known = true;
-		sched.none = !init->scheduler;
-		sched.dir = init->scheduler;
-	}
-	sched.since = -1;
-	/* an initial ReduceLROnPlateau never sets initial_lr */
-	bool user_initial = !(sched.dir && sched.dir->decl &&
-			      fts_class_has(sched.dir->decl, FTS_CLS_PLATEAU));
-	phase0_groups(&s, false, opt.lr);
-	if (sched.dir) {
-		struct fts_sim_lr f = construction_factor(&s, sched.dir);
-		for (size_t k = 0; k < s.n; k++)
-			s.g[k].lr = scaled(s.g[k].lr, f);
-	}
+	/* phase 0: the training session's own optimizer and scheduler (7.1) */
+	set_optimizer(&s, v->optimizer_known ? v->p.initial_optimizer : -1);
+	struct fts_sim_lr l0 = rec_lr(&s, s.opt);
+	add_groups(&s, 0, l0.v, l0.kind == FTS_LR_KNOWN ? SEM_KNOWN : SEM_UNKNOWN, true);
+	s.sched_known = v->scheduler_known;
+	s.sched = v->scheduler_known ? v->p.initial_scheduler : -1;
+	if (v->scheduler_known && s.sched >= 0)
+		construct_scheduler(&s, s.sched, 0, 0);
+	construct_optimizer(&s, 0);
+	validate_optimizer(&s, 0);
+	int64_t opt_since = -1, sched_since = -1;
 
+	size_t cap = sem_max_ops(s.p);
+	struct sem_op *ops = fts_arena_alloc(ir->arena, cap * sizeof(*ops));
 	int64_t start = 0;
-	for (size_t d = 0; d < nph; d++) {
-		struct fts_ir_phase *ph = &ir->phases[d];
-		struct fts_sim_phase *sp = &sim->phases[d];
+	for (size_t dd = 0; dd < nph; dd++) {
+		struct fts_ir_phase *ph = &ir->phases[dd];
+		struct fts_sim_phase *sp = &sim->phases[dd];
 		sp->index = ph->index;
-		if (d > 0) {
-			const struct fts_ir_directive *nopt = ir->reinit_optim ? ir->reinit_optim
-									      : ph->new_optimizer;
-			const struct fts_ir_directive *nlrs = ir->reinit_lr ? ir->reinit_lr
-									    : ph->new_lr_scheduler;
-			size_t prev_n = s.n;
-			if (nopt) {
-				opt = class_of(&s, nopt, ph->index, true);
-				s.n = 0;
-				phase0_groups(&s, true, opt.lr);
-				for (size_t i = 1; i < d; i++) {
-					const struct fts_ir_phase *pi = &ir->phases[i];
-					add_phase_groups(&s, pi, lr_known(pi->lr));
-					const struct fts_ir_directive *li = ir->reinit_lr ? ir->reinit_lr
-											  : pi->new_lr_scheduler;
-					if (li)
-						lr_reinit(&s, li, true);
+		sp->existing = 0;
+		if (dd > 0) {
+			size_t prev_n = s.g.n;
+			size_t n = sem_transition(s.p, (int)dd, false, (int)dd - 1, ops, cap);
+			for (size_t k = 0; k < n; k++) {
+				const struct sem_op *op = &ops[k];
+				switch ((enum sem_op_kind)op->kind) {
+				case SEM_OP_THAW:
+					break;
+				case SEM_OP_REINIT_OPTIMIZER: {
+					set_optimizer(&s, op->rec);
+					opt_since = ph->index;
+					s.g.n = 0;
+					struct fts_sim_lr lr = rec_lr(&s, op->rec);
+					add_groups(&s, 0, lr.v, lr.kind == FTS_LR_KNOWN ? SEM_KNOWN : SEM_UNKNOWN, false);
+					construct_optimizer(&s, ph->index);
+					break;
 				}
-				/* the target's roll-forward of the previous lrs, by position */
-				for (size_t k = 0; k < s.n && k < prev_n; k++)
-					s.g[k].lr = LR_CONT;
-				user_initial = true;
-			} else {
-				for (size_t k = 0; k < s.n; k++)
-					s.g[k].lr = LR_CONT;
+				case SEM_OP_ROLL_FORWARD:
+					for (size_t g = 0; g < s.g.n && g < prev_n; g++)
+						s.g.klr[g] = SEM_CONTINUES;
+					break;
+				case SEM_OP_ADD_GROUPS: {
+					if (op->phase == (int)dd)
+						sp->existing = s.g.n;
+					double lr = sem_phase_lr(s.p, op->phase);
+					uint8_t k2 = SEM_KNOWN;
+					/* apply_lambdas_new_pgs: scaled by lr_lambdas[-1](last_epoch) */
+					if (s.p->apply_lambdas_new_pgs && s.sched >= 0 &&
+					    (!s.sched_rep || s.p->classes[s.sched].lambda))
+						k2 = SEM_UNKNOWN;
+					add_groups(&s, op->phase, lr, k2, false);
+					break;
+				}
+				case SEM_OP_REINIT_SCHEDULER:
+					sem_reinit_lrs(&s.g, &s.p->classes[op->rec]);
+					construct_scheduler(&s, op->rec, ph->index, s.p->phases[op->phase].index);
+					sched_since = ph->index;
+					break;
+				}
 			}
-			sp->existing = s.n;
-			struct fts_sim_lr plr = lr_known(ph->lr);
-			if (ir->settings.apply_lambdas_new_pgs && sched.dir && sched.dir->decl &&
-			    fts_class_has(sched.dir->decl, FTS_CLS_LAMBDAS))
-				plr = LR_UNKNOWN;       /* scaled by lr_lambdas[-1](last_epoch) */
-			add_phase_groups(&s, ph, plr);
-			if (nlrs) {
-				lr_reinit(&s, nlrs, user_initial);
-				sched = (struct fts_sim_class){0};
-				sched.known = true;
-				sched.dir = nlrs;
-				sched.since = ph->index;
-			}
-			int64_t prev_mte = ir->phases[d - 1].mte;
+			validate_optimizer(&s, ph->index);
+			int64_t prev_mte = ir->phases[dd - 1].mte;
 			start = ir->settings.epoch_transitions_only && prev_mte >= 0
 				? (prev_mte > start + 1 ? prev_mte : start + 1) : start + 1;
 		}
-		sp->opt = opt;
-		sp->sched = sched;
-		sp->start_epoch = d == 0 ? 0 : (ir->settings.epoch_transitions_only ? start : -1);
-		sp->ngroups = s.n;
-		sp->groups = fts_arena_alloc(ir->arena, (s.n + 1) * sizeof(*sp->groups));
-		memcpy(sp->groups, s.g, s.n * sizeof(*s.g));
-		if (d == 0)
-			sp->existing = 0;
+		sp->opt = class_state(&s, true, opt_since);
+		sp->sched = class_state(&s, false, sched_since);
+		sp->start_epoch = dd == 0 ? 0 : (ir->settings.epoch_transitions_only ? start : -1);
+		snapshot(&s, sp);
 		for (uint32_t j = 0; j < ph->nparams; j++) {
 			const struct fts_mparam *mp = &ir->manifest->p[ph->params[j].index];
 			sp->nparams++;
 			sp->numel += mp->numel;
 			sp->bytes += mp->numel * mp->dtype_size;
 		}
-		sp->total_params = (d ? sim->phases[d - 1].total_params : 0) + sp->nparams;
-		sp->total_numel = (d ? sim->phases[d - 1].total_numel : 0) + sp->numel;
-		sp->total_bytes = (d ? sim->phases[d - 1].total_bytes : 0) + sp->bytes;
+		sp->total_params = (dd ? sim->phases[dd - 1].total_params : 0) + sp->nparams;
+		sp->total_numel = (dd ? sim->phases[dd - 1].total_numel : 0) + sp->numel;
+		sp->total_bytes = (dd ? sim->phases[dd - 1].total_bytes : 0) + sp->bytes;
 	}
-	free(s.g);
+	sem_groups_release(&s.g);
 	return sim;
 }
 
@@ -491,21 +501,6 @@ static void check_counts(struct fts_ir *ir, const struct fts_sim *sim,
 					      "assuming configure_optimizers builds %u parameter group%s for phase 0 "
 					      "(--phase0-groups)", init->phase0_groups ? init->phase0_groups : 1,
 					      init->phase0_groups > 1 ? "s" : "");
-		}
-		/* ReduceLROnPlateau with a per-group min_lr list */
-		if (lrs->decl && fts_class_has(lrs->decl, FTS_CLS_PLATEAU) && lrs->init_args) {
-			struct fts_pair *pr = fts_node_get(lrs->init_args, "min_lr");
-			if (pr && pr->value->kind == FTS_N_SEQ && pr->value->nitems != sp->ngroups) {
-				struct fts_diag *dg = fts_diag(d, FTS_E_MIN_LR_COUNT, pr->value->span,
-							       pr->value->nitems, sp->ngroups,
-							       (long long)ph->index);
-				if (user0)
-					fts_diag_note(d, dg, FTS_SPAN_NONE,
-						      "assuming configure_optimizers builds %u parameter group%s for "
-						      "phase 0 (--phase0-groups)",
-						      init->phase0_groups ? init->phase0_groups : 1,
-						      init->phase0_groups > 1 ? "s" : "");
-			}
 		}
 	}
 }

@@ -3,13 +3,17 @@
  * schedule will look like when FTS runs it, and what can go wrong between
  * phases.
  *
- * The simulation follows FTS's transition procedure
- * (docs/fts-semantics.md section 7): the optimizer and lr scheduler in
- * force in each phase, the parameter groups FTS builds (one per phase, two
- * with no_decay; phase 0 rebuilt by an optimizer reinitialization; later
- * phases replayed), and the lr each group starts the phase with, as far as
- * it is decided statically: a group that keeps training on a trajectory
- * (a scheduler stepping through earlier phases) "continues" it.
+ * The simulation runs the plan the schedule builds (planview.h) through
+ * the runtime's own transition semantics (runtime/sem.h), with abstract
+ * learning rates: the optimizer and lr scheduler in force in each phase,
+ * the parameter groups FTS builds (one per phase, two with no_decay;
+ * phase 0 rebuilt by an optimizer reinitialization; later phases
+ * replayed), and the lr each group starts the phase with, as far as it is
+ * decided statically: a group that keeps training on a trajectory (a
+ * scheduler stepping through earlier phases) "continues" it.  Every
+ * optimizer and scheduler is constructed where FTS constructs it, over the
+ * groups that phase really has, so a construction torch would refuse is
+ * reported where it is written.
  */
 #ifndef FTS_SIMULATE_H
 #define FTS_SIMULATE_H
@@ -20,6 +24,8 @@
 
 #include "diag.h"
 #include "ir.h"
+
+struct fts_planview;
 
 enum fts_lr_kind {
 	FTS_LR_KNOWN,                   /* v holds the value */
@@ -48,6 +54,7 @@ struct fts_sim_class {
 	bool known;                     /* false: ftsc cannot tell (no config) */
 	bool none;                      /* schedulers only: known to be absent */
 	const struct fts_ir_directive *dir;     /* the directive that made it (NULL: none/unknown) */
+	int32_t rec;                    /* its class record in the plan view, or -1 */
 	int64_t since;                  /* phase that created it; -1 = the initial one */
 	const char *slots;              /* optimizers: state slot names, comma separated */
 	struct fts_sim_lr lr;           /* optimizers: defaults["lr"] */
@@ -70,6 +77,7 @@ struct fts_sim_phase {
 struct fts_sim {
 	struct fts_sim_phase *phases;   /* 0..max_depth */
 	size_t n;
+	const struct fts_planview *view;        /* the plan simulated */
 };
 
 /* What is known of the training session's own optimizer and scheduler. */
@@ -85,11 +93,13 @@ struct fts_initial {
 };
 
 /*
- * Simulate the lowered schedule (phases 0..max_depth).  Memory comes from
- * ir->arena.  Returns NULL when the schedule is too broken to simulate
- * (keys not 0..n-1, errors in phases).
+ * Simulate the plan view v of the lowered schedule (phases 0..max_depth),
+ * reporting into d every optimizer or scheduler construction that fails
+ * (as torch's would) over the groups of its phase.  Memory comes from
+ * ir->arena.  Returns NULL when the schedule is too broken to simulate.
  */
-struct fts_sim *fts_simulate(struct fts_ir *ir, const struct fts_initial *init);
+struct fts_sim *fts_simulate(struct fts_ir *ir, const struct fts_initial *init,
+			     const struct fts_planview *v, struct fts_diags *d);
 
 /* The checks that need the simulation (restore_best hazards, init_pg_lrs
  * and min_lr counts, scheduler presence, lambdas for new groups). */

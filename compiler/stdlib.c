@@ -420,6 +420,7 @@ struct chk {
 	size_t ngiven;
 	const struct fts_groups_env *genv; /* for @groups checks, or NULL */
 	bool skip;                      /* a referenced argument is bad */
+	bool groups_only;               /* report only @groups checks failing in genv */
 };
 
 __attribute__((format(printf, 5, 6)))
@@ -595,7 +596,7 @@ static const struct fts_node *map_get(const struct fts_node *m, const char *key)
 static int check_args(const struct fts_stdlib *lib, const struct fts_decl_class *cls,
 		      const struct fts_node *init_args, struct fts_span where,
 		      const struct fts_groups_env *env, fts_arg_report report, void *ctx,
-		      struct fts_arena *a);
+		      struct fts_arena *a, bool groups_only);
 
 static void check_scheduler_list(struct chk *ck, const struct fts_node *n)
 {
@@ -622,7 +623,8 @@ static void check_scheduler_list(struct chk *ck, const struct fts_node *n)
 			    cp->text);
 			continue;
 		}
-		ck->n += check_args(ck->lib, c, ia, node_span(cp, sp), ck->genv, ck->report, ck->ctx, ck->a);
+		ck->n += check_args(ck->lib, c, ia, node_span(cp, sp), ck->genv, ck->report, ck->ctx, ck->a,
+				    ck->groups_only);
 	}
 }
 
@@ -645,9 +647,12 @@ static void check_lambda(struct chk *ck, const struct fts_value *v, const struct
 static int check_args(const struct fts_stdlib *lib, const struct fts_decl_class *cls,
 		      const struct fts_node *init_args, struct fts_span where,
 		      const struct fts_groups_env *env, fts_arg_report report, void *ctx,
-		      struct fts_arena *a)
+		      struct fts_arena *a, bool groups_only)
 {
-	struct chk ck = {lib, cls, a, report, ctx, 0, where, NULL, NULL, 0, env, false};
+	/* groups_only: the problems below were reported when the directive was
+	 * lowered; only the @groups checks of the real environment speak */
+	struct chk ck = {lib, cls, a, groups_only ? NULL : report, ctx, 0, where, NULL, NULL, 0, env, false,
+			 groups_only};
 	size_t np = init_args && init_args->kind == FTS_N_MAP ? init_args->npairs : 0;
 
 	ck.given = fts_arena_alloc(a, (np ? np : 1) * sizeof *ck.given);
@@ -724,6 +729,10 @@ static int check_args(const struct fts_stdlib *lib, const struct fts_decl_class 
 	/* constraints, in the constructor's order */
 	struct fts_groups_env probe = {cls->kind == FTS_DECL_OPTIMIZER ? 1 : 0,
 				       cls->kind == FTS_DECL_OPTIMIZER ? 1 : -1, -1};
+	int before = ck.n;
+	ck.report = report;
+	if (groups_only)
+		ck.n = 0;
 	for (size_t k = 0; k < cls->nchecks; k++) {
 		const struct fts_decl_check *c = &cls->checks[k];
 		struct blame b = {&ck, where, false};
@@ -731,6 +740,13 @@ static int check_args(const struct fts_stdlib *lib, const struct fts_decl_class 
 		int r;
 
 		fts_expr_names(c->cond, blame_name, &b);
+		if (groups_only) {
+			if (c->when == FTS_CHECK_GROUPS && env && before == 0 &&
+			    eval_check(&ck, c, &probe, true, &msg) != 1 &&
+			    eval_check(&ck, c, env, false, &msg) == 1)
+				rep(&ck, FTS_ARG_CONSTRAINT_RUNTIME, b.span, NULL, "%s", msg);
+			continue;
+		}
 		switch (c->when) {
 		case FTS_CHECK_ARGS:
 			if (eval_check(&ck, c, NULL, false, &msg) == 1)
@@ -764,7 +780,20 @@ int fts_stdlib_check_args_ex(const struct fts_stdlib *lib, const struct fts_decl
 	int n;
 
 	fts_arena_init(&a);
-	n = check_args(lib, cls, init_args, where, env, report, ctx, &a);
+	n = check_args(lib, cls, init_args, where, env, report, ctx, &a, false);
+	fts_arena_release(&a);
+	return n;
+}
+
+int fts_stdlib_check_groups(const struct fts_stdlib *lib, const struct fts_decl_class *cls,
+			    const struct fts_node *init_args, struct fts_span where,
+			    const struct fts_groups_env *env, fts_arg_report report, void *ctx)
+{
+	struct fts_arena a;
+	int n;
+
+	fts_arena_init(&a);
+	n = check_args(lib, cls, init_args, where, env, report, ctx, &a, true);
 	fts_arena_release(&a);
 	return n;
 }

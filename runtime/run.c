@@ -1267,6 +1267,10 @@ static int check_plan(const struct rt_plan *p, char *err, size_t n)
 		       FTSRT_EINVAL;
 	if (p->nparams > (uint32_t)INT32_MAX / 2)
 		return snprintf(err, n, "too many parameters"), FTSRT_EINVAL;
+	if (sem_initial_ngroups(p) > 1 && !sem_initial_split(p))
+		return snprintf(err, n, "the session's optimizer has %u parameter groups, a layout the runtime "
+			       "cannot rebuild (it knows one group, or two split by no_decay)", p->phase0_groups),
+		       FTSRT_EINVAL;
 	for (uint32_t i = 0; i < p->nphases; i++)
 		for (uint32_t k = 0; k < p->phases[i].nparams; k++)
 			if (p->phases[i].params[k] >= p->nparams)
@@ -1398,7 +1402,7 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 	int *idx, n, added;
 	if ((rc = candidates(r, 0, &idx, &n)))
 		goto out_free;
-	rc = add_groups_split(r, idx, n, r->def.lr, NAN, 0, sem_initial_ngroups(p) == 2, &added);
+	rc = add_groups_split(r, idx, n, r->def.lr, NAN, 0, sem_initial_split(p), &added);
 	rfree(r, idx, (size_t)p->phases[0].nparams * sizeof(int));
 	if (!rc && p->initial_scheduler >= 0)
 		rc = sched_new(r, p->initial_scheduler);

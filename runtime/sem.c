@@ -324,7 +324,12 @@ int sem_phase_ngroups(const struct rt_plan *p, size_t ncandidates)
 
 int sem_initial_ngroups(const struct rt_plan *p)
 {
-	return p->phase0_groups >= 2 && p->nno_decay > 0 ? 2 : 1;
+	return p->phase0_groups >= 1 ? (int)p->phase0_groups : 1;
+}
+
+bool sem_initial_split(const struct rt_plan *p)
+{
+	return p->phase0_groups == 2 && p->nno_decay > 0;
 }
 
 double sem_phase_lr(const struct rt_plan *p, int phase)

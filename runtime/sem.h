@@ -126,11 +126,14 @@ int sem_phase_ngroups(const struct rt_plan *p, size_t ncandidates);
 
 /*
  * The groups the session starts with (7.1-7.2): configure_optimizers'
- * groups over phase 0 at the optimizer's lr, without initial_lr -- one,
- * or a decay/no_decay pair when phase0_groups is 2 and the plan has
- * no_decay (the usual LightningModule with weight-decay exemptions).
+ * phase0_groups groups over phase 0 at the optimizer's lr, without
+ * initial_lr.  Which parameter is in which is known when there is one
+ * group, or two split by no_decay (sem_initial_split: the usual
+ * LightningModule with weight-decay exemptions); the runtime runs only
+ * those layouts, ftsc check counts any.
  */
 int sem_initial_ngroups(const struct rt_plan *p);
+bool sem_initial_split(const struct rt_plan *p);
 
 /* The lr FTS gives the groups a phase adds: the phase's lr (base_max_lr
  * when the schedule gives none). */

@@ -361,7 +361,7 @@ START_TEST(test_counts_and_presence)
 	/* S05's min_lr list fits the 2 groups of phase 1 */
 	in = boring(SCHED "rlrop.yaml");
 	run(&r, &in);
-	ck_assert_uint_eq(count(&r, "FTSC084"), 0);
+	ck_assert_uint_eq(count(&r, "FTSC088"), 0);
 	done(&r);
 	/* F21: three min_lr for two groups */
 	char path[] = "/tmp/ftsc-minlr-XXXXXX.yaml";
@@ -374,7 +374,7 @@ START_TEST(test_counts_and_presence)
 	fclose(f);
 	in = boring(path);
 	run(&r, &in);
-	ck_assert_msg(count(&r, "FTSC084") == 1, "min_lr count");
+	ck_assert_msg(count(&r, "FTSC088") == 1, "min_lr count");
 	ck_assert(r.d.errors > 0);
 	done(&r);
 	/* F12: new_lr_scheduler without an initial scheduler */
