@@ -190,10 +190,10 @@ static void check_epochs(struct fts_ir *ir, struct fts_diags *d)
 				 (long long)ph->index, (long long)max_epochs);
 	}
 	if (ir->phases[0].mte == 0 && depth > 0) {
-		struct fts_diag *dg = fts_diag(d, FTS_W_PHASE0_MTE0, mte_span(&ir->phases[0]));
 		if (s->restore_best)
-			fts_diag_note(d, dg, FTS_SPAN_NONE,
-				      "with restore_best, FTS finds no best checkpoint at that transition and fails");
+			fts_diag(d, FTS_E_NO_CHECKPOINT_YET, mte_span(&ir->phases[0]));
+		else
+			fts_diag(d, FTS_W_PHASE0_MTE0, mte_span(&ir->phases[0]));
 	}
 }
 

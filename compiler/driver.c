@@ -84,6 +84,22 @@ static const struct fts_node *flow(struct fts_compile *c, struct fts_diags *d, c
 	return text ? fts_yaml_parse_text(&c->arena, d, name, text, strlen(text)) : NULL;
 }
 
+/* --target=ftsrt: what a plan cannot hold or libftsrt cannot run, where written. */
+static void report_target_ftsrt(struct fts_compile *c, struct fts_diags *d)
+{
+	const struct fts_planview *v = c->view;
+	if (v->layout_problem)
+		fts_diag(d, FTS_E_TARGET_FTSRT, c->initial.where, v->layout_problem);
+	for (uint32_t k = 0; k < v->p.nclasses; k++) {
+		if (!v->problem[k])
+			continue;
+		const struct fts_ir_directive *dir = v->dir[k];
+		struct fts_span sp = dir && fts_span_valid(dir->class_span) ? dir->class_span
+			: dir && dir->node ? dir->node->span : c->initial.where;
+		fts_diag(d, FTS_E_TARGET_FTSRT, sp, v->problem[k]);
+	}
+}
+
 int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struct fts_compile *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -234,6 +250,8 @@ int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struc
 			c->view = NULL;
 		c->sim = fts_simulate(c->ir, init, c->view, d);
 		fts_check_cross_phase(c->ir, c->sim, init, d);
+		if (in->target_ftsrt && c->view)
+			report_target_ftsrt(c, d);
 	}
 	stage("simulate", &t0);
 	return 0;

@@ -44,6 +44,8 @@ struct fts_check_input {
 	const char *const *no_decay;    /* no_decay substrings */
 	size_t nno_decay;
 	unsigned phase0_groups;         /* configure_optimizers' group count (0: 1) */
+	bool target_ftsrt;              /* check for libftsrt (ftsc build, --target=ftsrt),
+					   not for FTS on torch */
 };
 
 /* Everything a compilation produced; valid until fts_compile_release(). */

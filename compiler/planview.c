@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/lrsched.h"
 #include "../runtime/sem.h"
 #include "config.h"
 #include "decl.h"
@@ -210,6 +211,9 @@ static int32_t view_class(struct pv *b, const struct cls_src *cs, bool scheduler
 	rc = &b->cls[rec];
 	rc->args = args;
 	rc->nargs = (uint32_t)cls->nargs;
+	if (scheduler ? rt_sched_kind_from_name(cls->path) < 0 : ftsrt_optim_kind_from_name(cls->path) < 0)
+		problem(b, rec, "%s is not %s libftsrt can run", cls->path,
+			scheduler ? "an lr scheduler" : "an optimizer");
 	if (!scheduler) {
 		const struct fts_decl_state *st[64];
 		size_t n = fts_stdlib_state_slots(cls, ra, b->a, st, 64);

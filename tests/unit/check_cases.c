@@ -24,6 +24,7 @@
 
 #include "diag.h"
 #include "driver.h"
+#include "case_file.h"
 #include "fts_examples.h"
 
 #define MANIFESTS "tests/data/manifests/"
@@ -39,49 +40,6 @@ struct expect {
 	const char *configs[2];
 	bool exactly;
 };
-
-static void apply_arg(struct fts_check_input *in, char *arg)
-{
-	char *v = strchr(arg, '=');
-	if (v)
-		*v++ = '\0';
-	if (strcmp(arg, "--max-depth") == 0)
-		in->settings.max_depth = atoll(v);
-	else if (strcmp(arg, "--max-epochs") == 0)
-		in->settings.max_epochs = atoll(v);
-	else if (strcmp(arg, "--base-max-lr") == 0)
-		in->settings.base_max_lr = atof(v);
-	else if (strcmp(arg, "--epoch-transitions-only") == 0)
-		in->settings.epoch_transitions_only = true;
-	else if (strcmp(arg, "--allow-untested") == 0)
-		in->settings.allow_untested = true;
-	else if (strcmp(arg, "--restore-best") == 0)
-		in->settings.restore_best = strcmp(v, "false") != 0;
-	else if (strcmp(arg, "--reinit-optim-cfg") == 0)
-		in->reinit_optim_cfg = v;
-	else if (strcmp(arg, "--reinit-lr-cfg") == 0)
-		in->reinit_lr_cfg = v;
-	else if (strcmp(arg, "--phase0-groups") == 0)
-		in->phase0_groups = (unsigned)atoi(v);
-	else if (strcmp(arg, "--no-decay") == 0) {
-		/* comma-separated; the pieces live in the caller's argument buffer */
-		static const char *parts[8];
-		size_t n = 0;
-		for (char *save = NULL, *t = strtok_r(v, ",", &save); t && n < 8; t = strtok_r(NULL, ",", &save))
-			parts[n++] = t;
-		in->no_decay = parts;
-		in->nno_decay = n;
-	} else if (strcmp(arg, "--initial-optimizer") == 0)
-		in->initial_optimizer = v;
-	else if (strcmp(arg, "--initial-lr-scheduler") == 0)
-		in->initial_lr_scheduler = v;
-	else if (strcmp(arg, "--implicit") == 0) {
-		in->implicit = true;    /* the case file only carries the expectation */
-		in->schedule = NULL;
-	}
-	else
-		ck_abort_msg("unknown case argument '%s'", arg);
-}
 
 /* Run one case; returns a malloc'd failure description, or NULL. */
 static char *run_case(const struct expect *e)
@@ -104,21 +62,9 @@ static char *run_case(const struct expect *e)
 	}
 
 
-	/* args: split before each " --" so flow mappings keep their spaces */
 	char args[1024];
 	snprintf(args, sizeof(args), "%s", e->args);
-	char *p = args;
-	while (p && *p) {
-		while (*p == ' ')
-			p++;
-		if (!*p)
-			break;
-		char *next = strstr(p, " --");
-		if (next)
-			*next = '\0';
-		apply_arg(&in, p);
-		p = next ? next + 1 : NULL;
-	}
+	case_apply_args(&in, args);
 
 	char *fail = NULL;
 	size_t len = 0;
@@ -194,22 +140,11 @@ static char *run_case(const struct expect *e)
 
 static void read_header(const char *path, struct expect *e)
 {
-	FILE *f = fopen(path, "r");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	char line[1024];
-	while (fgets(line, sizeof(line), f)) {
-		if (line[0] != '#')
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (strncmp(line, "# expect:", 9) == 0)
-			snprintf(e->expect, sizeof(e->expect), "%s", line + 9);
-		else if (strncmp(line, "# args:", 7) == 0)
-			snprintf(e->args, sizeof(e->args), "%s", line + 7);
-		else if (strncmp(line, "# manifest:", 11) == 0)
-			snprintf(e->manifest, sizeof(e->manifest), "%s", line + 12);
-	}
-	fclose(f);
-	ck_assert_msg(e->expect[0], "%s has no '# expect:' line", path);
+	struct case_header h;
+	case_read_header(path, &h);
+	snprintf(e->manifest, sizeof(e->manifest), "%s", h.manifest);
+	snprintf(e->args, sizeof(e->args), "%s", h.args);
+	snprintf(e->expect, sizeof(e->expect), "%s", h.expect);
 }
 
 static int cmp_str(const void *a, const void *b)
