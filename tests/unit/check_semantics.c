@@ -22,6 +22,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,12 +318,318 @@ START_TEST(test_parity)
 }
 END_TEST
 
+
+/* ---- the invariant: check passes => build and run complete ----------------------------- */
+
+struct sb {
+	char *p;
+	size_t n, cap;
+};
+
+static void sbf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sbf(struct sb *b, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		va_start(ap, fmt);
+		int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+		va_end(ap);
+		if (b->p && b->n + (size_t)k < b->cap) {
+			b->n += (size_t)k;
+			return;
+		}
+		b->cap = b->cap ? 2 * b->cap + (size_t)k : 4096 + (size_t)k;
+		b->p = realloc(b->p, b->cap);
+		ck_assert_ptr_nonnull(b->p);
+	}
+}
+
+static int pick(uint64_t *s, int n)
+{
+	return (int)(rng_next(s) % (uint64_t)n);
+}
+
+static double pickd(uint64_t *s, const double *v, int n)
+{
+	return v[pick(s, n)];
+}
+
+/* {class_path: torch.optim.X, init_args: {...}} */
+static void gen_optimizer(uint64_t *s, struct sb *b)
+{
+	static const double lrs[] = {1e-3, 1e-2, 3e-4, 0.05, 2e-5};
+	double lr = pickd(s, lrs, 5);
+	switch (pick(s, 11)) {
+	case 0: sbf(b, "{class_path: torch.optim.SGD, init_args: {lr: %.1e, momentum: %s, weight_decay: %s}}", lr,
+		    pick(s, 2) ? "0.9" : "0.0", pick(s, 2) ? "1.0e-06" : "0.0"); break;
+	case 1: sbf(b, "{class_path: torch.optim.SGD, init_args: {lr: %.1e, momentum: 0.9, nesterov: true}}", lr); break;
+	case 2: sbf(b, "{class_path: torch.optim.Adam, init_args: {lr: %.1e, amsgrad: %s}}", lr,
+		    pick(s, 2) ? "true" : "false"); break;
+	case 3: sbf(b, "{class_path: torch.optim.AdamW, init_args: {lr: %.1e, weight_decay: %s}}", lr,
+		    pick(s, 2) ? "0.05" : "0.01"); break;
+	case 4: sbf(b, "{class_path: torch.optim.RMSprop, init_args: {lr: %.1e, momentum: %s, centered: %s}}", lr,
+		    pick(s, 2) ? "0.5" : "0.0", pick(s, 2) ? "true" : "false"); break;
+	case 5: sbf(b, "{class_path: torch.optim.Adagrad, init_args: {lr: %.1e}}", lr); break;
+	case 6: sbf(b, "{class_path: torch.optim.Adadelta, init_args: {lr: %.1e}}", lr); break;
+	case 7: sbf(b, "{class_path: torch.optim.Adamax, init_args: {lr: %.1e}}", lr); break;
+	case 8: sbf(b, "{class_path: torch.optim.NAdam, init_args: {lr: %.1e}}", lr); break;
+	case 9: sbf(b, "{class_path: torch.optim.RAdam, init_args: {lr: %.1e}}", lr); break;
+	default: sbf(b, "{class_path: torch.optim.ASGD, init_args: {lr: %.1e}}", lr); break;
+	}
+}
+
+/* lr_scheduler_init mapping and, into pl, a pl_lrs_cfg; plateau set for ReduceLROnPlateau */
+static void gen_scheduler(uint64_t *s, struct sb *b, bool *plateau, int ngroups_hint)
+{
+	*plateau = false;
+	switch (pick(s, 12)) {
+	case 0: sbf(b, "{class_path: torch.optim.lr_scheduler.StepLR, init_args: {step_size: %d, gamma: %s}}",
+		    pick(s, 4), pick(s, 2) ? "0.7" : "0.5"); break;
+	case 1: sbf(b, "{class_path: torch.optim.lr_scheduler.MultiStepLR, init_args: {milestones: [%d, %d]}}",
+		    1 + pick(s, 3), 3 + pick(s, 4)); break;
+	case 2: sbf(b, "{class_path: torch.optim.lr_scheduler.ExponentialLR, init_args: {gamma: %s}}",
+		    pick(s, 2) ? "0.9" : "0.5"); break;
+	case 3: sbf(b, "{class_path: torch.optim.lr_scheduler.CosineAnnealingLR, init_args: {T_max: %d, eta_min: %s}}",
+		    pick(s, 6), pick(s, 2) ? "0.0" : "1.0e-07"); break;
+	case 4: sbf(b, "{class_path: torch.optim.lr_scheduler.LinearLR, init_args: {start_factor: %s, total_iters: %d}}",
+		    pick(s, 2) ? "0.1" : "0.5", pick(s, 5)); break;
+	case 5: sbf(b, "{class_path: torch.optim.lr_scheduler.ConstantLR, init_args: {factor: %s, total_iters: %d}}",
+		    pick(s, 2) ? "0.5" : "1.0", pick(s, 4)); break;
+	case 6: sbf(b, "{class_path: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts, init_args: "
+		    "{T_0: %d, T_mult: %d, eta_min: 1.0e-07}}", 1 + pick(s, 3), 1 + pick(s, 2)); break;
+	case 7: {
+		*plateau = true;
+		int n = pick(s, 3) ? 0 : 1 + pick(s, ngroups_hint + 2);
+		sbf(b, "{class_path: torch.optim.lr_scheduler.ReduceLROnPlateau, init_args: {patience: %d, factor: 0.5",
+		    pick(s, 3));
+		if (n) {
+			sbf(b, ", min_lr: [");
+			for (int k = 0; k < n; k++)
+				sbf(b, "%s1.0e-08", k ? ", " : "");
+			sbf(b, "]");
+		}
+		sbf(b, "}}");
+		break;
+	}
+	case 8: sbf(b, "{class_path: torch.optim.lr_scheduler.LambdaLR, init_args: {lr_lambda: \"%s\"}}",
+		    pick(s, 2) ? "0.9 ** epoch" : "1.0 / (epoch + 1)"); break;
+	case 9: sbf(b, "{class_path: torch.optim.lr_scheduler.MultiplicativeLR, init_args: {lr_lambda: \"0.95\"}}"); break;
+	case 10: sbf(b, "{class_path: torch.optim.lr_scheduler.PolynomialLR, init_args: {total_iters: 4}}"); break;
+	default: sbf(b, "{class_path: torch.optim.lr_scheduler.ExponentialLR, init_args: {gamma: 1.0}}"); break;
+	}
+}
+
+static void gen_pl(uint64_t *s, struct sb *b, bool plateau)
+{
+	sbf(b, "{interval: %s, frequency: %d%s}", pick(s, 4) ? "epoch" : "step", 1 + pick(s, 2),
+	    plateau || !pick(s, 8) ? ", monitor: val_loss" : "");
+}
+
+struct gen_case {
+	char path[64];
+	char args[2048];
+	char *yaml;
+};
+
+static void gen_case(uint64_t seed, struct gen_case *gc)
+{
+	uint64_t s = seed;
+	struct sb y = {0}, a = {0};
+	/* settings */
+	bool eto = !pick(&s, 4);
+	bool nodecay = pick(&s, 2);
+	int max_epochs = 3 + pick(&s, 10);
+	sbf(&a, "--max-epochs=%d%s%s%s%s", max_epochs, pick(&s, 2) ? " --restore-best=false" : "",
+	    eto ? " --epoch-transitions-only" : "", nodecay ? " --no-decay=bias" : "",
+	    !pick(&s, 5) ? " --apply-lambdas-new-pgs" : "");
+	if (nodecay && pick(&s, 2))
+		sbf(&a, " --phase0-groups=2");
+	sbf(&a, " --initial-optimizer=");
+	gen_optimizer(&s, &a);
+	bool plateau0 = false;
+	if (pick(&s, 4)) {
+		struct sb sc = {0}, pl = {0};
+		gen_scheduler(&s, &sc, &plateau0, 2);
+		gen_pl(&s, &pl, plateau0);
+		sbf(&a, " --initial-lr-scheduler={lr_scheduler_init: %s, pl_lrs_cfg: %s}", sc.p, pl.p);
+		free(sc.p);
+		free(pl.p);
+	} else {
+		sbf(&a, " --initial-lr-scheduler=none");
+	}
+	/* phases: the four layers, shuffled, over 1..4 phases (phase 0 never empty) */
+	int layers[4] = {3, 2, 1, 0};
+	for (int i = 3; i > 0; i--) {
+		int j = pick(&s, i + 1), t = layers[i];
+		layers[i] = layers[j];
+		layers[j] = t;
+	}
+	int nph = 1 + pick(&s, 4), owner[4];
+	for (int i = 0; i < 4; i++)
+		owner[i] = i == 0 ? 0 : pick(&s, nph);
+	int mte = 0;
+	for (int ph = 0; ph < nph; ph++) {
+		sbf(&y, "%d:\n  params: [", ph);
+		int n = 0;
+		for (int i = 0; i < 4; i++) {
+			if (owner[i] != ph)
+				continue;
+			if (pick(&s, 3))
+				sbf(&y, "%smodel.%d.weight, model.%d.bias", n ? ", " : "", layers[i], layers[i]);
+			else
+				sbf(&y, "%s'model\\.%d\\..*'", n ? ", " : "", layers[i]);
+			n++;
+		}
+		sbf(&y, "]\n");
+		if (eto || !pick(&s, 3)) {
+			mte += 1 + pick(&s, 3);
+			sbf(&y, "  max_transition_epoch: %d\n", mte);
+		}
+		if (ph == 0)
+			continue;
+		if (pick(&s, 2)) {
+			static const double lrs[] = {1e-5, 3e-6, 1e-3, 0.05};
+			sbf(&y, "  lr: %.1e\n", pickd(&s, lrs, 4));
+		}
+		if (!pick(&s, 3)) {
+			sbf(&y, "  new_optimizer:\n    optimizer_init: ");
+			gen_optimizer(&s, &y);
+			sbf(&y, "\n");
+		}
+		if (!pick(&s, 2)) {
+			bool plateau;
+			sbf(&y, "  new_lr_scheduler:\n    lr_scheduler_init: ");
+			gen_scheduler(&s, &y, &plateau, 2 * ph + 1);
+			sbf(&y, "\n    pl_lrs_cfg: ");
+			gen_pl(&s, &y, plateau);
+			sbf(&y, "\n");
+			if (!pick(&s, 3)) {
+				int n2 = 1 + pick(&s, 2 * ph + 2);
+				sbf(&y, "    init_pg_lrs: [");
+				for (int k = 0; k < n2; k++)
+					sbf(&y, "%s%.1e", k ? ", " : "", 1e-5 * (k + 1));
+				sbf(&y, "]\n");
+			}
+			if (!pick(&s, 4))
+				sbf(&y, "    use_current_optimizer_pg_lrs: true\n");
+		}
+	}
+	snprintf(gc->path, sizeof(gc->path), "/tmp/ftsc-prop-XXXXXX.yaml");
+	int fd = mkstemps(gc->path, 5);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(write(fd, y.p, y.n) == (ssize_t)y.n);
+	close(fd);
+	snprintf(gc->args, sizeof(gc->args), "%s", a.p);
+	gc->yaml = y.p;
+	free(a.p);
+}
+
+/* A random validation curve (kind 0..5). */
+struct rcurve {
+	int kind;
+	uint64_t s;
+};
+
+static double curve_random(void *ud, long epoch, int phase, long in_phase)
+{
+	struct rcurve *c = ud;
+	switch (c->kind) {
+	case 0: return curve_staircase(NULL, epoch, phase, in_phase);
+	case 1: return rng_unit(&c->s);
+	case 2: return 1.0;
+	case 3: return 1.0 + (double)epoch;                     /* only gets worse */
+	case 4: return fabs((double)epoch - 4.0) + 0.1 * rng_unit(&c->s);
+	default: return 10.0 / (double)(epoch + 1) + 0.5 * rng_unit(&c->s);
+	}
+}
+
+static size_t inv_rejected, inv_ran, inv_restore_refusals;
+static char inv_first_codes[4096];
+
+static char *check_invariant(uint64_t seed)
+{
+	struct gen_case gc;
+	gen_case(seed, &gc);
+	struct built b;
+	build(gc.path, NULL, gc.args, true, &b);
+	char *fail = NULL;
+	if (b.errors) {
+		inv_rejected++;
+		size_t o = strlen(inv_first_codes);
+		if (o < sizeof(inv_first_codes) - 64)
+			snprintf(inv_first_codes + o, sizeof(inv_first_codes) - o, " %.40s", b.first_error);
+	} else
+		inv_ran++;
+	if (b.errors == 0 && !b.buf) {
+		fail = strdup(b.first_error);
+	} else if (b.buf) {
+		for (int k = 0; k < 6 && !fail; k++) {
+			struct rcurve c = {k, seed ^ (uint64_t)k};
+			struct trace t;
+			drive(&b, curve_random, &c, 1 + (int)(seed % 3), 200, &t);
+			if (t.rc == 0)
+				continue;
+			/* a restore_best refusal is allowed where check warned about it */
+			if (strstr(t.err, "restore_best") && strstr(b.codes, "FTSC080")) {
+				inv_restore_refusals++;
+				continue;
+			}
+			char buf[1024];
+			snprintf(buf, sizeof(buf), "curve %d, %ld epochs: %s", k, t.epochs, t.err);
+			fail = strdup(buf);
+		}
+	}
+	if (fail) {
+		char *full = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&full, &len);
+		fprintf(f, "seed %llu: %s\n  args: %s\n  diagnostics:%s\n%s", (unsigned long long)seed, fail,
+			gc.args, b.codes, gc.yaml);
+		fclose(f);
+		free(fail);
+		fail = full;
+	}
+	built_free(&b);
+	unlink(gc.path);
+	free(gc.yaml);
+	return fail;
+}
+
+START_TEST(test_invariant)
+{
+	const char *env = getenv("FTS_PROPERTY_CASES");
+	long n = env ? atol(env) : 300;
+	const char *s0 = getenv("FTS_PROPERTY_SEED");
+	uint64_t base = s0 ? strtoull(s0, NULL, 10) : 1;
+	size_t failures = 0, checked = 0;
+	for (long i = 0; i < n && failures < 5; i++) {
+		char *fail = check_invariant(base + (uint64_t)i);
+		checked++;
+		if (fail) {
+			fprintf(stderr, "COUNTEREXAMPLE %s\n", fail);
+			failures++;
+		}
+		free(fail);
+	}
+	fprintf(stderr, "# invariant: %zu random schedules, %zu rejected by check, %zu built and run under 6 "
+		"curves (%zu restore_best refusals check warned about)\n", checked, inv_rejected, inv_ran,
+		inv_restore_refusals);
+	if (getenv("FTS_PROPERTY_VERBOSE"))
+		fprintf(stderr, "# rejections:%s\n", inv_first_codes);
+	ck_assert_msg(failures == 0, "%zu counterexample(s) in %zu random schedules", failures, checked);
+}
+END_TEST
+
 static Suite *semantics_suite(void)
 {
 	Suite *s = suite_create("semantics");
 	TCase *tc = tcase_create("parity");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_parity);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("invariant");
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_invariant);
 	suite_add_tcase(s, tc);
 	return s;
 }
