@@ -213,7 +213,9 @@ static void check_depth_and_coverage(struct fts_ir *ir, struct fts_diags *d, con
 			for (uint32_t e = 0; e < ph->nentries; e++)
 				if (ph->entries[e].exact && !ph->entries[e].nmatched)
 					any_pruned = true;
-			if (!any_pruned || ph->nentries)
+			if (k == 0)
+				fts_diag(d, FTS_E_PHASE0_EMPTY, phase_span(ph));
+			else if (!any_pruned || ph->nentries)
 				fts_diag(d, FTS_W_EMPTY_PHASE, phase_span(ph), (long long)ph->index);
 		}
 	}

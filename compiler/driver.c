@@ -185,6 +185,7 @@ int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struc
 	if (in->nconfigs || dsl)
 		apply_given(&settings, in);
 	settings.implicit_mode = implicit;
+	settings.target_ftsrt = in->target_ftsrt;
 	const struct fts_node *opt0 = in->initial_optimizer
 		? flow(c, d, "--initial-optimizer", in->initial_optimizer) : cfg.optimizer_init;
 	bool sched_none = in->initial_lr_scheduler && strcmp(in->initial_lr_scheduler, "none") == 0;

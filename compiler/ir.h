@@ -31,6 +31,7 @@ struct fts_settings {
 	const struct fts_node *reinit_optim_cfg;        /* implicit optimizer reinit, or NULL */
 	const struct fts_node *reinit_lr_cfg;           /* implicit scheduler reinit, or NULL */
 	bool implicit_mode;             /* the schedule is FTS's generated one (no ft_schedule) */
+	bool target_ftsrt;              /* checked for libftsrt, not FTS (--target=ftsrt, build) */
 };
 
 void fts_settings_default(struct fts_settings *s);
@@ -51,6 +52,8 @@ struct fts_ir_directive {
 	bool use_current;               /* use_current_optimizer_pg_lrs */
 	bool epoch_interval;            /* pl_lrs_cfg.interval: true = epoch (default) */
 	const char *monitor;            /* pl_lrs_cfg.monitor, or NULL */
+	bool metric_as_epoch;           /* reduce_on_plateau on a scheduler that is not
+					   ReduceLROnPlateau: stepped with the metric as epoch */
 };
 
 /* Where each resolved parameter of a phase came from. */

@@ -139,8 +139,9 @@ static const char *const lrs_keys[] = {"lr_scheduler_init", "pl_lrs_cfg", "init_
 				       "use_current_optimizer_pg_lrs", NULL};
 static const char *const implicit_lrs_keys[] = {"lr_scheduler_init", "pl_lrs_cfg", "init_pg_lrs",
 						"use_current_optimizer_pg_lrs", NULL};
+/* LightningCLI's LRSchedulerConfig fields ('scheduler' collides in a reinit: FTSC091) */
 static const char *const pl_lrs_fields[] = {"interval", "frequency", "name", "monitor",
-					    "strict", "reduce_on_plateau", NULL};
+					    "strict", "reduce_on_plateau", "scheduler", NULL};
 
 struct argctx {
 	struct lower *l;
@@ -233,6 +234,17 @@ static bool lower_class(struct lower *l, struct fts_ir_directive *dir,
 	return true;
 }
 
+/* A string (or a list holding one) where torch expects a callable. */
+static const struct fts_node *string_lambda(const struct fts_node *v)
+{
+	if (v && v->kind == FTS_N_SCALAR && v->py == FTS_PY_STR)
+		return v;
+	for (size_t k = 0; v && v->kind == FTS_N_SEQ && k < v->nitems; k++)
+		if (string_lambda(v->items[k]))
+			return v->items[k];
+	return NULL;
+}
+
 static void check_args(struct lower *l, struct fts_ir_directive *dir, bool optimizer)
 {
 	if (!dir->decl)
@@ -240,6 +252,17 @@ static void check_args(struct lower *l, struct fts_ir_directive *dir, bool optim
 	struct argctx c = {l, dir->class_path, optimizer, false};
 	struct fts_span where = dir->init_args ? dir->init_args->span : dir->class_span;
 	fts_stdlib_check_args(l->lib, dir->decl, dir->init_args, where, arg_report, &c);
+	/* FTS on torch calls lr_lambda: a string is not callable (libftsrt runs it) */
+	for (size_t k = 0; !l->ir->settings.target_ftsrt && k < dir->decl->nargs; k++) {
+		const struct fts_decl_arg *a = &dir->decl->args[k];
+		const struct fts_node *v = a->type->kind == FTS_T_LAMBDA && dir->init_args
+			? string_lambda(get(dir->init_args, a->name)) : NULL;
+		if (!v)
+			continue;
+		struct fts_diag *dg = fts_diag(l->d, FTS_E_LAMBDA_STRING, v->span, dir->class_path);
+		fts_diag_note(l->d, dg, FTS_SPAN_NONE, "lambda expressions of 'epoch' (the ftsc language's, or "
+			      "strings in YAML) run only under libftsrt: ftsc build, or check with --target=ftsrt");
+	}
 }
 
 static struct fts_ir_directive *lower_optimizer(struct lower *l, const struct fts_node *n,
@@ -258,11 +281,19 @@ static struct fts_ir_directive *lower_optimizer(struct lower *l, const struct ft
 	return dir;
 }
 
-static void lower_pl_lrs_cfg(struct lower *l, struct fts_ir_directive *dir, bool plateau)
+/*
+ * pl_lrs_cfg, as Lightning builds the scheduler config.  initial: the
+ * session's scheduler, configured by configure_optimizers, where Lightning
+ * sets reduce_on_plateau from the class; otherwise a reinitialization,
+ * where FTS does so only when pl_lrs_cfg is given (_update_pl_lrs) and
+ * builds LRSchedulerConfig(scheduler=..., **pl_lrs_cfg).
+ */
+static void lower_pl_lrs_cfg(struct lower *l, struct fts_ir_directive *dir, bool plateau, bool initial)
 {
 	const struct fts_node *c = dir->pl_lrs_cfg;
 	dir->epoch_interval = true;
 	bool rop = plateau;
+	bool rop_given = false;
 	if (c && !is_map(c)) {
 		if (!(c->kind == FTS_N_SCALAR && c->py == FTS_PY_NONE))
 			fts_diag(l->d, FTS_E_DIRECTIVE_TYPE, c->span, "pl_lrs_cfg", "a mapping",
@@ -321,13 +352,37 @@ static void lower_pl_lrs_cfg(struct lower *l, struct fts_ir_directive *dir, bool
 							  *b, describe(l, v)));
 		}
 		const struct fts_node *rp = get(c, "reduce_on_plateau");
-		if (rp && rp->kind == FTS_N_SCALAR && rp->py == FTS_PY_BOOL)
+		if (rp && rp->kind == FTS_N_SCALAR && rp->py == FTS_PY_BOOL) {
 			rop = rp->b;
+			rop_given = true;
+		}
+		const struct fts_node *sk = initial ? NULL : get_key(c, "scheduler");
+		if (sk)
+			fts_diag(l->d, FTS_E_PL_LRS_SCHEDULER, sk->span);
 	}
+	if (!dir->decl)
+		return;
+	if (!c && !initial && plateau) {
+		struct fts_diag *dg = fts_diag(l->d, FTS_E_PLATEAU_NO_METRIC,
+					       dir->node ? dir->node->span : dir->class_span,
+					       "without pl_lrs_cfg, its config keeps reduce_on_plateau: false");
+		fts_diag_help(l->d, dg, "add 'pl_lrs_cfg: {monitor: val_loss}' (or the metric to watch)");
+		return;
+	}
+	if (plateau && !rop) {
+		struct fts_diag *dg = fts_diag(l->d, FTS_E_PLATEAU_NO_METRIC, c ? get_key(c, "reduce_on_plateau")->span
+					       : dir->class_span, "pl_lrs_cfg sets reduce_on_plateau: false");
+		fts_diag_help(l->d, dg, "remove 'reduce_on_plateau' (it follows the class)");
+		return;
+	}
+	if (rop && !plateau && rop_given)
+		dir->metric_as_epoch = true;
 	if (rop && !dir->monitor) {
 		struct fts_diag *dg = fts_diag(l->d, FTS_E_RLROP_MONITOR,
 					       c ? c->span : dir->class_span);
 		fts_diag_help(l->d, dg, "add 'monitor: val_loss' (or the metric to watch) to pl_lrs_cfg");
+	} else if (dir->metric_as_epoch) {
+		fts_diag(l->d, FTS_W_METRIC_AS_EPOCH, get_key(c, "reduce_on_plateau")->span, dir->class_path);
 	}
 }
 
@@ -423,7 +478,7 @@ static struct fts_ir_directive *lower_lr_scheduler(struct lower *l, const struct
 				check_args(l, dir, false);
 		}
 	}
-	lower_pl_lrs_cfg(l, dir, plateau);
+	lower_pl_lrs_cfg(l, dir, plateau, false);
 	return dir;
 }
 
@@ -942,6 +997,6 @@ struct fts_ir_directive *fts_lower_initial_scheduler(struct fts_ir *ir, struct f
 		}
 		check_args(&l, dir, false);
 	}
-	lower_pl_lrs_cfg(&l, dir, dir->decl && fts_class_has(dir->decl, FTS_CLS_PLATEAU));
+	lower_pl_lrs_cfg(&l, dir, dir->decl && fts_class_has(dir->decl, FTS_CLS_PLATEAU), true);
 	return dir;
 }

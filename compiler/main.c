@@ -61,6 +61,7 @@ static const char *const usage_check[] = {
 	"    --no-decay=<a,b>           the LightningModule's no_decay substrings (bias,LayerNorm.weight)",
 	"    --phase0-groups=<n>        parameter groups configure_optimizers builds (default 1)",
 	"    --explain-plan             print the phases: epochs, parameters, optimizer, scheduler, lrs",
+	"    --target=<t>               fts (default): FTS on torch; ftsrt: libftsrt, as ftsc build",
 	"    --declare <file>           more optimizer / lr_scheduler declarations (repeatable)",
 	"    --restore-best=<bool>      FinetuningScheduler restore_best (default true)",
 	"    --max-depth=<n>            FinetuningScheduler max_depth (default -1: every phase)",
@@ -87,8 +88,9 @@ static const char *const usage_build[] = {
 	"    -o <file>                  write the plan there (required)",
 	"    --strip                    leave the source map out (same meaning, same bytes)",
 	"",
-	"Every option of 'ftsc check' is accepted (see 'ftsc check --help'); nothing is",
-	"written when the check reports errors.  The session's own optimizer and lr",
+	"Every option of 'ftsc check' is accepted (see 'ftsc check --help'); the check",
+	"is for libftsrt (--target=ftsrt), and nothing is written when it reports",
+	"errors.  The session's own optimizer and lr",
 	"scheduler must be known: give --config, or --initial-optimizer and",
 	"--initial-lr-scheduler (=none when the session has no scheduler).",
 	NULL,
@@ -233,6 +235,7 @@ struct check_opts {
 	bool explain_plan;
 	unsigned phase0_groups;
 	unsigned given;
+	bool target_ftsrt;
 	const char *initial_optimizer;
 	const char *initial_lr_scheduler;
 	const char *schedule;
@@ -333,6 +336,13 @@ static int check_or_build(int argc, char **argv, struct build_opts *b)
 			o.implicit = true;
 		} else if (strcmp(a, "--explain-plan") == 0) {
 			o.explain_plan = true;
+		} else if ((v = opt_value(argc, argv, &i, "--target"))) {
+			if (strcmp(v, "fts") == 0 && !b)
+				o.target_ftsrt = false;
+			else if (strcmp(v, "ftsrt") == 0)
+				o.target_ftsrt = true;
+			else
+				goto bad_value;
 		} else if ((v = opt_value(argc, argv, &i, "--initial-optimizer"))) {
 			o.initial_optimizer = v;
 		} else if ((v = opt_value(argc, argv, &i, "--initial-lr-scheduler"))) {
@@ -427,6 +437,7 @@ bad_value:
 	in.phase0_groups = o.phase0_groups;
 	in.configs = o.configs;
 	in.nconfigs = o.nconfigs;
+	in.target_ftsrt = b || o.target_ftsrt;
 	struct fts_compile comp;
 	int io = fts_compile_run(&in, &d, &comp);
 	fts_diags_render(&d, d.format == FTS_FMT_TEXT ? stderr : stdout);

@@ -235,6 +235,9 @@ static int32_t view_class(struct pv *b, const struct cls_src *cs, bool scheduler
 			problem(b, rec, "%s: pl_lrs_cfg frequency must be a positive integer", cls->path);
 		else
 			rc->frequency = (uint32_t)freq;
+		if (d->metric_as_epoch)
+			problem(b, rec, "%s with reduce_on_plateau: libftsrt does not step a scheduler by the "
+				"monitored metric", cls->path);
 		rc->epoch_interval = d->epoch_interval;
 		rc->use_current = d->use_current;
 		rc->monitor = d->monitor;

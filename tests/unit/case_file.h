@@ -83,6 +83,8 @@ static inline void case_apply_arg(struct fts_check_input *in, char *arg)
 		in->initial_optimizer = v;
 	else if (strcmp(arg, "--initial-lr-scheduler") == 0)
 		in->initial_lr_scheduler = v;
+	else if (strcmp(arg, "--target") == 0)
+		in->target_ftsrt = strcmp(v, "ftsrt") == 0;
 	else if (strcmp(arg, "--implicit") == 0) {
 		in->implicit = true;    /* the case file only carries the expectation */
 		in->schedule = NULL;
