@@ -28,6 +28,7 @@ const struct fts_class_flag_name fts_class_flag_names[] = {
 	{"varkw", FTS_CLS_VARKW},
 	{"container", FTS_CLS_CONTAINER},
 	{"no_optimizer_arg", FTS_CLS_NO_OPTIMIZER_ARG},
+	{"state_at_construction", FTS_CLS_STATE_AT_CONSTRUCTION},
 	{NULL, 0},
 };
 
@@ -60,6 +61,9 @@ void fts_parse_class_begin(struct fts_parse_ctx *pc)
 	pc->args.n = 0;
 	pc->checks.n = 0;
 	pc->states.n = 0;
+	pc->reads.n = 0;
+	pc->setstates.n = 0;
+	pc->has_reads = false;
 	pc->flags = 0;
 	pc->has_id = false;
 	pc->id = 0;
@@ -92,9 +96,24 @@ void fts_parse_class_end(struct fts_parse_ctx *pc, enum fts_decl_kind kind, cons
 	COPY_VEC(c->args, c->nargs, pc->args);
 	COPY_VEC(c->checks, c->nchecks, pc->checks);
 	COPY_VEC(c->states, c->nstates, pc->states);
-	if (kind == FTS_DECL_OPTIMIZER && (c->flags & ~(FTS_CLS_NO_REINIT | FTS_CLS_VARKW)))
+	if (pc->has_reads)
+		COPY_VEC(c->reads, c->nreads, pc->reads);
+	COPY_VEC(c->setstates, c->nsetstates, pc->setstates);
+	if (kind == FTS_DECL_LR_SCHEDULER && (pc->has_reads || c->nsetstates))
+		fts_parse_error(pc, name_span, "lr_scheduler '%s' cannot declare 'reads' or setstate members", path);
+	for (size_t i = 0; i < c->nreads; i++) {
+		bool known = false;
+		for (size_t j = 0; j < c->nstates && !known; j++)
+			known = !strcmp(c->reads[i], c->states[j].name);
+		for (size_t j = 0; j < pc->args.n && !known; j++)
+			known = !strcmp(c->reads[i], pc->args.v[j].name);
+		if (!known)
+			fts_parse_error(pc, name_span, "'%s' reads '%s', which is neither an argument nor a state slot",
+					path, c->reads[i]);
+	}
+	if (kind == FTS_DECL_OPTIMIZER && (c->flags & ~(FTS_CLS_NO_REINIT | FTS_CLS_VARKW | FTS_CLS_STATE_AT_CONSTRUCTION)))
 		fts_parse_error(pc, name_span, "optimizer '%s' has a flag only schedulers take", path);
-	if (kind == FTS_DECL_LR_SCHEDULER && (c->flags & FTS_CLS_NO_REINIT))
+	if (kind == FTS_DECL_LR_SCHEDULER && (c->flags & (FTS_CLS_NO_REINIT | FTS_CLS_STATE_AT_CONSTRUCTION)))
 		fts_parse_error(pc, name_span, "'no_reinit' applies to optimizers only");
 	if (kind == FTS_DECL_LR_SCHEDULER && c->nstates)
 		fts_parse_error(pc, c->states[0].span, "lr_scheduler '%s' cannot declare optimizer state", path);
@@ -215,6 +234,30 @@ void fts_parse_state(struct fts_parse_ctx *pc, const char *annot, const char *na
 	s.kind = (enum fts_state_kind)k;
 	s.cond = cond;
 	FTS_VEC_PUSH(pc->states, s);
+}
+
+void fts_parse_reads(struct fts_parse_ctx *pc, const char *word, struct fts_span span)
+{
+	if (strcmp(word, "reads") != 0) {
+		fts_parse_error(pc, span, "unknown member '%s' (expected 'reads' before a list of names)", word);
+		pc->reads.n = 0;
+		return;
+	}
+	if (pc->has_reads)
+		fts_parse_error(pc, span, "'reads' is given twice");
+	pc->has_reads = true;
+}
+
+void fts_parse_setstate(struct fts_parse_ctx *pc, const char *word, struct fts_span word_span,
+			const char *name, struct fts_expr *value, struct fts_span span)
+{
+	bool force = !strcmp(word, "setforce");
+	if (!force && strcmp(word, "setdefault") != 0) {
+		fts_parse_error(pc, word_span, "unknown member '%s' (expected setdefault or setforce)", word);
+		return;
+	}
+	struct fts_decl_setstate st = {name, span, value, {0}, force};
+	FTS_VEC_PUSH(pc->setstates, st);
 }
 
 void fts_parse_arg(struct fts_parse_ctx *pc, const char *annot, bool fixed, const char *name,

@@ -133,6 +133,23 @@ enum fts_class_flags {
 	FTS_CLS_VARKW = 1 << 7,         /* takes **kwargs: unknown arguments are passed on */
 	FTS_CLS_CONTAINER = 1 << 8,     /* holds other schedulers (SequentialLR, ChainedScheduler) */
 	FTS_CLS_NO_OPTIMIZER_ARG = 1 << 9, /* scheduler whose first argument is not the optimizer */
+	FTS_CLS_STATE_AT_CONSTRUCTION = 1 << 10, /* optimizer creating per-parameter state in
+					    __init__ (Adagrad): no state for parameters a
+					    restore brings without it */
+};
+
+/*
+ * `setdefault NAME = expr;` / `setforce NAME = expr;`: what an optimizer's
+ * __setstate__ (run by load_state_dict) does to a loaded parameter group:
+ * fill the key when the group lacks it, or set it always (AdamW's
+ * decoupled_weight_decay).
+ */
+struct fts_decl_setstate {
+	const char *name;
+	struct fts_span span;
+	struct fts_expr *expr;
+	struct fts_value value;         /* evaluated (stdlib.c) */
+	bool force;
 };
 
 struct fts_class_flag_name {
@@ -158,6 +175,11 @@ struct fts_decl_class {
 	size_t nchecks;
 	struct fts_decl_state *states;  /* optimizer.state[p] keys in torch's order */
 	size_t nstates;
+	const char **reads;             /* `reads`: group keys and state slots step() reads,
+					   in its order; NULL when not declared */
+	size_t nreads;
+	struct fts_decl_setstate *setstates;
+	size_t nsetstates;
 	const char *doc;                /* `doc "...";` or NULL */
 };
 
@@ -205,6 +227,9 @@ struct fts_parse_ctx {
 	FTS_VEC(struct fts_decl_arg) args;
 	FTS_VEC(struct fts_decl_check) checks;
 	FTS_VEC(struct fts_decl_state) states;
+	FTS_VEC(const char *) reads;
+	bool has_reads;                 /* `reads` seen */
+	FTS_VEC(struct fts_decl_setstate) setstates;
 };
 
 void fts_parse_error(struct fts_parse_ctx *pc, struct fts_span span, const char *fmt, ...)
@@ -220,6 +245,9 @@ void fts_parse_check(struct fts_parse_ctx *pc, const char *annot, struct fts_spa
 void fts_parse_state(struct fts_parse_ctx *pc, const char *annot, const char *name,
 		     const char *kind, struct fts_span kind_span, struct fts_expr *cond,
 		     struct fts_span span);
+void fts_parse_reads(struct fts_parse_ctx *pc, const char *word, struct fts_span span);
+void fts_parse_setstate(struct fts_parse_ctx *pc, const char *word, struct fts_span word_span,
+			const char *name, struct fts_expr *value, struct fts_span span);
 void fts_parse_arg(struct fts_parse_ctx *pc, const char *annot, bool fixed, const char *name,
 		   struct fts_type *type, struct fts_expr *def, struct fts_span span);
 struct fts_type *fts_parse_type(struct fts_parse_ctx *pc, const char *name, struct fts_span span,

@@ -218,7 +218,7 @@ static void emit_manifest(struct em *m)
 
 /* ---- classes, phases and settings: the plan view, serialized ------------------------- */
 
-static void emit_arg(struct em *m, const struct rt_plan_arg *a)
+static void emit_arg(struct em *m, const struct rt_plan_arg *a, bool force)
 {
 	uint32_t name = emit_str(m, a->name), s = PLAN_NOSTR, vi = 0;
 	if (a->kind == RT_ARG_STR)
@@ -230,6 +230,7 @@ static void emit_arg(struct em *m, const struct rt_plan_arg *a)
 	r[4] = a->kind;
 	r[5] = a->given ? 1 : 0;
 	r[6] = a->b;
+	r[7] = force;
 	plan_wr32(r + 8, s);
 	plan_wr32(r + 12, vi);
 	plan_wr32(r + 16, a->kind == RT_ARG_FLOATS ? a->n : 0);
@@ -249,7 +250,7 @@ static void emit_class(struct em *m, const struct rt_plan_class *c)
 	plan_wr32(tmp + 8, emit_str(m, c->class_path));
 	uint32_t args = count(m, PLAN_SEC_ARGS, 40);
 	for (uint32_t k = 0; k < c->nargs; k++)
-		emit_arg(m, &c->args[k]);
+		emit_arg(m, &c->args[k], false);
 	plan_wr32(tmp + 12, args);
 	plan_wr32(tmp + 16, c->nargs);
 	if (!c->scheduler) {
@@ -259,6 +260,18 @@ static void emit_class(struct em *m, const struct rt_plan_class *c)
 			offs[k] = emit_str(m, c->state_slots[k]);
 		plan_wr32(tmp + 20, emit_u32s(m, offs, n));
 		plan_wr32(tmp + 24, n);
+		/* the restore profile */
+		tmp[3] = c->state_at_construction;
+		uint32_t nr = c->nreads < 64 ? c->nreads : 64;
+		for (uint32_t k = 0; k < nr; k++)
+			offs[k] = emit_str(m, c->reads[k]);
+		plan_wr32(tmp + 68, nr ? emit_u32s(m, offs, nr) : 0);
+		plan_wr16(tmp + 76, (uint16_t)nr);
+		uint32_t sx = count(m, PLAN_SEC_ARGS, 40);
+		for (uint32_t k = 0; k < c->nsetstates; k++)
+			emit_arg(m, &c->setstates[k], c->setstate_force[k]);
+		plan_wr32(tmp + 72, c->nsetstates ? sx : 0);
+		plan_wr16(tmp + 78, (uint16_t)c->nsetstates);
 	}
 	plan_wr32(tmp + 28, c->frequency ? c->frequency : 1);
 	plan_wr32(tmp + 32, c->monitor ? emit_str(m, c->monitor) : PLAN_NOSTR);

@@ -224,6 +224,25 @@ static int32_t view_class(struct pv *b, const struct cls_src *cs, bool scheduler
 			names[k] = st[k]->name;
 		rc->state_slots = names;
 		rc->nslots = (uint32_t)n;
+		/* the restore profile (runtime/sem.c) */
+		rc->state_at_construction = fts_class_has(cls, FTS_CLS_STATE_AT_CONSTRUCTION);
+		rc->reads = cls->reads;
+		rc->nreads = (uint32_t)cls->nreads;
+		struct rt_plan_arg *ss = fts_arena_alloc(b->a, (cls->nsetstates + 1) * sizeof(*ss));
+		bool *force = fts_arena_alloc(b->a, (cls->nsetstates + 1) * sizeof(*force));
+		for (size_t k = 0; k < cls->nsetstates; k++) {
+			struct fts_decl_arg da = {0};
+			da.name = cls->setstates[k].name;
+			struct fts_type t = {FTS_T_ANY, FTS_SPAN_NONE, NULL, 0, false, NULL, 0};
+			da.type = &t;
+			struct fts_resolved_arg r = {&da, cls->setstates[k].value, true, false, FTS_SPAN_NONE};
+			view_arg(b, rec, cls, &r, &ss[k]);
+			force[k] = cls->setstates[k].force;
+		}
+		rc = &b->cls[rec];
+		rc->setstates = ss;
+		rc->setstate_force = force;
+		rc->nsetstates = (uint32_t)cls->nsetstates;
 		return rec;
 	}
 	const struct fts_ir_directive *d = cs->dir;

@@ -289,6 +289,26 @@ static void add_classes(struct fts_stdlib *lib, struct load_ctx *lc, struct fts_
 				ok = false;
 			}
 		}
+		for (size_t k = 0; k < c->nsetstates; k++) {
+			struct fts_decl_setstate *st = &c->setstates[k];
+			struct fts_eval_error err;
+			const struct fts_decl_arg *a = NULL;
+			for (size_t j = 0; j < c->nargs; j++)     /* `const`s count: group keys */
+				if (!strcmp(c->args[j].name, st->name))
+					a = &c->args[j];
+			if (!a) {
+				lerr(lc, st->span, "'%s' sets '%s', which is not an argument of the class",
+				     c->path, st->name);
+				ok = false;
+			} else if (fts_expr_eval(st->expr, &lib->arena, NULL, NULL, &st->value, &err)) {
+				lerr(lc, st->expr->span, "value of '%s' does not evaluate: %s", st->name, err.msg);
+				ok = false;
+			} else if (!fts_type_accepts(a->type, &st->value)) {
+				lerr(lc, st->expr->span, "%s is not a %s", fts_value_repr(&lib->arena, &st->value),
+				     fts_type_str(&lib->arena, a->type));
+				ok = false;
+			}
+		}
 		if (ok)
 			FTS_VEC_PUSH(lib->classes, c);
 	}

@@ -14,11 +14,15 @@
  *             | FLAG ";"                         fts_supported chainable closed_form
  *                                                lambdas plateau cycles_momentum
  *                                                no_reinit varkw container
- *                                                no_optimizer_arg
+ *                                                no_optimizer_arg state_at_construction
  *             | annot? "arg" NAME ":" type ("=" expr)? ";"   no default = required
  *             | annot? "const" NAME ":" type "=" expr ";"    group default, not an argument
  *             | annot? "check" expr ":" STRING ("raises" NAME)? ";"
  *             | "state" NAME ":" KIND ("if" expr)? ";"       KIND: scalar param factored global
+ *             | "reads" NAME ("," NAME)* ";"     what step() reads, in order: group
+ *                                                keys and state slots (restore analysis)
+ *             | ("setdefault" | "setforce") NAME "=" expr ";"   what the optimizer's
+ *                                                __setstate__ does to a loaded group
  *   annot    := "@" NAME                         @groups, @step (see decl.h fts_check_when)
  *   type     := atom ("|" atom)*
  *   atom     := float | int | bool | str | none | any | lambda | scheduler_list
@@ -269,7 +273,7 @@ static struct fts_type *lit_type(struct fts_parse_ctx *pc, YYLTYPE loc, struct f
 %token WITH "with" GROUP_LRS "group_lrs" USE_CURRENT_LRS "use_current_lrs" REST "rest"
 %token <str> SELECTOR "parameter selector"
 
-%type <name> dotted dotted_part argname annot_opt raises_opt
+%type <name> dotted dotted_part argname annot_opt raises_opt read_name
 %type <expr> expr or_test and_test not_test comparison arith term factor power postfix atom
 %type <expr> default_opt if_opt expr_list call_args
 %type <type> type type_atom type_arg
@@ -433,6 +437,10 @@ member:
 		{ pc->doc = $2.s; }
 	| NAME ';'
 		{ fts_parse_member_flag(pc, $1, @1); }
+	| NAME read_names ';'
+		{ fts_parse_reads(pc, $1, @1); }
+	| NAME argname '=' expr ';'
+		{ fts_parse_setstate(pc, $1, @1, $2, $4, @$); }
 	| annot_opt ARG argname ':' type default_opt ';'
 		{ fts_parse_arg(pc, $1, false, $3, $5, $6, @$); }
 	| annot_opt CONST argname ':' type '=' expr ';'
@@ -442,6 +450,16 @@ member:
 	| annot_opt STATE NAME ':' NAME if_opt ';'
 		{ fts_parse_state(pc, $1, $3, $5, @5, $6, @$); }
 	| error ';'
+	;
+
+read_names:
+	read_name		{ FTS_VEC_PUSH(pc->reads, $1); }
+	| read_names ',' read_name	{ FTS_VEC_PUSH(pc->reads, $3); }
+	;
+
+read_name:
+	NAME
+	| STATE			{ $$ = "state"; }
 	;
 
 annot_opt:

@@ -46,7 +46,8 @@ struct ftsrt_plan {
 	struct rt_plan_phase *phases;
 	struct rt_plan_class *classes;
 	struct rt_plan_arg *args;
-	const char **strv;              /* slot and no_decay pointer arrays */
+	bool *argforce;                 /* per argument: ARGS byte 7 (setstates) */
+	const char **strv;              /* slot, reads and no_decay pointer arrays */
 	size_t nstrv;
 	struct rt_plan_group *groups;
 	struct rt_plan_src *src;
@@ -371,7 +372,8 @@ static int plan_load_args(struct ld *ld)
 	const struct sec *s = &ld->s[PLAN_SEC_ARGS];
 	const double *f64 = (const double *)(const void *)ld->s[PLAN_SEC_F64P].p;
 	p->args = plan_alloc(p, s->n, sizeof(*p->args));
-	if (!p->args)
+	p->argforce = plan_alloc(p, s->n, sizeof(*p->argforce));
+	if (!p->args || !p->argforce)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (arguments)");
 	for (uint64_t i = 0; i < s->n; i++) {
 		const uint8_t *r = s->p + i * 40;
@@ -381,7 +383,7 @@ static int plan_load_args(struct ld *ld)
 		if (!get_str(ld, plan_rd32(r), false, &a->name) ||
 		    !get_str(ld, plan_rd32(r + 8), kind != PLAN_ARG_STR, &a->s))
 			return fail(ld, FTSRT_EFORMAT, "argument %" PRIu64 ": bad string reference", i);
-		if (kind >= PLAN_ARG_COUNT_ || r[5] > 1 || r[6] > 1 || r[7] || plan_rd32(r + 20))
+		if (kind >= PLAN_ARG_COUNT_ || r[5] > 1 || r[6] > 1 || r[7] > 1 || plan_rd32(r + 20))
 			return fail(ld, FTSRT_EFORMAT, "argument %" PRIu64 " ('%s'): bad kind or flags",
 				    i, a->name);
 		if (kind != PLAN_ARG_STR && a->s)
@@ -392,6 +394,7 @@ static int plan_load_args(struct ld *ld)
 		a->kind = kind;
 		a->given = r[5];
 		a->b = r[6];
+		p->argforce[i] = r[7];
 		a->i = (int64_t)plan_rd64(r + 24);
 		a->f = plan_rdf64(r + 32);
 		a->v = kind == PLAN_ARG_FLOATS ? f64 + v : NULL;
@@ -426,9 +429,12 @@ static int plan_load_classes(struct ld *ld)
 	for (uint64_t i = 0; i < s->n; i++) {
 		const uint8_t *r = s->p + i * 80;
 		uint32_t ix = plan_rd32(r + 20), nslots = plan_rd32(r + 24);
+		uint32_t rx = plan_rd32(r + 68), nreads = plan_rd16(r + 76);
 		if (!take(ld, PLAN_SEC_U32P, ix, nslots))
 			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad state slot list", i);
-		nstr += nslots;
+		if (!take(ld, PLAN_SEC_U32P, rx, nreads))
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad reads list", i);
+		nstr += (size_t)nslots + nreads;
 	}
 	const struct sec *sett = &ld->s[PLAN_SEC_SETT];
 	if (sett->n == 1) {
@@ -451,9 +457,22 @@ static int plan_load_classes(struct ld *ld)
 		int32_t nipl = (int32_t)plan_rd32(r + 40);
 		uint32_t ch = plan_rd32(r + 52), nch = plan_rd32(r + 56);
 		uint32_t ms = plan_rd32(r + 60), nms = plan_rd32(r + 64);
-		if (r[0] > 1 || r[1] > 1 || r[2] > 1 || r[3] || plan_rd16(r + 6) || plan_rd32(r + 68) ||
-		    plan_rd64(r + 72))
+		uint32_t rx = plan_rd32(r + 68), nreads = plan_rd16(r + 76);
+		uint32_t sx = plan_rd32(r + 72), nsets = plan_rd16(r + 78);
+		if (r[0] > 1 || r[1] > 1 || r[2] > 1 || r[3] > 1 || plan_rd16(r + 6))
 			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad flags or reserved bits", i);
+		if (r[0] && (r[3] || nreads || nsets || rx || sx))
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": restore profile on a scheduler", i);
+		c->state_at_construction = r[3];
+		c->reads = str_list(ld, rx, nreads, &used);
+		if (!c->reads)
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad reads name", i);
+		c->nreads = nreads;
+		if (!take(ld, PLAN_SEC_ARGS, sx, nsets))
+			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad setstate range", i);
+		c->setstates = p->args + sx;
+		c->setstate_force = p->argforce + sx;
+		c->nsetstates = nsets;
 		c->scheduler = r[0];
 		c->epoch_interval = r[1];
 		c->use_current = r[2];
@@ -692,7 +711,7 @@ static int plan_load_srcmap(struct ld *ld)
 
 static int plan_load(struct ld *ld)
 {
-	uint32_t nsec;
+	uint32_t nsec = 0;
 	size_t used;
 	int rc;
 	uint32_t one = 1;
@@ -706,7 +725,7 @@ static int plan_load(struct ld *ld)
 		return rc;
 	used = 0;
 	for (uint32_t i = 0; i < ld->p->view.nclasses; i++)
-		used += ld->p->classes[i].nslots;
+		used += (size_t)ld->p->classes[i].nslots + ld->p->classes[i].nreads;
 	if ((rc = plan_load_phases(ld)) || (rc = plan_load_settings(ld, &used)) ||
 	    (rc = plan_load_groups(ld)) || (rc = plan_load_srcmap(ld)))
 		return rc;
@@ -719,6 +738,7 @@ static void plan_release(struct ftsrt_plan *p)
 	plan_free(p, p->phases);
 	plan_free(p, p->classes);
 	plan_free(p, p->args);
+	plan_free(p, p->argforce);
 	plan_free(p, (void *)p->strv);
 	plan_free(p, p->groups);
 	plan_free(p, p->src);
@@ -1017,6 +1037,26 @@ static void dump_class(FILE *out, const struct rt_plan *v, uint32_t i)
 		for (uint32_t k = 0; k < c->nslots; k++)
 			fprintf(out, " %s", c->state_slots[k]);
 		fprintf(out, "%s\n", c->nslots ? "" : " (none)");
+		if (c->state_at_construction)
+			fprintf(out, "  state at construction\n");
+		if (c->nreads) {
+			fprintf(out, "  reads:");
+			for (uint32_t k = 0; k < c->nreads; k++)
+				fprintf(out, " %s", c->reads[k]);
+			fputc('\n', out);
+		}
+		for (uint32_t k = 0; k < c->nsetstates; k++) {
+			const struct rt_plan_arg *a = &c->setstates[k];
+			fprintf(out, "  %s %s = ", c->setstate_force[k] ? "setforce" : "setdefault", a->name);
+			switch (a->kind) {
+			case RT_ARG_BOOL: fputs(a->b ? "True" : "False", out); break;
+			case RT_ARG_INT: fprintf(out, "%" PRId64, a->i); break;
+			case RT_ARG_FLOAT: fputs(num(b1, sizeof(b1), a->f), out); break;
+			case RT_ARG_STR: fprintf(out, "'%s'", a->s); break;
+			default: fputs("None", out); break;
+			}
+			fputc('\n', out);
+		}
 		return;
 	}
 	fprintf(out, "  interval %s, frequency %" PRIu32 ", monitor %s\n",

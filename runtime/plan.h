@@ -74,6 +74,14 @@ struct rt_plan_class {
 	uint32_t nchildren;
 	const int64_t *milestones;      /* SequentialLR */
 	uint32_t nmilestones;
+	/* optimizers: what a restore does to them (the stdlib's; runtime/sem.c) */
+	bool state_at_construction;     /* the constructor creates per-parameter state */
+	const char *const *reads;       /* group keys and state slots step() reads, in order */
+	uint32_t nreads;
+	const struct rt_plan_arg *setstates; /* __setstate__: fills (or, with b set... see
+					   setstate_force) these keys of a loaded group */
+	const bool *setstate_force;     /* per setstate: set always, not only when missing */
+	uint32_t nsetstates;
 };
 
 struct rt_plan_phase {

@@ -43,17 +43,21 @@
  *         untied entry), 16 u8 ndim (<= 8), 17 u8 dtype (enum rt_dtype),
  *         18 u8 flags (bit 0 requires_grad), 19 u8 0, 20 u32 0.
  *   CLSS  records of 80: 0 u8 scheduler, 1 u8 epoch_interval, 2 u8
- *         use_current, 3 u8 0, 4 u16 stdlib_id, 6 u16 0, 8 u32 class_path
+ *         use_current, 3 u8 flags (bit 0 state_at_construction; optimizers
+ *         only), 4 u16 stdlib_id, 6 u16 0, 8 u32 class_path
  *         (str), 12 u32 args (ARGS index), 16 u32 nargs, 20 u32 slots (U32P
  *         index of str refs), 24 u32 nslots, 28 u32 frequency (>= 1), 32 u32
  *         monitor (str or NOSTR), 36 u32 init_pg_lrs (F64P index), 40 i32
  *         ninit_pg_lrs (-1 = absent), 44 u32 lambda (BLOB offset), 48 u32
  *         lambda_len (0 = none), 52 u32 children (U32P index of CLSS
  *         indices, each greater than the record's own), 56 u32 nchildren,
- *         60 u32 milestones (I64P index), 64 u32 nmilestones, 68 u32 0,
- *         72 u64 0.
+ *         60 u32 milestones (I64P index), 64 u32 nmilestones, 68 u32 reads
+ *         (U32P index of str refs: the group keys and state slots step()
+ *         reads, in order), 72 u32 setstates (ARGS index), 76 u16 nreads,
+ *         78 u16 nsetstates (optimizers only: the restore profile).
  *   ARGS  records of 40: 0 u32 name (str), 4 u8 kind (enum rt_arg_kind),
- *         5 u8 given, 6 u8 b, 7 u8 0, 8 u32 s (str or NOSTR), 12 u32 v
+ *         5 u8 given, 6 u8 b, 7 u8 force (setstates only: set always, not
+ *         only when missing), 8 u32 s (str or NOSTR), 12 u32 v
  *         (F64P index), 16 u32 n, 20 u32 0, 24 i64 i, 32 f64 f.
  *   PHAS  records of 48: 0 i64 index (== record number), 8 i64 mte (>= -1),
  *         16 f64 lr, 24 u32 params (U32P index of manifest indices), 28 u32
@@ -105,8 +109,8 @@
 #define PLAN_MAGIC "\x89" "FTS\r\n\x1a\n"
 #define PLAN_MAGIC_LEN 8
 #define PLAN_FORMAT_MAJOR 1
-#define PLAN_FORMAT_MINOR 0
-#define PLAN_MIN_READER_MINOR 0
+#define PLAN_FORMAT_MINOR 1
+#define PLAN_MIN_READER_MINOR 1
 #define PLAN_HEADER_SIZE 48
 #define PLAN_HEADER_CRC_SPAN 40         /* header bytes covered by header_crc32c */
 #define PLAN_SECTION_ENTRY 32

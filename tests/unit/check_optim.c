@@ -468,8 +468,9 @@ START_TEST(slots_match_stdlib)
 			n = 0;
 			continue;
 		}
-		char nm[64];
-		if (cls[0] && sscanf(q, "state %63[A-Za-z0-9_]:", nm) == 1 && n < 8)
+		char nm[64], colon = 0;
+		if (cls[0] && strncmp(q, "state ", 6) == 0 && sscanf(q + 6, "%63[A-Za-z0-9_]%c", nm, &colon) == 2 &&
+		    colon == ':' && n < 8)
 			snprintf(names[n++], sizeof(names[0]), "%s", nm);
 	}
 	fclose(f);
