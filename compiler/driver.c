@@ -4,6 +4,7 @@
 #include "driver.h"
 
 #include "planview.h"
+#include "restore.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -251,6 +252,7 @@ int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struc
 			c->view = NULL;
 		c->sim = fts_simulate(c->ir, init, c->view, d);
 		fts_check_cross_phase(c->ir, c->sim, init, d);
+		fts_restore_analyse(c, d);
 		if (in->target_ftsrt && c->view)
 			report_target_ftsrt(c, d);
 	}

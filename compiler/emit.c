@@ -434,6 +434,28 @@ static void emit_srcmap(struct em *m)
 	}
 }
 
+static void emit_restores(struct em *m)
+{
+	const struct rt_plan *v = &m->c->view->p;
+	if (!v->nrestores)
+		return;
+	m->present[PLAN_SEC_RSTR] = true;
+	for (uint32_t i = 0; i < v->nrestores; i++) {
+		const struct rt_plan_restore *e = &v->restores[i];
+		uint32_t msg = emit_str(m, e->message ? e->message : "");
+		uint32_t ox = e->noverrides ? count(m, PLAN_SEC_ARGS, 40) : 0;
+		for (uint32_t k = 0; k < e->noverrides; k++)
+			emit_arg(m, &e->overrides[k], false);
+		uint8_t *r = grow(m, PLAN_SEC_RSTR, 32);
+		plan_wr32(r, e->target);
+		plan_wr32(r + 4, e->source);
+		r[8] = e->kind;
+		plan_wr32(r + 12, msg);
+		plan_wr32(r + 16, ox);
+		plan_wr32(r + 20, e->noverrides);
+	}
+}
+
 /* ---- container ------------------------------------------------------------------------- */
 
 static uint8_t *emit_header(struct em *m, size_t *total)
@@ -526,7 +548,7 @@ int fts_emit_plan(const struct fts_compile *c, const struct fts_sources *src, bo
 		goto out;
 	}
 	for (int k = 0; k < PLAN_SEC_COUNT_; k++)
-		m.present[k] = !(k == PLAN_SEC_GRPS || k == PLAN_SEC_SMAP);
+		m.present[k] = !(k == PLAN_SEC_GRPS || k == PLAN_SEC_SMAP || k == PLAN_SEC_RSTR);
 	grow(&m, PLAN_SEC_STRS, 1);     /* byte 0: "" */
 
 	const char *why = fts_planview_problem(c->view);
@@ -539,6 +561,7 @@ int fts_emit_plan(const struct fts_compile *c, const struct fts_sources *src, bo
 	emit_phases(&m);
 	emit_settings(&m);
 	emit_groups(&m);
+	emit_restores(&m);
 	if (!strip)
 		emit_srcmap(&m);
 	if (m.failed)

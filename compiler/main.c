@@ -739,6 +739,19 @@ static int cmd_gen(int argc, char **argv)
 
 /* --- explain ---------------------------------------------------------------------- */
 
+/* Codes no longer reported, and why (so that an old log still explains). */
+static const struct {
+	const char *code, *why;
+} retired_codes[] = {
+	{"FTSC081", "retired: 'phase N may restore scheduler state of A into B'. FTS rolls the previous "
+	 "phase's lr scheduler state forward at the target phase (fts-semantics.md 7.8), and a KeyError "
+	 "while loading a scheduler of another class is tolerated whenever the schedule reinitializes "
+	 "schedulers (V-T5), so such a restore neither crashes nor changes the run. What a restore does "
+	 "to the optimizer is FTSC080 (the step fails) and FTSC095 (hyper-parameters revert)."},
+	{"FTSC084", "retired: the ReduceLROnPlateau min_lr count check. FTSC088 now reports every "
+	 "optimizer and scheduler construction that fails over the groups of its phase, min_lr included."},
+};
+
 static int cmd_explain(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
@@ -761,6 +774,11 @@ static int cmd_explain(int argc, char **argv)
 	if (strncmp(q, "-W", 2) == 0)
 		q += 2;
 	int id = fts_diag_lookup(q);
+	for (size_t k = 0; id < 0 && k < sizeof(retired_codes) / sizeof(retired_codes[0]); k++)
+		if (strcmp(q, retired_codes[k].code) == 0) {
+			printf("%s: %s\n", retired_codes[k].code, retired_codes[k].why);
+			return EXIT_CLEAN;
+		}
 	if (id < 0) {
 		fprintf(stderr, "ftsc: unknown diagnostic code or flag '%s' (see 'ftsc explain --list')\n",
 			argv[1]);

@@ -73,11 +73,53 @@ static bool all_numbers(const struct fts_value *v)
 	return true;
 }
 
+const char *fts_planview_value(struct fts_arena *a, const struct fts_value *v, struct rt_plan_arg *out)
+{
+	out->kind = RT_ARG_NONE;
+	switch (v->kind) {
+	case FTS_V_NONE:
+		return NULL;
+	case FTS_V_BOOL:
+		out->kind = RT_ARG_BOOL;
+		out->b = v->b;
+		out->i = v->b;
+		out->f = v->b;
+		return NULL;
+	case FTS_V_INT:
+		out->kind = RT_ARG_INT;
+		out->i = v->i;
+		out->f = (double)v->i;
+		return NULL;
+	case FTS_V_FLOAT:
+		out->kind = RT_ARG_FLOAT;
+		out->f = v->f;
+		return NULL;
+	case FTS_V_STR:
+		out->kind = RT_ARG_STR;
+		out->s = v->s;
+		return NULL;
+	case FTS_V_TUPLE:
+	case FTS_V_LIST: {
+		if (!all_numbers(v))
+			return "a sequence of non-numbers";
+		double *tmp = fts_arena_alloc(a, (v->len ? v->len : 1) * sizeof(*tmp));
+		for (size_t k = 0; k < v->len; k++)
+			fts_value_number(&v->items[k], &tmp[k]);
+		out->kind = RT_ARG_FLOATS;
+		out->v = tmp;
+		out->n = (uint32_t)v->len;
+		return NULL;
+	}
+	case FTS_V_DICT:
+		return "a mapping";
+	}
+	return "a value of unknown kind";
+}
+
 /* One resolved argument as the plan holds it. */
 static void view_arg(struct pv *b, int32_t rec, const struct fts_decl_class *cls,
 		     const struct fts_resolved_arg *ra, struct rt_plan_arg *out)
 {
-	const struct fts_value *v = &ra->value;
 	memset(out, 0, sizeof(*out));
 	out->name = ra->arg->name;
 	out->given = ra->given;
@@ -88,54 +130,17 @@ static void view_arg(struct pv *b, int32_t rec, const struct fts_decl_class *cls
 	}
 	if (ra->arg->type->kind == FTS_T_SCHEDULER_LIST)
 		return;                 /* recorded as the class's children */
-	if (ra->arg->type->kind == FTS_T_LAMBDA && v->kind != FTS_V_STR && v->kind != FTS_V_NONE) {
+	if (ra->arg->type->kind == FTS_T_LAMBDA && ra->value.kind != FTS_V_STR &&
+	    ra->value.kind != FTS_V_NONE) {
 		problem(b, rec, "%s: '%s' is a list of lambdas (one per parameter group); ftsc build "
 			"supports a single lambda given as a string expression of 'epoch'", cls->path,
 			ra->arg->name);
 		return;
 	}
-	switch (v->kind) {
-	case FTS_V_NONE:
-		break;
-	case FTS_V_BOOL:
-		out->kind = RT_ARG_BOOL;
-		out->b = v->b;
-		out->i = v->b;
-		out->f = v->b;
-		break;
-	case FTS_V_INT:
-		out->kind = RT_ARG_INT;
-		out->i = v->i;
-		out->f = (double)v->i;
-		break;
-	case FTS_V_FLOAT:
-		out->kind = RT_ARG_FLOAT;
-		out->f = v->f;
-		break;
-	case FTS_V_STR:
-		out->kind = RT_ARG_STR;
-		out->s = v->s;
-		break;
-	case FTS_V_TUPLE:
-	case FTS_V_LIST: {
-		if (!all_numbers(v)) {
-			problem(b, rec, "%s: argument '%s' is a sequence of non-numbers, which a plan cannot hold",
-				cls->path, ra->arg->name);
-			return;
-		}
-		double *tmp = fts_arena_alloc(b->a, (v->len ? v->len : 1) * sizeof(*tmp));
-		for (size_t k = 0; k < v->len; k++)
-			fts_value_number(&v->items[k], &tmp[k]);
-		out->kind = RT_ARG_FLOATS;
-		out->v = tmp;
-		out->n = (uint32_t)v->len;
-		break;
-	}
-	case FTS_V_DICT:
-		problem(b, rec, "%s: argument '%s' is a mapping, which a plan cannot hold", cls->path,
-			ra->arg->name);
-		return;
-	}
+	const char *why = fts_planview_value(b->a, &ra->value, out);
+	if (why)
+		problem(b, rec, "%s: argument '%s' is %s, which a plan cannot hold", cls->path,
+			ra->arg->name, why);
 }
 
 /* What a class record is made from: a directive, or a scheduler_list item. */

@@ -27,6 +27,7 @@
 #include "../runtime/plan.h"
 #include "arena.h"
 #include "driver.h"
+#include "expr.h"
 
 struct fts_planview {
 	struct rt_plan p;
@@ -44,6 +45,10 @@ struct fts_planview {
  * schedule's phases cannot be represented at all (keys not 0..n-1).
  */
 int fts_planview_build(const struct fts_compile *c, struct fts_arena *a, struct fts_planview *v);
+
+/* v as a plan argument (name and given left to the caller): NULL, or why a
+ * plan cannot hold it ("a mapping"); memory from a. */
+const char *fts_planview_value(struct fts_arena *a, const struct fts_value *v, struct rt_plan_arg *out);
 
 /* Why a plan cannot hold the view (the reason build refuses), or NULL. */
 const char *fts_planview_problem(const struct fts_planview *v);

@@ -9,8 +9,8 @@
  * precedence).  Learning rates are sem.c's abstract values; schedulers
  * and optimizers are constructed by sem.c, with the runtime's own code.
  * The simulated scenario is a run without restore_best replays (the
- * group layout and lrs every run starts a phase with); check_restore()
- * below considers every checkpoint a restore can load.
+ * group layout and lrs every run starts a phase with); restore.c
+ * considers every checkpoint a restore can load.
  */
 #include "simulate.h"
 
@@ -385,99 +385,6 @@ static const char *class_name(const struct fts_sim_class *c)
 	return c->dir && c->dir->class_path ? c->dir->class_path : "an unknown class";
 }
 
-static const char *origin(struct fts_arena *a, const struct fts_sim_class *c, const char *what)
-{
-	if (c->since < 0)
-		return fts_arena_printf(a, "%s (the initial %s, phase 0)", class_name(c), what);
-	return fts_arena_printf(a, "%s (%s of phase %lld)", class_name(c),
-				strcmp(what, "optimizer") == 0 ? "new_optimizer" : "new_lr_scheduler",
-				(long long)c->since);
-}
-
-static struct fts_span class_span(const struct fts_sim_class *c, const struct fts_initial *init)
-{
-	if (c->dir && fts_span_valid(c->dir->class_span))
-		return c->dir->class_span;
-	return init->where;
-}
-
-static bool same_class(const struct fts_sim_class *x, const struct fts_sim_class *y)
-{
-	const char *a = x->dir ? x->dir->class_path : NULL, *b = y->dir ? y->dir->class_path : NULL;
-	if (x->dir && y->dir && x->dir->decl && x->dir->decl == y->dir->decl)
-		return true;
-	return a && b && strcmp(a, b) == 0;
-}
-
-static void check_restore(struct fts_ir *ir, const struct fts_sim *sim,
-			  const struct fts_initial *init, struct fts_diags *d)
-{
-	bool noted = false;
-	for (size_t k = 1; k < sim->n; k++) {
-		const struct fts_sim_phase *sp = &sim->phases[k];
-		const struct fts_ir_phase *ph = &ir->phases[k];
-		bool new_opt = ir->reinit_optim || ph->new_optimizer;
-		bool new_lrs = ir->reinit_lr || ph->new_lr_scheduler;
-		/* optimizer: any earlier phase may hold the best checkpoint */
-		if (!new_opt) {
-			for (size_t j = 0; j < k; j++) {
-				const struct fts_sim_class *old = &sim->phases[j].opt, *cur = &sp->opt;
-				if (!old->known || !cur->known) {
-					if (!noted) {
-						fts_diag(d, FTS_N_INFO, ph->key->span,
-							 "the initial optimizer is unknown: restore_best compatibility of "
-							 "phase 0's checkpoints is not checked (give --config or "
-							 "--initial-optimizer)");
-						noted = true;
-					}
-					continue;
-				}
-				bool same = same_class(old, cur);
-				bool same_slots = old->slots && cur->slots && strcmp(old->slots, cur->slots) == 0;
-				if (same && same_slots)
-					continue;
-				const char *from = origin(ir->arena, old, "optimizer");
-				const char *into = origin(ir->arena, cur, "optimizer");
-				struct fts_diag *dg = fts_diag(d, FTS_W_RESTORE_OPTIMIZER, ph->key->span,
-							       (long long)ph->index, from, into);
-				if (!same)
-					fts_diag_note(d, dg, class_span(old, init),
-						      "phase %zu trains with %s: if the best checkpoint at the phase %lld "
-						      "transition was saved in phase %zu, its parameter groups and state are "
-						      "loaded into %s and the first optimizer step of phase %lld fails",
-						      j, class_name(old), (long long)ph->index, j, class_name(cur),
-						      (long long)ph->index);
-				else
-					fts_diag_note(d, dg, class_span(old, init),
-						      "phase %zu's %s keeps state [%s], phase %lld's keeps [%s]: if the best "
-						      "checkpoint was saved in phase %zu, its hyper-parameters and state "
-						      "silently replace those new_optimizer configured",
-						      j, class_name(old), old->slots, (long long)cur->since, cur->slots, j);
-				fts_diag_help(d, dg, "re-specify new_optimizer in phase %lld (the restored state is "
-					      "then discarded)", (long long)ph->index);
-				fts_diag_help(d, dg, "or set restore_best: false (ftsc --restore-best=false)");
-				break;
-			}
-		}
-		/* scheduler: the restored state lands in the scheduler in force */
-		if (!new_lrs) {
-			for (size_t j = 0; j < k; j++) {
-				const struct fts_sim_class *old = &sim->phases[j].sched, *cur = &sp->sched;
-				if (!old->known || !cur->known || old->none || cur->none || same_class(old, cur))
-					continue;
-				struct fts_diag *dg = fts_diag(d, FTS_W_RESTORE_SCHEDULER, ph->key->span,
-							       (long long)ph->index,
-							       origin(ir->arena, old, "lr scheduler"),
-							       origin(ir->arena, cur, "lr scheduler"));
-				fts_diag_note(d, dg, class_span(old, init), "phase %zu steps %s", j, class_name(old));
-				fts_diag_help(d, dg, "give phase %lld its own new_lr_scheduler", (long long)ph->index);
-				fts_diag_help(d, dg, "or set restore_best: false (ftsc --restore-best=false)");
-				break;
-			}
-		}
-	}
-}
-
 static void check_counts(struct fts_ir *ir, const struct fts_sim *sim,
 			 const struct fts_initial *init, struct fts_diags *d)
 {
@@ -560,8 +467,6 @@ void fts_check_cross_phase(struct fts_ir *ir, const struct fts_sim *sim,
 {
 	if (!sim)
 		return;
-	if (ir->settings.restore_best)
-		check_restore(ir, sim, init, d);
 	check_counts(ir, sim, init, d);
 	check_schedulers(ir, sim, init, d);
 	check_reachable(ir, sim, d);

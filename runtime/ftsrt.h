@@ -557,6 +557,11 @@ FTSRT_API int ftsrt_run_ngroups(const ftsrt_run *r);
 /* Group g now (see struct ftsrt_run_group).  FTSRT_OK or FTSRT_EINVAL. */
 FTSRT_API int ftsrt_run_group(const ftsrt_run *r, int g, struct ftsrt_run_group *out);
 
+/* Group g's hyper-parameters as its next step uses them (lr included): the
+ * optimizer's configuration, or what a restore_best left in the group.
+ * FTSRT_OK or FTSRT_EINVAL. */
+FTSRT_API int ftsrt_run_group_hparams(const ftsrt_run *r, int g, struct ftsrt_optim_hparams *out);
+
 /*
  * Write the run's whole state to path now (atomically: temporary file,
  * fsync, rename), or resume r, a fresh run of the same plan, from a

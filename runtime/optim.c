@@ -943,6 +943,19 @@ int rt_optim_set_scalars(ftsrt_optim *o, int param, const double v[4])
 	return FTSRT_OK;
 }
 
+int rt_optim_clear_state(ftsrt_optim *o, int param)
+{
+	if (!o || param < 0 || param >= o->nt)
+		return FTSRT_EINVAL;
+	struct rt_tensor *t = &o->t[param];
+	t->has_state = false;
+	t->step = 0;
+	t->mu_product = 1;
+	t->eta = 0;
+	t->mu = 1;
+	return FTSRT_OK;
+}
+
 bool rt_optim_has_state(const ftsrt_optim *o, int param)
 {
 	return o && param >= 0 && param < o->nt && o->t[param].has_state;

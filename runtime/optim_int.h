@@ -121,5 +121,8 @@ int rt_optim_alloc_state(ftsrt_optim *o);
 int rt_optim_set_scalars(ftsrt_optim *o, int param, const double v[4]);
 int rt_optim_get_scalars(const ftsrt_optim *o, int param, double v[4]);
 bool rt_optim_has_state(const ftsrt_optim *o, int param);
+/* Drop param's state: its next step initialises it, as torch's does for an
+ * empty state. */
+int rt_optim_clear_state(ftsrt_optim *o, int param);
 
 #endif /* FTSRT_OPTIM_INT_H */

@@ -51,6 +51,7 @@ struct ftsrt_plan {
 	size_t nstrv;
 	struct rt_plan_group *groups;
 	struct rt_plan_src *src;
+	struct rt_plan_restore *restores;
 };
 
 static const struct {
@@ -707,6 +708,41 @@ static int plan_load_srcmap(struct ld *ld)
 	return FTSRT_OK;
 }
 
+static int plan_load_restores(struct ld *ld)
+{
+	struct ftsrt_plan *p = ld->p;
+	const struct sec *s = &ld->s[PLAN_SEC_RSTR];
+	if (!s->present)
+		return FTSRT_OK;
+	p->restores = plan_alloc(p, s->n, sizeof(*p->restores));
+	if (!p->restores)
+		return fail(ld, FTSRT_ENOMEM, "out of memory (restores)");
+	uint64_t prev = 0;
+	for (uint64_t i = 0; i < s->n; i++) {
+		const uint8_t *r = s->p + i * 32;
+		struct rt_plan_restore *e = &p->restores[i];
+		e->target = plan_rd32(r);
+		e->source = plan_rd32(r + 4);
+		e->kind = r[8];
+		uint32_t ox = plan_rd32(r + 16), no = plan_rd32(r + 20);
+		uint64_t key = ((uint64_t)e->target << 32) | e->source;
+		if (e->target >= p->view.nphases || e->source >= e->target || (i && key <= prev) ||
+		    e->kind > RT_RESTORE_FAILS || r[9] || r[10] || r[11] || plan_rd64(r + 24) ||
+		    (e->kind == RT_RESTORE_FAILS && (no || ox)) ||
+		    !get_str(ld, plan_rd32(r + 12), false, &e->message) || !take(ld, PLAN_SEC_ARGS, ox, no))
+			return fail(ld, FTSRT_EFORMAT, "restore entry %" PRIu64 " is malformed", i);
+		for (uint32_t k = 0; k < no; k++)
+			if (p->argforce[ox + k] || p->args[ox + k].kind > RT_ARG_FLOATS)
+				return fail(ld, FTSRT_EFORMAT, "restore entry %" PRIu64 " is malformed", i);
+		prev = key;
+		e->overrides = p->args + ox;
+		e->noverrides = no;
+	}
+	p->view.restores = p->restores;
+	p->view.nrestores = (uint32_t)s->n;
+	return FTSRT_OK;
+}
+
 /* ---- open / close ------------------------------------------------------------------- */
 
 static int plan_load(struct ld *ld)
@@ -727,7 +763,7 @@ static int plan_load(struct ld *ld)
 	for (uint32_t i = 0; i < ld->p->view.nclasses; i++)
 		used += (size_t)ld->p->classes[i].nslots + ld->p->classes[i].nreads;
 	if ((rc = plan_load_phases(ld)) || (rc = plan_load_settings(ld, &used)) ||
-	    (rc = plan_load_groups(ld)) || (rc = plan_load_srcmap(ld)))
+	    (rc = plan_load_groups(ld)) || (rc = plan_load_srcmap(ld)) || (rc = plan_load_restores(ld)))
 		return rc;
 	return FTSRT_OK;
 }
@@ -742,6 +778,7 @@ static void plan_release(struct ftsrt_plan *p)
 	plan_free(p, (void *)p->strv);
 	plan_free(p, p->groups);
 	plan_free(p, p->src);
+	plan_free(p, p->restores);
 	if (p->base && p->mapped)
 		munmap((void *)p->base, p->size);
 	else if (p->base)
@@ -1008,6 +1045,24 @@ static void dump_shape(FILE *out, const struct rt_plan_param *q)
 		fprintf(out, "%s%" PRId64, k ? "x" : "", q->dims[k]);
 }
 
+static void dump_value(FILE *out, const struct rt_plan_arg *a)
+{
+	char b1[40];
+	switch (a->kind) {
+	case RT_ARG_BOOL: fputs(a->b ? "True" : "False", out); break;
+	case RT_ARG_INT: fprintf(out, "%" PRId64, a->i); break;
+	case RT_ARG_FLOAT: fputs(num(b1, sizeof(b1), a->f), out); break;
+	case RT_ARG_STR: fprintf(out, "'%s'", a->s); break;
+	case RT_ARG_FLOATS:
+		fputc('[', out);
+		for (uint32_t j = 0; j < a->n; j++)
+			fprintf(out, "%s%s", j ? ", " : "", num(b1, sizeof(b1), a->v[j]));
+		fputc(']', out);
+		break;
+	default: fputs("None", out); break;
+	}
+}
+
 static void dump_class(FILE *out, const struct rt_plan *v, uint32_t i)
 {
 	const struct rt_plan_class *c = &v->classes[i];
@@ -1017,19 +1072,7 @@ static void dump_class(FILE *out, const struct rt_plan *v, uint32_t i)
 	for (uint32_t k = 0; k < c->nargs; k++) {
 		const struct rt_plan_arg *a = &c->args[k];
 		fprintf(out, "  arg %s: %s = ", a->name, arg_kinds[a->kind]);
-		switch (a->kind) {
-		case RT_ARG_NONE: fputs("None", out); break;
-		case RT_ARG_BOOL: fputs(a->b ? "True" : "False", out); break;
-		case RT_ARG_INT: fprintf(out, "%" PRId64, a->i); break;
-		case RT_ARG_FLOAT: fputs(num(b1, sizeof(b1), a->f), out); break;
-		case RT_ARG_STR: fprintf(out, "'%s'", a->s); break;
-		case RT_ARG_FLOATS:
-			fputc('[', out);
-			for (uint32_t j = 0; j < a->n; j++)
-				fprintf(out, "%s%s", j ? ", " : "", num(b1, sizeof(b1), a->v[j]));
-			fputc(']', out);
-			break;
-		}
+		dump_value(out, a);
 		fprintf(out, "%s\n", a->given ? " (given)" : "");
 	}
 	if (!c->scheduler) {
@@ -1048,13 +1091,7 @@ static void dump_class(FILE *out, const struct rt_plan *v, uint32_t i)
 		for (uint32_t k = 0; k < c->nsetstates; k++) {
 			const struct rt_plan_arg *a = &c->setstates[k];
 			fprintf(out, "  %s %s = ", c->setstate_force[k] ? "setforce" : "setdefault", a->name);
-			switch (a->kind) {
-			case RT_ARG_BOOL: fputs(a->b ? "True" : "False", out); break;
-			case RT_ARG_INT: fprintf(out, "%" PRId64, a->i); break;
-			case RT_ARG_FLOAT: fputs(num(b1, sizeof(b1), a->f), out); break;
-			case RT_ARG_STR: fprintf(out, "'%s'", a->s); break;
-			default: fputs("None", out); break;
-			}
+			dump_value(out, a);
 			fputc('\n', out);
 		}
 		return;
@@ -1191,6 +1228,21 @@ FTSRT_API int ftsrt_plan_dump(const ftsrt_plan *p, FILE *out, int what)
 				g->lr_kind == RT_LR_KNOWN ? num(b1, sizeof(b1), g->lr) : "-",
 				lr_kinds[g->initial_lr_kind],
 				g->initial_lr_kind == RT_LR_KNOWN ? num(b2, sizeof(b2), g->initial_lr) : "-");
+		}
+	}
+
+	if (v->nrestores) {
+		fprintf(out, "\n[restores]\n");
+		for (uint32_t i = 0; i < v->nrestores; i++) {
+			const struct rt_plan_restore *e = &v->restores[i];
+			fprintf(out, "phase %" PRId64 " from phase %" PRId64 ": %s",
+				v->phases[e->target].index, v->phases[e->source].index,
+				e->kind == RT_RESTORE_FAILS ? "fails" : "reverts");
+			for (uint32_t k = 0; k < e->noverrides; k++) {
+				fprintf(out, "%s%s = ", k ? ", " : " ", e->overrides[k].name);
+				dump_value(out, &e->overrides[k]);
+			}
+			fprintf(out, "\n  %s\n", e->message);
 		}
 	}
 

@@ -127,6 +127,19 @@ struct rt_plan_group {
 	uint64_t numel;
 };
 
+/* What a restore_best does (RSTR, compiler/restore.h): restoring, at the
+ * transition to phase `target`, a checkpoint written in phase `source`. */
+enum rt_plan_restore_kind { RT_RESTORE_REVERTS, RT_RESTORE_FAILS };
+
+struct rt_plan_restore {
+	uint32_t target, source;        /* PHAS indices, source < target */
+	uint8_t kind;                   /* enum rt_plan_restore_kind */
+	const char *message;            /* what ftsc check said */
+	const struct rt_plan_arg *overrides; /* REVERTS: the restored groups' hyper-parameters
+					   that differ from the configured ones (torch key names) */
+	uint32_t noverrides;
+};
+
 /* Added: one source map entry (SMAP), in file order. */
 enum rt_plan_src_kind {
 	RT_SRC_PHASE, RT_SRC_PARAMS_ENTRY, RT_SRC_NEW_OPTIMIZER, RT_SRC_NEW_LR_SCHEDULER,
@@ -169,6 +182,8 @@ struct rt_plan {
 	uint32_t ngroups;
 	const struct rt_plan_src *src;  /* SMAP, NULL/0 when stripped */
 	uint32_t nsrc;
+	const struct rt_plan_restore *restores; /* RSTR, NULL/0 when absent */
+	uint32_t nrestores;
 	uint16_t format_major, format_minor;
 };
 

@@ -81,6 +81,16 @@
  *         rt_plan_src_kind), 1..3 0, 4 u32 phase (PHAS index), 8 u32 item
  *         (params entry number; 0 otherwise), 12 u32 file (str), 16 u32
  *         line, 20 u32 column (1-based).
+ *   RSTR  (optional; absent when nothing is to be done) records of 32,
+ *         sorted by (target, source), each pair at most once: 0 u32
+ *         target, 4 u32 source (PHAS indices, source < target), 8 u8 kind
+ *         (enum rt_plan_restore_kind), 9..11 0, 12 u32 message (str), 16
+ *         u32 overrides (ARGS index), 20 u32 noverrides (0 for FAILS), 24
+ *         u64 0.  What restoring, at the transition to target, the best
+ *         checkpoint written in phase source does (compiler/restore.h):
+ *         FAILS, the step after it raises (the runtime refuses with
+ *         message); REVERTS, the restored groups run with the overrides
+ *         (torch group keys) instead of the configured values.
  *
  * Lists never share pool entries: the lengths of all lists referencing one
  * pool (or ARGS) add up to at most its size (bounds a reader's work).
@@ -136,6 +146,7 @@
 #define PLAN_SETT_HEAD 0
 #define PLAN_GRPS_HEAD 0
 #define PLAN_SMAP_HEAD 0
+#define PLAN_RSTR_HEAD 0
 
 /* SETT flags. */
 enum plan_sett_flags {

@@ -28,10 +28,12 @@
  * the usual back-to-front schedules.
  *
  * Deliberate differences from FTS, each where FTS crashes or misbehaves:
- *   - restore_best into an optimizer whose state layout differs from the
- *     checkpoint's, with no new_optimizer at the target phase, is refused
- *     with FTSRT_EFORMAT naming both optimizers and the schedule lines
- *     (FTS: KeyError inside the next optimizer step, 9.1);
+ *   - restore_best into an optimizer whose first step would fail on the
+ *     checkpoint's groups or state (the plan's RSTR table, the outcome
+ *     ftsc check reported as FTSC080) is refused with FTSRT_EFORMAT and
+ *     check's message (FTS: KeyError inside the next optimizer step, 9.1);
+ *     where FTS silently runs with the checkpoint's hyper-parameters
+ *     (FTSC095), so does the run, and a warning event says which;
  *   - a transition with restore_best before any checkpoint exists is
  *     refused (FTS: KeyError, 9.5);
  *   - a scheduler state of another class is not merged into the current
@@ -471,7 +473,14 @@ static int slot_copy_in(ftsrt_run *r, ftsrt_optim *o, int oidx, const char *name
 	return FTSRT_OK;
 }
 
-/* Parse one checkpoint state record into o for tensor oidx. */
+/*
+ * Parse one checkpoint state record into o for tensor oidx, slot by name.
+ * A checkpoint written under another optimizer may lack a slot o keeps:
+ * torch then finds the parameter's state empty (the optimizer that wrote it
+ * kept none, SGD without momentum) and initialises it at the next step, so
+ * the parameter is left without state; where torch would raise instead, the
+ * plan's restore table has refused the restore before this point.
+ */
 static int import_ckpt_state(ftsrt_run *r, ftsrt_optim *o, int oidx, const uint8_t *rec)
 {
 	struct rt_rbuf b = {r->img, r->img_len, (size_t)(rec - r->img), false};
@@ -480,6 +489,15 @@ static int import_ckpt_state(ftsrt_run *r, ftsrt_optim *o, int oidx, const uint8
 		v[k] = rt_rbuf_f64(&b);
 	uint32_t ns = rt_rbuf_u32(&b);
 	int rc = rt_optim_set_scalars(o, oidx, v);
+	unsigned filled = 0, live = 0;
+	const char *sn;
+	int shape;
+	for (int s = 0; s < 32 && ftsrt_optim_kind_slot(r->opt_kind, s, &sn, &shape) == 0; s++) {
+		void *d = NULL;
+		size_t n = 0;
+		if (shape != 0 && !ftsrt_optim_state(o, oidx, sn, &d, &n, NULL) && d)
+			live |= 1u << s;
+	}
 	for (uint32_t s = 0; s < ns && !rc && !b.bad; s++) {
 		char name[64];
 		rt_rbuf_str(&b, name, sizeof(name));
@@ -488,9 +506,14 @@ static int import_ckpt_state(ftsrt_run *r, ftsrt_optim *o, int oidx, const uint8
 		if (!d)
 			break;
 		rc = slot_copy_in(r, o, oidx, name, d, (size_t)n);
+		for (int k = 0; k < 32 && ftsrt_optim_kind_slot(r->opt_kind, k, &sn, &shape) == 0; k++)
+			if (!strcmp(sn, name))
+				filled |= 1u << k;
 	}
 	if (!rc && b.bad)
 		rc = fail(r, FTSRT_EFORMAT, "checkpoint: truncated optimizer state");
+	if (!rc && (live & ~filled) != 0)
+		rc = rt_optim_clear_state(o, oidx);
 	return rc;
 }
 
@@ -878,8 +901,11 @@ static void ck_done(ftsrt_run *r, struct ckview *v)
 }
 
 /* Replace the groups with the checkpoint's; keep_hp false takes the current defaults. */
-static int ck_apply_groups(ftsrt_run *r, const struct ckview *v, bool keep_hp)
+/* The checkpoint's groups; their hyper-parameters are the checkpoint's
+ * (hp NULL) or hp (weight_decay 0 in no_decay groups). */
+static int ck_apply_groups(ftsrt_run *r, const struct ckview *v, const struct ftsrt_optim_hparams *hp)
 {
+	bool keep_hp = hp == NULL;
 	clear_groups(r);
 	struct rt_rbuf b = {r->img, r->img_len, v->groups_pos, false};
 	int ng = (int)rt_rbuf_u32(&b);
@@ -896,7 +922,7 @@ static int ck_apply_groups(ftsrt_run *r, const struct ckview *v, bool keep_hp)
 			return fail(r, FTSRT_ENOMEM, "out of memory");
 		for (uint32_t k = 0; k < n; k++)
 			idx[k] = (int)rt_rbuf_u32(&b);
-		rc = add_group(r, idx, (int)n, lr, init, phase, false, keep_hp ? &h : &r->def);
+		rc = add_group(r, idx, (int)n, lr, init, phase, false, keep_hp ? &h : hp);
 		if (!rc) {
 			r->sg.no_decay[r->ng - 1] = nd;
 			if (nd && !keep_hp)
@@ -979,32 +1005,14 @@ static int load_best(ftsrt_run *r)
 
 /* --- transitions ----------------------------------------------------------------- */
 
-/* The slot layouts of two optimizer kinds are the same (Adam and AdamW). */
-static bool same_layout(int a, int b)
-{
-	char ta[256], tb[256];
-	layout_tag(a, ta, sizeof(ta));
-	layout_tag(b, tb, sizeof(tb));
-	return strcmp(strchr(ta, ':'), strchr(tb, ':')) == 0;
-}
-
-/* A hyper-parameter kind needs that the other's groups lack (torch's KeyError). */
-static const char *missing_key(int kind)
-{
-	switch (kind) {
-	case FTSRT_OPTIM_SGD: return "momentum";
-	case FTSRT_OPTIM_ADAGRAD: return "lr_decay";
-	case FTSRT_OPTIM_ADADELTA: return "rho";
-	case FTSRT_OPTIM_RMSPROP: return "alpha";
-	case FTSRT_OPTIM_RPROP: return "etas";
-	case FTSRT_OPTIM_ASGD: return "lambd";
-	case FTSRT_OPTIM_ADAFACTOR: return "beta2_decay";
-	case FTSRT_OPTIM_MUON: return "ns_coefficients";
-	default: return "betas";
-	}
-}
-
-/* restore_best_ckpt (7.5) at the transition to depth d. */
+/*
+ * restore_best_ckpt (7.5) at the transition to depth d.  What loading the
+ * best checkpoint does to the optimizer in force is the plan's (RSTR,
+ * compiler/restore.c): the first step fails (refused here with check's
+ * message), or the restored groups run with hyper-parameters of the
+ * checkpoint's optimizer (applied, and said), or nothing.  The state is
+ * taken by slot name.
+ */
 static int restore_best(ftsrt_run *r, int d)
 {
 	if (!r->have_best)
@@ -1019,33 +1027,21 @@ static int restore_best(ftsrt_run *r, int d)
 		drop_image(r);
 		return rc;
 	}
-	bool same = v.kind == r->opt_kind || same_layout(v.kind, r->opt_kind);
-	if (!same && sem_new_optimizer(r->plan, d) < 0) {
-		char w1[300], w2[300];
-		const char *intro;
-		if (r->opt_phase > 0) {
-			snprintf(w1, sizeof(w1), "new_optimizer of phase %d, %s", r->opt_phase, "");
-			where(r, r->opt_phase, w1 + strlen(w1), sizeof(w1) - strlen(w1));
-			intro = w1;
-		} else {
-			intro = r->opt_phase < 0 ? "reinit_optim_cfg" : "the initial optimizer";
-		}
-		where(r, d, w2, sizeof(w2));
-		rc = fail(r, FTSRT_EFORMAT,
-			  "restore_best: the best checkpoint (phase %lld, epoch %lld) holds %s optimizer state "
-			  "[%s], but the optimizer is now %s (%s) and phase %d (%s) has no new_optimizer; "
-			  "restoring would break its first step (FTS: KeyError '%s' in %s.step). Give phase %d "
-			  "a new_optimizer, or set restore_best: false",
-			  (long long)v.depth, (long long)v.epoch, v.class_path,
-			  v.tag, r->plan->classes[r->opt_rec].class_path, intro, d, w2,
-			  missing_key(r->opt_kind), ftsrt_optim_kind_name(r->opt_kind), d);
+	const struct rt_plan_restore *e = sem_new_optimizer(r->plan, d) < 0 && v.depth >= 0 && v.depth < d
+		? sem_restore_find(r->plan, d, (int)v.depth) : NULL;
+	if (e && e->kind == RT_RESTORE_FAILS) {
+		rc = fail(r, FTSRT_EFORMAT, "%s", e->message);
 		ck_done(r, &v);
 		drop_image(r);
 		return rc;
 	}
-	rc = ck_apply_groups(r, &v, same);
+	bool same = v.rec == r->opt_rec && v.phase == r->opt_phase;
+	struct ftsrt_optim_hparams h = r->def;
+	if (e)
+		sem_hparams_apply(&h, e->overrides, e->noverrides);
+	rc = ck_apply_groups(r, &v, same ? NULL : &h);
 	for (int i = 0; i < r->np && !rc; i++) {
-		r->p[i].src = same && v.st[i] && r->p[i].group >= 0 ? SRC_CKPT : SRC_NONE;
+		r->p[i].src = v.st[i] && r->p[i].group >= 0 ? SRC_CKPT : SRC_NONE;
 		r->p[i].ck = r->p[i].src == SRC_CKPT ? v.st[i] : NULL;
 	}
 	if (!rc)
@@ -1060,6 +1056,8 @@ static int restore_best(ftsrt_run *r, int d)
 	if (!rc)
 		event(r, FTSRT_EV_BEST_RESTORED, r->best_depth, 0,
 		      "restored the best checkpoint (phase %d, epoch %ld)", r->best_depth, r->best_epoch);
+	if (!rc && e)
+		event(r, FTSRT_EV_WARNING, d, 0, "%s", e->message);
 	return rc;
 }
 
@@ -1724,6 +1722,15 @@ FTSRT_API int ftsrt_run_ngroups(const ftsrt_run *r)
 	return r ? r->ng : FTSRT_EINVAL;
 }
 
+FTSRT_API int ftsrt_run_group_hparams(const ftsrt_run *r, int g, struct ftsrt_optim_hparams *out)
+{
+	if (!r || !out || g < 0 || g >= r->ng)
+		return FTSRT_EINVAL;
+	*out = r->g[g].hp;
+	out->lr = r->sg.lr[g];
+	return FTSRT_OK;
+}
+
 FTSRT_API int ftsrt_run_group(const ftsrt_run *r, int g, struct ftsrt_run_group *out)
 {
 	if (!r || !out || g < 0 || g >= r->ng)
@@ -1802,7 +1809,7 @@ FTSRT_API int ftsrt_run_resume(ftsrt_run *r, const char *path)
 		r->opt_rec = v.rec;
 		r->opt_phase = v.phase;
 		r->def = v.def;
-		rc = ck_apply_groups(r, &v, true);
+		rc = ck_apply_groups(r, &v, NULL);
 	}
 	for (int i = 0; i < r->np && !rc; i++) {
 		r->p[i].src = v.st[i] && r->p[i].group >= 0 ? SRC_CKPT : SRC_NONE;

@@ -55,14 +55,16 @@ bool sem_arg_num(const struct rt_plan_arg *a, double *v)
 	}
 }
 
-int sem_optim_config(const struct rt_plan_class *c, int *kind, struct ftsrt_optim_hparams *h,
-		     char *err, size_t errlen)
+static const struct rt_plan_arg *arg_in(const struct rt_plan_arg *args, size_t n, const char *name)
 {
-	int k = c && !c->scheduler ? ftsrt_optim_kind_from_name(c->class_path) : FTSRT_EINVAL;
-	if (k < 0)
-		return err_out(err, errlen, FTSRT_EINVAL, "optimizer '%s' is not supported by the runtime",
-			       c && c->class_path ? c->class_path : "?");
-	ftsrt_optim_hparams_default(k, h);
+	for (size_t i = 0; i < n; i++)
+		if (args[i].name && strcmp(args[i].name, name) == 0)
+			return &args[i];
+	return NULL;
+}
+
+void sem_hparams_apply(struct ftsrt_optim_hparams *h, const struct rt_plan_arg *args, size_t n)
+{
 	static const struct {
 		const char *name;
 		size_t off;
@@ -93,18 +95,18 @@ int sem_optim_config(const struct rt_plan_class *c, int *kind, struct ftsrt_opti
 		{"ns_steps", offsetof(struct ftsrt_optim_hparams, ns_steps)},
 	};
 	for (size_t i = 0; i < sizeof(dbl) / sizeof(dbl[0]); i++)
-		sem_arg_num(sem_arg(c, dbl[i].name), (double *)((char *)h + dbl[i].off));
+		sem_arg_num(arg_in(args, n, dbl[i].name), (double *)((char *)h + dbl[i].off));
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		double v;
-		if (sem_arg_num(sem_arg(c, flags[i].name), &v))
+		if (sem_arg_num(arg_in(args, n, flags[i].name), &v))
 			*(int *)((char *)h + flags[i].off) = (int)v;
 	}
 	const struct rt_plan_arg *a;
-	if ((a = sem_arg(c, "betas")) && a->kind == RT_ARG_FLOATS && a->n == 2) {
+	if ((a = arg_in(args, n, "betas")) && a->kind == RT_ARG_FLOATS && a->n == 2) {
 		h->beta1 = a->v[0];
 		h->beta2 = a->v[1];
 	}
-	if ((a = sem_arg(c, "eps"))) {
+	if ((a = arg_in(args, n, "eps"))) {
 		if (a->kind == RT_ARG_FLOATS && a->n == 2) {            /* Adafactor (eps1, eps2) */
 			h->eps1 = a->v[0];
 			h->eps = a->v[1];
@@ -112,24 +114,43 @@ int sem_optim_config(const struct rt_plan_class *c, int *kind, struct ftsrt_opti
 			sem_arg_num(a, &h->eps);
 		}
 	}
-	if ((a = sem_arg(c, "etas")) && a->kind == RT_ARG_FLOATS && a->n == 2) {
+	if ((a = arg_in(args, n, "etas")) && a->kind == RT_ARG_FLOATS && a->n == 2) {
 		h->etaminus = a->v[0];
 		h->etaplus = a->v[1];
 	}
-	if ((a = sem_arg(c, "step_sizes")) && a->kind == RT_ARG_FLOATS && a->n == 2) {
+	if ((a = arg_in(args, n, "step_sizes")) && a->kind == RT_ARG_FLOATS && a->n == 2) {
 		h->step_size_min = a->v[0];
 		h->step_size_max = a->v[1];
 	}
-	if ((a = sem_arg(c, "ns_coefficients")) && a->kind == RT_ARG_FLOATS && a->n == 3) {
+	if ((a = arg_in(args, n, "ns_coefficients")) && a->kind == RT_ARG_FLOATS && a->n == 3) {
 		h->ns_a = a->v[0];
 		h->ns_b = a->v[1];
 		h->ns_c = a->v[2];
 	}
-	if ((a = sem_arg(c, "adjust_lr_fn")) && a->kind == RT_ARG_STR && a->s)
+	if ((a = arg_in(args, n, "adjust_lr_fn")) && a->kind == RT_ARG_STR && a->s)
 		h->adjust_lr_fn = strcmp(a->s, "match_rms_adamw") == 0 ? FTSRT_MUON_ADJUST_MATCH_RMS_ADAMW
 								       : FTSRT_MUON_ADJUST_ORIGINAL;
+}
+
+int sem_optim_config(const struct rt_plan_class *c, int *kind, struct ftsrt_optim_hparams *h,
+		     char *err, size_t errlen)
+{
+	int k = c && !c->scheduler ? ftsrt_optim_kind_from_name(c->class_path) : FTSRT_EINVAL;
+	if (k < 0)
+		return err_out(err, errlen, FTSRT_EINVAL, "optimizer '%s' is not supported by the runtime",
+			       c && c->class_path ? c->class_path : "?");
+	ftsrt_optim_hparams_default(k, h);
+	sem_hparams_apply(h, c->args, c->nargs);
 	*kind = k;
 	return FTSRT_OK;
+}
+
+const struct rt_plan_restore *sem_restore_find(const struct rt_plan *p, int target, int source)
+{
+	for (uint32_t i = 0; p && i < p->nrestores; i++)
+		if ((int)p->restores[i].target == target && (int)p->restores[i].source == source)
+			return &p->restores[i];
+	return NULL;
 }
 
 static int sched_param(const struct rt_plan_arg *a, struct rt_sched_param *p)

@@ -52,6 +52,14 @@
 int sem_optim_config(const struct rt_plan_class *c, int *kind, struct ftsrt_optim_hparams *h,
 		     char *err, size_t errlen);
 
+/* Apply plan arguments (torch keys: "momentum", "betas", ...) to h; keys h
+ * has no field for are ignored. */
+void sem_hparams_apply(struct ftsrt_optim_hparams *h, const struct rt_plan_arg *args, size_t n);
+
+/* What the plan says restoring phase source's checkpoint at the transition
+ * to target does (RSTR), or NULL: nothing to do. */
+const struct rt_plan_restore *sem_restore_find(const struct rt_plan *p, int target, int source);
+
 /* Storage a scheduler configuration borrows until rt_sched_init returns. */
 struct sem_cfgstore {
 	struct rt_sched_config ch[16];  /* children */

@@ -251,6 +251,17 @@ START_TEST(test_explain)
 	r = run(FTSC " explain NOPE");
 	ck_assert_int_eq(r.status, 2);
 	free(r.out);
+	/* the restore analysis: the mechanism, and the retired scheduler hazard */
+	r = run(FTSC " explain FTSC080");
+	ck_assert_msg(r.status == 0 && strstr(r.out, "load_state_dict") && strstr(r.out, "KeyError") &&
+		      strstr(r.out, "construction"), "%s", r.out);
+	free(r.out);
+	r = run(FTSC " explain FTSC095");
+	ck_assert_msg(r.status == 0 && strstr(r.out, "momentum 0.9 → 0"), "%s", r.out);
+	free(r.out);
+	r = run(FTSC " explain FTSC081");
+	ck_assert_msg(r.status == 0 && strstr(r.out, "retired") && strstr(r.out, "7.8"), "%s", r.out);
+	free(r.out);
 }
 END_TEST
 
@@ -563,9 +574,9 @@ static void assert_twin_plans(const char *yaml, const char *manifest)
 	const char *init = "'--initial-optimizer={class_path: torch.optim.SGD, init_args: {lr: 0.001}}' "
 			   "'--initial-lr-scheduler={class_path: torch.optim.lr_scheduler.StepLR, "
 			   "init_args: {step_size: 1, gamma: 0.7}}'";
-	struct result r = run(FTSC " convert %s --to dsl -o %s/t.fts && "
-			      FTSC " build %s --manifest %s %s --strip -o %s/y.plan && "
-			      FTSC " build %s/t.fts --manifest %s %s --strip -o %s/d.plan && "
+	struct result r = run(FTSC " convert %s --to dsl -o %s/t.fts 2>&1 && "
+			      FTSC " build %s --manifest %s %s --strip -o %s/y.plan 2>&1 && "
+			      FTSC " build %s/t.fts --manifest %s %s --strip -o %s/d.plan 2>&1 && "
 			      "cmp %s/y.plan %s/d.plan",
 			      yaml, dir, yaml, manifest, init, dir, dir, manifest, init, dir, dir, dir);
 	ck_assert_msg(r.status == 0, "%s: %.3000s", yaml, r.out);
@@ -615,9 +626,9 @@ START_TEST(test_dsl_plan_identity)
 	};
 	for (size_t i = 0; i < sizeof(twins) / sizeof(twins[0]); i++) {
 		struct result r = run("rm -f %s/y.plan %s/d.plan && " FTSC " build %s samples/%s.yaml "
-				      "--manifest samples/deberta-v3-base-seqcls.tsv %s --strip -o %s/y.plan && "
+				      "--manifest samples/deberta-v3-base-seqcls.tsv %s --strip -o %s/y.plan 2>&1 && "
 				      FTSC " build samples/%s.fts --manifest samples/deberta-v3-base-seqcls.tsv %s "
-				      "--strip -o %s/d.plan && cmp %s/y.plan %s/d.plan",
+				      "--strip -o %s/d.plan 2>&1 && cmp %s/y.plan %s/d.plan",
 				      dir, dir, twins[i].config ? "--config" : "", twins[i].name,
 				      init, dir, twins[i].name, init, dir, dir, dir);
 		ck_assert_msg(r.status == 0, "%s: %.3000s", twins[i].name, r.out);

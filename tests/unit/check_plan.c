@@ -272,6 +272,49 @@ START_TEST(test_semantic_checks)
 	plan_wr64(st, 4);
 	reseal(v);
 	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+	/* the restore table (phase 3 from phase 0 reverts momentum and weight_decay, from
+	 * phase 1 fails): read back, then broken */
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, b.buf, b.len, msg, sizeof(msg)), FTSRT_OK);
+	const struct rt_plan *pv = rt_plan_view(p);
+	ck_assert_uint_eq(pv->nrestores, 2);
+	ck_assert_uint_eq(pv->restores[0].target, 3);
+	ck_assert_uint_eq(pv->restores[0].source, 0);
+	ck_assert_int_eq(pv->restores[0].kind, RT_RESTORE_REVERTS);
+	ck_assert_uint_eq(pv->restores[0].noverrides, 2);
+	ck_assert_str_eq(pv->restores[0].overrides[0].name, "momentum");
+	ck_assert(pv->restores[0].overrides[0].f == 0);
+	ck_assert_str_eq(pv->restores[0].overrides[1].name, "weight_decay");
+	ck_assert(pv->restores[0].overrides[1].f == 1e-6);
+	ck_assert_uint_eq(pv->restores[1].source, 1);
+	ck_assert_int_eq(pv->restores[1].kind, RT_RESTORE_FAILS);
+	ck_assert_ptr_nonnull(strstr(pv->restores[1].message, "KeyError: 'momentum'"));
+	ftsrt_plan_close(p);
+	static const struct {
+		size_t off;
+		uint32_t v;
+	} rstr_bad[] = {
+		{4, 3},                 /* source == target */
+		{4, 0},                 /* the pair again: not in order */
+		{0, 4},                 /* target past the phases */
+		{8, 2},                 /* kind */
+		{12, 0x7FFFFFF0u},      /* message outside STRS */
+		{20, 1},                /* overrides on a failing restore */
+		{24, 1},                /* reserved */
+	};
+	for (size_t k = 0; k < sizeof(rstr_bad) / sizeof(rstr_bad[0]); k++) {
+		memcpy(v, b.buf, b.len);
+		uint8_t *rs = section(v, "RSTR", &slen);
+		ck_assert_ptr_nonnull(rs);
+		ck_assert_uint_eq(slen, 64);
+		rs += 32;               /* the failing entry */
+		if (rstr_bad[k].off == 8)
+			rs[8] = (uint8_t)rstr_bad[k].v;
+		else
+			plan_wr32(rs + rstr_bad[k].off, rstr_bad[k].v);
+		reseal(v);
+		ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+		ck_assert_msg(strstr(msg, "restore entry 1 is malformed"), "%zu: %s", k, msg);
+	}
 	/* file I/O */
 	ck_assert_int_eq(ftsrt_plan_open(&p, "/nonexistent/plan", msg, sizeof(msg)), FTSRT_EIO);
 	ck_assert_int_eq(ftsrt_plan_open(&p, "/", msg, sizeof(msg)), FTSRT_EIO);

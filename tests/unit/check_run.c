@@ -993,7 +993,11 @@ START_TEST(es_best_kept_across_phases)
 }
 END_TEST
 
-/* ---- the seed: SGD, Adam in phase 1, phase 2 without new_optimizer, restore_best ---- */
+/* ---- the seed: SGD, Adam in phase 1, phase 2 without new_optimizer, restore_best ----
+ * What a restore does is the plan's restore table (ftsc's analysis,
+ * compiler/restore.c): the runtime refuses where it says the step fails,
+ * applies the restored hyper-parameters where it says they revert, and
+ * takes the checkpoint's state by slot name. */
 
 START_TEST(seed_incompatible_restore)
 {
@@ -1002,10 +1006,12 @@ START_TEST(seed_incompatible_restore)
 	int adam = cls_add(&t, false, "torch.optim.Adam");
 	arg_f(&t, adam, "lr", 2.1e-4);
 	t.ph[1].new_optimizer = adam;
-	t.ph[1].src_file = "seed.yaml";
-	t.ph[1].src_line = 12;
-	t.ph[2].src_file = "seed.yaml";
-	t.ph[2].src_line = 20;
+	static const char msg[] = "restore_best at the transition to phase 2: the best checkpoint, written in "
+		"phase 0 under SGD, makes the first step fail: Adam.step raises KeyError: 'betas' (ftsc check "
+		"FTSC080)";
+	struct rt_plan_restore e = {2, 0, RT_RESTORE_FAILS, msg, NULL, 0};
+	t.p.restores = &e;
+	t.p.nrestores = 1;
 	double m[MAXE];
 	rising_after(m, 1, MAXE);
 	struct trace tr;
@@ -1013,17 +1019,88 @@ START_TEST(seed_incompatible_restore)
 	ck_assert_int_eq(tr.rc, FTSRT_EFORMAT);
 	ck_assert_int_eq(tr.phase[3], 1);
 	ck_assert_int_eq(tr.nepochs, 4);        /* refused at the transition after epoch 3 */
-	ck_assert_msg(strstr(tr.err, "torch.optim.SGD") && strstr(tr.err, "torch.optim.Adam") &&
-			      strstr(tr.err, "seed.yaml:12") && strstr(tr.err, "seed.yaml:20") &&
-			      strstr(tr.err, "'betas'") && strstr(tr.err, "new_optimizer"),
-		      "unclear message: %s", tr.err);
-	/* with new_optimizer at phase 2, the same run goes on */
+	ck_assert_msg(strstr(tr.err, msg) != NULL, "not check's message: %s", tr.err);
+	/* the table names the source: a checkpoint of phase 1 (Adam into Adam) is restored */
+	double m1[MAXE];
+	for (int k = 0; k < MAXE; k++)
+		m1[k] = k == 2 ? 1.0 : 5.0 + k;          /* phase 1's first epoch is the best */
+	drive(&t, m1, 12, 4, &tr);
+	ck_assert_msg(tr.rc == 0, "%s [%d %d %d %d %d %d]", tr.err, tr.phase[0], tr.phase[1], tr.phase[2], tr.phase[3], tr.phase[4], tr.phase[5]);
+	/* without the table entry, the same restore runs (a plan says what fails) */
+	t.p.nrestores = 0;
+	drive(&t, m, 12, 4, &tr);
+	ck_assert_msg(tr.rc == 0, "%s", tr.err);
+	/* with new_optimizer at phase 2, the entry does not apply */
+	t.p.nrestores = 1;
 	int sgd = cls_add(&t, false, "torch.optim.SGD");
 	arg_f(&t, sgd, "lr", 1e-3);
 	t.ph[2].new_optimizer = sgd;
 	drive(&t, m, 12, 4, &tr);
 	ck_assert_msg(tr.rc == 0, "%s", tr.err);
 	ck_assert_int_eq(tr.phase[5], 3);
+}
+END_TEST
+
+/* SGD, then SGD(momentum 0.9): a restore of phase 0's checkpoint at phase 2
+ * gives the restored group momentum 0 again (torch's load_state_dict); the
+ * groups added after it keep 0.9. */
+START_TEST(restore_reverts_hyperparameters)
+{
+	struct tp t;
+	tp_init(&t);
+	int sgdm = cls_add(&t, false, "torch.optim.SGD");
+	arg_f(&t, sgdm, "lr", 1e-3);
+	arg_f(&t, sgdm, "momentum", 0.9);
+	t.ph[1].new_optimizer = sgdm;
+	static const char msg[] = "restore_best at the transition to phase 2: the restored parameter groups "
+		"run with its hyper-parameters: momentum 0.9 \xe2\x86\x92 0 (ftsc check FTSC095)";
+	struct rt_plan_arg ov = {0};
+	ov.name = "momentum";
+	ov.kind = RT_ARG_FLOAT;
+	ov.f = 0;
+	struct rt_plan_restore e = {2, 0, RT_RESTORE_REVERTS, msg, &ov, 1};
+	t.p.restores = &e;
+	t.p.nrestores = 1;
+	ftsrt_run *r;
+	ck_assert_int_eq(rt_run_new(&r, &t.p, NULL, NULL, 0), 0);
+	size_t n = ftsrt_run_arena_numel(r);
+	float *pa = calloc(n, 4), *ga = calloc(n, 4);
+	init_params(pa, n);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, pa, ga, n, 0), 0);
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	bool warned = false;
+	for (int e2 = 0; e2 < MAXE && ftsrt_run_phase(r) < 2 && !ftsrt_run_finished(r); e2++) {
+		for (int k = 0; k < 4; k++) {
+			grads(r, pa, ga, n);
+			ck_assert_int_eq(ftsrt_run_step(r), 0);
+		}
+		ck_assert_int_eq(ftsrt_run_epoch_end(r, m[e2]), 0);
+		struct ftsrt_run_event ev;
+		while (ftsrt_run_next_event(r, &ev))
+			if (ev.kind == FTSRT_EV_WARNING && strstr(ev.text, "momentum 0.9"))
+				warned = true;
+	}
+	ck_assert_int_eq(ftsrt_run_phase(r), 2);
+	ck_assert(warned);
+	/* phase 0's group (restored), then phases 1 and 2 (added after the restore) */
+	ck_assert_int_eq(ftsrt_run_ngroups(r), 3);
+	struct ftsrt_optim_hparams h;
+	struct ftsrt_run_group g;
+	ck_assert_int_eq(ftsrt_run_group(r, 0, &g), 0);
+	ck_assert_int_eq(g.phase, 0);
+	ck_assert_int_eq(ftsrt_run_group_hparams(r, 0, &h), 0);
+	ck_assert(h.momentum == 0);
+	ck_assert_int_eq(ftsrt_run_group_hparams(r, 2, &h), 0);
+	ck_assert(h.momentum == 0.9);
+	ck_assert_int_eq(ftsrt_run_group_hparams(r, 3, &h), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_group_hparams(NULL, 0, &h), FTSRT_EINVAL);
+	/* it trains on with those values */
+	grads(r, pa, ga, n);
+	ck_assert_int_eq(ftsrt_run_step(r), 0);
+	ftsrt_run_free(r);
+	free(pa);
+	free(ga);
 }
 END_TEST
 
@@ -1468,6 +1545,7 @@ static Suite *run_suite(void)
 	tcase_add_test(tk, save_resume_step_plateau);
 	tcase_add_test(tk, several_runs_interleaved);
 	tcase_add_test(tk, per_tensor_binding_matches_arena);
+	tcase_add_test(tk, restore_reverts_hyperparameters);
 	tcase_add_test(tk, bad_calls);
 	tcase_add_test(tk, oom_sweep);
 	suite_add_tcase(s, tk);
