@@ -132,7 +132,87 @@ static bool digitpart(const char *s, size_t n, size_t *i, char *buf, size_t *k)
 	}
 }
 
+/*
+ * Python's int() and float() of a str first turn every Unicode decimal
+ * digit (category Nd) into its ASCII digit and every Unicode white space
+ * into ' ' (_PyUnicode_TransformDecimalAndSpaceToASCII): int('\uff11') is
+ * 1.  The zeros of Unicode 15's Nd blocks, each followed by nine digits.
+ */
+static const uint32_t nd_zeros[] = {
+	0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6,
+	0x0D66, 0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0,
+	0x1A80, 0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0,
+	0xAA50, 0xABF0, 0xFF10, 0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0,
+	0x11450, 0x114D0, 0x11650, 0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0,
+	0x11F50, 0x16A60, 0x16AC0, 0x16B50, 0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140,
+	0x1E2F0, 0x1E4F0, 0x1E950, 0x1FBF0,
+};
+
+static int uni_decimal(uint32_t c)
+{
+	for (size_t k = 0; k < sizeof(nd_zeros) / sizeof(nd_zeros[0]); k++)
+		if (c >= nd_zeros[k] && c < nd_zeros[k] + 10)
+			return (int)(c - nd_zeros[k]);
+	return -1;
+}
+
+static bool uni_space(uint32_t c)
+{
+	return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+	       c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/* One UTF-8 code point at s[*i] (advancing *i); 0xFFFFFFFF when malformed. */
+static uint32_t utf8_next(const char *s, size_t n, size_t *i)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned char c = u[(*i)++];
+	int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+	if (c >= 0x80 && extra == 0)
+		return 0xFFFFFFFFu;
+	uint32_t cp = extra == 3 ? c & 0x07u : extra == 2 ? c & 0x0Fu : extra == 1 ? c & 0x1Fu : c;
+	for (int k = 0; k < extra; k++) {
+		if (*i >= n || (u[*i] & 0xC0) != 0x80)
+			return 0xFFFFFFFFu;
+		cp = (cp << 6) | (u[(*i)++] & 0x3Fu);
+	}
+	return cp;
+}
+
+/* s as Python sees it for int()/float(): a malloc'd ASCII copy (non-ASCII that is
+ * neither a digit nor a space becomes '?', which no number accepts). */
+static char *py_numeric_ascii(const char *s, size_t len, size_t *outlen)
+{
+	char *b = malloc(len + 1);
+	if (!b)
+		fts_oom();
+	size_t i = 0, k = 0;
+	while (i < len) {
+		if ((unsigned char)s[i] < 0x80) {
+			b[k++] = s[i++];
+			continue;
+		}
+		uint32_t c = utf8_next(s, len, &i);
+		int d = uni_decimal(c);
+		b[k++] = d >= 0 ? (char)('0' + d) : uni_space(c) ? ' ' : '?';
+	}
+	b[k] = '\0';
+	*outlen = k;
+	return b;
+}
+
+static bool pyfloat_ascii(const char *s, size_t len, double *out);
+
 bool fts_pyfloat_str(const char *s, size_t len, double *out)
+{
+	size_t n;
+	char *a = py_numeric_ascii(s, len, &n);
+	bool ok = pyfloat_ascii(a, n, out);
+	free(a);
+	return ok;
+}
+
+static bool pyfloat_ascii(const char *s, size_t len, double *out)
 {
 	size_t i = 0, n = len;
 	while (i < n && is_pyspace(s[i]))
@@ -214,7 +294,18 @@ bool fts_node_pyfloat(const struct fts_node *n, double *out)
 }
 
 /* Python int() of a str: whitespace, sign, digit (_? digit)*, base 10. */
+static int pyint_ascii(const char *s, size_t len, int64_t *out, bool *big);
+
 static int pyint_str(const char *s, size_t len, int64_t *out, bool *big)
+{
+	size_t n;
+	char *a = py_numeric_ascii(s, len, &n);
+	int rc = pyint_ascii(a, n, out, big);
+	free(a);
+	return rc;
+}
+
+static int pyint_ascii(const char *s, size_t len, int64_t *out, bool *big)
 {
 	size_t i = 0, n = len;
 	while (i < n && is_pyspace(s[i]))

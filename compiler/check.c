@@ -171,15 +171,26 @@ static void check_epochs(struct fts_ir *ir, struct fts_diags *d)
 	/* V-E0: watermark over phases 1..d-1 */
 	int64_t mark = -1;
 	uint32_t mark_phase = 0;
+	/* epoch-transitions-only: phase k starts at epoch start (the check runs at each
+	 * epoch's start: a phase ends before the first epoch E >= its mte, and trains at
+	 * least one), so an mte at or before its start is a one-epoch phase */
+	int64_t start = ir->phases[0].mte >= 0 ? ir->phases[0].mte : -1;
 	for (uint32_t k = 1; k < ir->nphases; k++) {
 		struct fts_ir_phase *ph = &ir->phases[k];
-		if (ph->mte >= 0 && mark >= 0 && ph->mte <= mark)
+		bool e0 = ph->mte >= 0 && mark >= 0 && ph->mte <= mark;
+		if (e0)
 			fts_diag(d, FTS_W_MTE_ORDER, mte_span(ph), (long long)ph->mte,
 				 (long long)ph->index, (long long)mark, (long long)mark_phase);
 		if (ph->mte > mark) {
 			mark = ph->mte;
 			mark_phase = (uint32_t)ph->index;
 		}
+		if (!s->epoch_transitions_only || start < 0 || ph->mte < 0 || (int64_t)k >= ir->max_depth)
+			continue;
+		if (ph->mte <= start && !e0)
+			fts_diag(d, FTS_W_MTE_BEFORE_START, mte_span(ph), (long long)ph->mte,
+				 (long long)ph->index, (long long)start, (long long)start, (long long)start + 1);
+		start = ph->mte > start + 1 ? ph->mte : start + 1;
 	}
 	/* transitions that cannot happen before max_epochs */
 	int64_t depth = ir->max_depth;

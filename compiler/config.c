@@ -341,10 +341,21 @@ static char *dir_of(struct fts_arena *a, const char *path)
 
 /* Try `rel` relative to the working directory, then to each config's
  * directory, last config first.  Returns the tidied path found, or NULL. */
-static const char *try_dirs(struct cfg *c, const char *rel)
+/*
+ * FTS opens ft_schedule with open(): relative to the directory training
+ * starts in, nowhere else.  The path, or NULL when there is no such file.
+ */
+static const char *resolve_schedule(struct cfg *c, const char *path)
 {
-	if (is_file(rel))
-		return tidy(c->a, rel);
+	const char *p = path;
+	if (path[0] != '/' && c->s->run_dir && *c->s->run_dir)
+		p = fts_arena_printf(c->a, "%s/%s", c->s->run_dir, path);
+	return is_file(p) ? tidy(c->a, p) : NULL;
+}
+
+/* A file of that name next to a config (FTS does not look there), or NULL. */
+static const char *beside_config(struct cfg *c, const char *rel)
+{
 	if (rel[0] == '/')
 		return NULL;
 	for (size_t i = c->npaths; i-- > 0;) {
@@ -356,27 +367,6 @@ static const char *try_dirs(struct cfg *c, const char *rel)
 			return tidy(c->a, p);
 	}
 	return NULL;
-}
-
-static const char *resolve_schedule(struct cfg *c, const char *path)
-{
-	const char *found = try_dirs(c, path);
-	if (found || path[0] == '/')
-		return found;
-	/* FTS's examples: paths relative to the FTS repository root */
-	const char *p = tidy(c->a, path);
-	for (;;) {
-		if (!strncmp(p, "../", 3)) {
-			p += 3;
-			continue;
-		}
-		const char *slash = strchr(p, '/');
-		if (!slash)
-			return NULL;
-		p = slash + 1;
-		if ((found = try_dirs(c, p)))
-			return found;
-	}
 }
 
 /* --- callbacks -------------------------------------------------------------------- */
@@ -584,7 +574,10 @@ static void read_fts_args(struct cfg *c, const struct fts_node *entry, struct ft
 	if ((n = get(ia, "ft_schedule"))) {
 		out->ft_schedule_node = n;
 		if (fts_node_falsy(n)) {
-			/* None, "" or {}: implicit mode */
+			/* None, "" or {}: implicit mode; an empty mapping or string looks like a
+			 * schedule that was meant to be there */
+			if (!is_null(n))
+				fts_diag(c->d, FTS_W_EMPTY_SCHEDULE, n->span, is_map(n) ? "{}" : "''");
 		} else if (is_map(n)) {
 			out->ft_schedule_inline = n;
 		} else if (is_str(n)) {
@@ -592,10 +585,14 @@ static void read_fts_args(struct cfg *c, const struct fts_node *entry, struct ft
 			if (!out->ft_schedule_path) {
 				struct fts_diag *dg = fts_diag(c->d, FTS_E_CONFIG_SCHEDULE, n->span,
 							       n->text);
+				const char *rd = c->s->run_dir && *c->s->run_dir ? c->s->run_dir : ".";
 				fts_diag_note(c->d, dg, FTS_SPAN_NONE,
-					      "looked relative to the working directory and to the "
-					      "directory of each config, also with leading path "
-					      "components dropped");
+					      "FTS opens it relative to the directory training starts in "
+					      "(here '%s'; give that directory with --run-dir)", rd);
+				const char *near = beside_config(c, n->text);
+				if (near)
+					fts_diag_help(c->d, dg, "'%s' exists, next to a config; FTS does not "
+						      "look there", near);
 			}
 		} else {
 			type_error(c, n, FTS_SPAN_NONE, "ft_schedule",

@@ -154,6 +154,7 @@ int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struc
 	memset(&cfg, 0, sizeof(cfg));
 	if (in->nconfigs || dsl) {
 		fts_settings_default(&settings);
+		settings.run_dir = in->settings.run_dir;
 		if (fts_config_load_ex(&c->arena, d, c->stdlib, in->configs, in->nconfigs, dsl,
 				       &settings, &cfg))
 			rc = -1;
@@ -167,7 +168,10 @@ int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struc
 	/* the schedule: a file, inline in the config, or generated (implicit mode) */
 	const struct fts_node *root = NULL;
 	const char *schedule = is_dsl ? NULL : in->schedule ? in->schedule : cfg.ft_schedule_path;
-	bool implicit = !schedule && !cfg.ft_schedule_inline && (in->implicit || cfg.has_fts);
+	/* a ft_schedule path that does not exist is an error (FTS-L2), not implicit mode */
+	bool lost = !in->schedule && cfg.ft_schedule_node && !fts_node_falsy(cfg.ft_schedule_node) &&
+		!cfg.ft_schedule_path && !cfg.ft_schedule_inline;
+	bool implicit = !schedule && !cfg.ft_schedule_inline && !lost && (in->implicit || cfg.has_fts);
 	if (schedule) {
 		errno = 0;
 		if (fts_source_load(d->src, schedule, FTS_MAX_INPUT, &sfile, err, sizeof(err))) {

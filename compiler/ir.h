@@ -32,6 +32,8 @@ struct fts_settings {
 	const struct fts_node *reinit_lr_cfg;           /* implicit scheduler reinit, or NULL */
 	bool implicit_mode;             /* the schedule is FTS's generated one (no ft_schedule) */
 	bool target_ftsrt;              /* checked for libftsrt, not FTS (--target=ftsrt, build) */
+	const char *run_dir;            /* where training starts: FTS opens a relative
+					   ft_schedule path there (--run-dir; NULL: here) */
 };
 
 void fts_settings_default(struct fts_settings *s);

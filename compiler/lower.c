@@ -719,6 +719,27 @@ static void lower_params(struct lower *l, struct fts_ir_phase *ph, const struct 
 
 /* --- phases ----------------------------------------------------------------------- */
 
+/* FTSC096: an epoch PyYAML reads as octal, base 60 or binary. */
+static void yaml11_int_warning(struct lower *l, const struct fts_node *n)
+{
+	const char *t = n->text;
+	size_t len = n->len, i = 0;
+	if (!t || n->quoted)
+		return;
+	if (i < len && (t[i] == '-' || t[i] == '+'))
+		i++;
+	const char *how = NULL;
+	if (memchr(t, ':', len))
+		how = "a base-60 number";
+	else if (len - i >= 2 && t[i] == '0' && (t[i + 1] == 'b' || t[i + 1] == 'B'))
+		how = "a binary number";
+	else if (len - i >= 2 && t[i] == '0' && t[i + 1] >= '0' && t[i + 1] <= '9')
+		how = "an octal number";
+	if (how)
+		fts_diag(l->d, FTS_W_YAML11_INT, n->span, fts_arena_printf(l->a, "%.*s", (int)len, t), how,
+			 (long long)n->i);
+}
+
 static const char *const phase_keys[] = {"params", "max_transition_epoch", "lr",
 					 "new_optimizer", "new_lr_scheduler", NULL};
 
@@ -735,8 +756,10 @@ static void lower_phase(struct lower *l, struct fts_ir_phase *ph)
 	const struct fts_node *mte = get(n, "max_transition_epoch");
 	if (mte) {
 		ph->mte_node = mte;
-		if (mte->kind == FTS_N_SCALAR && mte->py == FTS_PY_INT && !mte->i_big)
+		if (mte->kind == FTS_N_SCALAR && mte->py == FTS_PY_INT && !mte->i_big) {
 			ph->mte = mte->i;
+			yaml11_int_warning(l, mte);
+		}
 		else if (mte->kind == FTS_N_SCALAR && mte->py == FTS_PY_FLOAT && isfinite(mte->f))
 			ph->mte = (int64_t)ceil(mte->f);
 		else

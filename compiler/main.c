@@ -63,6 +63,8 @@ static const char *const usage_check[] = {
 	"    --explain-plan             print the phases: epochs, parameters, optimizer, scheduler, lrs",
 	"    --target=<t>               fts (default): FTS on torch; ftsrt: libftsrt, as ftsc build",
 	"    --declare <file>           more optimizer / lr_scheduler declarations (repeatable)",
+	"    --run-dir <dir>            where training starts: a config's relative ft_schedule path",
+	"                               is opened there, as FTS does (default: the current directory)",
 	"    --restore-best=<bool>      FinetuningScheduler restore_best (default true)",
 	"    --max-depth=<n>            FinetuningScheduler max_depth (default -1: every phase)",
 	"    --epoch-transitions-only   FinetuningScheduler epoch_transitions_only",
@@ -304,6 +306,8 @@ static int check_or_build(int argc, char **argv, struct build_opts *b)
 				goto out;
 			}
 			o.declare[o.ndeclare++] = v;
+		} else if ((v = opt_value(argc, argv, &i, "--run-dir"))) {
+			o.settings.run_dir = v;
 		} else if ((v = opt_value(argc, argv, &i, "--restore-best"))) {
 			if (parse_bool(v, &o.settings.restore_best))
 				goto bad_value;

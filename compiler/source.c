@@ -173,8 +173,10 @@ void fts_source_linecol(const struct fts_source *f, uint32_t off,
 	if (off > f->len)
 		off = (uint32_t)f->len;
 	uint32_t li = line_index(f, off);
-	uint32_t c = 0;
-	for (uint32_t i = f->lines[li]; i < off; i++) {
+	uint32_t c = 0, i = f->lines[li];
+	if (i == 0 && f->len >= 3 && memcmp(f->text, "\xef\xbb\xbf", 3) == 0 && off >= 3)
+		i = 3;                  /* a byte order mark is no column */
+	for (; i < off; i++) {
 		unsigned char ch = (unsigned char)f->text[i];
 		if (ch == '\t')
 			c = (c / 8 + 1) * 8;
@@ -193,6 +195,8 @@ uint32_t fts_source_line_start(const struct fts_source *f, uint32_t line,
 	if (line > f->nlines)
 		line = f->nlines;
 	uint32_t start = f->lines[line - 1];
+	if (start == 0 && f->len >= 3 && memcmp(f->text, "\xef\xbb\xbf", 3) == 0)
+		start = 3;              /* the byte order mark is not shown */
 	uint32_t end = start;
 	while (end < f->len && f->text[end] != '\n')
 		end++;

@@ -254,7 +254,7 @@ static const struct fts_verdict {
 	{"tests/invalid_schedules/non_contiguous.yaml", NULL, "", "error E:FTS-K3 W:FTSC042 W:FTSC025"},
 	{"tests/boring_ft_schedule/01_mod_sched_dict.yaml", NULL, "--epoch-transitions-only", "error E:FTS-ETO"},
 	{"tests/boring_ft_schedule/02_epoch_only_sched.yaml", NULL, "--epoch-transitions-only --max-epochs=6",
-	 "accept W:FTS-FM W:FTS-E0"},
+	 "accept W:FTS-FM W:FTS-E0 W:FTSC097"},
 	/* the schedules FTS's tests run to completion */
 	{"tests/boring_ft_schedule/00_unmod_default_FinetuningSchedulerBoringModel_ft_schedule.yaml", NULL, "", "accept"},
 	{"tests/boring_ft_schedule/01_mod_sched_dict.yaml", NULL, "", "accept"},
@@ -295,9 +295,15 @@ static const struct fts_config_verdict {
 	const char *base, *config;
 	const char *manifest;
 	const char *expect;
+	const char *run;                /* where it runs: the examples folder (NULL), its
+					   subfolder, or the checkout's root ("/") */
 } fts_configs[] = {
-#define RTE(f, e) {"config/fts_defaults.yaml", f, "deberta-v3-base-seqcls", e}
-	RTE("config/fts_explicit.yaml", "accept W:FTSC024 W:FTSC042 W:FTSC025"),
+#define RTE(f, e) {"config/fts_defaults.yaml", f, "deberta-v3-base-seqcls", e, NULL}
+	/* its ft_schedule path is relative to the checkout's root, where it runs... */
+	{"src/fts_examples/config/fts_defaults.yaml", "src/fts_examples/config/fts_explicit.yaml",
+	 "deberta-v3-base-seqcls", "accept W:FTSC024 W:FTSC042 W:FTSC025", "/"},
+	/* ...and from the examples folder FTS cannot find it */
+	RTE("config/fts_explicit.yaml", "error E:FTS-L2"),
 	RTE("config/fts_implicit.yaml", "accept"),
 	RTE("config/nofts_baseline.yaml", "error E:FTSC070"),
 	RTE("config/advanced/reinit_lr/fts_explicit_reinit_lr.yaml", "accept W:FTS-R8 W:FTSC024 W:FTSC042 W:FTSC025 W:FTSC083"),
@@ -310,10 +316,11 @@ static const struct fts_config_verdict {
 	RTE("config/advanced/fsdp/fts_fsdp_awp_overrides_profile.yaml", "accept W:FTSC025"),
 	RTE("config/advanced/fsdp/fts_fsdp_basic_profile.yaml", "accept W:FTSC025"),
 #undef RTE
-#define MP(f) {"model_parallel/config/defaults/fts_mp_example_defaults.yaml", f, "fts-mp-llama", "accept"}
-	MP("model_parallel/config/fts_tp_plan.yaml"),
-	MP("model_parallel/config/fts_fsdp_auto_plan.yaml"),
-	MP("model_parallel/config/fts_fsdp_profiling.yaml"),
+#define MP(f) {"config/defaults/fts_mp_example_defaults.yaml", f, "fts-mp-llama", "accept", "model_parallel"}
+	/* run from model_parallel/, where their ./config/defaults/... paths lead */
+	MP("config/fts_tp_plan.yaml"),
+	MP("config/fts_fsdp_auto_plan.yaml"),
+	MP("config/fts_fsdp_profiling.yaml"),
 #undef MP
 };
 
@@ -365,7 +372,12 @@ START_TEST(test_fts_configs)
 	e.configs[0] = v->base;
 	e.configs[1] = v->config;
 	e.exactly = true;
-	ck_assert_int_eq(chdir(fts_examples_dir()), 0);
+	char dir[8300];
+	if (v->run && !strcmp(v->run, "/"))
+		snprintf(dir, sizeof(dir), "%s", fts_repo_root());
+	else
+		snprintf(dir, sizeof(dir), "%s%s%s", fts_examples_dir(), v->run ? "/" : "", v->run ? v->run : "");
+	ck_assert_msg(chdir(dir) == 0, "%s", dir);
 	char *fail = run_case(&e);
 	ck_assert_int_eq(chdir(home), 0);
 	ck_assert_msg(fail == NULL, "%s: %.3000s", v->config, fail ? fail : "");
@@ -384,8 +396,14 @@ static bool listed(const char *rel, bool fixture)
 		if (strcmp(fts_verdicts[i].file, key) == 0)
 			return true;
 	for (size_t i = 0; i < sizeof(fts_configs) / sizeof(fts_configs[0]); i++)
-		if (strcmp(fts_configs[i].config, key) == 0)
+		if (fts_configs[i].run && strcmp(fts_configs[i].run, "/")) {
+			char k2[4200];
+			snprintf(k2, sizeof(k2), "%s/%s", fts_configs[i].run, fts_configs[i].config);
+			if (strcmp(k2, key) == 0)
+				return true;
+		} else if (strcmp(fts_configs[i].config, key) == 0) {
 			return true;
+		}
 	for (size_t i = 0; i < sizeof(fts_aux) / sizeof(fts_aux[0]); i++)
 		if (strcmp(fts_aux[i], key) == 0)
 			return true;

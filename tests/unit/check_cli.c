@@ -484,6 +484,18 @@ START_TEST(test_config_pairs)
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.out, "no finetuning_scheduler.FinetuningScheduler callback"), "%s", r.out);
 	free(r.out);
+	/* ft_schedule is opened where training starts: here it is not found -- one error,
+	 * no implicit schedule checked in its place -- and with --run-dir it is */
+	r = run(FTSC " check --config tests/config/with_sched.yaml --manifest " MANIFESTS
+		"deberta-v3-base-seqcls.tsv --color=never");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out, "[FTS-L2]") && strstr(r.out, "1 error generated") && !strstr(r.out, "warning"),
+		      "%s", r.out);
+	free(r.out);
+	r = run(FTSC " check --config tests/config/with_sched.yaml --run-dir tests/config --manifest " MANIFESTS
+		"deberta-v3-base-seqcls.tsv --color=never");
+	ck_assert_msg(!strstr(r.out, "FTS-L2"), "%s", r.out);
+	free(r.out);
 }
 END_TEST
 
@@ -507,9 +519,12 @@ START_TEST(test_fts_config_pairs)
 	ck_assert_ptr_nonnull(realpath(MANIFESTS, manifests));
 	const char *ex = fts_examples_dir();
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		/* fts_explicit.yaml's ft_schedule path is relative to the checkout's root */
+		bool root = strcmp(pairs[i], "config/fts_explicit.yaml") == 0;
 		struct result r = run("cd '%s' && %s check --config config/fts_defaults.yaml --config %s "
-				      "--manifest %s/deberta-v3-base-seqcls.tsv "
-				      "--no-decay=bias,LayerNorm.weight --color=never", ex, ftsc, pairs[i], manifests);
+				      "--manifest %s/deberta-v3-base-seqcls.tsv %s%s%s"
+				      "--no-decay=bias,LayerNorm.weight --color=never", ex, ftsc, pairs[i], manifests,
+				      root ? "--run-dir '" : "", root ? fts_repo_root() : "", root ? "' " : "");
 		ck_assert_msg(r.status == 0, "%s: %s", pairs[i], r.out);
 		free(r.out);
 	}

@@ -360,7 +360,9 @@ START_TEST(test_fts_explicit)
 {
 	struct ctx c;
 	ctx_init(&c);
+	/* its ft_schedule is relative to the checkout's root: FTS runs it from there */
 	ck_assert_int_eq(chdir(FTS_DIR), 0);
+	c.s.run_dir = fts_repo_root();
 	LOAD(&c, "config/fts_defaults.yaml", "config/fts_explicit.yaml");
 	assert_clean(&c);
 	assert_defaults_model(&c);
@@ -369,7 +371,7 @@ START_TEST(test_fts_explicit)
 	ck_assert_str_eq(get(c.cfg.pl_lrs_cfg, "name")->text, "CosineAnnealingWithWarmRestartsLR");
 	assert_fts_deps(&c, 2, 1);
 	/* ./src/fts_examples/config/X.yaml, relative to the FTS repository root */
-	ck_assert_str_eq(c.cfg.ft_schedule_path, "config/RteBoolqModule_ft_schedule_deberta_base.yaml");
+	ck_assert(strstr(c.cfg.ft_schedule_path, "/src/fts_examples/config/RteBoolqModule_ft_schedule_deberta_base.yaml"));
 	ck_assert_ptr_null(c.cfg.ft_schedule_inline);
 	ck_assert_ptr_nonnull(c.cfg.ft_schedule_node);
 	ck_assert_str_eq(span_file(&c, c.cfg.ft_schedule_node), "config/fts_explicit.yaml");
@@ -537,7 +539,9 @@ START_TEST(test_model_parallel)
 	for (size_t i = 0; i < 2; i++) {
 		struct ctx c;
 		ctx_init(&c);
+		/* run from model_parallel/, where its ./config/defaults/... leads */
 		ck_assert_int_eq(chdir(FTS_DIR), 0);
+		c.s.run_dir = "model_parallel";
 		LOAD(&c, "model_parallel/config/defaults/fts_mp_example_defaults.yaml", plans[i]);
 		assert_clean(&c);
 		ck_assert(c.cfg.has_fts);
@@ -624,11 +628,30 @@ END_TEST
 START_TEST(test_schedule_paths)
 {
 	struct ctx c;
+	/* FTS open()s ft_schedule where training starts (--run-dir), nowhere else */
 	ctx_init(&c);
+	c.s.run_dir = "tests/config";
 	LOAD(&c, "tests/config/with_sched.yaml");
 	assert_clean(&c);
 	ck_assert_str_eq(c.cfg.ft_schedule_path, "tests/config/sched.yaml");
 	ck_assert(fabs(c.s.base_max_lr - 1e-4) < 1e-15);  /* jsonargparse reads 1e-4 as a float */
+	ctx_release(&c);
+	ctx_init(&c);
+	LOAD(&c, "tests/config/with_sched.yaml");
+	ck_assert_uint_eq(c.d.errors, 1);
+	ck_assert_ptr_null(c.cfg.ft_schedule_path);
+	ck_assert(has_text(&c, FTS_E_CONFIG_SCHEDULE, "sched.yaml"));
+	ck_assert(has_text(&c, FTS_E_CONFIG_SCHEDULE, "--run-dir"));
+	ck_assert(has_text(&c, FTS_E_CONFIG_SCHEDULE, "'tests/config/sched.yaml' exists, next to a config"));
+	ctx_release(&c);
+	/* an empty inline schedule: implicit mode, said */
+	ctx_init(&c);
+	LOAD(&c, "tests/config/empty_sched.yaml");
+	ck_assert_uint_eq(c.d.errors, 0);
+	ck_assert_uint_eq(count(&c, FTS_W_EMPTY_SCHEDULE), 1);
+	ck_assert(has_text(&c, FTS_W_EMPTY_SCHEDULE, "implicit mode"));
+	ck_assert_ptr_null(c.cfg.ft_schedule_inline);
+	ck_assert_ptr_null(c.cfg.ft_schedule_path);
 	ctx_release(&c);
 
 	ctx_init(&c);

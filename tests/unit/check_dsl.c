@@ -743,7 +743,8 @@ static void round_trip(const char *path, struct rt_stats *st)
 		struct fts_dsl_parts a, b;
 		fts_dsl_parts(y, &a);
 		fts_dsl_parts(t, &b);
-		if (a.schedule && a.schedule->kind == FTS_N_MAP)
+		/* ft_schedule: {} is FTS's implicit mode, which the language writes as no schedule */
+		if (a.schedule && a.schedule->kind == FTS_N_MAP && a.schedule->npairs)
 			ck_assert_msg(tree_eq(a.schedule, b.schedule, false, why, sizeof(why)), "%s: %s", path, why);
 	}
 	/* DSL -> YAML -> DSL */

@@ -261,11 +261,53 @@ START_TEST(test_errors)
 	ck_assert_ptr_null(fts_pyre_compile("ab[cd", 5, err, sizeof(err), &off));
 	ck_assert_str_eq(err, "unterminated character set");
 	ck_assert_uint_eq(off, 2);
-	ck_assert_ptr_null(fts_pyre_compile("\\N{DIGIT ONE}", 13, err, sizeof(err), &off));
 	ck_assert_ptr_null(fts_pyre_compile("x{70000}", 8, err, sizeof(err), &off));
 	/* err is truncated, not overflowed */
 	ck_assert_ptr_null(fts_pyre_compile("(?<n>a)", 7, err, 8, &off));
 	ck_assert_str_eq(err, "unknown");
+}
+END_TEST
+
+/* Python re's \N{...} named characters (unicodedata.lookup, case-insensitive;
+ * outcomes from python3 3.11.7). */
+START_TEST(test_named_chars)
+{
+	static const struct { const char *pat, *subj; long end; } ok[] = {
+		{"\\N{DIGIT ONE}", "1", 1},
+		{"\\N{digit one}x", "1x", 2},
+		{"[\\N{LATIN SMALL LETTER A}-\\N{LATIN SMALL LETTER C}]+", "abcd", 3},
+		{"a\\N{EM DASH}b", "a\xe2\x80\x94" "b", 5},
+		{"\\N{LF}", "\n", 1},
+		{"\\N{CJK UNIFIED IDEOGRAPH-4E00}", "\xe4\xb8\x80", 3},
+		{"\\N{HANGUL SYLLABLE GAG}", "\xea\xb0\x81", 3},     /* U+AC01 */
+		{"\\N{HANGUL SYLLABLE A}", "\xec\x95\x84", 3},       /* U+C544 */
+		{"\\N{GREEK SMALL LETTER ALPHA}", "\xce\xb1", 2},
+		{"layer\\N{FULL STOP}0", "layer.0", 7},
+		{"layer\\N{FULL STOP}0", "layerx0", -1},
+	};
+	for (size_t k = 0; k < sizeof(ok) / sizeof(ok[0]); k++) {
+		struct fts_pyre *re = compile_ok(ok[k].pat);
+		size_t end = 0;
+		bool m = fts_pyre_match(re, ok[k].subj, strlen(ok[k].subj), &end);
+		ck_assert_msg(ok[k].end < 0 ? !m : m && end == (size_t)ok[k].end, "%s on %s: %d %zu", ok[k].pat,
+			      ok[k].subj, m, end);
+		fts_pyre_free(re);
+	}
+	static const struct { const char *pat, *msg; size_t off; } bad[] = {
+		{"\\N", "missing {", 2},
+		{"\\N{", "missing character name", 3},
+		{"\\N{}", "missing character name", 3},
+		{"\\N{abc", "missing }, unterminated name", 3},
+		{"\\N{NOT A NAME}", "undefined character name 'NOT A NAME'", 0},
+		{"\\N{CJK UNIFIED IDEOGRAPH-FFFF}", "undefined character name 'CJK UNIFIED IDEOGRAPH-FFFF'", 0},
+	};
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		char err[256];
+		size_t off = 99;
+		ck_assert_ptr_null(fts_pyre_compile(bad[k].pat, strlen(bad[k].pat), err, sizeof(err), &off));
+		ck_assert_msg(!strncmp(err, bad[k].msg, strlen(bad[k].msg)), "%s: %s", bad[k].pat, err);
+		ck_assert_msg(off == bad[k].off, "%s: offset %zu", bad[k].pat, off);
+	}
 }
 END_TEST
 
@@ -530,6 +572,7 @@ static Suite *resolve_suite(void)
 	tcase_add_test(tc, test_python_table);
 	tcase_add_test(tc, test_translation);
 	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_named_chars);
 	tcase_add_test(tc, test_lint);
 	tcase_add_test(tc, test_overmatch);
 	tcase_add_test(tc, test_prefix_walk_fixed);

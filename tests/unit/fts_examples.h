@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static inline int fts_ex_isdir(const char *p)
 {
@@ -60,6 +61,52 @@ static inline const char *fts_fixtures_dir(void)
 	if (!fts_ex_isdir(buf))
 		return NULL;
 	snprintf(buf, sizeof(buf), "%s/tests", d);
+	return buf;
+}
+
+/*
+ * The finetuning-scheduler checkout's root, where some example configs
+ * are run from (their ft_schedule paths start with ./src/fts_examples):
+ * FTS_DIR for a checkout; for a folder of examples, a temporary directory
+ * whose src/fts_examples links to it.  NULL when FTS_DIR is not set.
+ */
+static char fts_root_tmp[4096];
+
+static inline void fts_repo_root_cleanup(void)
+{
+	char p[4200];
+	snprintf(p, sizeof(p), "%s/src/fts_examples", fts_root_tmp);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/src", fts_root_tmp);
+	rmdir(p);
+	rmdir(fts_root_tmp);
+}
+
+static inline const char *fts_repo_root(void)
+{
+	static char buf[4096];
+	const char *ex = fts_examples_dir();
+	if (!ex)
+		return NULL;
+	if (buf[0])
+		return buf;
+	const char *d = getenv("FTS_DIR");
+	char probe[4096];
+	snprintf(probe, sizeof(probe), "%s/src/fts_examples/config", d);
+	if (fts_ex_isdir(probe)) {
+		snprintf(buf, sizeof(buf), "%s", d);
+		return buf;
+	}
+	char abs_ex[4096], tmpl[] = "/tmp/ftsc-ftsroot-XXXXXX", link[4200], src[4200];
+	if (!realpath(ex, abs_ex) || !mkdtemp(tmpl))
+		return NULL;
+	snprintf(src, sizeof(src), "%s/src", tmpl);
+	snprintf(link, sizeof(link), "%s/src/fts_examples", tmpl);
+	if (mkdir(src, 0700) != 0 || symlink(abs_ex, link) != 0)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%s", tmpl);
+	snprintf(fts_root_tmp, sizeof(fts_root_tmp), "%s", tmpl);
+	atexit(fts_repo_root_cleanup);
 	return buf;
 }
 
