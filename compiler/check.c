@@ -27,7 +27,31 @@ static int64_t *phase_of(struct fts_ir *ir)
 	return ph;
 }
 
-/* V-D1: every resolved name at most once over all phases. */
+/* Why a pattern matches more than meant, when its text says so; NULL otherwise. */
+static const char *overmatch_cause(const char *t)
+{
+	size_t n = strlen(t);
+	if (n == 0)
+		return "an empty pattern matches every parameter name (re.match(\"\", name) always succeeds)";
+	if (t[0] == '|' || t[n - 1] == '|' || strstr(t, "||") || strstr(t, "(|") || strstr(t, "|)"))
+		return "it has an empty alternative ('|' with nothing on one side), which matches every name";
+	return NULL;
+}
+
+static const struct fts_node *params_node(const struct fts_ir_phase *ph)
+{
+	if (!ph->node || ph->node->kind != FTS_N_MAP)
+		return NULL;
+	struct fts_pair *p = fts_node_get(ph->node, "params");
+	return p ? p->value : NULL;
+}
+
+/*
+ * V-D1: every resolved name at most once over all phases.  One error per
+ * params entry that repeats parameters (with their count), blaming what
+ * makes it do so: the same name, a pattern's prefix match, an empty pattern
+ * or alternative, a YAML alias of an earlier phase's list.
+ */
 static void check_disjoint(struct fts_ir *ir, struct fts_diags *d)
 {
 	const struct fts_manifest *m = ir->manifest;
@@ -38,62 +62,106 @@ static void check_disjoint(struct fts_ir *ir, struct fts_diags *d)
 		first_ph[i] = UINT32_MAX;
 	for (uint32_t k = 0; k < ir->nphases; k++) {
 		struct fts_ir_phase *ph = &ir->phases[k];
-		/* one diagnostic per (entry, earlier entry) pair */
-		uint32_t last_entry = UINT32_MAX, last_k = UINT32_MAX, last_e = UINT32_MAX;
-		struct fts_diag *dg = NULL;
-		size_t more = 0;
+		/* per entry: how many it repeats, and the first one */
+		uint32_t *cnt = fts_arena_alloc(ir->arena, (ph->nentries + 1) * sizeof(*cnt));
+		uint32_t *fj = fts_arena_alloc(ir->arena, (ph->nentries + 1) * sizeof(*fj));
+		uint32_t *fk = fts_arena_alloc(ir->arena, (ph->nentries + 1) * sizeof(*fk));
+		uint32_t *fi = fts_arena_alloc(ir->arena, (ph->nentries + 1) * sizeof(*fi));
+		memset(cnt, 0, (ph->nentries + 1) * sizeof(*cnt));
+		uint32_t total = 0, first_k = UINT32_MAX;
 		for (uint32_t j = 0; j < ph->nparams; j++) {
-			uint32_t idx = ph->params[j].index;
+			uint32_t idx = ph->params[j].index, e = ph->params[j].entry;
 			if (first_ph[idx] == UINT32_MAX) {
 				first_ph[idx] = k;
 				first_pa[idx] = j;
 				continue;
 			}
-			struct fts_ir_phase *oph = &ir->phases[first_ph[idx]];
-			uint32_t oentry = oph->params[first_pa[idx]].entry;
-			struct fts_ir_entry *en = &ph->entries[ph->params[j].entry];
-			struct fts_ir_entry *oen = &oph->entries[oentry];
-			if (dg && ph->params[j].entry == last_entry && first_ph[idx] == last_k &&
-			    oentry == last_e) {
-				more++;
-				continue;
+			if (first_ph[idx] == k) {
+				/* a name taken twice in this phase: when the earlier entry is a pattern
+				 * that matches everything, the pattern is to blame */
+				uint32_t oe = ph->params[first_pa[idx]].entry;
+				const struct fts_ir_entry *oen = &ph->entries[oe];
+				if (!oen->exact && oen->text && overmatch_cause(oen->text)) {
+					if (!cnt[oe]++) {
+						fj[oe] = j;     /* the later entry that lists it */
+						fk[oe] = k;
+						fi[oe] = idx;
+					}
+					total++;
+					if (first_k == UINT32_MAX)
+						first_k = k;
+					continue;
+				}
 			}
-			if (dg && more)
-				fts_diag_note(d, dg, FTS_SPAN_NONE, "and %zu more parameter%s", more,
-					      more == 1 ? "" : "s");
-			more = 0;
-			last_entry = ph->params[j].entry;
-			last_k = first_ph[idx];
-			last_e = oentry;
-			const char *name = m->p[idx].name;
+			if (!cnt[e]++) {
+				fj[e] = first_pa[idx];
+				fk[e] = first_ph[idx];
+				fi[e] = idx;
+			}
+			if (first_k == UINT32_MAX)
+				first_k = first_ph[idx];
+			total++;
+		}
+		if (!total)
+			continue;
+		/* params: *x -- an earlier phase's list again */
+		const struct fts_node *pn = params_node(ph);
+		if (pn && pn->is_alias && first_k != k) {
+			struct fts_diag *dg = fts_diag(d, FTS_E_DISJOINT, pn->span, fts_arena_printf(
+				ir->arena, "phase %lld's params is the alias *%s: it repeats the list of phase %lld, "
+				"whose %u parameter%s %s already thawed there", (long long)ph->index,
+				pn->anchor ? pn->anchor : "?", (long long)ir->phases[first_k].index, total,
+				total == 1 ? "" : "s", total == 1 ? "is" : "are"));
+			const struct fts_node *an = params_node(&ir->phases[first_k]);
+			if (an)
+				fts_diag_note(d, dg, an->span, "the list is anchored here (&%s)",
+					      pn->anchor ? pn->anchor : "?");
+			fts_diag_help(d, dg, "give phase %lld its own parameters", (long long)ph->index);
+			continue;
+		}
+		for (uint32_t e = 0; e < ph->nentries; e++) {
+			if (!cnt[e])
+				continue;
+			struct fts_ir_entry *en = &ph->entries[e];
+			struct fts_ir_phase *oph = &ir->phases[fk[e]];
+			struct fts_ir_entry *oen = &oph->entries[oph->params[fj[e]].entry];
+			const char *name = m->p[fi[e]].name;
+			bool same = fk[e] == k;
+			const char *where = cnt[e] > 1
+				? fts_arena_printf(ir->arena, "thawed by other entries (the first in phase %lld)",
+						   (long long)oph->index)
+				: same ? fts_arena_printf(ir->arena, "listed in phase %lld", (long long)ph->index)
+				: fts_arena_printf(ir->arena, "thawed in phase %lld", (long long)oph->index);
+			const char *what = cnt[e] == 1 ? fts_arena_printf(ir->arena, "'%s'", name)
+				: fts_arena_printf(ir->arena, "%u parameters ('%s', ...)", cnt[e], name);
 			const char *msg;
-			bool same = first_ph[idx] == k;
 			if (en->exact)
 				msg = same ? fts_arena_printf(ir->arena, "parameter '%s' is listed twice in phase %lld",
 							      name, (long long)ph->index)
 					   : fts_arena_printf(ir->arena, "parameter '%s' is already thawed in phase %lld",
 							      name, (long long)oph->index);
 			else
-				msg = same ? fts_arena_printf(ir->arena,
-							      "parameter pattern '%s' also matches '%s', already listed in phase %lld",
-							      en->text, name, (long long)ph->index)
-					   : fts_arena_printf(ir->arena,
-							      "parameter pattern '%s' also matches '%s', already thawed in phase %lld",
-							      en->text, name, (long long)oph->index);
-			dg = fts_diag(d, FTS_E_DISJOINT, en->node->span, msg);
+				msg = fts_arena_printf(ir->arena, "parameter pattern '%s' also matches %s, already %s",
+						       en->text, what, where);
+			struct fts_diag *dg = fts_diag(d, FTS_E_DISJOINT, en->node->span, msg);
+			const char *cause = en->exact ? NULL : overmatch_cause(en->text);
+			if (cause)
+				fts_diag_note(d, dg, en->node->span, "%s", cause);
+			if (en->node->is_alias && en->node->anchor)
+				fts_diag_note(d, dg, en->node->span, "it is the alias *%s of an entry written earlier",
+					      en->node->anchor);
 			if (oen->exact)
-				fts_diag_note(d, dg, oen->node->span, "phase %lld thawed it here",
-					      (long long)oph->index);
+				fts_diag_note(d, dg, oen->node->span, "phase %lld thawed '%s' here",
+					      (long long)oph->index, name);
 			else
-				fts_diag_note(d, dg, oen->node->span, "phase %lld thawed it here, through pattern '%s'",
-					      (long long)oph->index, oen->text);
-			if (!en->exact)
+				fts_diag_note(d, dg, oen->node->span, "phase %lld thawed '%s' here, through pattern '%s'",
+					      (long long)oph->index, name, oen->text);
+			if (cause)
+				fts_diag_help(d, dg, "remove the empty alternative (or the empty pattern)");
+			else if (!en->exact)
 				fts_diag_help(d, dg, "FTS applies patterns with re.match, a prefix match: "
 					      "end the pattern at a segment boundary (escape dots as '\\.')");
 		}
-		if (dg && more)
-			fts_diag_note(d, dg, FTS_SPAN_NONE, "and %zu more parameter%s", more,
-				      more == 1 ? "" : "s");
 	}
 	free(first_ph);
 	free(first_pa);
@@ -212,11 +280,6 @@ static void check_epochs(struct fts_ir *ir, struct fts_diags *d)
 static void check_depth_and_coverage(struct fts_ir *ir, struct fts_diags *d, const int64_t *phase)
 {
 	const struct fts_manifest *m = ir->manifest;
-	if (ir->settings.max_depth >= -1)
-		for (uint32_t k = 0; k < ir->nphases; k++)
-			if (ir->phases[k].index > ir->max_depth)
-				fts_diag(d, FTS_W_BEYOND_MAX_DEPTH, phase_span(&ir->phases[k]),
-					 (long long)ir->phases[k].index, (long long)ir->max_depth);
 	for (uint32_t k = 0; k < ir->nphases; k++) {
 		struct fts_ir_phase *ph = &ir->phases[k];
 		if (ph->node && ph->nparams == 0 && ph->index <= ir->max_depth) {
@@ -230,10 +293,39 @@ static void check_depth_and_coverage(struct fts_ir *ir, struct fts_diags *d, con
 				fts_diag(d, FTS_W_EMPTY_PHASE, phase_span(ph), (long long)ph->index);
 		}
 	}
+	/* one warning for all the phases max_depth cuts off, at the first */
+	uint32_t first_beyond = ir->nphases, nbeyond = 0;
+	/* only a max_depth given cuts phases off: without one, a phase past the
+	 * last contiguous key is the key error's doing (FTS-K3), not a second problem */
+	if (ir->settings.max_depth >= 0)
+		for (uint32_t k = 0; k < ir->nphases; k++)
+			if (ir->phases[k].index > ir->max_depth) {
+				if (first_beyond == ir->nphases)
+					first_beyond = k;
+				nbeyond++;
+			}
+	if (nbeyond) {
+		const struct fts_ir_phase *f = &ir->phases[first_beyond], *l = &ir->phases[ir->nphases - 1];
+		const char *what = nbeyond == 1
+			? fts_arena_printf(ir->arena, "phase %lld is", (long long)f->index)
+			: fts_arena_printf(ir->arena, "phases %lld to %lld are", (long long)f->index,
+					   (long long)l->index);
+		struct fts_diag *dg = fts_diag(d, FTS_W_BEYOND_MAX_DEPTH, phase_span(f), what,
+					       (long long)ir->max_depth, nbeyond == 1 ? "s"
+					       : fts_arena_printf(ir->arena, " (%u phases)", nbeyond));
+		size_t cut = 0;
+		for (uint32_t i = 0; i < m->nsched; i++)
+			if (phase[m->sched[i]] > ir->max_depth)
+				cut++;
+		if (cut)
+			fts_diag_note(d, dg, FTS_SPAN_NONE, "so %zu parameter%s listed there %s never thawed",
+				      cut, cut == 1 ? "" : "s", cut == 1 ? "is" : "are");
+	}
+	/* parameters no phase thaws (those of the phases cut off are counted above) */
 	size_t never = 0, first = 0;
 	for (uint32_t i = 0; i < m->nsched; i++) {
 		uint32_t idx = m->sched[i];
-		if (phase[idx] < 0 || phase[idx] > ir->max_depth) {
+		if (phase[idx] < 0) {
 			if (!never)
 				first = idx;
 			never++;

@@ -216,6 +216,8 @@ struct fts_parse_ctx {
 	fts_report_fn report;
 	void *report_ctx;
 	int nerrors;                    /* problems reported */
+	uint32_t stray_end;             /* end of the last stray character reported (a run of
+					   them is one bad token, one error) */
 	FTS_VEC(struct fts_decl_class *) classes; /* result of a file parse */
 	struct fts_expr *expr;          /* result of an expression parse */
 	/* the class being built */

@@ -235,6 +235,7 @@ int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struc
 	struct fts_initial *init = &c->initial;
 	init->no_decay = in->no_decay;
 	init->nno_decay = in->nno_decay;
+	init->no_decay_known = in->no_decay_given || in->nno_decay;
 	init->phase0_groups = in->phase0_groups ? in->phase0_groups : 1;
 	init->where = FTS_SPAN_NONE;
 	if (opt0) {

@@ -43,6 +43,7 @@ struct fts_check_input {
 	const char *initial_lr_scheduler; /* YAML flow, "none", or NULL */
 	const char *const *no_decay;    /* no_decay substrings */
 	size_t nno_decay;
+	bool no_decay_given;            /* the module's no_decay is known (even empty) */
 	unsigned phase0_groups;         /* configure_optimizers' group count (0: 1) */
 	bool target_ftsrt;              /* check for libftsrt (ftsc build, --target=ftsrt),
 					   not for FTS on torch */

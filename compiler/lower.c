@@ -431,7 +431,6 @@ static struct fts_ir_directive *lower_lr_scheduler(struct lower *l, const struct
 						 isnan(v) ? "not a number" : !isfinite(v) ? "infinite" : "negative");
 				}
 			}
-			fts_diag(l->d, FTS_W_INIT_PG_LRS, pg->span);
 		}
 	}
 	const struct fts_node *uc = get(n, "use_current_optimizer_pg_lrs");

@@ -233,6 +233,7 @@ struct check_opts {
 	const char *no_decay[32];
 	size_t nno_decay;
 	char *no_decay_buf;
+	bool no_decay_given;
 	bool implicit;
 	bool explain_plan;
 	unsigned phase0_groups;
@@ -358,6 +359,7 @@ static int check_or_build(int argc, char **argv, struct build_opts *b)
 			o.phase0_groups = (unsigned)g;
 		} else if ((v = opt_value(argc, argv, &i, "--no-decay"))) {
 			free(o.no_decay_buf);
+			o.no_decay_given = true;
 			o.no_decay_buf = strdup(v);
 			o.nno_decay = 0;
 			char *save = NULL;
@@ -438,6 +440,7 @@ bad_value:
 	in.initial_lr_scheduler = o.initial_lr_scheduler;
 	in.no_decay = o.no_decay;
 	in.nno_decay = o.nno_decay;
+	in.no_decay_given = o.no_decay_given;
 	in.phase0_groups = o.phase0_groups;
 	in.configs = o.configs;
 	in.nconfigs = o.nconfigs;

@@ -395,7 +395,14 @@ static void check_counts(struct fts_ir *ir, const struct fts_sim *sim,
 		if (!lrs)
 			continue;
 		bool user0 = sp->ngroups && sp->groups[0].user;
-		if (lrs->npg_lrs > sp->existing) {
+		if (!lrs->init_pg_lrs)
+			continue;
+		/* without the module's no_decay, every phase may have the decay/no_decay pair:
+		 * the count is not verified (FTS's own reminder), and wrong only past both */
+		size_t most = init->no_decay_known ? sp->existing : 2 * sp->existing;
+		if (!init->no_decay_known)
+			fts_diag(d, FTS_W_INIT_PG_LRS, lrs->init_pg_lrs->span);
+		if (lrs->npg_lrs > most) {
 			const char *tail = lrs->npg_lrs > sp->ngroups
 				? fts_arena_printf(ir->arena, "; entries beyond the %zu groups are ignored",
 						   sp->ngroups)
@@ -403,6 +410,10 @@ static void check_counts(struct fts_ir *ir, const struct fts_sim *sim,
 						   "has just added", sp->existing + 1, (long long)ph->index);
 			struct fts_diag *dg = fts_diag(d, FTS_W_INIT_PG_LRS_COUNT, lrs->init_pg_lrs->span,
 						       lrs->npg_lrs, sp->existing, tail);
+			if (!init->no_decay_known)
+				fts_diag_note(d, dg, FTS_SPAN_NONE, "even with a no_decay pair in every phase "
+					      "there would be %zu (the module's no_decay is not given: --no-decay)",
+					      most);
 			if (user0)
 				fts_diag_note(d, dg, FTS_SPAN_NONE,
 					      "assuming configure_optimizers builds %u parameter group%s for phase 0 "

@@ -88,6 +88,7 @@ struct fts_initial {
 	const struct fts_ir_directive *scheduler;       /* NULL when known to be absent */
 	const char *const *no_decay;    /* no_decay substrings (may be empty) */
 	size_t nno_decay;
+	bool no_decay_known;            /* given (--no-decay): group counts are verified */
 	unsigned phase0_groups;         /* configure_optimizers' group count (default 1) */
 	struct fts_span where;          /* where the initial configuration came from */
 };

@@ -79,6 +79,7 @@ static inline void case_apply_arg(struct fts_check_input *in, char *arg)
 			parts[n++] = t;
 		in->no_decay = parts;
 		in->nno_decay = n;
+		in->no_decay_given = true;
 	} else if (strcmp(arg, "--initial-optimizer") == 0)
 		in->initial_optimizer = v;
 	else if (strcmp(arg, "--initial-lr-scheduler") == 0)

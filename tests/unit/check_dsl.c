@@ -393,6 +393,20 @@ START_TEST(test_syntax_errors)
 	ck_assert_uint_eq(lines[1], 2);
 	ck_assert_uint_eq(lines[2], 3);
 	fx_release(&f);
+	/* one error per bad token: a run of stray characters, a stray quote */
+	static const struct { const char *src, *what; } one[] = {
+		{"phase 0 { thaw a@@@@; }\n", "stray '@'"},
+		{"phase 0 { thaw a; until epoch 3 $$$; }\n", "stray '$'"},
+		{"phase 0 { thaw a, \"b; }\n", "missing terminating"},
+		{"phase 0 { thaw a, 'b; }\n", "unterminated quote"},
+	};
+	for (size_t k = 0; k < sizeof(one) / sizeof(one[0]); k++) {
+		fx_init(&f);
+		ck_assert_ptr_null(dsl(&f, one[k].src));
+		ck_assert_msg(f.d.errors == 1 && count_code(&f, "FTSC100", one[k].what) == 1, "%s: %zu errors",
+			      one[k].src, f.d.errors);
+		fx_release(&f);
+	}
 }
 END_TEST
 
