@@ -309,6 +309,8 @@ clean:
 # --- fuzzing (clang libFuzzer): make fuzz FUZZ_SECONDS=60 ---------------------
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_PROPERTY_CASES ?= 20000
+FUZZ_PROPERTY_SEED ?= 1000
 FUZZ_FLAGS   := -std=c11 -g -O1 -D_GNU_SOURCE -Iruntime -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all
 FUZZ_RT_SRC  := runtime/plan.c runtime/lambda.c runtime/version.c
@@ -325,7 +327,7 @@ $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl: $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_FRONT
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Icompiler -I$(B) -I$(B)/grammar -w -o $@ $< $(FUZZ_FRONT) \
 		$(FUZZ_RT_SRC) $(PKG_LIBS) -lm -pthread
 
-fuzz: $(B)/fuzz/fuzz_plan $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl all
+fuzz: $(B)/fuzz/fuzz_plan $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl $(B)/tests/check_semantics all
 	@mkdir -p $(B)/fuzz/corpus_yaml $(B)/fuzz/corpus_dsl
 	cp tests/schedules/*.yaml tests/cases/*.yaml samples/*.yaml $(B)/fuzz/corpus_yaml/
 	cp samples/*.fts $(B)/fuzz/corpus_dsl/
@@ -337,6 +339,9 @@ fuzz: $(B)/fuzz/fuzz_plan $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl all
 	@FTSC_BIN=$(FTSC) sh tests/fuzz/seed_plan.sh $(B)/fuzz/corpus_plan
 	$(B)/fuzz/fuzz_plan -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		-artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus_plan
+	@echo "== the check/run invariant over $(FUZZ_PROPERTY_CASES) random schedules"
+	CK_RUN_CASE=invariant FTS_PROPERTY_CASES=$(FUZZ_PROPERTY_CASES) FTS_PROPERTY_SEED=$(FUZZ_PROPERTY_SEED) \
+		$(B)/tests/check_semantics
 
 # --- plan benchmark: open + validate the plan of a 500k-parameter manifest ----
 bench-plan: all

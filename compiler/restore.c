@@ -22,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
+#include "../runtime/sem.h"
 #include "decl.h"
 #include "expr.h"
 #include "fts_stdlib.h"
@@ -100,6 +103,7 @@ static const struct fts_value *restored(const struct opt *A, const struct opt *B
 
 struct outcome {
 	bool fails;
+	const char *replay;             /* fails: a replayed scheduler cannot be built (why) */
 	const char *key;                /* fails: the key step() misses */
 	bool construction;              /* fails: state made at construction */
 	/* reverts: the keys, configured and restored values */
@@ -235,6 +239,78 @@ static void add(struct fts_arena *a, struct table *t, const struct rt_plan_resto
 	t->v[t->n++] = *e;
 }
 
+/*
+ * The replay after a restore from another optimizer's phase b (7.6): the
+ * optimizer in force gets phase b's parameter groups back, then phases
+ * b+1..D add theirs and re-run their own new_lr_scheduler over what the
+ * groups then are -- which can differ from the run without the restore
+ * (phase 0's rebuilt no_decay pair is gone).  Returns NULL, or why a
+ * scheduler cannot be built there, as the runtime would refuse it.
+ */
+static const char *replay_fails(struct fts_compile *c, size_t D, size_t b, int32_t opt_rec)
+{
+	const struct fts_sim *sim = c->sim;
+	const struct fts_planview *v = c->view;
+	const struct rt_plan *p = &v->p;
+	struct fts_arena *a = &c->arena;
+	const struct fts_sim_phase *src = &sim->phases[b];
+	struct sem_groups g;
+	sem_groups_init(&g, NULL, NULL);
+	const char *why = NULL;
+	for (size_t k = 0; k < src->ngroups; k++) {
+		const struct fts_sim_group *gr = &src->groups[k];
+		enum sem_kind kl = gr->lr.kind == FTS_LR_KNOWN ? SEM_KNOWN : gr->lr.kind == FTS_LR_CONTINUES
+			? SEM_CONTINUES : SEM_UNKNOWN;
+		enum sem_kind ki = gr->initial_lr.kind == FTS_LR_KNOWN ? SEM_KNOWN
+			: gr->initial_lr.kind == FTS_LR_CONTINUES ? SEM_CONTINUES : SEM_UNKNOWN;
+		sem_groups_push(&g, (int)gr->phase, gr->no_decay, gr->user, gr->lr.v, kl,
+				gr->user && ki != SEM_KNOWN ? NAN : gr->initial_lr.v, ki);
+	}
+	double momentum = NAN;
+	int kind;
+	struct ftsrt_optim_hparams h;
+	char err[256];
+	if (opt_rec >= 0 && !v->problem[opt_rec] && sem_optim_config(&p->classes[opt_rec], &kind, &h, err,
+								     sizeof(err)) == 0)
+		momentum = sem_group_momentum(kind, &h);
+	size_t cap = sem_max_ops(p);
+	struct sem_op *ops = fts_arena_alloc(a, (cap + 1) * sizeof(*ops));
+	size_t n = sem_transition(p, (int)D, true, (int)b, ops, cap);
+	for (size_t k = 0; k < n && !why; k++) {
+		const struct sem_op *op = &ops[k];
+		switch ((enum sem_op_kind)op->kind) {
+		case SEM_OP_ADD_GROUPS: {
+			size_t cand = (size_t)v->ndecay[op->phase] + v->nnodecay[op->phase];
+			int ng = sem_phase_ngroups(p, cand);
+			double lr = sem_phase_lr(p, op->phase);
+			enum sem_kind kl = p->apply_lambdas_new_pgs ? SEM_UNKNOWN : SEM_KNOWN;
+			for (int q = 0; q < ng; q++)
+				sem_groups_push(&g, op->phase, ng == 2 && q == 1, false, lr, kl, lr, kl);
+			break;
+		}
+		case SEM_OP_ROLL_FORWARD:
+			for (size_t q = 0; q < g.n; q++)
+				g.klr[q] = SEM_CONTINUES;
+			break;
+		case SEM_OP_REINIT_SCHEDULER:
+			if (op->rec < 0 || v->problem[op->rec])
+				break;
+			sem_reinit_lrs(&g, &p->classes[op->rec]);
+			if (sem_sched_construct(p, op->rec, &g, momentum, err, sizeof(err)) &&
+			    !strstr(err, "not supported by the runtime"))
+				why = fts_arena_printf(a, "replaying phase %d, %s cannot be built over the %zu "
+						       "groups it then has: %s", op->phase,
+						       p->classes[op->rec].class_path, g.n, err);
+			break;
+		case SEM_OP_THAW:
+		case SEM_OP_REINIT_OPTIMIZER:
+			break;
+		}
+	}
+	sem_groups_release(&g);
+	return why;
+}
+
 /* One source's outcome at a target. */
 struct src {
 	size_t b;
@@ -250,7 +326,7 @@ static void report_fails(struct fts_compile *c, struct fts_diags *d, size_t D, c
 	struct fts_diag *dg = NULL;
 	for (size_t i = 0; i < n; i++) {
 		const struct src *s = &v[i];
-		if (!s->o.fails)
+		if (!s->o.fails || s->o.replay)
 			continue;
 		const char *why = failure(a, B, &s->o);
 		if (!dg) {
@@ -278,6 +354,37 @@ static void report_fails(struct fts_compile *c, struct fts_diags *d, size_t D, c
 					     "checkpoint, written in phase %zu under %s, makes the first step "
 					     "fail: %s (ftsc check FTSC080). Give phase %zu a new_optimizer, or "
 					     "set restore_best: false", D, s->b, origin(a, s->ac), why, D);
+		add(a, t, &e);
+	}
+}
+
+/* FTSC078: a restore whose replay cannot build a scheduler. */
+static void report_replays(struct fts_compile *c, struct fts_diags *d, size_t D, const struct src *v,
+			   size_t n, struct table *t)
+{
+	struct fts_arena *a = &c->arena;
+	struct fts_diag *dg = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct src *s = &v[i];
+		if (!s->o.replay)
+			continue;
+		if (!dg) {
+			dg = fts_diag(d, FTS_W_RESTORE_REPLAY, c->ir->phases[D].key->span, (long long)D,
+				      s->o.replay);
+			fts_diag_help(d, dg, "give phase %zu its own new_optimizer (the replay then starts from "
+				      "phase 0's groups), or set restore_best: false", D);
+		}
+		fts_diag_note(d, dg, class_span(s->ac, &c->initial),
+			      "if phase %zu's checkpoint (%s) is the best when phase %zu starts, the optimizer "
+			      "gets phase %zu's %zu parameter group%s back before phases %zu..%zu are replayed",
+			      s->b, origin(a, s->ac), D, s->b, c->sim->phases[s->b].ngroups,
+			      c->sim->phases[s->b].ngroups == 1 ? "" : "s", s->b + 1, D);
+		struct rt_plan_restore e = {(uint32_t)D, (uint32_t)s->b, RT_RESTORE_FAILS, NULL, NULL, 0};
+		e.message = fts_arena_printf(a, "restore_best at the transition to phase %zu: the best "
+					     "checkpoint, written in phase %zu under %s, brings back its "
+					     "parameter groups; %s (ftsc check FTSC078). Give phase %zu a "
+					     "new_optimizer, or set restore_best: false", D, s->b,
+					     origin(a, s->ac), s->o.replay, D);
 		add(a, t, &e);
 	}
 }
@@ -368,11 +475,20 @@ void fts_restore_analyse(struct fts_compile *c, struct fts_diags *d)
 			v[n].b = b;
 			v[n].ac = ac;
 			analyse(a, &A, &B, same, later, &v[n].o);
+			if (!same && !v[n].o.fails) {
+				const char *why = replay_fails(c, D, b, bc->rec);
+				if (why) {
+					v[n].o.fails = true;
+					v[n].o.replay = why;
+					v[n].o.n = 0;
+				}
+			}
 			if (v[n].o.fails || v[n].o.n)
 				n++;
 		}
 		if (n) {
 			report_fails(c, d, D, &B, v, n, &t);
+			report_replays(c, d, D, v, n, &t);
 			report_reverts(c, d, D, &B, v, n, &t);
 		}
 	}

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/lambda.h"
 #include "../runtime/sem.h"
 #include "decl.h"
 #include "expr.h"
@@ -206,11 +207,14 @@ static void construct_optimizer(struct sim *s, int64_t phase)
 		s->reported[s->opt] = true;
 }
 
-/* The optimizer over every group of the phase, as the runtime builds it:
- * each group's hyper-parameters pass torch's constructor validation. */
+/* The optimizer over every group of the phase, as the runtime builds it at
+ * each transition: each group's hyper-parameters pass the constructor's
+ * validation.  torch validates only where it constructs the optimizer
+ * (construct_optimizer); add_param_group and schedulers never do, so for
+ * FTS this is no problem: only for libftsrt (--target=ftsrt, build). */
 static void validate_optimizer(struct sim *s, int64_t phase)
 {
-	if (s->opt < 0 || !s->opt_rep || s->reported[s->opt])
+	if (s->opt < 0 || !s->opt_rep || s->reported[s->opt] || !s->ir->settings.target_ftsrt)
 		return;
 	char err[256];
 	if (sem_optim_construct(s->p, s->opt, &s->g, err, sizeof(err)) == 0)
@@ -218,6 +222,65 @@ static void validate_optimizer(struct sim *s, int64_t phase)
 	s->reported[s->opt] = true;
 	fts_diag(s->d, FTS_E_CONSTRUCT, rec_span(s, s->opt), s->p->classes[s->opt].class_path,
 		 when(s, phase, phase), s->g.n, s->g.n == 1 ? "" : "s", err);
+}
+
+/* The phase whose directive built scheduler record rec (a child: its
+ * parent's): 0 for the session's, 1 for reinit_lr_cfg. */
+static int64_t rec_phase(const struct sim *s, uint32_t rec)
+{
+	const struct rt_plan *p = s->p;
+	for (uint32_t k = 0; k < p->nclasses; k++)
+		for (uint32_t j = 0; j < p->classes[k].nchildren; j++)
+			if ((uint32_t)p->classes[k].children[j] == rec)
+				return rec_phase(s, k);
+	if ((int32_t)rec == p->reinit_scheduler)
+		return 1;
+	for (uint32_t i = 0; i < p->nphases; i++)
+		if (p->phases[i].new_lr_scheduler == (int32_t)rec)
+			return p->phases[i].index;
+	return 0;
+}
+
+/*
+ * libftsrt (--target=ftsrt, build): each lr_lambda program over the epochs
+ * its scheduler surely sees: from 0 to max_epochs less the phase it starts
+ * in (every phase trains at least one epoch; a step-interval scheduler
+ * steps at least once an epoch).  One that raises there, or gives a
+ * negative or non-finite factor (a negative lr, which libftsrt refuses),
+ * stops the run.  Returns whether one was reported.
+ */
+static bool check_lambdas(struct sim *s)
+{
+	bool any = false;
+	if (!s->ir->settings.target_ftsrt)
+		return false;
+	int64_t epochs = s->ir->settings.max_epochs > 0 ? s->ir->settings.max_epochs : 1000;
+	for (uint32_t k = 0; k < s->p->nclasses; k++) {
+		const struct rt_plan_class *c = &s->p->classes[k];
+		struct rt_lambda l;
+		struct rt_lambda_diag dg;
+		if (!c->scheduler || !c->lambda || s->v->problem[k] ||
+		    rt_lambda_validate(c->lambda, c->lambda_len, &l, &dg))
+			continue;
+		int64_t n = epochs - rec_phase(s, k) - 1;
+		for (int64_t e = 0; e <= n; e++) {
+			double f = 0;
+			enum rt_lambda_exc exc = RT_LAMBDA_EXC_NONE;
+			const char *why = NULL;
+			if (rt_lambda_eval(&l, (double)e, &f, &exc))
+				why = fts_arena_printf(s->a, "raises %s", rt_lambda_exc_name(exc));
+			else if (!isfinite(f) || f < 0)
+				why = fts_arena_printf(s->a, "gives %g, a %s lr that libftsrt refuses", f,
+						       isfinite(f) ? "negative" : "non-finite");
+			if (!why)
+				continue;
+			fts_diag(s->d, FTS_E_LAMBDA_FAILS, rec_span(s, (int32_t)k), c->class_path, why,
+				 c->epoch_interval ? "epoch" : "step", (long long)e);
+			any = true;
+			break;
+		}
+	}
+	return any;
 }
 
 static struct fts_sim_class class_state(struct sim *s, bool optimizer, int64_t since)
@@ -291,6 +354,9 @@ struct fts_sim *fts_simulate(struct fts_ir *ir, const struct fts_initial *init,
 	sim->n = nph;
 	sim->view = v;
 
+	if (check_lambdas(&s))          /* its negative lrs are no second problem */
+		for (uint32_t k = 0; k < v->p.nclasses; k++)
+			s.reported[k] = true;
 	/* phase 0: the training session's own optimizer and scheduler (7.1) */
 	set_optimizer(&s, v->optimizer_known ? v->p.initial_optimizer : -1);
 	struct fts_sim_lr l0 = rec_lr(&s, s.opt);
