@@ -433,8 +433,13 @@ static void gen_scheduler(uint64_t *s, struct sb *b, bool *plateau, int ngroups_
 
 static void gen_pl(uint64_t *s, struct sb *b, bool plateau)
 {
-	sbf(b, "{interval: %s, frequency: %d%s}", pick(s, 4) ? "epoch" : "step", 1 + pick(s, 2),
-	    plateau || !pick(s, 8) ? ", monitor: val_loss" : "");
+	/* sometimes Lightning's reduce_on_plateau said outright, rightly or not
+	 * (FTSC092: a plateau scheduler stepped without its metric; FTSC093: the
+	 * metric fed to another scheduler as its epoch) */
+	int rop = pick(s, 10);
+	sbf(b, "{interval: %s, frequency: %d%s%s}", pick(s, 4) ? "epoch" : "step", 1 + pick(s, 2),
+	    plateau || !pick(s, 8) ? ", monitor: val_loss" : "",
+	    rop == 0 ? ", reduce_on_plateau: true" : rop == 1 ? ", reduce_on_plateau: false" : "");
 }
 
 struct gen_case {
