@@ -385,6 +385,21 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 	for (uint32_t i = 0; i < m->n; i++)
 		if (p[i].tied_to < 0)
 			m->sched[m->nsched++] = i;
+	/* the elements the runtime's arenas hold (tied entries share storage): every
+	 * sum and its bytes must fit, with room for 8-byte elements */
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < m->n; i++) {
+		if (p[i].tied_to >= 0)
+			continue;
+		if (__builtin_add_overflow(total, p[i].numel, &total) || total > FTS_MANIFEST_MAX_ELEMENTS) {
+			struct fts_span sp = p[i].span;
+			sp.end = sp.start + p[i].len;
+			fts_diag(d, FTS_E_MANIFEST, sp, fts_arena_printf(a, "the parameters up to '%s' hold more "
+				 "than 2^60 elements in all, more than a plan or a run can address", p[i].name));
+			return NULL;
+		}
+	}
+	m->total_numel = total;
 	return m;
 }
 
@@ -404,7 +419,18 @@ struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 
 	const uint32_t *dup;
 	size_t ndup = fts_names_duplicates(ix, &dup);
-	for (size_t k = 0; k < ndup; k++) {
+	/* a flood of duplicates: the first ones, then a count */
+	enum { MAX_DUP_REPORTS = 20 };
+	if (ndup > MAX_DUP_REPORTS) {
+		const struct fts_mparam *more = &m->p[m->sched[dup[2 * MAX_DUP_REPORTS]]];
+		struct fts_span sp = more->span;
+		sp.end = sp.start + more->len;
+		char msg[160];
+		snprintf(msg, sizeof(msg), "and %zu more duplicate parameter names from here on (the first %d "
+			 "are shown)", ndup - MAX_DUP_REPORTS, (int)MAX_DUP_REPORTS);
+		fts_diag(d, FTS_E_MANIFEST_DUP_MORE, sp, msg);
+	}
+	for (size_t k = 0; k < ndup && k < MAX_DUP_REPORTS; k++) {
 		const struct fts_mparam *later = &m->p[m->sched[dup[2 * k]]];
 		const struct fts_mparam *first = &m->p[m->sched[dup[2 * k + 1]]];
 		struct fts_span sp = later->span;

@@ -42,6 +42,10 @@ struct fts_manifest_tie {
 	struct fts_span span;           /* the tied_to column */
 };
 
+/* The most elements a manifest's parameters may hold in all: 2^60, so that
+ * every arena size in bytes (8-byte elements) fits a 64-bit size. */
+#define FTS_MANIFEST_MAX_ELEMENTS ((uint64_t)1 << 60)
+
 struct fts_manifest {
 	const char *path;
 	struct fts_mparam *p;           /* every entry, tied aliases included */
@@ -53,6 +57,8 @@ struct fts_manifest {
 	struct fts_manifest_tie *ties;  /* tied aliases */
 	size_t nties;
 	bool typed;                     /* ftsc-manifest v1 (shapes and dtypes known) */
+	uint64_t total_numel;           /* elements of the untied entries, at most
+					   FTS_MANIFEST_MAX_ELEMENTS */
 };
 
 /*

@@ -421,6 +421,8 @@ FTSRT_API int ftsrt_optim_add_param(ftsrt_optim *o, int group, int ndim, const l
 	}
 	if (o->kind == FTSRT_OPTIM_MUON && ndim != 2)
 		return fail(o, FTSRT_EINVAL, "Muon only supports 2D parameters");
+	if (n > SIZE_MAX / 16 - o->numel)
+		return fail(o, FTSRT_EINVAL, "the parameters hold too many elements in all");
 	if (o->nt == o->capt) {
 		int cap = o->capt ? 2 * o->capt : 8;
 		void *t = realloc(o->t, (size_t)cap * sizeof(*o->t));

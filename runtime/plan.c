@@ -326,6 +326,7 @@ static int plan_load_manifest(struct ld *ld)
 	if (!p->params)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (%" PRIu32 " parameters)", n);
 	const int64_t *dims = (const int64_t *)(const void *)ld->s[PLAN_SEC_I64P].p;
+	uint64_t total = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *r = h + PLAN_MANI_HEAD + (size_t)i * 24;
 		struct rt_plan_param *q = &p->params[i];
@@ -353,6 +354,10 @@ static int plan_load_manifest(struct ld *ld)
 				return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": bad dimension %"
 					    PRId64, i, d);
 		}
+		/* every arena a run sizes from these must fit, in bytes of 8-byte elements */
+		if (tied == -1 && (__builtin_add_overflow(total, numel, &total) || total > PLAN_MAX_ELEMENTS))
+			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": the parameters hold more than "
+				    "2^60 elements in all", i);
 		q->ndim = ndim;
 		q->dims = dims + d0;
 		q->numel = numel;

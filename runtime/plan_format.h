@@ -41,7 +41,8 @@
  *         then nparams records of 24: 0 u32 name (str), 4 u32 dtype name
  *         (str), 8 u32 dims (I64P index), 12 i32 tied_to (-1 or an earlier,
  *         untied entry), 16 u8 ndim (<= 8), 17 u8 dtype (enum rt_dtype),
- *         18 u8 flags (bit 0 requires_grad), 19 u8 0, 20 u32 0.
+ *         18 u8 flags (bit 0 requires_grad), 19 u8 0, 20 u32 0.  The untied
+ *         entries hold at most 2^60 elements in all (PLAN_MAX_ELEMENTS).
  *   CLSS  records of 80: 0 u8 scheduler, 1 u8 epoch_interval, 2 u8
  *         use_current, 3 u8 flags (bit 0 state_at_construction; optimizers
  *         only), 4 u16 stdlib_id, 6 u16 0, 8 u32 class_path
@@ -131,6 +132,7 @@
 #define PLAN_NOSTR 0xFFFFFFFFu
 #define PLAN_MAX_DIMS 8
 #define PLAN_UNKNOWN_U32 0xFFFFFFFFu
+#define PLAN_MAX_ELEMENTS ((uint64_t)1 << 60) /* all untied parameters' elements, at most */
 
 #define PLAN_SECF_OPTIONAL 1u
 

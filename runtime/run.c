@@ -160,6 +160,8 @@ struct ftsrt_run {
 	uint8_t *best_mem;              /* memory mode: its image */
 	size_t best_len;                /* bytes in best_mem */
 	uint8_t *img;                   /* a checkpoint being restored */
+	bool img_borrowed;              /* img is not the run's to free (a resume's snapshot) */
+	bool broken;                    /* a failed resume could not be undone: refuse all */
 	size_t img_len;                 /* bytes in img */
 	rt_ckpt_hook_fn hook;           /* test hook */
 	void *hook_ud;                  /* its context */
@@ -589,8 +591,9 @@ static int rebuild(ftsrt_run *r)
 
 static void drop_image(ftsrt_run *r)
 {
-	if (r->img && r->img != r->best_mem)
+	if (r->img && r->img != r->best_mem && !r->img_borrowed)
 		rfree(r, r->img, r->img_len);
+	r->img_borrowed = false;
 	r->img = NULL;
 	r->img_len = 0;
 }
@@ -1579,6 +1582,8 @@ FTSRT_API int ftsrt_run_step(ftsrt_run *r)
 {
 	if (!r)
 		return FTSRT_EINVAL;
+	if (r->broken)
+		return fail(r, FTSRT_EINVAL, "the run is unusable after a failed resume could not be undone");
 	if (r->stop)
 		return fail(r, FTSRT_EINVAL, "the run has finished");
 	if (!bound(r))
@@ -1661,6 +1666,8 @@ FTSRT_API int ftsrt_run_epoch_end(ftsrt_run *r, double metric)
 {
 	if (!r)
 		return FTSRT_EINVAL;
+	if (r->broken)
+		return fail(r, FTSRT_EINVAL, "the run is unusable after a failed resume could not be undone");
 	if (r->stop)
 		return fail(r, FTSRT_EINVAL, "the run has finished");
 	if (!r->eto)
@@ -1751,6 +1758,8 @@ FTSRT_API int ftsrt_run_save(ftsrt_run *r, const char *path)
 {
 	if (!r || !path)
 		return FTSRT_EINVAL;
+	if (r->broken)
+		return fail(r, FTSRT_EINVAL, "the run is unusable after a failed resume could not be undone");
 	if (!bound(r))
 		return fail(r, FTSRT_EINVAL, "parameters are not bound");
 	struct rt_wbuf b;
@@ -1765,24 +1774,22 @@ FTSRT_API int ftsrt_run_save(ftsrt_run *r, const char *path)
 	return rc ? fail(r, rc, "%s", err) : FTSRT_OK;
 }
 
-FTSRT_API int ftsrt_run_resume(ftsrt_run *r, const char *path)
+/*
+ * Apply the run-state image r->img (set by the caller; dropped here).  On
+ * failure the run is left part-applied: the caller rolls it back.  cont:
+ * carry on from the saved position (epoch-end processing); a rollback
+ * does not.
+ */
+static int resume_image(ftsrt_run *r, bool cont)
 {
-	if (!r || !path)
-		return FTSRT_EINVAL;
-	if (!bound(r))
-		return fail(r, FTSRT_EINVAL, "bind the parameters before resuming");
-	drop_image(r);
-	char err[512];
-	int rc = rt_ckpt_read_file(path, r->alloc, r->ud, &r->img, &r->img_len, err, sizeof(err));
-	if (rc)
-		return fail(r, rc, "%s", err);
+	int rc;
 	struct ckview v;
 	if ((rc = ck_parse(r, &v))) {
 		drop_image(r);
 		return rc;
 	}
-	/* the run's position and callbacks' state */
-	r->ev_n = 0;
+	if (cont)
+		r->ev_n = 0;
 	r->epoch = v.epoch;
 	r->batch = v.batch;
 	r->global_step = v.global_step;
@@ -1846,11 +1853,60 @@ FTSRT_API int ftsrt_run_resume(ftsrt_run *r, const char *path)
 	r->last_metric = metric;
 	ck_done(r, &v);
 	drop_image(r);
-	if (rc)
+	if (rc || !cont)
 		return rc;
 	if (pos == POS_VALIDATED && (rc = epoch_after_validation(r, metric)))
 		return rc;
 	if (pos != POS_EPOCH_STARTED)
 		return next_epoch(r);
 	return FTSRT_OK;
+}
+
+/*
+ * Resume from a checkpoint file.  A resume that fails leaves the run as it
+ * was: its state is saved to memory first (as ftsrun_run_save would write
+ * it) and put back on failure; should even that fail (out of memory), the
+ * run refuses every later call rather than use a half-applied state.
+ */
+FTSRT_API int ftsrt_run_resume(ftsrt_run *r, const char *path)
+{
+	if (!r || !path)
+		return FTSRT_EINVAL;
+	if (r->broken)
+		return fail(r, FTSRT_EINVAL, "the run is unusable after a failed resume could not be undone");
+	if (!bound(r))
+		return fail(r, FTSRT_EINVAL, "bind the parameters before resuming");
+	drop_image(r);
+	char err[512];
+	uint8_t *img = NULL;
+	size_t img_len = 0;
+	int rc = rt_ckpt_read_file(path, r->alloc, r->ud, &img, &img_len, err, sizeof(err));
+	if (rc)
+		return fail(r, rc, "%s", err);
+	struct rt_wbuf snap;
+	rc = ckpt_build(r, POS_EPOCH_STARTED, r->have_metric ? r->last_metric : NAN, &snap);
+	if (rc) {
+		rfree(r, img, img_len);
+		return rc;
+	}
+	r->img = img;
+	r->img_len = img_len;
+	rc = resume_image(r, true);
+	if (rc) {
+		char msg[sizeof(r->err)];
+		snprintf(msg, sizeof(msg), "%s", r->err);
+		bool hm = r->have_metric;
+		double lm = r->last_metric;
+		r->img = snap.p;
+		r->img_len = snap.len;
+		r->img_borrowed = true; /* the snapshot is the wbuf's, released below */
+		int rb = resume_image(r, false);
+		r->have_metric = hm;
+		r->last_metric = lm;
+		if (rb)
+			r->broken = true;
+		fail(r, rc, "%s%s", msg, rb ? " (and the run could not be put back: it is unusable)" : "");
+	}
+	rt_wbuf_release(&snap);
+	return rc;
 }

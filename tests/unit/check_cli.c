@@ -363,6 +363,31 @@ START_TEST(test_hostile)
 	/* a directory */
 	expect_refused(dir, "is a directory");
 
+	/* manifests: 128 parameters of 2^57 elements and one of 10 (the total wraps
+	 * 64 bits), and a flood of one duplicated name */
+	snprintf(path, sizeof(path), "%s/huge.tsv", dir);
+	FILE *m = fopen(path, "w");
+	fputs("# ftsc-manifest v1\n", m);
+	for (int i = 0; i < 128; i++)
+		fprintf(m, "p%d.weight\t524288x524288x524288\tfloat32\t1\t-\n", i);
+	fputs("last.weight\t10\tfloat32\t1\t-\n", m);
+	fclose(m);
+	struct result r = run(FTSC " build --implicit --manifest %s --color=never -o %s/x.plan "
+			      "--initial-optimizer='{class_path: torch.optim.SGD}' --initial-lr-scheduler=none", path,
+			      dir);
+	ck_assert_msg(r.status == 1 && strstr(r.out, "2^60 elements"), "%s", r.out);
+	free(r.out);
+	snprintf(path, sizeof(path), "%s/dups.tsv", dir);
+	m = fopen(path, "w");
+	fputs("# ftsc-manifest v1\n", m);
+	for (int i = 0; i < 100000; i++)
+		fputs("dup.weight\t4\tfloat32\t1\t-\n", m);
+	fclose(m);
+	r = run(FTSC " check --implicit --manifest %s --color=never --plain", path);
+	ck_assert_msg(r.status == 1 && strstr(r.out, "and 99979 more duplicate parameter names") &&
+		      strstr(r.out, "21 errors generated") && strlen(r.out) < 20000, "%.3000s", r.out);
+	free(r.out);
+
 	free(run("rm -rf %s", dir).out);
 }
 END_TEST

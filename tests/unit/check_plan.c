@@ -248,9 +248,20 @@ START_TEST(test_semantic_checks)
 	reseal(v);
 	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
 	ck_assert_ptr_nonnull(strstr(msg, "thaws parameter 8"));
-	/* a bad enum */
+	/* parameters whose elements add up past 2^60 (each product fits in 64 bits) */
 	memcpy(v, b.buf, b.len);
 	uint8_t *mani = section(v, "MANI", &slen);
+	uint8_t *i64 = section(v, "I64P", &slen);
+	uint32_t d0 = plan_rd32(mani + PLAN_MANI_HEAD + 8);
+	ck_assert_uint_eq(mani[PLAN_MANI_HEAD + 16], 2);
+	plan_wr64(i64 + 8 * d0, (uint64_t)1 << 31);
+	plan_wr64(i64 + 8 * (d0 + 1), (uint64_t)1 << 30);
+	reseal(v);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(msg, "2^60"), "%s", msg);
+	/* a bad enum */
+	memcpy(v, b.buf, b.len);
+	mani = section(v, "MANI", &slen);
 	mani[PLAN_MANI_HEAD + 17] = PLAN_DTYPE_COUNT_;
 	reseal(v);
 	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);

@@ -1509,6 +1509,75 @@ START_TEST(oom_sweep)
 }
 END_TEST
 
+/* A resume refused part-way (an allocation fails at every point in turn)
+ * leaves the run as it was: it trains on exactly as a run that never tried. */
+START_TEST(resume_failure_rolls_back)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s07(&t);
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	char dir[] = "/tmp/check_run_rbXXXXXX", path[256];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/at3.ftsckpt", dir);
+	/* the reference: 3 epochs, a save, then to the end */
+	struct ftsrt_run_options o;
+	ftsrt_run_options_default(&o);
+	ftsrt_run *ref = NULL;
+	ck_assert_int_eq(rt_run_new(&ref, &t.p, &o, NULL, 0), 0);
+	size_t n = ftsrt_run_arena_numel(ref);
+	float *rp = calloc(n, 4), *rg = calloc(n, 4);
+	init_params(rp, n);
+	ck_assert_int_eq(ftsrt_run_bind_arena(ref, rp, rg, n, 0), 0);
+	struct trace tr;
+	memset(&tr, 0, sizeof(tr));
+	drive_run(ref, rp, rg, n, m, 3, 4, &tr);
+	ck_assert_int_eq(ftsrt_run_save(ref, path), 0);
+	drive_run(ref, rp, rg, n, m, 12, 4, &tr);
+	ck_assert_int_eq(tr.rc, 0);
+	bool resumed = false;
+	int failed = 0;
+	for (long k = 1; k < 2000 && !resumed; k++) {
+		struct failalloc f = {0, 0};
+		o.alloc = fail_alloc;
+		o.alloc_ud = &f;
+		ftsrt_run *r = NULL;
+		ck_assert_int_eq(rt_run_new(&r, &t.p, &o, NULL, 0), 0);
+		float *p = calloc(n, 4), *g = calloc(n, 4);
+		init_params(p, n);
+		ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0), 0);
+		struct trace t2;
+		memset(&t2, 0, sizeof(t2));
+		drive_run(r, p, g, n, m, 3, 4, &t2);
+		f.n = 0;
+		f.fail_at = k;
+		int rc = ftsrt_run_resume(r, path);
+		f.fail_at = 0;
+		if (rc == 0) {
+			resumed = true;
+		} else {
+			ck_assert_msg(rc == FTSRT_ENOMEM, "allocation %ld: rc %d (%s)", k, rc, ftsrt_run_errmsg(r));
+			failed++;
+		}
+		ck_assert_int_eq(ftsrt_run_epoch(r), 3);
+		drive_run(r, p, g, n, m, 12, 4, &t2);
+		ck_assert_msg(t2.rc == 0, "after a refused resume (allocation %ld): %s", k, t2.err);
+		ck_assert_msg(memcmp(p, rp, n * 4) == 0, "allocation %ld: the run differs after the refused resume", k);
+		ftsrt_run_free(r);
+		free(p);
+		free(g);
+	}
+	ck_assert(resumed && failed > 10);
+	ftsrt_run_free(ref);
+	free(rp);
+	free(rg);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *run_suite(void)
 {
 	Suite *s = suite_create("run");
@@ -1548,6 +1617,7 @@ static Suite *run_suite(void)
 	tcase_add_test(tk, restore_reverts_hyperparameters);
 	tcase_add_test(tk, bad_calls);
 	tcase_add_test(tk, oom_sweep);
+	tcase_add_test(tk, resume_failure_rolls_back);
 	suite_add_tcase(s, tk);
 	return s;
 }
