@@ -4,9 +4,11 @@
  */
 #include "ckpt.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -117,7 +119,7 @@ uint32_t rt_crc32c(uint32_t crc, const void *p, size_t n)
 	return ~crc;
 }
 
-int rt_ckpt_seal(struct rt_wbuf *b, uint64_t manifest_hash)
+int rt_ckpt_seal(struct rt_wbuf *b, uint64_t manifest_hash, uint64_t plan_identity)
 {
 	rt_wbuf_u32(b, 0);              /* room for the CRC */
 	if (b->err)
@@ -129,23 +131,27 @@ int rt_ckpt_seal(struct rt_wbuf *b, uint64_t manifest_hash)
 	put_le(h + 12, RT_CKPT_HEADER, 4);
 	put_le(h + 16, b->len, 8);
 	put_le(h + 24, manifest_hash, 8);
+	put_le(h + 32, plan_identity, 8);
 	put_le(b->p + b->len - 4, rt_crc32c(0, b->p, b->len - 4), 4);
 	return 0;
 }
 
-int rt_ckpt_open(const uint8_t *p, size_t len, struct rt_rbuf *body, uint64_t *manifest_hash)
+int rt_ckpt_open(const uint8_t *p, size_t len, struct rt_rbuf *body, uint64_t *manifest_hash,
+		 uint64_t *plan_identity)
 {
-	if (!p || len < RT_CKPT_HEADER + 4 || memcmp(p, magic, 8) != 0)
+	if (!p || len < 32 + 4 || memcmp(p, magic, 8) != 0)
 		return FTSRT_EFORMAT;
 	if (get_le(p + 8, 2) != RT_CKPT_MAJOR)
 		return FTSRT_EVERSION;
 	size_t hs = (size_t)get_le(p + 12, 4);
-	if (hs < RT_CKPT_HEADER || hs > len - 4 || get_le(p + 16, 8) != len)
+	if (hs < 32 || hs > len - 4 || get_le(p + 16, 8) != len)
 		return FTSRT_EFORMAT;
 	if ((uint32_t)get_le(p + len - 4, 4) != rt_crc32c(0, p, len - 4))
 		return FTSRT_EFORMAT;
 	if (manifest_hash)
 		*manifest_hash = get_le(p + 24, 8);
+	if (plan_identity)           /* minor 0 headers (32 bytes) have none: 0 */
+		*plan_identity = hs >= 40 ? get_le(p + 32, 8) : 0;
 	body->p = p;
 	body->len = len - 4;
 	body->pos = hs;
@@ -206,12 +212,16 @@ static int io_fail(char *err, size_t errlen, const char *what, const char *path,
 int rt_ckpt_write_file(const char *path, const void *p, size_t len, rt_ckpt_hook_fn hook,
 		       void *hook_ud, char *err, size_t errlen)
 {
+	/* a fresh, unique temporary name, created exclusively (O_EXCL never follows a
+	 * symlink planted there): two writers never share one, and nothing else is
+	 * written through it */
 	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s" RT_CKPT_TMP_INFIX "XXXXXX", path) >= (int)sizeof(tmp))
 		return io_fail(err, errlen, "path too long", path, ENAMETOOLONG);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return io_fail(err, errlen, "cannot create", tmp, errno);
+	(void)fchmod(fd, 0644);
 	const uint8_t *q = p;
 	size_t done = 0;
 	while (done < len) {
@@ -264,12 +274,84 @@ int rt_ckpt_write_file(const char *path, const void *p, size_t len, rt_ckpt_hook
 	return 0;
 }
 
+static bool read_all(int fd, uint8_t *b, size_t n, int *e)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = read(fd, b + done, n - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			*e = r < 0 ? errno : EIO;
+			return false;
+		}
+		done += (size_t)r;
+	}
+	return true;
+}
+
+int rt_ckpt_lock_dir(const char *dir, int *fd_out, char *err, size_t errlen)
+{
+	*fd_out = -1;
+	char lk[4096];
+	if (snprintf(lk, sizeof(lk), "%s/" RT_CKPT_LOCK_NAME, dir) >= (int)sizeof(lk))
+		return io_fail(err, errlen, "path too long", dir, ENAMETOOLONG);
+	int fd = open(lk, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return io_fail(err, errlen, "cannot open the lock file", lk, errno);
+	/* an open-file-description lock: two runs conflict even in one process */
+	struct flock fl = {0};
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+		int e = errno;
+		char pb[32] = {0};
+		long pid = pread(fd, pb, sizeof(pb) - 1, 0) > 0 ? strtol(pb, NULL, 10) : -1;
+		close(fd);
+		if (e == EACCES || e == EAGAIN) {
+			if (err && errlen) {
+				if (pid > 0)
+					snprintf(err, errlen, "checkpoint directory '%s' is in use by pid %ld", dir,
+						 pid);
+				else
+					snprintf(err, errlen, "checkpoint directory '%s' is in use by another run",
+						 dir);
+			}
+			return FTSRT_EBUSY;
+		}
+		return io_fail(err, errlen, "cannot lock", lk, e);
+	}
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		/* the pid is a courtesy for the message above; the lock is what counts */
+	}
+	/* temporaries a killed writer left: nobody else writes here now */
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d)))
+			if (strstr(de->d_name, RT_CKPT_TMP_INFIX) && strstr(de->d_name, ".ftsckpt"))
+				(void)unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+void rt_ckpt_unlock_dir(int fd)
+{
+	if (fd >= 0)
+		close(fd);      /* releases the lock */
+}
+
 int rt_ckpt_read_file(const char *path, ftsrt_alloc_fn alloc, void *ud, uint8_t **p, size_t *len,
 		      char *err, size_t errlen)
 {
 	*p = NULL;
 	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not block the open; it is refused below */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return io_fail(err, errlen, "cannot open", path, errno);
 	struct stat st;
@@ -278,24 +360,40 @@ int rt_ckpt_read_file(const char *path, ftsrt_alloc_fn alloc, void *ud, uint8_t 
 		close(fd);
 		return io_fail(err, errlen, "cannot stat", path, e);
 	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		if (err && errlen)
+			snprintf(err, errlen, "'%s' is not a regular file", path);
+		return FTSRT_EIO;
+	}
+	/* the header first: not a checkpoint, or a size other than its own, is
+	 * refused before the whole file is read */
+	uint8_t h[32];
+	int e = 0;
+	if ((size_t)st.st_size < sizeof(h) + 4 || !read_all(fd, h, sizeof(h), &e) ||
+	    memcmp(h, magic, 8) != 0 || get_le(h + 16, 8) != (uint64_t)st.st_size) {
+		close(fd);
+		if (e)
+			return io_fail(err, errlen, "cannot read", path, e);
+		if (err && errlen)
+			snprintf(err, errlen, "'%s' is not a checkpoint, or not all of one (magic or size)", path);
+		return FTSRT_EFORMAT;
+	}
+	if (lseek(fd, 0, SEEK_SET) != 0) {
+		e = errno;
+		close(fd);
+		return io_fail(err, errlen, "cannot read", path, e);
+	}
 	size_t n = (size_t)st.st_size;
 	uint8_t *b = alloc(ud, NULL, 0, n ? n : 1);
 	if (!b) {
 		close(fd);
 		return FTSRT_ENOMEM;
 	}
-	size_t done = 0;
-	while (done < n) {
-		ssize_t r = read(fd, b + done, n - done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			int e = r < 0 ? errno : EIO;
-			close(fd);
-			alloc(ud, b, n ? n : 1, 0);
-			return io_fail(err, errlen, "cannot read", path, e);
-		}
-		done += (size_t)r;
+	if (!read_all(fd, b, n, &e)) {
+		close(fd);
+		alloc(ud, b, n ? n : 1, 0);
+		return io_fail(err, errlen, "cannot read", path, e);
 	}
 	close(fd);
 	*p = b;

@@ -11,17 +11,21 @@
  *   off  size  field
  *   0    8     magic 89 46 54 4B 0D 0A 1A 0A ("\x89FTK\r\n\x1a\n")
  *   8    2     format_major (1): a reader refuses any other
- *   10   2     format_minor (0): additions readers may ignore
- *   12   4     header_size (32)
+ *   10   2     format_minor (1): additions readers may ignore
+ *   12   4     header_size (40; 32 in minor 0, which had no plan identity)
  *   16   8     file_size: bytes in the file, CRC included
  *   24   8     manifest_hash of the plan the run executed
- *   32   n     body (run.c)
+ *   32   8     identity of that plan (rt_plan_identity)
+ *   40   n     body (run.c)
  *   end-4 4    crc32c of bytes [0, file_size - 4)
  *
- * Atomicity: rt_ckpt_write_file writes "<path>.tmp", fsyncs it, renames it
- * over path and fsyncs the directory.  A process killed at any point
- * leaves either the old file or the new one at path, never a torn one; a
- * stale "<path>.tmp" is overwritten by the next write.
+ * Atomicity: rt_ckpt_write_file writes a fresh "<path>.tmp.XXXXXX"
+ * (created exclusively: never through a planted symlink, never shared by
+ * two writers), fsyncs it, renames it over path and fsyncs the directory.
+ * A process killed at any point leaves either the old file or the new one
+ * at path, never a torn one.  A run holds an advisory lock on its
+ * checkpoint directory (rt_ckpt_lock_dir: a second run is refused, naming
+ * the first one's pid), and removes the temporaries a killed writer left.
  *
  * Ownership: buffers allocate through the caller's allocator (lua_Alloc
  * style); the reader borrows its bytes.  No global state.
@@ -35,9 +39,11 @@
 
 #include "ftsrt.h"
 
+#define RT_CKPT_TMP_INFIX ".tmp."
+#define RT_CKPT_LOCK_NAME ".ftsrun.lock"
 #define RT_CKPT_MAJOR 1
-#define RT_CKPT_MINOR 0
-#define RT_CKPT_HEADER 32
+#define RT_CKPT_MINOR 1
+#define RT_CKPT_HEADER 40
 
 /* A growable output buffer.  err latches the first failure (FTSRT_ENOMEM). */
 struct rt_wbuf {
@@ -66,15 +72,25 @@ void rt_wbuf_i64(struct rt_wbuf *b, int64_t v);
 void rt_wbuf_f64(struct rt_wbuf *b, double v);
 void rt_wbuf_str(struct rt_wbuf *b, const char *s);   /* u32 length + bytes; NULL as "" */
 
+/*
+ * Lock checkpoint directory dir for this process (an fcntl lock on
+ * dir/.ftsrun.lock, released when the descriptor is closed) and remove
+ * stale temporaries.  Returns 0 and *fd, FTSRT_EBUSY when another process
+ * holds it ("in use by pid N" in err), or FTSRT_EIO.
+ */
+int rt_ckpt_lock_dir(const char *dir, int *fd, char *err, size_t errlen);
+void rt_ckpt_unlock_dir(int fd);
+
 /* Fill in the header and append the CRC.  Returns 0 or b->err. */
-int rt_ckpt_seal(struct rt_wbuf *b, uint64_t manifest_hash);
+int rt_ckpt_seal(struct rt_wbuf *b, uint64_t manifest_hash, uint64_t plan_identity);
 
 /*
  * Check a whole checkpoint image p[0..len) (magic, version, size, CRC) and
  * set *body to read its body.  Returns 0, FTSRT_EFORMAT (not a checkpoint,
  * truncated or corrupted) or FTSRT_EVERSION (a newer major format).
  */
-int rt_ckpt_open(const uint8_t *p, size_t len, struct rt_rbuf *body, uint64_t *manifest_hash);
+int rt_ckpt_open(const uint8_t *p, size_t len, struct rt_rbuf *body, uint64_t *manifest_hash,
+		 uint64_t *plan_identity);
 
 uint32_t rt_rbuf_u32(struct rt_rbuf *r);
 int64_t rt_rbuf_i64(struct rt_rbuf *r);

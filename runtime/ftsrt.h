@@ -38,6 +38,7 @@ enum ftsrt_status {
 	FTSRT_EIO = -3,                 /* a file could not be read or written */
 	FTSRT_EFORMAT = -4,             /* a file is not a valid plan or checkpoint */
 	FTSRT_EVERSION = -5,            /* a plan needs a newer reader */
+	FTSRT_EBUSY = -6,               /* a checkpoint directory is in use by another run */
 };
 
 /* The library's version string ("0.1.0"); static storage. */

@@ -185,9 +185,20 @@ struct rt_plan {
 	const struct rt_plan_restore *restores; /* RSTR, NULL/0 when absent */
 	uint32_t nrestores;
 	uint16_t format_major, format_minor;
+	uint64_t identity;              /* rt_plan_identity(): set when the plan is opened */
 };
 
 /* The decoded view of an open plan (never NULL for an open plan). */
 const struct rt_plan *rt_plan_view(const ftsrt_plan *p);
+
+/*
+ * The plan's identity: a 64-bit FNV-1a over everything that decides what a
+ * run does -- the manifest hash, the phases, every class record with its
+ * arguments and programs, the settings, the restore table -- and nothing
+ * that does not (the source map, the informational group table, how the
+ * string table is laid out).  A checkpoint records it; a resume with
+ * another plan is refused.
+ */
+uint64_t rt_plan_identity(const struct rt_plan *v);
 
 #endif /* RT_PLAN_H */

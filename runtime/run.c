@@ -106,6 +106,7 @@ struct ftsrt_run {
 	void *ud;                       /* allocator context */
 	struct ftsrt_run_options opt;   /* copy (ckpt_dir points at ckdir) */
 	char *ckdir;                    /* owned copy of opt.ckpt_dir */
+	int ck_lock;                    /* the checkpoint directory's lock (fd), or -1 */
 	char err[768];                  /* last error */
 	size_t es;                      /* element size of the dtype */
 	/* manifest */
@@ -159,6 +160,8 @@ struct ftsrt_run {
 	long best_epoch;                /* the epoch it was taken */
 	uint8_t *best_mem;              /* memory mode: its image */
 	size_t best_len;                /* bytes in best_mem */
+	uint64_t plan_id;               /* rt_plan_identity of the plan: in every checkpoint */
+	char plan_src[160];             /* where the plan came from (its first source file) */
 	uint8_t *img;                   /* a checkpoint being restored */
 	bool img_borrowed;              /* img is not the run's to free (a resume's snapshot) */
 	bool broken;                    /* a failed resume could not be undone: refuse all */
@@ -648,7 +651,8 @@ static void hp_get(struct rt_rbuf *b, struct ftsrt_optim_hparams *h)
 }
 
 /*
- * CHECKPOINT BODY (after the ckpt.h header; version 1)
+ * CHECKPOINT BODY (after the ckpt.h header; version 1, minor 1)
+ *   str the plan's source (its first schedule file, or "a stripped plan"),
  *   u32 dtype, u32 nparams, i64 arena numel, i64 position, i64 epoch,
  *   i64 batch, i64 global_step, i64 depth, f64 metric (the latest
  *   validation metric; NaN in a mid-run save before the first),
@@ -677,6 +681,7 @@ static int ckpt_build(ftsrt_run *r, int position, double metric, struct rt_wbuf 
 {
 	if (rt_wbuf_init(b, r->alloc, r->ud))
 		return fail(r, FTSRT_ENOMEM, "out of memory");
+	rt_wbuf_str(b, r->plan_src);
 	rt_wbuf_u32(b, (uint32_t)r->opt.dtype);
 	rt_wbuf_u32(b, (uint32_t)r->np);
 	rt_wbuf_i64(b, (int64_t)r->numel);
@@ -767,7 +772,7 @@ static int ckpt_build(ftsrt_run *r, int position, double metric, struct rt_wbuf 
 			rt_wbuf_put(b, d, n * r->es);
 		}
 	}
-	if (rt_ckpt_seal(b, r->plan->manifest_hash)) {
+	if (rt_ckpt_seal(b, r->plan->manifest_hash, r->plan_id)) {
 		rt_wbuf_release(b);
 		return fail(r, FTSRT_ENOMEM, "out of memory writing a checkpoint");
 	}
@@ -798,13 +803,23 @@ static int ck_parse(ftsrt_run *r, struct ckview *v)
 {
 	memset(v, 0, sizeof(*v));
 	struct rt_rbuf b;
-	uint64_t hash;
-	int rc = rt_ckpt_open(r->img, r->img_len, &b, &hash);
+	uint64_t hash, id;
+	int rc = rt_ckpt_open(r->img, r->img_len, &b, &hash, &id);
 	if (rc)
 		return fail(r, rc, "not a valid checkpoint (bad magic, version, size or CRC)");
 	if (hash != r->plan->manifest_hash)
 		return fail(r, FTSRT_EFORMAT, "checkpoint of another manifest (hash %016llx, plan %016llx)",
 			    (unsigned long long)hash, (unsigned long long)r->plan->manifest_hash);
+	if (id == 0)
+		return fail(r, FTSRT_EFORMAT, "checkpoint of an older libftsrt, which did not record its plan; "
+			    "it cannot be resumed");
+	char src[160];
+	rt_rbuf_str(&b, src, sizeof(src));
+	if (id != r->plan_id)
+		return fail(r, FTSRT_EFORMAT, "checkpoint of another plan: it was written by the plan %016llx "
+			    "(from %s), this run executes the plan %016llx (from %s) -- same model, other "
+			    "schedule or settings", (unsigned long long)id, src, (unsigned long long)r->plan_id,
+			    r->plan_src);
 	uint32_t dt = rt_rbuf_u32(&b), np = rt_rbuf_u32(&b);
 	int64_t numel = rt_rbuf_i64(&b);
 	if (dt != (uint32_t)r->opt.dtype || np != (uint32_t)r->np || numel != (int64_t)r->numel)
@@ -1320,7 +1335,11 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 		return FTSRT_ENOMEM;
 	}
 	memset(r, 0, sizeof(*r));
+	r->ck_lock = -1;
 	r->plan = p;
+	r->plan_id = rt_plan_identity(p);
+	snprintf(r->plan_src, sizeof(r->plan_src), "%s", p->nsrc ? p->src[0].file
+		 : p->nphases && p->phases[0].src_file ? p->phases[0].src_file : "a stripped plan");
 	r->alloc = alloc;
 	r->ud = o.alloc_ud;
 	sem_groups_init(&r->sg, alloc, o.alloc_ud);
@@ -1337,6 +1356,13 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 			goto out_free;
 		}
 		memcpy(r->ckdir, o.ckpt_dir, n);
+		/* one run per checkpoint directory */
+		char why[600];
+		int lrc = rt_ckpt_lock_dir(r->ckdir, &r->ck_lock, why, sizeof(why));
+		if (lrc) {
+			rc = fail(r, lrc, "%s", why);
+			goto out_free;
+		}
 	}
 	r->opt.ckpt_dir = r->ckdir;
 	r->p = ralloc(r, (size_t)p->nparams * sizeof(*r->p));
@@ -1460,6 +1486,7 @@ FTSRT_API void ftsrt_run_free(ftsrt_run *r)
 	rfree(r, r->p, (size_t)r->np * sizeof(*r->p));
 	if (r->ckdir)
 		rfree(r, r->ckdir, strlen(r->ckdir) + 1);
+	rt_ckpt_unlock_dir(r->ck_lock);
 	r->alloc(r->ud, r, sizeof(*r), 0);
 }
 

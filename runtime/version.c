@@ -17,6 +17,7 @@ FTSRT_API const char *ftsrt_strerror(int status)
 	case FTSRT_EIO: return "input/output error";
 	case FTSRT_EFORMAT: return "malformed plan or checkpoint";
 	case FTSRT_EVERSION: return "unsupported format version";
+	case FTSRT_EBUSY: return "in use by another run";
 	}
 	return "unknown status";
 }

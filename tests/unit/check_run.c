@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1188,7 +1189,9 @@ START_TEST(kill_during_checkpoint_then_resume)
 		for (int k = 0; k < rtr.ng[e]; k++)
 			ck_assert(tr.lr[e][k] == rtr.lr[e][k]);
 	ck_assert_msg(memcmp(p, rp, n * sizeof(float)) == 0, "resumed parameters differ");
-	/* a damaged checkpoint is refused */
+	/* a damaged checkpoint is refused (by a new run: the directory is free again) */
+	ftsrt_run_free(r);
+	r = NULL;
 	FILE *f = fopen(path, "r+b");
 	ck_assert_ptr_nonnull(f);
 	fseek(f, 100, SEEK_SET);
@@ -1200,7 +1203,6 @@ START_TEST(kill_during_checkpoint_then_resume)
 	ftsrt_run_free(r2);
 	free(p2);
 	free(g2);
-	ftsrt_run_free(r);
 	ftsrt_run_free(ref);
 	free(p);
 	free(g);
@@ -1219,12 +1221,14 @@ START_TEST(save_resume_step_plateau)
 	struct tp t;
 	double m[MAXE];
 	step_plateau(&t, m);
-	char dir[] = "/tmp/check_run_spXXXXXX", path[256];
+	/* the reference in a directory of its own: one run per checkpoint directory */
+	char dir[] = "/tmp/check_run_spXXXXXX", rdir[] = "/tmp/check_run_sprXXXXXX", path[256];
+	ck_assert_ptr_nonnull(mkdtemp(rdir));
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/mid.ftsckpt", dir);
 	float *rp, *rg, *p, *g;
 	size_t n;
-	ftsrt_run *ref = ck_run(&t, dir, &rp, &rg, &n);
+	ftsrt_run *ref = ck_run(&t, rdir, &rp, &rg, &n);
 	struct trace rtr, tr;
 	memset(&rtr, 0, sizeof(rtr));
 	drive_run(ref, rp, rg, n, m, 5, 4, &rtr);
@@ -1254,7 +1258,7 @@ START_TEST(save_resume_step_plateau)
 	free(rp);
 	free(rg);
 	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, rdir);
 	ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
@@ -1578,6 +1582,98 @@ START_TEST(resume_failure_rolls_back)
 }
 END_TEST
 
+/* Checkpoint files: never written through a planted symlink, one run per
+ * directory, stale temporaries removed; a resume refuses what is not a
+ * regular file or not a checkpoint before reading it all. */
+START_TEST(checkpoint_files_safe)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s07(&t);
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	char dir[] = "/tmp/check_run_fsXXXXXX", victim[] = "/tmp/check_run_victimXXXXXX", path[512];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	int vfd = mkstemp(victim);
+	ck_assert_int_ge(vfd, 0);
+	ck_assert_int_eq(write(vfd, "precious", 8), 8);
+	close(vfd);
+	/* planted links at the old fixed temporary name and at the checkpoint itself */
+	snprintf(path, sizeof(path), "%s/best.ftsckpt.tmp", dir);
+	ck_assert_int_eq(symlink(victim, path), 0);
+	snprintf(path, sizeof(path), "%s/last.ftsckpt", dir);
+	ck_assert_int_eq(symlink(victim, path), 0);
+	/* a stale temporary a killed writer left */
+	snprintf(path, sizeof(path), "%s/best.ftsckpt.tmp.AbC123", dir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	float *p, *g;
+	size_t n;
+	ftsrt_run *r = ck_run(&t, dir, &p, &g, &n);
+	ck_assert_int_ne(access(path, F_OK), 0);        /* removed by the lock holder */
+	/* a second run on the same directory is refused, naming the first */
+	struct ftsrt_run_options o;
+	ftsrt_run_options_default(&o);
+	o.ckpt_dir = dir;
+	ftsrt_run *r2 = NULL;
+	char err[512];
+	ck_assert_int_eq(rt_run_new(&r2, &t.p, &o, err, sizeof(err)), FTSRT_EBUSY);
+	char want[64];
+	snprintf(want, sizeof(want), "in use by pid %ld", (long)getpid());
+	/* the lock is per process: another process sees the pid */
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		ftsrt_run *r3 = NULL;
+		char e3[512];
+		int rc3 = rt_run_new(&r3, &t.p, &o, e3, sizeof(e3));
+		_exit(rc3 == FTSRT_EBUSY && strstr(e3, want) ? 0 : 1);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the other process was not refused by pid");
+	struct trace tr;
+	memset(&tr, 0, sizeof(tr));
+	drive_run(r, p, g, n, m, 8, 4, &tr);
+	ck_assert_msg(tr.rc == 0, "%s", tr.err);
+	char buf[16] = {0};
+	f = fopen(victim, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fread(buf, 1, sizeof(buf) - 1, f), 8);
+	fclose(f);
+	ck_assert_str_eq(buf, "precious");
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/best.ftsckpt", dir);
+	ck_assert(lstat(path, &st) == 0 && S_ISREG(st.st_mode));
+	snprintf(path, sizeof(path), "%s/last.ftsckpt", dir);
+	ck_assert(lstat(path, &st) == 0 && S_ISREG(st.st_mode));
+	/* resume: a FIFO and a large file that is no checkpoint are refused at once */
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(ftsrt_run_resume(r, path), FTSRT_EIO);
+	ck_assert_msg(strstr(ftsrt_run_errmsg(r), "not a regular file"), "%s", ftsrt_run_errmsg(r));
+	snprintf(path, sizeof(path), "%s/big", dir);
+	int bfd = open(path, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(bfd, 0);
+	ck_assert_int_eq(ftruncate(bfd, (off_t)1 << 30), 0);     /* 1 GiB, sparse */
+	close(bfd);
+	ck_assert_int_eq(ftsrt_run_resume(r, path), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(ftsrt_run_errmsg(r), "not a checkpoint"), "%s", ftsrt_run_errmsg(r));
+	ftsrt_run_free(r);
+	/* the directory is free again */
+	ck_assert_int_eq(rt_run_new(&r2, &t.p, &o, err, sizeof(err)), 0);
+	ftsrt_run_free(r2);
+	free(p);
+	free(g);
+	unlink(victim);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *run_suite(void)
 {
 	Suite *s = suite_create("run");
@@ -1618,6 +1714,7 @@ static Suite *run_suite(void)
 	tcase_add_test(tk, bad_calls);
 	tcase_add_test(tk, oom_sweep);
 	tcase_add_test(tk, resume_failure_rolls_back);
+	tcase_add_test(tk, checkpoint_files_safe);
 	suite_add_tcase(s, tk);
 	return s;
 }

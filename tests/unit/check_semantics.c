@@ -57,6 +57,8 @@ static void built_free(struct built *b)
 }
 
 /* Check and build schedule with the case args (and defaults for what they omit). */
+static bool build_strip = true;
+
 static void build(const char *schedule, const char *manifest, const char *args, bool ftsrt, struct built *b)
 {
 	memset(b, 0, sizeof(*b));
@@ -92,7 +94,7 @@ static void build(const char *schedule, const char *manifest, const char *args, 
 	b->warnings = d.warnings;
 	if (rc == 0 && d.errors == 0) {
 		char err[512];
-		if (fts_emit_plan(&c, &src, true, &b->buf, &b->len, err, sizeof(err)) != 0) {
+		if (fts_emit_plan(&c, &src, build_strip, &b->buf, &b->len, err, sizeof(err)) != 0) {
 			b->buf = NULL;
 			snprintf(b->first_error, sizeof(b->first_error), "build: %s", err);
 		}
@@ -887,6 +889,59 @@ START_TEST(test_restore_replay)
 }
 END_TEST
 
+/* A checkpoint belongs to its plan: another plan of the same model refuses it,
+ * naming both; the same plan stripped of its source map takes it. */
+START_TEST(test_checkpoint_identity)
+{
+	struct built a, a2, other;
+	build("tests/schedules/boring_default.yaml", NULL, "", true, &a);
+	build_strip = false;
+	build("tests/schedules/boring_default.yaml", NULL, "", true, &a2);
+	build("tests/schedules/boring_mod.yaml", NULL, "", true, &other);
+	build_strip = true;
+	ck_assert(a.buf && a2.buf && other.buf);
+	ck_assert(a.len != a2.len);     /* the source map is in one only */
+	char dir[] = "/tmp/ftsc-ident-XXXXXX", path[256];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/run.ftsckpt", dir);
+	const struct built *pl[3] = {&a, &a2, &other};
+	ftsrt_plan *p[3];
+	ftsrt_run *r[3];
+	double *ap[3], *ag[3];
+	char err[512];
+	for (int k = 0; k < 3; k++) {
+		ck_assert_int_eq(ftsrt_plan_open_mem(&p[k], pl[k]->buf, pl[k]->len, err, sizeof(err)), 0);
+		struct ftsrt_run_options o;
+		ftsrt_run_options_default(&o);
+		o.dtype = FTSRT_F64;
+		o.scale = 0.1;
+		ck_assert_int_eq(ftsrt_run_new_ex(&r[k], p[k], &o, err, sizeof(err)), 0);
+		size_t n = ftsrt_run_arena_numel(r[k]);
+		ap[k] = calloc(n, sizeof(double));
+		ag[k] = calloc(n, sizeof(double));
+		ck_assert_int_eq(ftsrt_run_bind_arena(r[k], ap[k], ag[k], n, 0), 0);
+	}
+	ck_assert_int_eq(ftsrt_run_step(r[0]), 0);
+	ck_assert_int_eq(ftsrt_run_save(r[0], path), 0);
+	ck_assert_int_eq(ftsrt_run_resume(r[1], path), 0);
+	ck_assert_int_eq(ftsrt_run_resume(r[2], path), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(ftsrt_run_errmsg(r[2]), "checkpoint of another plan") &&
+		      strstr(ftsrt_run_errmsg(r[2]), "boring_default.yaml") == NULL /* a's is stripped */ &&
+		      strstr(ftsrt_run_errmsg(r[2]), "boring_mod.yaml"), "%s", ftsrt_run_errmsg(r[2]));
+	for (int k = 0; k < 3; k++) {
+		ftsrt_run_free(r[k]);
+		ftsrt_plan_close(p[k]);
+		free(ap[k]);
+		free(ag[k]);
+	}
+	built_free(&a);
+	built_free(&a2);
+	built_free(&other);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *semantics_suite(void)
 {
 	Suite *s = suite_create("semantics");
@@ -899,6 +954,7 @@ static Suite *semantics_suite(void)
 	tcase_add_loop_test(tc, test_restore_pairs, 0, (int)(sizeof(restore_pairs) / sizeof(restore_pairs[0])));
 	tcase_add_test(tc, test_restore_every_source);
 	tcase_add_test(tc, test_restore_replay);
+	tcase_add_test(tc, test_checkpoint_identity);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("invariant");
 	tcase_set_timeout(tc, 600);
