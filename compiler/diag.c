@@ -158,6 +158,20 @@ static enum fts_severity effective(const struct fts_diags *d, enum fts_diag_id i
 	return s;
 }
 
+/* A message, at most FTS_DIAG_MAX_MSG bytes: a 200000-character name quoted
+ * in a diagnostic is cut, and the cut said (on a UTF-8 boundary). */
+static char *message(struct fts_arena *a, const char *fmt, va_list ap)
+{
+	char *m = fts_arena_vprintf(a, fmt, ap);
+	size_t n = strlen(m);
+	if (n <= FTS_DIAG_MAX_MSG)
+		return m;
+	size_t cut = FTS_DIAG_MAX_MSG;
+	while (cut > 0 && ((unsigned char)m[cut] & 0xC0) == 0x80)
+		cut--;
+	return fts_arena_printf(a, "%.*s... (%zu more bytes)", (int)cut, m, n - cut);
+}
+
 struct fts_diag *fts_diag_impl(struct fts_diags *d, enum fts_diag_id id,
 			       struct fts_span span, ...)
 {
@@ -169,7 +183,7 @@ struct fts_diag *fts_diag_impl(struct fts_diags *d, enum fts_diag_id id,
 	struct fts_diag *dg = fts_arena_alloc(&d->arena, sizeof(*dg));
 	va_list ap;
 	va_start(ap, span);
-	dg->msg = fts_arena_vprintf(&d->arena, cat[id].fmt, ap);
+	dg->msg = message(&d->arena, cat[id].fmt, ap);
 	va_end(ap);
 	dg->id = id;
 	dg->sev = s;
@@ -202,7 +216,7 @@ static void add_note(struct fts_diags *d, struct fts_diag *dg, struct fts_span s
 	struct fts_diag_note *n = &dg->notes[dg->nnotes++];
 	n->span = span;
 	n->help = help;
-	n->msg = fts_arena_vprintf(&d->arena, fmt, ap);
+	n->msg = message(&d->arena, fmt, ap);
 }
 
 void fts_diag_note(struct fts_diags *d, struct fts_diag *dg, struct fts_span span,

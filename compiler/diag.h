@@ -13,6 +13,10 @@
 #ifndef FTS_DIAG_H
 #define FTS_DIAG_H
 
+/* The most bytes of a diagnostic message or note; the rest is cut, and the
+ * cut said ("... (N more bytes)"). */
+#define FTS_DIAG_MAX_MSG 1024
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>

@@ -633,6 +633,16 @@ static void resolve_entry(struct lower *l, struct fts_ir_phase *ph, uint32_t ei,
 		return;
 	}
 	struct fts_matches mt = pr->mt;
+	if (mt.limit) {
+		/* no verdict: neither "matches" nor "matches nothing" may be claimed */
+		const struct fts_mparam *mp = &l->m->p[l->m->sched[mt.limit_idx]];
+		struct fts_diag *dg = fts_diag(l->d, FTS_E_REGEX_LIMIT, n->span, n->text, mp->name);
+		if (mt.nlimit > 1)
+			fts_diag_note(l->d, dg, FTS_SPAN_NONE, "and on %zu more parameter names", mt.nlimit - 1);
+		fts_diag_help(l->d, dg, "avoid nested repetition such as '(a*)*' or '(x+)+y'; Python's re "
+			      "backtracks through it too, possibly for a very long time");
+		return;
+	}
 	size_t cnt = mt.n;
 	en->nmatched = (uint32_t)cnt;
 	size_t over = 0, first_over = 0;

@@ -32,6 +32,7 @@
 struct fts_pyre {
 	pcre2_code *code;
 	pcre2_match_data *md;
+	pcre2_match_context *mctx;      /* match, depth and heap limits */
 	bool jit;
 	char *src;
 	size_t srclen;
@@ -1765,8 +1766,15 @@ struct fts_pyre *fts_pyre_compile(const char *pat, size_t len, char *err, size_t
 	}
 	re->jit = pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) == 0;
 	re->md = pcre2_match_data_create(1, NULL);
-	if (!re->md)
+	re->mctx = pcre2_match_context_create(NULL);
+	if (!re->md || !re->mctx)
 		fts_oom();
+	/* a catastrophic pattern (nested repetition over a long name) stops at
+	 * these instead of running for minutes or taking gigabytes: the caller
+	 * reports it as too expensive, never as a verdict */
+	pcre2_set_match_limit(re->mctx, FTS_PYRE_MATCH_LIMIT);
+	pcre2_set_depth_limit(re->mctx, FTS_PYRE_DEPTH_LIMIT);
+	pcre2_set_heap_limit(re->mctx, FTS_PYRE_HEAP_LIMIT_KIB);
 	re->src = fts_xmalloc(len + 1);
 	memcpy(re->src, pat, len);
 	re->src[len] = '\0';
@@ -1800,29 +1808,32 @@ fail:
 }
 
 /* Documented in pyre.h. */
-bool fts_pyre_match_unchecked(const struct fts_pyre *re, const char *s, size_t len, size_t *end)
+int fts_pyre_match_unchecked(const struct fts_pyre *re, const char *s, size_t len, size_t *end)
 {
 	int rc;
 
 	if (re->jit)
-		rc = pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, 0, re->md, NULL);
+		rc = pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, 0, re->md, re->mctx);
 	else
-		rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, re->md, NULL);
-	if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && rc != PCRE2_ERROR_PARTIAL)
-		/* JIT stack exhausted and the like: the interpreter uses the heap */
-		rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, PCRE2_NO_JIT | PCRE2_NO_UTF_CHECK, re->md, NULL);
+		rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, re->md, re->mctx);
+	if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+		/* the JIT's stack: the interpreter uses the heap, within its limit */
+		rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, PCRE2_NO_JIT | PCRE2_NO_UTF_CHECK, re->md,
+				 re->mctx);
+	if (rc == PCRE2_ERROR_NOMATCH || rc == PCRE2_ERROR_PARTIAL)
+		return 0;
 	if (rc < 0)
-		return false;
+		return -1;      /* a limit (or another failure): no verdict */
 	if (end)
 		*end = pcre2_get_ovector_pointer(re->md)[1];
-	return true;
+	return 1;
 }
 
 /* Documented in pyre.h. */
-bool fts_pyre_match(const struct fts_pyre *re, const char *s, size_t len, size_t *end)
+int fts_pyre_match(const struct fts_pyre *re, const char *s, size_t len, size_t *end)
 {
 	if (!fts_utf8_valid(s, len))
-		return false;
+		return 0;
 	return fts_pyre_match_unchecked(re, s, len, end);
 }
 
@@ -1832,6 +1843,7 @@ void fts_pyre_free(struct fts_pyre *re)
 	if (!re)
 		return;
 	pcre2_match_data_free(re->md);
+	pcre2_match_context_free(re->mctx);
 	pcre2_code_free(re->code);
 	free(re->pool);
 	free(re->br);

@@ -31,25 +31,33 @@ struct fts_pyre;
  * re.error.pos, converted to bytes).  Python 3.11 rejections are reproduced
  * even where PCRE2 would accept the pattern (e.g. "(?<name>x)", "\p{L}",
  * "\q", global flags not at the start).  Known gaps, reported as errors with
- * an "ftsc:" message: "\N{...}" and repeat counts above 65535.  The returned
+ * an "ftsc:" message: "\N{...}" names outside the table ftsc carries
+ * (uninames.h) and repeat counts above 65535.  The returned
  * object is freed with fts_pyre_free().
  */
 struct fts_pyre *fts_pyre_compile(const char *pat, size_t len, char *err, size_t errlen,
 				  size_t *erroff);
 
+/* The limits every match runs under (PCRE2's match, depth and heap limits). */
+#define FTS_PYRE_MATCH_LIMIT 10000000u
+#define FTS_PYRE_DEPTH_LIMIT 100000u
+#define FTS_PYRE_HEAP_LIMIT_KIB 65536u
+
 /*
  * re.match semantics: anchored at the start of s[0..len), not at the end.
- * Returns true on a match and stores in *end (if end != NULL) the byte offset
- * where the match ended.  s must be valid UTF-8 (names always are).
+ * Returns 1 on a match and stores in *end (if end != NULL) the byte offset
+ * where the match ended, 0 when there is none (or s is not valid UTF-8),
+ * and -1 when the match hit a limit (FTS_PYRE_*_LIMIT): the pattern is too
+ * expensive to evaluate on s, and there is no verdict.
  */
-bool fts_pyre_match(const struct fts_pyre *re, const char *s, size_t len, size_t *end);
+int fts_pyre_match(const struct fts_pyre *re, const char *s, size_t len, size_t *end);
 
 /*
  * fts_pyre_match() without the UTF-8 validation of s: s MUST be valid UTF-8
  * (PCRE2's JIT has undefined behaviour otherwise).  For callers that have
  * validated their subjects once, e.g. the name index.
  */
-bool fts_pyre_match_unchecked(const struct fts_pyre *re, const char *s, size_t len, size_t *end);
+int fts_pyre_match_unchecked(const struct fts_pyre *re, const char *s, size_t len, size_t *end);
 
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
 bool fts_utf8_valid(const char *s, size_t n);

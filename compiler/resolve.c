@@ -366,15 +366,24 @@ void fts_matches_free(struct fts_matches *m)
 	m->idx = NULL;
 	m->end = NULL;
 	m->n = m->cap = 0;
+	m->limit = false;
+	m->nlimit = 0;
 }
 
-static bool match1(const struct fts_names *ix, const struct fts_pyre *re, uint32_t i, size_t *end)
+/* Does re match name i?  A limit hit is recorded in m and is no match. */
+static bool match1(const struct fts_names *ix, const struct fts_pyre *re, uint32_t i, size_t *end,
+		   struct fts_matches *m)
 {
 	const char *s = (const char *)NAME(ix, i);
-
-	if (ix->utf8)
-		return fts_pyre_match_unchecked(re, s, ix->len[i], end);
-	return fts_pyre_match(re, s, ix->len[i], end);
+	int r = ix->utf8 ? fts_pyre_match_unchecked(re, s, ix->len[i], end)
+		: fts_pyre_match(re, s, ix->len[i], end);
+	if (r < 0) {
+		if (!m->limit)
+			m->limit_idx = i;
+		m->limit = true;
+		m->nlimit++;
+	}
+	return r > 0;
 }
 
 /* `.*LIT`: LIT in the first line, the match ending after its last occurrence there. */
@@ -404,7 +413,7 @@ size_t fts_names_match_scan(const struct fts_names *ix, const struct fts_pyre *r
 	for (i = 0; i < ix->n; i++) {
 		if (req && !memmem(NAME(ix, i), ix->len[i], req, rl))
 			continue;
-		if (match1(ix, re, i, &end))
+		if (match1(ix, re, i, &end, m))
 			push_match(m, i, (uint32_t)end);
 	}
 	return m->n - n0;
@@ -576,7 +585,7 @@ size_t fts_names_match(const struct fts_names *ix, const struct fts_pyre *re, st
 				break;
 			}
 			default:
-				ok = match1(ix, re, i, &end);
+				ok = match1(ix, re, i, &end, m);
 				break;
 			}
 			if (ok)

@@ -27,6 +27,9 @@ struct fts_matches {
 	uint32_t *idx;	/* name indices (registration order within one call) */
 	uint32_t *end;	/* byte offset where the match ended in that name */
 	size_t n, cap;
+	bool limit;	/* some name hit a match limit: no verdict there */
+	uint32_t limit_idx;	/* the first such name */
+	size_t nlimit;	/* how many */
 };
 
 /*

@@ -363,6 +363,23 @@ START_TEST(test_hostile)
 	/* a directory */
 	expect_refused(dir, "is a directory");
 
+	/* a catastrophic pattern over a long name: no verdict, a located error, quickly */
+	snprintf(path, sizeof(path), "%s/long.tsv", dir);
+	FILE *ln = fopen(path, "w");
+	fputs("model.w\n", ln);
+	for (int i = 0; i < 200000; i++)
+		fputc('a', ln);
+	fputc('\n', ln);
+	fclose(ln);
+	char sched[300];
+	snprintf(sched, sizeof(sched), "%s/cat.yaml", dir);
+	write_file(sched, "0:\n  params: [model.w, '(a*)*[bc]']\n");
+	struct result rl = run(FTSC " check %s --manifest %s --color=never --plain -Wno-coverage", sched, path);
+	ck_assert_msg(rl.status == 1 && strstr(rl.out, "[FTSC018]") && rl.seconds < 10, "%.2000s", rl.out);
+	/* the 200000-character name is cut in the message, not printed whole */
+	ck_assert_msg(strstr(rl.out, "more bytes)") && strlen(rl.out) < 8000, "%zu bytes", strlen(rl.out));
+	free(rl.out);
+
 	/* manifests: 128 parameters of 2^57 elements and one of 10 (the total wraps
 	 * 64 bits), and a flood of one duplicated name */
 	snprintf(path, sizeof(path), "%s/huge.tsv", dir);

@@ -311,6 +311,31 @@ START_TEST(test_named_chars)
 }
 END_TEST
 
+/* Catastrophic backtracking stops at the limits: no verdict, quickly, in bounded memory. */
+START_TEST(test_match_limits)
+{
+	size_t n = 1 << 20;
+	char *s = malloc(n);
+	memset(s, 'a', n);
+	static const char *const bad[] = {"(a*)*b", "(a+)+b", "(a|aa)*c", "(?:a*)*(?:a*)*b"};
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		struct fts_pyre *re = compile_ok(bad[k]);
+		size_t end = 0;
+		ck_assert_msg(fts_pyre_match(re, s, n, &end) == -1, "%s did not hit a limit", bad[k]);
+		ck_assert_msg(fts_pyre_match(re, s, 30, &end) == -1 || fts_pyre_match(re, s, 30, &end) == 0,
+			      "%s", bad[k]);
+		fts_pyre_free(re);
+	}
+	/* ordinary patterns over the same long name decide */
+	struct fts_pyre *re = compile_ok("a+");
+	size_t end = 0;
+	ck_assert_int_eq(fts_pyre_match(re, s, n, &end), 1);
+	ck_assert_uint_eq(end, n);
+	fts_pyre_free(re);
+	free(s);
+}
+END_TEST
+
 START_TEST(test_lint)
 {
 	size_t q = 0;
@@ -573,6 +598,7 @@ static Suite *resolve_suite(void)
 	tcase_add_test(tc, test_translation);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_named_chars);
+	tcase_add_test(tc, test_match_limits);
 	tcase_add_test(tc, test_lint);
 	tcase_add_test(tc, test_overmatch);
 	tcase_add_test(tc, test_prefix_walk_fixed);
