@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "../runtime/ckpt.h"
 #include "driver.h"
 #include "dsl.h"
 #include "dsl_emit.h"
@@ -22,6 +23,21 @@
 #include "dump.h"
 #include "emit.h"
 #include "version.h"
+
+/*
+ * Write len bytes to path atomically: a fresh temporary next to it, synced,
+ * then renamed over it (runtime/ckpt.h), so a failed write leaves the old
+ * file intact.  0, or -1 after saying why.
+ */
+static int write_file_atomic(const char *path, const void *buf, size_t len)
+{
+	char err[600];
+	if (rt_ckpt_write_file(path, buf, len, NULL, NULL, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ftsc: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
 
 enum ftsc_exit {
 	EXIT_CLEAN = 0,                 /* no errors (warnings allowed) */
@@ -481,11 +497,8 @@ static int write_plan(const struct fts_compile *comp, const struct fts_sources *
 		return EXIT_ERRORS;
 	}
 	int rc = EXIT_CLEAN;
-	FILE *f = fopen(b->out, "wb");
-	if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
-		fprintf(stderr, "ftsc: cannot write '%s': %s\n", b->out, strerror(errno));
+	if (write_file_atomic(b->out, buf, len))
 		rc = EXIT_USAGE;
-	}
 	free(buf);
 	return rc;
 }
@@ -527,12 +540,7 @@ static int write_out(const char *path, const char *text, size_t len)
 {
 	if (!path)
 		return fwrite(text, 1, len, stdout) == len ? 0 : -1;
-	FILE *f = fopen(path, "w");
-	if (!f || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
-		fprintf(stderr, "ftsc: cannot write '%s': %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return write_file_atomic(path, text, len);
 }
 
 static int cmd_convert(int argc, char **argv)
@@ -732,11 +740,8 @@ static int cmd_gen(int argc, char **argv)
 	fts_diags_render(&d, stderr);
 	int status = rc < 0 ? EXIT_USAGE : rc > 0 || d.errors ? EXIT_ERRORS : EXIT_CLEAN;
 	if (rc == 0 && !d.errors && out_path) {
-		FILE *f = fopen(out_path, "w");
-		if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
-			fprintf(stderr, "ftsc: cannot write '%s': %s\n", out_path, strerror(errno));
+		if (write_file_atomic(out_path, buf, len))
 			status = EXIT_USAGE;
-		}
 	}
 	free(buf);
 	fts_diags_release(&d);
@@ -803,7 +808,23 @@ static int cmd_explain(int argc, char **argv)
 	return EXIT_CLEAN;
 }
 
+static int run_command(int argc, char **argv);
+
+/* Output that did not reach its destination (a full disk, /dev/full, a
+ * closed pipe) is a failure, whatever the command decided. */
 int main(int argc, char **argv)
+{
+	int rc = run_command(argc, argv);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "ftsc: error writing the standard output: %s\n", strerror(errno ? errno : EIO));
+		rc = rc ? rc : EXIT_USAGE;
+	}
+	if (fflush(stderr) != 0 || ferror(stderr))
+		rc = rc ? rc : EXIT_USAGE;
+	return rc;
+}
+
+static int run_command(int argc, char **argv)
 {
 	if (argc < 2) {
 		print_usage(stderr, usage_main);

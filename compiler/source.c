@@ -4,10 +4,10 @@
 #include "source.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,10 +23,7 @@ void fts_sources_release(struct fts_sources *s)
 {
 	for (uint32_t i = 0; i < s->n; i++) {
 		free(s->v[i].name);
-		if (s->v[i].mapped)
-			munmap(s->v[i].text, s->v[i].mapped);
-		else
-			free(s->v[i].text);
+		free(s->v[i].text);
 		free(s->v[i].lines);
 	}
 	free(s->v);
@@ -61,7 +58,6 @@ static uint32_t add_owned(struct fts_sources *s, const char *name, char *text, s
 	f->name = fts_xstrdup(name);
 	f->text = text;
 	f->len = len;
-	f->mapped = 0;
 	build_lines(f);
 	return s->n++;
 }
@@ -78,42 +74,48 @@ uint32_t fts_source_add(struct fts_sources *s, const char *name,
 int fts_source_load(struct fts_sources *s, const char *path, size_t max,
 		    uint32_t *id, char *err, size_t errlen)
 {
-	FILE *fp = fopen(path, "rb");
-	if (!fp) {
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below,
+	 * as is anything else that is not a regular file, before any read */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		return -1;
 	}
 	struct stat st;
-	if (fstat(fileno(fp), &st) == 0) {
-		if (S_ISDIR(st.st_mode)) {
-			fclose(fp);
-			snprintf(err, errlen, "is a directory");
-			return -1;
-		}
-		if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max) {
-			fclose(fp);
-			snprintf(err, errlen, "file is too large (%lld bytes; the limit is %zu)",
-				 (long long)st.st_size, max);
-			return -1;
-		}
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		close(fd);
+		return -1;
 	}
-	/* large files are mapped: no copy, and the zero fill past the end of
-	 * the last page is the terminating NUL (not possible when the file
-	 * ends exactly on a page boundary) */
-	long page = sysconf(_SC_PAGESIZE);
-	if (S_ISREG(st.st_mode) && st.st_size >= (1 << 20) && page > 0 &&
-	    (size_t)st.st_size % (size_t)page != 0) {
-		void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE,
-				 fileno(fp), 0);
-		if (map != MAP_FAILED) {
-			fclose(fp);
-			*id = add_owned(s, path, map, (size_t)st.st_size);
-			s->v[*id].mapped = (size_t)st.st_size;
-			return 0;
-		}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		snprintf(err, errlen, "is a directory");
+		return -1;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(err, errlen, "is not a regular file (%s)", S_ISFIFO(st.st_mode) ? "a FIFO"
+			 : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : S_ISSOCK(st.st_mode)
+			 ? "a socket" : "not a file");
+		return -1;
+	}
+	if ((unsigned long long)st.st_size > max) {
+		close(fd);
+		snprintf(err, errlen, "file is too large (%lld bytes; the limit is %zu)", (long long)st.st_size,
+			 max);
+		return -1;
+	}
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	FILE *fp = fdopen(fd, "rb");
+	if (!fp) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* read, never mapped: a file truncated under a mapping would kill ftsc with
+	 * SIGBUS */
 	size_t cap = 65536, len = 0;
-	if (S_ISREG(st.st_mode) && st.st_size > 0)
+	if (st.st_size > 0)
 		cap = (size_t)st.st_size + 1;   /* one read; the +1 detects growth */
 	char *buf = fts_xmalloc(cap + 1);
 	for (;;) {

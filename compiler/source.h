@@ -25,7 +25,6 @@ struct fts_span {
 struct fts_source {
 	char *name;                     /* path as given by the user (owned) */
 	char *text;                     /* contents, NUL-terminated (owned) */
-	size_t mapped;                  /* mmap length when text is a file mapping, else 0 */
 	size_t len;                     /* bytes in text, without the NUL */
 	uint32_t *lines;                /* byte offset of each line start */
 	uint32_t nlines;                /* entries in lines[] */

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <math.h>
 #include <stdbool.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,7 +467,23 @@ static bool is_help(const char *a)
 	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
 }
 
+static int run_command(int argc, char **argv);
+
+/* Output that did not reach its destination (a full disk, /dev/full) is a
+ * failure, whatever the command decided. */
 int main(int argc, char **argv)
+{
+	int rc = run_command(argc, argv);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "ftsrun: error writing the standard output: %s\n", strerror(errno ? errno : EIO));
+		rc = rc ? rc : EXIT_USAGE;
+	}
+	if (fflush(stderr) != 0 || ferror(stderr))
+		rc = rc ? rc : EXIT_USAGE;
+	return rc;
+}
+
+static int run_command(int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)) {
 		printf("ftsrun (libftsrt %s)\n", ftsrt_version());

@@ -20,7 +20,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,7 +40,6 @@ struct ftsrt_plan {
 	void *ud;
 	const uint8_t *base;            /* the file's bytes */
 	size_t size;
-	bool mapped;                    /* base is an mmap (else owned through alloc) */
 	struct rt_plan_param *params;
 	struct rt_plan_phase *phases;
 	struct rt_plan_class *classes;
@@ -930,9 +928,7 @@ static void plan_release(struct ftsrt_plan *p)
 	plan_free(p, p->groups);
 	plan_free(p, p->src);
 	plan_free(p, p->restores);
-	if (p->base && p->mapped)
-		munmap((void *)p->base, p->size);
-	else if (p->base)
+	if (p->base)
 		plan_free(p, (void *)p->base);
 }
 
@@ -965,7 +961,8 @@ static int open_common(ftsrt_plan **out, const char *path, const void *data, siz
 	ld.p = p;
 
 	if (path) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO must not block the open; it is refused below */
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0) {
 			rc = fail(&ld, FTSRT_EIO, "cannot open '%s': %s", path, strerror(errno));
 			goto out_free;
@@ -979,18 +976,29 @@ static int open_common(ftsrt_plan **out, const char *path, const void *data, siz
 				  (long long)st.st_size);
 			goto out_close;
 		}
-		int flags = MAP_PRIVATE;
-#ifdef MAP_POPULATE
-		flags |= MAP_POPULATE;
-#endif
-		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, flags, fd, 0);
-		if (m == MAP_FAILED) {
-			rc = fail(&ld, FTSRT_EIO, "cannot map '%s': %s", path, strerror(errno));
+		/* read, not mapped: a file truncated under a mapping would kill the
+		 * process with SIGBUS at the next access */
+		size_t n = (size_t)st.st_size;
+		uint8_t *buf = plan_alloc_raw(p, n, 1, false);
+		if (!buf) {
+			rc = fail(&ld, FTSRT_ENOMEM, "out of memory (%zu bytes)", n);
 			goto out_close;
 		}
-		p->base = m;
-		p->size = (size_t)st.st_size;
-		p->mapped = true;
+		size_t done = 0;
+		while (done < n) {
+			ssize_t r = read(fd, buf + done, n - done);
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (r <= 0) {
+				rc = fail(&ld, FTSRT_EIO, "cannot read '%s': %s", path,
+					  r < 0 ? strerror(errno) : "the file shrank while being read");
+				plan_free(p, buf);
+				goto out_close;
+			}
+			done += (size_t)r;
+		}
+		p->base = buf;
+		p->size = n;
 		close(fd);
 		fd = -1;
 	} else {

@@ -5,7 +5,11 @@
  */
 #include "quadratic.h"
 
+#include "ckpt.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -55,15 +59,31 @@ struct epoch_rec {
 
 static int read_metrics(const char *path, double **out, long *n, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
+	/* a regular file only (a FIFO must not block the open) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			snprintf(err, errlen, "'%s' is not a regular file", path);
+		else
+			snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return FTSRT_EIO;
+	}
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	FILE *f = fdopen(fd, "r");
 	if (!f) {
+		close(fd);
 		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
 		return FTSRT_EIO;
 	}
-	char line[256];
+	char *line = NULL;
+	size_t linecap = 0;
 	long cap = 0, k = 0, lineno = 0;
 	double *v = NULL;
-	while (fgets(line, sizeof(line), f)) {
+	/* a line of any length is one value */
+	while (getline(&line, &linecap, f) >= 0) {
 		lineno++;
 		char *s = line, *end;
 		while (*s == ' ' || *s == '\t')
@@ -76,6 +96,7 @@ static int read_metrics(const char *path, double **out, long *n, char *err, size
 		if (end == s || *end) {
 			snprintf(err, errlen, "%s:%ld: not a number", path, lineno);
 			free(v);
+			free(line);
 			fclose(f);
 			return FTSRT_EINVAL;
 		}
@@ -84,6 +105,7 @@ static int read_metrics(const char *path, double **out, long *n, char *err, size
 			double *nv = realloc(v, (size_t)cap * sizeof(double));
 			if (!nv) {
 				free(v);
+				free(line);
 				fclose(f);
 				return FTSRT_ENOMEM;
 			}
@@ -91,6 +113,7 @@ static int read_metrics(const char *path, double **out, long *n, char *err, size
 		}
 		v[k++] = x;
 	}
+	free(line);
 	fclose(f);
 	*out = v;
 	*n = k;
@@ -126,10 +149,13 @@ static void csv_event(char *buf, size_t n, const struct ftsrt_run_event *ev)
 /* Each group's lr against epochs (log scale when every lr is positive), phases marked. */
 static int write_svg(const char *path, const struct epoch_rec *ep, long ne, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "w");
+	/* composed in memory, then written atomically: a failure leaves the old file */
+	char *mem = NULL;
+	size_t memlen = 0;
+	FILE *f = open_memstream(&mem, &memlen);
 	if (!f) {
-		snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
-		return FTSRT_EIO;
+		snprintf(err, errlen, "out of memory");
+		return FTSRT_ENOMEM;
 	}
 	static const char *const colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 					     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
@@ -201,10 +227,13 @@ static int write_svg(const char *path, const struct epoch_rec *ep, long ne, char
 #undef X
 #undef Y
 	if (fclose(f) != 0) {
-		snprintf(err, errlen, "cannot write '%s'", path);
-		return FTSRT_EIO;
+		free(mem);
+		snprintf(err, errlen, "out of memory");
+		return FTSRT_ENOMEM;
 	}
-	return FTSRT_OK;
+	int rc = rt_ckpt_write_file(path, mem, memlen, NULL, NULL, err, errlen);
+	free(mem);
+	return rc;
 }
 
 int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *out, char *err,
@@ -222,6 +251,8 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 		return rc;
 	ftsrt_run *r = NULL;
 	FILE *csv = NULL;
+	char *csvmem = NULL;
+	size_t csvlen = 0;
 	float *p = NULL, *g = NULL, *h = NULL, *d = NULL;
 	struct epoch_rec *ep = NULL;
 	long ne = 0;
@@ -255,10 +286,11 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 		goto out;
 	}
 	if (o->csv) {
-		csv = fopen(o->csv, "w");
+		/* in memory until the run ends, then written atomically */
+		csv = open_memstream(&csvmem, &csvlen);
 		if (!csv) {
-			snprintf(err, errlen, "cannot create '%s': %s", o->csv, strerror(errno));
-			rc = FTSRT_EIO;
+			snprintf(err, errlen, "out of memory");
+			rc = FTSRT_ENOMEM;
 			goto out;
 		}
 		fprintf(csv, "epoch,phase,group,lr,train_loss,val_loss,event\n");
@@ -353,9 +385,12 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 		rc = write_svg(o->svg, ep, ne, err, errlen);
 out:
 	if (csv && fclose(csv) != 0 && !rc) {
-		snprintf(err, errlen, "cannot write '%s'", o->csv);
-		rc = FTSRT_EIO;
+		snprintf(err, errlen, "out of memory");
+		rc = FTSRT_ENOMEM;
 	}
+	if (csv && !rc)
+		rc = rt_ckpt_write_file(o->csv, csvmem, csvlen, NULL, NULL, err, errlen);
+	free(csvmem);
 	for (long e = 0; e < ne; e++)
 		free(ep[e].lr);
 	free(ep);

@@ -5,6 +5,7 @@
  * quickly.  Runs build/ftsc from the repository root.
  */
 #include <check.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -139,6 +140,52 @@ START_TEST(test_overlap_blame)
 			      c[k].file, r.out);
 		free(r.out);
 	}
+}
+END_TEST
+
+/* Output: a write that fails is an error (standard output included), and a
+ * file is replaced only whole -- a failed build leaves the previous plan. */
+START_TEST(test_outputs)
+{
+	const char *ftsrun = getenv("FTSRUN_BIN") ? getenv("FTSRUN_BIN") : "build/ftsrun";
+	const char *init = "'--initial-optimizer={class_path: torch.optim.SGD, init_args: {lr: 0.001}}' "
+			   "--initial-lr-scheduler=none";
+	static const char *const full[] = {
+		" check --format=json tests/schedules/boring_default.yaml --manifest " BORING " > /dev/full",
+		" explain --list > /dev/full",
+		" gen --manifest " BORING " > /dev/full",
+		" convert tests/schedules/boring_default.yaml --to dsl > /dev/full",
+	};
+	for (size_t k = 0; k < sizeof(full) / sizeof(full[0]); k++) {
+		struct result r = run(FTSC "%s", full[k]);
+		ck_assert_msg(r.status != 0, "%s: exit 0", full[k]);
+		free(r.out);
+	}
+	char dir[] = "/tmp/ftsc-out-XXXXXX", plan[300];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(plan, sizeof(plan), "%s/p.plan", dir);
+	struct result r = run(FTSC " build tests/schedules/boring_default.yaml --manifest " BORING " %s -o %s",
+			      init, plan);
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	free(r.out);
+	r = run("%s run %s --epochs 2 --steps-per-epoch 2 --scale 0.1 > /dev/full", ftsrun, plan);
+	ck_assert_msg(r.status != 0, "ftsrun run > /dev/full: exit 0");
+	free(r.out);
+	r = run("%s inspect %s > /dev/full", ftsrun, plan);
+	ck_assert_msg(r.status != 0, "ftsrun inspect > /dev/full: exit 0");
+	free(r.out);
+	/* a build that fails leaves the previous file as it was, and no temporary */
+	struct stat st0, st1;
+	ck_assert_int_eq(stat(plan, &st0), 0);
+	r = run(FTSC " build tests/cases/a02_non_disjoint.yaml --manifest " BORING " %s -o %s", init, plan);
+	ck_assert_int_eq(r.status, 1);
+	free(r.out);
+	ck_assert_int_eq(stat(plan, &st1), 0);
+	ck_assert(st0.st_size == st1.st_size && st0.st_ino == st1.st_ino);
+	r = run("ls -A %s", dir);
+	ck_assert_msg(strcmp(r.out, "p.plan\n") == 0, "left behind: %s", r.out);
+	free(r.out);
+	free(run("rm -rf %s", dir).out);
 }
 END_TEST
 
@@ -767,6 +814,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_color);
 	tcase_add_test(tc, test_explain);
 	tcase_add_test(tc, test_overlap_blame);
+	tcase_add_test(tc, test_outputs);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_bad_manifests);
 	tcase_add_test(tc, test_declare);
