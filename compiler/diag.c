@@ -201,6 +201,17 @@ struct fts_diag *fts_diag_impl(struct fts_diags *d, enum fts_diag_id id,
 	return dg;
 }
 
+void fts_diags_truncate(struct fts_diags *d, size_t n)
+{
+	while (d->n > n) {
+		struct fts_diag *dg = d->v[--d->n];
+		if (dg->sev == FTS_SEV_ERROR)
+			d->errors--;
+		else if (dg->sev == FTS_SEV_WARNING)
+			d->warnings--;
+	}
+}
+
 static void add_note(struct fts_diags *d, struct fts_diag *dg, struct fts_span span,
 		     bool help, const char *fmt, va_list ap)
 {

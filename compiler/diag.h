@@ -109,6 +109,9 @@ static inline __attribute__((format(printf, 1, 2))) void fts_diag_fmtcheck(const
 #define fts_diag(d, id, span, ...) \
 	(fts_diag_fmtcheck(id##_FMT, ##__VA_ARGS__), fts_diag_impl((d), id, (span), ##__VA_ARGS__))
 /* Attach a located note ("note: ...") or a fix suggestion ("help: ..."). */
+/* Forget the diagnostics after the first n (their memory stays in the arena). */
+void fts_diags_truncate(struct fts_diags *d, size_t n);
+
 void fts_diag_note(struct fts_diags *d, struct fts_diag *dg, struct fts_span span,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void fts_diag_help(struct fts_diags *d, struct fts_diag *dg,

@@ -139,7 +139,8 @@ int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struc
 				 errno == ENOENT ? "could not find the fine-tuning schedule file" : err);
 			return -1;
 		}
-		struct fts_node *droot = fts_dsl_parse(&c->arena, d, sfile);
+		struct fts_node *droot = fts_dsl_parse_opts(&c->arena, d, sfile, 0, in->include_dirs,
+							    in->ninclude_dirs);
 		if (!droot)
 			return 0;
 		if (c->names)

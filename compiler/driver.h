@@ -34,6 +34,8 @@ struct fts_check_input {
 	const char *reinit_lr_cfg;      /* YAML flow text, or NULL */
 	const char *const *declare;     /* extra declaration files (--declare) */
 	size_t ndeclare;
+	const char *const *include_dirs; /* folders the language's `include` may reach (--include-dir) */
+	size_t ninclude_dirs;
 	struct fts_settings settings;   /* defaults, with the command line's values */
 	unsigned given;                 /* enum fts_given: settings set on the command line */
 	const char *const *configs;     /* LightningCLI configs, merged in order */

@@ -9,6 +9,8 @@
  */
 #include "dsl.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,9 @@ struct dsl_build {
 	int64_t next_phase;             /* key of a `phase {` without a number */
 	struct fts_span *int_keys;      /* span of int phase key k (end == 0: unused) */
 	size_t nint_keys;               /* entries in int_keys */
+	const char *const *include_dirs; /* --include-dir */
+	size_t ninclude_dirs;
+	char main_dir[PATH_MAX];        /* the main file's folder, resolved ("" unknown) */
 };
 
 #define MAX_TRACKED_KEY ((int64_t)1 << 22)
@@ -739,6 +744,17 @@ static void parse_file(struct dsl_build *b, uint32_t file, unsigned depth)
 	FTS_VEC_FREE(c.pc.states);
 }
 
+/* Is the resolved path p inside the resolved folder dir? */
+static bool under(const char *p, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (n == 0)
+		return false;
+	if (n == 1 && dir[0] == '/')
+		return true;
+	return strncmp(p, dir, n) == 0 && (p[n] == '/' || p[n] == '\0');
+}
+
 void fts_dsl_include(struct fts_parse_ctx *pc, const char *path, struct fts_span span)
 {
 	struct fts_dsl_ctx *c = ctx_of(pc);
@@ -756,13 +772,46 @@ void fts_dsl_include(struct fts_parse_ctx *pc, const char *path, struct fts_span
 	const char *slash = name ? strrchr(name, '/') : NULL;
 	if (path[0] != '/' && slash)
 		full = fts_arena_printf(pc->arena, "%.*s/%s", (int)(slash - name), name, path);
+	/* where it really is, and whether an include may reach there */
+	char real[PATH_MAX];
+	if (!realpath(full, real)) {
+		fts_diag(b->d, FTS_E_DSL_INCLUDE, span, path, strerror(errno));
+		return;
+	}
+	bool allowed = path[0] != '/' && under(real, b->main_dir);
+	for (size_t k = 0; k < b->ninclude_dirs && !allowed; k++) {
+		char dir[PATH_MAX];
+		allowed = realpath(b->include_dirs[k], dir) && under(real, dir);
+	}
+	if (!allowed) {
+		fts_diag(b->d, FTS_E_DSL_INCLUDE, span, path, path[0] == '/'
+			 ? "an absolute path is allowed only inside an --include-dir"
+			 : fts_arena_printf(pc->arena, "it is outside the schedule's folder '%s' (allow another "
+					    "folder with --include-dir)", b->main_dir[0] ? b->main_dir : "?"));
+		return;
+	}
 	char err[256];
 	uint32_t id;
 	if (fts_source_load(b->d->src, full, FTS_MAX_INPUT, &id, err, sizeof(err))) {
 		fts_diag(b->d, FTS_E_DSL_INCLUDE, span, path, err);
 		return;
 	}
+	/* a file that is not in the language at all (a stray path to some other
+	 * file): one error, and nothing of its content */
+	size_t n0 = b->d->n, e0 = b->d->errors;
+	size_t before = b->schedule->npairs + (b->settings ? b->settings->npairs : 0) +
+		(b->model_args != NULL) + (b->max_epochs != NULL);
 	parse_file(b, id, c->depth + 1);
+	size_t after = b->schedule->npairs + (b->settings ? b->settings->npairs : 0) +
+		(b->model_args != NULL) + (b->max_epochs != NULL);
+	bool syntax = false;     /* its own text fails to parse (not a nested include) */
+	for (size_t k = n0; k < b->d->n; k++)
+		syntax |= b->d->v[k]->id == FTS_E_DSL_SYNTAX && b->d->v[k]->span.file == id;
+	if (b->d->errors != e0 && after == before && syntax) {
+		fts_diags_truncate(b->d, n0);
+		fts_diag(b->d, FTS_E_DSL_INCLUDE, span, path, "it is not a schedule in the ftsc language "
+			 "(its content is not shown)");
+	}
 }
 
 static struct fts_node *key_node(struct dsl_build *b, const char *k)
@@ -799,8 +848,8 @@ static struct fts_node *finish(struct dsl_build *b)
 	return root;
 }
 
-struct fts_node *fts_dsl_parse_ex(struct fts_arena *a, struct fts_diags *d, uint32_t file,
-				  unsigned flags)
+struct fts_node *fts_dsl_parse_opts(struct fts_arena *a, struct fts_diags *d, uint32_t file,
+				    unsigned flags, const char *const *include_dirs, size_t ninclude_dirs)
 {
 	struct dsl_build b;
 	size_t errors = d->errors;
@@ -809,12 +858,26 @@ struct fts_node *fts_dsl_parse_ex(struct fts_arena *a, struct fts_diags *d, uint
 	b.a = a;
 	b.d = d;
 	b.flags = flags;
+	b.include_dirs = include_dirs;
+	b.ninclude_dirs = ninclude_dirs;
+	const char *name = fts_source_get(d->src, file)->name;
+	const char *slash = name ? strrchr(name, '/') : NULL;
+	char *dir = slash ? fts_arena_printf(a, "%.*s", (int)(slash - name + (slash == name)), name)
+		: fts_arena_strdup(a, ".");
+	if (!realpath(dir, b.main_dir))
+		b.main_dir[0] = '\0';
 	b.main_file = file;
 	b.schedule = node_new(a, FTS_N_MAP, fts_span_make(file, 0, 0));
 	parse_file(&b, file, 0);
 	if (d->errors != errors)
 		return NULL;
 	return finish(&b);
+}
+
+struct fts_node *fts_dsl_parse_ex(struct fts_arena *a, struct fts_diags *d, uint32_t file,
+				  unsigned flags)
+{
+	return fts_dsl_parse_opts(a, d, file, flags, NULL, 0);
 }
 
 struct fts_node *fts_dsl_parse(struct fts_arena *a, struct fts_diags *d, uint32_t file)

@@ -69,6 +69,17 @@ struct fts_node *fts_dsl_parse_ex(struct fts_arena *a, struct fts_diags *d, uint
 				  unsigned flags);
 
 /*
+ * fts_dsl_parse_ex() with the folders `include` may reach besides the main
+ * file's own (--include-dir).  An include names a file relative to the
+ * including one; one that resolves (symlinks and `..` followed) outside the
+ * main file's folder and every include_dirs entry is refused, and so is an
+ * absolute path outside include_dirs.  A file included that does not parse
+ * as the ftsc language at all is one error, without its content.
+ */
+struct fts_node *fts_dsl_parse_opts(struct fts_arena *a, struct fts_diags *d, uint32_t file,
+				    unsigned flags, const char *const *include_dirs, size_t ninclude_dirs);
+
+/*
  * The parts of a config-shaped tree (the DSL's, or a LightningCLI
  * config's): the FinetuningScheduler callback's init_args mapping, its
  * ft_schedule value, the model's init_args and trainer.  Each is NULL when

@@ -79,6 +79,8 @@ static const char *const usage_check[] = {
 	"    --explain-plan             print the phases: epochs, parameters, optimizer, scheduler, lrs",
 	"    --target=<t>               fts (default): FTS on torch; ftsrt: libftsrt, as ftsc build",
 	"    --declare <file>           more optimizer / lr_scheduler declarations (repeatable)",
+	"    --include-dir <dir>        a folder the ftsc language's include may reach besides the",
+	"                               schedule's own (repeatable)",
 	"    --run-dir <dir>            where training starts: a config's relative ft_schedule path",
 	"                               is opened there, as FTS does (default: the current directory)",
 	"    --restore-best=<bool>      FinetuningScheduler restore_best (default true)",
@@ -246,6 +248,8 @@ struct check_opts {
 	size_t nconfigs;
 	const char *declare[16];
 	size_t ndeclare;
+	const char *include_dirs[16];
+	size_t ninclude_dirs;
 	const char *no_decay[32];
 	size_t nno_decay;
 	char *no_decay_buf;
@@ -317,6 +321,12 @@ static int check_or_build(int argc, char **argv, struct build_opts *b)
 				goto out;
 			}
 			o.configs[o.nconfigs++] = v;
+		} else if ((v = opt_value(argc, argv, &i, "--include-dir"))) {
+			if (o.ninclude_dirs == sizeof(o.include_dirs) / sizeof(o.include_dirs[0])) {
+				rc = usage_error(usage, "too many --include-dir folders", NULL);
+				goto out;
+			}
+			o.include_dirs[o.ninclude_dirs++] = v;
 		} else if ((v = opt_value(argc, argv, &i, "--declare"))) {
 			if (o.ndeclare == sizeof(o.declare) / sizeof(o.declare[0])) {
 				rc = usage_error(usage, "too many --declare files", NULL);
@@ -449,6 +459,8 @@ bad_value:
 	in.reinit_lr_cfg = o.reinit_lr;
 	in.declare = o.declare;
 	in.ndeclare = o.ndeclare;
+	in.include_dirs = o.include_dirs;
+	in.ninclude_dirs = o.ninclude_dirs;
 	in.settings = o.settings;
 	in.given = o.given;
 	in.implicit = o.implicit;

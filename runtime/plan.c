@@ -976,6 +976,31 @@ static int open_common(ftsrt_plan **out, const char *path, const void *data, siz
 				  (long long)st.st_size);
 			goto out_close;
 		}
+		/* the header first: a file that is not a plan, or not all of one, is
+		 * refused before it is read whole */
+		uint8_t h[PLAN_HEADER_SIZE];
+		size_t hd = 0;
+		while (hd < sizeof(h)) {
+			ssize_t r = read(fd, h + hd, sizeof(h) - hd);
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (r <= 0)
+				break;
+			hd += (size_t)r;
+		}
+		if (hd < sizeof(h) || memcmp(h, PLAN_MAGIC, PLAN_MAGIC_LEN) != 0) {
+			rc = fail(&ld, FTSRT_EFORMAT, "'%s' is not a plan file (bad magic)", path);
+			goto out_close;
+		}
+		if (plan_rd64(h + 32) != (uint64_t)st.st_size) {
+			rc = fail(&ld, FTSRT_EFORMAT, "'%s': the header says %llu bytes, the file has %lld", path,
+				  (unsigned long long)plan_rd64(h + 32), (long long)st.st_size);
+			goto out_close;
+		}
+		if (lseek(fd, 0, SEEK_SET) != 0) {
+			rc = fail(&ld, FTSRT_EIO, "cannot read '%s': %s", path, strerror(errno));
+			goto out_close;
+		}
 		/* read, not mapped: a file truncated under a mapping would kill the
 		 * process with SIGBUS at the next access */
 		size_t n = (size_t)st.st_size;

@@ -7,6 +7,7 @@
  * tests/data/manifests.  Run from the repository root.
  */
 #include <check.h>
+#include <sys/stat.h>
 #include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -699,6 +700,83 @@ START_TEST(test_include)
 }
 END_TEST
 
+/* Includes stay in the schedule's folder unless --include-dir allows another;
+ * a file that is not in the language is one error, none of its content. */
+START_TEST(test_include_policy)
+{
+	char dir[] = "/tmp/ftsc_dsl_pXXXXXX", sub[300], outside[] = "/tmp/ftsc_dsl_oXXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(mkdtemp(outside));
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	char path[400], secret[400], mainp[400];
+	snprintf(path, sizeof(path), "%s/sub/ok.fts", dir);
+	FILE *fp = fopen(path, "w");
+	fputs("phase 1 { thaw b; }\n", fp);
+	fclose(fp);
+	snprintf(secret, sizeof(secret), "%s/secret.txt", outside);
+	fp = fopen(secret, "w");
+	fputs("root:x:0:0:TOPSECRET:/root:/bin/sh\n", fp);
+	fclose(fp);
+	static const struct { const char *inc; const char *want; } c[] = {
+		{"sub/ok.fts", NULL},                                   /* inside: fine */
+		{"..", "outside the schedule's folder"},                /* a .. escape */
+		{"/", "absolute path"},                                 /* absolute */
+		{"notes.txt", "not a schedule in the ftsc language"},   /* not the language */
+	};
+	snprintf(path, sizeof(path), "%s/notes.txt", dir);
+	fp = fopen(path, "w");
+	fputs("TOPSECRET shopping list: milk, eggs\n", fp);
+	fclose(fp);
+	const char *oname = strrchr(outside, '/') + 1;
+	for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+		char inc[400];
+		if (k == 1)
+			snprintf(inc, sizeof(inc), "../%s/secret.txt", oname);
+		else if (k == 2)
+			snprintf(inc, sizeof(inc), "%s/secret.txt", outside);
+		else
+			snprintf(inc, sizeof(inc), "%s", c[k].inc);
+		snprintf(mainp, sizeof(mainp), "%s/main.fts", dir);
+		fp = fopen(mainp, "w");
+		fprintf(fp, "phase 0 { thaw a; }\ninclude \"%s\";\n", inc);
+		fclose(fp);
+		struct fx f;
+		fx_init(&f);
+		uint32_t id;
+		char err[128];
+		ck_assert_int_eq(fts_source_load(&f.src, mainp, FTS_MAX_INPUT, &id, err, sizeof(err)), 0);
+		struct fts_node *r = fts_dsl_parse(&f.a, &f.d, id);
+		if (!c[k].want) {
+			ck_assert_msg(r != NULL && f.d.errors == 0, "%s", inc);
+		} else {
+			ck_assert_msg(r == NULL && f.d.errors == 1 && count_code(&f, "FTSC103", c[k].want) == 1,
+				      "%s: %zu errors", inc, f.d.errors);
+			char *out = NULL;
+			size_t len = 0;
+			FILE *mf = open_memstream(&out, &len);
+			fts_diags_render(&f.d, mf);
+			fclose(mf);
+			ck_assert_msg(!strstr(out, "TOPSECRET"), "content shown:\n%s", out);
+			free(out);
+		}
+		fx_release(&f);
+		/* the same absolute include with --include-dir */
+		if (k == 2) {
+			fx_init(&f);
+			ck_assert_int_eq(fts_source_load(&f.src, mainp, FTS_MAX_INPUT, &id, err, sizeof(err)), 0);
+			const char *dirs[] = {outside};
+			ck_assert_ptr_null(fts_dsl_parse_opts(&f.a, &f.d, id, 0, dirs, 1));
+			ck_assert_uint_eq(count_code(&f, "FTSC103", "not a schedule"), 1);
+			fx_release(&f);
+		}
+	}
+	char cmd[900];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, outside);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* ---- conversion round trips ----------------------------------------------------------- */
 
 struct rt_stats {
@@ -968,6 +1046,7 @@ static Suite *dsl_suite(void)
 	tcase_add_test(tc, test_selector_forms);
 	tcase_add_test(tc, test_rest);
 	tcase_add_test(tc, test_include);
+	tcase_add_test(tc, test_include_policy);
 	tcase_add_test(tc, test_round_trip_tests);
 	tcase_add_test(tc, test_round_trip_samples);
 	tcase_add_test(tc, test_samples_twins);

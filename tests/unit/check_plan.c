@@ -9,6 +9,8 @@
  * weight_decay 1e-6) with StepLR(step_size 1, gamma 0.7).
  */
 #include <check.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +328,28 @@ START_TEST(test_semantic_checks)
 		ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
 		ck_assert_msg(strstr(msg, "restore entry 1 is malformed"), "%zu: %s", k, msg);
 	}
+	/* files: the header is checked before the file is read whole (a 1 GiB file that
+	 * is no plan, a plan cut short), and only regular files are read */
+	char tmpd[] = "/tmp/check_plan_fXXXXXX", fp[300];
+	ck_assert_ptr_nonnull(mkdtemp(tmpd));
+	snprintf(fp, sizeof(fp), "%s/big", tmpd);
+	FILE *bf = fopen(fp, "w");
+	ck_assert_ptr_nonnull(bf);
+	ck_assert_int_eq(ftruncate(fileno(bf), (off_t)1 << 30), 0);
+	fclose(bf);
+	ck_assert_int_eq(ftsrt_plan_open(&p, fp, msg, sizeof(msg)), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(msg, "not a plan file"), "%s", msg);
+	bf = fopen(fp, "w");
+	ck_assert_int_eq(fwrite(b.buf, 1, b.len - 8, bf), b.len - 8);
+	fclose(bf);
+	ck_assert_int_eq(ftsrt_plan_open(&p, fp, msg, sizeof(msg)), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(msg, "the header says"), "%s", msg);
+	unlink(fp);
+	snprintf(fp, sizeof(fp), "%s/fifo", tmpd);
+	ck_assert_int_eq(mkfifo(fp, 0600), 0);
+	ck_assert_int_eq(ftsrt_plan_open(&p, fp, msg, sizeof(msg)), FTSRT_EIO);
+	unlink(fp);
+	rmdir(tmpd);
 	/* file I/O */
 	ck_assert_int_eq(ftsrt_plan_open(&p, "/nonexistent/plan", msg, sizeof(msg)), FTSRT_EIO);
 	ck_assert_int_eq(ftsrt_plan_open(&p, "/", msg, sizeof(msg)), FTSRT_EIO);
