@@ -20,6 +20,8 @@ import ctypes
 import ctypes.util
 import math
 import os
+import threading
+import weakref
 import shutil
 import subprocess
 
@@ -198,6 +200,11 @@ class Runtime:
     def __init__(self, plan_path, model, threads=1, ckpt_dir=None):
         import torch  # the binding's only dependency, needed from here on
         self._torch = torch
+        # one call at a time into the run: ctypes releases the GIL around C
+        # calls, so two threads could otherwise step one run at once; close()
+        # waits for a call in flight
+        self._lock = threading.RLock()
+        self._model = None
         self._lib = _load()
         self._plan = ctypes.c_void_p()
         self._run = ctypes.c_void_p()
@@ -235,8 +242,15 @@ class Runtime:
     def bind(self, model):
         """Bind every parameter of model (named_parameters()) to the plan's
         manifest: names, shapes and dtypes must match."""
-        self._bind(model, list(model.named_parameters()))
-        self.apply_requires_grad()
+        with self._lock:
+            self._open()
+            self._bind(model, list(model.named_parameters()))
+            self._model = weakref.ref(model)
+            self.apply_requires_grad()
+
+    def _open(self):
+        if not getattr(self, "_run", None):
+            raise FtsrtError("the runtime is closed")
 
     # --- binding -------------------------------------------------------------------
     def _check(self, st, what):
@@ -277,12 +291,15 @@ class Runtime:
             raise FtsrtError("the model has parameters the plan does not bind")
         self._arena = torch.empty(total, dtype=self._dtype)
         self._grads = torch.zeros(total, dtype=self._dtype)
+        esize = self._arena.element_size()
         with torch.no_grad():
             for i, name, p, o, k in layout:
                 self._arena[o:o + k].copy_(p.detach().reshape(-1))
                 p.data = self._arena[o:o + k].view(p.shape)
                 p.grad = self._grads[o:o + k].view(p.shape)
-                self._params.append((i, name, p))
+                # where the runtime steps them: a tensor moved elsewhere is detected
+                self._params.append((i, name, p, self._arena.data_ptr() + o * esize,
+                                     self._grads.data_ptr() + o * esize))
         shapes_ok = self._check_shapes(layout)
         if not shapes_ok:
             return
@@ -319,52 +336,83 @@ class Runtime:
     # --- the training loop -----------------------------------------------------------
     def apply_requires_grad(self):
         """Set requires_grad to the current phase's thaw set."""
-        for idx, _, p in self._params:
-            p.requires_grad_(bool(self._lib.ftsrt_run_thawed(self._run, idx)))
+        with self._lock:
+            self._open()
+            for idx, _, p, _, _ in self._params:
+                p.requires_grad_(bool(self._lib.ftsrt_run_thawed(self._run, idx)))
 
     def zero_grad(self):
         """Zero the gradient arena in place (it is bound to the runtime)."""
         if getattr(self, "_grads", None) is not None:
             self._grads.zero_()
 
+    def _check_bound(self):
+        """The runtime steps the tensors bound to it: a parameter replaced in
+        the model (module.weight = nn.Parameter(...)), its .data replaced, or
+        a gradient replaced or dropped would silently never be trained."""
+        model = self._model() if self._model else None
+        current = dict(model.named_parameters()) if model is not None else None
+        for _, name, p, pptr, gptr in self._params:
+            if current is not None and current.get(name) is not p:
+                raise FtsrtError("parameter '%s' was replaced in the model after binding: the runtime "
+                                 "trains the bound one; bind the model again" % name)
+            if p.data_ptr() != pptr:
+                raise FtsrtError("parameter '%s' no longer uses its bound storage (.data replaced?): "
+                                 "bind the model again" % name)
+            if p.grad is None or p.grad.data_ptr() != gptr:
+                raise FtsrtError("parameter '%s' lost its bound gradient buffer (zero_grad(set_to_none), "
+                                 "or .grad replaced?): use Runtime.zero_grad()" % name)
+
     def step(self):
         """One optimizer step with the runtime's kernels, after loss.backward()."""
-        for _, name, p in self._params:
-            if p.grad is None or p.grad.data_ptr() < self._grads.data_ptr():
-                raise FtsrtError("parameter '%s' lost its bound gradient buffer (zero_grad(set_to_none)?)"
-                                 % name)
-        self._check(self._lib.ftsrt_run_step(self._run), "step")
+        with self._lock:
+            self._open()
+            self._check_bound()
+            self._check(self._lib.ftsrt_run_step(self._run), "step")
 
     def epoch_end(self, val_metric):
         """End the epoch with its validation metric; returns the events
         (dicts with kind, epoch, phase, reason, text) and re-applies
         requires_grad for the phase that starts."""
-        self._check(self._lib.ftsrt_run_epoch_end(self._run, float(val_metric)), "epoch_end")
-        events = []
-        ev = _Event()
-        while self._lib.ftsrt_run_next_event(self._run, ctypes.byref(ev)):
-            events.append({"kind": _EVENTS.get(ev.kind, ev.kind), "epoch": ev.epoch,
-                           "phase": ev.phase, "reason": _STOPS.get(ev.reason),
-                           "text": ev.text.decode(errors="replace") if ev.text else ""})
-        self.apply_requires_grad()
-        return events
+        with self._lock:
+            self._open()
+            self._check(self._lib.ftsrt_run_epoch_end(self._run, float(val_metric)), "epoch_end")
+            events = []
+            ev = _Event()
+            while self._lib.ftsrt_run_next_event(self._run, ctypes.byref(ev)):
+                events.append({"kind": _EVENTS.get(ev.kind, ev.kind), "epoch": ev.epoch,
+                               "phase": ev.phase, "reason": _STOPS.get(ev.reason),
+                               "text": ev.text.decode(errors="replace") if ev.text else ""})
+            self.apply_requires_grad()
+            return events
 
     @property
     def finished(self):
         """Why training finished ('max_epochs', 'patience', ...), or None."""
-        return _STOPS.get(self._lib.ftsrt_run_finished(self._run))
+        with self._lock:
+            self._open()
+            return _STOPS.get(self._lib.ftsrt_run_finished(self._run))
 
     @property
     def epoch(self):
-        return self._lib.ftsrt_run_epoch(self._run)
+        with self._lock:
+            self._open()
+            return self._lib.ftsrt_run_epoch(self._run)
 
     @property
     def phase(self):
-        return self._lib.ftsrt_run_phase(self._run)
+        with self._lock:
+            self._open()
+            return self._lib.ftsrt_run_phase(self._run)
 
     def groups(self):
         """The optimizer's parameter groups now: dicts with lr, initial_lr,
         weight_decay, phase, no_decay and params (manifest indices)."""
+        with self._lock:
+            self._open()
+            return self._groups()
+
+    def _groups(self):
         out = []
         g = _Group()
         for i in range(self._lib.ftsrt_run_ngroups(self._run)):
@@ -381,21 +429,31 @@ class Runtime:
 
     def save(self, path):
         """Write the run's whole state (checkpoint) atomically."""
-        self._check(self._lib.ftsrt_run_save(self._run, os.fsencode(path)), "save")
+        with self._lock:
+            self._open()
+            self._check(self._lib.ftsrt_run_save(self._run, os.fsencode(path)), "save")
 
     def resume(self, path):
-        """Resume from a checkpoint written by a run of the same plan."""
-        self._check(self._lib.ftsrt_run_resume(self._run, os.fsencode(path)), "resume")
-        self.apply_requires_grad()
+        """Resume from a checkpoint written by a run of the same plan; a
+        refused resume leaves the run as it was."""
+        with self._lock:
+            self._open()
+            self._check(self._lib.ftsrt_run_resume(self._run, os.fsencode(path)), "resume")
+            self.apply_requires_grad()
 
     def close(self):
-        """Release the run and the plan (also done when the object goes away)."""
-        if getattr(self, "_run", None):
-            self._lib.ftsrt_run_free(self._run)
-            self._run = None
-        if getattr(self, "_plan", None):
-            self._lib.ftsrt_plan_close(self._plan)
-            self._plan = None
+        """Release the run and the plan (also done when the object goes away);
+        waits for a call in flight in another thread.  Later calls raise."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:
+            return
+        with lock:
+            if getattr(self, "_run", None):
+                self._lib.ftsrt_run_free(self._run)
+                self._run = None
+            if getattr(self, "_plan", None):
+                self._lib.ftsrt_plan_close(self._plan)
+                self._plan = None
 
     def __del__(self):
         try:

@@ -203,6 +203,95 @@ class TestFtsrt(unittest.TestCase):
         self.assertTrue(str(cm.exception))
         rt.close()
 
+    # --- misuse: threads, close, replaced tensors --------------------------------------
+    def _runtime(self):
+        plan = build_plan(self.tmp.name, self.manifest)
+        model = MLP()
+        return model, ftsrt.Runtime(plan, model)
+
+    def test_threads_are_serialized_and_close_waits(self):
+        import threading
+        model, rt = self._runtime()
+        x, y = data(torch.float64)
+        errors = []
+
+        def worker():
+            try:
+                for _ in range(50):
+                    rt.step()
+            except ftsrt.FtsrtError as e:     # closed under it: a clean error, never a crash
+                errors.append(str(e))
+        loss = torch.nn.functional.mse_loss(model(x[0]), y[0])
+        loss.backward()
+        ts = [threading.Thread(target=worker) for _ in range(4)]
+        for t in ts:
+            t.start()
+        rt.close()
+        for t in ts:
+            t.join()
+        for e in errors:
+            self.assertIn("closed", e)
+        with self.assertRaises(ftsrt.FtsrtError):
+            rt.finished
+        with self.assertRaises(ftsrt.FtsrtError):
+            rt.step()
+        rt.close()      # twice is fine
+
+    def test_threads_give_the_same_parameters(self):
+        import threading
+        ref, rt1 = self._runtime()
+        other, rt2 = self._runtime()
+        other.load_state_dict(ref.state_dict())
+        rt2.close()
+        rt2 = ftsrt.Runtime(build_plan(self.tmp.name, self.manifest), other)
+        x, y = data(torch.float64)
+        for model, rt in ((ref, rt1), (other, rt2)):
+            loss = torch.nn.functional.mse_loss(model(x[0]), y[0])
+            loss.backward()
+        for _ in range(8):
+            rt1.step()
+        ts = [threading.Thread(target=lambda: [rt2.step() for _ in range(2)]) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        for p, q in zip(ref.parameters(), other.parameters()):
+            self.assertTrue(torch.equal(p.detach(), q.detach()))
+        rt1.close()
+        rt2.close()
+
+    def test_replaced_tensors_are_refused(self):
+        x, y = data(torch.float64)
+        # a parameter replaced in the model
+        model, rt = self._runtime()
+        model.model[4].weight = torch.nn.Parameter(torch.zeros(1, 16, dtype=torch.float64))
+        with self.assertRaises(ftsrt.FtsrtError) as cm:
+            rt.step()
+        self.assertIn("replaced in the model", str(cm.exception))
+        rt.close()
+        # its .data replaced
+        model, rt = self._runtime()
+        model.model[4].weight.data = torch.zeros(1, 16, dtype=torch.float64)
+        with self.assertRaises(ftsrt.FtsrtError) as cm:
+            rt.step()
+        self.assertIn("bound storage", str(cm.exception))
+        rt.close()
+        # a gradient replaced, at any address
+        model, rt = self._runtime()
+        for p in model.parameters():
+            p.grad = torch.zeros_like(p) + 1.0
+        with self.assertRaises(ftsrt.FtsrtError) as cm:
+            rt.step()
+        self.assertIn("gradient buffer", str(cm.exception))
+        rt.close()
+        # set_to_none
+        model, rt = self._runtime()
+        for p in model.parameters():
+            p.grad = None
+        with self.assertRaises(ftsrt.FtsrtError):
+            rt.step()
+        rt.close()
+
 
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=1).result
