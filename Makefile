@@ -324,10 +324,24 @@ $(B)/fuzz/fuzz_plan: tests/fuzz/fuzz_plan.c $(FUZZ_RT_SRC) runtime/plan.h runtim
 FUZZ_FRONT := $(COMPILER_SRC) $(B)/grammar/ftsc.tab.c $(B)/grammar/ftsc.yy.c $(B)/stdlib_embed.c
 $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl: $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_FRONT) $(B)/diag_fmt.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Icompiler -I$(B) -I$(B)/grammar -w -o $@ $< $(FUZZ_FRONT) \
-		$(FUZZ_RT_SRC) $(PKG_LIBS) -lm -pthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fopenmp -Icompiler -I$(B) -I$(B)/grammar -w -o $@ $< $(FUZZ_FRONT) \
+		$(RUNTIME_SRC) $(PKG_LIBS) -lopenblas -lm -pthread
 
-fuzz: $(B)/fuzz/fuzz_plan $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl $(B)/tests/check_semantics all
+# the manifest reader, the regex translator, the config reader and the lambda
+# compiler/VM: compiler sources, as the front ends
+FUZZ_MORE := fuzz_manifest fuzz_pyre fuzz_config fuzz_lambda
+$(FUZZ_MORE:%=$(B)/fuzz/%): $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_FRONT) $(B)/diag_fmt.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fopenmp -Icompiler -I$(B) -I$(B)/grammar -w -o $@ $< $(FUZZ_FRONT) \
+		$(RUNTIME_SRC) $(PKG_LIBS) -lopenblas -lm -pthread
+
+# checkpoint resume followed by more steps: the whole runtime
+$(B)/fuzz/fuzz_resume: tests/fuzz/fuzz_resume.c $(RUNTIME_SRC)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fopenmp -w -o $@ $< $(RUNTIME_SRC) -lopenblas -lm -pthread
+
+fuzz: $(B)/fuzz/fuzz_plan $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl $(FUZZ_MORE:%=$(B)/fuzz/%) \
+		$(B)/fuzz/fuzz_resume $(B)/tests/check_semantics all
 	@mkdir -p $(B)/fuzz/corpus_yaml $(B)/fuzz/corpus_dsl
 	cp tests/schedules/*.yaml tests/cases/*.yaml samples/*.yaml $(B)/fuzz/corpus_yaml/
 	cp samples/*.fts $(B)/fuzz/corpus_dsl/
@@ -339,6 +353,15 @@ fuzz: $(B)/fuzz/fuzz_plan $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl $(B)/tests/chec
 	@FTSC_BIN=$(FTSC) sh tests/fuzz/seed_plan.sh $(B)/fuzz/corpus_plan
 	$(B)/fuzz/fuzz_plan -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		-artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus_plan
+	@mkdir -p $(B)/fuzz/corpus_manifest $(B)/fuzz/corpus_pyre $(B)/fuzz/corpus_config \
+		$(B)/fuzz/corpus_lambda $(B)/fuzz/corpus_resume
+	cp tests/data/manifests/fts-*.tsv $(B)/fuzz/corpus_manifest/
+	@sh tests/fuzz/seed_more.sh $(B)/fuzz $(FTSC) $(FTSRUN)
+	for h in $(FUZZ_MORE); do \
+		$(B)/fuzz/$$h -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=$(B)/fuzz/ \
+			$(B)/fuzz/corpus_$${h#fuzz_} || exit 1; done
+	FUZZ_PLAN=$(B)/fuzz/resume.plan $(B)/fuzz/fuzz_resume -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=1048576 -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/corpus_resume
 	@echo "== the check/run invariant over $(FUZZ_PROPERTY_CASES) random schedules"
 	CK_RUN_CASE=invariant FTS_PROPERTY_CASES=$(FUZZ_PROPERTY_CASES) FTS_PROPERTY_SEED=$(FUZZ_PROPERTY_SEED) \
 		$(B)/tests/check_semantics

@@ -370,6 +370,8 @@ static void release_ctx(struct fts_parse_ctx *pc)
 	FTS_VEC_FREE(pc->args);
 	FTS_VEC_FREE(pc->checks);
 	FTS_VEC_FREE(pc->states);
+	FTS_VEC_FREE(pc->reads);
+	FTS_VEC_FREE(pc->setstates);
 }
 
 int fts_decl_parse(struct fts_arena *arena, uint32_t file, const char *text, size_t len,

@@ -742,6 +742,8 @@ static void parse_file(struct dsl_build *b, uint32_t file, unsigned depth)
 	FTS_VEC_FREE(c.pc.args);
 	FTS_VEC_FREE(c.pc.checks);
 	FTS_VEC_FREE(c.pc.states);
+	FTS_VEC_FREE(c.pc.reads);
+	FTS_VEC_FREE(c.pc.setstates);
 }
 
 /* Is the resolved path p inside the resolved folder dir? */
