@@ -12,21 +12,17 @@
  */
 #include "lambda_emit.h"
 
+#include "../runtime/lambda.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 /* runtime/lambda.h, ORDER OPCODES */
-enum {
-	OP_CONST = 0x01, OP_EPOCH, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD, OP_POW,
-	OP_NEG, OP_NOT, OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE, OP_MIN, OP_MAX, OP_ABS,
-	OP_INT, OP_FLOAT, OP_JUMP_IF_FALSE, OP_JUMP, OP_JUMP_IF_FALSE_OR_POP,
-	OP_JUMP_IF_TRUE_OR_POP, OP_RET,
-};
-
-#define HEADER 4
-#define STACK_MAX 64
+/* the opcodes, magic, version and limits are the runtime's (lambda_ops.def) */
+#define HEADER RT_LAMBDA_HEADER_SIZE
+#define STACK_MAX RT_LAMBDA_STACK_MAX
 
 struct em {
 	uint8_t *buf;
@@ -75,7 +71,7 @@ static void constant(struct em *m, double v)
 {
 	uint64_t u;
 	memcpy(&u, &v, sizeof(u));
-	op(m, OP_CONST, 0, 1);
+	op(m, RT_LOP_CONST, 0, 1);
 	for (int k = 0; k < 8; k++)
 		byte(m, (uint8_t)(u >> (8 * k)));
 }
@@ -107,7 +103,7 @@ static void expr(struct em *m, const struct fts_expr *e);
 
 static void compare(struct em *m, int cmp)
 {
-	static const uint8_t ops[] = {OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE};
+	static const uint8_t ops[] = {RT_LOP_LT, RT_LOP_LE, RT_LOP_GT, RT_LOP_GE, RT_LOP_EQ, RT_LOP_NE};
 	if (cmp < 0 || cmp > FTS_CMP_NE) {
 		fail(m, "lr_lambda: 'in' and 'is' are not supported");
 		return;
@@ -126,7 +122,7 @@ static void call(struct em *m, const struct fts_expr *e)
 		expr(m, e->args[0]);
 		for (size_t k = 1; k < e->nargs; k++) {
 			expr(m, e->args[k]);
-			op(m, f[1] == 'i' ? OP_MIN : OP_MAX, 2, 1);
+			op(m, f[1] == 'i' ? RT_LOP_MIN : RT_LOP_MAX, 2, 1);
 		}
 		return;
 	}
@@ -136,14 +132,14 @@ static void call(struct em *m, const struct fts_expr *e)
 	}
 	expr(m, e->args[0]);
 	if (!strcmp(f, "abs"))
-		op(m, OP_ABS, 1, 1);
+		op(m, RT_LOP_ABS, 1, 1);
 	else if (!strcmp(f, "int"))
-		op(m, OP_INT, 1, 1);
+		op(m, RT_LOP_INT, 1, 1);
 	else if (!strcmp(f, "float"))
-		op(m, OP_FLOAT, 1, 1);
+		op(m, RT_LOP_FLOAT, 1, 1);
 	else if (!strcmp(f, "bool")) {
-		op(m, OP_NOT, 1, 1);
-		op(m, OP_NOT, 1, 1);
+		op(m, RT_LOP_NOT, 1, 1);
+		op(m, RT_LOP_NOT, 1, 1);
 	} else
 		fail(m, "lr_lambda: function '%s' is not supported", f);
 }
@@ -151,9 +147,9 @@ static void call(struct em *m, const struct fts_expr *e)
 static void expr(struct em *m, const struct fts_expr *e)
 {
 	static const uint8_t binops[] = {
-		[FTS_OP_ADD] = OP_ADD, [FTS_OP_SUB] = OP_SUB, [FTS_OP_MUL] = OP_MUL,
-		[FTS_OP_DIV] = OP_DIV, [FTS_OP_FLOORDIV] = OP_FLOORDIV, [FTS_OP_MOD] = OP_MOD,
-		[FTS_OP_POW] = OP_POW,
+		[FTS_OP_ADD] = RT_LOP_ADD, [FTS_OP_SUB] = RT_LOP_SUB, [FTS_OP_MUL] = RT_LOP_MUL,
+		[FTS_OP_DIV] = RT_LOP_DIV, [FTS_OP_FLOORDIV] = RT_LOP_FLOORDIV, [FTS_OP_MOD] = RT_LOP_MOD,
+		[FTS_OP_POW] = RT_LOP_POW,
 	};
 	size_t j1, j2;
 
@@ -171,21 +167,21 @@ static void expr(struct em *m, const struct fts_expr *e)
 		}
 	case FTS_E_NAME:
 		if (e->name && !strcmp(e->name, "epoch"))
-			op(m, OP_EPOCH, 0, 1);
+			op(m, RT_LOP_EPOCH, 0, 1);
 		else
 			fail(m, "lr_lambda: unknown name '%s' (only 'epoch' is bound)",
 			     e->name ? e->name : "?");
 		return;
 	case FTS_E_NEG:
 		expr(m, e->args[0]);
-		op(m, OP_NEG, 1, 1);
+		op(m, RT_LOP_NEG, 1, 1);
 		return;
 	case FTS_E_POS:
 		expr(m, e->args[0]);
 		return;
 	case FTS_E_NOT:
 		expr(m, e->args[0]);
-		op(m, OP_NOT, 1, 1);
+		op(m, RT_LOP_NOT, 1, 1);
 		return;
 	case FTS_E_BINARY:
 		if (e->op < 0 || e->op > FTS_OP_POW) {
@@ -207,7 +203,7 @@ static void expr(struct em *m, const struct fts_expr *e)
 			expr(m, e->args[k + 1]);
 			compare(m, (int)e->cmp[k]);
 			if (k + 2 < e->nargs) {
-				jumps[nj++] = jump(m, OP_JUMP_IF_FALSE_OR_POP, 0);
+				jumps[nj++] = jump(m, RT_LOP_JUMP_IF_FALSE_OR_POP, 0);
 				m->depth--;     /* fall-through pops */
 			}
 		}
@@ -218,16 +214,16 @@ static void expr(struct em *m, const struct fts_expr *e)
 	case FTS_E_AND:
 	case FTS_E_OR:
 		expr(m, e->args[0]);
-		j1 = jump(m, e->kind == FTS_E_AND ? OP_JUMP_IF_FALSE_OR_POP : OP_JUMP_IF_TRUE_OR_POP, 0);
+		j1 = jump(m, e->kind == FTS_E_AND ? RT_LOP_JUMP_IF_FALSE_OR_POP : RT_LOP_JUMP_IF_TRUE_OR_POP, 0);
 		m->depth--;             /* the fall-through path popped a */
 		expr(m, e->args[1]);
 		patch(m, j1);
 		return;
 	case FTS_E_COND:
 		expr(m, e->args[0]);
-		j1 = jump(m, OP_JUMP_IF_FALSE, 1);
+		j1 = jump(m, RT_LOP_JUMP_IF_FALSE, 1);
 		expr(m, e->args[1]);
-		j2 = jump(m, OP_JUMP, 0);
+		j2 = jump(m, RT_LOP_JUMP, 0);
 		m->depth--;             /* the else branch starts without the then value */
 		patch(m, j1);
 		expr(m, e->args[2]);
@@ -254,12 +250,12 @@ int fts_lambda_emit(const struct fts_expr *e, uint8_t *buf, size_t cap, size_t *
 		fail(&m, "lr_lambda: nothing to compile");
 		return -1;
 	}
-	byte(&m, 'L');
-	byte(&m, 'B');
-	byte(&m, 1);
+	byte(&m, RT_LAMBDA_MAGIC0);
+	byte(&m, RT_LAMBDA_MAGIC1);
+	byte(&m, RT_LAMBDA_VERSION);
 	byte(&m, 0);            /* max_stack, below */
 	expr(&m, e);
-	op(&m, OP_RET, 1, 0);
+	op(&m, RT_LOP_RET, 1, 0);
 	if (m.failed)
 		return -1;
 	buf[3] = (uint8_t)(m.max < 1 ? 1 : m.max);

@@ -18,18 +18,20 @@ static const uint8_t magic[8] = {0x89, 'F', 'T', 'K', '\r', '\n', 0x1a, '\n'};
 #define CHUNK ((size_t)1 << 20)           /* bytes per write() */
 #define HOOK_CHUNK ((size_t)4096)          /* with a test hook: more hook calls */
 
+/* little-endian fields of n bytes (2, 4 or 8), through bytes.h */
 static void put_le(uint8_t *p, uint64_t v, int n)
 {
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	if (n == 2)
+		rt_wr16(p, (uint16_t)v);
+	else if (n == 4)
+		rt_wr32(p, (uint32_t)v);
+	else
+		rt_wr64(p, v);
 }
 
 static uint64_t get_le(const uint8_t *p, int n)
 {
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	return n == 2 ? rt_rd16(p) : n == 4 ? rt_rd32(p) : rt_rd64(p);
 }
 
 int rt_wbuf_init(struct rt_wbuf *b, ftsrt_alloc_fn alloc, void *ud)
@@ -100,23 +102,6 @@ void rt_wbuf_str(struct rt_wbuf *b, const char *s)
 	size_t n = s ? strlen(s) : 0;
 	rt_wbuf_u32(b, (uint32_t)n);
 	rt_wbuf_put(b, s, n);
-}
-
-uint32_t rt_crc32c(uint32_t crc, const void *p, size_t n)
-{
-	/* table built per call: 256 entries, negligible next to the data */
-	uint32_t table[256];
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-		table[i] = c;
-	}
-	const uint8_t *q = p;
-	crc = ~crc;
-	for (size_t i = 0; i < n; i++)
-		crc = table[(crc ^ q[i]) & 0xff] ^ (crc >> 8);
-	return ~crc;
 }
 
 int rt_ckpt_seal(struct rt_wbuf *b, uint64_t manifest_hash, uint64_t plan_identity)

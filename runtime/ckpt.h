@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytes.h"
 #include "ftsrt.h"
 
 #define RT_CKPT_TMP_INFIX ".tmp."
@@ -100,7 +101,6 @@ const void *rt_rbuf_get(struct rt_rbuf *r, size_t n);   /* NULL on overrun */
 void rt_rbuf_str(struct rt_rbuf *r, char *s, size_t cap);
 
 /* CRC-32C (Castagnoli) of p[0..n), continuing from crc (0 to start). */
-uint32_t rt_crc32c(uint32_t crc, const void *p, size_t n);
 
 /*
  * Test hook: called after each chunk of a checkpoint file is written,

@@ -29,33 +29,9 @@ struct op_info {
 };
 
 static const struct op_info op_table[RT_LOP_COUNT_] = {
-	[RT_LOP_CONST] = {8, 0, 1, "CONST"},
-	[RT_LOP_EPOCH] = {0, 0, 1, "EPOCH"},
-	[RT_LOP_ADD] = {0, 2, 1, "ADD"},
-	[RT_LOP_SUB] = {0, 2, 1, "SUB"},
-	[RT_LOP_MUL] = {0, 2, 1, "MUL"},
-	[RT_LOP_DIV] = {0, 2, 1, "DIV"},
-	[RT_LOP_FLOORDIV] = {0, 2, 1, "FLOORDIV"},
-	[RT_LOP_MOD] = {0, 2, 1, "MOD"},
-	[RT_LOP_POW] = {0, 2, 1, "POW"},
-	[RT_LOP_NEG] = {0, 1, 1, "NEG"},
-	[RT_LOP_NOT] = {0, 1, 1, "NOT"},
-	[RT_LOP_LT] = {0, 2, 1, "LT"},
-	[RT_LOP_LE] = {0, 2, 1, "LE"},
-	[RT_LOP_GT] = {0, 2, 1, "GT"},
-	[RT_LOP_GE] = {0, 2, 1, "GE"},
-	[RT_LOP_EQ] = {0, 2, 1, "EQ"},
-	[RT_LOP_NE] = {0, 2, 1, "NE"},
-	[RT_LOP_MIN] = {0, 2, 1, "MIN"},
-	[RT_LOP_MAX] = {0, 2, 1, "MAX"},
-	[RT_LOP_ABS] = {0, 1, 1, "ABS"},
-	[RT_LOP_INT] = {0, 1, 1, "INT"},
-	[RT_LOP_FLOAT] = {0, 1, 1, "FLOAT"},
-	[RT_LOP_JUMP_IF_FALSE] = {2, 1, 0, "JUMP_IF_FALSE"},
-	[RT_LOP_JUMP] = {2, 0, 0, "JUMP"},
-	[RT_LOP_JUMP_IF_FALSE_OR_POP] = {2, 1, 0, "JUMP_IF_FALSE_OR_POP"},
-	[RT_LOP_JUMP_IF_TRUE_OR_POP] = {2, 1, 0, "JUMP_IF_TRUE_OR_POP"},
-	[RT_LOP_RET] = {0, 1, 0, "RET"},
+#define LAMBDA_OP(name, code, operand, pops, pushes) [RT_LOP_##name] = {operand, pops, pushes, #name},
+#include "lambda_ops.def"
+#undef LAMBDA_OP
 };
 
 static bool is_jump(uint8_t op)

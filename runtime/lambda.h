@@ -97,34 +97,10 @@
 
 /* ORDER OPCODES: keep in sync with the table in lambda.c and the format above. */
 enum rt_lambda_op {
-	RT_LOP_CONST = 0x01,
-	RT_LOP_EPOCH = 0x02,
-	RT_LOP_ADD = 0x03,
-	RT_LOP_SUB = 0x04,
-	RT_LOP_MUL = 0x05,
-	RT_LOP_DIV = 0x06,
-	RT_LOP_FLOORDIV = 0x07,
-	RT_LOP_MOD = 0x08,
-	RT_LOP_POW = 0x09,
-	RT_LOP_NEG = 0x0A,
-	RT_LOP_NOT = 0x0B,
-	RT_LOP_LT = 0x0C,
-	RT_LOP_LE = 0x0D,
-	RT_LOP_GT = 0x0E,
-	RT_LOP_GE = 0x0F,
-	RT_LOP_EQ = 0x10,
-	RT_LOP_NE = 0x11,
-	RT_LOP_MIN = 0x12,
-	RT_LOP_MAX = 0x13,
-	RT_LOP_ABS = 0x14,
-	RT_LOP_INT = 0x15,
-	RT_LOP_FLOAT = 0x16,
-	RT_LOP_JUMP_IF_FALSE = 0x17,
-	RT_LOP_JUMP = 0x18,
-	RT_LOP_JUMP_IF_FALSE_OR_POP = 0x19,
-	RT_LOP_JUMP_IF_TRUE_OR_POP = 0x1A,
-	RT_LOP_RET = 0x1B,
-	RT_LOP_COUNT_ = 0x1C,           /* first invalid opcode */
+#define LAMBDA_OP(name, code, operand, pops, pushes) RT_LOP_##name = code,
+#include "lambda_ops.def"
+#undef LAMBDA_OP
+	RT_LOP_COUNT_,                  /* first invalid opcode */
 };
 
 /* The Python exception an evaluation raised. */

@@ -13,6 +13,8 @@
  */
 #include "lrsched.h"
 
+#include "bytes.h"
+
 #include <stddef.h>
 
 #include <math.h>
@@ -1346,7 +1348,7 @@ const char *rt_sched_errmsg(const struct rt_sched *s)
  *
  * Buffer: header, then one node per scheduler (depth first).
  *   header  magic "FTSS", u16 version (1), u16 0, u64 total length,
- *           u32 CRC-32 (IEEE) of the bytes after the header, u32 0   (24 bytes)
+ *           u32 CRC-32C of the bytes after the header, u32 0   (24 bytes)
  *   node    u32 kind, u32 nchildren, u64 ngroups, u64 nmilestones,
  *           NSCALAR x 8-byte scalars (the fields[] table, in order),
  *           NARRAYS x ngroups f64 (base_lrs, _last_lr, min_lrs, max_lrs,
@@ -1355,7 +1357,7 @@ const char *rt_sched_errmsg(const struct rt_sched *s)
  * CHECKLIST when a field is added: fields[], bump STATE_VERSION, tests.
  */
 #define STATE_MAGIC "FTSS"
-#define STATE_VERSION 1
+#define STATE_VERSION 2                 /* 2: CRC-32C (1 had CRC-32/IEEE) */
 #define STATE_HEADER 24
 
 enum ftype { F_F64, F_I64, F_INT, F_BOOL, F_SIZE };
@@ -1382,29 +1384,20 @@ static const struct field fields[] = {
 };
 #define NSCALAR (sizeof(fields) / sizeof(fields[0]))
 
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xFFFFFFFFu;
-	for (size_t i = 0; i < n; i++) {
-		c ^= p[i];
-		for (int k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-	}
-	return ~c;
-}
-
+/* little-endian fields of 2, 4 or 8 bytes, through bytes.h */
 static void put_u(uint8_t *p, uint64_t v, int nbytes)
 {
-	for (int i = 0; i < nbytes; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	if (nbytes == 2)
+		rt_wr16(p, (uint16_t)v);
+	else if (nbytes == 4)
+		rt_wr32(p, (uint32_t)v);
+	else
+		rt_wr64(p, v);
 }
 
 static uint64_t get_u(const uint8_t *p, int nbytes)
 {
-	uint64_t v = 0;
-	for (int i = nbytes - 1; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
+	return nbytes == 2 ? rt_rd16(p) : nbytes == 4 ? rt_rd32(p) : rt_rd64(p);
 }
 
 static uint64_t dbits(double d)
@@ -1482,7 +1475,7 @@ int rt_sched_state_save(const struct rt_sched *s, void *buf, size_t len)
 	put_u(p + 8, need, 8);
 	put_u(p + 20, 0, 4);
 	save_node(s, p + STATE_HEADER);
-	put_u(p + 16, crc32_ieee(p + STATE_HEADER, need - STATE_HEADER), 4);
+	put_u(p + 16, rt_crc32c(0, p + STATE_HEADER, need - STATE_HEADER), 4);
 	return 0;
 }
 
@@ -1575,7 +1568,7 @@ int rt_sched_state_load(struct rt_sched *s, const void *buf, size_t len)
 		return fail(s, FTSRT_EFORMAT, "scheduler state has non-zero reserved fields");
 	if (get_u(p + 8, 8) != len)
 		return fail(s, FTSRT_EFORMAT, "scheduler state length mismatch");
-	if (get_u(p + 16, 4) != crc32_ieee(p + STATE_HEADER, len - STATE_HEADER))
+	if (get_u(p + 16, 4) != rt_crc32c(0, p + STATE_HEADER, len - STATE_HEADER))
 		return fail(s, FTSRT_EFORMAT, "scheduler state checksum mismatch");
 	const uint8_t *q = p + STATE_HEADER, *end = p + len;
 	int rc = load_node(s, &q, end, false, 0);
