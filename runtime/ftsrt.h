@@ -305,6 +305,11 @@ FTSRT_API int ftsrt_optim_kind_slot(int kind, int i, const char **name, int *sha
  */
 FTSRT_API int ftsrt_optim_new(ftsrt_optim **out, int kind, int dtype);
 
+/* ftsrt_optim_new with an allocator (NULL: malloc) that every allocation of
+ * the optimizer goes through: its state arenas, scratch and tables. */
+FTSRT_API int ftsrt_optim_new_ex(ftsrt_optim **out, int kind, int dtype, ftsrt_alloc_fn alloc,
+				 void *ud);
+
 /* Release o and all its state; NULL is a no-op. */
 FTSRT_API void ftsrt_optim_free(ftsrt_optim *o);
 

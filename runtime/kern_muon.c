@@ -204,6 +204,14 @@ static double adjusted_lr(const struct rt_muon *mu)
  * Muon step of the rows x cols tensor p with gradient g; see struct rt_muon.
  * Returns FTSRT_OK or FTSRT_ENOMEM (scratch matrices).
  */
+size_t rt_muon_scratch_bytes(int dt, size_t rows, size_t cols)
+{
+	size_t nn = rows * cols, m = rows > cols ? cols : rows;
+	size_t out = (dt == FTSRT_F64 ? sizeof(double) : sizeof(float)) * nn;
+	size_t it = dt == FTSRT_F64 ? sizeof(double) : sizeof(float);  /* the iteration's type, at most */
+	return (out + 7) / 8 * 8 + (2 * nn + 2 * m * m) * (it > sizeof(float) ? it : sizeof(double));
+}
+
 int rt_muon_step(int dt, int fast, void *pv, const void *gv, const struct rt_muon *mu)
 {
 	const size_t R = (size_t)mu->rows, C = (size_t)mu->cols, nn = R * C;
@@ -214,13 +222,10 @@ int rt_muon_step(int dt, int fast, void *pv, const void *gv, const struct rt_muo
 	const double adj = adjusted_lr(mu);
 	if (nn == 0)
 		return FTSRT_OK;
-	void *updv = malloc(nn * (dt == FTSRT_F64 ? sizeof(double) : sizeof(float)));
-	char *scratch = malloc((2 * nn + 2 * m * m) * es);
-	if (!updv || !scratch) {
-		free(updv);
-		free(scratch);
-		return FTSRT_ENOMEM;
-	}
+	/* the caller's scratch (rt_muon_scratch_bytes): the update, then the matrices */
+	void *updv = mu->scratch;
+	size_t outb = (nn * (dt == FTSRT_F64 ? sizeof(double) : sizeof(float)) + 7) / 8 * 8;
+	char *scratch = (char *)mu->scratch + outb;
 	void *x = scratch, *y = scratch + nn * es, *gm = scratch + 2 * nn * es;
 	void *hm = scratch + (2 * nn + m * m) * es;
 	if (dt == FTSRT_F64) {
@@ -261,7 +266,5 @@ int rt_muon_step(int dt, int fast, void *pv, const void *gv, const struct rt_muo
 				p[i] = fmaf((float)(-adj), ((float *)x)[src], p[i]);
 			}
 		}
-	free(updv);
-	free(scratch);
 	return FTSRT_OK;
 }

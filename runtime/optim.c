@@ -42,6 +42,7 @@ struct rt_tensor {
 	double mu;                      /* ASGD */
 	void *row_var;                  /* Adafactor, ndim >= 2 */
 	void *col_var;                  /* Adafactor, ndim >= 2 */
+	size_t row_bytes, col_bytes;    /* their allocations */
 	struct rt_kscal k;              /* this step's scalars */
 };
 
@@ -55,11 +56,53 @@ struct ftsrt_optim {
 	struct rt_tensor *t;            /* parameter tensors */
 	int nt, capt;
 	size_t numel;                   /* total elements */
-	void *slot[RT_MAX_SLOTS];       /* per-element state arenas (NULL: unused) */
-	void *work;                     /* Adafactor scratch, largest tensor */
+	void *slot[RT_MAX_SLOTS];       /* per-element state arenas (NULL: unused), 64-byte aligned */
+	void *slot_raw[RT_MAX_SLOTS];   /* their allocations */
+	size_t slot_bytes;              /* bytes of each allocation */
+	void *work;                     /* Adafactor's scratch (largest tensor), Muon's */
+	size_t work_bytes;
 	bool stepped;                   /* a step has run: layout frozen */
+	ftsrt_alloc_fn alloc;           /* every allocation goes through it */
+	void *ud;
 	char err[200];                  /* last error message */
 };
+
+/* --- memory: the caller's allocator, for everything ------------------------- */
+
+static void *def_alloc(void *ud, void *p, size_t osize, size_t nsize)
+{
+	(void)ud;
+	(void)osize;
+	if (nsize == 0) {
+		free(p);
+		return NULL;
+	}
+	return realloc(p, nsize);
+}
+
+static void *oalloc(ftsrt_optim *o, size_t n)
+{
+	return o->alloc(o->ud, NULL, 0, n ? n : 1);
+}
+
+static void *ocalloc(ftsrt_optim *o, size_t n)
+{
+	void *p = oalloc(o, n);
+	if (p)
+		memset(p, 0, n ? n : 1);
+	return p;
+}
+
+static void ofree(ftsrt_optim *o, void *p, size_t n)
+{
+	if (p)
+		o->alloc(o->ud, p, n ? n : 1, 0);
+}
+
+static void *orealloc(ftsrt_optim *o, void *p, size_t osize, size_t nsize)
+{
+	return o->alloc(o->ud, p, p ? (osize ? osize : 1) : 0, nsize ? nsize : 1);
+}
 
 /* --- names, slots, defaults --------------------------------------------- */
 
@@ -234,14 +277,24 @@ static size_t esize(const ftsrt_optim *o)
 
 FTSRT_API int ftsrt_optim_new(ftsrt_optim **out, int kind, int dtype)
 {
+	return ftsrt_optim_new_ex(out, kind, dtype, NULL, NULL);
+}
+
+FTSRT_API int ftsrt_optim_new_ex(ftsrt_optim **out, int kind, int dtype, ftsrt_alloc_fn alloc, void *ud)
+{
 	if (!out)
 		return FTSRT_EINVAL;
 	*out = NULL;
 	if (kind < 0 || kind >= FTSRT_OPTIM_NKINDS || (dtype != FTSRT_F32 && dtype != FTSRT_F64))
 		return FTSRT_EINVAL;
-	ftsrt_optim *o = calloc(1, sizeof(*o));
+	if (!alloc)
+		alloc = def_alloc;
+	ftsrt_optim *o = alloc(ud, NULL, 0, sizeof(*o));
 	if (!o)
 		return FTSRT_ENOMEM;
+	memset(o, 0, sizeof(*o));
+	o->alloc = alloc;
+	o->ud = ud;
 	o->kind = kind;
 	o->dtype = dtype;
 	o->nthreads = 1;
@@ -254,15 +307,15 @@ FTSRT_API void ftsrt_optim_free(ftsrt_optim *o)
 	if (!o)
 		return;
 	for (int i = 0; i < o->nt; i++) {
-		free(o->t[i].row_var);
-		free(o->t[i].col_var);
+		ofree(o, o->t[i].row_var, o->t[i].row_bytes);
+		ofree(o, o->t[i].col_var, o->t[i].col_bytes);
 	}
 	for (int s = 0; s < RT_MAX_SLOTS; s++)
-		free(o->slot[s]);
-	free(o->work);
-	free(o->t);
-	free(o->groups);
-	free(o);
+		ofree(o, o->slot_raw[s], o->slot_bytes);
+	ofree(o, o->work, o->work_bytes);
+	ofree(o, o->t, (size_t)o->capt * sizeof(*o->t));
+	ofree(o, o->groups, (size_t)o->capgroups * sizeof(*o->groups));
+	o->alloc(o->ud, o, sizeof(*o), 0);
 }
 
 FTSRT_API const char *ftsrt_optim_errmsg(const ftsrt_optim *o)
@@ -387,7 +440,8 @@ FTSRT_API int ftsrt_optim_add_group(ftsrt_optim *o, const struct ftsrt_optim_hpa
 		return rc;
 	if (o->ngroups == o->capgroups) {
 		int cap = o->capgroups ? 2 * o->capgroups : 4;
-		void *g = realloc(o->groups, (size_t)cap * sizeof(*o->groups));
+		void *g = orealloc(o, o->groups, (size_t)o->capgroups * sizeof(*o->groups),
+				   (size_t)cap * sizeof(*o->groups));
 		if (!g)
 			return fail(o, FTSRT_ENOMEM, "out of memory");
 		o->groups = g;
@@ -425,7 +479,7 @@ FTSRT_API int ftsrt_optim_add_param(ftsrt_optim *o, int group, int ndim, const l
 		return fail(o, FTSRT_EINVAL, "the parameters hold too many elements in all");
 	if (o->nt == o->capt) {
 		int cap = o->capt ? 2 * o->capt : 8;
-		void *t = realloc(o->t, (size_t)cap * sizeof(*o->t));
+		void *t = orealloc(o, o->t, (size_t)o->capt * sizeof(*o->t), (size_t)cap * sizeof(*o->t));
 		if (!t)
 			return fail(o, FTSRT_ENOMEM, "out of memory");
 		o->t = t;
@@ -495,9 +549,11 @@ static int alloc_state(ftsrt_optim *o)
 			need = slot_live(o, &o->t[j], a);
 		if (!need)
 			continue;
-		o->slot[a] = aligned_alloc(64, bytes);
-		if (!o->slot[a])
+		o->slot_bytes = bytes + 64;
+		o->slot_raw[a] = oalloc(o, o->slot_bytes);
+		if (!o->slot_raw[a])
 			return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
+		o->slot[a] = (void *)(((uintptr_t)o->slot_raw[a] + 63) & ~(uintptr_t)63);
 	}
 	if (o->kind == FTSRT_OPTIM_ADAFACTOR) {
 		size_t maxn = 1;
@@ -508,15 +564,34 @@ static int alloc_state(ftsrt_optim *o)
 			if (t->ndim >= 2 && !t->row_var) {
 				size_t c = (size_t)t->shape[t->ndim - 1], r = (size_t)t->shape[t->ndim - 2];
 				size_t nr = c ? t->numel / c : 0, nc = r ? t->numel / r : 0;
-				t->row_var = calloc(nr ? nr : 1, esize(o));
-				t->col_var = calloc(nc ? nc : 1, esize(o));
+				t->row_bytes = (nr ? nr : 1) * esize(o);
+				t->col_bytes = (nc ? nc : 1) * esize(o);
+				t->row_var = ocalloc(o, t->row_bytes);
+				t->col_var = ocalloc(o, t->col_bytes);
 				if (!t->row_var || !t->col_var)
 					return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
 			}
 		}
-		o->work = malloc(maxn * esize(o));
+		o->work_bytes = maxn * esize(o);
+		o->work = oalloc(o, o->work_bytes);
 		if (!o->work)
 			return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
+	}
+	if (o->kind == FTSRT_OPTIM_MUON) {
+		/* Muon's update and Newton-Schulz matrices, for the largest tensor, once
+		 * (not an allocation per step) */
+		size_t need = 1;
+		for (int j = 0; j < o->nt; j++) {
+			const struct rt_tensor *t = &o->t[j];
+			if (t->ndim != 2)
+				continue;
+			size_t b = rt_muon_scratch_bytes(o->dtype, (size_t)t->shape[0], (size_t)t->shape[1]);
+			need = b > need ? b : need;
+		}
+		o->work_bytes = need;
+		o->work = oalloc(o, need);
+		if (!o->work)
+			return fail(o, FTSRT_ENOMEM, "out of memory for Muon's scratch");
 	}
 	return FTSRT_OK;
 }
@@ -795,6 +870,7 @@ static int step_tensorwise(ftsrt_optim *o, void *params, const void *grads, int 
 				.nesterov = h->nesterov, .adjust = h->adjust_lr_fn, .bf16 = h->muon_bf16,
 				.use_addmm = h->muon_use_addmm,
 				.buf = (char *)o->slot[0] + t->off * es,
+				.scratch = o->work,
 			};
 			int rc = rt_muon_step(o->dtype, fast, p, g, &m);
 			if (rc)

@@ -94,11 +94,15 @@ struct rt_muon {
 	int bf16;                       /* bool: emulate torch's bfloat16 iteration */
 	int use_addmm;                  /* bool: addmm form (one rounding per addmm) */
 	void *buf;                      /* momentum_buffer, rows*cols elements */
+	void *scratch;                  /* rt_muon_scratch_bytes() bytes, 8-aligned */
 };
 
+/* The scratch rt_muon_step needs for a rows x cols tensor in dtype dt. */
+size_t rt_muon_scratch_bytes(int dt, size_t rows, size_t cols);
+
 /*
- * Muon step on tensor p (grads g) in dtype dt.  fast uses OpenBLAS gemm,
- * otherwise plain loops.  Returns FTSRT_OK or FTSRT_ENOMEM.
+ * Muon step on tensor p (grads g) in dtype dt, in m->scratch.  fast uses
+ * OpenBLAS gemm, otherwise plain loops.  Returns FTSRT_OK.
  */
 int rt_muon_step(int dt, int fast, void *p, const void *g, const struct rt_muon *m);
 

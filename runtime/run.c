@@ -526,7 +526,7 @@ static int import_ckpt_state(ftsrt_run *r, ftsrt_optim *o, int oidx, const uint8
 static int rebuild(ftsrt_run *r)
 {
 	ftsrt_optim *o = NULL;
-	int rc = ftsrt_optim_new(&o, r->opt_kind, r->opt.dtype);
+	int rc = ftsrt_optim_new_ex(&o, r->opt_kind, r->opt.dtype, r->alloc, r->ud);
 	if (rc)
 		return fail(r, rc, "cannot create the optimizer");
 	ftsrt_optim_set_threads(o, r->opt.threads);

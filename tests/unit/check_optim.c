@@ -434,6 +434,79 @@ END_TEST
 
 /* --- slot names against stdlib/optim.fts ------------------------------------ */
 
+/* Every allocation an optimizer makes goes through the caller's allocator
+ * (state arenas, Adafactor's factors, Muon's scratch -- once, not per step),
+ * and any one failing is a clean FTSRT_ENOMEM. */
+struct counting {
+	long calls, live, fail_at;
+};
+
+static void *counting_alloc(void *ud, void *p, size_t osize, size_t nsize)
+{
+	struct counting *c = ud;
+	(void)osize;
+	if (nsize == 0) {
+		if (p)
+			c->live--;
+		free(p);
+		return NULL;
+	}
+	if (++c->calls == c->fail_at)
+		return NULL;
+	void *q = realloc(p, nsize);
+	if (q && !p)
+		c->live++;
+	return q;
+}
+
+START_TEST(allocator_covers_everything)
+{
+	static const int kinds[] = {FTSRT_OPTIM_ADAM, FTSRT_OPTIM_ADAFACTOR, FTSRT_OPTIM_MUON};
+	long shape[] = {24, 16};
+	size_t n = 24 * 16;
+	float *p = calloc(n, sizeof(float)), *g = calloc(n, sizeof(float));
+	for (size_t i = 0; i < n; i++)
+		g[i] = 0.01f * (float)(i % 7);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		/* how many allocations a run of 3 steps makes, all of them through the hook */
+		struct counting c = {0, 0, 0};
+		struct ftsrt_optim_hparams h;
+		ftsrt_optim_hparams_default(kinds[k], &h);
+		ftsrt_optim *o = NULL;
+		ck_assert_int_eq(ftsrt_optim_new_ex(&o, kinds[k], FTSRT_F32, counting_alloc, &c), 0);
+		ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 2, shape, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_step(o, p, g, n), 0);
+		long after_first = c.calls;
+		ck_assert_int_eq(ftsrt_optim_step(o, p, g, n), 0);
+		ck_assert_int_eq(ftsrt_optim_step(o, p, g, n), 0);
+		ck_assert_msg(c.calls == after_first, "kind %d allocates per step", kinds[k]);
+		ftsrt_optim_free(o);
+		ck_assert_int_eq(c.live, 0);
+		long total = after_first;
+		/* each one failing in turn */
+		for (long f = 1; f <= total; f++) {
+			struct counting d = {0, 0, f};
+			int rc = ftsrt_optim_new_ex(&o, kinds[k], FTSRT_F32, counting_alloc, &d);
+			if (rc) {
+				ck_assert_int_eq(rc, FTSRT_ENOMEM);
+				continue;
+			}
+			rc = ftsrt_optim_add_group(o, &h, NULL);
+			if (!rc)
+				rc = ftsrt_optim_add_param(o, 0, 2, shape, NULL);
+			if (!rc)
+				rc = ftsrt_optim_step(o, p, g, n);
+			ck_assert_msg(rc == FTSRT_ENOMEM, "kind %d, allocation %ld: rc %d", kinds[k], f, rc);
+			ftsrt_optim_free(o);
+			ck_assert_int_eq(d.live, 0);
+		}
+	}
+	free(p);
+	free(g);
+}
+END_TEST
+
 START_TEST(slots_match_stdlib)
 {
 	FILE *f = fopen("stdlib/optim.fts", "r");
@@ -498,6 +571,7 @@ static Suite *optim_suite(void)
 	tcase_add_test(tc, bad_calls);
 	tcase_add_test(tc, nan_grad_propagates);
 	tcase_add_test(tc, slots_match_stdlib);
+	tcase_add_test(tc, allocator_covers_everything);
 	suite_add_tcase(s, tc);
 	return s;
 }
