@@ -133,4 +133,20 @@ static inline uint32_t rt_crc32c(uint32_t crc, const void *buf, size_t n)
 	return ~c;
 }
 
+/* A little-endian field of n bytes (2, 4 or 8). */
+static inline void rt_wr_le(uint8_t *p, uint64_t v, int n)
+{
+	if (n == 2)
+		rt_wr16(p, (uint16_t)v);
+	else if (n == 4)
+		rt_wr32(p, (uint32_t)v);
+	else
+		rt_wr64(p, v);
+}
+
+static inline uint64_t rt_rd_le(const uint8_t *p, int n)
+{
+	return n == 2 ? rt_rd16(p) : n == 4 ? rt_rd32(p) : rt_rd64(p);
+}
+
 #endif /* RT_BYTES_H */

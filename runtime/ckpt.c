@@ -18,21 +18,6 @@ static const uint8_t magic[8] = {0x89, 'F', 'T', 'K', '\r', '\n', 0x1a, '\n'};
 #define CHUNK ((size_t)1 << 20)           /* bytes per write() */
 #define HOOK_CHUNK ((size_t)4096)          /* with a test hook: more hook calls */
 
-/* little-endian fields of n bytes (2, 4 or 8), through bytes.h */
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-	if (n == 2)
-		rt_wr16(p, (uint16_t)v);
-	else if (n == 4)
-		rt_wr32(p, (uint32_t)v);
-	else
-		rt_wr64(p, v);
-}
-
-static uint64_t get_le(const uint8_t *p, int n)
-{
-	return n == 2 ? rt_rd16(p) : n == 4 ? rt_rd32(p) : rt_rd64(p);
-}
 
 int rt_wbuf_init(struct rt_wbuf *b, ftsrt_alloc_fn alloc, void *ud)
 {
@@ -79,14 +64,14 @@ void rt_wbuf_put(struct rt_wbuf *b, const void *data, size_t n)
 void rt_wbuf_u32(struct rt_wbuf *b, uint32_t v)
 {
 	uint8_t x[4];
-	put_le(x, v, 4);
+	rt_wr_le(x, v, 4);
 	rt_wbuf_put(b, x, 4);
 }
 
 void rt_wbuf_i64(struct rt_wbuf *b, int64_t v)
 {
 	uint8_t x[8];
-	put_le(x, (uint64_t)v, 8);
+	rt_wr_le(x, (uint64_t)v, 8);
 	rt_wbuf_put(b, x, 8);
 }
 
@@ -111,13 +96,13 @@ int rt_ckpt_seal(struct rt_wbuf *b, uint64_t manifest_hash, uint64_t plan_identi
 		return b->err;
 	uint8_t *h = b->p;
 	memcpy(h, magic, 8);
-	put_le(h + 8, RT_CKPT_MAJOR, 2);
-	put_le(h + 10, RT_CKPT_MINOR, 2);
-	put_le(h + 12, RT_CKPT_HEADER, 4);
-	put_le(h + 16, b->len, 8);
-	put_le(h + 24, manifest_hash, 8);
-	put_le(h + 32, plan_identity, 8);
-	put_le(b->p + b->len - 4, rt_crc32c(0, b->p, b->len - 4), 4);
+	rt_wr_le(h + 8, RT_CKPT_MAJOR, 2);
+	rt_wr_le(h + 10, RT_CKPT_MINOR, 2);
+	rt_wr_le(h + 12, RT_CKPT_HEADER, 4);
+	rt_wr_le(h + 16, b->len, 8);
+	rt_wr_le(h + 24, manifest_hash, 8);
+	rt_wr_le(h + 32, plan_identity, 8);
+	rt_wr_le(b->p + b->len - 4, rt_crc32c(0, b->p, b->len - 4), 4);
 	return 0;
 }
 
@@ -126,17 +111,17 @@ int rt_ckpt_open(const uint8_t *p, size_t len, struct rt_rbuf *body, uint64_t *m
 {
 	if (!p || len < 32 + 4 || memcmp(p, magic, 8) != 0)
 		return FTSRT_EFORMAT;
-	if (get_le(p + 8, 2) != RT_CKPT_MAJOR)
+	if (rt_rd_le(p + 8, 2) != RT_CKPT_MAJOR)
 		return FTSRT_EVERSION;
-	size_t hs = (size_t)get_le(p + 12, 4);
-	if (hs < 32 || hs > len - 4 || get_le(p + 16, 8) != len)
+	size_t hs = (size_t)rt_rd_le(p + 12, 4);
+	if (hs < 32 || hs > len - 4 || rt_rd_le(p + 16, 8) != len)
 		return FTSRT_EFORMAT;
-	if ((uint32_t)get_le(p + len - 4, 4) != rt_crc32c(0, p, len - 4))
+	if ((uint32_t)rt_rd_le(p + len - 4, 4) != rt_crc32c(0, p, len - 4))
 		return FTSRT_EFORMAT;
 	if (manifest_hash)
-		*manifest_hash = get_le(p + 24, 8);
+		*manifest_hash = rt_rd_le(p + 24, 8);
 	if (plan_identity)           /* minor 0 headers (32 bytes) have none: 0 */
-		*plan_identity = hs >= 40 ? get_le(p + 32, 8) : 0;
+		*plan_identity = hs >= 40 ? rt_rd_le(p + 32, 8) : 0;
 	body->p = p;
 	body->len = len - 4;
 	body->pos = hs;
@@ -158,13 +143,13 @@ const void *rt_rbuf_get(struct rt_rbuf *r, size_t n)
 uint32_t rt_rbuf_u32(struct rt_rbuf *r)
 {
 	const uint8_t *q = rt_rbuf_get(r, 4);
-	return q ? (uint32_t)get_le(q, 4) : 0;
+	return q ? (uint32_t)rt_rd_le(q, 4) : 0;
 }
 
 int64_t rt_rbuf_i64(struct rt_rbuf *r)
 {
 	const uint8_t *q = rt_rbuf_get(r, 8);
-	return q ? (int64_t)get_le(q, 8) : 0;
+	return q ? (int64_t)rt_rd_le(q, 8) : 0;
 }
 
 double rt_rbuf_f64(struct rt_rbuf *r)
@@ -356,7 +341,7 @@ int rt_ckpt_read_file(const char *path, ftsrt_alloc_fn alloc, void *ud, uint8_t 
 	uint8_t h[32];
 	int e = 0;
 	if ((size_t)st.st_size < sizeof(h) + 4 || !read_all(fd, h, sizeof(h), &e) ||
-	    memcmp(h, magic, 8) != 0 || get_le(h + 16, 8) != (uint64_t)st.st_size) {
+	    memcmp(h, magic, 8) != 0 || rt_rd_le(h + 16, 8) != (uint64_t)st.st_size) {
 		close(fd);
 		if (e)
 			return io_fail(err, errlen, "cannot read", path, e);

@@ -12,6 +12,7 @@
  * initial_step (_initial_step).
  */
 #include "lrsched.h"
+#include "mem.h"
 
 #include "bytes.h"
 
@@ -142,17 +143,6 @@ static int fail(struct rt_sched *s, int status, const char *fmt, ...)
 	vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
 	va_end(ap);
 	return status;
-}
-
-static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-	(void)ud;
-	(void)osize;
-	if (nsize == 0) {
-		free(ptr);
-		return NULL;
-	}
-	return realloc(ptr, nsize);
 }
 
 static void *mem(struct rt_sched *s, void *ptr, size_t osize, size_t nsize)
@@ -1242,7 +1232,7 @@ int rt_sched_init(struct rt_sched *s, const struct rt_sched_config *cfg, struct 
 	if (!s)
 		return FTSRT_EINVAL;
 	memset(s, 0, sizeof(*s));
-	s->alloc = alloc ? alloc : default_alloc;
+	s->alloc = alloc ? alloc : rt_default_alloc;
 	s->ud = ud;
 	if (!cfg || !pg || !pg->lr || !pg->initial_lr || pg->n == 0)
 		return fail(s, FTSRT_EINVAL, "a scheduler needs a configuration and parameter groups");
@@ -1384,21 +1374,6 @@ static const struct field fields[] = {
 };
 #define NSCALAR (sizeof(fields) / sizeof(fields[0]))
 
-/* little-endian fields of 2, 4 or 8 bytes, through bytes.h */
-static void put_u(uint8_t *p, uint64_t v, int nbytes)
-{
-	if (nbytes == 2)
-		rt_wr16(p, (uint16_t)v);
-	else if (nbytes == 4)
-		rt_wr32(p, (uint32_t)v);
-	else
-		rt_wr64(p, v);
-}
-
-static uint64_t get_u(const uint8_t *p, int nbytes)
-{
-	return nbytes == 2 ? rt_rd16(p) : nbytes == 4 ? rt_rd32(p) : rt_rd64(p);
-}
 
 static uint64_t dbits(double d)
 {
@@ -1429,10 +1404,10 @@ size_t rt_sched_state_size(const struct rt_sched *s)
 
 static uint8_t *save_node(const struct rt_sched *s, uint8_t *p)
 {
-	put_u(p, (uint64_t)s->kind, 4);
-	put_u(p + 4, s->nchildren, 4);
-	put_u(p + 8, s->ngroups, 8);
-	put_u(p + 16, s->nmilestones, 8);
+	rt_wr_le(p, (uint64_t)s->kind, 4);
+	rt_wr_le(p + 4, s->nchildren, 4);
+	rt_wr_le(p + 8, s->ngroups, 8);
+	rt_wr_le(p + 16, s->nmilestones, 8);
 	p += 24;
 	const uint8_t *base = (const uint8_t *)s;
 	for (size_t i = 0; i < NSCALAR; i++, p += 8) {
@@ -1445,17 +1420,17 @@ static uint8_t *save_node(const struct rt_sched *s, uint8_t *p)
 		case F_BOOL: v = *(const bool *)fp; break;
 		default: v = *(const size_t *)fp; break;
 		}
-		put_u(p, v, 8);
+		rt_wr_le(p, v, 8);
 	}
 	for (int a = 0; a < NARRAYS; a++) {
 		const double *arr = *darray((struct rt_sched *)s, a);
 		for (size_t g = 0; g < s->ngroups; g++, p += 8)
-			put_u(p, dbits(arr[g]), 8);
+			rt_wr_le(p, dbits(arr[g]), 8);
 	}
 	for (size_t g = 0; g < s->ngroups; g++, p += 4)
-		put_u(p, s->lambda_idx[g], 4);
+		rt_wr_le(p, s->lambda_idx[g], 4);
 	for (size_t i = 0; i < s->nmilestones; i++, p += 8)
-		put_u(p, (uint64_t)s->milestones[i], 8);
+		rt_wr_le(p, (uint64_t)s->milestones[i], 8);
 	for (size_t i = 0; i < s->nchildren; i++)
 		p = save_node(&s->children[i], p);
 	return p;
@@ -1470,12 +1445,12 @@ int rt_sched_state_save(const struct rt_sched *s, void *buf, size_t len)
 		return FTSRT_EINVAL;
 	uint8_t *p = buf;
 	memcpy(p, STATE_MAGIC, 4);
-	put_u(p + 4, STATE_VERSION, 2);
-	put_u(p + 6, 0, 2);
-	put_u(p + 8, need, 8);
-	put_u(p + 20, 0, 4);
+	rt_wr_le(p + 4, STATE_VERSION, 2);
+	rt_wr_le(p + 6, 0, 2);
+	rt_wr_le(p + 8, need, 8);
+	rt_wr_le(p + 20, 0, 4);
 	save_node(s, p + STATE_HEADER);
-	put_u(p + 16, rt_crc32c(0, p + STATE_HEADER, need - STATE_HEADER), 4);
+	rt_wr_le(p + 16, rt_crc32c(0, p + STATE_HEADER, need - STATE_HEADER), 4);
 	return 0;
 }
 
@@ -1489,8 +1464,8 @@ static int load_node(struct rt_sched *s, const uint8_t **pp, const uint8_t *end,
 	const uint8_t *p = *pp;
 	if ((size_t)(end - p) < 24)
 		return FTSRT_EFORMAT;
-	uint64_t kind = get_u(p, 4), nchildren = get_u(p + 4, 4);
-	uint64_t ngroups = get_u(p + 8, 8), nms = get_u(p + 16, 8);
+	uint64_t kind = rt_rd_le(p, 4), nchildren = rt_rd_le(p + 4, 4);
+	uint64_t ngroups = rt_rd_le(p + 8, 8), nms = rt_rd_le(p + 16, 8);
 	p += 24;
 	if (kind != (uint64_t)s->kind || nchildren != s->nchildren || ngroups == 0 ||
 	    ngroups > ((uint64_t)1 << 24) || nms != s->nmilestones ||
@@ -1501,13 +1476,13 @@ static int load_node(struct rt_sched *s, const uint8_t **pp, const uint8_t *end,
 		return FTSRT_EFORMAT;
 	/* check scalars */
 	for (size_t i = 0; i < NSCALAR; i++) {
-		int64_t v = (int64_t)get_u(p + 8 * i, 8);
+		int64_t v = (int64_t)rt_rd_le(p + 8 * i, 8);
 		if (fields[i].type != F_F64 && (v < fields[i].lo || v > fields[i].hi))
 			return FTSRT_EFORMAT;
 	}
 	const uint8_t *li = p + NSCALAR * 8 + NARRAYS * 8 * ngroups;
 	for (uint64_t g = 0; g < ngroups; g++) {
-		uint64_t idx = get_u(li + 4 * g, 4);
+		uint64_t idx = rt_rd_le(li + 4 * g, 4);
 		if (s->nlambdas ? idx >= s->nlambdas : idx != 0)
 			return FTSRT_EFORMAT;
 	}
@@ -1515,7 +1490,7 @@ static int load_node(struct rt_sched *s, const uint8_t **pp, const uint8_t *end,
 		uint8_t *base = (uint8_t *)s;
 		for (size_t i = 0; i < NSCALAR; i++) {
 			void *fp = base + fields[i].off;
-			uint64_t v = get_u(p + 8 * i, 8);
+			uint64_t v = rt_rd_le(p + 8 * i, 8);
 			switch (fields[i].type) {
 			case F_F64: *(double *)fp = bitsd(v); break;
 			case F_I64: *(int64_t *)fp = (int64_t)v; break;
@@ -1528,17 +1503,17 @@ static int load_node(struct rt_sched *s, const uint8_t **pp, const uint8_t *end,
 		for (int a = 0; a < NARRAYS; a++) {
 			double *arr = *darray(s, a);
 			for (uint64_t g = 0; g < ngroups; g++, q += 8)
-				arr[g] = bitsd(get_u(q, 8));
+				arr[g] = bitsd(rt_rd_le(q, 8));
 		}
 		for (uint64_t g = 0; g < ngroups; g++, q += 4)
-			s->lambda_idx[g] = (uint32_t)get_u(q, 4);
+			s->lambda_idx[g] = (uint32_t)rt_rd_le(q, 4);
 		for (uint64_t i = 0; i < nms; i++, q += 8)
-			s->milestones[i] = (int64_t)get_u(q, 8);
+			s->milestones[i] = (int64_t)rt_rd_le(q, 8);
 		s->ngroups = (size_t)ngroups;
 	} else {
 		const uint8_t *q = p + NSCALAR * 8 + (NARRAYS * 8 + 4) * ngroups;
 		for (uint64_t i = 0; i < nms; i++, q += 8)
-			if (!int_ok((int64_t)get_u(q, 8)))
+			if (!int_ok((int64_t)rt_rd_le(q, 8)))
 				return FTSRT_EFORMAT;
 		/* grow now, so that applying cannot fail half-way */
 		if (reserve(s, (size_t)ngroups))
@@ -1561,14 +1536,14 @@ int rt_sched_state_load(struct rt_sched *s, const void *buf, size_t len)
 	const uint8_t *p = buf;
 	if (len < STATE_HEADER || memcmp(p, STATE_MAGIC, 4) != 0)
 		return fail(s, FTSRT_EFORMAT, "not a scheduler state");
-	if (get_u(p + 4, 2) != STATE_VERSION)
-		return fail(s, get_u(p + 4, 2) > STATE_VERSION ? FTSRT_EVERSION : FTSRT_EFORMAT,
-			    "scheduler state version %u", (unsigned)get_u(p + 4, 2));
-	if (get_u(p + 6, 2) != 0 || get_u(p + 20, 4) != 0)
+	if (rt_rd_le(p + 4, 2) != STATE_VERSION)
+		return fail(s, rt_rd_le(p + 4, 2) > STATE_VERSION ? FTSRT_EVERSION : FTSRT_EFORMAT,
+			    "scheduler state version %u", (unsigned)rt_rd_le(p + 4, 2));
+	if (rt_rd_le(p + 6, 2) != 0 || rt_rd_le(p + 20, 4) != 0)
 		return fail(s, FTSRT_EFORMAT, "scheduler state has non-zero reserved fields");
-	if (get_u(p + 8, 8) != len)
+	if (rt_rd_le(p + 8, 8) != len)
 		return fail(s, FTSRT_EFORMAT, "scheduler state length mismatch");
-	if (get_u(p + 16, 4) != rt_crc32c(0, p + STATE_HEADER, len - STATE_HEADER))
+	if (rt_rd_le(p + 16, 4) != rt_crc32c(0, p + STATE_HEADER, len - STATE_HEADER))
 		return fail(s, FTSRT_EFORMAT, "scheduler state checksum mismatch");
 	const uint8_t *q = p + STATE_HEADER, *end = p + len;
 	int rc = load_node(s, &q, end, false, 0);

@@ -12,6 +12,7 @@
  * thread that first updates it (first touch).
  */
 #include "optim_int.h"
+#include "mem.h"
 
 #include <float.h>
 #include <math.h>
@@ -68,17 +69,6 @@ struct ftsrt_optim {
 };
 
 /* --- memory: the caller's allocator, for everything ------------------------- */
-
-static void *def_alloc(void *ud, void *p, size_t osize, size_t nsize)
-{
-	(void)ud;
-	(void)osize;
-	if (nsize == 0) {
-		free(p);
-		return NULL;
-	}
-	return realloc(p, nsize);
-}
 
 static void *oalloc(ftsrt_optim *o, size_t n)
 {
@@ -288,7 +278,7 @@ FTSRT_API int ftsrt_optim_new_ex(ftsrt_optim **out, int kind, int dtype, ftsrt_a
 	if (kind < 0 || kind >= FTSRT_OPTIM_NKINDS || (dtype != FTSRT_F32 && dtype != FTSRT_F64))
 		return FTSRT_EINVAL;
 	if (!alloc)
-		alloc = def_alloc;
+		alloc = rt_default_alloc;
 	ftsrt_optim *o = alloc(ud, NULL, 0, sizeof(*o));
 	if (!o)
 		return FTSRT_ENOMEM;

@@ -12,6 +12,7 @@
  * and there is no global state.
  */
 #include "plan.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -94,17 +95,6 @@ static int fail(struct ld *ld, int status, const char *fmt, ...)
 		va_end(ap);
 	}
 	return status;
-}
-
-static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-	(void)ud;
-	(void)osize;
-	if (nsize == 0) {
-		free(ptr);
-		return NULL;
-	}
-	return realloc(ptr, nsize);
 }
 
 /* n * size bytes from the plan's allocator (at least 1), or NULL; zeroed
@@ -951,7 +941,7 @@ static int open_common(ftsrt_plan **out, const char *path, const void *data, siz
 	if (!path && !data && len)
 		return fail(&ld, FTSRT_EINVAL, "no plan given");
 	if (!alloc)
-		alloc = default_alloc;
+		alloc = rt_default_alloc;
 	p = alloc(ud, NULL, 0, sizeof(*p));
 	if (!p)
 		return fail(&ld, FTSRT_ENOMEM, "out of memory");

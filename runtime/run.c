@@ -47,6 +47,7 @@
  * everything else, allocated through the run's allocator.  No global state.
  */
 #include "run_int.h"
+#include "mem.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -175,17 +176,6 @@ struct ftsrt_run {
 };
 
 /* --- memory and messages ---------------------------------------------------- */
-
-static void *def_alloc(void *ud, void *p, size_t osize, size_t nsize)
-{
-	(void)ud;
-	(void)osize;
-	if (nsize == 0) {
-		free(p);
-		return NULL;
-	}
-	return realloc(p, nsize);
-}
 
 static void *ralloc(ftsrt_run *r, size_t n)
 {
@@ -1327,7 +1317,7 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 			snprintf(err, errlen, "%s", e);
 		return rc;
 	}
-	ftsrt_alloc_fn alloc = o.alloc ? o.alloc : def_alloc;
+	ftsrt_alloc_fn alloc = o.alloc ? o.alloc : rt_default_alloc;
 	ftsrt_run *r = alloc(o.alloc_ud, NULL, 0, sizeof(*r));
 	if (!r) {
 		if (err && errlen)

@@ -2,6 +2,7 @@
  * sem.c - finetuning-scheduler's transition semantics (see sem.h).
  */
 #include "sem.h"
+#include "mem.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -20,17 +21,6 @@ static int err_out(char *err, size_t n, int rc, const char *fmt, ...)
 		va_end(ap);
 	}
 	return rc;
-}
-
-static void *def_alloc(void *ud, void *p, size_t osize, size_t nsize)
-{
-	(void)ud;
-	(void)osize;
-	if (nsize == 0) {
-		free(p);
-		return NULL;
-	}
-	return realloc(p, nsize);
 }
 
 /* --- plan records ------------------------------------------------------------------ */
@@ -291,7 +281,7 @@ bool sem_no_decay(const struct rt_plan *p, const char *name)
 void sem_groups_init(struct sem_groups *g, ftsrt_alloc_fn alloc, void *ud)
 {
 	memset(g, 0, sizeof(*g));
-	g->alloc = alloc ? alloc : def_alloc;
+	g->alloc = alloc ? alloc : rt_default_alloc;
 	g->ud = ud;
 }
 
