@@ -232,8 +232,9 @@ check-fts: all $(TEST_BIN)
 
 # the Python binding against Debian's python3-torch (installed by make deps);
 # a sanitized libftsrt.so needs the sanitizer runtimes preloaded into Python
+# (colon-separated: the value has no blank, so it survives being word-split)
 ifneq ($(SANITIZE),)
-PY_ENV := LD_PRELOAD="$(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)" \
+PY_ENV := LD_PRELOAD=$(shell $(CC) -print-file-name=libasan.so):$(shell $(CC) -print-file-name=libubsan.so) \
 	ASAN_OPTIONS=detect_leaks=0
 endif
 pytest: all
@@ -316,7 +317,7 @@ FUZZ_FLAGS   := -std=c11 -g -O1 -D_GNU_SOURCE -Iruntime -fsanitize=fuzzer,addres
 FUZZ_RT_SRC  := runtime/plan.c runtime/lambda.c runtime/version.c runtime/mem.c
 
 $(B)/fuzz/fuzz_plan: tests/fuzz/fuzz_plan.c $(FUZZ_RT_SRC) runtime/plan.h runtime/plan_format.h \
-		runtime/plan_ops.def runtime/lambda.h runtime/ftsrt.h
+		runtime/plan_ops.def runtime/plan_records.def runtime/lambda.h runtime/ftsrt.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_plan.c $(FUZZ_RT_SRC) -lm
 

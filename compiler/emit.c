@@ -1,5 +1,6 @@
 /*
- * emit.c - the plan writer (see emit.h; layout in runtime/plan_format.h).
+ * emit.c - the plan writer (see emit.h; fields by name from
+ * runtime/plan_records.def with PLAN_SET, no offsets here).
  *
  * Sections are built in growable byte buffers, one per section id, then
  * laid out behind the header and the section table in plan_ops.def order.
@@ -133,28 +134,28 @@ static uint32_t emit_str(struct em *m, const char *s)
 
 static uint32_t emit_i64s(struct em *m, const int64_t *v, size_t n)
 {
-	uint32_t at = count(m, PLAN_SEC_I64P, 8);
-	uint8_t *q = grow(m, PLAN_SEC_I64P, 8 * n);
+	uint32_t at = count(m, PLAN_SEC_I64P, PLAN_SIZE(I64P));
+	uint8_t *q = grow(m, PLAN_SEC_I64P, PLAN_SIZE(I64P) * n);
 	for (size_t k = 0; k < n; k++)
-		plan_wr64(q + 8 * k, (uint64_t)v[k]);
+		PLAN_SET(I64P, q + PLAN_SIZE(I64P) * k, value, v[k]);
 	return at;
 }
 
 static uint32_t emit_f64s(struct em *m, const double *v, size_t n)
 {
-	uint32_t at = count(m, PLAN_SEC_F64P, 8);
-	uint8_t *q = grow(m, PLAN_SEC_F64P, 8 * n);
+	uint32_t at = count(m, PLAN_SEC_F64P, PLAN_SIZE(F64P));
+	uint8_t *q = grow(m, PLAN_SEC_F64P, PLAN_SIZE(F64P) * n);
 	for (size_t k = 0; k < n; k++)
-		plan_wrf64(q + 8 * k, v[k]);
+		PLAN_SET(F64P, q + PLAN_SIZE(F64P) * k, value, v[k]);
 	return at;
 }
 
 static uint32_t emit_u32s(struct em *m, const uint32_t *v, size_t n)
 {
-	uint32_t at = count(m, PLAN_SEC_U32P, 4);
-	uint8_t *q = grow(m, PLAN_SEC_U32P, 4 * n);
+	uint32_t at = count(m, PLAN_SEC_U32P, PLAN_SIZE(U32P));
+	uint8_t *q = grow(m, PLAN_SEC_U32P, PLAN_SIZE(U32P) * n);
 	for (size_t k = 0; k < n; k++)
-		plan_wr32(q + 4 * k, v[k]);
+		PLAN_SET(U32P, q + PLAN_SIZE(U32P) * k, value, v[k]);
 	return at;
 }
 
@@ -197,22 +198,22 @@ static void emit_manifest(struct em *m)
 		      man->path ? man->path : "the manifest");
 		return;
 	}
-	uint8_t *h = grow(m, PLAN_SEC_MANI, PLAN_MANI_HEAD);
-	plan_wr64(h, fts_emit_manifest_hash(man));
-	plan_wr32(h + 8, man->n);
+	uint8_t *h = grow(m, PLAN_SEC_MANI, PLAN_SIZE(MANH));
+	PLAN_SET(MANH, h, manifest_hash, fts_emit_manifest_hash(man));
+	PLAN_SET(MANH, h, nparams, man->n);
 	for (uint32_t i = 0; i < man->n; i++) {
 		const struct fts_mparam *p = &man->p[i];
 		uint32_t name = emit_str(m, p->name), dt = emit_str(m, mdtype(p));
 		uint32_t nd = p->ndim > 0 ? (uint32_t)p->ndim : 0;
 		uint32_t dims = emit_i64s(m, man->dims + p->dims, nd);
-		uint8_t *r = grow(m, PLAN_SEC_MANI, 24);
-		plan_wr32(r, name);
-		plan_wr32(r + 4, dt);
-		plan_wr32(r + 8, dims);
-		plan_wr32(r + 12, (uint32_t)(p->tied_to < 0 ? -1 : p->tied_to));
-		r[16] = (uint8_t)nd;
-		r[17] = dtype_code(mdtype(p));
-		r[18] = p->requires_grad ? 1 : 0;
+		uint8_t *r = grow(m, PLAN_SEC_MANI, PLAN_SIZE(MANI));
+		PLAN_SET(MANI, r, name, name);
+		PLAN_SET(MANI, r, dtype_name, dt);
+		PLAN_SET(MANI, r, dims, dims);
+		PLAN_SET(MANI, r, tied_to, p->tied_to < 0 ? -1 : p->tied_to);
+		PLAN_SET(MANI, r, ndim, (uint8_t)nd);
+		PLAN_SET(MANI, r, dtype, dtype_code(mdtype(p)));
+		PLAN_SET(MANI, r, requires_grad, p->requires_grad ? 1 : 0);
 	}
 }
 
@@ -225,79 +226,80 @@ static void emit_arg(struct em *m, const struct rt_plan_arg *a, bool force)
 		s = emit_str(m, a->s);
 	if (a->kind == RT_ARG_FLOATS)
 		vi = emit_f64s(m, a->v, a->n);
-	uint8_t *r = grow(m, PLAN_SEC_ARGS, 40);
-	plan_wr32(r, name);
-	r[4] = a->kind;
-	r[5] = a->given ? 1 : 0;
-	r[6] = a->b;
-	r[7] = force;
-	plan_wr32(r + 8, s);
-	plan_wr32(r + 12, vi);
-	plan_wr32(r + 16, a->kind == RT_ARG_FLOATS ? a->n : 0);
-	plan_wr64(r + 24, (uint64_t)a->i);
-	plan_wrf64(r + 32, a->f);
+	uint8_t *r = grow(m, PLAN_SEC_ARGS, PLAN_SIZE(ARGS));
+	PLAN_SET(ARGS, r, name, name);
+	PLAN_SET(ARGS, r, kind, a->kind);
+	PLAN_SET(ARGS, r, given, a->given ? 1 : 0);
+	PLAN_SET(ARGS, r, b, a->b);
+	PLAN_SET(ARGS, r, force, force);
+	PLAN_SET(ARGS, r, s, s);
+	PLAN_SET(ARGS, r, v, vi);
+	PLAN_SET(ARGS, r, n, a->kind == RT_ARG_FLOATS ? a->n : 0);
+	PLAN_SET(ARGS, r, i, a->i);
+	PLAN_SET(ARGS, r, f, a->f);
 }
 
 static void emit_class(struct em *m, const struct rt_plan_class *c)
 {
-	uint8_t *r = grow(m, PLAN_SEC_CLSS, 80);
-	size_t at = (size_t)(r - m->s[PLAN_SEC_CLSS].p);
-	uint8_t tmp[80] = {0};
-	tmp[0] = c->scheduler;
-	tmp[1] = c->epoch_interval;
-	tmp[2] = c->use_current;
-	plan_wr16(tmp + 4, c->stdlib_id);
-	plan_wr32(tmp + 8, emit_str(m, c->class_path));
-	uint32_t args = count(m, PLAN_SEC_ARGS, 40);
+	/* the record is filled in a copy: emitting arguments and pools below
+	 * may move the section's buffer */
+	size_t at = m->s[PLAN_SEC_CLSS].len;
+	grow(m, PLAN_SEC_CLSS, PLAN_SIZE(CLSS));
+	uint8_t r[PLAN_SIZE(CLSS)] = {0};
+	PLAN_SET(CLSS, r, scheduler, c->scheduler);
+	PLAN_SET(CLSS, r, epoch_interval, c->epoch_interval);
+	PLAN_SET(CLSS, r, use_current, c->use_current);
+	PLAN_SET(CLSS, r, stdlib_id, c->stdlib_id);
+	PLAN_SET(CLSS, r, class_path, emit_str(m, c->class_path));
+	PLAN_SET(CLSS, r, args, count(m, PLAN_SEC_ARGS, PLAN_SIZE(ARGS)));
 	for (uint32_t k = 0; k < c->nargs; k++)
 		emit_arg(m, &c->args[k], false);
-	plan_wr32(tmp + 12, args);
-	plan_wr32(tmp + 16, c->nargs);
+	PLAN_SET(CLSS, r, nargs, c->nargs);
 	if (!c->scheduler) {
 		uint32_t offs[64];
 		uint32_t n = c->nslots < 64 ? c->nslots : 64;
 		for (uint32_t k = 0; k < n; k++)
 			offs[k] = emit_str(m, c->state_slots[k]);
-		plan_wr32(tmp + 20, emit_u32s(m, offs, n));
-		plan_wr32(tmp + 24, n);
+		PLAN_SET(CLSS, r, slots, emit_u32s(m, offs, n));
+		PLAN_SET(CLSS, r, nslots, n);
 		/* the restore profile */
-		tmp[3] = c->state_at_construction;
+		PLAN_SET(CLSS, r, state_at_construction, c->state_at_construction);
 		uint32_t nr = c->nreads < 64 ? c->nreads : 64;
 		for (uint32_t k = 0; k < nr; k++)
 			offs[k] = emit_str(m, c->reads[k]);
-		plan_wr32(tmp + 68, nr ? emit_u32s(m, offs, nr) : 0);
-		plan_wr16(tmp + 76, (uint16_t)nr);
-		uint32_t sx = count(m, PLAN_SEC_ARGS, 40);
+		PLAN_SET(CLSS, r, reads, nr ? emit_u32s(m, offs, nr) : 0);
+		PLAN_SET(CLSS, r, nreads, (uint16_t)nr);
+		uint32_t sx = count(m, PLAN_SEC_ARGS, PLAN_SIZE(ARGS));
 		for (uint32_t k = 0; k < c->nsetstates; k++)
 			emit_arg(m, &c->setstates[k], c->setstate_force[k]);
-		plan_wr32(tmp + 72, c->nsetstates ? sx : 0);
-		plan_wr16(tmp + 78, (uint16_t)c->nsetstates);
+		PLAN_SET(CLSS, r, setstates, c->nsetstates ? sx : 0);
+		PLAN_SET(CLSS, r, nsetstates, (uint16_t)c->nsetstates);
 	}
-	plan_wr32(tmp + 28, c->frequency ? c->frequency : 1);
-	plan_wr32(tmp + 32, c->monitor ? emit_str(m, c->monitor) : PLAN_NOSTR);
-	plan_wr32(tmp + 40, (uint32_t)-1);
+	PLAN_SET(CLSS, r, frequency, c->frequency ? c->frequency : 1);
+	PLAN_SET(CLSS, r, monitor, c->monitor ? emit_str(m, c->monitor) : PLAN_NOSTR);
+	PLAN_SET(CLSS, r, ninit_pg_lrs, -1);
 	if (c->ninit_pg_lrs >= 0) {
-		plan_wr32(tmp + 36, emit_f64s(m, c->init_pg_lrs, (size_t)c->ninit_pg_lrs));
-		plan_wr32(tmp + 40, (uint32_t)c->ninit_pg_lrs);
+		PLAN_SET(CLSS, r, init_pg_lrs, emit_f64s(m, c->init_pg_lrs, (size_t)c->ninit_pg_lrs));
+		PLAN_SET(CLSS, r, ninit_pg_lrs, c->ninit_pg_lrs);
 	}
 	if (c->lambda_len) {
 		uint32_t off = (uint32_t)m->s[PLAN_SEC_BLOB].len;
 		memcpy(grow(m, PLAN_SEC_BLOB, c->lambda_len), c->lambda, c->lambda_len);
-		plan_wr32(tmp + 44, off);
-		plan_wr32(tmp + 48, c->lambda_len);
+		PLAN_SET(CLSS, r, lambda, off);
+		PLAN_SET(CLSS, r, lambda_len, c->lambda_len);
 	}
 	if (c->nchildren) {
 		uint32_t *ch = fts_arena_alloc(m->a, c->nchildren * sizeof(*ch));
 		for (uint32_t k = 0; k < c->nchildren; k++)
 			ch[k] = (uint32_t)c->children[k];
-		plan_wr32(tmp + 52, emit_u32s(m, ch, c->nchildren));
-		plan_wr32(tmp + 56, c->nchildren);
+		PLAN_SET(CLSS, r, children, emit_u32s(m, ch, c->nchildren));
+		PLAN_SET(CLSS, r, nchildren, c->nchildren);
 	}
 	if (c->nmilestones) {
-		plan_wr32(tmp + 60, emit_i64s(m, c->milestones, c->nmilestones));
-		plan_wr32(tmp + 64, c->nmilestones);
+		PLAN_SET(CLSS, r, milestones, emit_i64s(m, c->milestones, c->nmilestones));
+		PLAN_SET(CLSS, r, nmilestones, c->nmilestones);
 	}
-	memcpy(m->s[PLAN_SEC_CLSS].p + at, tmp, 80);
+	memcpy(m->s[PLAN_SEC_CLSS].p + at, r, sizeof(r));
 }
 
 static void emit_classes(struct em *m)
@@ -313,14 +315,14 @@ static void emit_phases(struct em *m)
 	for (uint32_t i = 0; i < p->nphases; i++) {
 		const struct rt_plan_phase *ph = &p->phases[i];
 		uint32_t at = emit_u32s(m, ph->params, ph->nparams);
-		uint8_t *r = grow(m, PLAN_SEC_PHAS, 48);
-		plan_wr64(r, (uint64_t)ph->index);
-		plan_wr64(r + 8, (uint64_t)ph->mte);
-		plan_wrf64(r + 16, ph->lr);
-		plan_wr32(r + 24, at);
-		plan_wr32(r + 28, ph->nparams);
-		plan_wr32(r + 32, (uint32_t)ph->new_optimizer);
-		plan_wr32(r + 36, (uint32_t)ph->new_lr_scheduler);
+		uint8_t *r = grow(m, PLAN_SEC_PHAS, PLAN_SIZE(PHAS));
+		PLAN_SET(PHAS, r, index, ph->index);
+		PLAN_SET(PHAS, r, mte, ph->mte);
+		PLAN_SET(PHAS, r, lr, ph->lr);
+		PLAN_SET(PHAS, r, params, at);
+		PLAN_SET(PHAS, r, nparams, ph->nparams);
+		PLAN_SET(PHAS, r, new_optimizer, ph->new_optimizer);
+		PLAN_SET(PHAS, r, new_lr_scheduler, ph->new_lr_scheduler);
 	}
 }
 
@@ -344,25 +346,25 @@ static void emit_settings(struct em *m)
 	uint32_t esmon = p->es.present ? emit_str(m, p->es.monitor) : PLAN_NOSTR;
 	uint32_t ckmon = emit_str(m, p->ckpt.monitor);
 
-	uint8_t *r = grow(m, PLAN_SEC_SETT, 104);
-	plan_wr64(r, (uint64_t)p->max_depth);
-	plan_wr64(r + 8, (uint64_t)p->max_epochs);
-	plan_wrf64(r + 16, p->base_max_lr);
-	plan_wr32(r + 24, ndat);
-	plan_wr32(r + 28, p->nno_decay);
-	plan_wr32(r + 32, p->phase0_groups);
-	plan_wr32(r + 36, (uint32_t)p->initial_optimizer);
-	plan_wr32(r + 40, (uint32_t)p->initial_scheduler);
-	plan_wr32(r + 44, (uint32_t)p->reinit_optimizer);
-	plan_wr32(r + 48, (uint32_t)p->reinit_scheduler);
-	plan_wr32(r + 52, flags);
-	plan_wr32(r + 56, esmon);
-	plan_wr32(r + 60, ckmon);
-	plan_wr64(r + 64, (uint64_t)p->es.patience);
-	plan_wrf64(r + 72, p->es.min_delta);
-	plan_wrf64(r + 80, p->es.stopping_threshold);
-	plan_wrf64(r + 88, p->es.divergence_threshold);
-	plan_wr64(r + 96, (uint64_t)p->ckpt.save_top_k);
+	uint8_t *r = grow(m, PLAN_SEC_SETT, PLAN_SIZE(SETT));
+	PLAN_SET(SETT, r, max_depth, p->max_depth);
+	PLAN_SET(SETT, r, max_epochs, p->max_epochs);
+	PLAN_SET(SETT, r, base_max_lr, p->base_max_lr);
+	PLAN_SET(SETT, r, no_decay, ndat);
+	PLAN_SET(SETT, r, nno_decay, p->nno_decay);
+	PLAN_SET(SETT, r, phase0_groups, p->phase0_groups);
+	PLAN_SET(SETT, r, initial_optimizer, p->initial_optimizer);
+	PLAN_SET(SETT, r, initial_scheduler, p->initial_scheduler);
+	PLAN_SET(SETT, r, reinit_optimizer, p->reinit_optimizer);
+	PLAN_SET(SETT, r, reinit_scheduler, p->reinit_scheduler);
+	PLAN_SET(SETT, r, flags, flags);
+	PLAN_SET(SETT, r, es_monitor, esmon);
+	PLAN_SET(SETT, r, ckpt_monitor, ckmon);
+	PLAN_SET(SETT, r, es_patience, p->es.patience);
+	PLAN_SET(SETT, r, es_min_delta, p->es.min_delta);
+	PLAN_SET(SETT, r, es_stopping_threshold, p->es.stopping_threshold);
+	PLAN_SET(SETT, r, es_divergence_threshold, p->es.divergence_threshold);
+	PLAN_SET(SETT, r, ckpt_save_top_k, p->ckpt.save_top_k);
 }
 
 /* ---- optional sections ------------------------------------------------------------------ */
@@ -381,17 +383,18 @@ static void emit_groups(struct em *m)
 		const struct fts_sim_phase *sp = &sim->phases[i];
 		for (size_t g = 0; g < sp->ngroups; g++) {
 			const struct fts_sim_group *gr = &sp->groups[g];
-			uint8_t *r = grow(m, PLAN_SEC_GRPS, 48);
-			plan_wr32(r, (uint32_t)i);
-			r[4] = gr->no_decay;
-			r[5] = gr->user;
-			r[6] = lr_kind(gr->lr.kind);
-			r[7] = lr_kind(gr->initial_lr.kind);
-			plan_wr64(r + 8, (uint64_t)gr->phase);
-			plan_wrf64(r + 16, gr->lr.kind == FTS_LR_KNOWN ? gr->lr.v : 0.0);
-			plan_wrf64(r + 24, gr->initial_lr.kind == FTS_LR_KNOWN ? gr->initial_lr.v : 0.0);
-			plan_wr32(r + 32, gr->nparams);
-			plan_wr64(r + 40, gr->numel);
+			uint8_t *r = grow(m, PLAN_SEC_GRPS, PLAN_SIZE(GRPS));
+			PLAN_SET(GRPS, r, phase, (uint32_t)i);
+			PLAN_SET(GRPS, r, no_decay, gr->no_decay);
+			PLAN_SET(GRPS, r, user, gr->user);
+			PLAN_SET(GRPS, r, lr_kind, lr_kind(gr->lr.kind));
+			PLAN_SET(GRPS, r, initial_lr_kind, lr_kind(gr->initial_lr.kind));
+			PLAN_SET(GRPS, r, holds, gr->phase);
+			PLAN_SET(GRPS, r, lr, gr->lr.kind == FTS_LR_KNOWN ? gr->lr.v : 0.0);
+			PLAN_SET(GRPS, r, initial_lr,
+				 gr->initial_lr.kind == FTS_LR_KNOWN ? gr->initial_lr.v : 0.0);
+			PLAN_SET(GRPS, r, nparams, gr->nparams);
+			PLAN_SET(GRPS, r, numel, gr->numel);
 		}
 	}
 }
@@ -407,13 +410,13 @@ static void src_entry(struct em *m, uint8_t kind, uint32_t phase, uint32_t item,
 	uint32_t line, col;
 	fts_source_linecol(f, sp.start, &line, &col);
 	uint32_t file = emit_str(m, f->name ? f->name : "?");
-	uint8_t *r = grow(m, PLAN_SEC_SMAP, 24);
-	r[0] = kind;
-	plan_wr32(r + 4, phase);
-	plan_wr32(r + 8, item);
-	plan_wr32(r + 12, file);
-	plan_wr32(r + 16, line ? line : 1);
-	plan_wr32(r + 20, col ? col : 1);
+	uint8_t *r = grow(m, PLAN_SEC_SMAP, PLAN_SIZE(SMAP));
+	PLAN_SET(SMAP, r, kind, kind);
+	PLAN_SET(SMAP, r, phase, phase);
+	PLAN_SET(SMAP, r, item, item);
+	PLAN_SET(SMAP, r, file, file);
+	PLAN_SET(SMAP, r, line, line ? line : 1);
+	PLAN_SET(SMAP, r, column, col ? col : 1);
 }
 
 static void emit_srcmap(struct em *m)
@@ -443,16 +446,16 @@ static void emit_restores(struct em *m)
 	for (uint32_t i = 0; i < v->nrestores; i++) {
 		const struct rt_plan_restore *e = &v->restores[i];
 		uint32_t msg = emit_str(m, e->message ? e->message : "");
-		uint32_t ox = e->noverrides ? count(m, PLAN_SEC_ARGS, 40) : 0;
+		uint32_t ox = e->noverrides ? count(m, PLAN_SEC_ARGS, PLAN_SIZE(ARGS)) : 0;
 		for (uint32_t k = 0; k < e->noverrides; k++)
 			emit_arg(m, &e->overrides[k], false);
-		uint8_t *r = grow(m, PLAN_SEC_RSTR, 32);
-		plan_wr32(r, e->target);
-		plan_wr32(r + 4, e->source);
-		r[8] = e->kind;
-		plan_wr32(r + 12, msg);
-		plan_wr32(r + 16, ox);
-		plan_wr32(r + 20, e->noverrides);
+		uint8_t *r = grow(m, PLAN_SEC_RSTR, PLAN_SIZE(RSTR));
+		PLAN_SET(RSTR, r, target, e->target);
+		PLAN_SET(RSTR, r, source, e->source);
+		PLAN_SET(RSTR, r, kind, e->kind);
+		PLAN_SET(RSTR, r, message, msg);
+		PLAN_SET(RSTR, r, overrides, ox);
+		PLAN_SET(RSTR, r, noverrides, e->noverrides);
 	}
 }
 
@@ -475,22 +478,22 @@ static uint8_t *emit_header(struct em *m, size_t *total)
 			pos = plan_align8(pos);
 	}
 	uint8_t *out = fts_xcalloc(1, (size_t)pos);
-	memcpy(out, PLAN_MAGIC, PLAN_MAGIC_LEN);
-	plan_wr16(out + 8, PLAN_FORMAT_MAJOR);
-	plan_wr16(out + 10, PLAN_FORMAT_MINOR);
-	plan_wr16(out + 12, PLAN_MIN_READER_MINOR);
-	plan_wr16(out + 14, PLAN_HEADER_SIZE);
-	plan_wr32(out + 16, PLAN_PROBE_U32);
-	plan_wrf64(out + 24, PLAN_PROBE_F64);
-	plan_wr64(out + 32, pos);
-	plan_wr32(out + 40, n);
+	memcpy(out + PLAN_OFF(HDR, magic), PLAN_MAGIC, PLAN_MAGIC_LEN);
+	PLAN_SET(HDR, out, format_major, PLAN_FORMAT_MAJOR);
+	PLAN_SET(HDR, out, format_minor, PLAN_FORMAT_MINOR);
+	PLAN_SET(HDR, out, min_reader_minor, PLAN_MIN_READER_MINOR);
+	PLAN_SET(HDR, out, header_size, PLAN_HEADER_SIZE);
+	PLAN_SET(HDR, out, probe_u32, PLAN_PROBE_U32);
+	PLAN_SET(HDR, out, probe_f64, PLAN_PROBE_F64);
+	PLAN_SET(HDR, out, file_size, pos);
+	PLAN_SET(HDR, out, section_count, n);
 	static const char *const ids[PLAN_SEC_COUNT_] = {
-#define PLAN_SECTION(name, fourcc, flags, record, what) [PLAN_SEC_##name] = fourcc,
+#define PLAN_SECTION(name, fourcc, flags, head, what) [PLAN_SEC_##name] = fourcc,
 #include "../runtime/plan_ops.def"
 #undef PLAN_SECTION
 	};
 	static const uint32_t secflags[PLAN_SEC_COUNT_] = {
-#define PLAN_SECTION(name, fourcc, flags, record, what) [PLAN_SEC_##name] = flags,
+#define PLAN_SECTION(name, fourcc, flags, head, what) [PLAN_SEC_##name] = flags,
 #include "../runtime/plan_ops.def"
 #undef PLAN_SECTION
 	};
@@ -500,16 +503,16 @@ static uint8_t *emit_header(struct em *m, size_t *total)
 			continue;
 		if (m->s[k].len)
 			memcpy(out + offs[k], m->s[k].p, m->s[k].len);
-		plan_wr32(e, PLAN_FOURCC(ids[k]));
-		plan_wr32(e + 4, secflags[k]);
-		plan_wr64(e + 8, offs[k]);
-		plan_wr64(e + 16, m->s[k].len);
-		plan_wr32(e + 24, plan_crc32c(0, m->s[k].p ? m->s[k].p : out, m->s[k].len));
+		PLAN_SET(SECT, e, id, PLAN_FOURCC(ids[k]));
+		PLAN_SET(SECT, e, flags, secflags[k]);
+		PLAN_SET(SECT, e, offset, offs[k]);
+		PLAN_SET(SECT, e, length, m->s[k].len);
+		PLAN_SET(SECT, e, crc32c, plan_crc32c(0, m->s[k].p ? m->s[k].p : out, m->s[k].len));
 		e += PLAN_SECTION_ENTRY;
 	}
 	uint32_t crc = plan_crc32c(0, out, PLAN_HEADER_CRC_SPAN);
 	crc = plan_crc32c(crc, out + PLAN_HEADER_SIZE, (size_t)n * PLAN_SECTION_ENTRY);
-	plan_wr32(out + 44, crc);
+	PLAN_SET(HDR, out, header_crc32c, crc);
 	*total = (size_t)pos;
 	return out;
 }

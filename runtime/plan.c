@@ -3,7 +3,9 @@
  * validates every byte of it and decodes the view of runtime/plan.h; the
  * public accessors and listings of ftsrt.h read that view.
  *
- * Stage: runtime (loading).  The layout is in plan_format.h; each
+ * Stage: runtime (loading).  The layout is in plan_records.def (fields
+ * read by name with PLAN_GET; bounds and reserved fields checked from the
+ * table by rec_check) and plan_format.h; each
  * plan_load_x here mirrors emit_x in compiler/emit.c.  Order of checks:
  * header (magic first, then versions, probes, size, CRC), section table
  * (ids, flags, order, padding, CRCs), pools, then each section's records,
@@ -34,6 +36,8 @@ _Static_assert((int)RT_ARG_NONE == (int)PLAN_ARG_NONE && (int)RT_ARG_FLOATS == (
 	       "enum rt_arg_kind mirrors enum plan_arg_kind");
 _Static_assert((int)RT_LR_UNKNOWN == (int)PLAN_LR_UNKNOWN, "lr kinds");
 _Static_assert((int)RT_SRC_NEW_LR_SCHEDULER == (int)PLAN_SRC_NEW_LR_SCHEDULER, "src kinds");
+_Static_assert((int)RT_RESTORE_FAILS == (int)PLAN_RESTORE_FAILS &&
+	       (int)PLAN_RESTORE_COUNT_ == 2, "restore kinds");
 
 struct ftsrt_plan {
 	struct rt_plan view;
@@ -58,10 +62,11 @@ static const struct {
 	uint32_t flags;
 	uint32_t record;
 	uint32_t head;
+	int rec;                        /* enum plan_record_kind of its records */
 	const char *what;
 } sec_info[PLAN_SEC_COUNT_] = {
-#define PLAN_SECTION(name, fourcc, flags, record, what) \
-	[PLAN_SEC_##name] = {fourcc, flags, record, PLAN_##name##_HEAD, what},
+#define PLAN_SECTION(name, fourcc, flags, head, what) \
+	[PLAN_SEC_##name] = {fourcc, flags, PLAN_SIZE(name), head, PLAN_REC_##name, what},
 #include "plan_ops.def"
 #undef PLAN_SECTION
 };
@@ -121,6 +126,148 @@ static void plan_free(struct ftsrt_plan *p, void *q)
 		p->alloc(p->ud, q, 0, 0);
 }
 
+/* ---- the record table as data (plan_records.def) ------------------------------------ */
+
+#define ANY PLAN_FIELD_ANY
+#define PLAN_RECORD(R) static const struct plan_field_info fields_##R[] = {
+#define PLAN_FIELD(R, T, N, MAX) \
+	{#N, (uint16_t)PLAN_OFF(R, N), (uint8_t)sizeof(PLAN_CT_##T), PLAN_FT_##T, (uint64_t)(MAX)},
+#define PLAN_END(R) };
+#include "plan_records.def"
+#undef PLAN_RECORD
+#undef PLAN_FIELD
+#undef PLAN_END
+#undef ANY
+
+static const struct plan_record_info record_info[PLAN_REC_COUNT_] = {
+#define PLAN_RECORD(R) [PLAN_REC_##R] = {#R, fields_##R, sizeof(fields_##R) / sizeof(fields_##R[0]), \
+					 (uint16_t)PLAN_SIZE(R)},
+#define PLAN_FIELD(R, T, N, MAX)
+#define PLAN_END(R)
+#include "plan_records.def"
+#undef PLAN_RECORD
+#undef PLAN_FIELD
+#undef PLAN_END
+};
+
+const struct plan_record_info *rt_plan_record_info(int rec)
+{
+	return rec >= 0 && rec < PLAN_REC_COUNT_ ? &record_info[rec] : NULL;
+}
+
+/*
+ * The table's own rules for one kind of record, compiled once per load: a
+ * bit mask of the bits that must be zero (reserved fields, and the bits
+ * above a bound of the form 2^k - 1) and the bounds of any other form, so
+ * checking a record costs a few word operations.
+ */
+#define RC_MAX_WORDS 16                 /* records of up to 128 bytes */
+#define RC_MAX_RANGES 8
+
+struct rec_check {
+	const struct plan_record_info *info;
+	uint32_t nwords;                /* 0: nothing to check */
+	uint64_t mask[RC_MAX_WORDS];    /* little-endian words of the record */
+	uint32_t nranges;
+	struct {
+		uint16_t off;
+		uint8_t size;
+		uint64_t max;
+	} ranges[RC_MAX_RANGES];        /* bounds not of the form 2^k - 1 */
+};
+
+static bool field_bounded(const struct plan_field_info *f)
+{
+	switch (f->type) {
+	case PLAN_FT_U8: case PLAN_FT_U16: case PLAN_FT_U32: case PLAN_FT_U64:
+		return f->max != PLAN_FIELD_ANY;
+	case PLAN_FT_Z8: case PLAN_FT_Z16: case PLAN_FT_Z32: case PLAN_FT_Z64:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool field_reserved(const struct plan_field_info *f)
+{
+	return f->type >= PLAN_FT_Z8;
+}
+
+static inline uint64_t field_value(const uint8_t *r, uint32_t off, uint32_t size)
+{
+	const uint8_t *p = r + off;
+	return size == 1 ? p[0] : size == 2 ? rt_rd16(p) : size == 4 ? rt_rd32(p) : rt_rd64(p);
+}
+
+static void rec_check_init(struct rec_check *c, int rec)
+{
+	memset(c, 0, sizeof(*c));
+	c->info = &record_info[rec];
+	uint8_t bytes[RC_MAX_WORDS * 8] = {0};
+	bool any = false;
+	for (uint32_t k = 0; k < c->info->nfields; k++) {
+		const struct plan_field_info *f = &c->info->fields[k];
+		if (!field_bounded(f))
+			continue;
+		uint64_t keep = 0;      /* the bits a value may have */
+		if (!field_reserved(f)) {
+			while (keep < f->max)
+				keep = keep << 1 | 1;
+			if (keep != f->max && c->nranges < RC_MAX_RANGES) {
+				c->ranges[c->nranges].off = f->off;
+				c->ranges[c->nranges].size = f->size;
+				c->ranges[c->nranges++].max = f->max;
+			}
+		}
+		for (uint32_t b = 0; b < f->size; b++)
+			bytes[f->off + b] = (uint8_t)~(keep >> (8 * b));
+		any = true;
+	}
+	if (!any || c->info->size % 8 || c->info->size > sizeof(bytes))
+		return;                 /* byte tables and pools: no rule */
+	c->nwords = c->info->size / 8;
+	for (uint32_t w = 0; w < c->nwords; w++)
+		c->mask[w] = rt_rd64(bytes + 8 * w);
+}
+
+/* Whether one record keeps the table's rules: a few word operations. */
+static inline bool rec_ok(const struct rec_check *c, const uint8_t *r)
+{
+	uint64_t bad = 0;
+	for (uint32_t w = 0; w < c->nwords; w++)
+		bad |= rt_rd64(r + 8 * w) & c->mask[w];
+	for (uint32_t k = 0; k < c->nranges; k++)
+		bad |= field_value(r, c->ranges[k].off, c->ranges[k].size) > c->ranges[k].max;
+	return !bad;
+}
+
+/* The message for a record rec_ok refused, naming the record (what,
+ * number) and the field. */
+static int __attribute__((noinline, cold)) rec_refuse(struct ld *ld, const struct rec_check *c,
+						      const uint8_t *r, const char *what, uint64_t i)
+{
+	for (uint32_t k = 0; k < c->info->nfields; k++) {
+		const struct plan_field_info *f = &c->info->fields[k];
+		if (!field_bounded(f))
+			continue;
+		uint64_t v = field_value(r, f->off, f->size);
+		if (field_reserved(f) && v)
+			return fail(ld, FTSRT_EFORMAT, "%s %" PRIu64 ": reserved field %s.%s is not zero",
+				    what, i, c->info->name, f->name);
+		if (!field_reserved(f) && v > f->max)
+			return fail(ld, FTSRT_EFORMAT, "%s %" PRIu64 ": %s.%s is %" PRIu64 ", at most %"
+				    PRIu64, what, i, c->info->name, f->name, v, f->max);
+	}
+	return fail(ld, FTSRT_EFORMAT, "%s %" PRIu64 ": bad field", what, i);
+}
+
+/* rec_ok, or the refusal. */
+static inline int rec_check(struct ld *ld, const struct rec_check *c, const uint8_t *r,
+			    const char *what, uint64_t i)
+{
+	return rec_ok(c, r) ? FTSRT_OK : rec_refuse(ld, c, r, what, i);
+}
+
 /* ---- references ------------------------------------------------------------ */
 
 /* A string reference: *out gets the string, or NULL for NOSTR when allowed. */
@@ -162,12 +309,13 @@ static bool take(struct ld *ld, int sec, uint32_t idx, uint32_t n)
 static int plan_check_header(struct ld *ld, uint32_t *nsec)
 {
 	const uint8_t *b = ld->b;
-	if (ld->size < PLAN_MAGIC_LEN || memcmp(b, PLAN_MAGIC, PLAN_MAGIC_LEN) != 0)
+	if (ld->size < PLAN_MAGIC_LEN || memcmp(b + PLAN_OFF(HDR, magic), PLAN_MAGIC, PLAN_MAGIC_LEN) != 0)
 		return fail(ld, FTSRT_EFORMAT, "not a plan file (bad magic)");
 	if (ld->size < PLAN_HEADER_SIZE)
 		return fail(ld, FTSRT_EFORMAT, "truncated header (%" PRIu64 " bytes)", ld->size);
-	uint16_t major = plan_rd16(b + 8), minor = plan_rd16(b + 10);
-	uint16_t min_reader = plan_rd16(b + 12), hsize = plan_rd16(b + 14);
+	uint16_t major = PLAN_GET(HDR, b, format_major), minor = PLAN_GET(HDR, b, format_minor);
+	uint16_t min_reader = PLAN_GET(HDR, b, min_reader_minor);
+	uint16_t hsize = PLAN_GET(HDR, b, header_size);
 	/* versions before the CRC: a newer plan may checksum differently */
 	if (major != PLAN_FORMAT_MAJOR)
 		return fail(ld, FTSRT_EVERSION, "plan format %u.%u; this reader reads %d.x", major,
@@ -181,14 +329,15 @@ static int plan_check_header(struct ld *ld, uint32_t *nsec)
 			    min_reader, minor);
 	if (hsize != PLAN_HEADER_SIZE)
 		return fail(ld, FTSRT_EFORMAT, "header_size %u, expected %d", hsize, PLAN_HEADER_SIZE);
-	if (plan_rd32(b + 16) != PLAN_PROBE_U32 || plan_rdf64(b + 24) != PLAN_PROBE_F64)
+	if (PLAN_GET(HDR, b, probe_u32) != PLAN_PROBE_U32 ||
+	    PLAN_GET(HDR, b, probe_f64) != PLAN_PROBE_F64)
 		return fail(ld, FTSRT_EFORMAT, "integer or float probe mismatch (byte order or "
 			    "float format)");
-	uint64_t fsize = plan_rd64(b + 32);
+	uint64_t fsize = PLAN_GET(HDR, b, file_size);
 	if (fsize != ld->size)
 		return fail(ld, FTSRT_EFORMAT, "file is %" PRIu64 " bytes, header says %" PRIu64
 			    " (truncated or extended)", ld->size, fsize);
-	uint32_t n = plan_rd32(b + 40);
+	uint32_t n = PLAN_GET(HDR, b, section_count);
 	if (n == 0 || n > PLAN_MAX_SECTIONS)
 		return fail(ld, FTSRT_EFORMAT, "section_count %" PRIu32 " outside 1..%d", n,
 			    PLAN_MAX_SECTIONS);
@@ -197,7 +346,7 @@ static int plan_check_header(struct ld *ld, uint32_t *nsec)
 		return fail(ld, FTSRT_EFORMAT, "section table runs past the end of the file");
 	uint32_t crc = plan_crc32c(0, b, PLAN_HEADER_CRC_SPAN);
 	crc = plan_crc32c(crc, b + PLAN_HEADER_SIZE, tend - PLAN_HEADER_SIZE);
-	if (crc != plan_rd32(b + 44))
+	if (crc != PLAN_GET(HDR, b, header_crc32c))
 		return fail(ld, FTSRT_EFORMAT, "header CRC-32C mismatch");
 	ld->p->view.format_major = major;
 	ld->p->view.format_minor = minor;
@@ -230,20 +379,23 @@ static int plan_load_sections(struct ld *ld, uint32_t n)
 	for (uint64_t k = tend; k < pos && k < ld->size; k++)
 		if (b[k])
 			return fail(ld, FTSRT_EFORMAT, "non-zero padding after the section table");
+	struct rec_check sect;
+	rec_check_init(&sect, PLAN_REC_SECT);
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *e = b + PLAN_HEADER_SIZE + (size_t)i * PLAN_SECTION_ENTRY;
-		uint32_t id = plan_rd32(e), flags = plan_rd32(e + 4);
-		uint64_t off = plan_rd64(e + 8), len = plan_rd64(e + 16);
+		uint32_t id = PLAN_GET(SECT, e, id), flags = PLAN_GET(SECT, e, flags);
+		uint64_t off = PLAN_GET(SECT, e, offset), len = PLAN_GET(SECT, e, length);
+		int rc = rec_check(ld, &sect, e, "section table entry", i);
+		if (rc)
+			return rc;
 		char name[5];
 		fourcc_str(id, name);
-		if (plan_rd32(e + 28) != 0 || (flags & ~PLAN_SECF_OPTIONAL))
-			return fail(ld, FTSRT_EFORMAT, "section %s: reserved bits set", name);
 		if (off != pos)
 			return fail(ld, FTSRT_EFORMAT, "section %s at offset %" PRIu64 ", expected %" PRIu64,
 				    name, off, pos);
 		if (off > ld->size || len > ld->size - off)
 			return fail(ld, FTSRT_EFORMAT, "section %s runs past the end of the file", name);
-		if (plan_crc32c(0, b + off, len) != plan_rd32(e + 24))
+		if (plan_crc32c(0, b + off, len) != PLAN_GET(SECT, e, crc32c))
 			return fail(ld, FTSRT_EFORMAT, "section %s: CRC-32C mismatch", name);
 		uint64_t end = off + len;
 		pos = i + 1 < n ? plan_align8(end) : end;
@@ -305,33 +457,36 @@ static int plan_load_manifest(struct ld *ld)
 	struct ftsrt_plan *p = ld->p;
 	const struct sec *s = &ld->s[PLAN_SEC_MANI];
 	const uint8_t *h = s->p;
-	uint32_t n = plan_rd32(h + 8);
-	if (n != s->n || plan_rd32(h + 12) != 0)
+	struct rec_check rc_head, rc;
+	rec_check_init(&rc_head, PLAN_REC_MANH);
+	rec_check_init(&rc, PLAN_REC_MANI);
+	int st = rec_check(ld, &rc_head, h, "manifest head", 0);
+	if (st)
+		return st;
+	uint32_t n = PLAN_GET(MANH, h, nparams);
+	if (n != s->n)
 		return fail(ld, FTSRT_EFORMAT, "section MANI: nparams %" PRIu32 " does not match its "
 			    "length (%" PRIu64 " records)", n, s->n);
-	p->view.manifest_hash = plan_rd64(h);
+	p->view.manifest_hash = PLAN_GET(MANH, h, manifest_hash);
 	p->params = plan_alloc_raw(p, n, sizeof(*p->params), false);   /* every field set below */
 	if (!p->params)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (%" PRIu32 " parameters)", n);
 	const int64_t *dims = (const int64_t *)(const void *)ld->s[PLAN_SEC_I64P].p;
 	uint64_t total = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *r = h + PLAN_MANI_HEAD + (size_t)i * 24;
+		const uint8_t *r = h + PLAN_SIZE(MANH) + (size_t)i * PLAN_SIZE(MANI);
 		struct rt_plan_param *q = &p->params[i];
 		memset(q, 0, sizeof(*q));       /* padding too: no uninitialised bytes */
-		uint32_t d0 = plan_rd32(r + 8);
-		int32_t tied = (int32_t)plan_rd32(r + 12);
-		uint8_t ndim = r[16], dtype = r[17], flags = r[18];
-		if (!get_str(ld, plan_rd32(r), false, &q->name) ||
-		    !get_str(ld, plan_rd32(r + 4), false, &q->dtype_name))
+		if ((st = rec_check(ld, &rc, r, "parameter", i)))
+			return st;
+		uint32_t d0 = PLAN_GET(MANI, r, dims);
+		int32_t tied = PLAN_GET(MANI, r, tied_to);
+		uint8_t ndim = PLAN_GET(MANI, r, ndim), dtype = PLAN_GET(MANI, r, dtype);
+		if (!get_str(ld, PLAN_GET(MANI, r, name), false, &q->name) ||
+		    !get_str(ld, PLAN_GET(MANI, r, dtype_name), false, &q->dtype_name))
 			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": bad string reference", i);
-		if (r[19] || plan_rd32(r + 20) || flags > 1)
-			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": reserved bits set", i);
-		if (ndim > PLAN_MAX_DIMS || !take(ld, PLAN_SEC_I64P, d0, ndim))
+		if (!take(ld, PLAN_SEC_I64P, d0, ndim))
 			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": bad dimensions", i);
-		if (dtype >= PLAN_DTYPE_COUNT_)
-			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": dtype %u out of range", i,
-				    dtype);
 		if (tied != -1 && (tied < 0 || (uint32_t)tied >= i || p->params[tied].tied_to != -1))
 			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": tied_to %" PRId32
 				    " is not an earlier untied parameter", i, tied);
@@ -350,7 +505,7 @@ static int plan_load_manifest(struct ld *ld)
 		q->dims = dims + d0;
 		q->numel = numel;
 		q->dtype = dtype;
-		q->requires_grad = flags & 1;
+		q->requires_grad = PLAN_GET(MANI, r, requires_grad);
 		q->tied_to = tied;
 	}
 	p->view.params = p->params;
@@ -369,28 +524,30 @@ static int plan_load_args(struct ld *ld)
 	p->argforce = plan_alloc(p, s->n, sizeof(*p->argforce));
 	if (!p->args || !p->argforce)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (arguments)");
+	struct rec_check rc;
+	rec_check_init(&rc, PLAN_REC_ARGS);
 	for (uint64_t i = 0; i < s->n; i++) {
-		const uint8_t *r = s->p + i * 40;
+		const uint8_t *r = s->p + i * PLAN_SIZE(ARGS);
 		struct rt_plan_arg *a = &p->args[i];
-		uint8_t kind = r[4];
-		uint32_t v = plan_rd32(r + 12), n = plan_rd32(r + 16);
-		if (!get_str(ld, plan_rd32(r), false, &a->name) ||
-		    !get_str(ld, plan_rd32(r + 8), kind != PLAN_ARG_STR, &a->s))
+		int st = rec_check(ld, &rc, r, "argument", i);
+		if (st)
+			return st;
+		uint8_t kind = PLAN_GET(ARGS, r, kind);
+		uint32_t v = PLAN_GET(ARGS, r, v), n = PLAN_GET(ARGS, r, n);
+		if (!get_str(ld, PLAN_GET(ARGS, r, name), false, &a->name) ||
+		    !get_str(ld, PLAN_GET(ARGS, r, s), kind != PLAN_ARG_STR, &a->s))
 			return fail(ld, FTSRT_EFORMAT, "argument %" PRIu64 ": bad string reference", i);
-		if (kind >= PLAN_ARG_COUNT_ || r[5] > 1 || r[6] > 1 || r[7] > 1 || plan_rd32(r + 20))
-			return fail(ld, FTSRT_EFORMAT, "argument %" PRIu64 " ('%s'): bad kind or flags",
-				    i, a->name);
 		if (kind != PLAN_ARG_STR && a->s)
 			return fail(ld, FTSRT_EFORMAT, "argument %" PRIu64 ": string on a non-string", i);
 		if (kind == PLAN_ARG_FLOATS ? !take(ld, PLAN_SEC_F64P, v, n) : (v || n))
 			return fail(ld, FTSRT_EFORMAT, "argument %" PRIu64 " ('%s'): bad value list", i,
 				    a->name);
 		a->kind = kind;
-		a->given = r[5];
-		a->b = r[6];
-		p->argforce[i] = r[7];
-		a->i = (int64_t)plan_rd64(r + 24);
-		a->f = plan_rdf64(r + 32);
+		a->given = PLAN_GET(ARGS, r, given);
+		a->b = PLAN_GET(ARGS, r, b);
+		p->argforce[i] = PLAN_GET(ARGS, r, force);
+		a->i = PLAN_GET(ARGS, r, i);
+		a->f = PLAN_GET(ARGS, r, f);
 		a->v = kind == PLAN_ARG_FLOATS ? f64 + v : NULL;
 		a->n = n;
 	}
@@ -403,7 +560,8 @@ static const char **str_list(struct ld *ld, uint32_t idx, uint32_t n, size_t *us
 	const uint8_t *u32 = ld->s[PLAN_SEC_U32P].p;
 	const char **out = ld->p->strv + *used;
 	for (uint32_t k = 0; k < n; k++)
-		if (!get_str(ld, plan_rd32(u32 + 4 * ((size_t)idx + k)), false, &out[k]))
+		if (!get_str(ld, PLAN_GET(U32P, u32 + PLAN_SIZE(U32P) * ((size_t)idx + k), value), false,
+			     &out[k]))
 			return NULL;
 	*used += n;
 	return out;
@@ -420,10 +578,14 @@ static int plan_load_classes(struct ld *ld)
 
 	if ((rc = plan_load_args(ld)))
 		return rc;
+	struct rec_check chk;
+	rec_check_init(&chk, PLAN_REC_CLSS);
 	for (uint64_t i = 0; i < s->n; i++) {
-		const uint8_t *r = s->p + i * 80;
-		uint32_t ix = plan_rd32(r + 20), nslots = plan_rd32(r + 24);
-		uint32_t rx = plan_rd32(r + 68), nreads = plan_rd16(r + 76);
+		const uint8_t *r = s->p + i * PLAN_SIZE(CLSS);
+		if ((rc = rec_check(ld, &chk, r, "class", i)))
+			return rc;
+		uint32_t ix = PLAN_GET(CLSS, r, slots), nslots = PLAN_GET(CLSS, r, nslots);
+		uint32_t rx = PLAN_GET(CLSS, r, reads), nreads = PLAN_GET(CLSS, r, nreads);
 		if (!take(ld, PLAN_SEC_U32P, ix, nslots))
 			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad state slot list", i);
 		if (!take(ld, PLAN_SEC_U32P, rx, nreads))
@@ -432,7 +594,7 @@ static int plan_load_classes(struct ld *ld)
 	}
 	const struct sec *sett = &ld->s[PLAN_SEC_SETT];
 	if (sett->n == 1) {
-		uint32_t ix = plan_rd32(sett->p + 24), n = plan_rd32(sett->p + 28);
+		uint32_t ix = PLAN_GET(SETT, sett->p, no_decay), n = PLAN_GET(SETT, sett->p, nno_decay);
 		if (!take(ld, PLAN_SEC_U32P, ix, n))
 			return fail(ld, FTSRT_EFORMAT, "settings: bad no_decay list");
 		nstr += n;
@@ -443,21 +605,21 @@ static int plan_load_classes(struct ld *ld)
 	if (!p->strv || !p->classes)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (classes)");
 	for (uint64_t i = 0; i < s->n; i++) {
-		const uint8_t *r = s->p + i * 80;
+		const uint8_t *r = s->p + i * PLAN_SIZE(CLSS);
 		struct rt_plan_class *c = &p->classes[i];
-		uint32_t args = plan_rd32(r + 12), nargs = plan_rd32(r + 16);
-		uint32_t slots = plan_rd32(r + 20), nslots = plan_rd32(r + 24);
-		uint32_t ipl = plan_rd32(r + 36), lam = plan_rd32(r + 44), lamlen = plan_rd32(r + 48);
-		int32_t nipl = (int32_t)plan_rd32(r + 40);
-		uint32_t ch = plan_rd32(r + 52), nch = plan_rd32(r + 56);
-		uint32_t ms = plan_rd32(r + 60), nms = plan_rd32(r + 64);
-		uint32_t rx = plan_rd32(r + 68), nreads = plan_rd16(r + 76);
-		uint32_t sx = plan_rd32(r + 72), nsets = plan_rd16(r + 78);
-		if (r[0] > 1 || r[1] > 1 || r[2] > 1 || r[3] > 1 || plan_rd16(r + 6))
-			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad flags or reserved bits", i);
-		if (r[0] && (r[3] || nreads || nsets || rx || sx))
+		uint32_t args = PLAN_GET(CLSS, r, args), nargs = PLAN_GET(CLSS, r, nargs);
+		uint32_t slots = PLAN_GET(CLSS, r, slots), nslots = PLAN_GET(CLSS, r, nslots);
+		uint32_t ipl = PLAN_GET(CLSS, r, init_pg_lrs);
+		int32_t nipl = PLAN_GET(CLSS, r, ninit_pg_lrs);
+		uint32_t lam = PLAN_GET(CLSS, r, lambda), lamlen = PLAN_GET(CLSS, r, lambda_len);
+		uint32_t ch = PLAN_GET(CLSS, r, children), nch = PLAN_GET(CLSS, r, nchildren);
+		uint32_t ms = PLAN_GET(CLSS, r, milestones), nms = PLAN_GET(CLSS, r, nmilestones);
+		uint32_t rx = PLAN_GET(CLSS, r, reads), nreads = PLAN_GET(CLSS, r, nreads);
+		uint32_t sx = PLAN_GET(CLSS, r, setstates), nsets = PLAN_GET(CLSS, r, nsetstates);
+		c->scheduler = PLAN_GET(CLSS, r, scheduler);
+		c->state_at_construction = PLAN_GET(CLSS, r, state_at_construction);
+		if (c->scheduler && (c->state_at_construction || nreads || nsets || rx || sx))
 			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": restore profile on a scheduler", i);
-		c->state_at_construction = r[3];
 		c->reads = str_list(ld, rx, nreads, &used);
 		if (!c->reads)
 			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad reads name", i);
@@ -467,12 +629,11 @@ static int plan_load_classes(struct ld *ld)
 		c->setstates = p->args + sx;
 		c->setstate_force = p->argforce + sx;
 		c->nsetstates = nsets;
-		c->scheduler = r[0];
-		c->epoch_interval = r[1];
-		c->use_current = r[2];
-		c->stdlib_id = plan_rd16(r + 4);
-		if (!get_str(ld, plan_rd32(r + 8), false, &c->class_path) ||
-		    !get_str(ld, plan_rd32(r + 32), true, &c->monitor))
+		c->epoch_interval = PLAN_GET(CLSS, r, epoch_interval);
+		c->use_current = PLAN_GET(CLSS, r, use_current);
+		c->stdlib_id = PLAN_GET(CLSS, r, stdlib_id);
+		if (!get_str(ld, PLAN_GET(CLSS, r, class_path), false, &c->class_path) ||
+		    !get_str(ld, PLAN_GET(CLSS, r, monitor), true, &c->monitor))
 			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad string reference", i);
 		if (!take(ld, PLAN_SEC_ARGS, args, nargs))
 			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad argument range", i);
@@ -482,7 +643,7 @@ static int plan_load_classes(struct ld *ld)
 		if (!c->state_slots)
 			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad state slot name", i);
 		c->nslots = nslots;
-		c->frequency = plan_rd32(r + 28);
+		c->frequency = PLAN_GET(CLSS, r, frequency);
 		if (c->frequency < 1)
 			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": frequency 0", i);
 		if (nipl < -1 || (nipl >= 0 && !take(ld, PLAN_SEC_F64P, ipl, (uint32_t)nipl)) ||
@@ -508,13 +669,14 @@ static int plan_load_classes(struct ld *ld)
 		if (!take(ld, PLAN_SEC_U32P, ch, nch) || !take(ld, PLAN_SEC_I64P, ms, nms))
 			return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": bad children or milestones", i);
 		for (uint32_t k = 0; k < nch; k++) {
-			uint32_t x = plan_rd32(u32 + 4 * ((size_t)ch + k));
+			uint32_t x = PLAN_GET(U32P, u32 + PLAN_SIZE(U32P) * ((size_t)ch + k), value);
 			/* children come after their parent: no cycles */
-			if (x <= i || x >= s->n || s->p[(size_t)x * 80] != 1)
+			if (x <= i || x >= s->n || PLAN_GET(CLSS, s->p + (size_t)x * PLAN_SIZE(CLSS),
+							     scheduler) != 1)
 				return fail(ld, FTSRT_EFORMAT, "class %" PRIu64 ": child %" PRIu32
 					    " is not a later scheduler record", i, x);
 		}
-		c->children = (const int32_t *)(const void *)(u32 + 4 * (size_t)ch);
+		c->children = (const int32_t *)(const void *)(u32 + PLAN_SIZE(U32P) * (size_t)ch);
 		c->nchildren = nch;
 		c->milestones = (const int64_t *)(const void *)ld->s[PLAN_SEC_I64P].p + ms;
 		c->nmilestones = nms;
@@ -547,22 +709,27 @@ static int plan_load_phases(struct ld *ld)
 	p->phases = plan_alloc(p, s->n, sizeof(*p->phases));
 	if (!p->phases)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (phases)");
+	struct rec_check rc;
+	rec_check_init(&rc, PLAN_REC_PHAS);
 	for (uint64_t i = 0; i < s->n; i++) {
-		const uint8_t *r = s->p + i * 48;
+		const uint8_t *r = s->p + i * PLAN_SIZE(PHAS);
 		struct rt_plan_phase *ph = &p->phases[i];
-		uint32_t ix = plan_rd32(r + 24), n = plan_rd32(r + 28);
-		ph->index = (int64_t)plan_rd64(r);
-		ph->mte = (int64_t)plan_rd64(r + 8);
-		ph->lr = plan_rdf64(r + 16);
-		ph->new_optimizer = (int32_t)plan_rd32(r + 32);
-		ph->new_lr_scheduler = (int32_t)plan_rd32(r + 36);
-		if (ph->index != (int64_t)i || ph->mte < -1 || plan_rd64(r + 40))
+		int st = rec_check(ld, &rc, r, "phase", i);
+		if (st)
+			return st;
+		uint32_t ix = PLAN_GET(PHAS, r, params), n = PLAN_GET(PHAS, r, nparams);
+		ph->index = PLAN_GET(PHAS, r, index);
+		ph->mte = PLAN_GET(PHAS, r, mte);
+		ph->lr = PLAN_GET(PHAS, r, lr);
+		ph->new_optimizer = PLAN_GET(PHAS, r, new_optimizer);
+		ph->new_lr_scheduler = PLAN_GET(PHAS, r, new_lr_scheduler);
+		if (ph->index != (int64_t)i || ph->mte < -1)
 			return fail(ld, FTSRT_EFORMAT, "phase %" PRIu64 ": bad index or "
 				    "max_transition_epoch", i);
 		if (!take(ld, PLAN_SEC_U32P, ix, n))
 			return fail(ld, FTSRT_EFORMAT, "phase %" PRIu64 ": bad parameter list", i);
 		for (uint32_t k = 0; k < n; k++) {
-			uint32_t x = plan_rd32(u32 + 4 * ((size_t)ix + k));
+			uint32_t x = PLAN_GET(U32P, u32 + PLAN_SIZE(U32P) * ((size_t)ix + k), value);
 			if (x >= p->view.nparams)
 				return fail(ld, FTSRT_EFORMAT, "phase %" PRIu64 " thaws parameter %" PRIu32
 					    " of %" PRIu32, i, x, p->view.nparams);
@@ -570,7 +737,7 @@ static int plan_load_phases(struct ld *ld)
 		if (!class_ref(ld, ph->new_optimizer, false) || !class_ref(ld, ph->new_lr_scheduler, true))
 			return fail(ld, FTSRT_EFORMAT, "phase %" PRIu64 ": bad optimizer or scheduler "
 				    "record", i);
-		ph->params = (const uint32_t *)(const void *)(u32 + 4 * (size_t)ix);
+		ph->params = (const uint32_t *)(const void *)(u32 + PLAN_SIZE(U32P) * (size_t)ix);
 		ph->nparams = n;
 	}
 	p->view.phases = p->phases;
@@ -588,26 +755,31 @@ static int plan_load_settings(struct ld *ld, size_t *used)
 	if (s->n != 1)
 		return fail(ld, FTSRT_EFORMAT, "section SETT: %" PRIu64 " records, expected 1", s->n);
 	const uint8_t *r = s->p;
-	uint32_t flags = plan_rd32(r + 52);
-	v->max_depth = (int64_t)plan_rd64(r);
-	v->max_epochs = (int64_t)plan_rd64(r + 8);
-	v->base_max_lr = plan_rdf64(r + 16);
-	v->phase0_groups = plan_rd32(r + 32);
-	v->initial_optimizer = (int32_t)plan_rd32(r + 36);
-	v->initial_scheduler = (int32_t)plan_rd32(r + 40);
-	v->reinit_optimizer = (int32_t)plan_rd32(r + 44);
-	v->reinit_scheduler = (int32_t)plan_rd32(r + 48);
+	struct rec_check rc;
+	rec_check_init(&rc, PLAN_REC_SETT);
+	int st = rec_check(ld, &rc, r, "settings record", 0);
+	if (st)
+		return st;
+	uint32_t flags = PLAN_GET(SETT, r, flags);       /* bounded by PLAN_SETF_ALL_ */
+	v->max_depth = PLAN_GET(SETT, r, max_depth);
+	v->max_epochs = PLAN_GET(SETT, r, max_epochs);
+	v->base_max_lr = PLAN_GET(SETT, r, base_max_lr);
+	v->phase0_groups = PLAN_GET(SETT, r, phase0_groups);
+	v->initial_optimizer = PLAN_GET(SETT, r, initial_optimizer);
+	v->initial_scheduler = PLAN_GET(SETT, r, initial_scheduler);
+	v->reinit_optimizer = PLAN_GET(SETT, r, reinit_optimizer);
+	v->reinit_scheduler = PLAN_GET(SETT, r, reinit_scheduler);
 	if (v->max_depth < 0 || (uint64_t)v->max_depth >= v->nphases)
 		return fail(ld, FTSRT_EFORMAT, "settings: max_depth %" PRId64 " outside the phases",
 			    v->max_depth);
-	if (v->max_epochs < 0 || v->phase0_groups < 1 || (flags & ~(uint32_t)PLAN_SETF_ALL_))
-		return fail(ld, FTSRT_EFORMAT, "settings: bad max_epochs, phase0_groups or flags");
+	if (v->max_epochs < 0 || v->phase0_groups < 1)
+		return fail(ld, FTSRT_EFORMAT, "settings: bad max_epochs or phase0_groups");
 	if (v->initial_optimizer < 0 || !class_ref(ld, v->initial_optimizer, false) ||
 	    !class_ref(ld, v->initial_scheduler, true) || !class_ref(ld, v->reinit_optimizer, false) ||
 	    !class_ref(ld, v->reinit_scheduler, true))
 		return fail(ld, FTSRT_EFORMAT, "settings: bad optimizer or scheduler record");
-	uint32_t nd = plan_rd32(r + 28);
-	v->no_decay = str_list(ld, plan_rd32(r + 24), nd, used);
+	uint32_t nd = PLAN_GET(SETT, r, nno_decay);
+	v->no_decay = str_list(ld, PLAN_GET(SETT, r, no_decay), nd, used);
 	if (!v->no_decay)
 		return fail(ld, FTSRT_EFORMAT, "settings: bad no_decay string");
 	v->nno_decay = nd;
@@ -621,14 +793,14 @@ static int plan_load_settings(struct ld *ld, size_t *used)
 	es->has_divergence_threshold = flags & PLAN_SETF_ES_HAS_DIVERGENCE;
 	es->check_finite = flags & PLAN_SETF_ES_CHECK_FINITE;
 	v->ckpt.mode_max = flags & PLAN_SETF_CKPT_MODE_MAX;
-	if (!get_str(ld, plan_rd32(r + 56), !es->present, &es->monitor) ||
-	    !get_str(ld, plan_rd32(r + 60), true, &v->ckpt.monitor))
+	if (!get_str(ld, PLAN_GET(SETT, r, es_monitor), !es->present, &es->monitor) ||
+	    !get_str(ld, PLAN_GET(SETT, r, ckpt_monitor), true, &v->ckpt.monitor))
 		return fail(ld, FTSRT_EFORMAT, "settings: bad monitor string");
-	es->patience = (int64_t)plan_rd64(r + 64);
-	es->min_delta = plan_rdf64(r + 72);
-	es->stopping_threshold = plan_rdf64(r + 80);
-	es->divergence_threshold = plan_rdf64(r + 88);
-	v->ckpt.save_top_k = (int64_t)plan_rd64(r + 96);
+	es->patience = PLAN_GET(SETT, r, es_patience);
+	es->min_delta = PLAN_GET(SETT, r, es_min_delta);
+	es->stopping_threshold = PLAN_GET(SETT, r, es_stopping_threshold);
+	es->divergence_threshold = PLAN_GET(SETT, r, es_divergence_threshold);
+	v->ckpt.save_top_k = PLAN_GET(SETT, r, ckpt_save_top_k);
 	if (es->patience < 0 || !(es->min_delta >= 0) || v->ckpt.save_top_k < -1)
 		return fail(ld, FTSRT_EFORMAT, "settings: bad early-stopping or checkpoint values");
 	return FTSRT_OK;
@@ -646,23 +818,27 @@ static int plan_load_groups(struct ld *ld)
 	if (!p->groups)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (groups)");
 	uint32_t prev = 0;
+	struct rec_check rc;
+	rec_check_init(&rc, PLAN_REC_GRPS);
 	for (uint64_t i = 0; i < s->n; i++) {
-		const uint8_t *r = s->p + i * 48;
+		const uint8_t *r = s->p + i * PLAN_SIZE(GRPS);
 		struct rt_plan_group *g = &p->groups[i];
-		g->phase = plan_rd32(r);
-		if (g->phase >= p->view.nphases || g->phase < prev || r[4] > 1 || r[5] > 1 ||
-		    r[6] >= PLAN_LR_COUNT_ || r[7] >= PLAN_LR_COUNT_ || plan_rd32(r + 36))
-			return fail(ld, FTSRT_EFORMAT, "group %" PRIu64 ": bad phase, flags or kinds", i);
+		int st = rec_check(ld, &rc, r, "group", i);
+		if (st)
+			return st;
+		g->phase = PLAN_GET(GRPS, r, phase);
+		if (g->phase >= p->view.nphases || g->phase < prev)
+			return fail(ld, FTSRT_EFORMAT, "group %" PRIu64 ": bad phase", i);
 		prev = g->phase;
-		g->no_decay = r[4];
-		g->user = r[5];
-		g->lr_kind = r[6];
-		g->initial_lr_kind = r[7];
-		g->holds = (int64_t)plan_rd64(r + 8);
-		g->lr = plan_rdf64(r + 16);
-		g->initial_lr = plan_rdf64(r + 24);
-		g->nparams = plan_rd32(r + 32);
-		g->numel = plan_rd64(r + 40);
+		g->no_decay = PLAN_GET(GRPS, r, no_decay);
+		g->user = PLAN_GET(GRPS, r, user);
+		g->lr_kind = PLAN_GET(GRPS, r, lr_kind);
+		g->initial_lr_kind = PLAN_GET(GRPS, r, initial_lr_kind);
+		g->holds = PLAN_GET(GRPS, r, holds);
+		g->lr = PLAN_GET(GRPS, r, lr);
+		g->initial_lr = PLAN_GET(GRPS, r, initial_lr);
+		g->nparams = PLAN_GET(GRPS, r, nparams);
+		g->numel = PLAN_GET(GRPS, r, numel);
 	}
 	p->view.groups = p->groups;
 	p->view.ngroups = (uint32_t)s->n;
@@ -679,16 +855,21 @@ static int plan_load_srcmap(struct ld *ld)
 	p->src = plan_alloc(p, s->n, sizeof(*p->src));
 	if (!p->src)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (source map)");
+	struct rec_check rc;
+	rec_check_init(&rc, PLAN_REC_SMAP);
 	for (uint64_t i = 0; i < s->n; i++) {
-		const uint8_t *r = s->p + i * 24;
+		const uint8_t *r = s->p + i * PLAN_SIZE(SMAP);
 		struct rt_plan_src *e = &p->src[i];
-		e->kind = r[0];
-		e->phase = plan_rd32(r + 4);
-		e->item = plan_rd32(r + 8);
-		e->line = plan_rd32(r + 16);
-		e->col = plan_rd32(r + 20);
-		if (e->kind >= PLAN_SRC_COUNT_ || r[1] || r[2] || r[3] || e->phase >= p->view.nphases ||
-		    !get_str(ld, plan_rd32(r + 12), false, &e->file) || e->line < 1 || e->col < 1 ||
+		int st = rec_check(ld, &rc, r, "source map entry", i);
+		if (st)
+			return st;
+		e->kind = PLAN_GET(SMAP, r, kind);
+		e->phase = PLAN_GET(SMAP, r, phase);
+		e->item = PLAN_GET(SMAP, r, item);
+		e->line = PLAN_GET(SMAP, r, line);
+		e->col = PLAN_GET(SMAP, r, column);
+		if (e->phase >= p->view.nphases ||
+		    !get_str(ld, PLAN_GET(SMAP, r, file), false, &e->file) || e->line < 1 || e->col < 1 ||
 		    (e->kind != PLAN_SRC_PARAMS_ENTRY && e->item))
 			return fail(ld, FTSRT_EFORMAT, "source map entry %" PRIu64 " is malformed", i);
 		if (e->kind == PLAN_SRC_PHASE && !p->phases[e->phase].src_file) {
@@ -711,18 +892,23 @@ static int plan_load_restores(struct ld *ld)
 	if (!p->restores)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (restores)");
 	uint64_t prev = 0;
+	struct rec_check rc;
+	rec_check_init(&rc, PLAN_REC_RSTR);
 	for (uint64_t i = 0; i < s->n; i++) {
-		const uint8_t *r = s->p + i * 32;
+		const uint8_t *r = s->p + i * PLAN_SIZE(RSTR);
 		struct rt_plan_restore *e = &p->restores[i];
-		e->target = plan_rd32(r);
-		e->source = plan_rd32(r + 4);
-		e->kind = r[8];
-		uint32_t ox = plan_rd32(r + 16), no = plan_rd32(r + 20);
+		int st = rec_check(ld, &rc, r, "restore entry", i);
+		if (st)
+			return st;
+		e->target = PLAN_GET(RSTR, r, target);
+		e->source = PLAN_GET(RSTR, r, source);
+		e->kind = PLAN_GET(RSTR, r, kind);
+		uint32_t ox = PLAN_GET(RSTR, r, overrides), no = PLAN_GET(RSTR, r, noverrides);
 		uint64_t key = ((uint64_t)e->target << 32) | e->source;
 		if (e->target >= p->view.nphases || e->source >= e->target || (i && key <= prev) ||
-		    e->kind > RT_RESTORE_FAILS || r[9] || r[10] || r[11] || plan_rd64(r + 24) ||
 		    (e->kind == RT_RESTORE_FAILS && (no || ox)) ||
-		    !get_str(ld, plan_rd32(r + 12), false, &e->message) || !take(ld, PLAN_SEC_ARGS, ox, no))
+		    !get_str(ld, PLAN_GET(RSTR, r, message), false, &e->message) ||
+		    !take(ld, PLAN_SEC_ARGS, ox, no))
 			return fail(ld, FTSRT_EFORMAT, "restore entry %" PRIu64 " is malformed", i);
 		for (uint32_t k = 0; k < no; k++)
 			if (p->argforce[ox + k] || p->args[ox + k].kind > RT_ARG_FLOATS)
@@ -978,13 +1164,13 @@ static int open_common(ftsrt_plan **out, const char *path, const void *data, siz
 				break;
 			hd += (size_t)r;
 		}
-		if (hd < sizeof(h) || memcmp(h, PLAN_MAGIC, PLAN_MAGIC_LEN) != 0) {
+		if (hd < sizeof(h) || memcmp(h + PLAN_OFF(HDR, magic), PLAN_MAGIC, PLAN_MAGIC_LEN) != 0) {
 			rc = fail(&ld, FTSRT_EFORMAT, "'%s' is not a plan file (bad magic)", path);
 			goto out_close;
 		}
-		if (plan_rd64(h + 32) != (uint64_t)st.st_size) {
+		if (PLAN_GET(HDR, h, file_size) != (uint64_t)st.st_size) {
 			rc = fail(&ld, FTSRT_EFORMAT, "'%s': the header says %llu bytes, the file has %lld", path,
-				  (unsigned long long)plan_rd64(h + 32), (long long)st.st_size);
+				  (unsigned long long)PLAN_GET(HDR, h, file_size), (long long)st.st_size);
 			goto out_close;
 		}
 		if (lseek(fd, 0, SEEK_SET) != 0) {

@@ -129,7 +129,7 @@ struct rt_plan_group {
 
 /* What a restore_best does (RSTR, compiler/restore.h): restoring, at the
  * transition to phase `target`, a checkpoint written in phase `source`. */
-enum rt_plan_restore_kind { RT_RESTORE_REVERTS, RT_RESTORE_FAILS };
+enum rt_plan_restore_kind { RT_RESTORE_REVERTS, RT_RESTORE_FAILS };  /* = enum plan_restore_kind */
 
 struct rt_plan_restore {
 	uint32_t target, source;        /* PHAS indices, source < target */
@@ -190,6 +190,12 @@ struct rt_plan {
 
 /* The decoded view of an open plan (never NULL for an open plan). */
 const struct rt_plan *rt_plan_view(const ftsrt_plan *p);
+
+/* plan_records.def as data: record rec (enum plan_record_kind) with its
+ * fields, offsets, sizes and bounds; NULL past the table.  (struct
+ * plan_record_info is in plan_format.h.) */
+struct plan_record_info;
+const struct plan_record_info *rt_plan_record_info(int rec);
 
 /*
  * The plan's identity: a 64-bit FNV-1a over everything that decides what a

@@ -6,92 +6,49 @@
  * Everything is little-endian.  References are offsets or indices, never
  * pointers.  Sections start on 8-byte boundaries.
  *
- * HEADER (PLAN_HEADER_SIZE = 48 bytes)
+ * The fields of the header, the section table entries and every section's
+ * records are in plan_records.def (names, types, order, bounds, reserved
+ * fields); offsets and record sizes follow from it (below).  What this
+ * comment adds is the arrangement and the rules a table cannot state:
  *
- *   off  size  field
- *   0    8     magic 89 46 54 53 0D 0A 1A 0A ("\x89FTS\r\n\x1a\n")
- *   8    2     format_major (PLAN_FORMAT_MAJOR)
- *   10   2     format_minor (PLAN_FORMAT_MINOR)
- *   12   2     min_reader_minor: the oldest reader minor that may read it
- *   14   2     header_size (48)
- *   16   4     probe u32 0x12345678
- *   20   4     flags (none defined: written 0, ignored by readers)
- *   24   8     probe f64 -370.5
- *   32   8     file_size: the exact length of the file
- *   40   4     section_count (1..PLAN_MAX_SECTIONS)
- *   44   4     header_crc32c: CRC-32C of bytes 0..39 followed by the
- *              section table
- *   48   n*32  section table, one entry per section, in file order:
- *              0 u32 id (four-character code), 4 u32 flags (bit 0:
- *              optional), 8 u64 offset, 16 u64 length, 24 u32 crc32c of
- *              the section's bytes, 28 u32 reserved (0)
+ * HEADER (struct plan_rec_HDR, 48 bytes) at offset 0, starting with the
+ * magic 89 46 54 53 0D 0A 1A 0A ("\x89FTS\r\n\x1a\n"); then the
+ * section table: section_count SECT entries (1..PLAN_MAX_SECTIONS), in
+ * file order.  header_crc32c is the CRC-32C of the header bytes before
+ * section_count, followed by the section table.  probe_u32 is 0x12345678
+ * and probe_f64 -370.5 (byte order and float format); file_size the exact
+ * length of the file; a SECT entry's crc32c covers its section's bytes.
  *
  * The first section starts at align8(48 + 32 n); each next one at align8
  * of the previous end; the last one ends at file_size.  Padding bytes are
  * zero.  So every byte of the file is covered by a CRC or checked to be 0.
  *
- * SECTIONS (ids from plan_ops.def).  Records, offsets within the record:
+ * SECTIONS (ids and order from plan_ops.def) hold records of the record
+ * type named like them (MANI: one MANH head first).
  *
- *   STRS  bytes.  Byte 0 and the last byte are NUL.  A string reference is
- *         a u32 byte offset into STRS (the string runs to the next NUL);
- *         PLAN_NOSTR (0xFFFFFFFF) is "no string" where allowed.
- *   I64P, F64P, U32P  arrays of i64, f64, u32; referenced as (index, count).
- *   BLOB  bytes; referenced as (offset, length).
- *   MANI  head 16: 0 u64 manifest_hash, 8 u32 nparams, 12 u32 reserved;
- *         then nparams records of 24: 0 u32 name (str), 4 u32 dtype name
- *         (str), 8 u32 dims (I64P index), 12 i32 tied_to (-1 or an earlier,
- *         untied entry), 16 u8 ndim (<= 8), 17 u8 dtype (enum rt_dtype),
- *         18 u8 flags (bit 0 requires_grad), 19 u8 0, 20 u32 0.  The untied
- *         entries hold at most 2^60 elements in all (PLAN_MAX_ELEMENTS).
- *   CLSS  records of 80: 0 u8 scheduler, 1 u8 epoch_interval, 2 u8
- *         use_current, 3 u8 flags (bit 0 state_at_construction; optimizers
- *         only), 4 u16 stdlib_id, 6 u16 0, 8 u32 class_path
- *         (str), 12 u32 args (ARGS index), 16 u32 nargs, 20 u32 slots (U32P
- *         index of str refs), 24 u32 nslots, 28 u32 frequency (>= 1), 32 u32
- *         monitor (str or NOSTR), 36 u32 init_pg_lrs (F64P index), 40 i32
- *         ninit_pg_lrs (-1 = absent), 44 u32 lambda (BLOB offset), 48 u32
- *         lambda_len (0 = none), 52 u32 children (U32P index of CLSS
- *         indices, each greater than the record's own), 56 u32 nchildren,
- *         60 u32 milestones (I64P index), 64 u32 nmilestones, 68 u32 reads
- *         (U32P index of str refs: the group keys and state slots step()
- *         reads, in order), 72 u32 setstates (ARGS index), 76 u16 nreads,
- *         78 u16 nsetstates (optimizers only: the restore profile).
- *   ARGS  records of 40: 0 u32 name (str), 4 u8 kind (enum rt_arg_kind),
- *         5 u8 given, 6 u8 b, 7 u8 force (setstates only: set always, not
- *         only when missing), 8 u32 s (str or NOSTR), 12 u32 v
- *         (F64P index), 16 u32 n, 20 u32 0, 24 i64 i, 32 f64 f.
- *   PHAS  records of 48: 0 i64 index (== record number), 8 i64 mte (>= -1),
- *         16 f64 lr, 24 u32 params (U32P index of manifest indices), 28 u32
- *         nparams, 32 i32 new_optimizer, 36 i32 new_lr_scheduler (CLSS
- *         index or -1), 40 u64 0.
- *   SETT  one record of 104: 0 i64 max_depth, 8 i64 max_epochs, 16 f64
- *         base_max_lr, 24 u32 no_decay (U32P index of str refs), 28 u32
- *         nno_decay, 32 u32 phase0_groups, 36 i32 initial_optimizer, 40 i32
- *         initial_scheduler, 44 i32 reinit_optimizer, 48 i32
- *         reinit_scheduler, 52 u32 flags (PLAN_SETF_*), 56 u32 es_monitor,
- *         60 u32 ckpt_monitor (str or NOSTR), 64 i64 es_patience, 72 f64
- *         es_min_delta, 80 f64 es_stopping_threshold, 88 f64
- *         es_divergence_threshold, 96 i64 ckpt_save_top_k.
- *   GRPS  (optional, informational) records of 48: 0 u32 phase (PHAS
- *         index whose layout it belongs to; non-decreasing), 4 u8 no_decay,
- *         5 u8 user, 6 u8 lr_kind, 7 u8 initial_lr_kind (enum
- *         rt_plan_lr_kind), 8 i64 holds (phase whose parameters it holds),
- *         16 f64 lr, 24 f64 initial_lr, 32 u32 nparams (0xFFFFFFFF
- *         unknown), 36 u32 0, 40 u64 numel.
- *   SMAP  (optional, strippable) records of 24: 0 u8 kind (enum
- *         rt_plan_src_kind), 1..3 0, 4 u32 phase (PHAS index), 8 u32 item
- *         (params entry number; 0 otherwise), 12 u32 file (str), 16 u32
- *         line, 20 u32 column (1-based).
- *   RSTR  (optional; absent when nothing is to be done) records of 32,
- *         sorted by (target, source), each pair at most once: 0 u32
- *         target, 4 u32 source (PHAS indices, source < target), 8 u8 kind
- *         (enum rt_plan_restore_kind), 9..11 0, 12 u32 message (str), 16
- *         u32 overrides (ARGS index), 20 u32 noverrides (0 for FAILS), 24
- *         u64 0.  What restoring, at the transition to target, the best
- *         checkpoint written in phase source does (compiler/restore.h):
- *         FAILS, the step after it raises (the runtime refuses with
- *         message); REVERTS, the restored groups run with the overrides
- *         (torch group keys) instead of the configured values.
+ *   STRS  Byte 0 and the last byte are NUL.  A string reference ("str")
+ *         is a u32 byte offset into STRS (the string runs to the next
+ *         NUL); PLAN_NOSTR (0xFFFFFFFF) is "no string" where allowed.
+ *   I64P, F64P, U32P  pools, referenced as (index, count).
+ *   BLOB  bytes (lr_lambda programs), referenced as (offset, length).
+ *   MANI  the untied entries hold at most 2^60 elements in all
+ *         (PLAN_MAX_ELEMENTS).
+ *   CLSS  a child index is greater than its record's own and names a
+ *         scheduler; optimizers have no scheduler fields, schedulers no
+ *         state slots and no restore profile (reads, setstates: the group
+ *         keys and state slots step() reads; ARGS records whose force byte
+ *         says "set always, not only when missing").
+ *   PHAS  at least one; index == record number; mte >= -1.
+ *   SETT  exactly one record.
+ *   GRPS  (optional, informational) the simulated group layout.
+ *   SMAP  (optional, strippable) the source map.
+ *   RSTR  (optional; absent when nothing is to be done) sorted by
+ *         (target, source), each pair at most once: what restoring, at
+ *         the transition to target, the best checkpoint written in phase
+ *         source does (compiler/restore.h): FAILS, the step after it
+ *         raises (the runtime refuses with message); REVERTS, the
+ *         restored groups run with the overrides (torch group keys)
+ *         instead of the configured values.
  *
  * Lists never share pool entries: the lengths of all lists referencing one
  * pool (or ARGS) add up to at most its size (bounds a reader's work).
@@ -103,11 +60,12 @@
  * change of meaning or layout of an existing field or section bumps
  * format_major (readers refuse other majors).
  *
- * CHECKLIST when a section or field changes: plan_ops.def, this comment,
- * compiler/emit.c (emit_*), runtime/plan.c (plan_load_*), runtime/plan.h
- * (add fields only), the listing in plan.c (`ftsc dump`, `ftsrun
- * inspect`), man/ftsplan.5, tests/plan/ goldens, tests/unit/check_plan.c,
- * and the version numbers below.
+ * CHECKLIST when a section or field changes: plan_records.def (and
+ * plan_ops.def for a section), compiler/emit.c (emit_*), runtime/plan.c
+ * (plan_load_*), runtime/plan.h (add fields only), the listing in plan.c
+ * (`ftsc dump`, `ftsrun inspect`), man/ftsplan.5 (a test compares its
+ * field lists with plan_records.def), tests/plan/ goldens, and the version
+ * numbers below.
  */
 #ifndef FTS_PLAN_FORMAT_H
 #define FTS_PLAN_FORMAT_H
@@ -124,33 +82,16 @@
 #define PLAN_FORMAT_MAJOR 1
 #define PLAN_FORMAT_MINOR 1
 #define PLAN_MIN_READER_MINOR 1
-#define PLAN_HEADER_SIZE 48
-#define PLAN_HEADER_CRC_SPAN 40         /* header bytes covered by header_crc32c */
-#define PLAN_SECTION_ENTRY 32
-#define PLAN_MAX_SECTIONS 64
-#define PLAN_PROBE_U32 0x12345678u
-#define PLAN_PROBE_F64 (-370.5)
-#define PLAN_ALIGN 8
 #define PLAN_NOSTR 0xFFFFFFFFu
 #define PLAN_MAX_DIMS 8
 #define PLAN_UNKNOWN_U32 0xFFFFFFFFu
 #define PLAN_MAX_ELEMENTS ((uint64_t)1 << 60) /* all untied parameters' elements, at most */
+#define PLAN_PROBE_U32 0x12345678u
+#define PLAN_PROBE_F64 (-370.5)
+#define PLAN_ALIGN 8
+#define PLAN_MAX_SECTIONS 64
 
 #define PLAN_SECF_OPTIONAL 1u
-
-#define PLAN_MANI_HEAD 16
-#define PLAN_STRS_HEAD 0
-#define PLAN_I64P_HEAD 0
-#define PLAN_F64P_HEAD 0
-#define PLAN_U32P_HEAD 0
-#define PLAN_BLOB_HEAD 0
-#define PLAN_CLSS_HEAD 0
-#define PLAN_ARGS_HEAD 0
-#define PLAN_PHAS_HEAD 0
-#define PLAN_SETT_HEAD 0
-#define PLAN_GRPS_HEAD 0
-#define PLAN_SMAP_HEAD 0
-#define PLAN_RSTR_HEAD 0
 
 /* SETT flags. */
 enum plan_sett_flags {
@@ -175,6 +116,104 @@ enum plan_arg_kind { PLAN_ARG_NONE, PLAN_ARG_BOOL, PLAN_ARG_INT, PLAN_ARG_FLOAT,
 enum plan_lr_kind { PLAN_LR_KNOWN, PLAN_LR_CONTINUES, PLAN_LR_UNKNOWN, PLAN_LR_COUNT_ };
 enum plan_src_kind { PLAN_SRC_PHASE, PLAN_SRC_PARAMS_ENTRY, PLAN_SRC_NEW_OPTIMIZER,
 		     PLAN_SRC_NEW_LR_SCHEDULER, PLAN_SRC_COUNT_ };
+
+enum plan_restore_kind { PLAN_RESTORE_REVERTS, PLAN_RESTORE_FAILS, PLAN_RESTORE_COUNT_ };
+
+/* ---- records (plan_records.def) --------------------------------------------
+ * Each record becomes a struct used only for its layout (offsetof, sizeof;
+ * never to access bytes, which are little-endian whatever the host).  The
+ * fields are in file order at natural alignment, and an assertion below
+ * proves the struct has no padding, so offsetof is the file offset. */
+
+#define PLAN_CT_U8 uint8_t
+#define PLAN_CT_U16 uint16_t
+#define PLAN_CT_U32 uint32_t
+#define PLAN_CT_U64 uint64_t
+#define PLAN_CT_I32 int32_t
+#define PLAN_CT_I64 int64_t
+#define PLAN_CT_F64 double
+#define PLAN_CT_Z8 uint8_t
+#define PLAN_CT_Z16 uint16_t
+#define PLAN_CT_Z32 uint32_t
+#define PLAN_CT_Z64 uint64_t
+
+enum plan_field_type { PLAN_FT_U8, PLAN_FT_U16, PLAN_FT_U32, PLAN_FT_U64, PLAN_FT_I32,
+		       PLAN_FT_I64, PLAN_FT_F64, PLAN_FT_Z8, PLAN_FT_Z16, PLAN_FT_Z32,
+		       PLAN_FT_Z64 };
+#define PLAN_FIELD_ANY UINT64_MAX
+
+#define PLAN_RECORD(R) struct plan_rec_##R {
+#define PLAN_FIELD(R, T, N, MAX) PLAN_CT_##T N;
+#define PLAN_END(R) };
+#include "plan_records.def"
+#undef PLAN_RECORD
+#undef PLAN_FIELD
+#undef PLAN_END
+
+#define PLAN_RECORD(R) enum { PLAN_FIELDSUM_##R = 0
+#define PLAN_FIELD(R, T, N, MAX) + (int)sizeof(PLAN_CT_##T)
+#define PLAN_END(R) }; _Static_assert(PLAN_FIELDSUM_##R == (int)sizeof(struct plan_rec_##R), \
+	"plan record " #R " has padding: order its fields so each is at its natural alignment");
+#include "plan_records.def"
+#undef PLAN_RECORD
+#undef PLAN_FIELD
+#undef PLAN_END
+
+enum plan_record_kind {
+#define PLAN_RECORD(R) PLAN_REC_##R,
+#define PLAN_FIELD(R, T, N, MAX)
+#define PLAN_END(R)
+#include "plan_records.def"
+#undef PLAN_RECORD
+#undef PLAN_FIELD
+#undef PLAN_END
+	PLAN_REC_COUNT_
+};
+
+/* The size of record R, and the offset of its field N. */
+#define PLAN_SIZE(R) sizeof(struct plan_rec_##R)
+#define PLAN_OFF(R, N) offsetof(struct plan_rec_##R, N)
+
+/* Typed little-endian access to field N of the record of type R at r: the
+ * width, offset and C type all come from the table.  (_Generic does not
+ * evaluate its controlling expression: the null pointer is never used.) */
+static inline uint8_t plan_rd8_(const uint8_t *p) { return p[0]; }
+static inline int32_t plan_rdi32_(const uint8_t *p) { return (int32_t)rt_rd32(p); }
+static inline int64_t plan_rdi64_(const uint8_t *p) { return (int64_t)rt_rd64(p); }
+static inline void plan_wr8_(uint8_t *p, uint8_t v) { p[0] = v; }
+static inline void plan_wri32_(uint8_t *p, int32_t v) { rt_wr32(p, (uint32_t)v); }
+static inline void plan_wri64_(uint8_t *p, int64_t v) { rt_wr64(p, (uint64_t)v); }
+
+#define PLAN_GET(R, r, N) _Generic(((struct plan_rec_##R *)0)->N,		\
+	uint8_t: plan_rd8_, uint16_t: rt_rd16, uint32_t: rt_rd32, uint64_t: rt_rd64,	\
+	int32_t: plan_rdi32_, int64_t: plan_rdi64_, double: rt_rdf64)			\
+	((r) + PLAN_OFF(R, N))
+#define PLAN_SET(R, r, N, v) _Generic(((struct plan_rec_##R *)0)->N,		\
+	uint8_t: plan_wr8_, uint16_t: rt_wr16, uint32_t: rt_wr32, uint64_t: rt_wr64,	\
+	int32_t: plan_wri32_, int64_t: plan_wri64_, double: rt_wrf64)			\
+	((r) + PLAN_OFF(R, N), (v))
+
+/* The same table as data, for the reader's generic field check and for
+ * tests: plan_record_info(PLAN_REC_x). */
+struct plan_field_info {
+	const char *name;
+	uint16_t off;
+	uint8_t size;
+	uint8_t type;                   /* enum plan_field_type */
+	uint64_t max;                   /* unsigned fields; PLAN_FIELD_ANY: none */
+};
+struct plan_record_info {
+	const char *name;
+	const struct plan_field_info *fields;
+	uint16_t nfields;
+	uint16_t size;
+};
+
+#define PLAN_HEADER_SIZE ((uint32_t)PLAN_SIZE(HDR))
+#define PLAN_SECTION_ENTRY ((uint32_t)PLAN_SIZE(SECT))
+#define PLAN_HEADER_CRC_SPAN PLAN_OFF(HDR, section_count)  /* header bytes covered by header_crc32c */
+#define PLAN_MANI_HEAD PLAN_SIZE(MANH)
+_Static_assert(PLAN_SIZE(HDR) == 48 && PLAN_SIZE(SECT) == 32, "header and section entry sizes");
 
 #define PLAN_FOURCC(s) ((uint32_t)(uint8_t)(s)[0] | (uint32_t)(uint8_t)(s)[1] << 8 | \
 			(uint32_t)(uint8_t)(s)[2] << 16 | (uint32_t)(uint8_t)(s)[3] << 24)

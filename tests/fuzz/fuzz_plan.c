@@ -32,17 +32,18 @@ static void reseal(uint8_t *b, size_t n)
 {
 	if (n < PLAN_HEADER_SIZE)
 		return;
-	uint32_t ns = plan_rd32(b + 40);
-	if (ns > PLAN_MAX_SECTIONS || PLAN_HEADER_SIZE + (size_t)ns * 32 > n)
+	uint32_t ns = PLAN_GET(HDR, b, section_count);
+	if (ns > PLAN_MAX_SECTIONS || PLAN_HEADER_SIZE + (size_t)ns * PLAN_SECTION_ENTRY > n)
 		return;
 	for (uint32_t i = 0; i < ns; i++) {
-		uint8_t *e = b + PLAN_HEADER_SIZE + 32 * (size_t)i;
-		uint64_t off = plan_rd64(e + 8), len = plan_rd64(e + 16);
+		uint8_t *e = b + PLAN_HEADER_SIZE + PLAN_SECTION_ENTRY * (size_t)i;
+		uint64_t off = PLAN_GET(SECT, e, offset), len = PLAN_GET(SECT, e, length);
 		if (off <= n && len <= n - off)
-			plan_wr32(e + 24, plan_crc32c(0, b + off, (size_t)len));
+			PLAN_SET(SECT, e, crc32c, plan_crc32c(0, b + off, (size_t)len));
 	}
 	uint32_t crc = plan_crc32c(0, b, PLAN_HEADER_CRC_SPAN);
-	plan_wr32(b + 44, plan_crc32c(crc, b + PLAN_HEADER_SIZE, 32 * (size_t)ns));
+	PLAN_SET(HDR, b, header_crc32c,
+		 plan_crc32c(crc, b + PLAN_HEADER_SIZE, PLAN_SECTION_ENTRY * (size_t)ns));
 }
 
 static void exercise(const uint8_t *data, size_t size)

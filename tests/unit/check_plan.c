@@ -8,6 +8,7 @@
  * The model is FTS's FinetuningSchedulerBoringModel (M1): SGD(lr 1e-3,
  * weight_decay 1e-6) with StepLR(step_size 1, gamma 0.7).
  */
+#include <ctype.h>
 #include <check.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -196,23 +197,25 @@ END_TEST
 /* Re-checksum after an edit, so the checks behind the CRCs are reached. */
 static void reseal(uint8_t *b)
 {
-	uint32_t n = plan_rd32(b + 40);
+	uint32_t n = PLAN_GET(HDR, b, section_count);
 	for (uint32_t i = 0; i < n; i++) {
-		uint8_t *e = b + PLAN_HEADER_SIZE + 32 * i;
-		plan_wr32(e + 24, plan_crc32c(0, b + plan_rd64(e + 8), plan_rd64(e + 16)));
+		uint8_t *e = b + PLAN_HEADER_SIZE + PLAN_SECTION_ENTRY * i;
+		PLAN_SET(SECT, e, crc32c, plan_crc32c(0, b + PLAN_GET(SECT, e, offset),
+						      PLAN_GET(SECT, e, length)));
 	}
 	uint32_t crc = plan_crc32c(0, b, PLAN_HEADER_CRC_SPAN);
-	plan_wr32(b + 44, plan_crc32c(crc, b + PLAN_HEADER_SIZE, 32 * (size_t)n));
+	PLAN_SET(HDR, b, header_crc32c,
+		 plan_crc32c(crc, b + PLAN_HEADER_SIZE, PLAN_SECTION_ENTRY * (size_t)n));
 }
 
 static uint8_t *section(uint8_t *b, const char *id, uint64_t *len)
 {
-	uint32_t n = plan_rd32(b + 40);
+	uint32_t n = PLAN_GET(HDR, b, section_count);
 	for (uint32_t i = 0; i < n; i++) {
-		uint8_t *e = b + PLAN_HEADER_SIZE + 32 * i;
-		if (plan_rd32(e) == PLAN_FOURCC(id)) {
-			*len = plan_rd64(e + 16);
-			return b + plan_rd64(e + 8);
+		uint8_t *e = b + PLAN_HEADER_SIZE + PLAN_SECTION_ENTRY * i;
+		if (PLAN_GET(SECT, e, id) == PLAN_FOURCC(id)) {
+			*len = PLAN_GET(SECT, e, length);
+			return b + PLAN_GET(SECT, e, offset);
 		}
 	}
 	return NULL;
@@ -228,15 +231,15 @@ START_TEST(test_semantic_checks)
 
 	/* versions: checked before the CRC */
 	memcpy(v, b.buf, b.len);
-	plan_wr16(v + 8, PLAN_FORMAT_MAJOR + 1);
+	PLAN_SET(HDR, v, format_major, PLAN_FORMAT_MAJOR + 1);
 	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EVERSION);
 	memcpy(v, b.buf, b.len);
-	plan_wr16(v + 10, PLAN_FORMAT_MINOR + 1);
-	plan_wr16(v + 12, PLAN_FORMAT_MINOR + 1);
+	PLAN_SET(HDR, v, format_minor, PLAN_FORMAT_MINOR + 1);
+	PLAN_SET(HDR, v, min_reader_minor, PLAN_FORMAT_MINOR + 1);
 	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EVERSION);
 	/* a newer minor that old readers may read opens */
 	memcpy(v, b.buf, b.len);
-	plan_wr16(v + 10, PLAN_FORMAT_MINOR + 1);
+	PLAN_SET(HDR, v, format_minor, PLAN_FORMAT_MINOR + 1);
 	reseal(v);
 	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_OK);
 	ftsrt_plan_close(p);
@@ -246,7 +249,7 @@ START_TEST(test_semantic_checks)
 	uint8_t *ph = section(v, "PHAS", &slen);
 	uint8_t *u32 = section(v, "U32P", &slen);
 	ck_assert_ptr_nonnull(ph);
-	plan_wr32(u32 + 4 * plan_rd32(ph + 48 + 24), 8);
+	plan_wr32(u32 + 4 * PLAN_GET(PHAS, ph + PLAN_SIZE(PHAS), params), 8);
 	reseal(v);
 	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
 	ck_assert_ptr_nonnull(strstr(msg, "thaws parameter 8"));
@@ -254,8 +257,8 @@ START_TEST(test_semantic_checks)
 	memcpy(v, b.buf, b.len);
 	uint8_t *mani = section(v, "MANI", &slen);
 	uint8_t *i64 = section(v, "I64P", &slen);
-	uint32_t d0 = plan_rd32(mani + PLAN_MANI_HEAD + 8);
-	ck_assert_uint_eq(mani[PLAN_MANI_HEAD + 16], 2);
+	uint32_t d0 = PLAN_GET(MANI, mani + PLAN_MANI_HEAD, dims);
+	ck_assert_uint_eq(PLAN_GET(MANI, mani + PLAN_MANI_HEAD, ndim), 2);
 	plan_wr64(i64 + 8 * d0, (uint64_t)1 << 31);
 	plan_wr64(i64 + 8 * (d0 + 1), (uint64_t)1 << 30);
 	reseal(v);
@@ -264,13 +267,13 @@ START_TEST(test_semantic_checks)
 	/* a bad enum */
 	memcpy(v, b.buf, b.len);
 	mani = section(v, "MANI", &slen);
-	mani[PLAN_MANI_HEAD + 17] = PLAN_DTYPE_COUNT_;
+	PLAN_SET(MANI, mani + PLAN_MANI_HEAD, dtype, PLAN_DTYPE_COUNT_);
 	reseal(v);
 	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
 	/* a string reference past the table */
 	memcpy(v, b.buf, b.len);
 	mani = section(v, "MANI", &slen);
-	plan_wr32(mani + PLAN_MANI_HEAD, 0x7FFFFFF0u);
+	PLAN_SET(MANI, mani + PLAN_MANI_HEAD, name, 0x7FFFFFF0u);
 	reseal(v);
 	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
 	/* an unterminated string table */
@@ -282,7 +285,7 @@ START_TEST(test_semantic_checks)
 	/* a child cycle: class 1's max_depth setting pointing nowhere */
 	memcpy(v, b.buf, b.len);
 	uint8_t *st = section(v, "SETT", &slen);
-	plan_wr64(st, 4);
+	PLAN_SET(SETT, st, max_depth, 4);
 	reseal(v);
 	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
 	/* the restore table (phase 3 from phase 0 reverts momentum and weight_decay, from
@@ -306,27 +309,27 @@ START_TEST(test_semantic_checks)
 		size_t off;
 		uint32_t v;
 	} rstr_bad[] = {
-		{4, 3},                 /* source == target */
-		{4, 0},                 /* the pair again: not in order */
-		{0, 4},                 /* target past the phases */
-		{8, 2},                 /* kind */
-		{12, 0x7FFFFFF0u},      /* message outside STRS */
-		{20, 1},                /* overrides on a failing restore */
-		{24, 1},                /* reserved */
+		{PLAN_OFF(RSTR, source), 3},            /* source == target */
+		{PLAN_OFF(RSTR, source), 0},            /* the pair again: not in order */
+		{PLAN_OFF(RSTR, target), 4},            /* target past the phases */
+		{PLAN_OFF(RSTR, kind), 2},              /* kind */
+		{PLAN_OFF(RSTR, message), 0x7FFFFFF0u}, /* message outside STRS */
+		{PLAN_OFF(RSTR, noverrides), 1},        /* overrides on a failing restore */
+		{PLAN_OFF(RSTR, zero2), 1},             /* reserved */
 	};
 	for (size_t k = 0; k < sizeof(rstr_bad) / sizeof(rstr_bad[0]); k++) {
 		memcpy(v, b.buf, b.len);
 		uint8_t *rs = section(v, "RSTR", &slen);
 		ck_assert_ptr_nonnull(rs);
-		ck_assert_uint_eq(slen, 64);
-		rs += 32;               /* the failing entry */
-		if (rstr_bad[k].off == 8)
-			rs[8] = (uint8_t)rstr_bad[k].v;
+		ck_assert_uint_eq(slen, 2 * PLAN_SIZE(RSTR));
+		rs += PLAN_SIZE(RSTR);  /* the failing entry */
+		if (rstr_bad[k].off == PLAN_OFF(RSTR, kind))
+			rs[rstr_bad[k].off] = (uint8_t)rstr_bad[k].v;
 		else
 			plan_wr32(rs + rstr_bad[k].off, rstr_bad[k].v);
 		reseal(v);
 		ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
-		ck_assert_msg(strstr(msg, "restore entry 1 is malformed"), "%zu: %s", k, msg);
+		ck_assert_msg(strstr(msg, "restore entry 1"), "%zu: %s", k, msg);
 	}
 	/* files: the header is checked before the file is read whole (a 1 GiB file that
 	 * is no plan, a plan cut short), and only regular files are read */
@@ -354,6 +357,212 @@ START_TEST(test_semantic_checks)
 	ck_assert_int_eq(ftsrt_plan_open(&p, "/nonexistent/plan", msg, sizeof(msg)), FTSRT_EIO);
 	ck_assert_int_eq(ftsrt_plan_open(&p, "/", msg, sizeof(msg)), FTSRT_EIO);
 	ck_assert_int_eq(ftsrt_plan_open(NULL, "/", msg, sizeof(msg)), FTSRT_EINVAL);
+	free(v);
+	free(b.buf);
+}
+END_TEST
+
+/* ---- the record table (plan_records.def) ------------------------------------------ */
+
+static const char *const ft_names[] = {"u8", "u16", "u32", "u64", "i32", "i64", "f64",
+				       "u8", "u16", "u32", "u64"};
+
+/* The text of man/ftsplan.5 from the line starting with `from` to the next
+ * line starting with ".It Li" or ".El" or ".Pp" (after the first line), with
+ * parenthesized text and roff escapes removed and lines joined. */
+static char *man_paragraph(const char *man, const char *from)
+{
+	const char *p = strstr(man, from);
+	ck_assert_msg(p != NULL, "man/ftsplan.5 has no \"%s\"", from);
+	const char *e = p + strlen(from);
+	while (*e) {
+		const char *nl = strchr(e, '\n');
+		if (!nl)
+			break;
+		if (!strncmp(nl + 1, ".It Li", 6) || !strncmp(nl + 1, ".El", 3) ||
+		    !strncmp(nl + 1, ".Pp", 3)) {
+			e = nl;
+			break;
+		}
+		e = nl + 1;
+	}
+	char *out = malloc((size_t)(e - p) + 1);
+	size_t n = 0;
+	int depth = 0;
+	for (const char *q = p; q < e; q++) {
+		if (*q == '(')
+			depth++;
+		else if (*q == ')' && depth)
+			depth--;
+		else if (!depth && *q == '\\' && q + 1 < e)
+			q++;            /* \- and the like */
+		else if (!depth)
+			out[n++] = *q == '\n' ? ' ' : *q;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* Appends "type name" for every field of rec to buf (reserved fields: "type 0"). */
+static void expect_fields(char *buf, size_t cap, int rec)
+{
+	const struct plan_record_info *ri = rt_plan_record_info(rec);
+	for (uint32_t k = 0; k < ri->nfields; k++) {
+		const struct plan_field_info *f = &ri->fields[k];
+		size_t n = strlen(buf);
+		snprintf(buf + n, cap - n, "%s%s %s", n ? " " : "", ft_names[f->type],
+			 f->type >= PLAN_FT_Z8 ? "0" : f->name);
+	}
+}
+
+/* "type name" pairs in the order the paragraph gives them. */
+static void found_fields(char *buf, size_t cap, const char *text)
+{
+	buf[0] = '\0';
+	for (const char *q = text; *q; q++) {
+		if (q != text && (isalnum((unsigned char)q[-1]) || q[-1] == '_'))
+			continue;
+		for (size_t t = 0; t < 7; t++) {
+			size_t tl = strlen(ft_names[t]);
+			if (strncmp(q, ft_names[t], tl) || q[tl] != ' ')
+				continue;
+			const char *w = q + tl + 1;
+			size_t wl = strspn(w, "abcdefghijklmnopqrstuvwxyz0123456789_");
+			if (!wl)
+				continue;
+			size_t n = strlen(buf);
+			snprintf(buf + n, cap - n, "%s%s %.*s", n ? " " : "", ft_names[t], (int)wl, w);
+		}
+	}
+}
+
+START_TEST(test_record_table)
+{
+	/* the table tiles each record: every field right after the one before */
+	for (int rec = 0; rec < PLAN_REC_COUNT_; rec++) {
+		const struct plan_record_info *ri = rt_plan_record_info(rec);
+		ck_assert_ptr_nonnull(ri);
+		uint32_t off = 0;
+		for (uint32_t k = 0; k < ri->nfields; k++) {
+			ck_assert_msg(ri->fields[k].off == off, "%s.%s at %u, expected %u", ri->name,
+				      ri->fields[k].name, ri->fields[k].off, off);
+			ck_assert_uint_eq(ri->fields[k].off % ri->fields[k].size, 0);
+			off += ri->fields[k].size;
+		}
+		ck_assert_uint_eq(off, ri->size);
+	}
+	ck_assert_ptr_null(rt_plan_record_info(PLAN_REC_COUNT_));
+	ck_assert_uint_eq(PLAN_HEADER_CRC_SPAN, 40);
+
+	/* man/ftsplan.5 says the same: the header table row by row, and every other
+	 * record's fields, as "type name", in order, with the record's size */
+	FILE *f = fopen("man/ftsplan.5", "r");
+	ck_assert_ptr_nonnull(f);
+	static char man[65536];
+	size_t mn = fread(man, 1, sizeof(man) - 1, f);
+	fclose(f);
+	man[mn] = '\0';
+	const struct plan_record_info *hdr = rt_plan_record_info(PLAN_REC_HDR);
+	for (uint32_t k = 0; k < hdr->nfields; k++) {
+		char row[128];
+		snprintf(row, sizeof(row), "\n.It %u Ta %u Ta %s", hdr->fields[k].off,
+			 hdr->fields[k].size, hdr->fields[k].name);
+		ck_assert_msg(strstr(man, row) != NULL, "man/ftsplan.5 lacks the header row%s", row);
+	}
+	static const struct {
+		const char *from;
+		int recs[2];
+	} paras[] = {
+		{"The section table follows", {PLAN_REC_SECT, -1}},
+		{".It Li MANI", {PLAN_REC_MANH, PLAN_REC_MANI}},
+		{".It Li CLSS", {PLAN_REC_CLSS, -1}},
+		{".It Li ARGS", {PLAN_REC_ARGS, -1}},
+		{".It Li PHAS", {PLAN_REC_PHAS, -1}},
+		{".It Li SETT", {PLAN_REC_SETT, -1}},
+		{".It Li GRPS", {PLAN_REC_GRPS, -1}},
+		{".It Li SMAP", {PLAN_REC_SMAP, -1}},
+		{".It Li RSTR", {PLAN_REC_RSTR, -1}},
+	};
+	int covered[PLAN_REC_COUNT_] = {0};
+	for (size_t i = 0; i < sizeof(paras) / sizeof(paras[0]); i++) {
+		char want[2048] = "", got[2048];
+		char *text = man_paragraph(man, paras[i].from);
+		for (int j = 0; j < 2 && paras[i].recs[j] >= 0; j++) {
+			int rec = paras[i].recs[j];
+			expect_fields(want, sizeof(want), rec);
+			covered[rec] = 1;
+			char size[32], size2[32];
+			snprintf(size, sizeof(size), "%u-byte", rt_plan_record_info(rec)->size);
+			snprintf(size2, sizeof(size2), "%u bytes", rt_plan_record_info(rec)->size);
+			ck_assert_msg(strstr(text, size) || strstr(text, size2),
+				      "%s: man/ftsplan.5 does not give its size %u", paras[i].from,
+				      rt_plan_record_info(rec)->size);
+		}
+		found_fields(got, sizeof(got), text);
+		ck_assert_msg(!strcmp(want, got), "%s:\n  plan_records.def: %s\n  man/ftsplan.5:     %s",
+			      paras[i].from, want, got);
+		free(text);
+	}
+	/* the pools and byte tables are one value per record */
+	covered[PLAN_REC_HDR] = covered[PLAN_REC_STRS] = covered[PLAN_REC_BLOB] = 1;
+	covered[PLAN_REC_I64P] = covered[PLAN_REC_F64P] = covered[PLAN_REC_U32P] = 1;
+	for (int rec = 0; rec < PLAN_REC_COUNT_; rec++)
+		ck_assert_msg(covered[rec], "record %s is not compared with the man page",
+			      rt_plan_record_info(rec)->name);
+}
+END_TEST
+
+/* Every bound and reserved field the table states is enforced: one record at
+ * a time, the field is set one past its bound (reserved: to 1), the plan
+ * resealed, and the reader must refuse it naming the field. */
+START_TEST(test_record_bounds)
+{
+	struct built b = sample();
+	uint8_t *v = malloc(b.len);
+	char msg[256];
+	ftsrt_plan *p;
+	static const struct {
+		const char *id;
+		int rec;
+		size_t head;
+	} secs[] = {
+		{"MANI", PLAN_REC_MANI, PLAN_MANI_HEAD}, {"MANI", PLAN_REC_MANH, 0},
+		{"CLSS", PLAN_REC_CLSS, 0}, {"ARGS", PLAN_REC_ARGS, 0},
+		{"PHAS", PLAN_REC_PHAS, 0}, {"SETT", PLAN_REC_SETT, 0},
+		{"GRPS", PLAN_REC_GRPS, 0}, {"SMAP", PLAN_REC_SMAP, 0},
+		{"RSTR", PLAN_REC_RSTR, 0},
+	};
+	size_t tried = 0;
+	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		const struct plan_record_info *ri = rt_plan_record_info(secs[i].rec);
+		for (uint32_t k = 0; k < ri->nfields; k++) {
+			const struct plan_field_info *fd = &ri->fields[k];
+			bool reserved = fd->type >= PLAN_FT_Z8;
+			if (!reserved && (fd->type > PLAN_FT_U64 || fd->max == PLAN_FIELD_ANY))
+				continue;
+			memcpy(v, b.buf, b.len);
+			uint64_t slen;
+			uint8_t *r = section(v, secs[i].id, &slen);
+			ck_assert_ptr_nonnull(r);
+			r += secs[i].head;
+			uint64_t bad = reserved ? 1 : fd->max + 1;
+			for (uint32_t j = 0; j < fd->size; j++)
+				r[fd->off + j] = (uint8_t)(bad >> (8 * j));
+			reseal(v);
+			ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+			char want[96];
+			snprintf(want, sizeof(want), "%s.%s", ri->name, fd->name);
+			ck_assert_msg(strstr(msg, want), "%s: %s", want, msg);
+			tried++;
+		}
+	}
+	/* and the section table's */
+	memcpy(v, b.buf, b.len);
+	PLAN_SET(SECT, v + PLAN_HEADER_SIZE, zero0, 1);
+	reseal(v);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(msg, "section table entry 0: reserved field SECT.zero0"), "%s", msg);
+	ck_assert_uint_ge(tried, 30);
 	free(v);
 	free(b.buf);
 }
@@ -528,6 +737,8 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_deterministic);
 	tcase_add_test(tc, test_corruption);
 	tcase_add_test(tc, test_semantic_checks);
+	tcase_add_test(tc, test_record_table);
+	tcase_add_test(tc, test_record_bounds);
 	tcase_add_test(tc, test_cli_inspect);
 	tcase_add_test(tc, test_cli_help);
 	tcase_add_test(tc, test_lambda_emit);
