@@ -53,6 +53,34 @@ static inline void rt_wrf64(uint8_t *p, double d)
 	rt_wr64(p, u);
 }
 
+/* ---- layouts -------------------------------------------------------------
+ * A fixed-size little-endian record is described once, as a "layout
+ * struct": its fields in file order, each at its natural alignment, so
+ * that offsetof is the file offset (RT_LAYOUT_ASSERT proves there is no
+ * padding).  The struct is never used to hold bytes (they are little-endian
+ * whatever the host); RT_GET and RT_SET read and write field N of layout S
+ * at r with the field's offset, width and C type.  (_Generic does not
+ * evaluate its operand: the null pointer is never used.) */
+
+static inline uint8_t rt_rd8_(const uint8_t *p) { return p[0]; }
+static inline int32_t rt_rdi32_(const uint8_t *p) { return (int32_t)rt_rd32(p); }
+static inline int64_t rt_rdi64_(const uint8_t *p) { return (int64_t)rt_rd64(p); }
+static inline void rt_wr8_(uint8_t *p, uint8_t v) { p[0] = v; }
+static inline void rt_wri32_(uint8_t *p, int32_t v) { rt_wr32(p, (uint32_t)v); }
+static inline void rt_wri64_(uint8_t *p, int64_t v) { rt_wr64(p, (uint64_t)v); }
+
+#define RT_GET(S, r, N) _Generic(((S *)0)->N,						\
+	uint8_t: rt_rd8_, uint16_t: rt_rd16, uint32_t: rt_rd32, uint64_t: rt_rd64,		\
+	int32_t: rt_rdi32_, int64_t: rt_rdi64_, double: rt_rdf64)				\
+	((r) + offsetof(S, N))
+#define RT_SET(S, r, N, v) _Generic(((S *)0)->N,					\
+	uint8_t: rt_wr8_, uint16_t: rt_wr16, uint32_t: rt_wr32, uint64_t: rt_wr64,		\
+	int32_t: rt_wri32_, int64_t: rt_wri64_, double: rt_wrf64)				\
+	((r) + offsetof(S, N), (v))
+/* sum: the sizes of all fields added up */
+#define RT_LAYOUT_ASSERT(S, sum) _Static_assert((sum) == sizeof(S), \
+	#S " has padding: order its fields so each is at its natural alignment")
+
 /* ---- CRC-32C (Castagnoli, reflected 0x82F63B78, init and xorout ~0) ----- */
 
 static const uint32_t rt_crc32c_table[256] = {

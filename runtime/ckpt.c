@@ -95,13 +95,13 @@ int rt_ckpt_seal(struct rt_wbuf *b, uint64_t manifest_hash, uint64_t plan_identi
 	if (b->err)
 		return b->err;
 	uint8_t *h = b->p;
-	memcpy(h, magic, 8);
-	rt_wr_le(h + 8, RT_CKPT_MAJOR, 2);
-	rt_wr_le(h + 10, RT_CKPT_MINOR, 2);
-	rt_wr_le(h + 12, RT_CKPT_HEADER, 4);
-	rt_wr_le(h + 16, b->len, 8);
-	rt_wr_le(h + 24, manifest_hash, 8);
-	rt_wr_le(h + 32, plan_identity, 8);
+	memcpy(h + offsetof(struct rt_ckpt_header, magic), magic, 8);
+	RT_CKPT_SET(h, format_major, RT_CKPT_MAJOR);
+	RT_CKPT_SET(h, format_minor, RT_CKPT_MINOR);
+	RT_CKPT_SET(h, header_size, RT_CKPT_HEADER);
+	RT_CKPT_SET(h, file_size, b->len);
+	RT_CKPT_SET(h, manifest_hash, manifest_hash);
+	RT_CKPT_SET(h, plan_identity, plan_identity);
 	rt_wr_le(b->p + b->len - 4, rt_crc32c(0, b->p, b->len - 4), 4);
 	return 0;
 }
@@ -109,19 +109,19 @@ int rt_ckpt_seal(struct rt_wbuf *b, uint64_t manifest_hash, uint64_t plan_identi
 int rt_ckpt_open(const uint8_t *p, size_t len, struct rt_rbuf *body, uint64_t *manifest_hash,
 		 uint64_t *plan_identity)
 {
-	if (!p || len < 32 + 4 || memcmp(p, magic, 8) != 0)
+	if (!p || len < RT_CKPT_HEADER_MINOR0 + 4 || memcmp(p, magic, 8) != 0)
 		return FTSRT_EFORMAT;
-	if (rt_rd_le(p + 8, 2) != RT_CKPT_MAJOR)
+	if (RT_CKPT_GET(p, format_major) != RT_CKPT_MAJOR)
 		return FTSRT_EVERSION;
-	size_t hs = (size_t)rt_rd_le(p + 12, 4);
-	if (hs < 32 || hs > len - 4 || rt_rd_le(p + 16, 8) != len)
+	size_t hs = RT_CKPT_GET(p, header_size);
+	if (hs < RT_CKPT_HEADER_MINOR0 || hs > len - 4 || RT_CKPT_GET(p, file_size) != len)
 		return FTSRT_EFORMAT;
 	if ((uint32_t)rt_rd_le(p + len - 4, 4) != rt_crc32c(0, p, len - 4))
 		return FTSRT_EFORMAT;
 	if (manifest_hash)
-		*manifest_hash = rt_rd_le(p + 24, 8);
-	if (plan_identity)           /* minor 0 headers (32 bytes) have none: 0 */
-		*plan_identity = hs >= 40 ? rt_rd_le(p + 32, 8) : 0;
+		*manifest_hash = RT_CKPT_GET(p, manifest_hash);
+	if (plan_identity)           /* minor 0 headers have none: 0 */
+		*plan_identity = hs >= RT_CKPT_HEADER ? RT_CKPT_GET(p, plan_identity) : 0;
 	body->p = p;
 	body->len = len - 4;
 	body->pos = hs;
@@ -338,10 +338,10 @@ int rt_ckpt_read_file(const char *path, ftsrt_alloc_fn alloc, void *ud, uint8_t 
 	}
 	/* the header first: not a checkpoint, or a size other than its own, is
 	 * refused before the whole file is read */
-	uint8_t h[32];
+	uint8_t h[RT_CKPT_HEADER_MINOR0];
 	int e = 0;
 	if ((size_t)st.st_size < sizeof(h) + 4 || !read_all(fd, h, sizeof(h), &e) ||
-	    memcmp(h, magic, 8) != 0 || rt_rd_le(h + 16, 8) != (uint64_t)st.st_size) {
+	    memcmp(h, magic, 8) != 0 || RT_CKPT_GET(h, file_size) != (uint64_t)st.st_size) {
 		close(fd);
 		if (e)
 			return io_fail(err, errlen, "cannot read", path, e);

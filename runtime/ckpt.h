@@ -6,18 +6,12 @@
  * (see "CHECKPOINT BODY" in run.c); this file owns how it is framed and
  * how it reaches the disk so that a crash never damages the last good one.
  *
- * FILE FORMAT (version 1; all fields little-endian)
- *
- *   off  size  field
- *   0    8     magic 89 46 54 4B 0D 0A 1A 0A ("\x89FTK\r\n\x1a\n")
- *   8    2     format_major (1): a reader refuses any other
- *   10   2     format_minor (1): additions readers may ignore
- *   12   4     header_size (40; 32 in minor 0, which had no plan identity)
- *   16   8     file_size: bytes in the file, CRC included
- *   24   8     manifest_hash of the plan the run executed
- *   32   8     identity of that plan (rt_plan_identity)
- *   40   n     body (run.c)
- *   end-4 4    crc32c of bytes [0, file_size - 4)
+ * FILE FORMAT (major 1; little-endian): the header (struct
+ * rt_ckpt_header below, 40 bytes), the body (run.c), then the CRC-32C of
+ * every byte before it (u32).  magic is 89 46 54 4B 0D 0A 1A 0A
+ * ("\x89FTK\r\n\x1a\n"); a reader refuses another major, and reads
+ * header_size bytes of header (32 in minor 0, which had no plan identity),
+ * ignoring fields a later minor adds.
  *
  * Atomicity: rt_ckpt_write_file writes a fresh "<path>.tmp.XXXXXX"
  * (created exclusively: never through a planted symlink, never shared by
@@ -44,7 +38,22 @@
 #define RT_CKPT_LOCK_NAME ".ftsrun.lock"
 #define RT_CKPT_MAJOR 1
 #define RT_CKPT_MINOR 1
-#define RT_CKPT_HEADER 40
+
+/* The checkpoint header, as a layout (bytes.h: RT_GET/RT_SET). */
+struct rt_ckpt_header {
+	uint64_t magic;                 /* the 8 bytes of the magic */
+	uint16_t format_major;          /* RT_CKPT_MAJOR: a reader refuses any other */
+	uint16_t format_minor;          /* RT_CKPT_MINOR: additions readers may ignore */
+	uint32_t header_size;           /* sizeof(struct rt_ckpt_header) when written */
+	uint64_t file_size;             /* bytes in the file, CRC included */
+	uint64_t manifest_hash;         /* of the plan the run executed */
+	uint64_t plan_identity;         /* rt_plan_identity of that plan (minor 1) */
+};
+RT_LAYOUT_ASSERT(struct rt_ckpt_header, 8 + 2 + 2 + 4 + 8 + 8 + 8);
+#define RT_CKPT_HEADER sizeof(struct rt_ckpt_header)
+#define RT_CKPT_HEADER_MINOR0 offsetof(struct rt_ckpt_header, plan_identity)
+#define RT_CKPT_GET(h, N) RT_GET(struct rt_ckpt_header, h, N)
+#define RT_CKPT_SET(h, N, v) RT_SET(struct rt_ckpt_header, h, N, v)
 
 /* A growable output buffer.  err latches the first failure (FTSRT_ENOMEM). */
 struct rt_wbuf {

@@ -1336,10 +1336,9 @@ const char *rt_sched_errmsg(const struct rt_sched *s)
 
 /* ---- state save / load ------------------------------------------------------------
  *
- * Buffer: header, then one node per scheduler (depth first).
- *   header  magic "FTSS", u16 version (1), u16 0, u64 total length,
- *           u32 CRC-32C of the bytes after the header, u32 0   (24 bytes)
- *   node    u32 kind, u32 nchildren, u64 ngroups, u64 nmilestones,
+ * Buffer: header (struct state_header), then one node per scheduler
+ * (depth first).
+ *   node    a struct node_header, then
  *           NSCALAR x 8-byte scalars (the fields[] table, in order),
  *           NARRAYS x ngroups f64 (base_lrs, _last_lr, min_lrs, max_lrs,
  *           base_mom, max_mom, scratch), ngroups u32 lambda indices,
@@ -1348,7 +1347,30 @@ const char *rt_sched_errmsg(const struct rt_sched *s)
  */
 #define STATE_MAGIC "FTSS"
 #define STATE_VERSION 2                 /* 2: CRC-32C (1 had CRC-32/IEEE) */
-#define STATE_HEADER 24
+
+/* Layouts (bytes.h: RT_GET/RT_SET). */
+struct state_header {
+	uint32_t magic;                 /* the 4 bytes of STATE_MAGIC */
+	uint16_t version;               /* STATE_VERSION */
+	uint16_t zero0;
+	uint64_t length;                /* of the whole buffer */
+	uint32_t crc32c;                /* of the bytes after the header */
+	uint32_t zero1;
+};
+RT_LAYOUT_ASSERT(struct state_header, 4 + 2 + 2 + 8 + 4 + 4);
+struct node_header {
+	uint32_t kind;                  /* enum rt_sched_kind */
+	uint32_t nchildren;
+	uint64_t ngroups;
+	uint64_t nmilestones;
+};
+RT_LAYOUT_ASSERT(struct node_header, 4 + 4 + 8 + 8);
+#define STATE_HEADER sizeof(struct state_header)
+#define NODE_HEADER sizeof(struct node_header)
+#define SH_GET(p, N) RT_GET(struct state_header, p, N)
+#define SH_SET(p, N, v) RT_SET(struct state_header, p, N, v)
+#define NH_GET(p, N) RT_GET(struct node_header, p, N)
+#define NH_SET(p, N, v) RT_SET(struct node_header, p, N, v)
 
 enum ftype { F_F64, F_I64, F_INT, F_BOOL, F_SIZE };
 struct field {
@@ -1391,7 +1413,7 @@ static double bitsd(uint64_t u)
 
 static size_t node_size(const struct rt_sched *s)
 {
-	size_t n = 24 + NSCALAR * 8 + NARRAYS * 8 * s->ngroups + 4 * s->ngroups + 8 * s->nmilestones;
+	size_t n = NODE_HEADER + NSCALAR * 8 + NARRAYS * 8 * s->ngroups + 4 * s->ngroups + 8 * s->nmilestones;
 	for (size_t i = 0; i < s->nchildren; i++)
 		n += node_size(&s->children[i]);
 	return n;
@@ -1404,11 +1426,11 @@ size_t rt_sched_state_size(const struct rt_sched *s)
 
 static uint8_t *save_node(const struct rt_sched *s, uint8_t *p)
 {
-	rt_wr_le(p, (uint64_t)s->kind, 4);
-	rt_wr_le(p + 4, s->nchildren, 4);
-	rt_wr_le(p + 8, s->ngroups, 8);
-	rt_wr_le(p + 16, s->nmilestones, 8);
-	p += 24;
+	NH_SET(p, kind, (uint32_t)s->kind);
+	NH_SET(p, nchildren, (uint32_t)s->nchildren);
+	NH_SET(p, ngroups, s->ngroups);
+	NH_SET(p, nmilestones, s->nmilestones);
+	p += NODE_HEADER;
 	const uint8_t *base = (const uint8_t *)s;
 	for (size_t i = 0; i < NSCALAR; i++, p += 8) {
 		const void *fp = base + fields[i].off;
@@ -1444,13 +1466,12 @@ int rt_sched_state_save(const struct rt_sched *s, void *buf, size_t len)
 	if (len < need)
 		return FTSRT_EINVAL;
 	uint8_t *p = buf;
-	memcpy(p, STATE_MAGIC, 4);
-	rt_wr_le(p + 4, STATE_VERSION, 2);
-	rt_wr_le(p + 6, 0, 2);
-	rt_wr_le(p + 8, need, 8);
-	rt_wr_le(p + 20, 0, 4);
+	memset(p, 0, STATE_HEADER);
+	memcpy(p + offsetof(struct state_header, magic), STATE_MAGIC, 4);
+	SH_SET(p, version, STATE_VERSION);
+	SH_SET(p, length, need);
 	save_node(s, p + STATE_HEADER);
-	rt_wr_le(p + 16, rt_crc32c(0, p + STATE_HEADER, need - STATE_HEADER), 4);
+	SH_SET(p, crc32c, rt_crc32c(0, p + STATE_HEADER, need - STATE_HEADER));
 	return 0;
 }
 
@@ -1462,11 +1483,11 @@ static int load_node(struct rt_sched *s, const uint8_t **pp, const uint8_t *end,
 		     uint64_t expect_groups)
 {
 	const uint8_t *p = *pp;
-	if ((size_t)(end - p) < 24)
+	if ((size_t)(end - p) < NODE_HEADER)
 		return FTSRT_EFORMAT;
-	uint64_t kind = rt_rd_le(p, 4), nchildren = rt_rd_le(p + 4, 4);
-	uint64_t ngroups = rt_rd_le(p + 8, 8), nms = rt_rd_le(p + 16, 8);
-	p += 24;
+	uint64_t kind = NH_GET(p, kind), nchildren = NH_GET(p, nchildren);
+	uint64_t ngroups = NH_GET(p, ngroups), nms = NH_GET(p, nmilestones);
+	p += NODE_HEADER;
 	if (kind != (uint64_t)s->kind || nchildren != s->nchildren || ngroups == 0 ||
 	    ngroups > ((uint64_t)1 << 24) || nms != s->nmilestones ||
 	    (expect_groups && ngroups != expect_groups))
@@ -1534,16 +1555,17 @@ int rt_sched_state_load(struct rt_sched *s, const void *buf, size_t len)
 	if (!s || !buf || !s->alloc)
 		return FTSRT_EINVAL;
 	const uint8_t *p = buf;
-	if (len < STATE_HEADER || memcmp(p, STATE_MAGIC, 4) != 0)
+	if (len < STATE_HEADER || memcmp(p + offsetof(struct state_header, magic), STATE_MAGIC, 4) != 0)
 		return fail(s, FTSRT_EFORMAT, "not a scheduler state");
-	if (rt_rd_le(p + 4, 2) != STATE_VERSION)
-		return fail(s, rt_rd_le(p + 4, 2) > STATE_VERSION ? FTSRT_EVERSION : FTSRT_EFORMAT,
-			    "scheduler state version %u", (unsigned)rt_rd_le(p + 4, 2));
-	if (rt_rd_le(p + 6, 2) != 0 || rt_rd_le(p + 20, 4) != 0)
+	unsigned version = SH_GET(p, version);
+	if (version != STATE_VERSION)
+		return fail(s, version > STATE_VERSION ? FTSRT_EVERSION : FTSRT_EFORMAT,
+			    "scheduler state version %u", version);
+	if (SH_GET(p, zero0) != 0 || SH_GET(p, zero1) != 0)
 		return fail(s, FTSRT_EFORMAT, "scheduler state has non-zero reserved fields");
-	if (rt_rd_le(p + 8, 8) != len)
+	if (SH_GET(p, length) != len)
 		return fail(s, FTSRT_EFORMAT, "scheduler state length mismatch");
-	if (rt_rd_le(p + 16, 4) != rt_crc32c(0, p + STATE_HEADER, len - STATE_HEADER))
+	if (SH_GET(p, crc32c) != rt_crc32c(0, p + STATE_HEADER, len - STATE_HEADER))
 		return fail(s, FTSRT_EFORMAT, "scheduler state checksum mismatch");
 	const uint8_t *q = p + STATE_HEADER, *end = p + len;
 	int rc = load_node(s, &q, end, false, 0);

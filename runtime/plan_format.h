@@ -151,9 +151,8 @@ enum plan_field_type { PLAN_FT_U8, PLAN_FT_U16, PLAN_FT_U32, PLAN_FT_U64, PLAN_F
 #undef PLAN_END
 
 #define PLAN_RECORD(R) enum { PLAN_FIELDSUM_##R = 0
-#define PLAN_FIELD(R, T, N, MAX) + (int)sizeof(PLAN_CT_##T)
-#define PLAN_END(R) }; _Static_assert(PLAN_FIELDSUM_##R == (int)sizeof(struct plan_rec_##R), \
-	"plan record " #R " has padding: order its fields so each is at its natural alignment");
+#define PLAN_FIELD(R, T, N, MAX) + sizeof(PLAN_CT_##T)
+#define PLAN_END(R) }; RT_LAYOUT_ASSERT(struct plan_rec_##R, PLAN_FIELDSUM_##R);
 #include "plan_records.def"
 #undef PLAN_RECORD
 #undef PLAN_FIELD
@@ -175,23 +174,9 @@ enum plan_record_kind {
 #define PLAN_OFF(R, N) offsetof(struct plan_rec_##R, N)
 
 /* Typed little-endian access to field N of the record of type R at r: the
- * width, offset and C type all come from the table.  (_Generic does not
- * evaluate its controlling expression: the null pointer is never used.) */
-static inline uint8_t plan_rd8_(const uint8_t *p) { return p[0]; }
-static inline int32_t plan_rdi32_(const uint8_t *p) { return (int32_t)rt_rd32(p); }
-static inline int64_t plan_rdi64_(const uint8_t *p) { return (int64_t)rt_rd64(p); }
-static inline void plan_wr8_(uint8_t *p, uint8_t v) { p[0] = v; }
-static inline void plan_wri32_(uint8_t *p, int32_t v) { rt_wr32(p, (uint32_t)v); }
-static inline void plan_wri64_(uint8_t *p, int64_t v) { rt_wr64(p, (uint64_t)v); }
-
-#define PLAN_GET(R, r, N) _Generic(((struct plan_rec_##R *)0)->N,		\
-	uint8_t: plan_rd8_, uint16_t: rt_rd16, uint32_t: rt_rd32, uint64_t: rt_rd64,	\
-	int32_t: plan_rdi32_, int64_t: plan_rdi64_, double: rt_rdf64)			\
-	((r) + PLAN_OFF(R, N))
-#define PLAN_SET(R, r, N, v) _Generic(((struct plan_rec_##R *)0)->N,		\
-	uint8_t: plan_wr8_, uint16_t: rt_wr16, uint32_t: rt_wr32, uint64_t: rt_wr64,	\
-	int32_t: plan_wri32_, int64_t: plan_wri64_, double: rt_wrf64)			\
-	((r) + PLAN_OFF(R, N), (v))
+ * width, offset and C type all come from the table (bytes.h). */
+#define PLAN_GET(R, r, N) RT_GET(struct plan_rec_##R, r, N)
+#define PLAN_SET(R, r, N, v) RT_SET(struct plan_rec_##R, r, N, v)
 
 /* The same table as data, for the reader's generic field check and for
  * tests: plan_record_info(PLAN_REC_x). */
