@@ -1,17 +1,18 @@
 /*
- * plan.c - the plan reader: ftsrt_plan_open maps a plan file (ftsplan(5)),
- * validates every byte of it and decodes the view of runtime/plan.h; the
- * public accessors and listings of ftsrt.h read that view.
+ * plan.c - the plan reader: ftsrt_plan_open reads a plan file (ftsplan(5)),
+ * validates every byte of it and decodes the view of runtime/plan.h.
  *
- * Stage: runtime (loading).  The layout is in plan_records.def (fields
- * read by name with PLAN_GET; bounds and reserved fields checked from the
- * table by rec_check) and plan_format.h; each
- * plan_load_x here mirrors emit_x in compiler/emit.c.  Order of checks:
+ * Stage: runtime (loading).  The layout is in plan_records.def: fields are
+ * read by name (PLAN_GET), and what the table says of a field (its bound,
+ * that it is reserved) is checked by plan_records.c; what a table cannot
+ * say (references, orderings, relations between fields) is checked here.
+ * Each plan_load_x mirrors emit_x in compiler/emit.c.  Order of checks:
  * header (magic first, then versions, probes, size, CRC), section table
  * (ids, flags, order, padding, CRCs), pools, then each section's records,
  * every reference checked against its table before it is followed.  Any
  * failure returns a status and a message; nothing here exits or aborts,
- * and there is no global state.
+ * and there is no global state.  The public accessors and listings are in
+ * plan_api.c, the plan's identity in plan_identity.c.
  */
 #include "plan.h"
 #include "mem.h"
@@ -29,6 +30,7 @@
 #include "ftsrt.h"
 #include "lambda.h"
 #include "plan_format.h"
+#include "plan_records.h"
 
 _Static_assert((int)RT_DTYPE_F32 == (int)PLAN_DTYPE_F32 && (int)RT_DTYPE_OTHER == (int)PLAN_DTYPE_OTHER,
 	       "enum rt_dtype mirrors enum plan_dtype");
@@ -126,146 +128,16 @@ static void plan_free(struct ftsrt_plan *p, void *q)
 		p->alloc(p->ud, q, 0, 0);
 }
 
-/* ---- the record table as data (plan_records.def) ------------------------------------ */
+/* ---- records: the table's rules (plan_records.c) ------------------------------------- */
 
-#define ANY PLAN_FIELD_ANY
-#define PLAN_RECORD(R) static const struct plan_field_info fields_##R[] = {
-#define PLAN_FIELD(R, T, N, MAX) \
-	{#N, (uint16_t)PLAN_OFF(R, N), (uint8_t)sizeof(PLAN_CT_##T), PLAN_FT_##T, (uint64_t)(MAX)},
-#define PLAN_END(R) };
-#include "plan_records.def"
-#undef PLAN_RECORD
-#undef PLAN_FIELD
-#undef PLAN_END
-#undef ANY
-
-static const struct plan_record_info record_info[PLAN_REC_COUNT_] = {
-#define PLAN_RECORD(R) [PLAN_REC_##R] = {#R, fields_##R, sizeof(fields_##R) / sizeof(fields_##R[0]), \
-					 (uint16_t)PLAN_SIZE(R)},
-#define PLAN_FIELD(R, T, N, MAX)
-#define PLAN_END(R)
-#include "plan_records.def"
-#undef PLAN_RECORD
-#undef PLAN_FIELD
-#undef PLAN_END
-};
-
-const struct plan_record_info *rt_plan_record_info(int rec)
-{
-	return rec >= 0 && rec < PLAN_REC_COUNT_ ? &record_info[rec] : NULL;
-}
-
-/*
- * The table's own rules for one kind of record, compiled once per load: a
- * bit mask of the bits that must be zero (reserved fields, and the bits
- * above a bound of the form 2^k - 1) and the bounds of any other form, so
- * checking a record costs a few word operations.
- */
-#define RC_MAX_WORDS 16                 /* records of up to 128 bytes */
-#define RC_MAX_RANGES 8
-
-struct rec_check {
-	const struct plan_record_info *info;
-	uint32_t nwords;                /* 0: nothing to check */
-	uint64_t mask[RC_MAX_WORDS];    /* little-endian words of the record */
-	uint32_t nranges;
-	struct {
-		uint16_t off;
-		uint8_t size;
-		uint64_t max;
-	} ranges[RC_MAX_RANGES];        /* bounds not of the form 2^k - 1 */
-};
-
-static bool field_bounded(const struct plan_field_info *f)
-{
-	switch (f->type) {
-	case PLAN_FT_U8: case PLAN_FT_U16: case PLAN_FT_U32: case PLAN_FT_U64:
-		return f->max != PLAN_FIELD_ANY;
-	case PLAN_FT_Z8: case PLAN_FT_Z16: case PLAN_FT_Z32: case PLAN_FT_Z64:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool field_reserved(const struct plan_field_info *f)
-{
-	return f->type >= PLAN_FT_Z8;
-}
-
-static inline uint64_t field_value(const uint8_t *r, uint32_t off, uint32_t size)
-{
-	const uint8_t *p = r + off;
-	return size == 1 ? p[0] : size == 2 ? rt_rd16(p) : size == 4 ? rt_rd32(p) : rt_rd64(p);
-}
-
-static void rec_check_init(struct rec_check *c, int rec)
-{
-	memset(c, 0, sizeof(*c));
-	c->info = &record_info[rec];
-	uint8_t bytes[RC_MAX_WORDS * 8] = {0};
-	bool any = false;
-	for (uint32_t k = 0; k < c->info->nfields; k++) {
-		const struct plan_field_info *f = &c->info->fields[k];
-		if (!field_bounded(f))
-			continue;
-		uint64_t keep = 0;      /* the bits a value may have */
-		if (!field_reserved(f)) {
-			while (keep < f->max)
-				keep = keep << 1 | 1;
-			if (keep != f->max && c->nranges < RC_MAX_RANGES) {
-				c->ranges[c->nranges].off = f->off;
-				c->ranges[c->nranges].size = f->size;
-				c->ranges[c->nranges++].max = f->max;
-			}
-		}
-		for (uint32_t b = 0; b < f->size; b++)
-			bytes[f->off + b] = (uint8_t)~(keep >> (8 * b));
-		any = true;
-	}
-	if (!any || c->info->size % 8 || c->info->size > sizeof(bytes))
-		return;                 /* byte tables and pools: no rule */
-	c->nwords = c->info->size / 8;
-	for (uint32_t w = 0; w < c->nwords; w++)
-		c->mask[w] = rt_rd64(bytes + 8 * w);
-}
-
-/* Whether one record keeps the table's rules: a few word operations. */
-static inline bool rec_ok(const struct rec_check *c, const uint8_t *r)
-{
-	uint64_t bad = 0;
-	for (uint32_t w = 0; w < c->nwords; w++)
-		bad |= rt_rd64(r + 8 * w) & c->mask[w];
-	for (uint32_t k = 0; k < c->nranges; k++)
-		bad |= field_value(r, c->ranges[k].off, c->ranges[k].size) > c->ranges[k].max;
-	return !bad;
-}
-
-/* The message for a record rec_ok refused, naming the record (what,
- * number) and the field. */
-static int __attribute__((noinline, cold)) rec_refuse(struct ld *ld, const struct rec_check *c,
-						      const uint8_t *r, const char *what, uint64_t i)
-{
-	for (uint32_t k = 0; k < c->info->nfields; k++) {
-		const struct plan_field_info *f = &c->info->fields[k];
-		if (!field_bounded(f))
-			continue;
-		uint64_t v = field_value(r, f->off, f->size);
-		if (field_reserved(f) && v)
-			return fail(ld, FTSRT_EFORMAT, "%s %" PRIu64 ": reserved field %s.%s is not zero",
-				    what, i, c->info->name, f->name);
-		if (!field_reserved(f) && v > f->max)
-			return fail(ld, FTSRT_EFORMAT, "%s %" PRIu64 ": %s.%s is %" PRIu64 ", at most %"
-				    PRIu64, what, i, c->info->name, f->name, v, f->max);
-	}
-	return fail(ld, FTSRT_EFORMAT, "%s %" PRIu64 ": bad field", what, i);
-}
-
-/* rec_ok, or the refusal. */
-static inline int rec_check(struct ld *ld, const struct rec_check *c, const uint8_t *r,
+/* The record at r keeps the table's rules, or the refusal naming it. */
+static inline int rec_check(struct ld *ld, const struct rt_rec_check *c, const uint8_t *r,
 			    const char *what, uint64_t i)
 {
-	return rec_ok(c, r) ? FTSRT_OK : rec_refuse(ld, c, r, what, i);
+	if (rt_rec_ok(c, r))
+		return FTSRT_OK;
+	rt_rec_refuse(c, r, what, i, ld->msg, ld->msglen);
+	return FTSRT_EFORMAT;
 }
 
 /* ---- references ------------------------------------------------------------ */
@@ -379,8 +251,8 @@ static int plan_load_sections(struct ld *ld, uint32_t n)
 	for (uint64_t k = tend; k < pos && k < ld->size; k++)
 		if (b[k])
 			return fail(ld, FTSRT_EFORMAT, "non-zero padding after the section table");
-	struct rec_check sect;
-	rec_check_init(&sect, PLAN_REC_SECT);
+	struct rt_rec_check sect;
+	rt_rec_check_init(&sect, PLAN_REC_SECT);
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *e = b + PLAN_HEADER_SIZE + (size_t)i * PLAN_SECTION_ENTRY;
 		uint32_t id = PLAN_GET(SECT, e, id), flags = PLAN_GET(SECT, e, flags);
@@ -457,9 +329,9 @@ static int plan_load_manifest(struct ld *ld)
 	struct ftsrt_plan *p = ld->p;
 	const struct sec *s = &ld->s[PLAN_SEC_MANI];
 	const uint8_t *h = s->p;
-	struct rec_check rc_head, rc;
-	rec_check_init(&rc_head, PLAN_REC_MANH);
-	rec_check_init(&rc, PLAN_REC_MANI);
+	struct rt_rec_check rc_head, rc;
+	rt_rec_check_init(&rc_head, PLAN_REC_MANH);
+	rt_rec_check_init(&rc, PLAN_REC_MANI);
 	int st = rec_check(ld, &rc_head, h, "manifest head", 0);
 	if (st)
 		return st;
@@ -524,8 +396,8 @@ static int plan_load_args(struct ld *ld)
 	p->argforce = plan_alloc(p, s->n, sizeof(*p->argforce));
 	if (!p->args || !p->argforce)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (arguments)");
-	struct rec_check rc;
-	rec_check_init(&rc, PLAN_REC_ARGS);
+	struct rt_rec_check rc;
+	rt_rec_check_init(&rc, PLAN_REC_ARGS);
 	for (uint64_t i = 0; i < s->n; i++) {
 		const uint8_t *r = s->p + i * PLAN_SIZE(ARGS);
 		struct rt_plan_arg *a = &p->args[i];
@@ -578,8 +450,8 @@ static int plan_load_classes(struct ld *ld)
 
 	if ((rc = plan_load_args(ld)))
 		return rc;
-	struct rec_check chk;
-	rec_check_init(&chk, PLAN_REC_CLSS);
+	struct rt_rec_check chk;
+	rt_rec_check_init(&chk, PLAN_REC_CLSS);
 	for (uint64_t i = 0; i < s->n; i++) {
 		const uint8_t *r = s->p + i * PLAN_SIZE(CLSS);
 		if ((rc = rec_check(ld, &chk, r, "class", i)))
@@ -709,8 +581,8 @@ static int plan_load_phases(struct ld *ld)
 	p->phases = plan_alloc(p, s->n, sizeof(*p->phases));
 	if (!p->phases)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (phases)");
-	struct rec_check rc;
-	rec_check_init(&rc, PLAN_REC_PHAS);
+	struct rt_rec_check rc;
+	rt_rec_check_init(&rc, PLAN_REC_PHAS);
 	for (uint64_t i = 0; i < s->n; i++) {
 		const uint8_t *r = s->p + i * PLAN_SIZE(PHAS);
 		struct rt_plan_phase *ph = &p->phases[i];
@@ -755,8 +627,8 @@ static int plan_load_settings(struct ld *ld, size_t *used)
 	if (s->n != 1)
 		return fail(ld, FTSRT_EFORMAT, "section SETT: %" PRIu64 " records, expected 1", s->n);
 	const uint8_t *r = s->p;
-	struct rec_check rc;
-	rec_check_init(&rc, PLAN_REC_SETT);
+	struct rt_rec_check rc;
+	rt_rec_check_init(&rc, PLAN_REC_SETT);
 	int st = rec_check(ld, &rc, r, "settings record", 0);
 	if (st)
 		return st;
@@ -818,8 +690,8 @@ static int plan_load_groups(struct ld *ld)
 	if (!p->groups)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (groups)");
 	uint32_t prev = 0;
-	struct rec_check rc;
-	rec_check_init(&rc, PLAN_REC_GRPS);
+	struct rt_rec_check rc;
+	rt_rec_check_init(&rc, PLAN_REC_GRPS);
 	for (uint64_t i = 0; i < s->n; i++) {
 		const uint8_t *r = s->p + i * PLAN_SIZE(GRPS);
 		struct rt_plan_group *g = &p->groups[i];
@@ -855,8 +727,8 @@ static int plan_load_srcmap(struct ld *ld)
 	p->src = plan_alloc(p, s->n, sizeof(*p->src));
 	if (!p->src)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (source map)");
-	struct rec_check rc;
-	rec_check_init(&rc, PLAN_REC_SMAP);
+	struct rt_rec_check rc;
+	rt_rec_check_init(&rc, PLAN_REC_SMAP);
 	for (uint64_t i = 0; i < s->n; i++) {
 		const uint8_t *r = s->p + i * PLAN_SIZE(SMAP);
 		struct rt_plan_src *e = &p->src[i];
@@ -892,8 +764,8 @@ static int plan_load_restores(struct ld *ld)
 	if (!p->restores)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (restores)");
 	uint64_t prev = 0;
-	struct rec_check rc;
-	rec_check_init(&rc, PLAN_REC_RSTR);
+	struct rt_rec_check rc;
+	rt_rec_check_init(&rc, PLAN_REC_RSTR);
 	for (uint64_t i = 0; i < s->n; i++) {
 		const uint8_t *r = s->p + i * PLAN_SIZE(RSTR);
 		struct rt_plan_restore *e = &p->restores[i];
@@ -920,151 +792,6 @@ static int plan_load_restores(struct ld *ld)
 	p->view.restores = p->restores;
 	p->view.nrestores = (uint32_t)s->n;
 	return FTSRT_OK;
-}
-
-/* ---- identity ------------------------------------------------------------------------ */
-
-struct fnv {
-	uint64_t h;
-};
-
-static void fnv_bytes(struct fnv *f, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++) {
-		f->h ^= b[i];
-		f->h *= 0x100000001b3ull;
-	}
-}
-
-static void fnv_u64(struct fnv *f, uint64_t v)
-{
-	uint8_t b[8];
-	plan_wr64(b, v);
-	fnv_bytes(f, b, 8);
-}
-
-static void fnv_f64(struct fnv *f, double v)
-{
-	uint64_t u;
-	memcpy(&u, &v, 8);
-	fnv_u64(f, u);
-}
-
-static void fnv_str(struct fnv *f, const char *s)
-{
-	if (!s) {
-		fnv_u64(f, UINT64_MAX);
-		return;
-	}
-	size_t n = strlen(s);
-	fnv_u64(f, n);
-	fnv_bytes(f, s, n);
-}
-
-static void fnv_arg(struct fnv *f, const struct rt_plan_arg *a)
-{
-	fnv_str(f, a->name);
-	fnv_u64(f, a->kind);
-	fnv_u64(f, a->b);
-	fnv_u64(f, (uint64_t)a->i);
-	fnv_f64(f, a->kind == RT_ARG_FLOAT ? a->f : 0.0);
-	fnv_str(f, a->kind == RT_ARG_STR ? a->s : NULL);
-	fnv_u64(f, a->kind == RT_ARG_FLOATS ? a->n : 0);
-	for (uint32_t k = 0; a->kind == RT_ARG_FLOATS && k < a->n; k++)
-		fnv_f64(f, a->v[k]);
-}
-
-uint64_t rt_plan_identity(const struct rt_plan *v)
-{
-	struct fnv f = {0xcbf29ce484222325ull};
-	fnv_str(&f, "ftsrt plan identity 1");
-	fnv_u64(&f, v->manifest_hash);
-	fnv_u64(&f, v->nparams);
-	fnv_u64(&f, v->nphases);
-	for (uint32_t i = 0; i < v->nphases; i++) {
-		const struct rt_plan_phase *ph = &v->phases[i];
-		fnv_u64(&f, (uint64_t)ph->index);
-		fnv_u64(&f, (uint64_t)ph->mte);
-		fnv_f64(&f, ph->lr);
-		fnv_u64(&f, (uint64_t)(int64_t)ph->new_optimizer);
-		fnv_u64(&f, (uint64_t)(int64_t)ph->new_lr_scheduler);
-		fnv_u64(&f, ph->nparams);
-		for (uint32_t k = 0; k < ph->nparams; k++)
-			fnv_u64(&f, ph->params[k]);
-	}
-	fnv_u64(&f, v->nclasses);
-	for (uint32_t i = 0; i < v->nclasses; i++) {
-		const struct rt_plan_class *c = &v->classes[i];
-		fnv_u64(&f, c->scheduler);
-		fnv_str(&f, c->class_path);
-		fnv_u64(&f, c->nargs);
-		for (uint32_t k = 0; k < c->nargs; k++)
-			fnv_arg(&f, &c->args[k]);
-		fnv_u64(&f, c->nslots);
-		for (uint32_t k = 0; k < c->nslots; k++)
-			fnv_str(&f, c->state_slots[k]);
-		fnv_u64(&f, c->epoch_interval);
-		fnv_u64(&f, c->frequency);
-		fnv_str(&f, c->monitor);
-		fnv_u64(&f, (uint64_t)(int64_t)c->ninit_pg_lrs);
-		for (int32_t k = 0; k < c->ninit_pg_lrs; k++)
-			fnv_f64(&f, c->init_pg_lrs[k]);
-		fnv_u64(&f, c->use_current);
-		fnv_u64(&f, c->lambda_len);
-		if (c->lambda_len)
-			fnv_bytes(&f, c->lambda, c->lambda_len);
-		fnv_u64(&f, c->nchildren);
-		for (uint32_t k = 0; k < c->nchildren; k++)
-			fnv_u64(&f, (uint64_t)(int64_t)c->children[k]);
-		fnv_u64(&f, c->nmilestones);
-		for (uint32_t k = 0; k < c->nmilestones; k++)
-			fnv_u64(&f, (uint64_t)c->milestones[k]);
-		fnv_u64(&f, c->state_at_construction);
-		fnv_u64(&f, c->nreads);
-		for (uint32_t k = 0; k < c->nreads; k++)
-			fnv_str(&f, c->reads[k]);
-		fnv_u64(&f, c->nsetstates);
-		for (uint32_t k = 0; k < c->nsetstates; k++) {
-			fnv_arg(&f, &c->setstates[k]);
-			fnv_u64(&f, c->setstate_force[k]);
-		}
-	}
-	fnv_u64(&f, (uint64_t)v->max_depth);
-	fnv_u64(&f, (uint64_t)(int64_t)v->initial_optimizer);
-	fnv_u64(&f, (uint64_t)(int64_t)v->initial_scheduler);
-	fnv_u64(&f, (uint64_t)(int64_t)v->reinit_optimizer);
-	fnv_u64(&f, (uint64_t)(int64_t)v->reinit_scheduler);
-	fnv_u64(&f, ((uint64_t)v->restore_best << 2) | ((uint64_t)v->epoch_transitions_only << 1) |
-		    v->apply_lambdas_new_pgs);
-	fnv_u64(&f, (uint64_t)v->max_epochs);
-	fnv_f64(&f, v->base_max_lr);
-	fnv_u64(&f, v->nno_decay);
-	for (uint32_t k = 0; k < v->nno_decay; k++)
-		fnv_str(&f, v->no_decay[k]);
-	fnv_u64(&f, v->phase0_groups);
-	const struct rt_plan_es *es = &v->es;
-	fnv_u64(&f, es->present);
-	fnv_str(&f, es->present ? es->monitor : NULL);
-	fnv_u64(&f, (uint64_t)es->patience);
-	fnv_f64(&f, es->min_delta);
-	fnv_u64(&f, ((uint64_t)es->mode_max << 3) | ((uint64_t)es->has_stopping_threshold << 2) |
-		    ((uint64_t)es->has_divergence_threshold << 1) | es->check_finite);
-	fnv_f64(&f, es->stopping_threshold);
-	fnv_f64(&f, es->divergence_threshold);
-	fnv_str(&f, v->ckpt.monitor);
-	fnv_u64(&f, (uint64_t)v->ckpt.save_top_k);
-	fnv_u64(&f, v->ckpt.mode_max);
-	fnv_u64(&f, v->nrestores);
-	for (uint32_t i = 0; i < v->nrestores; i++) {
-		const struct rt_plan_restore *e = &v->restores[i];
-		fnv_u64(&f, ((uint64_t)e->target << 32) | e->source);
-		fnv_u64(&f, e->kind);
-		fnv_u64(&f, e->noverrides);
-		for (uint32_t k = 0; k < e->noverrides; k++)
-			fnv_arg(&f, &e->overrides[k]);
-	}
-	return f.h;
 }
 
 /* ---- open / close ------------------------------------------------------------------- */
@@ -1275,358 +1002,3 @@ const struct rt_plan *rt_plan_view(const ftsrt_plan *p)
 	return &p->view;
 }
 
-/* ---- accessors ------------------------------------------------------------------------ */
-
-FTSRT_API void ftsrt_plan_format(const ftsrt_plan *p, int *major, int *minor)
-{
-	if (major)
-		*major = p ? p->view.format_major : 0;
-	if (minor)
-		*minor = p ? p->view.format_minor : 0;
-}
-
-FTSRT_API uint64_t ftsrt_plan_manifest_hash(const ftsrt_plan *p)
-{
-	return p ? p->view.manifest_hash : 0;
-}
-
-FTSRT_API uint64_t ftsrt_manifest_hash_add(uint64_t h, const char *name, int ndim,
-					   const int64_t *dims, const char *dtype)
-{
-	return plan_manifest_hash_add(h, name ? name : "", ndim > 0 && dims ? (size_t)ndim : 0,
-				      dims, dtype ? dtype : "");
-}
-
-FTSRT_API uint64_t ftsrt_manifest_hash(size_t n, const char *const *names, const int *ndims,
-				       const int64_t *const *dims, const char *const *dtypes)
-{
-	uint64_t h = FTSRT_MANIFEST_HASH_INIT;
-	for (size_t i = 0; i < n; i++)
-		h = ftsrt_manifest_hash_add(h, names[i], ndims[i], dims[i], dtypes[i]);
-	return h;
-}
-
-FTSRT_API int ftsrt_plan_bind(const ftsrt_plan *p, uint64_t hash, char *msg, size_t msglen)
-{
-	if (!p)
-		return FTSRT_EINVAL;
-	if (p->view.manifest_hash == hash)
-		return FTSRT_OK;
-	if (msg && msglen)
-		snprintf(msg, msglen, "the model's manifest hash %016" PRIx64 " differs from the "
-			 "plan's %016" PRIx64 ": the plan was checked against another model", hash,
-			 p->view.manifest_hash);
-	return FTSRT_EINVAL;
-}
-
-FTSRT_API size_t ftsrt_plan_nparams(const ftsrt_plan *p)
-{
-	return p ? p->view.nparams : 0;
-}
-
-FTSRT_API int ftsrt_plan_param(const ftsrt_plan *p, size_t i, const char **name, int *ndim,
-			       const int64_t **dims, const char **dtype, int *tied_to)
-{
-	if (!p || i >= p->view.nparams)
-		return FTSRT_EINVAL;
-	const struct rt_plan_param *q = &p->view.params[i];
-	if (name)
-		*name = q->name;
-	if (ndim)
-		*ndim = (int)q->ndim;
-	if (dims)
-		*dims = q->dims;
-	if (dtype)
-		*dtype = q->dtype_name;
-	if (tied_to)
-		*tied_to = q->tied_to;
-	return FTSRT_OK;
-}
-
-FTSRT_API size_t ftsrt_plan_nphases(const ftsrt_plan *p)
-{
-	return p ? p->view.nphases : 0;
-}
-
-FTSRT_API int ftsrt_plan_phase(const ftsrt_plan *p, size_t i, struct ftsrt_plan_phase *out)
-{
-	if (!p || !out || i >= p->view.nphases)
-		return FTSRT_EINVAL;
-	const struct rt_plan_phase *ph = &p->view.phases[i];
-	memset(out, 0, sizeof(*out));
-	out->index = ph->index;
-	out->max_transition_epoch = ph->mte;
-	out->lr = ph->lr;
-	out->params = ph->params;
-	out->nparams = ph->nparams;
-	out->new_optimizer = ph->new_optimizer >= 0;
-	out->new_lr_scheduler = ph->new_lr_scheduler >= 0;
-	out->optimizer = ph->new_optimizer >= 0 ? p->view.classes[ph->new_optimizer].class_path : NULL;
-	out->lr_scheduler = ph->new_lr_scheduler >= 0
-		? p->view.classes[ph->new_lr_scheduler].class_path : NULL;
-	out->src_file = ph->src_file;
-	out->src_line = ph->src_line;
-	return FTSRT_OK;
-}
-
-FTSRT_API int64_t ftsrt_plan_max_depth(const ftsrt_plan *p)
-{
-	return p ? p->view.max_depth : -1;
-}
-
-FTSRT_API int64_t ftsrt_plan_max_epochs(const ftsrt_plan *p)
-{
-	return p ? p->view.max_epochs : -1;
-}
-
-/* ---- listings ------------------------------------------------------------------------ */
-
-/* Shortest %g spelling that reads back as the same double. */
-static const char *num(char *buf, size_t n, double x)
-{
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, n, "%.*g", prec, x);
-		if (strtod(buf, NULL) == x || x != x)
-			break;
-	}
-	return buf;
-}
-
-static const char *const dtype_names[] = {"f32", "f64", "f16", "bf16", "other"};
-static const char *const arg_kinds[] = {"none", "bool", "int", "float", "str", "floats"};
-static const char *const lr_kinds[] = {"known", "continues", "unknown"};
-static const char *const src_kinds[] = {"phase", "params", "new_optimizer", "new_lr_scheduler"};
-
-static void dump_shape(FILE *out, const struct rt_plan_param *q)
-{
-	if (q->ndim == 0)
-		fputs("scalar", out);
-	for (uint32_t k = 0; k < q->ndim; k++)
-		fprintf(out, "%s%" PRId64, k ? "x" : "", q->dims[k]);
-}
-
-static void dump_value(FILE *out, const struct rt_plan_arg *a)
-{
-	char b1[40];
-	switch (a->kind) {
-	case RT_ARG_BOOL: fputs(a->b ? "True" : "False", out); break;
-	case RT_ARG_INT: fprintf(out, "%" PRId64, a->i); break;
-	case RT_ARG_FLOAT: fputs(num(b1, sizeof(b1), a->f), out); break;
-	case RT_ARG_STR: fprintf(out, "'%s'", a->s); break;
-	case RT_ARG_FLOATS:
-		fputc('[', out);
-		for (uint32_t j = 0; j < a->n; j++)
-			fprintf(out, "%s%s", j ? ", " : "", num(b1, sizeof(b1), a->v[j]));
-		fputc(']', out);
-		break;
-	default: fputs("None", out); break;
-	}
-}
-
-static void dump_class(FILE *out, const struct rt_plan *v, uint32_t i)
-{
-	const struct rt_plan_class *c = &v->classes[i];
-	char b1[40];
-	fprintf(out, "class %" PRIu32 ": %s %s (stdlib id %u)\n", i,
-		c->scheduler ? "lr_scheduler" : "optimizer", c->class_path, c->stdlib_id);
-	for (uint32_t k = 0; k < c->nargs; k++) {
-		const struct rt_plan_arg *a = &c->args[k];
-		fprintf(out, "  arg %s: %s = ", a->name, arg_kinds[a->kind]);
-		dump_value(out, a);
-		fprintf(out, "%s\n", a->given ? " (given)" : "");
-	}
-	if (!c->scheduler) {
-		fprintf(out, "  state:");
-		for (uint32_t k = 0; k < c->nslots; k++)
-			fprintf(out, " %s", c->state_slots[k]);
-		fprintf(out, "%s\n", c->nslots ? "" : " (none)");
-		if (c->state_at_construction)
-			fprintf(out, "  state at construction\n");
-		if (c->nreads) {
-			fprintf(out, "  reads:");
-			for (uint32_t k = 0; k < c->nreads; k++)
-				fprintf(out, " %s", c->reads[k]);
-			fputc('\n', out);
-		}
-		for (uint32_t k = 0; k < c->nsetstates; k++) {
-			const struct rt_plan_arg *a = &c->setstates[k];
-			fprintf(out, "  %s %s = ", c->setstate_force[k] ? "setforce" : "setdefault", a->name);
-			dump_value(out, a);
-			fputc('\n', out);
-		}
-		return;
-	}
-	fprintf(out, "  interval %s, frequency %" PRIu32 ", monitor %s\n",
-		c->epoch_interval ? "epoch" : "step", c->frequency, c->monitor ? c->monitor : "-");
-	if (c->ninit_pg_lrs >= 0) {
-		fprintf(out, "  init_pg_lrs [");
-		for (int32_t k = 0; k < c->ninit_pg_lrs; k++)
-			fprintf(out, "%s%s", k ? ", " : "", num(b1, sizeof(b1), c->init_pg_lrs[k]));
-		fprintf(out, "]\n");
-	}
-	if (c->use_current)
-		fprintf(out, "  use_current_optimizer_pg_lrs\n");
-	if (c->lambda) {
-		fprintf(out, "  lr_lambda %" PRIu32 " bytes:", c->lambda_len);
-		for (uint32_t k = 0; k < c->lambda_len; k++)
-			fprintf(out, "%s%02x", k % 16 ? "" : "\n    ", c->lambda[k]);
-		fputc('\n', out);
-	}
-	if (c->nchildren) {
-		fprintf(out, "  children:");
-		for (uint32_t k = 0; k < c->nchildren; k++)
-			fprintf(out, " %" PRId32, c->children[k]);
-		fputc('\n', out);
-	}
-	if (c->nmilestones) {
-		fprintf(out, "  milestones:");
-		for (uint32_t k = 0; k < c->nmilestones; k++)
-			fprintf(out, " %" PRId64, c->milestones[k]);
-		fputc('\n', out);
-	}
-}
-
-static void dump_ref(FILE *out, const char *what, int32_t x)
-{
-	if (x < 0)
-		fprintf(out, "%s -\n", what);
-	else
-		fprintf(out, "%s class %" PRId32 "\n", what, x);
-}
-
-static void dump_phases(FILE *out, const struct rt_plan *v)
-{
-	char b1[40];
-	fprintf(out, "%-5s %-5s %-10s %-7s %-10s %-12s %s\n", "phase", "mte", "lr", "params",
-		"optimizer", "lr_scheduler", "source");
-	for (uint32_t i = 0; i < v->nphases; i++) {
-		const struct rt_plan_phase *ph = &v->phases[i];
-		char o[24] = "-", s[24] = "-";
-		if (ph->new_optimizer >= 0)
-			snprintf(o, sizeof(o), "class %" PRId32, ph->new_optimizer);
-		if (ph->new_lr_scheduler >= 0)
-			snprintf(s, sizeof(s), "class %" PRId32, ph->new_lr_scheduler);
-		fprintf(out, "%-5" PRId64 " %-5" PRId64 " %-10s %-7" PRIu32 " %-10s %-12s ",
-			ph->index, ph->mte, num(b1, sizeof(b1), ph->lr), ph->nparams, o, s);
-		if (ph->src_file)
-			fprintf(out, "%s:%" PRIu32, ph->src_file, ph->src_line);
-		else
-			fputc('-', out);
-		fprintf(out, "%s\n", (int64_t)i > v->max_depth ? "  (beyond max_depth)" : "");
-	}
-}
-
-FTSRT_API int ftsrt_plan_dump(const ftsrt_plan *p, FILE *out, int what)
-{
-	char b1[40], b2[40];
-	if (!p || !out || (what != FTSRT_DUMP_PHASES && what != FTSRT_DUMP_ALL))
-		return FTSRT_EINVAL;
-	const struct rt_plan *v = &p->view;
-	fprintf(out, "plan format %u.%u, manifest hash %016" PRIx64 ", %" PRIu32 " parameters, %"
-		PRIu32 " phases, max_depth %" PRId64 ", max_epochs %" PRId64 "%s\n", v->format_major,
-		v->format_minor, v->manifest_hash, v->nparams, v->nphases, v->max_depth, v->max_epochs,
-		v->stripped ? ", stripped" : "");
-	if (what == FTSRT_DUMP_PHASES) {
-		dump_phases(out, v);
-		return ferror(out) ? FTSRT_EIO : FTSRT_OK;
-	}
-	fprintf(out, "\n[settings]\n");
-	fprintf(out, "restore_best %s\nepoch_transitions_only %s\napply_lambdas_new_pgs %s\n",
-		v->restore_best ? "true" : "false", v->epoch_transitions_only ? "true" : "false",
-		v->apply_lambdas_new_pgs ? "true" : "false");
-	fprintf(out, "base_max_lr %s\nphase0_groups %" PRIu32 "\nno_decay", num(b1, sizeof(b1),
-		v->base_max_lr), v->phase0_groups);
-	for (uint32_t k = 0; k < v->nno_decay; k++)
-		fprintf(out, " '%s'", v->no_decay[k]);
-	fputc('\n', out);
-	dump_ref(out, "initial_optimizer", v->initial_optimizer);
-	dump_ref(out, "initial_lr_scheduler", v->initial_scheduler);
-	dump_ref(out, "reinit_optim_cfg", v->reinit_optimizer);
-	dump_ref(out, "reinit_lr_cfg", v->reinit_scheduler);
-	if (v->es.present) {
-		fprintf(out, "early_stopping monitor '%s' patience %" PRId64 " min_delta %s mode %s "
-			"check_finite %s", v->es.monitor, v->es.patience,
-			num(b1, sizeof(b1), v->es.min_delta), v->es.mode_max ? "max" : "min",
-			v->es.check_finite ? "true" : "false");
-		if (v->es.has_stopping_threshold)
-			fprintf(out, " stopping_threshold %s", num(b1, sizeof(b1), v->es.stopping_threshold));
-		if (v->es.has_divergence_threshold)
-			fprintf(out, " divergence_threshold %s",
-				num(b2, sizeof(b2), v->es.divergence_threshold));
-		fputc('\n', out);
-	} else {
-		fprintf(out, "early_stopping none\n");
-	}
-	fprintf(out, "checkpoint monitor %s%s%s save_top_k %" PRId64 " mode %s\n",
-		v->ckpt.monitor ? "'" : "", v->ckpt.monitor ? v->ckpt.monitor : "-",
-		v->ckpt.monitor ? "'" : "", v->ckpt.save_top_k, v->ckpt.mode_max ? "max" : "min");
-
-	fprintf(out, "\n[classes]\n");
-	for (uint32_t i = 0; i < v->nclasses; i++)
-		dump_class(out, v, i);
-
-	fprintf(out, "\n[phases]\n");
-	dump_phases(out, v);
-	for (uint32_t i = 0; i < v->nphases; i++) {
-		const struct rt_plan_phase *ph = &v->phases[i];
-		fprintf(out, "phase %" PRId64 ":\n", ph->index);
-		for (uint32_t k = 0; k < ph->nparams; k++)
-			fprintf(out, "  %" PRIu32 " %s\n", ph->params[k], v->params[ph->params[k]].name);
-	}
-
-	if (v->ngroups) {
-		fprintf(out, "\n[groups]\n");
-		for (uint32_t i = 0; i < v->ngroups; i++) {
-			const struct rt_plan_group *g = &v->groups[i];
-			char np[16] = "?";
-			if (g->nparams != UINT32_MAX)
-				snprintf(np, sizeof(np), "%" PRIu32, g->nparams);
-			fprintf(out, "phase %" PRId64 ": holds phase %" PRId64 "%s%s, %s params, %"
-				PRIu64 " elements, lr %s %s, initial_lr %s %s\n",
-				v->phases[g->phase].index, g->holds, g->no_decay ? " no_decay" : "",
-				g->user ? " user" : "", np, g->numel, lr_kinds[g->lr_kind],
-				g->lr_kind == RT_LR_KNOWN ? num(b1, sizeof(b1), g->lr) : "-",
-				lr_kinds[g->initial_lr_kind],
-				g->initial_lr_kind == RT_LR_KNOWN ? num(b2, sizeof(b2), g->initial_lr) : "-");
-		}
-	}
-
-	if (v->nrestores) {
-		fprintf(out, "\n[restores]\n");
-		for (uint32_t i = 0; i < v->nrestores; i++) {
-			const struct rt_plan_restore *e = &v->restores[i];
-			fprintf(out, "phase %" PRId64 " from phase %" PRId64 ": %s",
-				v->phases[e->target].index, v->phases[e->source].index,
-				e->kind == RT_RESTORE_FAILS ? "fails" : "reverts");
-			for (uint32_t k = 0; k < e->noverrides; k++) {
-				fprintf(out, "%s%s = ", k ? ", " : " ", e->overrides[k].name);
-				dump_value(out, &e->overrides[k]);
-			}
-			fprintf(out, "\n  %s\n", e->message);
-		}
-	}
-
-	fprintf(out, "\n[manifest]\n");
-	for (uint32_t i = 0; i < v->nparams; i++) {
-		const struct rt_plan_param *q = &v->params[i];
-		fprintf(out, "%" PRIu32 " %s ", i, q->name);
-		dump_shape(out, q);
-		fprintf(out, " %s (%s)%s", q->dtype_name, dtype_names[q->dtype],
-			q->requires_grad ? "" : " frozen");
-		if (q->tied_to >= 0)
-			fprintf(out, " tied_to %" PRId32, q->tied_to);
-		fputc('\n', out);
-	}
-
-	if (v->nsrc) {
-		fprintf(out, "\n[source map]\n");
-		for (uint32_t i = 0; i < v->nsrc; i++) {
-			const struct rt_plan_src *e = &v->src[i];
-			fprintf(out, "phase %" PRId64 " %s", v->phases[e->phase].index, src_kinds[e->kind]);
-			if (e->kind == RT_SRC_PARAMS_ENTRY)
-				fprintf(out, " %" PRIu32, e->item);
-			fprintf(out, " %s:%" PRIu32 ":%" PRIu32 "\n", e->file, e->line, e->col);
-		}
-	}
-	return ferror(out) ? FTSRT_EIO : FTSRT_OK;
-}

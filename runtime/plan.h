@@ -191,12 +191,6 @@ struct rt_plan {
 /* The decoded view of an open plan (never NULL for an open plan). */
 const struct rt_plan *rt_plan_view(const ftsrt_plan *p);
 
-/* plan_records.def as data: record rec (enum plan_record_kind) with its
- * fields, offsets, sizes and bounds; NULL past the table.  (struct
- * plan_record_info is in plan_format.h.) */
-struct plan_record_info;
-const struct plan_record_info *rt_plan_record_info(int rec);
-
 /*
  * The plan's identity: a 64-bit FNV-1a over everything that decides what a
  * run does -- the manifest hash, the phases, every class record with its

@@ -27,6 +27,7 @@
 #include "lambda_emit.h"
 #include "plan.h"
 #include "plan_format.h"
+#include "plan_records.h"
 
 #define BORING "tests/data/manifests/fts-boring-model.tsv"
 #define SCHED "tests/schedules/boring_"
