@@ -21,6 +21,8 @@ struct case_header {
 	char manifest[1024];            /* "" = the boring model */
 	char args[1024];
 	char expect[1024];
+	char diags[8192];               /* the "# diag:" lines' tokens, blank-separated */
+	bool has_diags;                 /* at least one "# diag:" line (none: "# diag: none") */
 };
 
 /* Read the header comments of a case file (aborts the test when it has no expect line). */
@@ -40,6 +42,12 @@ static inline void case_read_header(const char *path, struct case_header *h)
 			snprintf(h->args, sizeof(h->args), "%s", line + 7);
 		else if (strncmp(line, "# manifest:", 11) == 0)
 			snprintf(h->manifest, sizeof(h->manifest), "%s", line + 12);
+		else if (strncmp(line, "# diag:", 7) == 0) {
+			size_t n = strlen(h->diags);
+			if (strcmp(line + 7, " none") != 0)
+				snprintf(h->diags + n, sizeof(h->diags) - n, "%s", line + 7);
+			h->has_diags = true;
+		}
 	}
 	fclose(f);
 	ck_assert_msg(h->expect[0], "%s has no '# expect:' line", path);

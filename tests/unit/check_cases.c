@@ -9,8 +9,17 @@
  *   # args: --max-depth=1 --epoch-transitions-only ... (--implicit: check
  *           FTS's generated schedule; the file then holds only comments)
  *   # manifest: path (default tests/data/manifests/fts-boring-model.tsv)
- * E:/W:/R: require a diagnostic with that code at severity error, warning
- * or remark (remarks are enabled for the run).
+ *   # diag: E:CODE@LINE:COL  (one line per diagnostic, or "# diag: none";
+ *           kept at the end of the file, where they shift no location)
+ * E:/W:/R: in the expect line require a diagnostic with that code at
+ * severity error, warning or remark (remarks are enabled for the run).
+ * The diag lines are the whole story: every diagnostic reported, of every
+ * severity, must be listed there with its location, and every one listed
+ * must be reported (as many times as it is listed).  A location is
+ * LINE:COL in the case file, FILE:LINE:COL in another file (its base
+ * name), or "-" for a diagnostic without one.  Every file of tests/cases
+ * and tests/schedules has diag lines; CASE_PRINT_DIAGS=1 prints what each
+ * file reports in this form (to write a new case, then read it critically).
  *
  * With FTS_DIR set (make check-fts), the "fts-examples" case runs FTS's own
  * example schedules and test fixtures with the verdicts FTS gives them.
@@ -39,7 +48,67 @@ struct expect {
 	 * no warning or error code beyond those listed */
 	const char *configs[2];
 	bool exactly;
+	/* case files: the "# diag:" tokens, all that is reported */
+	char diags[8192];
+	bool has_diags;
 };
+
+/* One reported diagnostic as a "# diag:" token (SEV:CODE@LOC). */
+static void diag_token(const struct fts_diags *d, const struct fts_diag *g, const char *schedule,
+		       char *out, size_t outlen)
+{
+	char sev = g->sev == FTS_SEV_ERROR ? 'E' : g->sev == FTS_SEV_WARNING ? 'W'
+		 : g->sev == FTS_SEV_REMARK ? 'R' : 'N';
+	const struct fts_source *f = fts_span_valid(g->span) ? fts_source_get(d->src, g->span.file)
+		: NULL;
+	if (!f) {
+		snprintf(out, outlen, "%c:%s@-", sev, fts_diag_code(g->id));
+		return;
+	}
+	uint32_t line, col;
+	fts_source_linecol(f, g->span.start, &line, &col);
+	const char *name = f->name ? f->name : "?";
+	if (schedule && !strcmp(name, schedule)) {
+		snprintf(out, outlen, "%c:%s@%u:%u", sev, fts_diag_code(g->id), line, col);
+		return;
+	}
+	const char *base = strrchr(name, '/');
+	snprintf(out, outlen, "%c:%s@%s:%u:%u", sev, fts_diag_code(g->id), base ? base + 1 : name,
+		 line, col);
+}
+
+/* The reported diagnostics against the listed ones, as multisets: each
+ * listed token consumes one reported diagnostic. */
+static bool diags_exact(const struct fts_diags *d, const struct expect *e, FILE *f)
+{
+	bool ok = true;
+	bool *used = calloc(d->n + 1, sizeof(*used));
+	char want[8192];
+	snprintf(want, sizeof(want), "%s", e->diags);
+	char *save = NULL;
+	for (char *tok = strtok_r(want, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		bool found = false;
+		for (size_t i = 0; i < d->n && !found; i++) {
+			char got[512];
+			diag_token(d, d->v[i], e->schedule, got, sizeof(got));
+			if (!used[i] && !strcmp(got, tok))
+				used[i] = found = true;
+		}
+		if (!found) {
+			fprintf(f, "not reported: %s; ", tok);
+			ok = false;
+		}
+	}
+	for (size_t i = 0; i < d->n; i++)
+		if (!used[i]) {
+			char got[512];
+			diag_token(d, d->v[i], e->schedule, got, sizeof(got));
+			fprintf(f, "reported but not listed: %s; ", got);
+			ok = false;
+		}
+	free(used);
+	return ok;
+}
 
 /* Run one case; returns a malloc'd failure description, or NULL. */
 static char *run_case(const struct expect *e)
@@ -122,11 +191,25 @@ static char *run_case(const struct expect *e)
 				ok = false;
 			}
 		}
+	if (e->has_diags && !diags_exact(&d, e, f))
+		ok = false;
+	if (getenv("CASE_PRINT_DIAGS") && e->schedule[0]) {
+		printf("%s", e->schedule);
+		for (size_t i = 0; i < d.n; i++) {
+			char got[512];
+			diag_token(&d, d.v[i], e->schedule, got, sizeof(got));
+			printf("\t%s", got);
+		}
+		printf("\n");
+	}
 	if (!ok) {
 		fprintf(f, "\n  diagnostics:");
 		for (size_t i = 0; i < d.n; i++)
-			fprintf(f, "\n    %s %s: %s", fts_severity_name(d.v[i]->sev),
-				fts_diag_code(d.v[i]->id), d.v[i]->msg);
+		{
+			char got[512];
+			diag_token(&d, d.v[i], e->schedule, got, sizeof(got));
+			fprintf(f, "\n    %s %s", got, d.v[i]->msg);
+		}
 	}
 	fclose(f);
 	fts_diags_release(&d);
@@ -145,6 +228,10 @@ static void read_header(const char *path, struct expect *e)
 	snprintf(e->manifest, sizeof(e->manifest), "%s", h.manifest);
 	snprintf(e->args, sizeof(e->args), "%s", h.args);
 	snprintf(e->expect, sizeof(e->expect), "%s", h.expect);
+	snprintf(e->diags, sizeof(e->diags), "%s", h.diags);
+	e->has_diags = h.has_diags;
+	if (!h.has_diags && !getenv("CASE_PRINT_DIAGS"))
+		ck_abort_msg("%s has no '# diag:' lines (CASE_PRINT_DIAGS=1 shows what it reports)", path);
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -999,6 +999,15 @@ START_TEST(test_man_examples)
 END_TEST
 
 /* mutated samples never crash the parser (the fuzz harness does this at scale) */
+/*
+ * Mutants of a valid program (one to three random bytes replaced by
+ * syntax characters, digits or letters), each held to two properties:
+ *  - a refusal is never silent: no tree means at least one error, and
+ *    every diagnostic points inside the mutant;
+ *  - an accepted mutant prints to canonical text that reads back without
+ *    a diagnostic and prints to the same text (the printer is a fixed point
+ *    of parse-then-print).
+ */
 START_TEST(test_mutations)
 {
 	const char *base =
@@ -1009,24 +1018,53 @@ START_TEST(test_mutations)
 	size_t n = strlen(base);
 	char *buf = malloc(n + 1);
 	unsigned seed = 12345;
+	size_t refused = 0, accepted = 0;
 	for (int it = 0; it < 3000; it++) {
 		memcpy(buf, base, n + 1);
-		for (int k = 0; k < 3; k++) {
+		for (int k = 0; k <= it % 3; k++) {
 			seed = seed * 1103515245u + 12345u;
 			size_t at = (seed >> 8) % n;
 			seed = seed * 1103515245u + 12345u;
-			buf[at] = "{};,.*\"'()[]:=-# \n0a{"[(seed >> 8) % 22];
+			buf[at] = "{};,.*\"'()[]:=-# \n0a{19xe_"[(seed >> 8) % 27];
 		}
 		struct fx f;
 		fx_init(&f);
 		struct fts_node *r = dsl(&f, buf);
-		if (r) {
-			size_t len;
-			fts_dsl_from_tree(&f.a, &f.d, r, &len);
+		ck_assert_msg(r || f.d.errors, "mutant %d refused without an error:\n%s", it, buf);
+		for (size_t i = 0; i < f.d.n; i++) {
+			struct fts_span sp = f.d.v[i]->span;
+			ck_assert_msg(!fts_span_valid(sp) || (sp.start <= n && sp.end <= n + 1),
+				      "mutant %d: %s points past the text", it, f.d.v[i]->msg);
+		}
+		if (!r || f.d.errors) {
+			refused++;
+			fx_release(&f);
+			continue;
+		}
+		size_t len1, len2;
+		char *t1 = fts_dsl_from_tree(&f.a, &f.d, r, &len1);
+		ck_assert_msg(t1 || f.d.errors, "mutant %d: not printed, no error:\n%s", it, buf);
+		if (t1) {
+			struct fx g;
+			fx_init(&g);
+			struct fts_node *r2 = dsl(&g, t1);
+			ck_assert_msg(r2 && g.d.n == 0, "mutant %d: its canonical text reads back with %zu "
+				      "diagnostic(s):\n%s\n%s", it, g.d.n, buf, t1);
+			char *t2 = fts_dsl_from_tree(&g.a, &g.d, r2, &len2);
+			ck_assert_msg(t2 && len2 == len1 && !memcmp(t1, t2, len1),
+				      "mutant %d: printing is not a fixed point:\n%s\n%s", it, t1,
+				      t2 ? t2 : "(null)");
+			fx_release(&g);
+			accepted++;
 		}
 		fx_release(&f);
 	}
 	free(buf);
+	/* both kinds happen (the properties were exercised) */
+	fprintf(stderr, "check_dsl: %zu mutants refused, %zu accepted and round-tripped\n", refused,
+		accepted);
+	ck_assert_uint_ge(refused, 1000);
+	ck_assert_uint_ge(accepted, 100);
 }
 END_TEST
 

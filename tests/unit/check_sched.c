@@ -332,7 +332,13 @@ START_TEST(lambda_validator)
 }
 END_TEST
 
-/* Mutated programs are either rejected or evaluate without incident. */
+/*
+ * Mutated programs (bytes flipped, tails cut) held to the validator's and
+ * the interpreter's contracts: a rejection says where (an offset inside
+ * the program) and why; a validated program evaluates at every epoch to a
+ * value or to a named Python exception (never "not validated"), leaves
+ * *out untouched when it raises, and gives the same bits every time.
+ */
 START_TEST(lambda_mutation_fuzz)
 {
 	uint8_t orig[RT_LAMBDA_MAX_LEN], buf[RT_LAMBDA_MAX_LEN];
@@ -341,7 +347,7 @@ START_TEST(lambda_mutation_fuzz)
 						"epoch else 0.5 ** (epoch // 3)",
 						orig, sizeof(orig), &len, NULL), 0);
 	uint32_t seed = 12345;
-	int accepted = 0;
+	int accepted = 0, rejected = 0, raised = 0;
 	for (int it = 0; it < 20000; it++) {
 		memcpy(buf, orig, len);
 		int flips = 1 + it % 3;
@@ -354,14 +360,42 @@ START_TEST(lambda_mutation_fuzz)
 		seed = seed * 1103515245u + 12345u;
 		size_t n = (it % 7 == 0) ? (seed >> 8) % (len + 1) : len;
 		struct rt_lambda l;
-		if (rt_lambda_validate(buf, n, &l, NULL) == 0) {
-			double r;
-			for (int e = -2; e < 12; e++)
-				(void)rt_lambda_eval(&l, e, &r, NULL);
-			accepted++;
+		struct rt_lambda_diag dg = {0};
+		if (rt_lambda_validate(buf, n, &l, &dg) != 0) {
+			ck_assert_msg(dg.msg[0] && dg.offset <= n, "mutant %d: rejected at %zu of %zu "
+				      "with \"%s\"", it, dg.offset, n, dg.msg);
+			rejected++;
+			continue;
 		}
+		ck_assert_ptr_eq(l.code, buf);
+		ck_assert_uint_eq(l.len, n);
+		for (int e = -2; e < 12; e++) {
+			double r1 = -12345.0, r2 = -12345.0;
+			enum rt_lambda_exc x1 = RT_LAMBDA_EXC_INVALID, x2 = RT_LAMBDA_EXC_INVALID;
+			int rc1 = rt_lambda_eval(&l, e, &r1, &x1);
+			int rc2 = rt_lambda_eval(&l, e, &r2, &x2);
+			ck_assert_int_eq(rc1, rc2);
+			ck_assert_int_eq(x1, x2);
+			if (rc1 == 0) {
+				ck_assert_int_eq(x1, RT_LAMBDA_EXC_NONE);
+				ck_assert_msg(!memcmp(&r1, &r2, sizeof(r1)), "mutant %d: two values at "
+					      "epoch %d", it, e);
+			} else {
+				ck_assert_int_eq(rc1, FTSRT_EINVAL);
+				ck_assert_msg(x1 == RT_LAMBDA_EXC_ZERO_DIVISION || x1 == RT_LAMBDA_EXC_VALUE ||
+					      x1 == RT_LAMBDA_EXC_OVERFLOW, "mutant %d: exception %d", it,
+					      (int)x1);
+				ck_assert(r1 == -12345.0);
+				ck_assert_str_ne(rt_lambda_exc_name(x1), "");
+				raised++;
+			}
+		}
+		accepted++;
 	}
-	ck_assert_int_gt(accepted, 0);
+	fprintf(stderr, "check_sched: %d lambda mutants rejected, %d validated (%d raising "
+		"evaluations)\n", rejected, accepted, raised);
+	ck_assert_int_gt(accepted, 100);
+	ck_assert_int_gt(rejected, 1000);
 }
 END_TEST
 
