@@ -583,6 +583,16 @@ static bool is_ident(const char *s, size_t n)
 	return true;
 }
 
+/* A group name terminated by term, which must be an identifier. */
+static bool get_group_name(struct tr *t, char term, const char **name, size_t *nlen)
+{
+	if (!get_name(t, term, "group name", name, nlen))
+		return false;
+	if (!is_ident(*name, *nlen))
+		return fail(t, t->i - *nlen - 1, "bad character in group name '%.*s'", (int)*nlen, *name);
+	return true;
+}
+
 static long find_name(struct tr *t, const char *s, size_t n)
 {
 	size_t k;
@@ -730,18 +740,14 @@ static bool parse_group(struct tr *t)
 
 		if (t->i < t->len && t->p[t->i] == '<') {
 			t->i++;
-			if (!get_name(t, '>', "group name", &name, &nlen))
+			if (!get_group_name(t, '>', &name, &nlen))
 				return false;
-			if (!is_ident(name, nlen))
-				return fail(t, t->i - nlen - 1, "bad character in group name '%.*s'", (int)nlen, name);
 			return open_capture(t, start, name, nlen);
 		}
 		if (t->i < t->len && t->p[t->i] == '=') {
 			t->i++;
-			if (!get_name(t, ')', "group name", &name, &nlen))
+			if (!get_group_name(t, ')', &name, &nlen))
 				return false;
-			if (!is_ident(name, nlen))
-				return fail(t, t->i - nlen - 1, "bad character in group name '%.*s'", (int)nlen, name);
 			gid = find_name(t, name, nlen);
 			if (gid < 0)
 				return fail(t, t->i - nlen - 1, "unknown group name '%.*s'", (int)nlen, name);
