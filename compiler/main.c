@@ -169,6 +169,17 @@ static int usage_error(const char *const *u, const char *what, const char *arg)
 	return EXIT_USAGE;
 }
 
+static bool is_help(const char *a)
+{
+	return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0;
+}
+
+/* An option rather than a file name ("-" alone is a file name). */
+static bool is_option(const char *a)
+{
+	return a[0] == '-' && a[1];
+}
+
 /* --- option values ------------------------------------------------------------- */
 
 static int parse_bool(const char *s, bool *out)
@@ -305,7 +316,7 @@ static int check_or_build(int argc, char **argv, struct build_opts *b)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v;
 		int f;
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		if (is_help(a)) {
 			print_usage(stdout, usage);
 			rc = EXIT_CLEAN;
 			goto out;
@@ -423,7 +434,7 @@ static int check_or_build(int argc, char **argv, struct build_opts *b)
 						 ? "an error cannot be disabled:" : "unknown warning option", a);
 				goto out;
 			}
-		} else if (a[0] == '-' && a[1]) {
+		} else if (is_option(a)) {
 			rc = usage_error(usage, "unknown option", a);
 			goto out;
 		} else if (!o.schedule) {
@@ -523,11 +534,11 @@ static int cmd_build(int argc, char **argv)
 
 static int cmd_dump(int argc, char **argv)
 {
-	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+	if (argc == 2 && is_help(argv[1])) {
 		print_usage(stdout, usage_dump);
 		return EXIT_CLEAN;
 	}
-	if (argc != 2 || (argv[1][0] == '-' && argv[1][1]))
+	if (argc != 2 || is_option(argv[1]))
 		return usage_error(usage_dump, argc < 2 ? "no plan given" : "unexpected argument",
 				   argc < 2 ? NULL : argv[argc > 2 ? 2 : 1]);
 	char err[512];
@@ -539,7 +550,41 @@ static int cmd_dump(int argc, char **argv)
 	return EXIT_CLEAN;
 }
 
-/* --- convert and fmt ----------------------------------------------------------- */
+/* --- convert, fmt and gen: one input, diagnostics on stderr ----------------------- */
+
+/* What convert, fmt and gen work with. */
+struct session {
+	struct fts_sources src;
+	struct fts_diags d;             /* coloured as the terminal allows */
+	struct fts_arena a;
+};
+
+static void session_init(struct session *s)
+{
+	fts_sources_init(&s->src);
+	fts_diags_init(&s->d, &s->src);
+	fts_arena_init(&s->a);
+	s->d.color = want_color("auto");
+}
+
+/* Load path as a source file: 0, or -1 after reporting why (FTS_E_IO). */
+static int session_load(struct session *s, const char *path, uint32_t *file)
+{
+	char err[256];
+	if (fts_source_load(&s->src, path, FTS_MAX_INPUT, file, err, sizeof(err))) {
+		fts_diag(&s->d, FTS_E_IO, FTS_SPAN_NONE, path, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Free what the session holds (its diagnostics already rendered). */
+static void session_release(struct session *s)
+{
+	fts_arena_release(&s->a);
+	fts_diags_release(&s->d);
+	fts_sources_release(&s->src);
+}
 
 static bool has_suffix(const char *s, const char *suf)
 {
@@ -560,7 +605,7 @@ static int cmd_convert(int argc, char **argv)
 	const char *in = NULL, *out = NULL, *to = NULL, *manifest = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *v;
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+		if (is_help(argv[i])) {
 			print_usage(stdout, usage_convert);
 			return EXIT_CLEAN;
 		} else if ((v = opt_value(argc, argv, &i, "--to"))) {
@@ -569,7 +614,7 @@ static int cmd_convert(int argc, char **argv)
 			out = v;
 		} else if ((v = opt_value(argc, argv, &i, "--manifest"))) {
 			manifest = v;
-		} else if (argv[i][0] == '-' && argv[i][1]) {
+		} else if (is_option(argv[i])) {
 			return usage_error(usage_convert, "unknown option", argv[i]);
 		} else if (!in) {
 			in = argv[i];
@@ -579,32 +624,25 @@ static int cmd_convert(int argc, char **argv)
 	}
 	if (!in || !to || (strcmp(to, "dsl") && strcmp(to, "yaml")))
 		return usage_error(usage_convert, "give an input and --to dsl or --to yaml", NULL);
-	struct fts_sources src;
-	struct fts_diags d;
-	struct fts_arena a;
-	fts_sources_init(&src);
-	fts_diags_init(&d, &src);
-	fts_arena_init(&a);
-	d.color = want_color("auto");
+	struct session s;
+	session_init(&s);
 	int rc = EXIT_CLEAN;
-	char err[256];
 	uint32_t file;
 	struct fts_manifest *m = NULL;
 	struct fts_names *names = NULL;
-	if (fts_source_load(&src, in, FTS_MAX_INPUT, &file, err, sizeof(err))) {
-		fts_diag(&d, FTS_E_IO, FTS_SPAN_NONE, in, err);
+	if (session_load(&s, in, &file)) {
 		rc = EXIT_USAGE;
 		goto done;
 	}
 	bool from_dsl = has_suffix(in, ".fts");
 	struct fts_node *root;
 	if (from_dsl) {
-		root = fts_dsl_parse(&a, &d, file);
+		root = fts_dsl_parse(&s.a, &s.d, file);
 	} else {
 		bool empty = false;
-		root = fts_yaml_parse(&a, &d, file, &empty);
+		root = fts_yaml_parse(&s.a, &s.d, file, &empty);
 	}
-	if (!root || d.errors)
+	if (!root || s.d.errors)
 		goto done;
 	if (from_dsl && fts_dsl_has_rest(root)) {
 		uint32_t mf;
@@ -613,33 +651,32 @@ static int cmd_convert(int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto done;
 		}
-		if (fts_source_load(&src, manifest, FTS_MAX_INPUT, &mf, err, sizeof(err))) {
-			fts_diag(&d, FTS_E_IO, FTS_SPAN_NONE, manifest, err);
+		if (session_load(&s, manifest, &mf)) {
 			rc = EXIT_USAGE;
 			goto done;
 		}
-		m = fts_manifest_parse(&a, &d, mf);
-		names = m ? fts_manifest_link(m, &d) : NULL;
+		m = fts_manifest_parse(&s.a, &s.d, mf);
+		names = m ? fts_manifest_link(m, &s.d) : NULL;
 		if (!names)
 			goto done;
-		fts_dsl_expand_rest(&a, &d, root, names);
-		if (d.errors)
+		fts_dsl_expand_rest(&s.a, &s.d, root, names);
+		if (s.d.errors)
 			goto done;
 	}
 	if (strcmp(to, "dsl") == 0) {
 		size_t len = 0;
-		char *text = fts_dsl_from_tree(&a, &d, root, &len);
-		if (text && !d.errors && write_out(out, text, len))
+		char *text = fts_dsl_from_tree(&s.a, &s.d, root, &len);
+		if (text && !s.d.errors && write_out(out, text, len))
 			rc = EXIT_USAGE;
 	} else {
 		char *sched = NULL, *config = NULL;
 		size_t slen = 0, clen = 0;
-		if (fts_dsl_to_yaml(&a, &d, root, out, &sched, &slen, &config, &clen) == 0 && !d.errors) {
+		if (fts_dsl_to_yaml(&s.a, &s.d, root, out, &sched, &slen, &config, &clen) == 0 && !s.d.errors) {
 			if (!out) {
 				if (write_out(NULL, config ? config : sched, config ? clen : slen))
 					rc = EXIT_USAGE;
 			} else {
-				char *cpath = fts_arena_printf(&a, "%s.config.yaml", out);
+				char *cpath = fts_arena_printf(&s.a, "%s.config.yaml", out);
 				if (write_out(out, sched, slen) || (config && write_out(cpath, config, clen)))
 					rc = EXIT_USAGE;
 				else if (config)
@@ -649,16 +686,14 @@ static int cmd_convert(int argc, char **argv)
 		}
 	}
 done:
-	fts_diags_render(&d, stderr);
-	if (rc == EXIT_CLEAN && d.errors)
+	fts_diags_render(&s.d, stderr);
+	if (rc == EXIT_CLEAN && s.d.errors)
 		rc = EXIT_ERRORS;
 	if (names)
 		fts_names_free(names);
 	if (m)
 		free(m->sched_names);
-	fts_arena_release(&a);
-	fts_diags_release(&d);
-	fts_sources_release(&src);
+	session_release(&s);
 	return rc;
 }
 
@@ -667,12 +702,12 @@ static int cmd_fmt(int argc, char **argv)
 	const char *in = NULL;
 	bool check = false;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+		if (is_help(argv[i])) {
 			print_usage(stdout, usage_fmt);
 			return EXIT_CLEAN;
 		} else if (strcmp(argv[i], "--check") == 0) {
 			check = true;
-		} else if (argv[i][0] == '-' && argv[i][1]) {
+		} else if (is_option(argv[i])) {
 			return usage_error(usage_fmt, "unknown option", argv[i]);
 		} else if (!in) {
 			in = argv[i];
@@ -682,26 +717,19 @@ static int cmd_fmt(int argc, char **argv)
 	}
 	if (!in)
 		return usage_error(usage_fmt, "no input", NULL);
-	struct fts_sources src;
-	struct fts_diags d;
-	struct fts_arena a;
-	fts_sources_init(&src);
-	fts_diags_init(&d, &src);
-	fts_arena_init(&a);
-	d.color = want_color("auto");
+	struct session s;
+	session_init(&s);
 	int rc = EXIT_CLEAN;
-	char err[256];
 	uint32_t file;
-	if (fts_source_load(&src, in, FTS_MAX_INPUT, &file, err, sizeof(err))) {
-		fts_diag(&d, FTS_E_IO, FTS_SPAN_NONE, in, err);
+	if (session_load(&s, in, &file)) {
 		rc = EXIT_USAGE;
 	} else {
 		size_t len = 0;
-		char *text = fts_dsl_format(&a, &d, file, &len);
-		if (!text || d.errors) {
+		char *text = fts_dsl_format(&s.a, &s.d, file, &len);
+		if (!text || s.d.errors) {
 			rc = EXIT_ERRORS;
 		} else if (check) {
-			const struct fts_source *f = fts_source_get(&src, file);
+			const struct fts_source *f = fts_source_get(&s.src, file);
 			rc = f->len == len && memcmp(f->text, text, len) == 0 ? EXIT_CLEAN : EXIT_ERRORS;
 			if (rc)
 				fprintf(stderr, "ftsc: '%s' is not in canonical form\n", in);
@@ -709,10 +737,8 @@ static int cmd_fmt(int argc, char **argv)
 			rc = EXIT_USAGE;
 		}
 	}
-	fts_diags_render(&d, stderr);
-	fts_arena_release(&a);
-	fts_diags_release(&d);
-	fts_sources_release(&src);
+	fts_diags_render(&s.d, stderr);
+	session_release(&s);
 	return rc;
 }
 
@@ -723,7 +749,7 @@ static int cmd_gen(int argc, char **argv)
 	const char *manifest = NULL, *out_path = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *v;
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+		if (is_help(argv[i])) {
 			print_usage(stdout, usage_gen);
 			return EXIT_CLEAN;
 		} else if ((v = opt_value(argc, argv, &i, "--manifest"))) {
@@ -736,28 +762,24 @@ static int cmd_gen(int argc, char **argv)
 	}
 	if (!manifest)
 		return usage_error(usage_gen, "--manifest is required", NULL);
-	struct fts_sources src;
-	struct fts_diags d;
-	fts_sources_init(&src);
-	fts_diags_init(&d, &src);
-	d.color = want_color("auto");
+	struct session s;
+	session_init(&s);
 	FILE *out = stdout;
 	char *buf = NULL;
 	size_t len = 0;
 	if (out_path)
 		out = open_memstream(&buf, &len);       /* written only when complete */
-	int rc = fts_gen_run(manifest, &d, out);
+	int rc = fts_gen_run(manifest, &s.d, out);
 	if (out_path)
 		fclose(out);
-	fts_diags_render(&d, stderr);
-	int status = rc < 0 ? EXIT_USAGE : rc > 0 || d.errors ? EXIT_ERRORS : EXIT_CLEAN;
-	if (rc == 0 && !d.errors && out_path) {
+	fts_diags_render(&s.d, stderr);
+	int status = rc < 0 ? EXIT_USAGE : rc > 0 || s.d.errors ? EXIT_ERRORS : EXIT_CLEAN;
+	if (rc == 0 && !s.d.errors && out_path) {
 		if (write_file_atomic(out_path, buf, len))
 			status = EXIT_USAGE;
 	}
 	free(buf);
-	fts_diags_release(&d);
-	fts_sources_release(&src);
+	session_release(&s);
 	return status;
 }
 
@@ -778,7 +800,7 @@ static const struct {
 
 static int cmd_explain(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+	if (argc < 2 || is_help(argv[1])) {
 		print_usage(argc < 2 ? stderr : stdout, usage_explain);
 		return argc < 2 ? EXIT_USAGE : EXIT_CLEAN;
 	}
@@ -861,7 +883,7 @@ static int run_command(int argc, char **argv)
 		printf("ftsc %s\n", FTSC_VERSION);
 		return EXIT_CLEAN;
 	}
-	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+	if (strcmp(cmd, "help") == 0 || is_help(cmd)) {
 		print_usage(stdout, usage_main);
 		return EXIT_CLEAN;
 	}

@@ -320,22 +320,31 @@ const char *fts_names_get(const struct fts_names *ix, uint32_t i, size_t *len)
 	return (const char *)NAME(ix, i);
 }
 
+/* First sorted position whose name is >= s[0..n). */
+static uint32_t lower_str(const struct fts_names *ix, const char *s, size_t n)
+{
+	uint32_t lo = 0, hi = ix->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2, i = ix->sorted[mid];
+		size_t l = ix->len[i], mn = l < n ? l : n;
+		int c = memcmp(NAME(ix, i), s, mn);
+
+		if (c < 0 || (c == 0 && l < n))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* Documented in resolve.h. */
 long fts_names_find(const struct fts_names *ix, const char *s, size_t len)
 {
 	/* leftmost name >= s in the sorted order; equal names are ordered by
 	 * registration, so it is the first occurrence */
-	size_t lo = 0, hi = ix->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		uint32_t i = ix->sorted[mid];
-		size_t l = ix->len[i], m = l < len ? l : len;
-		int c = memcmp(NAME(ix, i), s, m);
-		if (c < 0 || (c == 0 && l < len))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint32_t lo = lower_str(ix, s, len);
+
 	if (lo < ix->n) {
 		uint32_t i = ix->sorted[lo];
 		if (ix->len[i] == len && memcmp(NAME(ix, i), s, len) == 0)
@@ -637,24 +646,6 @@ static unsigned prefix_distance(const char *a, size_t na, const char *b, size_t 
 			break;	/* no later column can get back under the cap */
 	}
 	return k > cap ? cap + 1 : k;
-}
-
-/* First sorted position whose name is >= s[0..n). */
-static uint32_t lower_str(const struct fts_names *ix, const char *s, size_t n)
-{
-	uint32_t lo = 0, hi = ix->n;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2, i = ix->sorted[mid];
-		size_t l = ix->len[i], mn = l < n ? l : n;
-		int c = memcmp(NAME(ix, i), s, mn);
-
-		if (c < 0 || (c == 0 && l < n))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
 }
 
 static size_t lcp(const struct fts_names *ix, uint32_t pos, const char *s, size_t n)

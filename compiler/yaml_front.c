@@ -13,6 +13,9 @@
  * a byte offset with a cursor that walks the UTF-8 text, which is exact
  * for every line-break convention libyaml accepts (CR, CRLF, NEL, LS, PS);
  * line and column are derived later from the byte offset.
+ *
+ * Scalars are typed by pyscalar.c (PyYAML's resolver and SafeConstructor);
+ * this file reports what cannot be constructed.
  */
 #include "yaml_front.h"
 
@@ -20,8 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
-
-#define TAG_PREFIX "tag:yaml.org,2002:"
 
 enum resolved {
 	RES_OK,
@@ -235,511 +236,10 @@ static size_t define_anchor(struct yfront *y, const char *name, struct fts_node 
 	return anchor_insert(y, name, n);
 }
 
-/* --- scalar typing: PyYAML 6.0 resolver.py and constructor.py ---------------- */
+/* --- scalar typing (pyscalar.c) ------------------------------------------------- */
 
-static bool isdig(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool ishex(char c)
-{
-	return isdig(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static bool is_bool_text(const char *s, size_t n, bool *v)
-{
-	static const char *const yes[] = {"yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
-	static const char *const no[] = {"no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"};
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strlen(yes[i]) == n && memcmp(yes[i], s, n) == 0) {
-			*v = true;
-			return true;
-		}
-		if (strlen(no[i]) == n && memcmp(no[i], s, n) == 0) {
-			*v = false;
-			return true;
-		}
-	}
-	return false;
-}
-
-static bool is_null_text(const char *s, size_t n)
-{
-	return n == 0 || (n == 1 && s[0] == '~') ||
-	       (n == 4 && (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 ||
-			   memcmp(s, "NULL", 4) == 0));
-}
-
-/* [0-9_]* from i */
-static size_t skip_digits_us(const char *s, size_t n, size_t i)
-{
-	while (i < n && (isdig(s[i]) || s[i] == '_'))
-		i++;
-	return i;
-}
-
-/* (:[0-5]?[0-9])+ from i; returns the index after it, or SIZE_MAX. */
-static size_t match_sexa_tail(const char *s, size_t n, size_t i)
-{
-	size_t groups = 0;
-	while (i < n && s[i] == ':') {
-		if (i + 2 < n && s[i + 1] >= '0' && s[i + 1] <= '5' && isdig(s[i + 2]) &&
-		    (i + 3 == n || s[i + 3] == ':' || s[i + 3] == '.'))
-			i += 3;
-		else if (i + 1 < n && isdig(s[i + 1]) &&
-			 (i + 2 == n || s[i + 2] == ':' || s[i + 2] == '.'))
-			i += 2;
-		else
-			return SIZE_MAX;
-		groups++;
-	}
-	return groups ? i : SIZE_MAX;
-}
-
-/* ([eE][-+][0-9]+)? then end */
-static bool match_exp_end(const char *s, size_t n, size_t i)
-{
-	if (i == n)
-		return true;
-	if (s[i] != 'e' && s[i] != 'E')
-		return false;
-	i++;
-	if (i >= n || (s[i] != '-' && s[i] != '+'))
-		return false;
-	i++;
-	if (i >= n || !isdig(s[i]))
-		return false;
-	while (i < n && isdig(s[i]))
-		i++;
-	return i == n;
-}
-
-static bool match_float(const char *s, size_t n)
-{
-	size_t i = 0;
-	if (n >= 2 && s[0] == '.' && isdig(s[1]))
-		return match_exp_end(s, n, skip_digits_us(s, n, 1));
-	if (n == 4 && s[0] == '.' && (memcmp(s + 1, "nan", 3) == 0 || memcmp(s + 1, "NaN", 3) == 0 ||
-				      memcmp(s + 1, "NAN", 3) == 0))
-		return true;
-	if (i < n && (s[i] == '-' || s[i] == '+'))
-		i++;
-	if (n - i == 4 && s[i] == '.' && (memcmp(s + i + 1, "inf", 3) == 0 ||
-					  memcmp(s + i + 1, "Inf", 3) == 0 ||
-					  memcmp(s + i + 1, "INF", 3) == 0))
-		return true;
-	if (i >= n || !isdig(s[i]))
-		return false;
-	size_t j = skip_digits_us(s, n, i + 1);
-	if (j < n && s[j] == '.')
-		return match_exp_end(s, n, skip_digits_us(s, n, j + 1));
-	if (j < n && s[j] == ':') {
-		size_t k = match_sexa_tail(s, n, j);
-		if (k == SIZE_MAX || k >= n || s[k] != '.')
-			return false;
-		return skip_digits_us(s, n, k + 1) == n;
-	}
-	return false;
-}
-
-static bool match_int(const char *s, size_t n)
-{
-	size_t i = 0;
-	if (i < n && (s[i] == '-' || s[i] == '+'))
-		i++;
-	if (i >= n || !isdig(s[i]))
-		return false;
-	if (s[i] == '0') {
-		if (i + 1 == n)
-			return true;
-		char c = s[i + 1];
-		size_t j = i + 2;
-		if (c == 'b') {
-			if (j == n)
-				return false;
-			for (; j < n; j++)
-				if (s[j] != '0' && s[j] != '1' && s[j] != '_')
-					return false;
-			return true;
-		}
-		if (c == 'x') {
-			if (j == n)
-				return false;
-			for (; j < n; j++)
-				if (!ishex(s[j]) && s[j] != '_')
-					return false;
-			return true;
-		}
-		for (j = i + 1; j < n; j++)
-			if (!(s[j] >= '0' && s[j] <= '7') && s[j] != '_')
-				return false;
-		return true;
-	}
-	size_t j = skip_digits_us(s, n, i + 1);
-	if (j == n)
-		return true;
-	if (s[j] == ':')
-		return match_sexa_tail(s, n, j) == n;
-	return false;
-}
-
-/* [0-9]{lo,hi} from *i */
-static bool digits_range(const char *s, size_t n, size_t *i, int lo, int hi)
-{
-	int k = 0;
-	while (k < hi && *i < n && isdig(s[*i])) {
-		(*i)++;
-		k++;
-	}
-	return k >= lo;
-}
-
-static bool match_timestamp(const char *s, size_t n)
-{
-	size_t i = 0;
-	if (!digits_range(s, n, &i, 4, 4) || i != 4 || i >= n || s[i++] != '-')
-		return false;
-	size_t m0 = i;
-	if (!digits_range(s, n, &i, 1, 2) || i >= n || s[i++] != '-')
-		return false;
-	size_t d0 = i;
-	if (!digits_range(s, n, &i, 1, 2))
-		return false;
-	if (i == n)
-		return d0 - m0 == 3 && i - d0 == 2;
-	if (s[i] == 'T' || s[i] == 't') {
-		i++;
-	} else if (s[i] == ' ' || s[i] == '\t') {
-		while (i < n && (s[i] == ' ' || s[i] == '\t'))
-			i++;
-	} else {
-		return false;
-	}
-	if (!digits_range(s, n, &i, 1, 2) || i >= n || s[i++] != ':')
-		return false;
-	if (!digits_range(s, n, &i, 2, 2) || i >= n || s[i++] != ':')
-		return false;
-	if (!digits_range(s, n, &i, 2, 2))
-		return false;
-	if (i < n && s[i] == '.') {
-		i++;
-		while (i < n && isdig(s[i]))
-			i++;
-	}
-	if (i == n)
-		return true;
-	while (i < n && (s[i] == ' ' || s[i] == '\t'))
-		i++;
-	if (i < n && s[i] == 'Z')
-		return i + 1 == n;
-	if (i < n && (s[i] == '-' || s[i] == '+')) {
-		i++;
-		if (!digits_range(s, n, &i, 1, 2))
-			return false;
-		if (i < n && s[i] == ':') {
-			i++;
-			if (!digits_range(s, n, &i, 2, 2))
-				return false;
-		}
-		return i == n;
-	}
-	return false;
-}
-
-/* Digits value of c in base, or -1. */
-static int digit_val(char c, int base)
-{
-	int v;
-	if (isdig(c))
-		v = c - '0';
-	else if (c >= 'a' && c <= 'z')
-		v = c - 'a' + 10;
-	else if (c >= 'A' && c <= 'Z')
-		v = c - 'A' + 10;
-	else
-		return -1;
-	return v < base ? v : -1;
-}
-
-static bool is_pyspace(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' ||
-	       (c >= 0x1c && c <= 0x1f);
-}
-
-/* The exact double nearest to a big magnitude written in base 2, 8, 16 or 10. */
-static double big_to_double(const char *dg, size_t n, int base)
-{
-	char *buf;
-	double v;
-	if (base == 10) {
-		buf = fts_xmalloc(n + 1);
-		memcpy(buf, dg, n);
-		buf[n] = '\0';
-		v = strtod(buf, NULL);
-		free(buf);
-		return v;
-	}
-	/* regroup the bits into hex digits, from the right */
-	int bits = base == 2 ? 1 : base == 8 ? 3 : 4;
-	size_t nhex = (n * (size_t)bits + 3) / 4;
-	buf = fts_xmalloc(nhex + 3);
-	buf[0] = '0';
-	buf[1] = 'x';
-	buf[nhex + 2] = '\0';
-	unsigned acc = 0;
-	int nacc = 0;
-	size_t h = nhex;
-	for (size_t i = n; i-- > 0;) {
-		acc |= (unsigned)digit_val(dg[i], base) << nacc;
-		nacc += bits;
-		while (nacc >= 4) {
-			buf[2 + --h] = "0123456789abcdef"[acc & 15];
-			acc >>= 4;
-			nacc -= 4;
-		}
-	}
-	while (h > 0) {
-		buf[2 + --h] = "0123456789abcdef"[acc & 15];
-		acc >>= 4;
-	}
-	v = strtod(buf, NULL);
-	free(buf);
-	return v;
-}
-
-/*
- * Python int(s, base) for s without underscores: surrounding whitespace,
- * an optional sign, at least one digit.  Returns false when int() raises.
- */
-static bool py_int_base(const char *s, size_t n, int base, bool *neg, uint64_t *mag,
-			bool *big, double *fmag)
-{
-	size_t i = 0;
-	while (i < n && is_pyspace(s[i]))
-		i++;
-	while (n > i && is_pyspace(s[n - 1]))
-		n--;
-	*neg = false;
-	if (i < n && (s[i] == '-' || s[i] == '+'))
-		*neg = s[i++] == '-';
-	if (i == n)
-		return false;
-	uint64_t m = 0;
-	bool over = false;
-	for (size_t j = i; j < n; j++) {
-		int v = digit_val(s[j], base);
-		if (v < 0)
-			return false;
-		if (!over) {
-			if (m > (UINT64_MAX - (uint64_t)v) / (uint64_t)base)
-				over = true;
-			else
-				m = m * (uint64_t)base + (uint64_t)v;
-		}
-	}
-	*big = over;
-	*mag = m;
-	*fmag = over ? big_to_double(s + i, n - i, base) : (double)m;
-	return true;
-}
-
-static void set_int(struct fts_node *n, bool neg, uint64_t mag, bool big, double fmag)
-{
-	n->py = FTS_PY_INT;
-	if (!big && (mag <= (uint64_t)INT64_MAX || (neg && mag == (uint64_t)INT64_MAX + 1))) {
-		n->i_big = false;
-		n->i = neg ? (int64_t)(0 - mag) : (int64_t)mag;
-		n->f = (double)n->i;
-		return;
-	}
-	n->i_big = true;
-	n->i = neg ? INT64_MIN : INT64_MAX;
-	n->f = neg ? -fmag : fmag;
-}
-
-/* Copy without '_'.  Caller frees. */
-static char *strip_us(const char *s, size_t n, size_t *outn)
-{
-	char *b = fts_xmalloc(n + 1);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] != '_')
-			b[k++] = s[i];
-	b[k] = '\0';
-	*outn = k;
-	return b;
-}
-
-/* SafeConstructor.construct_yaml_int */
-static bool construct_int(struct fts_node *node)
-{
-	size_t n;
-	char *v = strip_us(node->text, node->len, &n);
-	bool ok = false, neg = false, big = false, pneg = false;
-	uint64_t mag = 0;
-	double fmag = 0;
-	size_t i = 0;
-	if (n == 0)
-		goto out;
-	if (v[0] == '-')
-		neg = true;
-	if (v[0] == '-' || v[0] == '+')
-		i = 1;
-	const char *s = v + i;
-	size_t m = n - i;
-	if (m == 1 && s[0] == '0') {
-		ok = true;
-	} else if (m >= 2 && s[0] == '0' && s[1] == 'b') {
-		ok = py_int_base(s + 2, m - 2, 2, &pneg, &mag, &big, &fmag);
-	} else if (m >= 2 && s[0] == '0' && s[1] == 'x') {
-		ok = py_int_base(s + 2, m - 2, 16, &pneg, &mag, &big, &fmag);
-	} else if (m >= 1 && s[0] == '0') {
-		ok = py_int_base(s, m, 8, &pneg, &mag, &big, &fmag);
-	} else if (m >= 1 && memchr(s, ':', m)) {
-		/* base 60: parts reversed, value += digit * base; base *= 60 */
-		uint64_t acc = 0, mul = 1;
-		double facc = 0, fmul = 1;
-		bool exact = true;
-		size_t end = m;
-		ok = true;
-		for (;;) {
-			size_t st = end;
-			while (st > 0 && s[st - 1] != ':')
-				st--;
-			bool pn, pb;
-			uint64_t pm;
-			double pf;
-			if (!py_int_base(s + st, end - st, 10, &pn, &pm, &pb, &pf)) {
-				ok = false;
-				break;
-			}
-			facc += (pn ? -pf : pf) * fmul;
-			if (pm != 0 && (pn || pb || mul == 0 || pm > (UINT64_MAX - acc) / mul))
-				exact = false;
-			else
-				acc += pm * mul;
-			fmul *= 60;
-			mul = mul > UINT64_MAX / 60 ? 0 : mul * 60;
-			if (st == 0)
-				break;
-			end = st - 1;
-		}
-		if (exact) {
-			mag = acc;
-			fmag = (double)acc;
-		} else {
-			/* huge or signed parts (only with !!int): approximate */
-			pneg = facc < 0;
-			fmag = fabs(facc);
-			big = !(fmag < 9.2e18);
-			mag = big ? UINT64_MAX : (uint64_t)fmag;
-		}
-	} else {
-		ok = py_int_base(s, m, 10, &pneg, &mag, &big, &fmag);
-	}
-	if (ok) {
-		neg = neg != pneg;
-		if (!big && mag == 0)
-			neg = false;
-		set_int(node, neg, mag, big, fmag);
-	}
-out:
-	free(v);
-	return ok;
-}
-
-/* Python float() of one ASCII piece (used after '_' removal and lowering). */
-static bool py_float_piece(const char *s, size_t n, double *out)
-{
-	return fts_pyfloat_str(s, n, out);
-}
-
-/* SafeConstructor.construct_yaml_float */
-static bool construct_float(struct fts_node *node)
-{
-	size_t n;
-	char *v = strip_us(node->text, node->len, &n);
-	bool ok = false;
-	double sign = 1;
-	size_t i = 0;
-	for (size_t k = 0; k < n; k++)
-		if (v[k] >= 'A' && v[k] <= 'Z')
-			v[k] = (char)(v[k] - 'A' + 'a');
-	if (n == 0)
-		goto out;
-	if (v[0] == '-')
-		sign = -1;
-	if (v[0] == '-' || v[0] == '+')
-		i = 1;
-	const char *s = v + i;
-	size_t m = n - i;
-	if (m == 4 && memcmp(s, ".inf", 4) == 0) {
-		node->f = sign * HUGE_VAL;
-		ok = true;
-	} else if (m == 4 && memcmp(s, ".nan", 4) == 0) {
-		node->f = NAN;
-		ok = true;
-	} else if (memchr(s, ':', m)) {
-		double acc = 0, base = 1;
-		size_t end = m;
-		ok = true;
-		for (;;) {
-			size_t st = end;
-			while (st > 0 && s[st - 1] != ':')
-				st--;
-			double dgt;
-			if (!py_float_piece(s + st, end - st, &dgt)) {
-				ok = false;
-				break;
-			}
-			acc += dgt * base;
-			base *= 60;
-			if (st == 0)
-				break;
-			end = st - 1;
-		}
-		node->f = sign * acc;
-	} else {
-		double x;
-		ok = py_float_piece(s, m, &x);
-		node->f = sign * x;
-	}
-	if (ok)
-		node->py = FTS_PY_FLOAT;
-out:
-	free(v);
-	return ok;
-}
-
-int fts_yaml_resolve_plain(struct fts_node *n)
-{
-	const char *s = n->text;
-	size_t len = n->len;
-	n->py = FTS_PY_STR;
-	if (is_bool_text(s, len, &n->b)) {
-		n->py = FTS_PY_BOOL;
-		return 0;
-	}
-	if (match_float(s, len))
-		return construct_float(n) ? 0 : -1;
-	if (match_int(s, len)) {
-		n->py = FTS_PY_INT;
-		if (construct_int(n))
-			return 0;
-		n->py = FTS_PY_STR;
-		return -1;
-	}
-	if (is_null_text(s, len)) {
-		n->py = FTS_PY_NONE;
-		return 0;
-	}
-	if (match_timestamp(s, len))
-		n->py = FTS_PY_TIMESTAMP;
-	return 0;
-}
-
+/* A plain (or '!') scalar: the resolver's two tags a schedule may not use
+ * (merge '<<', value '='), else PyYAML's implicit typing. */
 static enum resolved resolve_implicit(struct fts_node *n, const char **why)
 {
 	if (n->len == 2 && memcmp(n->text, "<<", 2) == 0) {
@@ -755,81 +255,6 @@ static enum resolved resolve_implicit(struct fts_node *n, const char **why)
 		return RES_FAIL;
 	}
 	return RES_OK;
-}
-
-/* An explicit tag on a scalar, as SafeConstructor builds it. */
-static enum resolved resolve_tagged(struct yfront *y, struct fts_node *n, const char *tag,
-				    const char **why)
-{
-	(void)y;
-	if (strncmp(tag, TAG_PREFIX, sizeof(TAG_PREFIX) - 1) != 0)
-		return RES_FAIL;
-	const char *t = tag + sizeof(TAG_PREFIX) - 1;
-	if (strcmp(t, "str") == 0) {
-		n->py = FTS_PY_STR;
-		return RES_OK;
-	}
-	if (strcmp(t, "null") == 0) {
-		n->py = FTS_PY_NONE;
-		return RES_OK;
-	}
-	if (strcmp(t, "bool") == 0) {
-		/* bool_values[value.lower()] */
-		static const char *const yes[] = {"yes", "true", "on"};
-		static const char *const no[] = {"no", "false", "off"};
-		char low[8];
-		if (n->len < sizeof(low)) {
-			for (size_t i = 0; i <= n->len; i++)
-				low[i] = (char)((n->text[i] >= 'A' && n->text[i] <= 'Z') ?
-						n->text[i] - 'A' + 'a' : n->text[i]);
-			for (int i = 0; i < 3; i++) {
-				if (strcmp(low, yes[i]) == 0 || strcmp(low, no[i]) == 0) {
-					n->py = FTS_PY_BOOL;
-					n->b = strcmp(low, yes[i]) == 0;
-					return RES_OK;
-				}
-			}
-		}
-		*why = "not a boolean";
-		return RES_FAIL;
-	}
-	if (strcmp(t, "int") == 0) {
-		n->py = FTS_PY_INT;
-		if (construct_int(n))
-			return RES_OK;
-		n->py = FTS_PY_STR;
-		*why = "invalid literal for int()";
-		return RES_FAIL;
-	}
-	if (strcmp(t, "float") == 0) {
-		if (construct_float(n))
-			return RES_OK;
-		n->py = FTS_PY_STR;
-		*why = "could not convert string to float";
-		return RES_FAIL;
-	}
-	if (strcmp(t, "timestamp") == 0) {
-		if (match_timestamp(n->text, n->len)) {
-			n->py = FTS_PY_TIMESTAMP;
-			return RES_OK;
-		}
-		*why = "not a timestamp";
-		return RES_FAIL;
-	}
-	if (strcmp(t, "binary") == 0) {
-		/* bytes in Python; kept as the base64 text (consumers see the tag) */
-		n->py = FTS_PY_STR;
-		return RES_OK;
-	}
-	if (strcmp(t, "seq") == 0 || strcmp(t, "omap") == 0 || strcmp(t, "pairs") == 0) {
-		*why = "expected a sequence node, but found scalar";
-		return RES_FAIL;
-	}
-	if (strcmp(t, "map") == 0 || strcmp(t, "set") == 0) {
-		*why = "expected a mapping node, but found scalar";
-		return RES_FAIL;
-	}
-	return RES_FAIL;
 }
 
 /* --- tree building ------------------------------------------------------------ */
@@ -855,9 +280,9 @@ static void construct_error(struct yfront *y, const struct fts_node *n, const ch
 
 static bool is_unknown_tag(const char *tag, bool scalar)
 {
-	if (strncmp(tag, TAG_PREFIX, sizeof(TAG_PREFIX) - 1) != 0)
+	if (strncmp(tag, FTS_YAML_TAG_PREFIX, sizeof(FTS_YAML_TAG_PREFIX) - 1) != 0)
 		return true;
-	const char *t = tag + sizeof(TAG_PREFIX) - 1;
+	const char *t = tag + sizeof(FTS_YAML_TAG_PREFIX) - 1;
 	static const char *const known[] = {"str", "int", "float", "bool", "null",
 					    "timestamp", "binary", "seq", "map", "set",
 					    "omap", "pairs"};
@@ -951,7 +376,7 @@ static void on_scalar(struct yfront *y, const yaml_event_t *ev)
 		 * like plain scalars, even when quoted (`! '1'` is the int 1). */
 		r = resolve_implicit(n, &why);
 	} else {
-		r = resolve_tagged(y, n, tag, &why);
+		r = fts_yaml_resolve_tagged(n, tag, &why) == 0 ? RES_OK : RES_FAIL;
 	}
 	switch (r) {
 	case RES_OK:
@@ -960,10 +385,10 @@ static void on_scalar(struct yfront *y, const yaml_event_t *ev)
 		if (key)
 			fts_diag(y->d, FTS_E_YAML_MERGE, n->span);
 		else
-			tag_error(y, n, TAG_PREFIX "merge");
+			tag_error(y, n, FTS_YAML_TAG_PREFIX "merge");
 		break;
 	case RES_VALUE:
-		tag_error(y, n, TAG_PREFIX "value");
+		tag_error(y, n, FTS_YAML_TAG_PREFIX "value");
 		break;
 	case RES_FAIL:
 		if (why)
@@ -1034,7 +459,7 @@ static void on_start(struct yfront *y, const yaml_event_t *ev, enum fts_node_kin
 		/* SafeConstructor: !!set is a mapping (a Python set of its keys);
 		 * !!omap and !!pairs are sequences of one-pair mappings (not
 		 * checked further).  All keep their tag for consumers. */
-		const char *t = n->tag + sizeof(TAG_PREFIX) - 1;
+		const char *t = n->tag + sizeof(FTS_YAML_TAG_PREFIX) - 1;
 		bool seqtag = !is_unknown_tag(n->tag, false) && (strcmp(t, "seq") == 0 ||
 			strcmp(t, "omap") == 0 || strcmp(t, "pairs") == 0);
 		bool maptag = !is_unknown_tag(n->tag, false) && (strcmp(t, "map") == 0 ||

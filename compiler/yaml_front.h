@@ -27,6 +27,8 @@
 #include "arena.h"
 #include "ast.h"
 #include "diag.h"
+/* fts_yaml_resolve_plain(), which the DSL front end reaches through here */
+#include "pyscalar.h"
 
 #define FTS_YAML_MAX_DEPTH 256u
 #define FTS_YAML_MAX_WEIGHT 10000000ull
@@ -47,13 +49,5 @@ struct fts_node *fts_yaml_parse(struct fts_arena *a, struct fts_diags *d,
  */
 struct fts_node *fts_yaml_parse_text(struct fts_arena *a, struct fts_diags *d,
 				     const char *name, const char *text, size_t len);
-
-/*
- * PyYAML's typing of one scalar, for the DSL front end and the tests:
- * fills n->py, b, i, i_big, f from n->text/len as the YAML 1.1 implicit
- * resolver and SafeConstructor do for a plain scalar.  Returns 0, or -1
- * when the resolver picks int or float but the constructor raises (0b_).
- */
-int fts_yaml_resolve_plain(struct fts_node *n);
 
 #endif /* FTS_YAML_FRONT_H */
