@@ -502,9 +502,10 @@ static bool construct_float(struct fts_node *node)
 		}
 		node->f = sign * acc;
 	} else {
-		double x;
+		double x = 0;
 		ok = py_float_piece(s, m, &x);
-		node->f = sign * x;
+		if (ok)
+			node->f = sign * x;
 	}
 	if (ok)
 		node->py = FTS_PY_FLOAT;
