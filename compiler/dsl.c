@@ -889,17 +889,10 @@ struct fts_node *fts_dsl_parse(struct fts_arena *a, struct fts_diags *d, uint32_
 
 /* --- the parts of a config-shaped tree ------------------------------------------ */
 
-static const struct fts_node *get(const struct fts_node *m, const char *k)
-{
-	if (!m || m->kind != FTS_N_MAP)
-		return NULL;
-	struct fts_pair *p = fts_node_get(m, k);
-	return p ? p->value : NULL;
-}
-
 bool fts_dsl_is_config(const struct fts_node *root)
 {
-	return root && root->kind == FTS_N_MAP && (get(root, "model") || get(root, "trainer"));
+	return root && root->kind == FTS_N_MAP
+		&& (fts_node_value(root, "model") || fts_node_value(root, "trainer"));
 }
 
 void fts_dsl_parts(const struct fts_node *root, struct fts_dsl_parts *out)
@@ -909,16 +902,16 @@ void fts_dsl_parts(const struct fts_node *root, struct fts_dsl_parts *out)
 		out->schedule = root;
 		return;
 	}
-	out->model_args = get(get(root, "model"), "init_args");
-	out->trainer = get(root, "trainer");
-	const struct fts_node *cbs = get(out->trainer, "callbacks");
+	out->model_args = fts_node_value(fts_node_value(root, "model"), "init_args");
+	out->trainer = fts_node_value(root, "trainer");
+	const struct fts_node *cbs = fts_node_value(out->trainer, "callbacks");
 	for (size_t i = 0; cbs && cbs->kind == FTS_N_SEQ && i < cbs->nitems; i++) {
-		const struct fts_node *cp = get(cbs->items[i], "class_path");
+		const struct fts_node *cp = fts_node_value(cbs->items[i], "class_path");
 		if (cp && cp->kind == FTS_N_SCALAR && cp->text
 		    && (strcmp(cp->text, FTS_DSL_FTS_CLASS) == 0
 			|| strcmp(cp->text, "finetuning_scheduler.fts.FinetuningScheduler") == 0)) {
-			out->fts_args = get(cbs->items[i], "init_args");
-			out->schedule = get(out->fts_args, "ft_schedule");
+			out->fts_args = fts_node_value(cbs->items[i], "init_args");
+			out->schedule = fts_node_value(out->fts_args, "ft_schedule");
 			break;
 		}
 	}
@@ -1006,7 +999,7 @@ int fts_dsl_expand_rest(struct fts_arena *a, struct fts_diags *d, struct fts_nod
 	const struct fts_node *first_rest = NULL;
 	for (size_t p = 0; p < np; p++) {
 		const struct fts_node *phase = sched->pairs[order[p].index].value;
-		struct fts_node *params = (struct fts_node *)get(phase, "params");
+		struct fts_node *params = (struct fts_node *)fts_node_value(phase, "params");
 		if (!params || params->kind != FTS_N_SEQ)
 			continue;
 		size_t rest_at = SIZE_MAX;
