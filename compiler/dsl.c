@@ -22,7 +22,6 @@
 #include "yaml_front.h"
 
 #include "ftsc.tab.h"
-#include "ftsc.yy.h"
 
 /* The document under construction, shared by a file and its includes. */
 struct dsl_build {
@@ -710,40 +709,21 @@ static void parse_file(struct dsl_build *b, uint32_t file, unsigned depth)
 {
 	const struct fts_source *src = fts_source_get(b->d->src, file);
 	struct fts_dsl_ctx c;
-	yyscan_t scanner;
-	YY_BUFFER_STATE buf;
 
 	memset(&c, 0, sizeof(c));
-	c.pc.arena = b->a;
-	c.pc.file = file;
-	c.pc.start_token = TOK_START_SCHEDULE;
-	c.pc.report = dsl_report;
-	c.pc.report_ctx = b->d;
+	fts_parse_begin(&c.pc, b->a, file, TOK_START_SCHEDULE, dsl_report, b->d);
 	c.b = b;
 	c.text = src->text;
 	c.len = src->len;
 	c.file = file;
 	c.depth = depth;
-	if (fts_yylex_init_extra(&c.pc, &scanner))
-		fts_oom();
-	buf = fts_yy_scan_bytes(src->text, (int)src->len, scanner);
-	int rc = fts_yyparse(scanner, &c.pc);
-	fts_yy_delete_buffer(buf, scanner);
-	fts_yylex_destroy(scanner);
-	if (rc == 2)
-		fts_oom();
+	int rc = fts_parse_run(&c.pc, src->text, src->len);
 	if (rc && !c.pc.nerrors)
 		fts_diag(b->d, FTS_E_DSL_SYNTAX, fts_span_make(file, src->len, src->len), "syntax error");
 	/* a phase left open by error recovery */
 	if (depth == 0 && b->phase)
 		fts_dsl_phase_end(&c.pc, b->phase->span);
-	FTS_VEC_FREE(c.pc.classes);
-	FTS_VEC_FREE(c.pc.aliases);
-	FTS_VEC_FREE(c.pc.args);
-	FTS_VEC_FREE(c.pc.checks);
-	FTS_VEC_FREE(c.pc.states);
-	FTS_VEC_FREE(c.pc.reads);
-	FTS_VEC_FREE(c.pc.setstates);
+	fts_parse_release(&c.pc);
 }
 
 /* Is the resolved path p inside the resolved folder dir? */
