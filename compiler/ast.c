@@ -1,7 +1,8 @@
 /*
  * ast.c - helpers over the document tree (see ast.h): lookup, Python
  * truthiness, float()/int() as FTS applies them, ftsc's YAML 1.2 numeric
- * reading, and short renderings for messages.
+ * reading, short renderings for messages, and the unknown-key report the
+ * lowering and the config reader share.
  */
 /* REQUEST: ast.h needs a `struct fts_arena;` forward declaration; until
  * it has one, arena.h must come first. */
@@ -12,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "diag.h"
+#include "util.h"
 
 struct fts_pair *fts_node_get(const struct fts_node *map, const char *key)
 {
@@ -26,9 +30,20 @@ struct fts_pair *fts_node_get(const struct fts_node *map, const char *key)
 	return NULL;
 }
 
+const struct fts_node *fts_node_value(const struct fts_node *map, const char *key)
+{
+	struct fts_pair *p = fts_node_get(map, key);
+	return p ? p->value : NULL;
+}
+
 bool fts_node_is_str(const struct fts_node *n)
 {
 	return n && n->kind == FTS_N_SCALAR && n->py == FTS_PY_STR;
+}
+
+bool fts_node_is_map(const struct fts_node *n)
+{
+	return n && n->kind == FTS_N_MAP;
 }
 
 bool fts_node_falsy(const struct fts_node *n)
@@ -624,4 +639,33 @@ const char *fts_node_describe(struct fts_arena *a, const struct fts_node *n)
 		return quote_str(a, n->text, n->len);
 	}
 	return "?";
+}
+
+void fts_node_check_keys(struct fts_arena *a, struct fts_diags *d, const struct fts_node *map,
+			 const char *const *known, const char *where)
+{
+	for (size_t i = 0; i < map->npairs; i++) {
+		const struct fts_node *k = map->pairs[i].key;
+		bool ok = false;
+		if (fts_node_is_str(k))
+			for (const char *const *p = known; *p; p++)
+				if (strcmp(k->text, *p) == 0)
+					ok = true;
+		if (ok)
+			continue;
+		const char *kd = fts_node_is_str(k) ? k->text : fts_node_describe(a, k);
+		struct fts_diag *dg = fts_diag(d, FTS_E_UNKNOWN_KEY, k->span, kd, where);
+		const char *near = fts_node_is_str(k) ? fts_closest(k->text, known) : NULL;
+		if (near) {
+			fts_diag_help(d, dg, "did you mean '%s'?", near);
+		} else {
+			/* list the known keys */
+			char buf[512];
+			size_t off = 0;
+			for (const char *const *p = known; *p && off < sizeof(buf) - 40; p++)
+				off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s",
+							p == known ? "" : ", ", *p);
+			fts_diag_help(d, dg, "known keys: %s", buf);
+		}
+	}
 }

@@ -26,6 +26,7 @@
 #include "source.h"
 
 struct fts_arena;
+struct fts_diags;
 
 enum fts_node_kind {
 	FTS_N_SCALAR,
@@ -79,7 +80,10 @@ struct fts_node {
 
 /* Map lookup by a string key (keys that PyYAML reads as str only). */
 struct fts_pair *fts_node_get(const struct fts_node *map, const char *key);
+/* The value under that key, or NULL (no such key, or map is not a mapping). */
+const struct fts_node *fts_node_value(const struct fts_node *map, const char *key);
 bool fts_node_is_str(const struct fts_node *n);
+bool fts_node_is_map(const struct fts_node *n);
 /* True for a mapping/sequence/scalar Python would call falsy:
  * None, False, 0, 0.0, "", [], {}. */
 bool fts_node_falsy(const struct fts_node *n);
@@ -110,5 +114,14 @@ bool fts_node_number(const struct fts_node *n, double *out, bool *fts_string);
 
 /* A short human description of a value, for messages: 'abc', 1e-05, a mapping. */
 const char *fts_node_describe(struct fts_arena *a, const struct fts_node *n);
+
+/*
+ * Report FTS_E_UNKNOWN_KEY for each key of the mapping `map` that is not a
+ * string in `known` (NULL-terminated); `where` names the mapping in the
+ * message.  A near miss gets a "did you mean" help, anything else the list
+ * of known keys.  Shared by the schedule lowering and the config reader.
+ */
+void fts_node_check_keys(struct fts_arena *a, struct fts_diags *d, const struct fts_node *map,
+			 const char *const *known, const char *where);
 
 #endif /* FTS_AST_H */

@@ -33,39 +33,16 @@ struct cfg {
 
 /* --- small node helpers ------------------------------------------------------ */
 
-static bool is_str(const struct fts_node *n)
-{
-	return n && n->kind == FTS_N_SCALAR && n->py == FTS_PY_STR;
-}
-
-static bool is_map(const struct fts_node *n)
-{
-	return n && n->kind == FTS_N_MAP;
-}
-
 static bool is_null(const struct fts_node *n)
 {
 	return !n || (n->kind == FTS_N_SCALAR && n->py == FTS_PY_NONE);
 }
 
-static const struct fts_node *get(const struct fts_node *map, const char *key)
-{
-	if (!is_map(map))
-		return NULL;
-	struct fts_pair *p = fts_node_get(map, key);
-	return p ? p->value : NULL;
-}
-
-static const char *describe(struct cfg *c, const struct fts_node *n)
-{
-	return fts_node_describe(c->a, n);
-}
-
 /* The class_path string of a {class_path, init_args} mapping, or NULL. */
 static const char *class_path_of(const struct fts_node *n)
 {
-	const struct fts_node *cp = get(n, "class_path");
-	return is_str(cp) ? cp->text : NULL;
+	const struct fts_node *cp = fts_node_value(n, "class_path");
+	return fts_node_is_str(cp) ? cp->text : NULL;
 }
 
 /* The last dotted component of a class path. */
@@ -75,41 +52,23 @@ static const char *class_name(const char *path)
 	return dot ? dot + 1 : path;
 }
 
-/* Report keys of `map` that are not in `known` (NULL-terminated). */
-static void check_keys(struct cfg *c, const struct fts_node *map, const char *const *known,
-		       const char *where)
-{
-	for (size_t i = 0; i < map->npairs; i++) {
-		const struct fts_node *k = map->pairs[i].key;
-		bool ok = false;
-		if (is_str(k))
-			for (const char *const *p = known; *p; p++)
-				if (strcmp(k->text, *p) == 0)
-					ok = true;
-		if (ok)
-			continue;
-		const char *kd = is_str(k) ? k->text : describe(c, k);
-		struct fts_diag *dg = fts_diag(c->d, FTS_E_UNKNOWN_KEY, k->span, kd, where);
-		const char *near = is_str(k) ? fts_closest(k->text, known) : NULL;
-		if (near) {
-			fts_diag_help(c->d, dg, "did you mean '%s'?", near);
-		} else {
-			char buf[512];
-			size_t off = 0;
-			for (const char *const *p = known; *p && off < sizeof(buf) - 40; p++)
-				off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s",
-							p == known ? "" : ", ", *p);
-			fts_diag_help(c->d, dg, "known keys: %s", buf);
-		}
-	}
-}
-
 static void type_error(struct cfg *c, const struct fts_node *n, struct fts_span where,
 		       const char *what, const char *want)
 {
 	struct fts_span sp = n ? n->span : where;
 	fts_diag(c->d, FTS_E_CONFIG, sp,
-		 fts_arena_printf(c->a, "%s must be %s, not %s", what, want, describe(c, n)));
+		 fts_arena_printf(c->a, "%s must be %s, not %s", what, want,
+				  fts_node_describe(c->a, n)));
+}
+
+/* Whether n is a null that a nullable argument takes (*isnull, when not
+ * NULL, says the same). */
+static bool takes_null(const struct fts_node *n, bool nullable, bool *isnull)
+{
+	bool yes = nullable && is_null(n);
+	if (isnull)
+		*isnull = yes;
+	return yes;
 }
 
 /* The value of an int argument.  Python's bool is refused (jsonargparse
@@ -118,13 +77,8 @@ static void type_error(struct cfg *c, const struct fts_node *n, struct fts_span 
 static bool want_int(struct cfg *c, const struct fts_node *n, const char *what, bool nullable,
 		     int64_t *out, bool *isnull)
 {
-	if (isnull)
-		*isnull = false;
-	if (is_null(n) && nullable) {
-		if (isnull)
-			*isnull = true;
+	if (takes_null(n, nullable, isnull))
 		return false;
-	}
 	if (n && n->kind == FTS_N_SCALAR && n->py == FTS_PY_INT && !n->i_big) {
 		*out = n->i;
 		return true;
@@ -148,13 +102,8 @@ static bool want_bool(struct cfg *c, const struct fts_node *n, const char *what,
 static bool want_float(struct cfg *c, const struct fts_node *n, const char *what, bool nullable,
 		       double *out, bool *isnull)
 {
-	if (isnull)
-		*isnull = false;
-	if (is_null(n) && nullable) {
-		if (isnull)
-			*isnull = true;
+	if (takes_null(n, nullable, isnull))
 		return false;
-	}
 	bool fts_string = false;
 	if (n && n->kind == FTS_N_SCALAR && !n->quoted && n->py != FTS_PY_BOOL &&
 	    n->py != FTS_PY_NONE && fts_node_number(n, out, &fts_string))
@@ -170,7 +119,7 @@ static bool want_str(struct cfg *c, const struct fts_node *n, const char *what, 
 		*out = NULL;
 		return false;
 	}
-	if (is_str(n)) {
+	if (fts_node_is_str(n)) {
 		*out = n->text;
 		return true;
 	}
@@ -247,7 +196,7 @@ const struct fts_node *fts_config_merge(struct fts_arena *a, const struct fts_no
 {
 	if (!over)
 		return base;
-	if (!is_map(base) || !is_map(over))
+	if (!fts_node_is_map(base) || !fts_node_is_map(over))
 		return over;
 	const char *bc = class_path_of(base), *oc = class_path_of(over);
 	if (bc && oc && !same_class(bc, oc))
@@ -259,17 +208,18 @@ const struct fts_node *fts_config_merge(struct fts_arena *a, const struct fts_no
 		struct fts_pair op = over->pairs[i];
 		const struct fts_node *k = op.key;
 		bool append = false;
-		size_t klen = is_str(k) ? k->len : 0;
+		size_t klen = fts_node_is_str(k) ? k->len : 0;
 		if (klen > 1 && k->text[klen - 1] == '+' && op.value &&
 		    (op.value->kind == FTS_N_SEQ || op.value->kind == FTS_N_MAP)) {
 			append = true;
 			klen--;
 		}
 		struct fts_pair *hit = NULL;
-		if (is_str(k))
+		if (fts_node_is_str(k))
 			for (size_t j = 0; j < m->npairs; j++) {
 				const struct fts_node *bk = m->pairs[j].key;
-				if (is_str(bk) && bk->len == klen && !memcmp(bk->text, k->text, klen))
+				if (fts_node_is_str(bk) && bk->len == klen &&
+				    !memcmp(bk->text, k->text, klen))
 					hit = &m->pairs[j];
 			}
 		if (append) {
@@ -432,10 +382,10 @@ static const char *const fts_keys[] = {
 static const struct fts_node *init_args_of(struct cfg *c, const struct fts_node *entry,
 					   const char *cls)
 {
-	const struct fts_node *ia = get(entry, "init_args");
+	const struct fts_node *ia = fts_node_value(entry, "init_args");
 	if (is_null(ia))
 		return NULL;
-	if (is_map(ia))
+	if (fts_node_is_map(ia))
 		return ia;
 	type_error(c, ia, entry->span, fts_arena_printf(c->a, "init_args of %s", cls), "a mapping");
 	return NULL;
@@ -452,7 +402,7 @@ static bool read_mode(struct cfg *c, const struct fts_node *n, const char *cls, 
 	}
 	fts_diag(c->d, FTS_E_CONFIG, n->span,
 		 fts_arena_printf(c->a, "%s mode must be 'min' or 'max', not %s", cls,
-				  describe(c, n)));
+				  fts_node_describe(c->a, n)));
 	return false;
 }
 
@@ -472,30 +422,30 @@ static void read_es(struct cfg *c, const struct fts_node *entry, const char *cls
 	es_default(es);
 	es->node = entry;
 	const struct fts_node *ia = init_args_of(c, entry, cls);
-	const struct fts_node *mon = get(ia, "monitor");
+	const struct fts_node *mon = fts_node_value(ia, "monitor");
 	if (is_null(mon))               /* EarlyStopping's monitor is a required argument */
 		type_error(c, mon, entry->span, fts_arena_printf(c->a, "%s monitor", cls),
 			   "a metric name");
 	if (!ia)
 		return;
-	check_keys(c, ia, es_keys, fts_arena_printf(c->a, "%s init_args", cls));
+	fts_node_check_keys(c->a, c->d, ia, es_keys, fts_arena_printf(c->a, "%s init_args", cls));
 	const struct fts_node *n;
-	if ((n = get(ia, "monitor")))
+	if ((n = fts_node_value(ia, "monitor")))
 		want_str(c, n, fts_arena_printf(c->a, "%s monitor", cls), true, &es->monitor);
-	if ((n = get(ia, "patience")))
+	if ((n = fts_node_value(ia, "patience")))
 		want_int(c, n, fts_arena_printf(c->a, "%s patience", cls), false, &es->patience, NULL);
-	if ((n = get(ia, "min_delta")))
+	if ((n = fts_node_value(ia, "min_delta")))
 		want_float(c, n, fts_arena_printf(c->a, "%s min_delta", cls), false,
 			   &es->min_delta, NULL);
-	if ((n = get(ia, "mode")))
+	if ((n = fts_node_value(ia, "mode")))
 		read_mode(c, n, cls, &es->mode_max);
-	if ((n = get(ia, "check_finite")))
+	if ((n = fts_node_value(ia, "check_finite")))
 		want_bool(c, n, fts_arena_printf(c->a, "%s check_finite", cls), &es->check_finite);
-	if ((n = get(ia, "stopping_threshold")))
+	if ((n = fts_node_value(ia, "stopping_threshold")))
 		es->has_stopping_threshold =
 			want_float(c, n, fts_arena_printf(c->a, "%s stopping_threshold", cls), true,
 				   &es->stopping_threshold, NULL);
-	if ((n = get(ia, "divergence_threshold")))
+	if ((n = fts_node_value(ia, "divergence_threshold")))
 		es->has_divergence_threshold =
 			want_float(c, n, fts_arena_printf(c->a, "%s divergence_threshold", cls), true,
 				   &es->divergence_threshold, NULL);
@@ -504,7 +454,7 @@ static void read_es(struct cfg *c, const struct fts_node *entry, const char *cls
 	};
 	for (const char *const *b = bools; *b; b++) {
 		bool dummy;
-		if ((n = get(ia, *b)))
+		if ((n = fts_node_value(ia, *b)))
 			want_bool(c, n, fts_arena_printf(c->a, "%s %s", cls, *b), &dummy);
 	}
 }
@@ -520,11 +470,11 @@ static void read_ckpt(struct cfg *c, const struct fts_node *entry, const char *c
 	const struct fts_node *ia = init_args_of(c, entry, cls);
 	if (!ia)
 		return;
-	check_keys(c, ia, ckpt_keys, fts_arena_printf(c->a, "%s init_args", cls));
+	fts_node_check_keys(c->a, c->d, ia, ckpt_keys, fts_arena_printf(c->a, "%s init_args", cls));
 	const struct fts_node *n;
-	if ((n = get(ia, "monitor")))
+	if ((n = fts_node_value(ia, "monitor")))
 		want_str(c, n, fts_arena_printf(c->a, "%s monitor", cls), true, &ck->monitor);
-	if ((n = get(ia, "save_top_k"))) {
+	if ((n = fts_node_value(ia, "save_top_k"))) {
 		bool isnull = false;
 		*topk_node = n;
 		if (want_int(c, n, fts_arena_printf(c->a, "%s save_top_k", cls), true,
@@ -539,7 +489,7 @@ static void read_ckpt(struct cfg *c, const struct fts_node *entry, const char *c
 			ck->save_top_k = 1;
 		}
 	}
-	if ((n = get(ia, "mode")))
+	if ((n = fts_node_value(ia, "mode")))
 		read_mode(c, n, cls, &ck->mode_max);
 }
 
@@ -547,7 +497,7 @@ static void read_ckpt(struct cfg *c, const struct fts_node *entry, const char *c
 
 static bool want_dict(struct cfg *c, const struct fts_node *n, const char *what)
 {
-	if (is_null(n) || is_map(n))
+	if (is_null(n) || fts_node_is_map(n))
 		return true;
 	type_error(c, n, FTS_SPAN_NONE, what, "a mapping or null");
 	return false;
@@ -563,7 +513,7 @@ static void read_fts_args(struct cfg *c, const struct fts_node *entry, struct ft
 	const struct fts_node *ia = init_args_of(c, entry, "FinetuningScheduler");
 	if (!ia)
 		return;
-	check_keys(c, ia, fts_keys, "FinetuningScheduler init_args");
+	fts_node_check_keys(c->a, c->d, ia, fts_keys, "FinetuningScheduler init_args");
 	struct fts_settings *s = c->s;
 	struct fts_config *out = c->out;
 	const struct fts_node *n;
@@ -571,16 +521,17 @@ static void read_fts_args(struct cfg *c, const struct fts_node *entry, struct ft
 	int64_t i;
 	double f;
 
-	if ((n = get(ia, "ft_schedule"))) {
+	if ((n = fts_node_value(ia, "ft_schedule"))) {
 		out->ft_schedule_node = n;
 		if (fts_node_falsy(n)) {
 			/* None, "" or {}: implicit mode; an empty mapping or string looks like a
 			 * schedule that was meant to be there */
 			if (!is_null(n))
-				fts_diag(c->d, FTS_W_EMPTY_SCHEDULE, n->span, is_map(n) ? "{}" : "''");
-		} else if (is_map(n)) {
+				fts_diag(c->d, FTS_W_EMPTY_SCHEDULE, n->span,
+					 fts_node_is_map(n) ? "{}" : "''");
+		} else if (fts_node_is_map(n)) {
 			out->ft_schedule_inline = n;
-		} else if (is_str(n)) {
+		} else if (fts_node_is_str(n)) {
 			out->ft_schedule_path = resolve_schedule(c, n->text);
 			if (!out->ft_schedule_path) {
 				struct fts_diag *dg = fts_diag(c->d, FTS_E_CONFIG_SCHEDULE, n->span,
@@ -599,41 +550,43 @@ static void read_fts_args(struct cfg *c, const struct fts_node *entry, struct ft
 				   "a path, a schedule mapping or null");
 		}
 	}
-	if ((n = get(ia, "max_depth")) && want_int(c, n, "max_depth", false, &i, NULL))
+	if ((n = fts_node_value(ia, "max_depth")) && want_int(c, n, "max_depth", false, &i, NULL))
 		s->max_depth = i;
-	if ((n = get(ia, "base_max_lr")) && want_float(c, n, "base_max_lr", false, &f, NULL))
+	if ((n = fts_node_value(ia, "base_max_lr")) && want_float(c, n, "base_max_lr", false, &f, NULL))
 		s->base_max_lr = f;
-	if ((n = get(ia, "restore_best")) && want_bool(c, n, "restore_best", &b))
+	if ((n = fts_node_value(ia, "restore_best")) && want_bool(c, n, "restore_best", &b))
 		s->restore_best = b;
-	if ((n = get(ia, "gen_ft_sched_only")) && want_bool(c, n, "gen_ft_sched_only", &b))
+	if ((n = fts_node_value(ia, "gen_ft_sched_only")) && want_bool(c, n, "gen_ft_sched_only", &b))
 		fl->gen_ft_sched_only = b;
-	if ((n = get(ia, "epoch_transitions_only")) && want_bool(c, n, "epoch_transitions_only", &b))
+	if ((n = fts_node_value(ia, "epoch_transitions_only")) &&
+	    want_bool(c, n, "epoch_transitions_only", &b))
 		s->epoch_transitions_only = b;
-	if ((n = get(ia, "allow_untested")) && want_bool(c, n, "allow_untested", &b))
+	if ((n = fts_node_value(ia, "allow_untested")) && want_bool(c, n, "allow_untested", &b))
 		s->allow_untested = b;
-	if ((n = get(ia, "apply_lambdas_new_pgs")) && want_bool(c, n, "apply_lambdas_new_pgs", &b))
+	if ((n = fts_node_value(ia, "apply_lambdas_new_pgs")) &&
+	    want_bool(c, n, "apply_lambdas_new_pgs", &b))
 		s->apply_lambdas_new_pgs = b;
-	if ((n = get(ia, "enforce_phase0_params")))
+	if ((n = fts_node_value(ia, "enforce_phase0_params")))
 		want_bool(c, n, "enforce_phase0_params", &b);
-	if ((n = get(ia, "frozen_bn_track_running_stats")))
+	if ((n = fts_node_value(ia, "frozen_bn_track_running_stats")))
 		want_bool(c, n, "frozen_bn_track_running_stats", &b);
-	if ((n = get(ia, "logging_level")))
+	if ((n = fts_node_value(ia, "logging_level")))
 		want_int(c, n, "logging_level", false, &i, NULL);
-	if ((n = get(ia, "log_dir"))) {
+	if ((n = fts_node_value(ia, "log_dir"))) {
 		const char *str;
 		want_str(c, n, "log_dir", true, &str);
 	}
-	if ((n = get(ia, "reinit_optim_cfg")) && want_dict(c, n, "reinit_optim_cfg"))
+	if ((n = fts_node_value(ia, "reinit_optim_cfg")) && want_dict(c, n, "reinit_optim_cfg"))
 		s->reinit_optim_cfg = is_null(n) ? NULL : n;
-	if ((n = get(ia, "reinit_lr_cfg")) && want_dict(c, n, "reinit_lr_cfg"))
+	if ((n = fts_node_value(ia, "reinit_lr_cfg")) && want_dict(c, n, "reinit_lr_cfg"))
 		s->reinit_lr_cfg = is_null(n) ? NULL : n;
-	if ((n = get(ia, "strategy_adapter_cfg")))
+	if ((n = fts_node_value(ia, "strategy_adapter_cfg")))
 		want_dict(c, n, "strategy_adapter_cfg");
-	if ((n = get(ia, "custom_strategy_adapters")) && want_dict(c, n, "custom_strategy_adapters") &&
-	    is_map(n)) {
+	if ((n = fts_node_value(ia, "custom_strategy_adapters")) &&
+	    want_dict(c, n, "custom_strategy_adapters") && fts_node_is_map(n)) {
 		for (size_t k = 0; k < n->npairs; k++)
-			if (!is_str(n->pairs[k].key) || !is_str(n->pairs[k].value))
-				type_error(c, is_str(n->pairs[k].key) ? n->pairs[k].value
+			if (!fts_node_is_str(n->pairs[k].key) || !fts_node_is_str(n->pairs[k].value))
+				type_error(c, fts_node_is_str(n->pairs[k].key) ? n->pairs[k].value
 					   : n->pairs[k].key, n->span,
 					   "custom_strategy_adapters entries",
 					   "strings (strategy flag: adapter)");
@@ -648,10 +601,10 @@ static const struct fts_node *class_directive(struct cfg *c, const struct fts_no
 {
 	if (is_null(n))
 		return NULL;
-	if (is_map(n) && class_path_of(n))
+	if (fts_node_is_map(n) && class_path_of(n))
 		return n;
-	if (is_map(n) && get(n, "class_path"))
-		type_error(c, get(n, "class_path"), n->span,
+	if (fts_node_is_map(n) && fts_node_value(n, "class_path"))
+		type_error(c, fts_node_value(n, "class_path"), n->span,
 			   fts_arena_printf(c->a, "%s class_path", what), "a string");
 	else
 		type_error(c, n, FTS_SPAN_NONE, what, "a mapping with a class_path");
@@ -660,25 +613,26 @@ static const struct fts_node *class_directive(struct cfg *c, const struct fts_no
 
 static void read_model(struct cfg *c, const struct fts_node *root)
 {
-	const struct fts_node *model = get(root, "model");
+	const struct fts_node *model = fts_node_value(root, "model");
 	const struct fts_node *ia = NULL;
-	if (is_map(model)) {
-		ia = get(model, "init_args");
-		if (!is_map(ia))
-			ia = get(model, "class_path") ? NULL : model; /* a fixed model class */
+	if (fts_node_is_map(model)) {
+		ia = fts_node_value(model, "init_args");
+		if (!fts_node_is_map(ia))
+			ia = fts_node_value(model, "class_path") ? NULL : model; /* a fixed model class */
 	}
 	struct fts_config *out = c->out;
-	out->optimizer_init = class_directive(c, get(ia, "optimizer_init"), "optimizer_init");
-	out->lr_scheduler_init = class_directive(c, get(ia, "lr_scheduler_init"),
+	out->optimizer_init = class_directive(c, fts_node_value(ia, "optimizer_init"), "optimizer_init");
+	out->lr_scheduler_init = class_directive(c, fts_node_value(ia, "lr_scheduler_init"),
 						 "lr_scheduler_init");
-	const struct fts_node *pl = get(ia, "pl_lrs_cfg");
+	const struct fts_node *pl = fts_node_value(ia, "pl_lrs_cfg");
 	if (!is_null(pl) && want_dict(c, pl, "pl_lrs_cfg"))
 		out->pl_lrs_cfg = pl;
 	/* LightningCLI's auto_configure_optimizers: top-level optimizer / lr_scheduler */
-	if (!out->optimizer_init && is_map(get(root, "optimizer")))
-		out->optimizer_init = class_directive(c, get(root, "optimizer"), "optimizer");
-	if (!out->lr_scheduler_init && is_map(get(root, "lr_scheduler")))
-		out->lr_scheduler_init = class_directive(c, get(root, "lr_scheduler"), "lr_scheduler");
+	if (!out->optimizer_init && fts_node_is_map(fts_node_value(root, "optimizer")))
+		out->optimizer_init = class_directive(c, fts_node_value(root, "optimizer"), "optimizer");
+	if (!out->lr_scheduler_init && fts_node_is_map(fts_node_value(root, "lr_scheduler")))
+		out->lr_scheduler_init = class_directive(c, fts_node_value(root, "lr_scheduler"),
+							 "lr_scheduler");
 }
 
 static const char *const supported_strategies[] = {
@@ -704,23 +658,23 @@ static const struct {
 
 static void read_strategy(struct cfg *c, const struct fts_node *trainer)
 {
-	const struct fts_node *n = get(trainer, "strategy");
+	const struct fts_node *n = fts_node_value(trainer, "strategy");
 	if (is_null(n))
 		return;
 	const char *flag = NULL;
-	if (is_str(n)) {
+	if (fts_node_is_str(n)) {
 		char *low = fts_arena_strdup(c->a, n->text);
 		for (char *p = low; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
 		flag = low;
-	} else if (is_map(n) && class_path_of(n)) {
+	} else if (fts_node_is_map(n) && class_path_of(n)) {
 		const char *name = class_name(class_path_of(n));
 		for (size_t i = 0; i < sizeof(strategy_classes) / sizeof(strategy_classes[0]); i++)
 			if (!strcmp(name, strategy_classes[i].cls))
 				flag = strategy_classes[i].flag;
 		if (!flag)
 			return;         /* a class ftsc does not know: not checked */
-	} else if (is_map(n)) {
+	} else if (fts_node_is_map(n)) {
 		return;                 /* init_args only: the class comes from elsewhere */
 	} else {
 		type_error(c, n, FTS_SPAN_NONE, "trainer.strategy",
@@ -744,7 +698,7 @@ static void read_strategy(struct cfg *c, const struct fts_node *trainer)
 
 static void read_max_epochs(struct cfg *c, const struct fts_node *trainer)
 {
-	const struct fts_node *n = get(trainer, "max_epochs");
+	const struct fts_node *n = fts_node_value(trainer, "max_epochs");
 	int64_t v;
 	if (n && want_int(c, n, "trainer.max_epochs", true, &v, NULL))
 		c->s->max_epochs = v;
@@ -756,7 +710,7 @@ static void check_initial_scheduler(struct cfg *c)
 	const struct fts_node *lrs = c->out->lr_scheduler_init;
 	if (!c->out->has_fts || !lrs)
 		return;
-	const struct fts_node *cpn = get(lrs, "class_path");
+	const struct fts_node *cpn = fts_node_value(lrs, "class_path");
 	const struct fts_decl_class *cls = fts_stdlib_find(c->lib, cpn->text);
 	if (!cls || cls->kind != FTS_DECL_LR_SCHEDULER)
 		return;                 /* unknown: the schedule checker reports it */
@@ -782,10 +736,51 @@ static void subst(struct cfg *c, struct fts_span sp, const char *msg)
 	fts_diag(c->d, FTS_W_CB_SUBST, sp, msg);
 }
 
+/* FTS fills in a missing monitor of its callback cls with 'val_loss', and says so. */
+static void default_monitor(struct cfg *c, const char **monitor, struct fts_span sp,
+			    const char *cls)
+{
+	if (*monitor && **monitor)
+		return;
+	*monitor = "val_loss";
+	subst(c, sp, fts_arena_printf(c->a, "No monitor metric specified for %s, using 'val_loss' "
+				      "as default.", cls));
+}
+
+/* The callbacks of one dependency FTS resolves (checkpointing, early
+ * stopping): Lightning takes one of each, so a second is reported; FTS's
+ * own class (the twin) and Lightning's are remembered apart. */
+struct dep {
+	const char *name;               /* Lightning's class, which both derive from */
+	const struct fts_node *first;   /* the first entry of either class */
+	const struct fts_node *twin;    /* the first FTSCheckpoint / FTSEarlyStopping */
+	const struct fts_node *plain;   /* the first ModelCheckpoint / EarlyStopping */
+};
+
+/* Callback entry e of dp's kind (twin: FTS's class, also listed in nofts). */
+static void take_dep(struct cfg *c, struct dep *dp, const struct fts_node *e, bool twin,
+		     const struct fts_node **nofts, size_t *nnofts)
+{
+	if (dp->first) {
+		struct fts_diag *dg = fts_diag(c->d, FTS_E_CB_MULTI, e->span, dp->name);
+		fts_diag_note(c->d, dg, dp->first->span, "the first %s-derived callback is here",
+			      dp->name);
+	} else {
+		dp->first = e;
+	}
+	if (twin) {
+		nofts[(*nnofts)++] = e;
+		if (!dp->twin)
+			dp->twin = e;
+	} else if (!dp->plain) {
+		dp->plain = e;
+	}
+}
+
 /* The callbacks as FTS resolves them (_configure_callback_deps). */
 static void read_callbacks(struct cfg *c, const struct fts_node *trainer)
 {
-	const struct fts_node *cbs = get(trainer, "callbacks");
+	const struct fts_node *cbs = fts_node_value(trainer, "callbacks");
 	const struct fts_node *const *items = NULL;
 	size_t n = 0;
 	const struct fts_node *single = NULL;
@@ -794,7 +789,7 @@ static void read_callbacks(struct cfg *c, const struct fts_node *trainer)
 	} else if (cbs->kind == FTS_N_SEQ) {
 		items = (const struct fts_node *const *)cbs->items;
 		n = cbs->nitems;
-	} else if (is_map(cbs)) {
+	} else if (fts_node_is_map(cbs)) {
 		single = cbs;
 		items = &single;
 		n = 1;
@@ -803,9 +798,9 @@ static void read_callbacks(struct cfg *c, const struct fts_node *trainer)
 			   "a list of class_path/init_args mappings");
 	}
 
-	const struct fts_node *fts = NULL, *fts_ckpt = NULL, *fts_es = NULL;
-	const struct fts_node *ckpt = NULL, *es = NULL;
-	const struct fts_node *first_ck = NULL, *first_es = NULL;
+	const struct fts_node *fts = NULL;
+	struct dep ck_dep = {"ModelCheckpoint", NULL, NULL, NULL};
+	struct dep es_dep = {"EarlyStopping", NULL, NULL, NULL};
 	const struct fts_node **nofts = fts_arena_alloc(c->a, (n + 1) * sizeof(*nofts));
 	size_t nnofts = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -818,8 +813,8 @@ static void read_callbacks(struct cfg *c, const struct fts_node *trainer)
 		}
 		enum cb_kind k = classify(cp);
 		if (k != CB_OTHER)
-			check_keys(c, e, entry_keys, fts_arena_printf(c->a, "the %s entry",
-								      class_name(cp)));
+			fts_node_check_keys(c->a, c->d, e, entry_keys,
+					    fts_arena_printf(c->a, "the %s entry", class_name(cp)));
 		if (k == CB_FTS) {
 			if (fts) {
 				struct fts_diag *dg = fts_diag(c->d, FTS_E_CB_MULTI, e->span,
@@ -829,39 +824,13 @@ static void read_callbacks(struct cfg *c, const struct fts_node *trainer)
 				fts = e;
 			}
 		} else if (k == CB_FTS_CKPT || k == CB_CKPT) {
-			if (first_ck) {
-				struct fts_diag *dg = fts_diag(c->d, FTS_E_CB_MULTI, e->span,
-							       "ModelCheckpoint");
-				fts_diag_note(c->d, dg, first_ck->span,
-					      "the first ModelCheckpoint-derived callback is here");
-			} else {
-				first_ck = e;
-			}
-			if (k == CB_FTS_CKPT) {
-				nofts[nnofts++] = e;
-				if (!fts_ckpt)
-					fts_ckpt = e;
-			} else if (!ckpt) {
-				ckpt = e;
-			}
+			take_dep(c, &ck_dep, e, k == CB_FTS_CKPT, nofts, &nnofts);
 		} else if (k == CB_FTS_ES || k == CB_ES) {
-			if (first_es) {
-				struct fts_diag *dg = fts_diag(c->d, FTS_E_CB_MULTI, e->span,
-							       "EarlyStopping");
-				fts_diag_note(c->d, dg, first_es->span,
-					      "the first EarlyStopping-derived callback is here");
-			} else {
-				first_es = e;
-			}
-			if (k == CB_FTS_ES) {
-				nofts[nnofts++] = e;
-				if (!fts_es)
-					fts_es = e;
-			} else if (!es) {
-				es = e;
-			}
+			take_dep(c, &es_dep, e, k == CB_FTS_ES, nofts, &nnofts);
 		}
 	}
+	const struct fts_node *fts_ckpt = ck_dep.twin, *ckpt = ck_dep.plain;
+	const struct fts_node *fts_es = es_dep.twin, *es = es_dep.plain;
 
 	struct fts_config *out = c->out;
 	out->has_fts = fts != NULL;
@@ -911,11 +880,7 @@ static void read_callbacks(struct cfg *c, const struct fts_node *trainer)
 			      "callback unless configured in epoch_transitions_only mode. Adding an "
 			      "FTSEarlyStopping callback with default configuration.");
 		}
-		if (!out->es.monitor || !*out->es.monitor) {
-			out->es.monitor = "val_loss";
-			subst(c, es ? es->span : fsp, "No monitor metric specified for "
-			      "FTSEarlyStopping, using 'val_loss' as default.");
-		}
+		default_monitor(c, &out->es.monitor, es ? es->span : fsp, "FTSEarlyStopping");
 	}
 
 	/* the checkpoint dependency (V-CB3, V-CK1, V-CK2) */
@@ -926,7 +891,7 @@ static void read_callbacks(struct cfg *c, const struct fts_node *trainer)
 		ck_ia = init_args_of(c, fts_ckpt, "FTSCheckpoint");
 	} else {
 		bool enabled = true;
-		const struct fts_node *en = get(trainer, "enable_checkpointing");
+		const struct fts_node *en = fts_node_value(trainer, "enable_checkpointing");
 		if (en && !is_null(en))
 			want_bool(c, en, "trainer.enable_checkpointing", &enabled);
 		if (ckpt) {
@@ -946,11 +911,7 @@ static void read_callbacks(struct cfg *c, const struct fts_node *trainer)
 				"inherits from FTSCheckpoint. Adding an FTSCheckpoint callback with "
 				"default configuration.");
 		}
-		if (!out->ckpt.monitor || !*out->ckpt.monitor) {
-			out->ckpt.monitor = "val_loss";
-			subst(c, ckpt ? ckpt->span : fsp, "No monitor metric specified for "
-			      "FTSCheckpoint, using 'val_loss' as default.");
-		}
+		default_monitor(c, &out->ckpt.monitor, ckpt ? ckpt->span : fsp, "FTSCheckpoint");
 	}
 	if (s->restore_best && !fl.gen_ft_sched_only) {
 		struct fts_span ksp = topk ? topk->span : fts_ckpt ? fts_ckpt->span : fsp;
@@ -961,7 +922,7 @@ static void read_callbacks(struct cfg *c, const struct fts_node *trainer)
 				      "restore_best: false");
 		}
 		if (fts_ckpt && (!out->ckpt.monitor || !*out->ckpt.monitor)) {
-			const struct fts_node *mn = get(ck_ia, "monitor");
+			const struct fts_node *mn = fts_node_value(ck_ia, "monitor");
 			struct fts_diag *dg = fts_diag(c->d, FTS_E_CK_MONITOR,
 						       mn ? mn->span : fts_ckpt->span);
 			fts_diag_help(c->d, dg, "add 'monitor: val_loss' (or the metric to watch) to "
@@ -1002,7 +963,7 @@ int fts_config_load_ex(struct fts_arena *a, struct fts_diags *d, const struct ft
 		if (!doc) {
 			if (empty || d->errors > before)
 				continue;
-		} else if (!is_map(doc)) {
+		} else if (!fts_node_is_map(doc)) {
 			type_error(&c, doc, FTS_SPAN_NONE,
 				   fts_arena_printf(a, "the config '%s'", paths[i]), "a mapping");
 			continue;
@@ -1016,8 +977,8 @@ int fts_config_load_ex(struct fts_arena *a, struct fts_diags *d, const struct ft
 		return rc;
 
 	read_model(&c, root);
-	const struct fts_node *trainer = get(root, "trainer");
-	if (!is_null(trainer) && !is_map(trainer)) {
+	const struct fts_node *trainer = fts_node_value(root, "trainer");
+	if (!is_null(trainer) && !fts_node_is_map(trainer)) {
 		type_error(&c, trainer, FTS_SPAN_NONE, "trainer", "a mapping");
 		trainer = NULL;
 	}

@@ -4,8 +4,9 @@
  * Stage: front end.  grammar/ftsc.y recognises the syntax; this file gives
  * it meaning: flag names, type constructors, annotations, message
  * templates with {expr} holes, and the per-class vectors that become one
- * struct fts_decl_class.  fts_decl_parse() and fts_expr_parse() run the
- * reentrant scanner and parser on an in-memory buffer.
+ * struct fts_decl_class.  fts_parse_run() runs the reentrant scanner and
+ * parser on an in-memory buffer, for fts_decl_parse(), fts_expr_parse() and
+ * the schedule language (dsl.c).
  */
 #include "decl.h"
 
@@ -344,7 +345,18 @@ struct fts_type *fts_parse_type(struct fts_parse_ctx *pc, const char *name, stru
 
 /* ---- drivers ----------------------------------------------------------- */
 
-static int run_parser(struct fts_parse_ctx *pc, const char *text, size_t len)
+void fts_parse_begin(struct fts_parse_ctx *pc, struct fts_arena *arena, uint32_t file,
+		     int start_token, fts_report_fn report, void *ctx)
+{
+	memset(pc, 0, sizeof *pc);
+	pc->arena = arena;
+	pc->file = file;
+	pc->start_token = start_token;
+	pc->report = report;
+	pc->report_ctx = ctx;
+}
+
+int fts_parse_run(struct fts_parse_ctx *pc, const char *text, size_t len)
 {
 	yyscan_t scanner;
 	YY_BUFFER_STATE buf;
@@ -358,12 +370,10 @@ static int run_parser(struct fts_parse_ctx *pc, const char *text, size_t len)
 	fts_yylex_destroy(scanner);
 	if (rc == 2)
 		fts_oom();
-	if (rc && !pc->nerrors)
-		pc->nerrors++;
-	return pc->nerrors;
+	return rc;
 }
 
-static void release_ctx(struct fts_parse_ctx *pc)
+void fts_parse_release(struct fts_parse_ctx *pc)
 {
 	FTS_VEC_FREE(pc->classes);
 	FTS_VEC_FREE(pc->aliases);
@@ -374,39 +384,39 @@ static void release_ctx(struct fts_parse_ctx *pc)
 	FTS_VEC_FREE(pc->setstates);
 }
 
+/* fts_parse_run; a failure the parser did not report counts as one error. */
+static int run_parser(struct fts_parse_ctx *pc, const char *text, size_t len)
+{
+	if (fts_parse_run(pc, text, len) && !pc->nerrors)
+		pc->nerrors++;
+	return pc->nerrors;
+}
+
 int fts_decl_parse(struct fts_arena *arena, uint32_t file, const char *text, size_t len,
 		   fts_report_fn report, void *ctx, struct fts_decl_file *out)
 {
-	struct fts_parse_ctx pc = {0};
+	struct fts_parse_ctx pc;
 	int n;
 
-	pc.arena = arena;
-	pc.file = file;
-	pc.start_token = TOK_START_FILE;
-	pc.report = report;
-	pc.report_ctx = ctx;
+	fts_parse_begin(&pc, arena, file, TOK_START_FILE, report, ctx);
 	n = run_parser(&pc, text, len);
 	out->nclasses = pc.classes.n;
 	out->classes = fts_arena_alloc(arena, (pc.classes.n ? pc.classes.n : 1) * sizeof *out->classes);
 	if (pc.classes.n)
 		memcpy(out->classes, pc.classes.v, pc.classes.n * sizeof *out->classes);
-	release_ctx(&pc);
+	fts_parse_release(&pc);
 	return n;
 }
 
 struct fts_expr *fts_expr_parse(struct fts_arena *arena, uint32_t file, uint32_t base,
 				const char *text, size_t len, fts_report_fn report, void *ctx)
 {
-	struct fts_parse_ctx pc = {0};
+	struct fts_parse_ctx pc;
 	int n;
 
-	pc.arena = arena;
-	pc.file = file;
+	fts_parse_begin(&pc, arena, file, TOK_START_EXPR, report, ctx);
 	pc.off = base;
-	pc.start_token = TOK_START_EXPR;
-	pc.report = report;
-	pc.report_ctx = ctx;
 	n = run_parser(&pc, text, len);
-	release_ctx(&pc);
+	fts_parse_release(&pc);
 	return n ? NULL : pc.expr;
 }

@@ -206,7 +206,7 @@ int fts_decl_parse(struct fts_arena *arena, uint32_t file, const char *text, siz
 struct fts_expr *fts_expr_parse(struct fts_arena *arena, uint32_t file, uint32_t base,
 				const char *text, size_t len, fts_report_fn report, void *ctx);
 
-/* ---- parser internals (shared by grammar/ftsc.y, grammar/ftsc.l, decl.c) ---- */
+/* ---- parser internals (shared by grammar/ftsc.y, grammar/ftsc.l, decl.c, dsl.c) ---- */
 
 struct fts_parse_ctx {
 	struct fts_arena *arena;        /* every node */
@@ -233,6 +233,17 @@ struct fts_parse_ctx {
 	bool has_reads;                 /* `reads` seen */
 	FTS_VEC(struct fts_decl_setstate) setstates;
 };
+
+/* A zeroed context for one parse of `file` from start_token (a TOK_START_*
+ * token of ftsc.tab.h: it selects the grammar's start rule). */
+void fts_parse_begin(struct fts_parse_ctx *pc, struct fts_arena *arena, uint32_t file,
+		     int start_token, fts_report_fn report, void *ctx);
+/* Run the reentrant scanner and parser over text[0..len) with pc (the
+ * scanner's extra: a struct embedding pc first may be cast back).  Returns
+ * yyparse's result: 0, or 1 after a syntax error; out of memory is fatal. */
+int fts_parse_run(struct fts_parse_ctx *pc, const char *text, size_t len);
+/* Free the context's vectors (what it built stays in the arena). */
+void fts_parse_release(struct fts_parse_ctx *pc);
 
 void fts_parse_error(struct fts_parse_ctx *pc, struct fts_span span, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -1,6 +1,7 @@
 /*
  * dsl.c - the schedule language front end: builders the grammar calls,
- * glob lowering, includes, `rest` expansion, and the parse driver.
+ * includes, `rest` expansion, and the parse driver (globs are lowered to
+ * regexes by glob.c).
  *
  * Stage: front end (see dsl.h for the tree it builds).  grammar/ftsc.y
  * recognises the statements; everything here turns them into ast.h nodes
@@ -22,7 +23,6 @@
 #include "yaml_front.h"
 
 #include "ftsc.tab.h"
-#include "ftsc.yy.h"
 
 /* The document under construction, shared by a file and its includes. */
 struct dsl_build {
@@ -307,172 +307,6 @@ struct fts_node *fts_dsl_key(struct fts_parse_ctx *pc, struct fts_expr *e)
 	return k;
 }
 
-bool fts_dsl_is_glob(const char *text, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (text[i] == '*' || text[i] == '{' || text[i] == '}')
-			return true;
-	return false;
-}
-
-/* Growable heap text (freed by the caller). */
-struct tbuf {
-	char *p;
-	size_t n, cap;
-};
-
-static void tb_put(struct tbuf *b, const char *s, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		b->cap = (b->n + n + 1) * 2;
-		b->p = fts_xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void tb_puts(struct tbuf *b, const char *s)
-{
-	tb_put(b, s, strlen(s));
-}
-
-static bool name_char(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
-		|| ch == '_' || ch == '-';
-}
-
-/* One glob fragment without braces (an alternative, or a run between braces). */
-static const char *glob_run(struct tbuf *b, const char *g, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		char ch = g[i];
-		if (ch == '*') {
-			if (i + 1 < len && g[i + 1] == '*') {
-				if (i + 2 < len && g[i + 2] == '*')
-					return "'***' is not a pattern: use '*' or '**'";
-				tb_puts(b, ".*");
-				i++;
-			} else {
-				tb_puts(b, "[^.]*");
-			}
-		} else if (ch == '.') {
-			tb_puts(b, "\\.");
-		} else if (name_char(ch)) {
-			tb_put(b, &ch, 1);
-		} else if (ch == '{' || ch == '}') {
-			return "braces cannot nest";
-		} else {
-			return "a glob holds name characters, '.', '*', '**' and {...} only";
-		}
-	}
-	return NULL;
-}
-
-static bool decimal(const char *s, size_t n, int64_t *out)
-{
-	if (n == 0 || n > 9 || (n > 1 && s[0] == '0'))
-		return false;
-	int64_t v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/* {a,b} or {N..M}: appends (?:...) */
-static const char *glob_brace(struct tbuf *b, const char *g, size_t len)
-{
-	const char *dots = NULL;
-	for (size_t i = 0; i + 1 < len; i++)
-		if (g[i] == '.' && g[i + 1] == '.') {
-			dots = g + i;
-			break;
-		}
-	if (dots && !memchr(g, ',', len)) {
-		int64_t lo, hi;
-		if (!decimal(g, (size_t)(dots - g), &lo)
-		    || !decimal(dots + 2, len - (size_t)(dots - g) - 2, &hi))
-			return "a range is {N..M} with decimal numbers without leading zeros";
-		if (lo > hi)
-			return "the range is empty";
-		if (hi - lo + 1 > FTS_DSL_MAX_RANGE)
-			return "the range holds more than 10000 values";
-		tb_puts(b, "(?:");
-		for (int64_t v = lo; v <= hi; v++) {
-			char num[24];
-			snprintf(num, sizeof(num), "%s%lld", v == lo ? "" : "|", (long long)v);
-			tb_puts(b, num);
-		}
-		tb_puts(b, ")");
-		return NULL;
-	}
-	tb_puts(b, "(?:");
-	size_t start = 0;
-	bool first = true;
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && g[i] != ',')
-			continue;
-		if (!first)
-			tb_puts(b, "|");
-		first = false;
-		const char *why = glob_run(b, g + start, i - start);
-		if (why)
-			return why;
-		start = i + 1;
-	}
-	tb_puts(b, ")");
-	return NULL;
-}
-
-const char *fts_dsl_glob_to_regex(struct fts_arena *a, const char *glob, size_t len,
-				  const char **why)
-{
-	*why = NULL;
-	if (len == 0) {
-		*why = "the pattern is empty";
-		return NULL;
-	}
-	if (!fts_dsl_is_glob(glob, len))
-		return fts_arena_strndup(a, glob, len);
-	struct tbuf b = {0};
-	size_t i = 0;
-	while (i < len && !*why) {
-		if (glob[i] == '{') {
-			const char *close = memchr(glob + i, '}', len - i);
-			const char *open2 = close ? memchr(glob + i + 1, '{', (size_t)(close - glob) - i - 1) : NULL;
-			if (!close || open2) {
-				*why = close ? "braces cannot nest" : "unbalanced '{'";
-				break;
-			}
-			*why = glob_brace(&b, glob + i + 1, (size_t)(close - glob) - i - 1);
-			i = (size_t)(close - glob) + 1;
-			continue;
-		}
-		size_t j = i;
-		while (j < len && glob[j] != '{')
-			j++;
-		if (memchr(glob + i, '}', j - i)) {
-			*why = "unbalanced '}'";
-			break;
-		}
-		/* '*' runs may not straddle a brace: "a*{b}" is fine, "**{" too */
-		*why = glob_run(&b, glob + i, j - i);
-		i = j;
-	}
-	const char *out = NULL;
-	if (!*why) {
-		tb_puts(&b, "\\Z");
-		out = fts_arena_strndup(a, b.p, b.n);
-	}
-	free(b.p);
-	return out;
-}
-
 struct fts_node *fts_dsl_selector(struct fts_parse_ctx *pc, enum fts_dsl_sel kind,
 				  const char *text, size_t len, struct fts_span span)
 {
@@ -710,40 +544,21 @@ static void parse_file(struct dsl_build *b, uint32_t file, unsigned depth)
 {
 	const struct fts_source *src = fts_source_get(b->d->src, file);
 	struct fts_dsl_ctx c;
-	yyscan_t scanner;
-	YY_BUFFER_STATE buf;
 
 	memset(&c, 0, sizeof(c));
-	c.pc.arena = b->a;
-	c.pc.file = file;
-	c.pc.start_token = TOK_START_SCHEDULE;
-	c.pc.report = dsl_report;
-	c.pc.report_ctx = b->d;
+	fts_parse_begin(&c.pc, b->a, file, TOK_START_SCHEDULE, dsl_report, b->d);
 	c.b = b;
 	c.text = src->text;
 	c.len = src->len;
 	c.file = file;
 	c.depth = depth;
-	if (fts_yylex_init_extra(&c.pc, &scanner))
-		fts_oom();
-	buf = fts_yy_scan_bytes(src->text, (int)src->len, scanner);
-	int rc = fts_yyparse(scanner, &c.pc);
-	fts_yy_delete_buffer(buf, scanner);
-	fts_yylex_destroy(scanner);
-	if (rc == 2)
-		fts_oom();
+	int rc = fts_parse_run(&c.pc, src->text, src->len);
 	if (rc && !c.pc.nerrors)
 		fts_diag(b->d, FTS_E_DSL_SYNTAX, fts_span_make(file, src->len, src->len), "syntax error");
 	/* a phase left open by error recovery */
 	if (depth == 0 && b->phase)
 		fts_dsl_phase_end(&c.pc, b->phase->span);
-	FTS_VEC_FREE(c.pc.classes);
-	FTS_VEC_FREE(c.pc.aliases);
-	FTS_VEC_FREE(c.pc.args);
-	FTS_VEC_FREE(c.pc.checks);
-	FTS_VEC_FREE(c.pc.states);
-	FTS_VEC_FREE(c.pc.reads);
-	FTS_VEC_FREE(c.pc.setstates);
+	fts_parse_release(&c.pc);
 }
 
 /* Is the resolved path p inside the resolved folder dir? */
@@ -889,17 +704,10 @@ struct fts_node *fts_dsl_parse(struct fts_arena *a, struct fts_diags *d, uint32_
 
 /* --- the parts of a config-shaped tree ------------------------------------------ */
 
-static const struct fts_node *get(const struct fts_node *m, const char *k)
-{
-	if (!m || m->kind != FTS_N_MAP)
-		return NULL;
-	struct fts_pair *p = fts_node_get(m, k);
-	return p ? p->value : NULL;
-}
-
 bool fts_dsl_is_config(const struct fts_node *root)
 {
-	return root && root->kind == FTS_N_MAP && (get(root, "model") || get(root, "trainer"));
+	return root && root->kind == FTS_N_MAP
+		&& (fts_node_value(root, "model") || fts_node_value(root, "trainer"));
 }
 
 void fts_dsl_parts(const struct fts_node *root, struct fts_dsl_parts *out)
@@ -909,16 +717,16 @@ void fts_dsl_parts(const struct fts_node *root, struct fts_dsl_parts *out)
 		out->schedule = root;
 		return;
 	}
-	out->model_args = get(get(root, "model"), "init_args");
-	out->trainer = get(root, "trainer");
-	const struct fts_node *cbs = get(out->trainer, "callbacks");
+	out->model_args = fts_node_value(fts_node_value(root, "model"), "init_args");
+	out->trainer = fts_node_value(root, "trainer");
+	const struct fts_node *cbs = fts_node_value(out->trainer, "callbacks");
 	for (size_t i = 0; cbs && cbs->kind == FTS_N_SEQ && i < cbs->nitems; i++) {
-		const struct fts_node *cp = get(cbs->items[i], "class_path");
+		const struct fts_node *cp = fts_node_value(cbs->items[i], "class_path");
 		if (cp && cp->kind == FTS_N_SCALAR && cp->text
 		    && (strcmp(cp->text, FTS_DSL_FTS_CLASS) == 0
 			|| strcmp(cp->text, "finetuning_scheduler.fts.FinetuningScheduler") == 0)) {
-			out->fts_args = get(cbs->items[i], "init_args");
-			out->schedule = get(out->fts_args, "ft_schedule");
+			out->fts_args = fts_node_value(cbs->items[i], "init_args");
+			out->schedule = fts_node_value(out->fts_args, "ft_schedule");
 			break;
 		}
 	}
@@ -1006,7 +814,7 @@ int fts_dsl_expand_rest(struct fts_arena *a, struct fts_diags *d, struct fts_nod
 	const struct fts_node *first_rest = NULL;
 	for (size_t p = 0; p < np; p++) {
 		const struct fts_node *phase = sched->pairs[order[p].index].value;
-		struct fts_node *params = (struct fts_node *)get(phase, "params");
+		struct fts_node *params = (struct fts_node *)fts_node_value(phase, "params");
 		if (!params || params->kind != FTS_N_SEQ)
 			continue;
 		size_t rest_at = SIZE_MAX;

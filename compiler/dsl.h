@@ -20,7 +20,7 @@
  * boolean).  Selectors lower to the strings FTS reads:
  *
  *   exact name   model.classifier.bias      the name itself
- *   glob         model.layer.{0..11}.*      a Python regex, anchored with \Z
+ *   glob         model.layer.{0..11}.*      a Python regex, anchored with \Z (glob.h)
  *   regex        re"model\.(a|b)\."         the regex, unchanged
  *   rest         rest                       a scalar tagged FTS_DSL_REST_TAG,
  *                                           expanded by fts_dsl_expand_rest()
@@ -40,6 +40,7 @@
 #include "decl.h"
 #include "diag.h"
 #include "expr.h"
+#include "glob.h"                       /* the glob selectors' syntax and lowering */
 
 struct fts_manifest;
 struct fts_names;
@@ -50,8 +51,6 @@ struct fts_names;
 #define FTS_DSL_FTS_CLASS "finetuning_scheduler.FinetuningScheduler"
 /* Include nesting limit (also stops include cycles). */
 #define FTS_DSL_MAX_INCLUDE 16
-/* Most values one {N..M} range may stand for. */
-#define FTS_DSL_MAX_RANGE 10000
 
 enum fts_dsl_flags {
 	FTS_DSL_NO_INCLUDE = 1 << 0,    /* refuse `include` (fuzzing, untrusted text) */
@@ -109,16 +108,6 @@ int fts_dsl_expand_rest(struct fts_arena *a, struct fts_diags *d, struct fts_nod
 			const struct fts_names *names);
 /* True when the tree still holds an unexpanded rest selector. */
 bool fts_dsl_has_rest(const struct fts_node *n);
-
-/*
- * Lower one glob selector to the Python regex FTS reads.  Returns the
- * regex (arena), the text itself when it has no glob characters (an exact
- * name), or NULL with a reason in *why (static storage).
- */
-const char *fts_dsl_glob_to_regex(struct fts_arena *a, const char *glob, size_t len,
-				  const char **why);
-/* True when text[0..len) contains a glob metacharacter ('*', '{'). */
-bool fts_dsl_is_glob(const char *text, size_t len);
 
 /* ---- grammar interface (called from grammar/ftsc.y only) ----------------- */
 

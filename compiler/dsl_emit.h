@@ -3,7 +3,8 @@
  * dsl, fmt) and YAML (convert --to yaml).
  *
  * Stage: back end of `ftsc convert` and `ftsc fmt`; reads only ast.h trees,
- * so either front end's output can be written in either syntax.
+ * so either front end's output can be written in either syntax.  The
+ * schedule-language writer is dsl_emit.c, the YAML writer yaml_emit.c.
  *
  * Fidelity: the text written parses back (with the other front end) to a
  * tree with the same kinds, keys in the same order, scalars of the same
@@ -11,9 +12,9 @@
  * parameters on every model.  Number texts are kept when the target syntax
  * reads them as the same value, else written canonically (1.0e-05).
  * Regexes become globs only when they match exactly the same names under
- * FTS's re.match on every name without a newline (fts_dsl_regex_to_glob);
- * other entries stay re"...".  What one syntax cannot hold is reported as
- * FTS_W_DSL_LOSSY.
+ * FTS's re.match on every name without a newline (fts_dsl_regex_to_glob in
+ * glob.h); other entries stay re"...".  What one syntax cannot hold is
+ * reported as FTS_W_DSL_LOSSY.
  *
  * Returned text is NUL-terminated and lives in the arena.
  */
@@ -61,17 +62,5 @@ int fts_dsl_to_yaml(struct fts_arena *a, struct fts_diags *d, const struct fts_n
 /* `ftsc fmt`: parse file (a DSL source in d->src) and return its canonical
  * text, or NULL after reporting syntax errors.  Idempotent. */
 char *fts_dsl_format(struct fts_arena *a, struct fts_diags *d, uint32_t file, size_t *len);
-
-/*
- * The glob equivalent of an FTS schedule entry used as a regex (re.match,
- * prefix semantics), or NULL when none is provably equivalent.  Recognised:
- * literal name characters and \. \- \_, `.*` (-> **), `[^.]*` (-> *),
- * one-character classes of name characters, (a|b) and (?:a|b) groups of
- * such sequences (-> {a,b}, consecutive integers -> {N..M}), and a final
- * \Z; without \Z the glob gets a trailing **.  A lone `.` (any character)
- * is never converted.  Assumes names hold no newline and are never
- * themselves regexes with metacharacters (torch's dotted names).
- */
-const char *fts_dsl_regex_to_glob(struct fts_arena *a, const char *re, size_t len);
 
 #endif /* FTS_DSL_EMIT_H */

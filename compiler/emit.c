@@ -132,32 +132,28 @@ static uint32_t emit_str(struct em *m, const char *s)
 	return off;
 }
 
-static uint32_t emit_i64s(struct em *m, const int64_t *v, size_t n)
-{
-	uint32_t at = count(m, PLAN_SEC_I64P, PLAN_SIZE(I64P));
-	uint8_t *q = grow(m, PLAN_SEC_I64P, PLAN_SIZE(I64P) * n);
-	for (size_t k = 0; k < n; k++)
-		PLAN_SET(I64P, q + PLAN_SIZE(I64P) * k, value, v[k]);
-	return at;
-}
-
-static uint32_t emit_f64s(struct em *m, const double *v, size_t n)
-{
-	uint32_t at = count(m, PLAN_SEC_F64P, PLAN_SIZE(F64P));
-	uint8_t *q = grow(m, PLAN_SEC_F64P, PLAN_SIZE(F64P) * n);
-	for (size_t k = 0; k < n; k++)
-		PLAN_SET(F64P, q + PLAN_SIZE(F64P) * k, value, v[k]);
-	return at;
-}
-
-static uint32_t emit_u32s(struct em *m, const uint32_t *v, size_t n)
-{
-	uint32_t at = count(m, PLAN_SEC_U32P, PLAN_SIZE(U32P));
-	uint8_t *q = grow(m, PLAN_SEC_U32P, PLAN_SIZE(U32P) * n);
-	for (size_t k = 0; k < n; k++)
-		PLAN_SET(U32P, q + PLAN_SIZE(U32P) * k, value, v[k]);
-	return at;
-}
+/*
+ * The writers of the three number pools, one body: each appends n values
+ * as consecutive one-field records and returns the index of the first.
+ * Each stays a function of its own element type, and the assertion ties
+ * that type to the record's `value` field in plan_records.def, so a
+ * mismatched pool or table entry is a compile error, not a conversion.
+ */
+#define EMIT_POOL(fn, T, R)								\
+	_Static_assert(_Generic(((struct plan_rec_##R *)0)->value, T: 1, default: 0),	\
+		       #R " values are not " #T);					\
+	static uint32_t fn(struct em *m, const T *v, size_t n)				\
+	{										\
+		uint32_t at = count(m, PLAN_SEC_##R, PLAN_SIZE(R));			\
+		uint8_t *q = grow(m, PLAN_SEC_##R, PLAN_SIZE(R) * n);			\
+		for (size_t k = 0; k < n; k++)						\
+			PLAN_SET(R, q + PLAN_SIZE(R) * k, value, v[k]);			\
+		return at;								\
+	}
+EMIT_POOL(emit_i64s, int64_t, I64P)
+EMIT_POOL(emit_f64s, double, F64P)
+EMIT_POOL(emit_u32s, uint32_t, U32P)
+#undef EMIT_POOL
 
 /* ---- manifest --------------------------------------------------------------------- */
 

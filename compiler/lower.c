@@ -56,65 +56,10 @@ void fts_settings_default(struct fts_settings *s)
 
 /* --- small node helpers ------------------------------------------------------ */
 
-static bool is_str(const struct fts_node *n)
-{
-	return n && n->kind == FTS_N_SCALAR && n->py == FTS_PY_STR;
-}
-
-static bool is_map(const struct fts_node *n)
-{
-	return n && n->kind == FTS_N_MAP;
-}
-
-static const char *describe(struct lower *l, const struct fts_node *n)
-{
-	return fts_node_describe(l->a, n);
-}
-
-static const struct fts_node *get(const struct fts_node *map, const char *key)
-{
-	if (!is_map(map))
-		return NULL;
-	struct fts_pair *p = fts_node_get(map, key);
-	return p ? p->value : NULL;
-}
-
 static const struct fts_node *get_key(const struct fts_node *map, const char *key)
 {
-	if (!is_map(map))
-		return NULL;
 	struct fts_pair *p = fts_node_get(map, key);
 	return p ? p->key : NULL;
-}
-
-/* Report keys of `map` that are not in `known` (NULL-terminated). */
-static void check_keys(struct lower *l, const struct fts_node *map,
-		       const char *const *known, const char *where)
-{
-	for (size_t i = 0; i < map->npairs; i++) {
-		const struct fts_node *k = map->pairs[i].key;
-		bool ok = false;
-		if (is_str(k))
-			for (const char *const *p = known; *p; p++)
-				if (strcmp(k->text, *p) == 0)
-					ok = true;
-		if (ok)
-			continue;
-		const char *kd = is_str(k) ? k->text : describe(l, k);
-		struct fts_diag *dg = fts_diag(l->d, FTS_E_UNKNOWN_KEY, k->span, kd, where);
-		const char *near = is_str(k) ? fts_closest(k->text, known) : NULL;
-		if (near)
-			fts_diag_help(l->d, dg, "did you mean '%s'?", near);
-		else {
-			/* list the known keys */
-			char buf[256];
-			size_t off = 0;
-			for (const char *const *p = known; *p && off < sizeof(buf) - 40; p++)
-				off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s",
-							p == known ? "" : ", ", *p);
-			fts_diag_help(l->d, dg, "known keys: %s", buf);
-		}
-	}
 }
 
 /* A number FTS reads through float(): reports the YAML 1.1 string remark. */
@@ -180,34 +125,34 @@ static bool lower_class(struct lower *l, struct fts_ir_directive *dir,
 		fts_diag(l->d, FTS_E_REINIT_NO_INIT, dir->node->span, directive, init_key);
 		return false;
 	}
-	if (!is_map(init)) {
+	if (!fts_node_is_map(init)) {
 		fts_diag(l->d, FTS_E_DIRECTIVE_TYPE, init->span, init_key, "a mapping",
-			 describe(l, init));
+			 fts_node_describe(l->a, init));
 		return false;
 	}
-	check_keys(l, init, class_keys, init_key);
-	const struct fts_node *cp = get(init, "class_path");
+	fts_node_check_keys(l->a, l->d, init, class_keys, init_key);
+	const struct fts_node *cp = fts_node_value(init, "class_path");
 	if (!cp || fts_node_falsy(cp)) {
 		fts_diag(l->d, FTS_E_REINIT_NO_CLASS, cp ? cp->span : init->span, init_key);
 		return false;
 	}
-	if (!is_str(cp)) {
+	if (!fts_node_is_str(cp)) {
 		fts_diag(l->d, FTS_E_DIRECTIVE_TYPE, cp->span, "class_path",
-			 "a dotted class path", describe(l, cp));
+			 "a dotted class path", fts_node_describe(l->a, cp));
 		return false;
 	}
 	dir->class_path = cp->text;
 	dir->class_span = cp->span;
 	if (!strchr(cp->text, '.') || cp->text[0] == '.' || cp->text[strlen(cp->text) - 1] == '.') {
-		fts_diag(l->d, FTS_E_CLASS_PATH, cp->span, describe(l, cp));
+		fts_diag(l->d, FTS_E_CLASS_PATH, cp->span, fts_node_describe(l->a, cp));
 		return false;
 	}
-	const struct fts_node *ia = get(init, "init_args");
-	if (ia && !is_map(ia) && !(ia->kind == FTS_N_SCALAR && ia->py == FTS_PY_NONE)) {
-		fts_diag(l->d, FTS_E_INIT_ARGS_TYPE, ia->span, describe(l, ia));
+	const struct fts_node *ia = fts_node_value(init, "init_args");
+	if (ia && !fts_node_is_map(ia) && !(ia->kind == FTS_N_SCALAR && ia->py == FTS_PY_NONE)) {
+		fts_diag(l->d, FTS_E_INIT_ARGS_TYPE, ia->span, fts_node_describe(l->a, ia));
 		return false;
 	}
-	dir->init_args = is_map(ia) ? ia : NULL;
+	dir->init_args = fts_node_is_map(ia) ? ia : NULL;
 	if (!optimizer && !get_key(init, "init_args")) {
 		struct fts_diag *dg = fts_diag(l->d, FTS_E_LRS_NO_INIT_ARGS, init->span);
 		fts_diag_help(l->d, dg, "add 'init_args: {}'");
@@ -256,7 +201,7 @@ static void check_args(struct lower *l, struct fts_ir_directive *dir, bool optim
 	for (size_t k = 0; !l->ir->settings.target_ftsrt && k < dir->decl->nargs; k++) {
 		const struct fts_decl_arg *a = &dir->decl->args[k];
 		const struct fts_node *v = a->type->kind == FTS_T_LAMBDA && dir->init_args
-			? string_lambda(get(dir->init_args, a->name)) : NULL;
+			? string_lambda(fts_node_value(dir->init_args, a->name)) : NULL;
 		if (!v)
 			continue;
 		struct fts_diag *dg = fts_diag(l->d, FTS_E_LAMBDA_STRING, v->span, dir->class_path);
@@ -270,8 +215,9 @@ static struct fts_ir_directive *lower_optimizer(struct lower *l, const struct ft
 {
 	struct fts_ir_directive *dir = fts_arena_alloc(l->a, sizeof(*dir));
 	dir->node = n;
-	check_keys(l, n, optimizer_keys, directive);
-	if (!lower_class(l, dir, get(n, "optimizer_init"), "optimizer_init", directive, true, phase))
+	fts_node_check_keys(l->a, l->d, n, optimizer_keys, directive);
+	if (!lower_class(l, dir, fts_node_value(n, "optimizer_init"), "optimizer_init", directive,
+			 true, phase))
 		return dir;
 	if (dir->decl && fts_class_has(dir->decl, FTS_CLS_NO_REINIT)) {
 		fts_diag(l->d, FTS_E_OPT_ZERO, dir->class_span, dir->class_path);
@@ -294,10 +240,10 @@ static void lower_pl_lrs_cfg(struct lower *l, struct fts_ir_directive *dir, bool
 	dir->epoch_interval = true;
 	bool rop = plateau;
 	bool rop_given = false;
-	if (c && !is_map(c)) {
+	if (c && !fts_node_is_map(c)) {
 		if (!(c->kind == FTS_N_SCALAR && c->py == FTS_PY_NONE))
 			fts_diag(l->d, FTS_E_DIRECTIVE_TYPE, c->span, "pl_lrs_cfg", "a mapping",
-				 describe(l, c));
+				 fts_node_describe(l->a, c));
 		c = NULL;
 	}
 	if (c) {
@@ -305,53 +251,55 @@ static void lower_pl_lrs_cfg(struct lower *l, struct fts_ir_directive *dir, bool
 			const struct fts_node *k = c->pairs[i].key;
 			bool known = false;
 			for (const char *const *p = pl_lrs_fields; *p; p++)
-				if (is_str(k) && strcmp(k->text, *p) == 0)
+				if (fts_node_is_str(k) && strcmp(k->text, *p) == 0)
 					known = true;
 			if (!known) {
-				struct fts_diag *dg = fts_diag(l->d, FTS_W_PL_LRS_KEY, k->span,
-							       is_str(k) ? k->text : describe(l, k));
-				const char *near = is_str(k) ? fts_closest(k->text, pl_lrs_fields) : NULL;
+				const char *kd = fts_node_is_str(k) ? k->text : fts_node_describe(l->a, k);
+				struct fts_diag *dg = fts_diag(l->d, FTS_W_PL_LRS_KEY, k->span, kd);
+				const char *near = fts_node_is_str(k) ? fts_closest(k->text, pl_lrs_fields)
+								     : NULL;
 				if (near)
 					fts_diag_help(l->d, dg, "did you mean '%s'?", near);
 			}
 		}
-		const struct fts_node *iv = get(c, "interval");
+		const struct fts_node *iv = fts_node_value(c, "interval");
 		if (iv) {
-			if (is_str(iv) && (strcmp(iv->text, "step") == 0 || strcmp(iv->text, "epoch") == 0))
+			if (fts_node_is_str(iv) &&
+			    (strcmp(iv->text, "step") == 0 || strcmp(iv->text, "epoch") == 0))
 				dir->epoch_interval = strcmp(iv->text, "epoch") == 0;
 			else
 				fts_diag(l->d, FTS_E_INTERVAL, iv->span,
-					 is_str(iv) ? fts_arena_printf(l->a, "\"%s\"", iv->text)
-						    : describe(l, iv));
+					 fts_node_is_str(iv) ? fts_arena_printf(l->a, "\"%s\"", iv->text)
+						    : fts_node_describe(l->a, iv));
 		}
-		const struct fts_node *fq = get(c, "frequency");
+		const struct fts_node *fq = fts_node_value(c, "frequency");
 		if (fq && !(fq->kind == FTS_N_SCALAR && fq->py == FTS_PY_INT && !fq->i_big && fq->i > 0))
 			fts_diag(l->d, FTS_E_PL_LRS_VALUE, fq->span,
 				 fts_arena_printf(l->a, "pl_lrs_cfg frequency must be a positive integer, not %s",
-						  describe(l, fq)));
-		const struct fts_node *mon = get(c, "monitor");
+						  fts_node_describe(l->a, fq)));
+		const struct fts_node *mon = fts_node_value(c, "monitor");
 		if (mon && !fts_node_falsy(mon)) {
-			if (is_str(mon))
+			if (fts_node_is_str(mon))
 				dir->monitor = mon->text;
 			else
 				fts_diag(l->d, FTS_E_PL_LRS_VALUE, mon->span,
 					 fts_arena_printf(l->a, "pl_lrs_cfg monitor must be a metric name, not %s",
-							  describe(l, mon)));
+							  fts_node_describe(l->a, mon)));
 		}
-		const struct fts_node *nm = get(c, "name");
-		if (nm && !is_str(nm) && !(nm->kind == FTS_N_SCALAR && nm->py == FTS_PY_NONE))
+		const struct fts_node *nm = fts_node_value(c, "name");
+		if (nm && !fts_node_is_str(nm) && !(nm->kind == FTS_N_SCALAR && nm->py == FTS_PY_NONE))
 			fts_diag(l->d, FTS_E_PL_LRS_VALUE, nm->span,
 				 fts_arena_printf(l->a, "pl_lrs_cfg name must be a string, not %s",
-						  describe(l, nm)));
+						  fts_node_describe(l->a, nm)));
 		static const char *const bools[] = {"strict", "reduce_on_plateau", NULL};
 		for (const char *const *b = bools; *b; b++) {
-			const struct fts_node *v = get(c, *b);
+			const struct fts_node *v = fts_node_value(c, *b);
 			if (v && !(v->kind == FTS_N_SCALAR && v->py == FTS_PY_BOOL))
 				fts_diag(l->d, FTS_E_PL_LRS_VALUE, v->span,
 					 fts_arena_printf(l->a, "pl_lrs_cfg %s must be true or false, not %s",
-							  *b, describe(l, v)));
+							  *b, fts_node_describe(l->a, v)));
 		}
-		const struct fts_node *rp = get(c, "reduce_on_plateau");
+		const struct fts_node *rp = fts_node_value(c, "reduce_on_plateau");
 		if (rp && rp->kind == FTS_N_SCALAR && rp->py == FTS_PY_BOOL) {
 			rop = rp->b;
 			rop_given = true;
@@ -392,20 +340,20 @@ static struct fts_ir_directive *lower_lr_scheduler(struct lower *l, const struct
 {
 	struct fts_ir_directive *dir = fts_arena_alloc(l->a, sizeof(*dir));
 	dir->node = n;
-	check_keys(l, n, implicit ? implicit_lrs_keys : lrs_keys, directive);
-	bool usable = lower_class(l, dir, get(n, "lr_scheduler_init"), "lr_scheduler_init",
+	fts_node_check_keys(l->a, l->d, n, implicit ? implicit_lrs_keys : lrs_keys, directive);
+	bool usable = lower_class(l, dir, fts_node_value(n, "lr_scheduler_init"), "lr_scheduler_init",
 				  directive, false, phase);
-	dir->pl_lrs_cfg = get(n, "pl_lrs_cfg");
+	dir->pl_lrs_cfg = fts_node_value(n, "pl_lrs_cfg");
 
 	/* init_pg_lrs: V-R4 (implicit), V-R7 (float casts), V-R8 (warning) */
-	const struct fts_node *pg = get(n, "init_pg_lrs");
+	const struct fts_node *pg = fts_node_value(n, "init_pg_lrs");
 	if (pg && implicit) {
 		fts_diag(l->d, FTS_E_REINIT_PG_LRS, get_key(n, "init_pg_lrs")->span);
 	} else if (pg) {
 		dir->init_pg_lrs = pg;
 		if (pg->kind != FTS_N_SEQ) {
 			fts_diag(l->d, FTS_E_DIRECTIVE_TYPE, pg->span, "init_pg_lrs",
-				 "a list of learning rates", describe(l, pg));
+				 "a list of learning rates", fts_node_describe(l->a, pg));
 		} else if (pg->nitems == 0) {
 			fts_diag(l->d, FTS_W_INIT_PG_LRS_EMPTY, pg->span);
 		} else {
@@ -415,7 +363,7 @@ static struct fts_ir_directive *lower_lr_scheduler(struct lower *l, const struct
 				const struct fts_node *e = pg->items[i];
 				double v;
 				if (!fts_node_pyfloat(e, &v)) {
-					fts_diag(l->d, FTS_E_INIT_PG_LRS_CAST, e->span, describe(l, e),
+					fts_diag(l->d, FTS_E_INIT_PG_LRS_CAST, e->span, fts_node_describe(l->a, e),
 						 (long long)phase);
 					continue;
 				}
@@ -427,19 +375,20 @@ static struct fts_ir_directive *lower_lr_scheduler(struct lower *l, const struct
 						fts_diag_help(l->d, dg, "write %s so that YAML 1.1 reads a float",
 							      fts_arena_printf(l->a, "%.6e", v));
 				} else if (!isfinite(v) || v < 0) {
-					fts_diag(l->d, FTS_E_LR_VALUE, e->span, describe(l, e), (long long)phase,
-						 isnan(v) ? "not a number" : !isfinite(v) ? "infinite" : "negative");
+					fts_diag(l->d, FTS_E_LR_VALUE, e->span, fts_node_describe(l->a, e),
+						 (long long)phase, isnan(v) ? "not a number"
+						 : !isfinite(v) ? "infinite" : "negative");
 				}
 			}
 		}
 	}
-	const struct fts_node *uc = get(n, "use_current_optimizer_pg_lrs");
+	const struct fts_node *uc = fts_node_value(n, "use_current_optimizer_pg_lrs");
 	if (uc) {
 		if (uc->kind == FTS_N_SCALAR && uc->py == FTS_PY_BOOL)
 			dir->use_current = uc->b;
 		else if (!(uc->kind == FTS_N_SCALAR && uc->py == FTS_PY_NONE))
 			fts_diag(l->d, FTS_E_DIRECTIVE_TYPE, uc->span, "use_current_optimizer_pg_lrs",
-				 "true or false", describe(l, uc));
+				 "true or false", fts_node_describe(l->a, uc));
 		if (dir->use_current && !pg)
 			fts_diag(l->d, FTS_R_USE_CURRENT, uc->span);
 	}
@@ -470,7 +419,7 @@ static struct fts_ir_directive *lower_lr_scheduler(struct lower *l, const struct
 				dir->init_args = copy;
 			}
 			/* V-R12: implicit ReduceLROnPlateau with a min_lr list */
-			const struct fts_node *ml = dir->init_args ? get(dir->init_args, "min_lr") : NULL;
+			const struct fts_node *ml = fts_node_value(dir->init_args, "min_lr");
 			if (implicit && plateau && ml && ml->kind == FTS_N_SEQ)
 				fts_diag(l->d, FTS_E_RLROP_MINLR_LIST, ml->span);
 			else
@@ -556,18 +505,18 @@ static void resolve_all(struct lower *l, const struct fts_node *root)
 	size_t cnt = 0;
 	for (size_t i = 0; i < root->npairs; i++) {
 		const struct fts_node *ph = root->pairs[i].value;
-		const struct fts_node *ps = get(ph, "params");
+		const struct fts_node *ps = fts_node_value(ph, "params");
 		if (ps && ps->kind == FTS_N_SEQ)
 			cnt += ps->nitems;
 	}
 	l->pre = fts_xcalloc(cnt ? cnt : 1, sizeof(*l->pre));
 	for (size_t i = 0; i < root->npairs; i++) {
 		const struct fts_node *ph = root->pairs[i].value;
-		const struct fts_node *ps = get(ph, "params");
+		const struct fts_node *ps = fts_node_value(ph, "params");
 		if (!ps || ps->kind != FTS_N_SEQ)
 			continue;
 		for (size_t j = 0; j < ps->nitems; j++)
-			if (is_str(ps->items[j]))
+			if (fts_node_is_str(ps->items[j]))
 				l->pre[l->npre++].node = ps->items[j];
 	}
 	struct resolve_job job = {l, 0};
@@ -601,11 +550,12 @@ static void resolve_entry(struct lower *l, struct fts_ir_phase *ph, uint32_t ei,
 	struct fts_ir_entry *en = &ph->entries[ei];
 	const struct fts_node *n = en->node;
 	if (n->kind != FTS_N_SCALAR || n->py == FTS_PY_NONE) {
-		fts_diag(l->d, FTS_E_PARAM_ENTRY_TYPE, n->span, describe(l, n));
+		fts_diag(l->d, FTS_E_PARAM_ENTRY_TYPE, n->span, fts_node_describe(l->a, n));
 		return;
 	}
 	if (n->py != FTS_PY_STR) {
-		struct fts_diag *dg = fts_diag(l->d, FTS_E_PARAM_ENTRY_TYPE, n->span, describe(l, n));
+		struct fts_diag *dg = fts_diag(l->d, FTS_E_PARAM_ENTRY_TYPE, n->span,
+					       fts_node_describe(l->a, n));
 		fts_diag_help(l->d, dg, "FTS would use str(%s) as a regular expression; quote it if that is meant",
 			      n->text);
 		return;
@@ -706,8 +656,9 @@ static void lower_params(struct lower *l, struct fts_ir_phase *ph, const struct 
 	if (!params)
 		return;
 	if (params->kind != FTS_N_SEQ) {
-		struct fts_diag *dg = fts_diag(l->d, FTS_E_PARAMS_TYPE, params->span, describe(l, params));
-		if (is_str(params))
+		struct fts_diag *dg = fts_diag(l->d, FTS_E_PARAMS_TYPE, params->span,
+					       fts_node_describe(l->a, params));
+		if (fts_node_is_str(params))
 			fts_diag_help(l->d, dg, "FTS would iterate the string character by character; "
 				      "write a list: params: [%s]", params->text);
 		return;
@@ -758,11 +709,11 @@ static void lower_phase(struct lower *l, struct fts_ir_phase *ph)
 	struct fts_settings *s = &l->ir->settings;
 	char where[64];
 	snprintf(where, sizeof(where), "phase %lld", (long long)ph->index);
-	check_keys(l, n, phase_keys, fts_arena_strdup(l->a, where));
+	fts_node_check_keys(l->a, l->d, n, phase_keys, fts_arena_strdup(l->a, where));
 
 	/* V-P0: max_transition_epoch defaults to -1 */
 	ph->mte = -1;
-	const struct fts_node *mte = get(n, "max_transition_epoch");
+	const struct fts_node *mte = fts_node_value(n, "max_transition_epoch");
 	if (mte) {
 		ph->mte_node = mte;
 		if (mte->kind == FTS_N_SCALAR && mte->py == FTS_PY_INT && !mte->i_big) {
@@ -772,11 +723,11 @@ static void lower_phase(struct lower *l, struct fts_ir_phase *ph)
 		else if (mte->kind == FTS_N_SCALAR && mte->py == FTS_PY_FLOAT && isfinite(mte->f))
 			ph->mte = (int64_t)ceil(mte->f);
 		else
-			fts_diag(l->d, FTS_E_MTE_TYPE, mte->span, describe(l, mte));
+			fts_diag(l->d, FTS_E_MTE_TYPE, mte->span, fts_node_describe(l->a, mte));
 	}
 
 	/* V-P1 / V-P2: the phase lr */
-	const struct fts_node *lr = get(n, "lr");
+	const struct fts_node *lr = fts_node_value(n, "lr");
 	ph->lr = s->base_max_lr;
 	ph->lr_node = lr;
 	if (ph->index == 0) {
@@ -785,11 +736,12 @@ static void lower_phase(struct lower *l, struct fts_ir_phase *ph)
 	} else if (lr) {
 		double v;
 		if (!pyfloat(l, lr, &v)) {
-			fts_diag(l->d, FTS_E_LR_CAST, lr->span, describe(l, lr), (long long)ph->index);
+			fts_diag(l->d, FTS_E_LR_CAST, lr->span, fts_node_describe(l->a, lr),
+				 (long long)ph->index);
 		} else {
 			ph->lr = v;
 			if (isnan(v) || isinf(v) || v < 0)
-				fts_diag(l->d, FTS_E_LR_VALUE, lr->span, describe(l, lr),
+				fts_diag(l->d, FTS_E_LR_VALUE, lr->span, fts_node_describe(l->a, lr),
 					 (long long)ph->index,
 					 isnan(v) ? "not a number" : isinf(v) ? "infinite" : "negative");
 		}
@@ -798,7 +750,7 @@ static void lower_phase(struct lower *l, struct fts_ir_phase *ph)
 	/* V-R1 and the directives */
 	static const char *const dkeys[] = {"new_optimizer", "new_lr_scheduler"};
 	for (int k = 0; k < 2; k++) {
-		const struct fts_node *dn = get(n, dkeys[k]);
+		const struct fts_node *dn = fts_node_value(n, dkeys[k]);
 		if (!dn)
 			continue;
 		const struct fts_node *key = get_key(n, dkeys[k]);
@@ -810,9 +762,9 @@ static void lower_phase(struct lower *l, struct fts_ir_phase *ph)
 			fts_diag(l->d, FTS_E_REINIT_PHASE0, key->span, dkeys[k]);
 			continue;
 		}
-		if (!is_map(dn)) {
+		if (!fts_node_is_map(dn)) {
 			fts_diag(l->d, FTS_E_DIRECTIVE_TYPE, dn->span, dkeys[k], "a mapping",
-				 describe(l, dn));
+				 fts_node_describe(l->a, dn));
 			continue;
 		}
 		if (k == 0) {
@@ -828,7 +780,7 @@ static void lower_phase(struct lower *l, struct fts_ir_phase *ph)
 		}
 	}
 
-	const struct fts_node *params = get(n, "params");
+	const struct fts_node *params = fts_node_value(n, "params");
 	if (params && params->kind == FTS_N_SCALAR && params->py == FTS_PY_NONE) {
 		fts_diag(l->d, FTS_E_PARAMS_TYPE, params->span, "null");
 		params = NULL;
@@ -874,18 +826,18 @@ struct fts_ir *fts_lower_schedule(struct fts_arena *a, struct fts_diags *d,
 	if (s->reinit_lr_cfg && !fts_node_falsy(s->reinit_lr_cfg)) {
 		if (root && !s->implicit_mode)
 			fts_diag(d, FTS_E_BOTH_SCHEDULE_REINIT_LR, s->reinit_lr_cfg->span);
-		if (is_map(s->reinit_lr_cfg))
+		if (fts_node_is_map(s->reinit_lr_cfg))
 			ir->reinit_lr = lower_lr_scheduler(&l, s->reinit_lr_cfg, "reinit_lr_cfg", 1, true);
 		else
 			fts_diag(d, FTS_E_DIRECTIVE_TYPE, s->reinit_lr_cfg->span, "reinit_lr_cfg",
-				 "a mapping", describe(&l, s->reinit_lr_cfg));
+				 "a mapping", fts_node_describe(a, s->reinit_lr_cfg));
 	}
 	if (s->reinit_optim_cfg && !fts_node_falsy(s->reinit_optim_cfg)) {
-		if (is_map(s->reinit_optim_cfg))
+		if (fts_node_is_map(s->reinit_optim_cfg))
 			ir->reinit_optim = lower_optimizer(&l, s->reinit_optim_cfg, "reinit_optim_cfg", 1);
 		else
 			fts_diag(d, FTS_E_DIRECTIVE_TYPE, s->reinit_optim_cfg->span, "reinit_optim_cfg",
-				 "a mapping", describe(&l, s->reinit_optim_cfg));
+				 "a mapping", fts_node_describe(a, s->reinit_optim_cfg));
 	}
 	if (s->max_depth < -1)
 		fts_diag(d, FTS_E_MAX_DEPTH, FTS_SPAN_NONE, (long long)s->max_depth);
@@ -894,8 +846,8 @@ struct fts_ir *fts_lower_schedule(struct fts_arena *a, struct fts_diags *d,
 		fts_diag(d, FTS_E_EMPTY, root_span);
 		return ir;
 	}
-	if (!is_map(root)) {
-		fts_diag(d, FTS_E_TOP_NOT_MAP, root->span, describe(&l, root));
+	if (!fts_node_is_map(root)) {
+		fts_diag(d, FTS_E_TOP_NOT_MAP, root->span, fts_node_describe(a, root));
 		return ir;
 	}
 	if (root->npairs == 0) {
@@ -915,7 +867,8 @@ struct fts_ir *fts_lower_schedule(struct fts_arena *a, struct fts_diags *d,
 		int64_t v;
 		bool big = false;
 		if (fts_node_pyint(k, &v, &big) != 0) {
-			struct fts_diag *dg = fts_diag(d, FTS_E_KEY_NOT_INT, k->span, describe(&l, k));
+			struct fts_diag *dg = fts_diag(d, FTS_E_KEY_NOT_INT, k->span,
+						       fts_node_describe(a, k));
 			fts_diag_help(d, dg, "phase keys are the integers 0, 1, 2, ...");
 			keys_ok = false;
 			continue;
@@ -930,7 +883,7 @@ struct fts_ir *fts_lower_schedule(struct fts_arena *a, struct fts_diags *d,
 			(k->py == FTS_PY_INT || k->py == FTS_PY_BOOL ||
 			 (k->py == FTS_PY_FLOAT && k->f == (double)v));
 		if (!is_int_obj)
-			fts_diag(d, FTS_W_KEY_CONVERTED, k->span, describe(&l, k), (long long)v);
+			fts_diag(d, FTS_W_KEY_CONVERTED, k->span, fts_node_describe(a, k), (long long)v);
 		else if (ambiguous_int_text(k))
 			fts_diag(d, FTS_W_KEY_AMBIGUOUS, k->span, k->text, (long long)v);
 		if (v < 0) {
@@ -942,7 +895,7 @@ struct fts_ir *fts_lower_schedule(struct fts_arena *a, struct fts_diags *d,
 		for (uint32_t j = 0; j < ir->nphases; j++)
 			if (ir->phases[j].index == v) {
 				struct fts_diag *dg = fts_diag(d, FTS_E_KEY_COLLISION, k->span,
-							       describe(&l, k), (long long)v);
+							       fts_node_describe(a, k), (long long)v);
 				fts_diag_note(d, dg, ir->phases[j].key->span, "phase %lld is defined here",
 					      (long long)v);
 				dup = true;
@@ -978,9 +931,9 @@ struct fts_ir *fts_lower_schedule(struct fts_arena *a, struct fts_diags *d,
 	resolve_all(&l, root);
 	for (uint32_t i = 0; i < ir->nphases; i++) {
 		struct fts_ir_phase *ph = &ir->phases[i];
-		if (!is_map(ph->node)) {
+		if (!fts_node_is_map(ph->node)) {
 			fts_diag(d, FTS_E_PHASE_NOT_MAP, ph->node->span, (long long)ph->index,
-				 describe(&l, ph->node));
+				 fts_node_describe(a, ph->node));
 			ph->node = NULL;
 			ph->mte = -1;
 			ph->lr = s->base_max_lr;

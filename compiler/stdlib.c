@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 extern const char *const fts_stdlib_files[];
 extern const char *const fts_stdlib_texts[];
 extern const size_t fts_stdlib_lens[];
@@ -353,40 +355,13 @@ void fts_stdlib_free(struct fts_stdlib *lib)
 
 /* ---- did-you-mean --------------------------------------------------------- */
 
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t *row = fts_xmalloc((lb + 1) * sizeof *row);
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t cost = a[i - 1] == b[j - 1] ? 0 :
-				      ((a[i - 1] | 32) == (b[j - 1] | 32) ? 0 : 1);
-			size_t best = diag + cost;
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	size_t d = row[lb];
-	free(row);
-	return d;
-}
-
 static const char *closest(const char *word, const char *const *cands, size_t n)
 {
 	const char *best = NULL;
 	size_t bestd = (size_t)-1, lw = strlen(word);
 	size_t limit = lw / 3 > 2 ? lw / 3 : 2;
 	for (size_t k = 0; k < n; k++) {
-		size_t d = edit_distance(word, cands[k]);
+		size_t d = fts_edit_distance(word, lw, cands[k], strlen(cands[k]), limit, true);
 		if (d < bestd) {
 			bestd = d;
 			best = cands[k];
@@ -792,30 +767,33 @@ static int check_args(const struct fts_stdlib *lib, const struct fts_decl_class 
 	return ck.n;
 }
 
-int fts_stdlib_check_args_ex(const struct fts_stdlib *lib, const struct fts_decl_class *cls,
-			     const struct fts_node *init_args, struct fts_span where,
-			     const struct fts_groups_env *env, fts_arg_report report, void *ctx)
+/* check_args with a scratch arena of its own (its values die with the call). */
+static int check_args_scratch(const struct fts_stdlib *lib, const struct fts_decl_class *cls,
+			      const struct fts_node *init_args, struct fts_span where,
+			      const struct fts_groups_env *env, fts_arg_report report, void *ctx,
+			      bool groups_only)
 {
 	struct fts_arena a;
 	int n;
 
 	fts_arena_init(&a);
-	n = check_args(lib, cls, init_args, where, env, report, ctx, &a, false);
+	n = check_args(lib, cls, init_args, where, env, report, ctx, &a, groups_only);
 	fts_arena_release(&a);
 	return n;
+}
+
+int fts_stdlib_check_args_ex(const struct fts_stdlib *lib, const struct fts_decl_class *cls,
+			     const struct fts_node *init_args, struct fts_span where,
+			     const struct fts_groups_env *env, fts_arg_report report, void *ctx)
+{
+	return check_args_scratch(lib, cls, init_args, where, env, report, ctx, false);
 }
 
 int fts_stdlib_check_groups(const struct fts_stdlib *lib, const struct fts_decl_class *cls,
 			    const struct fts_node *init_args, struct fts_span where,
 			    const struct fts_groups_env *env, fts_arg_report report, void *ctx)
 {
-	struct fts_arena a;
-	int n;
-
-	fts_arena_init(&a);
-	n = check_args(lib, cls, init_args, where, env, report, ctx, &a, true);
-	fts_arena_release(&a);
-	return n;
+	return check_args_scratch(lib, cls, init_args, where, env, report, ctx, true);
 }
 
 int fts_stdlib_check_args(const struct fts_stdlib *lib, const struct fts_decl_class *cls,

@@ -9,7 +9,8 @@
 
 #include "arena.h"
 
-size_t fts_edit_distance(const char *a, size_t alen, const char *b, size_t blen, size_t limit)
+size_t fts_edit_distance(const char *a, size_t alen, const char *b, size_t blen, size_t limit,
+			 bool fold)
 {
 	if ((alen > blen ? alen - blen : blen - alen) > limit)
 		return limit + 1;
@@ -22,7 +23,8 @@ size_t fts_edit_distance(const char *a, size_t alen, const char *b, size_t blen,
 		best = row[0];
 		for (size_t j = 1; j <= blen; j++) {
 			size_t cur = row[j];
-			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			char x = a[i - 1], y = b[j - 1];
+			size_t cost = x == y || (fold && (x | 32) == (y | 32)) ? 0 : 1;
 			size_t v = prev + cost;
 			if (row[j] + 1 < v)
 				v = row[j] + 1;
@@ -50,7 +52,7 @@ const char *fts_closest(const char *s, const char *const *cands)
 	const char *best = NULL;
 	size_t bestd = limit + 1;
 	for (; *cands; cands++) {
-		size_t d = fts_edit_distance(s, n, *cands, strlen(*cands), limit);
+		size_t d = fts_edit_distance(s, n, *cands, strlen(*cands), limit, false);
 		if (d < bestd) {
 			bestd = d;
 			best = *cands;
