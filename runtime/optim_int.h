@@ -1,8 +1,9 @@
 /*
  * optim_int.h - internals shared by the optimizer modules of libftsrt:
- * optim.c (objects, validation, state, the step driver), kern_ref.c (the
- * scalar reference kernels, the oracle), kern_fast.c (fused vectorised
- * kernels) and kern_muon.c (Newton-Schulz with OpenBLAS).
+ * optim.c (objects, state, the step driver), optim_hparams.c (torch's
+ * defaults and constructor checks), kern_ref.c (the scalar reference
+ * kernels, the oracle), kern_fast.c (fused vectorised kernels),
+ * kern_adafactor.c and kern_muon.c (Newton-Schulz with OpenBLAS).
  *
  * Kernel contract: an elementwise kernel updates elements [b, e) of one
  * tensor.  All pointers are arena bases (element 0 of the arena), so the
@@ -110,9 +111,17 @@ int rt_muon_step(int dt, int fast, void *p, const void *g, const struct rt_muon 
 float rt_bf16_round(float x);
 
 /*
- * State import for run.c, which rebuilds an optimizer when FTS adds
- * parameter groups (torch's optimizers take groups at any time, ours only
- * before the first step) and restores checkpoints.
+ * torch's constructor checks of an optimizer of kind for the group
+ * hyper-parameters h (optim_hparams.c): FTSRT_OK, or FTSRT_EINVAL with
+ * torch's message in err[0..errlen).
+ */
+int rt_optim_check_hparams(int kind, const struct ftsrt_optim_hparams *h, char *err, size_t errlen);
+
+/*
+ * State import for the engine (run_groups.c, run_ckpt.c), which rebuilds
+ * an optimizer when FTS adds parameter groups (torch's optimizers take
+ * groups at any time, ours only before the first step) and restores
+ * checkpoints.
  *
  * rt_optim_alloc_state allocates the state arenas as the first step would
  * and freezes the layout.  rt_optim_set_scalars then marks tensor param as
