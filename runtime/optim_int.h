@@ -64,6 +64,26 @@ typedef void (*rt_kern_fn)(const struct rt_kargs *a, size_t b, size_t e);
 extern const rt_kern_fn rt_kern_ref[FTSRT_OPTIM_NKINDS][2];
 extern const rt_kern_fn rt_kern_fast[FTSRT_OPTIM_NKINDS][2];
 
+/*
+ * The initializer of such a table: the kernels a template instantiated
+ * (kern_inst.h) as <prefix>_<optimizer>_f32 / _f64.  ORDER: enum
+ * ftsrt_optim_kind; AdamW runs Adam's kernel (decoupled decay is a flag).
+ */
+#define RT_KERN_PAIR(name) {name##_f32, name##_f64}
+#define RT_KERN_TABLE(prefix) {                                                 \
+	[FTSRT_OPTIM_SGD] = RT_KERN_PAIR(prefix##_sgd),                         \
+	[FTSRT_OPTIM_ADAM] = RT_KERN_PAIR(prefix##_adam),                       \
+	[FTSRT_OPTIM_ADAMW] = RT_KERN_PAIR(prefix##_adam),                      \
+	[FTSRT_OPTIM_ADAGRAD] = RT_KERN_PAIR(prefix##_adagrad),                 \
+	[FTSRT_OPTIM_ADADELTA] = RT_KERN_PAIR(prefix##_adadelta),               \
+	[FTSRT_OPTIM_ADAMAX] = RT_KERN_PAIR(prefix##_adamax),                   \
+	[FTSRT_OPTIM_NADAM] = RT_KERN_PAIR(prefix##_nadam),                     \
+	[FTSRT_OPTIM_RADAM] = RT_KERN_PAIR(prefix##_radam),                     \
+	[FTSRT_OPTIM_RMSPROP] = RT_KERN_PAIR(prefix##_rmsprop),                 \
+	[FTSRT_OPTIM_RPROP] = RT_KERN_PAIR(prefix##_rprop),                     \
+	[FTSRT_OPTIM_ASGD] = RT_KERN_PAIR(prefix##_asgd),                       \
+}
+
 /* Adafactor over one whole tensor (see kern_ref.c for the algorithm). */
 struct rt_adafactor {
 	int ndim;                       /* the tensor's dimensions */
