@@ -10,25 +10,8 @@
 
 #include <math.h>
 
-#define T float
-#define SFX f32
-#define SQRT sqrtf
-#define FMA fmaf
-#include "kern_adafactor_tmpl.h"
-#undef T
-#undef SFX
-#undef SQRT
-#undef FMA
-
-#define T double
-#define SFX f64
-#define SQRT sqrt
-#define FMA fma
-#include "kern_adafactor_tmpl.h"
-#undef T
-#undef SFX
-#undef SQRT
-#undef FMA
+#define KERN_TMPL "kern_adafactor_tmpl.h"
+#include "kern_inst.h"
 
 /*
  * Adafactor step of tensor p with gradient g; a carries the tensor's shape,

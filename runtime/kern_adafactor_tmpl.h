@@ -1,7 +1,8 @@
 /*
  * kern_adafactor_tmpl.h - body of the Adafactor kernel (torch.optim
- * Adafactor, _single_tensor_adafactor), included by kern_adafactor.c once
- * per element type with T, SFX and SQRT defined.  No include guard.
+ * Adafactor, _single_tensor_adafactor), included by kern_adafactor.c
+ * (through kern_inst.h) once per element type with T, SFX, SQRT and FMA
+ * defined.  No include guard.
  *
  * Reductions (norms, means) accumulate in double and round once to T, as
  * a correctly rounded stand-in for torch's vectorised float reductions.

@@ -14,39 +14,8 @@
 #define TC
 #endif /* x86-64 gcc */
 
-#define T float
-#define SFX f32
-#define SQRT sqrtf
-#define FMA fmaf
-#include "kern_fast_tmpl.h"
-#undef T
-#undef SFX
-#undef SQRT
-#undef FMA
+#define KERN_TMPL "kern_fast_tmpl.h"
+#include "kern_inst.h"
 
-#define T double
-#define SFX f64
-#define SQRT sqrt
-#define FMA fma
-#include "kern_fast_tmpl.h"
-#undef T
-#undef SFX
-#undef SQRT
-#undef FMA
-
-#define PAIR(name) {name##_f32, name##_f64}
-
-/* ORDER: enum ftsrt_optim_kind. */
-const rt_kern_fn rt_kern_fast[FTSRT_OPTIM_NKINDS][2] = {
-	[FTSRT_OPTIM_SGD] = PAIR(fast_sgd),
-	[FTSRT_OPTIM_ADAM] = PAIR(fast_adam),
-	[FTSRT_OPTIM_ADAMW] = PAIR(fast_adam),
-	[FTSRT_OPTIM_ADAGRAD] = PAIR(fast_adagrad),
-	[FTSRT_OPTIM_ADADELTA] = PAIR(fast_adadelta),
-	[FTSRT_OPTIM_ADAMAX] = PAIR(fast_adamax),
-	[FTSRT_OPTIM_NADAM] = PAIR(fast_nadam),
-	[FTSRT_OPTIM_RADAM] = PAIR(fast_radam),
-	[FTSRT_OPTIM_RMSPROP] = PAIR(fast_rmsprop),
-	[FTSRT_OPTIM_RPROP] = PAIR(fast_rprop),
-	[FTSRT_OPTIM_ASGD] = PAIR(fast_asgd),
-};
+/* The fused kernels by optimizer kind (optim_int.h). */
+const rt_kern_fn rt_kern_fast[FTSRT_OPTIM_NKINDS][2] = RT_KERN_TABLE(fast);

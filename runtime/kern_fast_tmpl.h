@@ -1,7 +1,7 @@
 /*
  * kern_fast_tmpl.h - body of the fused optimizer kernels, included by
- * kern_fast.c once per element type with T, SFX and SQRT defined.  Not a
- * header of its own: no include guard.
+ * kern_fast.c (through kern_inst.h) once per element type with T, SFX,
+ * SQRT and FMA defined.  Not a header of its own: no include guard.
  *
  * One pass: each array is read once and written once per element.  The
  * scalars are converted to T once, outside the loop.  Flags that change

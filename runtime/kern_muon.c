@@ -48,6 +48,34 @@ float rt_bf16_round(float x)
 	return x;
 }
 
+/*
+ * C[m x n] = alpha * A[m x k] * op(B) + beta * C; tb: B is given n x k.
+ * fast: OpenBLAS's gemm (blas, the element type's); otherwise plain loops,
+ * accumulating in T.  One body for float (gemm_f) and double (gemm_d).
+ */
+#define DEFINE_GEMM(name, T, blas)                                                              \
+	static void name(int fast, int tb, size_t m, size_t n, size_t k, T alpha, const T *a,   \
+			 const T *b, T beta, T *c)                                              \
+	{                                                                                       \
+		if (fast) {                                                                     \
+			blas(RT_CBLAS_ROW_MAJOR, RT_CBLAS_NO_TRANS,                             \
+			     tb ? RT_CBLAS_TRANS : RT_CBLAS_NO_TRANS, (int)m, (int)n, (int)k,   \
+			     alpha, a, (int)k, b, tb ? (int)k : (int)n, beta, c, (int)n);       \
+			return;                                                                 \
+		}                                                                               \
+		for (size_t i = 0; i < m; i++)                                                  \
+			for (size_t j = 0; j < n; j++) {                                        \
+				T s = 0;                                                        \
+				for (size_t l = 0; l < k; l++)                                  \
+					s += a[i * k + l] * (tb ? b[j * k + l] : b[l * n + j]); \
+				c[i * n + j] = beta == 0 ? alpha * s                            \
+							 : beta * c[i * n + j] + alpha * s;     \
+			}                                                                       \
+	}
+
+DEFINE_GEMM(gemm_f, float, cblas_sgemm)
+DEFINE_GEMM(gemm_d, double, cblas_dgemm)
+
 /* --- float iteration (fp32 or bf16-emulating) ----------------------------- */
 
 static void round_f(float *x, size_t n, int bf16)
@@ -58,22 +86,17 @@ static void round_f(float *x, size_t n, int bf16)
 		x[i] = rt_bf16_round(x[i]);
 }
 
-/* C[m x n] = alpha * A[m x k] * op(B) + beta * C; tb: B is given n x k. */
-static void gemm_f(int fast, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
-		   const float *b, float beta, float *c)
+/* y = coef * x + y as torch's two tensor ops: the product is rounded, then
+ * the sum (with bf16 set, each to bfloat16). */
+static void add_scaled_f(float *y, float coef, const float *x, size_t n, int bf16)
 {
-	if (fast) {
-		cblas_sgemm(RT_CBLAS_ROW_MAJOR, RT_CBLAS_NO_TRANS, tb ? RT_CBLAS_TRANS : RT_CBLAS_NO_TRANS, (int)m, (int)n,
-			    (int)k, alpha, a, (int)k, b, tb ? (int)k : (int)n, beta, c, (int)n);
-		return;
+	for (size_t i = 0; i < n; i++) {
+		float t = coef * x[i];
+		if (bf16)
+			t = rt_bf16_round(t);
+		y[i] = t + y[i];
 	}
-	for (size_t i = 0; i < m; i++)
-		for (size_t j = 0; j < n; j++) {
-			float s = 0;
-			for (size_t l = 0; l < k; l++)
-				s += a[i * k + l] * (tb ? b[j * k + l] : b[l * n + j]);
-			c[i * n + j] = beta == 0 ? alpha * s : beta * c[i * n + j] + alpha * s;
-		}
+	round_f(y, n, bf16);
 }
 
 /*
@@ -114,45 +137,16 @@ static void ns_f(const struct rt_muon *mu, int fast, float *x, size_t m, size_t 
 			round_f(cg, m * m, bf);
 			gemm_f(fast, 0, m, m, m, 1.0f, cg, g, 0.0f, h);      /* (c*G) @ G */
 			round_f(h, m * m, bf);
-			for (size_t i = 0; i < m * m; i++) {
-				float bg = b * g[i];
-				if (bf)
-					bg = rt_bf16_round(bg);
-				h[i] = bg + h[i];
-			}
-			round_f(h, m * m, bf);
+			add_scaled_f(h, b, g, m * m, bf);                    /* H = b*G + that */
 			gemm_f(fast, 0, m, n, m, 1.0f, h, x, 0.0f, y);       /* H @ X */
 			round_f(y, m * n, bf);
-			for (size_t i = 0; i < m * n; i++) {
-				float ax = a * x[i];
-				if (bf)
-					ax = rt_bf16_round(ax);
-				y[i] = ax + y[i];
-			}
-			round_f(y, m * n, bf);
+			add_scaled_f(y, a, x, m * n, bf);                    /* a*X + that */
 		}
 		memcpy(x, y, m * n * sizeof(*x));
 	}
 }
 
 /* --- double iteration (fp64 without bf16) --------------------------------- */
-
-static void gemm_d(int fast, int tb, size_t m, size_t n, size_t k, double alpha, const double *a,
-		   const double *b, double beta, double *c)
-{
-	if (fast) {
-		cblas_dgemm(RT_CBLAS_ROW_MAJOR, RT_CBLAS_NO_TRANS, tb ? RT_CBLAS_TRANS : RT_CBLAS_NO_TRANS, (int)m, (int)n,
-			    (int)k, alpha, a, (int)k, b, tb ? (int)k : (int)n, beta, c, (int)n);
-		return;
-	}
-	for (size_t i = 0; i < m; i++)
-		for (size_t j = 0; j < n; j++) {
-			double s = 0;
-			for (size_t l = 0; l < k; l++)
-				s += a[i * k + l] * (tb ? b[j * k + l] : b[l * n + j]);
-			c[i * n + j] = beta == 0 ? alpha * s : beta * c[i * n + j] + alpha * s;
-		}
-}
 
 static void ns_d(const struct rt_muon *mu, int fast, double *x, size_t m, size_t n, double *g,
 		 double *h, double *y)

@@ -1,7 +1,8 @@
 /*
  * kern_ref_tmpl.h - body of the scalar reference kernels, included by
- * kern_ref.c once per element type with T (float or double), SFX (f32 or
- * f64) and SQRT defined.  Not a header of its own: no include guard.
+ * kern_ref.c (through kern_inst.h) once per element type with T (float or
+ * double), SFX (f32 or f64), SQRT and FMA defined.  Not a header of its
+ * own: no include guard.
  *
  * Each kernel follows torch's _single_tensor_<opt> line by line, one
  * element at a time: every torch tensor op becomes one C expression with

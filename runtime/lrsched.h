@@ -38,7 +38,7 @@
 
 #include "lambda.h"
 
-/* ORDER KINDS: keep in sync with kind_names[] in sched.c. */
+/* ORDER KINDS: keep in sync with kind_names[] in lrsched.c. */
 enum rt_sched_kind {
 	RT_SCHED_LAMBDA,                /* LambdaLR */
 	RT_SCHED_MULTIPLICATIVE,        /* MultiplicativeLR */

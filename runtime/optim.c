@@ -1,8 +1,9 @@
 /*
- * optim.c - the optimizer objects of libftsrt: names and defaults, torch's
- * constructor checks, the tensor table, the state arenas, and the step
- * driver that computes each tensor's per-step scalars exactly as torch's
- * Python does and runs the kernels in one OpenMP parallel region per step.
+ * optim.c - the optimizer objects of libftsrt: names and torch's state
+ * keys, the tensor table, the state arenas, and the step driver that
+ * computes each tensor's per-step scalars exactly as torch's Python does
+ * and runs the kernels in one OpenMP parallel region per step.  Each
+ * kind's defaults and constructor checks are optim_hparams.c's.
  *
  * Layout: tensor i owns elements [off_i, off_i + numel_i) of the parameter
  * arena, the gradient arena and every per-element state slot arena.  A
@@ -94,7 +95,7 @@ static void *orealloc(ftsrt_optim *o, void *p, size_t osize, size_t nsize)
 	return o->alloc(o->ud, p, p ? (osize ? osize : 1) : 0, nsize ? nsize : 1);
 }
 
-/* --- names, slots, defaults --------------------------------------------- */
+/* --- names, slots ------------------------------------------------------ */
 
 /* ORDER: enum ftsrt_optim_kind. */
 static const char *const kind_names[FTSRT_OPTIM_NKINDS] = {
@@ -178,74 +179,6 @@ FTSRT_API int ftsrt_optim_kind_from_name(const char *name)
 		if (strcasecmp(name, kind_names[k]) == 0)
 			return k;
 	return FTSRT_EINVAL;
-}
-
-FTSRT_API int ftsrt_optim_hparams_default(int kind, struct ftsrt_optim_hparams *hp)
-{
-	if (!hp || kind < 0 || kind >= FTSRT_OPTIM_NKINDS)
-		return FTSRT_EINVAL;
-	memset(hp, 0, sizeof(*hp));
-	hp->lr = 1e-3;
-	hp->beta1 = 0.9;
-	hp->beta2 = 0.999;
-	hp->eps = 1e-8;
-	hp->eps1 = NAN;
-	hp->rho = 0.9;
-	hp->momentum_decay = 4e-3;
-	hp->alpha = 0.99;
-	hp->lambd = 1e-4;
-	hp->t0 = 1e6;
-	hp->etaminus = 0.5;
-	hp->etaplus = 1.2;
-	hp->step_size_min = 1e-6;
-	hp->step_size_max = 50;
-	hp->beta2_decay = -0.8;
-	hp->d = 1.0;
-	hp->ns_a = 3.4445;
-	hp->ns_b = -4.775;
-	hp->ns_c = 2.0315;
-	hp->ns_steps = 5;
-	hp->muon_bf16 = 1;
-	hp->muon_use_addmm = 1;
-	switch (kind) {
-	case FTSRT_OPTIM_ADAMW:
-		hp->weight_decay = 0.01;
-		hp->decoupled_weight_decay = 1;
-		break;
-	case FTSRT_OPTIM_ADAGRAD:
-		hp->lr = 0.01;
-		hp->eps = 1e-10;
-		break;
-	case FTSRT_OPTIM_ADADELTA:
-		hp->lr = 1.0;
-		hp->eps = 1e-6;
-		break;
-	case FTSRT_OPTIM_ADAMAX:
-	case FTSRT_OPTIM_NADAM:
-		hp->lr = 2e-3;
-		break;
-	case FTSRT_OPTIM_RMSPROP:
-		hp->lr = 0.01;
-		break;
-	case FTSRT_OPTIM_RPROP:
-	case FTSRT_OPTIM_ASGD:
-		hp->lr = 0.01;
-		hp->alpha = (kind == FTSRT_OPTIM_ASGD) ? 0.75 : hp->alpha;
-		break;
-	case FTSRT_OPTIM_ADAFACTOR:
-		hp->lr = 0.01;
-		hp->eps = 1e-3;
-		break;
-	case FTSRT_OPTIM_MUON:
-		hp->weight_decay = 0.1;
-		hp->momentum = 0.95;
-		hp->nesterov = 1;
-		hp->eps = 1e-7;
-		break;
-	default:
-		break;
-	}
-	return FTSRT_OK;
 }
 
 /* --- object ------------------------------------------------------------- */
@@ -334,98 +267,13 @@ FTSRT_API int ftsrt_optim_set_kernels(ftsrt_optim *o, int kernels)
 	return FTSRT_OK;
 }
 
-/* torch's constructor checks for kind, with torch's messages. */
-static int check_hparams(ftsrt_optim *o, const struct ftsrt_optim_hparams *h)
-{
-	const double all[] = {h->lr, h->weight_decay, h->momentum, h->dampening, h->beta1, h->beta2,
-			      h->eps, h->lr_decay, h->initial_accumulator_value, h->rho,
-			      h->momentum_decay, h->alpha, h->lambd, h->t0, h->etaminus, h->etaplus,
-			      h->step_size_min, h->step_size_max, h->beta2_decay, h->d, h->ns_a,
-			      h->ns_b, h->ns_c};
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (!isfinite(all[i]))
-			return fail(o, FTSRT_EINVAL, "non-finite hyper-parameter");
-	if (!isnan(h->eps1) && !isfinite(h->eps1))
-		return fail(o, FTSRT_EINVAL, "non-finite hyper-parameter");
-	if (!(h->lr >= 0))
-		return fail(o, FTSRT_EINVAL, "Invalid learning rate: %g", h->lr);
-	if (!(h->weight_decay >= 0))
-		return fail(o, FTSRT_EINVAL, "Invalid weight_decay value: %g", h->weight_decay);
-	if (!(h->eps >= 0))
-		return fail(o, FTSRT_EINVAL, "Invalid epsilon value: %g", h->eps);
-	switch (o->kind) {
-	case FTSRT_OPTIM_SGD:
-		if (!(h->momentum >= 0))
-			return fail(o, FTSRT_EINVAL, "Invalid momentum value: %g", h->momentum);
-		if (h->nesterov && (h->momentum <= 0 || h->dampening != 0))
-			return fail(o, FTSRT_EINVAL, "Nesterov momentum requires a momentum and zero dampening");
-		break;
-	case FTSRT_OPTIM_ADAM:
-	case FTSRT_OPTIM_ADAMW:
-	case FTSRT_OPTIM_ADAMAX:
-	case FTSRT_OPTIM_NADAM:
-	case FTSRT_OPTIM_RADAM:
-		if (!(h->beta1 >= 0 && h->beta1 < 1))
-			return fail(o, FTSRT_EINVAL, "Invalid beta parameter at index 0: %g", h->beta1);
-		if (!(h->beta2 >= 0 && h->beta2 < 1))
-			return fail(o, FTSRT_EINVAL, "Invalid beta parameter at index 1: %g", h->beta2);
-		if (o->kind == FTSRT_OPTIM_NADAM && !(h->momentum_decay >= 0))
-			return fail(o, FTSRT_EINVAL, "Invalid momentum_decay value: %g", h->momentum_decay);
-		break;
-	case FTSRT_OPTIM_ADAGRAD:
-		if (!(h->lr_decay >= 0))
-			return fail(o, FTSRT_EINVAL, "Invalid lr_decay value: %g", h->lr_decay);
-		if (!(h->initial_accumulator_value >= 0))
-			return fail(o, FTSRT_EINVAL, "Invalid initial_accumulator_value value: %g",
-				    h->initial_accumulator_value);
-		break;
-	case FTSRT_OPTIM_ADADELTA:
-		if (!(h->rho >= 0 && h->rho <= 1))
-			return fail(o, FTSRT_EINVAL, "Invalid rho value: %g", h->rho);
-		break;
-	case FTSRT_OPTIM_RMSPROP:
-		if (!(h->momentum >= 0))
-			return fail(o, FTSRT_EINVAL, "Invalid momentum value: %g", h->momentum);
-		if (!(h->alpha >= 0))
-			return fail(o, FTSRT_EINVAL, "Invalid alpha value: %g", h->alpha);
-		break;
-	case FTSRT_OPTIM_RPROP:
-		if (!(0 < h->etaminus && h->etaminus < 1 && 1 < h->etaplus))
-			return fail(o, FTSRT_EINVAL, "Invalid eta values: %g, %g", h->etaminus, h->etaplus);
-		if (!(h->step_size_min <= h->step_size_max))
-			return fail(o, FTSRT_EINVAL, "step_sizes must be ordered");
-		break;
-	case FTSRT_OPTIM_ADAFACTOR:
-		if (!(h->beta2_decay <= 0))
-			return fail(o, FTSRT_EINVAL, "beta2_decay should be <= 0 but is: %g", h->beta2_decay);
-		if (!isnan(h->eps1) && !(h->eps1 >= 0))
-			return fail(o, FTSRT_EINVAL, "epsilon1 should be >= 0 but is: %g", h->eps1);
-		if (!(h->d >= 1))
-			return fail(o, FTSRT_EINVAL, "Clipping threshold d should be >= 1 but is: %g", h->d);
-		break;
-	case FTSRT_OPTIM_MUON:
-		if (!(h->momentum >= 0))
-			return fail(o, FTSRT_EINVAL, "momentum should be >= 0 but is: %g", h->momentum);
-		if (h->ns_steps < 0 || h->ns_steps >= 100)
-			return fail(o, FTSRT_EINVAL, "Number of steps must be less than 100 for computational efficiency");
-		if (h->adjust_lr_fn != FTSRT_MUON_ADJUST_ORIGINAL &&
-		    h->adjust_lr_fn != FTSRT_MUON_ADJUST_MATCH_RMS_ADAMW)
-			return fail(o, FTSRT_EINVAL, "Adjust learning rate function %d is not supported",
-				    h->adjust_lr_fn);
-		break;
-	default:
-		break;
-	}
-	return FTSRT_OK;
-}
-
 FTSRT_API int ftsrt_optim_add_group(ftsrt_optim *o, const struct ftsrt_optim_hparams *hp, int *group)
 {
 	if (!o || !hp)
 		return FTSRT_EINVAL;
 	if (o->stepped)
 		return fail(o, FTSRT_EINVAL, "groups must be added before the first step");
-	int rc = check_hparams(o, hp);
+	int rc = rt_optim_check_hparams(o->kind, hp, o->err, sizeof(o->err));
 	if (rc)
 		return rc;
 	if (o->ngroups == o->capgroups) {
@@ -979,7 +827,7 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int param, const char *nam
 	return FTSRT_EINVAL;
 }
 
-/* --- state import (run.c: optimizer rebuilds and checkpoint restores) ---- */
+/* --- state import (the engine: optimizer rebuilds and checkpoint restores) */
 
 int rt_optim_alloc_state(ftsrt_optim *o)
 {

@@ -1,8 +1,9 @@
 /*
  * optim_int.h - internals shared by the optimizer modules of libftsrt:
- * optim.c (objects, validation, state, the step driver), kern_ref.c (the
- * scalar reference kernels, the oracle), kern_fast.c (fused vectorised
- * kernels) and kern_muon.c (Newton-Schulz with OpenBLAS).
+ * optim.c (objects, state, the step driver), optim_hparams.c (torch's
+ * defaults and constructor checks), kern_ref.c (the scalar reference
+ * kernels, the oracle), kern_fast.c (fused vectorised kernels),
+ * kern_adafactor.c and kern_muon.c (Newton-Schulz with OpenBLAS).
  *
  * Kernel contract: an elementwise kernel updates elements [b, e) of one
  * tensor.  All pointers are arena bases (element 0 of the arena), so the
@@ -63,6 +64,26 @@ typedef void (*rt_kern_fn)(const struct rt_kargs *a, size_t b, size_t e);
 extern const rt_kern_fn rt_kern_ref[FTSRT_OPTIM_NKINDS][2];
 extern const rt_kern_fn rt_kern_fast[FTSRT_OPTIM_NKINDS][2];
 
+/*
+ * The initializer of such a table: the kernels a template instantiated
+ * (kern_inst.h) as <prefix>_<optimizer>_f32 / _f64.  ORDER: enum
+ * ftsrt_optim_kind; AdamW runs Adam's kernel (decoupled decay is a flag).
+ */
+#define RT_KERN_PAIR(name) {name##_f32, name##_f64}
+#define RT_KERN_TABLE(prefix) {                                                 \
+	[FTSRT_OPTIM_SGD] = RT_KERN_PAIR(prefix##_sgd),                         \
+	[FTSRT_OPTIM_ADAM] = RT_KERN_PAIR(prefix##_adam),                       \
+	[FTSRT_OPTIM_ADAMW] = RT_KERN_PAIR(prefix##_adam),                      \
+	[FTSRT_OPTIM_ADAGRAD] = RT_KERN_PAIR(prefix##_adagrad),                 \
+	[FTSRT_OPTIM_ADADELTA] = RT_KERN_PAIR(prefix##_adadelta),               \
+	[FTSRT_OPTIM_ADAMAX] = RT_KERN_PAIR(prefix##_adamax),                   \
+	[FTSRT_OPTIM_NADAM] = RT_KERN_PAIR(prefix##_nadam),                     \
+	[FTSRT_OPTIM_RADAM] = RT_KERN_PAIR(prefix##_radam),                     \
+	[FTSRT_OPTIM_RMSPROP] = RT_KERN_PAIR(prefix##_rmsprop),                 \
+	[FTSRT_OPTIM_RPROP] = RT_KERN_PAIR(prefix##_rprop),                     \
+	[FTSRT_OPTIM_ASGD] = RT_KERN_PAIR(prefix##_asgd),                       \
+}
+
 /* Adafactor over one whole tensor (see kern_ref.c for the algorithm). */
 struct rt_adafactor {
 	int ndim;                       /* the tensor's dimensions */
@@ -110,9 +131,17 @@ int rt_muon_step(int dt, int fast, void *p, const void *g, const struct rt_muon 
 float rt_bf16_round(float x);
 
 /*
- * State import for run.c, which rebuilds an optimizer when FTS adds
- * parameter groups (torch's optimizers take groups at any time, ours only
- * before the first step) and restores checkpoints.
+ * torch's constructor checks of an optimizer of kind for the group
+ * hyper-parameters h (optim_hparams.c): FTSRT_OK, or FTSRT_EINVAL with
+ * torch's message in err[0..errlen).
+ */
+int rt_optim_check_hparams(int kind, const struct ftsrt_optim_hparams *h, char *err, size_t errlen);
+
+/*
+ * State import for the engine (run_groups.c, run_ckpt.c), which rebuilds
+ * an optimizer when FTS adds parameter groups (torch's optimizers take
+ * groups at any time, ours only before the first step) and restores
+ * checkpoints.
  *
  * rt_optim_alloc_state allocates the state arenas as the first step would
  * and freezes the layout.  rt_optim_set_scalars then marks tensor param as

@@ -1,0 +1,128 @@
+/*
+ * run_bind.c - the parameters' memory of a run: where each parameter
+ * lies in the arenas, and the two bindings (the job's parameter and
+ * gradient arenas, zero copy, or one buffer pair per tensor, copied to and
+ * from the run's own arenas around each step).
+ *
+ * Stage: runtime (plan execution).  The run borrows what is bound; in
+ * per-tensor mode the arenas are its own.
+ */
+#include "run_impl.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+/* --- parameters' memory --------------------------------------------------------- */
+
+void *rt_run_param_data(ftsrt_run *r, int i)
+{
+	struct rt_run_param *p = &r->p[i];
+	if (r->tensor_mode)
+		return p->bp;
+	return r->ap ? (char *)r->ap + p->off * r->es : NULL;
+}
+
+bool rt_run_bound(const ftsrt_run *r)
+{
+	if (!r->ap)
+		return false;
+	if (!r->tensor_mode)
+		return true;
+	for (int i = 0; i < r->np; i++)
+		if (!r->p[i].tied && (!r->p[i].bp || !r->p[i].bg))
+			return false;
+	return true;
+}
+
+/* --- binding --------------------------------------------------------------------- */
+
+FTSRT_API int ftsrt_run_nparams(const ftsrt_run *r)
+{
+	return r ? r->np : FTSRT_EINVAL;
+}
+
+FTSRT_API int ftsrt_run_param_index(const ftsrt_run *r, const char *name)
+{
+	if (!r || !name)
+		return FTSRT_EINVAL;
+	for (int i = 0; i < r->np; i++)
+		if (strcmp(r->plan->params[i].name, name) == 0)
+			return i;
+	return FTSRT_EINVAL;
+}
+
+FTSRT_API int ftsrt_run_param_offset(const ftsrt_run *r, int index, size_t *offset, size_t *numel)
+{
+	if (!r || index < 0 || index >= r->np || r->p[index].tied)
+		return FTSRT_EINVAL;
+	if (offset)
+		*offset = r->p[index].off;
+	if (numel)
+		*numel = r->p[index].numel;
+	return FTSRT_OK;
+}
+
+FTSRT_API size_t ftsrt_run_arena_numel(const ftsrt_run *r)
+{
+	return r ? r->numel : 0;
+}
+
+FTSRT_API int ftsrt_run_bind_arena(ftsrt_run *r, void *params, void *grads, size_t numel,
+				   unsigned long long manifest_hash)
+{
+	if (!r)
+		return FTSRT_EINVAL;
+	if (!params || !grads)
+		return rt_run_fail(r, FTSRT_EINVAL, "NULL parameter or gradient arena");
+	if (numel != r->numel)
+		return rt_run_fail(r, FTSRT_EINVAL, "the arena has %zu elements, the plan's parameters %zu",
+				   numel, r->numel);
+	if (manifest_hash && manifest_hash != r->plan->manifest_hash)
+		return rt_run_fail(r, FTSRT_EINVAL, "manifest hash %016llx is not the plan's %016llx",
+				   manifest_hash, (unsigned long long)r->plan->manifest_hash);
+	if (r->tensor_mode) {
+		rt_run_dealloc(r, r->ap, r->numel * r->es);
+		rt_run_dealloc(r, r->ag, r->numel * r->es);
+		r->tensor_mode = false;
+	}
+	r->ap = params;
+	r->ag = grads;
+	return FTSRT_OK;
+}
+
+FTSRT_API int ftsrt_run_bind(ftsrt_run *r, const char *name, int index, void *param, void *grad, int ndim,
+			     const long long *shape)
+{
+	if (!r)
+		return FTSRT_EINVAL;
+	int i = name ? ftsrt_run_param_index(r, name) : index;
+	if (i < 0 || i >= r->np)
+		return rt_run_fail(r, FTSRT_EINVAL, "no parameter %s%s", name ? name : "at index ",
+				   name ? "" : "?");
+	struct rt_run_param *p = &r->p[i];
+	if (p->tied)
+		return rt_run_fail(r, FTSRT_EINVAL, "'%s' is tied to another parameter: bind that one",
+				   r->plan->params[i].name);
+	if (!param || !grad || ndim != p->ndim || (ndim && !shape))
+		return rt_run_fail(r, FTSRT_EINVAL, "'%s': bad buffers or number of dimensions",
+				   r->plan->params[i].name);
+	for (int k = 0; k < ndim; k++)
+		if (shape[k] != p->shape[k])
+			return rt_run_fail(r, FTSRT_EINVAL, "'%s': dimension %d is %lld, the manifest says %ld",
+					   r->plan->params[i].name, k, shape[k], p->shape[k]);
+	if (!r->tensor_mode) {
+		void *a = rt_run_alloc(r, r->numel * r->es), *g = rt_run_alloc(r, r->numel * r->es);
+		if (!a || !g) {
+			rt_run_dealloc(r, a, r->numel * r->es);
+			rt_run_dealloc(r, g, r->numel * r->es);
+			return rt_run_fail(r, FTSRT_ENOMEM, "out of memory");
+		}
+		r->ap = a;
+		r->ag = g;
+		r->tensor_mode = true;
+	}
+	p->bp = param;
+	p->bg = grad;
+	return FTSRT_OK;
+}
