@@ -2,12 +2,12 @@
  * ckpt.h - the checkpoint container of libftsrt: byte buffers, the file
  * header and CRC, and atomic file writes.
  *
- * Stage: runtime (plan execution).  run.c decides what a checkpoint holds
- * (see "CHECKPOINT BODY" in run.c); this file owns how it is framed and
+ * Stage: runtime (plan execution).  run_ckpt.c decides what a checkpoint holds
+ * (see "CHECKPOINT BODY" in run_ckpt.c); this file owns how it is framed and
  * how it reaches the disk so that a crash never damages the last good one.
  *
  * FILE FORMAT (major 1; little-endian): the header (struct
- * rt_ckpt_header below, 40 bytes), the body (run.c), then the CRC-32C of
+ * rt_ckpt_header below, 40 bytes), the body (run_ckpt.c), then the CRC-32C of
  * every byte before it (u32).  magic is 89 46 54 4B 0D 0A 1A 0A
  * ("\x89FTK\r\n\x1a\n"); a reader refuses another major, and reads
  * header_size bytes of header (32 in minor 0, which had no plan identity),
