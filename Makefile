@@ -26,8 +26,9 @@ pkgconfigdir ?= $(libdir)/pkgconfig
 pythondir   ?= $(libdir)/ftsc/python
 INSTALL     ?= install
 
-VERSION     := 0.1.0
-SOVERSION   := 0
+# libftsrt's version and soname come from runtime/ftsrt.h (one place)
+VERSION     := $(shell sed -n 's/^\#define FTSRT_VERSION_STRING "\(.*\)"/\1/p' runtime/ftsrt.h)
+SOVERSION   := $(shell sed -n 's/^\#define FTSRT_VERSION_MAJOR \([0-9]*\)/\1/p' runtime/ftsrt.h)
 
 CC      ?= cc
 FLEX    ?= flex
@@ -213,6 +214,7 @@ test: all $(TEST_BIN)
 
 lint:
 	mandoc -Tlint -Wwarning $(MAN_PAGES)
+	$(PYTHON) tests/man/api.py runtime/ftsrt.h man/libftsrt.3
 
 check: test lint pytest pyinstall-test
 
@@ -314,7 +316,7 @@ FUZZ_PROPERTY_CASES ?= 20000
 FUZZ_PROPERTY_SEED ?= 1000
 FUZZ_FLAGS   := -std=c11 -g -O1 -D_GNU_SOURCE -Iruntime -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all
-FUZZ_RT_SRC  := runtime/plan.c runtime/plan_records.c runtime/plan_identity.c runtime/plan_api.c runtime/lambda.c runtime/version.c runtime/mem.c
+FUZZ_RT_SRC  := runtime/plan.c runtime/plan_records.c runtime/plan_identity.c runtime/plan_api.c runtime/lambda.c runtime/err.c runtime/mem.c
 
 $(B)/fuzz/fuzz_plan: tests/fuzz/fuzz_plan.c $(FUZZ_RT_SRC) runtime/plan.h runtime/plan_format.h \
 		runtime/plan_ops.def runtime/plan_records.def runtime/lambda.h runtime/ftsrt.h

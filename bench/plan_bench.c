@@ -36,17 +36,17 @@ int main(int argc, char **argv)
 	if (runs < 1)
 		runs = 1;
 	double *t = malloc(sizeof(double) * (size_t)runs);
-	char msg[256];
+	ftsrt_error err;
 	if (!t)
 		return 2;
 	for (int i = 0; i < runs; i++) {
 		ftsrt_plan *p;
 		double t0 = now_ms();
-		int rc = ftsrt_plan_open(&p, argv[1], msg, sizeof(msg));
+		int rc = ftsrt_plan_open(&p, argv[1], NULL, &err);
 		ftsrt_plan_close(p);
 		t[i] = now_ms() - t0;
 		if (rc) {
-			fprintf(stderr, "plan_bench: %s: %s\n", argv[1], msg);
+			fprintf(stderr, "plan_bench: %s: %s\n", argv[1], err.message);
 			return 1;
 		}
 	}

@@ -216,7 +216,9 @@ static int32_t view_class(struct pv *b, const struct cls_src *cs, bool scheduler
 	rc = &b->cls[rec];
 	rc->args = args;
 	rc->nargs = (uint32_t)cls->nargs;
-	if (scheduler ? rt_sched_kind_from_name(cls->path) < 0 : ftsrt_optim_kind_from_name(cls->path) < 0)
+	int32_t okind;
+	if (scheduler ? rt_sched_kind_from_name(cls->path) < 0
+		      : ftsrt_optim_kind_from_name(cls->path, &okind, NULL) != 0)
 		problem(b, rec, "%s is not %s libftsrt can run", cls->path,
 			scheduler ? "an lr scheduler" : "an optimizer");
 	if (!scheduler) {

@@ -4,9 +4,35 @@
  * This is the only installed header.  It is self-contained and free of
  * global state: every object is an opaque handle the caller owns.
  *
- * Contents: the version and status vocabulary, plan loading (a plan is
- * the binary file `ftsc build` writes, see ftsplan(5)), and the optimizers.
- * See libftsrt(3).
+ * Contents: conventions, plans (the binary file `ftsc build` writes, see
+ * ftsplan(5)), optimizers and runs.  See libftsrt(3).
+ *
+ * CONVENTIONS (the whole interface follows them)
+ *
+ * Errors.  A function that can fail returns int: FTSRT_OK (0) or a
+ * negative enum ftsrt_status, and takes a last argument ftsrt_error *err.
+ * On failure, when err is not NULL, *err receives the status and a
+ * one-line message; on success *err is left as it was.  There is no other
+ * error channel (no errno, no per-object "last error", no exit or abort).
+ * Functions that cannot fail return their value and take no err.
+ *
+ * Types.  Element counts, offsets and byte sizes of memory: size_t.
+ * Indices and counts of a plan's or a run's objects (parameters, phases,
+ * groups, state slots) and enumeration values: int32_t (-1 where "none"
+ * is allowed).  Epochs, steps, shapes and depths: int64_t.  Hashes and
+ * identities: uint64_t.  Real values: double.  Yes/no: bool.
+ *
+ * Structs.  Every struct passed in or out begins with size_t struct_size,
+ * which the caller sets to sizeof the struct it was compiled with (the
+ * FTSRT_INIT macro does).  The library reads or writes only that many
+ * bytes: a caller built against an older header keeps working when later
+ * versions append fields, and a newer caller's extra fields must be zero
+ * (otherwise FTSRT_EINVAL: it asks for something this library lacks).
+ * Where an options pointer may be NULL, NULL means every default, and an
+ * options struct of zeros (FTSRT_INIT) means the same: every option's
+ * default is its zero value, or zero stands for it.  (For maintainers: a
+ * new field goes after the previous version's sizeof, never into padding,
+ * so that struct_size always tells old callers from new ones.)
  */
 #ifndef FTSRT_H
 #define FTSRT_H
@@ -21,11 +47,12 @@ extern "C" {
 #define FTSRT_API
 #endif
 
-#define FTSRT_VERSION_MAJOR 0
-#define FTSRT_VERSION_MINOR 1
+#define FTSRT_VERSION_MAJOR 1
+#define FTSRT_VERSION_MINOR 0
 #define FTSRT_VERSION_PATCH 0
-#define FTSRT_VERSION_STRING "0.1.0"
+#define FTSRT_VERSION_STRING "1.0.0"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,27 +68,39 @@ enum ftsrt_status {
 	FTSRT_EBUSY = -6,               /* a checkpoint directory is in use by another run */
 };
 
-/* The library's version string ("0.1.0"); static storage. */
+/* Why a call failed (see CONVENTIONS). */
+typedef struct ftsrt_error {
+	int status;                     /* enum ftsrt_status */
+	char message[1024];             /* one line, NUL-terminated */
+} ftsrt_error;
+
+/* `struct T x = FTSRT_INIT(struct T);` sets x.struct_size, zeroes the rest. */
+#define FTSRT_INIT(T) ((T){.struct_size = sizeof(T)})
+
+/* The structs of the interface, for ftsrt_struct_size. */
+enum ftsrt_struct {
+	FTSRT_STRUCT_ERROR = 0,         /* ftsrt_error (which has no struct_size) */
+	FTSRT_STRUCT_PLAN_OPTIONS,
+	FTSRT_STRUCT_PLAN_PARAM,
+	FTSRT_STRUCT_PLAN_PHASE,
+	FTSRT_STRUCT_OPTIM_HPARAMS,
+	FTSRT_STRUCT_OPTIM_OPTIONS,
+	FTSRT_STRUCT_RUN_OPTIONS,
+	FTSRT_STRUCT_RUN_EVENT,
+	FTSRT_STRUCT_RUN_GROUP,
+	FTSRT_STRUCT_COUNT_             /* number of structs, not a struct */
+};
+
+/* sizeof each struct as this library was built, or 0 for an unknown one:
+ * a binding that mirrors the structs in another language checks its
+ * mirrors against it. */
+FTSRT_API size_t ftsrt_struct_size(int32_t which);
+
+/* The library's version string ("1.0.0"); static storage. */
 FTSRT_API const char *ftsrt_version(void);
 
 /* A short English description of a status code; static storage. */
 FTSRT_API const char *ftsrt_strerror(int status);
-
-/*
- * Plans (ftsplan(5)).
- *
- * ftsrt_plan_open maps a plan file and validates all of it before
- * returning: magic, versions, every CRC-32C, every offset, length and index,
- * every enumeration, every string and every lr_lambda program.  A plan that
- * opened is consistent; the accessors below need no further checks.  No
- * input file makes it crash, abort or exit.
- *
- * Ownership: the caller owns the handle and releases it with
- * ftsrt_plan_close.  Every pointer the accessors return (strings, arrays)
- * is borrowed from the plan and stays valid until ftsrt_plan_close.  A plan
- * is immutable: any number of threads may read one open plan.
- */
-typedef struct ftsrt_plan ftsrt_plan;
 
 /*
  * An allocator, like lua_Alloc: nsize 0 frees ptr (returns NULL);
@@ -71,31 +110,49 @@ typedef struct ftsrt_plan ftsrt_plan;
 typedef void *(*ftsrt_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
 
 /*
- * Open and validate the plan at path; on success *out gets the handle.
- * Returns FTSRT_OK, FTSRT_EINVAL (NULL arguments), FTSRT_EIO (cannot read),
- * FTSRT_EFORMAT (not a valid plan), FTSRT_EVERSION (needs a newer reader)
- * or FTSRT_ENOMEM.  On failure *out is NULL and, when msg is not NULL, a
- * NUL-terminated reason of at most msglen bytes is written to msg
- * ("section PHAS: phase 2 thaws parameter 91 of 90").
+ * Plans (ftsplan(5)).
+ *
+ * ftsrt_plan_open reads a plan file and validates all of it before
+ * returning: magic, versions, every CRC-32C, every offset, length and
+ * index, every enumeration, every string and every lr_lambda program.  A
+ * plan that opened is consistent; the accessors below need no further
+ * checks.  No input file makes it crash, abort or exit.
+ *
+ * Ownership: the caller owns the handle and releases it with
+ * ftsrt_plan_close.  Every pointer the accessors return (strings, arrays)
+ * is borrowed from the plan and stays valid until ftsrt_plan_close.  A plan
+ * is immutable: any number of threads may read one open plan.
  */
-FTSRT_API int ftsrt_plan_open(ftsrt_plan **out, const char *path, char *msg, size_t msglen);
+typedef struct ftsrt_plan ftsrt_plan;
 
-/* ftsrt_plan_open with an allocator (NULL: malloc/realloc/free) and its ud. */
-FTSRT_API int ftsrt_plan_open_ex(ftsrt_plan **out, const char *path, ftsrt_alloc_fn alloc,
-				 void *ud, char *msg, size_t msglen);
+/* Options of ftsrt_plan_open and ftsrt_plan_open_mem. */
+struct ftsrt_plan_options {
+	size_t struct_size;
+	ftsrt_alloc_fn alloc;           /* NULL: malloc/realloc/free */
+	void *alloc_ud;                 /* alloc's context */
+};
 
 /*
- * Open a plan held in memory: data[0..len) is copied (the caller keeps
- * ownership of data and may free it on return).  Same statuses.
+ * Open and validate the plan at path; on success *out gets the handle.
+ * Returns FTSRT_OK, FTSRT_EINVAL (NULL arguments), FTSRT_EIO (cannot read),
+ * FTSRT_EFORMAT (not a valid plan: err says where, "section PHAS: phase 2
+ * thaws parameter 91 of 90"), FTSRT_EVERSION (needs a newer reader) or
+ * FTSRT_ENOMEM.  On failure *out is NULL.
  */
-FTSRT_API int ftsrt_plan_open_mem(ftsrt_plan **out, const void *data, size_t len,
-				  char *msg, size_t msglen);
+FTSRT_API int ftsrt_plan_open(ftsrt_plan **out, const char *path,
+			      const struct ftsrt_plan_options *opt, ftsrt_error *err);
 
-/* Unmap and free a plan; NULL is a no-op.  Borrowed pointers die here. */
+/* Open a plan held in memory: data[0..len) is copied (the caller keeps
+ * ownership of data and may free it on return).  Same statuses. */
+FTSRT_API int ftsrt_plan_open_mem(ftsrt_plan **out, const void *data, size_t len,
+				  const struct ftsrt_plan_options *opt, ftsrt_error *err);
+
+/* Free a plan; NULL is a no-op.  Borrowed pointers die here. */
 FTSRT_API void ftsrt_plan_close(ftsrt_plan *p);
 
-/* The plan's format version (major, minor). */
-FTSRT_API void ftsrt_plan_format(const ftsrt_plan *p, int *major, int *minor);
+/* The plan's format version (ftsplan(5): major, minor). */
+FTSRT_API int32_t ftsrt_plan_format_major(const ftsrt_plan *p);
+FTSRT_API int32_t ftsrt_plan_format_minor(const ftsrt_plan *p);
 
 /* The manifest hash recorded in the plan (see ftsrt_manifest_hash). */
 FTSRT_API uint64_t ftsrt_plan_manifest_hash(const ftsrt_plan *p);
@@ -108,50 +165,58 @@ FTSRT_API uint64_t ftsrt_plan_manifest_hash(const ftsrt_plan *p);
  * add each parameter with ftsrt_manifest_hash_add; or hash arrays at once
  * with ftsrt_manifest_hash.  Pure functions.
  */
-#define FTSRT_MANIFEST_HASH_INIT 0xcbf29ce484222325ull
-FTSRT_API uint64_t ftsrt_manifest_hash_add(uint64_t h, const char *name, int ndim,
+#define FTSRT_MANIFEST_HASH_INIT UINT64_C(0xcbf29ce484222325)
+FTSRT_API uint64_t ftsrt_manifest_hash_add(uint64_t h, const char *name, int32_t ndim,
 					   const int64_t *dims, const char *dtype);
-FTSRT_API uint64_t ftsrt_manifest_hash(size_t n, const char *const *names, const int *ndims,
+FTSRT_API uint64_t ftsrt_manifest_hash(size_t n, const char *const *names, const int32_t *ndims,
 				       const int64_t *const *dims, const char *const *dtypes);
 
 /*
  * Confirm that the model a job has is the one the plan was checked
  * against: FTSRT_OK when hash equals the plan's manifest hash, else
- * FTSRT_EINVAL (and a message in msg when msg is not NULL).
+ * FTSRT_EINVAL (err names both hashes).
  */
-FTSRT_API int ftsrt_plan_bind(const ftsrt_plan *p, uint64_t hash, char *msg, size_t msglen);
+FTSRT_API int ftsrt_plan_bind(const ftsrt_plan *p, uint64_t hash, ftsrt_error *err);
 
 /* Manifest entries (tied aliases included), in registration order. */
-FTSRT_API size_t ftsrt_plan_nparams(const ftsrt_plan *p);
+FTSRT_API int32_t ftsrt_plan_nparams(const ftsrt_plan *p);
 
-/*
- * Parameter i: its name, ndim, dims (ndim entries), dtype name and the
- * index of the parameter it is tied to (-1 when none).  Any output may be
- * NULL.  Returns FTSRT_OK, or FTSRT_EINVAL when i is out of range.
- */
-FTSRT_API int ftsrt_plan_param(const ftsrt_plan *p, size_t i, const char **name, int *ndim,
-			       const int64_t **dims, const char **dtype, int *tied_to);
+/* One manifest entry (filled by ftsrt_plan_param; strings and dims borrowed). */
+struct ftsrt_plan_param {
+	size_t struct_size;
+	const char *name;
+	int32_t ndim;
+	const int64_t *dims;            /* ndim entries */
+	const char *dtype;              /* "float32", ... */
+	int32_t tied_to;                /* the entry it is tied to, or -1 */
+};
 
-/* One phase of the schedule (plain data filled by ftsrt_plan_phase). */
+/* Fill *out with entry i.  Returns FTSRT_OK or FTSRT_EINVAL (i out of range). */
+FTSRT_API int ftsrt_plan_param(const ftsrt_plan *p, int32_t i, struct ftsrt_plan_param *out,
+			       ftsrt_error *err);
+
+/* One phase of the schedule (filled by ftsrt_plan_phase; pointers borrowed). */
 struct ftsrt_plan_phase {
+	size_t struct_size;
 	int64_t index;                  /* phase number (== its position) */
 	int64_t max_transition_epoch;   /* -1: early stopping decides */
 	double lr;                      /* lr of the groups it adds */
-	const uint32_t *params;         /* manifest indices it thaws (borrowed) */
-	size_t nparams;
-	int new_optimizer;              /* reinitializes the optimizer (bool) */
-	int new_lr_scheduler;           /* reinitializes the scheduler (bool) */
+	const int32_t *params;          /* manifest indices it thaws */
+	int32_t nparams;
+	bool new_optimizer;             /* reinitializes the optimizer */
+	bool new_lr_scheduler;          /* reinitializes the scheduler */
 	const char *optimizer;          /* class path of the new optimizer, or NULL */
 	const char *lr_scheduler;       /* class path of the new scheduler, or NULL */
 	const char *src_file;           /* schedule file, or NULL (stripped plan) */
-	unsigned src_line;              /* 1-based line of the phase key, 0 when stripped */
+	int32_t src_line;               /* 1-based line of the phase key, 0 when stripped */
 };
 
 /* Phases in the plan (every phase of the schedule). */
-FTSRT_API size_t ftsrt_plan_nphases(const ftsrt_plan *p);
+FTSRT_API int32_t ftsrt_plan_nphases(const ftsrt_plan *p);
 
 /* Fill *out with phase i.  Returns FTSRT_OK or FTSRT_EINVAL. */
-FTSRT_API int ftsrt_plan_phase(const ftsrt_plan *p, size_t i, struct ftsrt_plan_phase *out);
+FTSRT_API int ftsrt_plan_phase(const ftsrt_plan *p, int32_t i, struct ftsrt_plan_phase *out,
+			       ftsrt_error *err);
 
 /* The last phase that runs (FinetuningScheduler max_depth, resolved). */
 FTSRT_API int64_t ftsrt_plan_max_depth(const ftsrt_plan *p);
@@ -165,11 +230,9 @@ enum ftsrt_dump_what {
 	FTSRT_DUMP_ALL = 1,             /* `ftsc dump`: every section, stable text */
 };
 
-/*
- * Print a stable, human-readable listing of p to out.  Returns FTSRT_OK,
- * FTSRT_EINVAL (bad arguments) or FTSRT_EIO (a write failed).
- */
-FTSRT_API int ftsrt_plan_dump(const ftsrt_plan *p, FILE *out, int what);
+/* Print a stable, human-readable listing of p to out.  Returns FTSRT_OK,
+ * FTSRT_EINVAL (bad arguments) or FTSRT_EIO (a write failed). */
+FTSRT_API int ftsrt_plan_dump(const ftsrt_plan *p, FILE *out, int32_t what, ftsrt_error *err);
 
 /*
  * Optimizers (torch.optim semantics, torch 2.11, foreach=False).
@@ -239,6 +302,7 @@ enum ftsrt_muon_adjust {
  * ftsrt_optim_add_group.
  */
 struct ftsrt_optim_hparams {
+	size_t struct_size;
 	double lr;                      /* all */
 	double weight_decay;            /* all but Rprop */
 	double momentum;                /* SGD, RMSprop, Muon */
@@ -261,32 +325,29 @@ struct ftsrt_optim_hparams {
 	double beta2_decay;             /* Adafactor */
 	double d;                       /* Adafactor clipping threshold */
 	double ns_a, ns_b, ns_c;        /* Muon ns_coefficients */
-	int ns_steps;                   /* Muon */
-	int adjust_lr_fn;               /* Muon: enum ftsrt_muon_adjust */
-	int nesterov;                   /* SGD, Muon (bool) */
-	int maximize;                   /* all but Muon (bool) */
-	int amsgrad;                    /* Adam, AdamW (bool) */
-	int decoupled_weight_decay;     /* Adam (AdamW forces it), NAdam, RAdam (bool) */
-	int centered;                   /* RMSprop (bool) */
-	int muon_bf16;                  /* Muon: emulate torch's bfloat16 Newton-Schulz (bool, default 1) */
-	int muon_use_addmm;             /* Muon: torch.addmm form of the iteration (bool, default 1) */
+	int32_t ns_steps;               /* Muon */
+	int32_t adjust_lr_fn;           /* Muon: enum ftsrt_muon_adjust */
+	bool nesterov;                  /* SGD, Muon */
+	bool maximize;                  /* all but Muon */
+	bool amsgrad;                   /* Adam, AdamW */
+	bool decoupled_weight_decay;    /* Adam (AdamW forces it), NAdam, RAdam */
+	bool centered;                  /* RMSprop */
+	bool muon_bf16;                 /* Muon: emulate torch's bfloat16 Newton-Schulz (default true) */
+	bool muon_use_addmm;            /* Muon: torch.addmm form of the iteration (default true) */
 };
 
-/*
- * Fill *hp with torch's defaults for kind.  Returns FTSRT_OK, or
- * FTSRT_EINVAL for an unknown kind or NULL hp.
- */
-FTSRT_API int ftsrt_optim_hparams_default(int kind, struct ftsrt_optim_hparams *hp);
+/* Fill *hp (struct_size set by the caller) with torch's defaults for kind.
+ * Returns FTSRT_OK, or FTSRT_EINVAL for an unknown kind or a bad hp. */
+FTSRT_API int ftsrt_optim_hparams_default(int32_t kind, struct ftsrt_optim_hparams *hp,
+					  ftsrt_error *err);
 
-/*
- * The kind named by name: torch's class name in any letter case, with or
+/* The kind named by name: torch's class name in any letter case, with or
  * without the "torch.optim." prefix ("AdamW", "torch.optim.adamw").
- * Returns the kind, or FTSRT_EINVAL.
- */
-FTSRT_API int ftsrt_optim_kind_from_name(const char *name);
+ * Returns FTSRT_OK with *kind set, or FTSRT_EINVAL. */
+FTSRT_API int ftsrt_optim_kind_from_name(const char *name, int32_t *kind, ftsrt_error *err);
 
 /* torch's class name of kind ("AdamW"), or NULL; static storage. */
-FTSRT_API const char *ftsrt_optim_kind_name(int kind);
+FTSRT_API const char *ftsrt_optim_kind_name(int32_t kind);
 
 /*
  * The i-th state slot torch keeps per parameter for kind, in torch's order
@@ -296,19 +357,27 @@ FTSRT_API const char *ftsrt_optim_kind_name(int kind);
  * one (Adafactor row_var/col_var).  Returns FTSRT_OK, or FTSRT_EINVAL past
  * the last slot or for a bad kind.
  */
-FTSRT_API int ftsrt_optim_kind_slot(int kind, int i, const char **name, int *shape);
+FTSRT_API int ftsrt_optim_kind_slot(int32_t kind, int32_t i, const char **name, int32_t *shape,
+				    ftsrt_error *err);
+
+/* Options of ftsrt_optim_new. */
+struct ftsrt_optim_options {
+	size_t struct_size;
+	ftsrt_alloc_fn alloc;           /* NULL: malloc/realloc/free; every allocation of
+					 * the optimizer goes through it (state, scratch) */
+	void *alloc_ud;                 /* alloc's context */
+	int32_t threads;                /* threads of the step's parallel region, 1..4096
+					 * (0: the default, 1) */
+	int32_t kernels;                /* enum ftsrt_kernels (FTSRT_KERNELS_FAST) */
+};
 
 /*
  * Create an optimizer of the given kind and dtype in *out.  The caller owns
  * the object and releases it with ftsrt_optim_free.  Returns FTSRT_OK,
- * FTSRT_EINVAL (bad kind or dtype, NULL out) or FTSRT_ENOMEM.
+ * FTSRT_EINVAL (bad kind, dtype or option, NULL out) or FTSRT_ENOMEM.
  */
-FTSRT_API int ftsrt_optim_new(ftsrt_optim **out, int kind, int dtype);
-
-/* ftsrt_optim_new with an allocator (NULL: malloc) that every allocation of
- * the optimizer goes through: its state arenas, scratch and tables. */
-FTSRT_API int ftsrt_optim_new_ex(ftsrt_optim **out, int kind, int dtype, ftsrt_alloc_fn alloc,
-				 void *ud);
+FTSRT_API int ftsrt_optim_new(ftsrt_optim **out, int32_t kind, int32_t dtype,
+			      const struct ftsrt_optim_options *opt, ftsrt_error *err);
 
 /* Release o and all its state; NULL is a no-op. */
 FTSRT_API void ftsrt_optim_free(ftsrt_optim *o);
@@ -317,10 +386,10 @@ FTSRT_API void ftsrt_optim_free(ftsrt_optim *o);
  * Add a parameter group with hyper-parameters *hp (copied) and store its
  * index in *group (may be NULL).  Runs torch's constructor checks: negative
  * or non-finite values, betas outside [0, 1), Nesterov without momentum,
- * and so on give FTSRT_EINVAL; ftsrt_optim_errmsg says which.
+ * and so on give FTSRT_EINVAL, err saying which.
  */
 FTSRT_API int ftsrt_optim_add_group(ftsrt_optim *o, const struct ftsrt_optim_hparams *hp,
-				    int *group);
+				    int32_t *group, ftsrt_error *err);
 
 /*
  * Add a parameter tensor of ndim dimensions shape[0..ndim-1] (ndim 0 is a
@@ -328,20 +397,14 @@ FTSRT_API int ftsrt_optim_add_group(ftsrt_optim *o, const struct ftsrt_optim_hpa
  * arenas goes to *offset (may be NULL).  Muon accepts only 2-D tensors.
  * Returns FTSRT_OK, FTSRT_EINVAL or FTSRT_ENOMEM.
  */
-FTSRT_API int ftsrt_optim_add_param(ftsrt_optim *o, int group, int ndim, const long *shape,
-				    size_t *offset);
+FTSRT_API int ftsrt_optim_add_param(ftsrt_optim *o, int32_t group, int32_t ndim,
+				    const int64_t *shape, size_t *offset, ftsrt_error *err);
 
 /* Total elements of the parameter arena (sum of all tensors' numel). */
 FTSRT_API size_t ftsrt_optim_numel(const ftsrt_optim *o);
 
 /* Set group's learning rate for the following steps (a scheduler's job). */
-FTSRT_API int ftsrt_optim_set_lr(ftsrt_optim *o, int group, double lr);
-
-/* Threads for the step's parallel region (>= 1; default 1). */
-FTSRT_API int ftsrt_optim_set_threads(ftsrt_optim *o, int nthreads);
-
-/* Choose FTSRT_KERNELS_FAST (default) or FTSRT_KERNELS_REF. */
-FTSRT_API int ftsrt_optim_set_kernels(ftsrt_optim *o, int kernels);
+FTSRT_API int ftsrt_optim_set_lr(ftsrt_optim *o, int32_t group, double lr, ftsrt_error *err);
 
 /*
  * One optimizer step over the whole arena: params (numel elements of the
@@ -349,7 +412,8 @@ FTSRT_API int ftsrt_optim_set_kernels(ftsrt_optim *o, int kernels);
  * for the call.  numel must equal ftsrt_optim_numel.  Returns FTSRT_OK,
  * FTSRT_EINVAL or FTSRT_ENOMEM (state is allocated on the first step).
  */
-FTSRT_API int ftsrt_optim_step(ftsrt_optim *o, void *params, const void *grads, size_t numel);
+FTSRT_API int ftsrt_optim_step(ftsrt_optim *o, void *params, const void *grads, size_t numel,
+			       ftsrt_error *err);
 
 /*
  * A step restricted to elements [begin, end) of the arena (a shard).
@@ -358,7 +422,7 @@ FTSRT_API int ftsrt_optim_step(ftsrt_optim *o, void *params, const void *grads, 
  * on whole tensors: for them begin and end must fall on tensor boundaries.
  */
 FTSRT_API int ftsrt_optim_step_range(ftsrt_optim *o, void *params, const void *grads,
-				     size_t numel, size_t begin, size_t end);
+				     size_t numel, size_t begin, size_t end, ftsrt_error *err);
 
 /*
  * State of parameter param: slot name (torch's name).  For a tensor slot,
@@ -368,15 +432,11 @@ FTSRT_API int ftsrt_optim_step_range(ftsrt_optim *o, void *params, const void *g
  * FTSRT_OK, or FTSRT_EINVAL when the slot does not exist (yet: state is
  * created by the first step, as in torch).
  */
-FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int param, const char *name,
-				void **data, size_t *n, double *value);
-
-/* The last error message of o (static or owned by o); "" when none. */
-FTSRT_API const char *ftsrt_optim_errmsg(const ftsrt_optim *o);
+FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int32_t param, const char *name,
+				void **data, size_t *n, double *value, ftsrt_error *err);
 
 /*
- * Runs: executing a plan in a training loop (ftsrt_plan and ftsrt_alloc_fn:
- * see the plan section).
+ * Runs: executing a plan in a training loop.
  *
  * An ftsrt_run drives one training job through a plan the way
  * finetuning-scheduler (FTS 2.14) drives a Lightning run: which parameters
@@ -387,7 +447,7 @@ FTSRT_API const char *ftsrt_optim_errmsg(const ftsrt_optim *o);
  *
  * Memory: the job owns two flat arenas in the run's dtype, parameters and
  * gradients, holding every manifest parameter that is not tied to another
- * (tied_to "-"), in manifest order; ftsrt_run_param_offset gives each
+ * (tied_to -1), in manifest order; ftsrt_run_param_offset gives each
  * one's element range.  Bind them with ftsrt_run_bind_arena (zero copy),
  * or bind each tensor where it lives with ftsrt_run_bind (the run then
  * gathers gradients and scatters parameters around every step).  Only
@@ -404,22 +464,23 @@ FTSRT_API const char *ftsrt_optim_errmsg(const ftsrt_optim *o);
  *
  * No global state: any number of runs may live in one process, over the
  * same plan or different ones; one run is not safe to use from two
- * threads at once.  Functions return FTSRT_OK or a negative FTSRT_E*
- * code, with a message in ftsrt_run_errmsg.  libftsrt never exits or
- * aborts on bad plans, bad calls or out-of-memory.
+ * threads at once.
  */
 typedef struct ftsrt_run ftsrt_run;
 
 /* Options of a run; fill with ftsrt_run_options_default, change what differs. */
 struct ftsrt_run_options {
-	int dtype;                      /* enum ftsrt_dtype of the arenas (FTSRT_F32) */
-	int threads;                    /* threads of the step's parallel region (1) */
-	int kernels;                    /* enum ftsrt_kernels (FTSRT_KERNELS_FAST) */
+	size_t struct_size;
+	int32_t dtype;                  /* enum ftsrt_dtype of the arenas (FTSRT_F32) */
+	int32_t threads;                /* threads of the step's parallel region, 1..4096
+					 * (0: the default, 1) */
+	int32_t kernels;                /* enum ftsrt_kernels (FTSRT_KERNELS_FAST) */
+	bool save_last;                 /* also write last.ftsckpt every epoch (false) */
 	const char *ckpt_dir;           /* directory for checkpoint files (copied);
 					 * NULL: the best checkpoint is kept in memory */
-	int save_last;                  /* bool: also write last.ftsckpt every epoch */
 	double scale;                   /* 1: the plan's shapes; 0 < s < 1 shrinks every
-					 * dimension to max(1, round(d * s)) (synthetic runs) */
+					 * dimension to max(1, round(d * s)) (synthetic
+					 * runs); 0: the default, 1 */
 	ftsrt_alloc_fn alloc;           /* NULL: malloc/realloc/free */
 	void *alloc_ud;                 /* alloc's context */
 };
@@ -427,7 +488,8 @@ struct ftsrt_run_options {
 /* Kinds of event a run reports (ftsrt_run_next_event). */
 enum ftsrt_run_event_kind {
 	FTSRT_EV_TRANSITION = 1,        /* phase `phase` starts at epoch `epoch` */
-	FTSRT_EV_CKPT_SAVED,            /* a checkpoint was written (text: its path or "memory") */
+	FTSRT_EV_CKPT_SAVED,            /* a checkpoint was written (text: its file, or that the
+					 * best checkpoint is kept in memory) */
 	FTSRT_EV_BEST_RESTORED,         /* the best checkpoint (phase `phase`) was restored */
 	FTSRT_EV_FINISHED,              /* training is over; `reason` says why */
 	FTSRT_EV_WARNING,               /* FTS would warn (text says what) */
@@ -445,63 +507,58 @@ enum ftsrt_run_stop {
 
 /* One event.  text is owned by the run and valid until the next call on it. */
 struct ftsrt_run_event {
-	int kind;                       /* enum ftsrt_run_event_kind */
-	long epoch;                     /* the epoch it belongs to (0-based) */
-	int phase;                      /* the phase it concerns */
-	int reason;                     /* FTSRT_EV_FINISHED: enum ftsrt_run_stop */
+	size_t struct_size;
+	int32_t kind;                   /* enum ftsrt_run_event_kind */
+	int32_t phase;                  /* the phase it concerns */
+	int64_t epoch;                  /* the epoch it belongs to (0-based) */
+	int32_t reason;                 /* FTSRT_EV_FINISHED: enum ftsrt_run_stop */
 	const char *text;               /* a one-line description */
 };
 
 /* One parameter group as the optimizer holds it now. */
 struct ftsrt_run_group {
+	size_t struct_size;
 	double lr;                      /* the lr the next step uses */
 	double initial_lr;              /* torch's initial_lr; NaN when absent */
 	double weight_decay;            /* the group's weight decay */
-	int phase;                      /* the phase that added it */
-	int no_decay;                   /* bool: the no_decay half of a pair */
-	int nparams;                    /* parameters in it */
-	const int *params;              /* their manifest indices (borrowed, valid until
+	int32_t phase;                  /* the phase that added it */
+	bool no_decay;                  /* the no_decay half of a pair */
+	int32_t nparams;                /* parameters in it */
+	const int32_t *params;          /* their manifest indices (borrowed, valid until
 					 * the next call that changes the run) */
 };
 
-/* Fill *o with the defaults above.  Returns FTSRT_OK or FTSRT_EINVAL (NULL). */
-FTSRT_API int ftsrt_run_options_default(struct ftsrt_run_options *o);
+/* Fill *o (struct_size set by the caller) with the defaults above. */
+FTSRT_API int ftsrt_run_options_default(struct ftsrt_run_options *o, ftsrt_error *err);
 
 /*
  * Create a run of plan in *out, at epoch 0 with phase 0 thawed (or later,
  * when phase 0's max_transition_epoch is 0).  plan is borrowed and must
- * stay open until ftsrt_run_free; opt (may be NULL for the defaults) is
- * copied.  The caller owns *out.  Returns FTSRT_OK, FTSRT_EINVAL (a bad
- * option, or a plan the runtime cannot execute: *out then holds NULL and
- * ftsrt_run_errmsg(NULL) cannot say why, so use ftsrt_run_new_ex) or
- * FTSRT_ENOMEM.
+ * stay open until ftsrt_run_free; opt (NULL: the defaults) is copied.  The
+ * caller owns *out.  Returns FTSRT_OK, FTSRT_EINVAL (a bad option, or a
+ * plan the runtime cannot execute: err says why) or FTSRT_ENOMEM; on
+ * failure *out is NULL.
  */
 FTSRT_API int ftsrt_run_new(ftsrt_run **out, const ftsrt_plan *plan,
-			    const struct ftsrt_run_options *opt);
-
-/*
- * As ftsrt_run_new, but on failure copies the reason into err[0..errlen)
- * (err may be NULL).
- */
-FTSRT_API int ftsrt_run_new_ex(ftsrt_run **out, const ftsrt_plan *plan,
-			       const struct ftsrt_run_options *opt, char *err, size_t errlen);
+			    const struct ftsrt_run_options *opt, ftsrt_error *err);
 
 /* Release r and everything it owns (not the bound arenas); NULL is a no-op. */
 FTSRT_API void ftsrt_run_free(ftsrt_run *r);
 
-/* Why the last failing call on r failed; "" when none.  Owned by r. */
-FTSRT_API const char *ftsrt_run_errmsg(const ftsrt_run *r);
+/* Manifest parameters (tied aliases included). */
+FTSRT_API int32_t ftsrt_run_nparams(const ftsrt_run *r);
 
-/* Manifest parameters, and the index of name (or FTSRT_EINVAL). */
-FTSRT_API int ftsrt_run_nparams(const ftsrt_run *r);
-FTSRT_API int ftsrt_run_param_index(const ftsrt_run *r, const char *name);
+/* The index of the parameter called name, in *index.  FTSRT_OK or FTSRT_EINVAL. */
+FTSRT_API int ftsrt_run_param_index(const ftsrt_run *r, const char *name, int32_t *index,
+				    ftsrt_error *err);
 
 /*
  * Parameter index's element range [*offset, *offset + *numel) in the
  * arenas (scaled shapes when opt.scale < 1).  A tied parameter has no
  * range of its own: FTSRT_EINVAL.
  */
-FTSRT_API int ftsrt_run_param_offset(const ftsrt_run *r, int index, size_t *offset, size_t *numel);
+FTSRT_API int ftsrt_run_param_offset(const ftsrt_run *r, int32_t index, size_t *offset,
+				     size_t *numel, ftsrt_error *err);
 
 /* Elements of a whole arena. */
 FTSRT_API size_t ftsrt_run_arena_numel(const ftsrt_run *r);
@@ -512,7 +569,7 @@ FTSRT_API size_t ftsrt_run_arena_numel(const ftsrt_run *r);
  * (0 skips that check).  Returns FTSRT_OK or FTSRT_EINVAL.
  */
 FTSRT_API int ftsrt_run_bind_arena(ftsrt_run *r, void *params, void *grads, size_t numel,
-				   unsigned long long manifest_hash);
+				   uint64_t manifest_hash, ftsrt_error *err);
 
 /*
  * Bind one parameter where the job keeps it: by name, or by index when
@@ -521,20 +578,20 @@ FTSRT_API int ftsrt_run_bind_arena(ftsrt_run *r, void *params, void *grads, size
  * parameter must be bound before the first step.  Returns FTSRT_OK,
  * FTSRT_EINVAL or FTSRT_ENOMEM.
  */
-FTSRT_API int ftsrt_run_bind(ftsrt_run *r, const char *name, int index, void *param, void *grad,
-			     int ndim, const long long *shape);
+FTSRT_API int ftsrt_run_bind(ftsrt_run *r, const char *name, int32_t index, void *param,
+			     void *grad, int32_t ndim, const int64_t *shape, ftsrt_error *err);
 
-/* 1 when parameter index is thawed in the current phase, else 0. */
-FTSRT_API int ftsrt_run_thawed(const ftsrt_run *r, int index);
+/* Whether parameter index is thawed in the current phase. */
+FTSRT_API bool ftsrt_run_thawed(const ftsrt_run *r, int32_t index);
 
 /*
  * One optimizer step after a backward pass: steps every parameter in a
  * group with the groups' current lrs, then steps step-interval
  * schedulers (a step-interval ReduceLROnPlateau reads the latest metric
- * given to ftsrt_run_epoch_end and waits for the first).  Returns FTSRT_OK, FTSRT_EINVAL (nothing bound, finished)
- * or FTSRT_ENOMEM.
+ * given to ftsrt_run_epoch_end and waits for the first).  Returns
+ * FTSRT_OK, FTSRT_EINVAL (nothing bound, finished) or FTSRT_ENOMEM.
  */
-FTSRT_API int ftsrt_run_step(ftsrt_run *r);
+FTSRT_API int ftsrt_run_step(ftsrt_run *r, ftsrt_error *err);
 
 /*
  * End the current epoch with its validation metric (the value the plan's
@@ -543,30 +600,35 @@ FTSRT_API int ftsrt_run_step(ftsrt_run *r);
  * metric), then the next epoch's start with its transition, if any.
  * Returns FTSRT_OK, FTSRT_EINVAL (already finished), FTSRT_EIO (a
  * checkpoint could not be written or read), FTSRT_EFORMAT (the best
- * checkpoint cannot be restored into this optimizer: the message names
- * both optimizers and the schedule line) or FTSRT_ENOMEM.
+ * checkpoint cannot be restored into this optimizer: err names both
+ * optimizers and the schedule line) or FTSRT_ENOMEM.
  */
-FTSRT_API int ftsrt_run_epoch_end(ftsrt_run *r, double metric);
+FTSRT_API int ftsrt_run_epoch_end(ftsrt_run *r, double metric, ftsrt_error *err);
 
 /* enum ftsrt_run_stop: FTSRT_STOP_NONE while the run goes on. */
-FTSRT_API int ftsrt_run_finished(const ftsrt_run *r);
+FTSRT_API int32_t ftsrt_run_finished(const ftsrt_run *r);
 
-/* Take the oldest pending event into *ev: 1, or 0 when none is left. */
-FTSRT_API int ftsrt_run_next_event(ftsrt_run *r, struct ftsrt_run_event *ev);
+/* Take the oldest pending event into *ev (struct_size set by the caller):
+ * true, or false when none is left -- or when r or ev is bad, which *err
+ * then says (it is left alone when the queue is simply empty); a refused
+ * event stays queued. */
+FTSRT_API bool ftsrt_run_next_event(ftsrt_run *r, struct ftsrt_run_event *ev, ftsrt_error *err);
 
 /* The current epoch (0-based), phase, global step count and group count. */
-FTSRT_API long ftsrt_run_epoch(const ftsrt_run *r);
-FTSRT_API int ftsrt_run_phase(const ftsrt_run *r);
-FTSRT_API long ftsrt_run_global_step(const ftsrt_run *r);
-FTSRT_API int ftsrt_run_ngroups(const ftsrt_run *r);
+FTSRT_API int64_t ftsrt_run_epoch(const ftsrt_run *r);
+FTSRT_API int32_t ftsrt_run_phase(const ftsrt_run *r);
+FTSRT_API int64_t ftsrt_run_global_step(const ftsrt_run *r);
+FTSRT_API int32_t ftsrt_run_ngroups(const ftsrt_run *r);
 
 /* Group g now (see struct ftsrt_run_group).  FTSRT_OK or FTSRT_EINVAL. */
-FTSRT_API int ftsrt_run_group(const ftsrt_run *r, int g, struct ftsrt_run_group *out);
+FTSRT_API int ftsrt_run_group(const ftsrt_run *r, int32_t g, struct ftsrt_run_group *out,
+			      ftsrt_error *err);
 
 /* Group g's hyper-parameters as its next step uses them (lr included): the
  * optimizer's configuration, or what a restore_best left in the group.
  * FTSRT_OK or FTSRT_EINVAL. */
-FTSRT_API int ftsrt_run_group_hparams(const ftsrt_run *r, int g, struct ftsrt_optim_hparams *out);
+FTSRT_API int ftsrt_run_group_hparams(const ftsrt_run *r, int32_t g,
+				      struct ftsrt_optim_hparams *out, ftsrt_error *err);
 
 /*
  * Write the run's whole state to path now (atomically: temporary file,
@@ -575,10 +637,11 @@ FTSRT_API int ftsrt_run_group_hparams(const ftsrt_run *r, int g, struct ftsrt_op
  * so bind first), optimizer and scheduler state, phase, group layout,
  * epoch and early-stopping state; the run continues with the epoch after
  * the checkpointed one.  Returns FTSRT_OK, FTSRT_EIO, FTSRT_EFORMAT (a
- * damaged, foreign or incompatible file), FTSRT_EINVAL or FTSRT_ENOMEM.
+ * damaged, foreign or incompatible file), FTSRT_EBUSY, FTSRT_EINVAL or
+ * FTSRT_ENOMEM.
  */
-FTSRT_API int ftsrt_run_save(ftsrt_run *r, const char *path);
-FTSRT_API int ftsrt_run_resume(ftsrt_run *r, const char *path);
+FTSRT_API int ftsrt_run_save(ftsrt_run *r, const char *path, ftsrt_error *err);
+FTSRT_API int ftsrt_run_resume(ftsrt_run *r, const char *path, ftsrt_error *err);
 
 #ifdef __cplusplus
 }

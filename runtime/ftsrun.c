@@ -117,14 +117,14 @@ static int cmd_inspect(int argc, char **argv)
 {
 	if (argc != 1)
 		return print_lines(usage_inspect, stderr);
-	char msg[512];
+	ftsrt_error err;
 	ftsrt_plan *p;
-	int rc = ftsrt_plan_open(&p, argv[0], msg, sizeof(msg));
+	int rc = ftsrt_plan_open(&p, argv[0], NULL, &err);
 	if (rc) {
-		fprintf(stderr, "ftsrun: %s: %s: %s\n", argv[0], ftsrt_strerror(rc), msg);
+		fprintf(stderr, "ftsrun: %s: %s: %s\n", argv[0], ftsrt_strerror(rc), err.message);
 		return open_status(rc);
 	}
-	rc = ftsrt_plan_dump(p, stdout, FTSRT_DUMP_PHASES);
+	rc = ftsrt_plan_dump(p, stdout, FTSRT_DUMP_PHASES, NULL);
 	ftsrt_plan_close(p);
 	return rc ? EXIT_USAGE : EXIT_OK;
 }
@@ -289,9 +289,10 @@ static int cmd_bench(int argc, char **argv)
 {
 	if (argc < 1)
 		return print_lines(usage_bench, stderr);
-	int kind = ftsrt_optim_kind_from_name(argv[0]);
-	if (kind < 0) {
-		fprintf(stderr, "ftsrun: unknown optimizer '%s'\n", argv[0]);
+	int32_t kind;
+	ftsrt_error err;
+	if (ftsrt_optim_kind_from_name(argv[0], &kind, &err)) {
+		fprintf(stderr, "ftsrun: %s\n", err.message);
 		return EXIT_USAGE;
 	}
 	size_t n = 16u << 20;
@@ -319,28 +320,30 @@ static int cmd_bench(int argc, char **argv)
 		}
 		i++;
 	}
-	struct ftsrt_optim_hparams h;
-	ftsrt_optim_hparams_default(kind, &h);
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	ftsrt_optim_hparams_default(kind, &h, NULL);
 	if (kind == FTSRT_OPTIM_SGD)
 		h.momentum = 0.9;
 	ftsrt_optim *o = NULL;
-	if (ftsrt_optim_new(&o, kind, FTSRT_F32) || ftsrt_optim_add_group(o, &h, NULL) ||
-	    ftsrt_optim_set_threads(o, threads)) {
-		fprintf(stderr, "ftsrun: cannot create the optimizer\n");
+	struct ftsrt_optim_options oo = FTSRT_INIT(struct ftsrt_optim_options);
+	oo.threads = threads;
+	if (ftsrt_optim_new(&o, kind, FTSRT_F32, &oo, &err) ||
+	    ftsrt_optim_add_group(o, &h, NULL, &err)) {
+		fprintf(stderr, "ftsrun: cannot create the optimizer: %s\n", err.message);
 		ftsrt_optim_free(o);
 		return EXIT_USAGE;
 	}
 	/* layout: one flat tensor; 2-D optimizers get 1024-column matrices */
 	int st = 0;
 	if (kind == FTSRT_OPTIM_MUON || kind == FTSRT_OPTIM_ADAFACTOR) {
-		long cols = 1024, rows_total = (long)((n + 1023) / 1024);
-		for (long r0 = 0; r0 < rows_total && !st; r0 += 1024) {
-			long shape[2] = {rows_total - r0 < 1024 ? rows_total - r0 : 1024, cols};
-			st = ftsrt_optim_add_param(o, 0, 2, shape, NULL);
+		int64_t cols = 1024, rows_total = (int64_t)((n + 1023) / 1024);
+		for (int64_t r0 = 0; r0 < rows_total && !st; r0 += 1024) {
+			int64_t shape[2] = {rows_total - r0 < 1024 ? rows_total - r0 : 1024, cols};
+			st = ftsrt_optim_add_param(o, 0, 2, shape, NULL, &err);
 		}
 	} else {
-		long shape[1] = {(long)n};
-		st = ftsrt_optim_add_param(o, 0, 1, shape, NULL);
+		int64_t shape[1] = {(int64_t)n};
+		st = ftsrt_optim_add_param(o, 0, 1, shape, NULL, &err);
 	}
 	n = ftsrt_optim_numel(o);
 	float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
@@ -360,17 +363,17 @@ static int cmd_bench(int argc, char **argv)
 		g[i] = (float)((x >> 4) & 0xffff) / 65536.0f * 1e-2f - 5e-3f;
 	}
 	double best = INFINITY, total = 0;
-	st = ftsrt_optim_step(o, p, g, n);                 /* warm-up: allocates state */
+	st = ftsrt_optim_step(o, p, g, n, &err);           /* warm-up: allocates state */
 	for (int s = 0; s < steps && !st; s++) {
 		double t0 = now();
-		st = ftsrt_optim_step(o, p, g, n);
+		st = ftsrt_optim_step(o, p, g, n, &err);
 		double t = now() - t0;
 		total += t;
 		if (t < best)
 			best = t;
 	}
 	if (st) {
-		fprintf(stderr, "ftsrun: step failed: %s\n", ftsrt_optim_errmsg(o));
+		fprintf(stderr, "ftsrun: step failed: %s\n", err.message);
 		free(p);
 		free(g);
 		ftsrt_optim_free(o);
@@ -437,9 +440,10 @@ static int cmd_run(int argc, char **argv)
 	}
 	char msg[1024];
 	ftsrt_plan *p;
-	int rc = ftsrt_plan_open(&p, argv[0], msg, sizeof(msg));
+	ftsrt_error err;
+	int rc = ftsrt_plan_open(&p, argv[0], NULL, &err);
 	if (rc) {
-		fprintf(stderr, "ftsrun: %s: %s: %s\n", argv[0], ftsrt_strerror(rc), msg);
+		fprintf(stderr, "ftsrun: %s: %s: %s\n", argv[0], ftsrt_strerror(rc), err.message);
 		return open_status(rc);
 	}
 	rc = rt_nqm_run(rt_plan_view(p), &o, stdout, msg, sizeof(msg));

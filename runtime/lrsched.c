@@ -137,14 +137,6 @@ void rt_sched_config_defaults(struct rt_sched_config *cfg, enum rt_sched_kind ki
 
 /* ---- errors, allocation ---------------------------------------------------- */
 
-int rt_sched_fail(struct rt_sched *s, int status, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
-	va_end(ap);
-	return status;
-}
 
 static void *mem(struct rt_sched *s, void *ptr, size_t osize, size_t nsize)
 {

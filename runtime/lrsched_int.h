@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
 #include "lrsched.h"
 
 /* The per-group double arrays of struct rt_sched, by index (rt_sched_darray):
@@ -20,8 +21,8 @@
 #define RT_SCHED_NARRAYS 7
 
 /* Set the scheduler's message (rt_sched_errmsg); returns status. */
-int rt_sched_fail(struct rt_sched *s, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#define rt_sched_fail(s, status, ...) \
+	rt_fail_buf((s)->errmsg, sizeof((s)->errmsg), (status), __VA_ARGS__)
 
 /* The address of per-group array i (0 <= i < RT_SCHED_NARRAYS). */
 double **rt_sched_darray(struct rt_sched *s, int i);

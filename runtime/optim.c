@@ -13,9 +13,11 @@
  * thread that first updates it (first touch).
  */
 #include "optim_int.h"
+#include "err.h"
 #include "mem.h"
 
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -36,7 +38,7 @@ struct rt_tensor {
 	size_t numel;                   /* elements */
 	int group;                      /* parameter group */
 	int ndim;                       /* dimensions */
-	long shape[MAX_NDIM];           /* shape, row-major */
+	int64_t shape[MAX_NDIM];           /* shape, row-major */
 	bool has_state;                 /* a step has run (torch: state is not empty) */
 	double step;                    /* torch state "step" */
 	double mu_product;              /* NAdam */
@@ -151,10 +153,13 @@ static int nslots(int kind)
 	return n;
 }
 
-FTSRT_API int ftsrt_optim_kind_slot(int kind, int i, const char **name, int *shape)
+FTSRT_API int ftsrt_optim_kind_slot(int32_t kind, int32_t i, const char **name, int32_t *shape,
+				    ftsrt_error *err)
 {
-	if (kind < 0 || kind >= FTSRT_OPTIM_NKINDS || i < 0 || i >= nslots(kind))
-		return FTSRT_EINVAL;
+	if (kind < 0 || kind >= FTSRT_OPTIM_NKINDS)
+		return rt_error(err, FTSRT_EINVAL, "no optimizer kind %" PRId32, kind);
+	if (i < 0 || i >= nslots(kind))
+		return rt_error(err, FTSRT_EINVAL, "%s has no state slot %" PRId32, kind_names[kind], i);
 	if (name)
 		*name = slots[kind][i].name;
 	if (shape)
@@ -162,65 +167,75 @@ FTSRT_API int ftsrt_optim_kind_slot(int kind, int i, const char **name, int *sha
 	return FTSRT_OK;
 }
 
-FTSRT_API const char *ftsrt_optim_kind_name(int kind)
+FTSRT_API const char *ftsrt_optim_kind_name(int32_t kind)
 {
 	if (kind < 0 || kind >= FTSRT_OPTIM_NKINDS)
 		return NULL;
 	return kind_names[kind];
 }
 
-FTSRT_API int ftsrt_optim_kind_from_name(const char *name)
+FTSRT_API int ftsrt_optim_kind_from_name(const char *name, int32_t *kind, ftsrt_error *err)
 {
-	if (!name)
-		return FTSRT_EINVAL;
+	if (!name || !kind)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_optim_kind_from_name: NULL argument");
+	const char *full = name;
 	if (strncmp(name, "torch.optim.", 12) == 0)
 		name += 12;
 	for (int k = 0; k < FTSRT_OPTIM_NKINDS; k++)
-		if (strcasecmp(name, kind_names[k]) == 0)
-			return k;
-	return FTSRT_EINVAL;
+		if (strcasecmp(name, kind_names[k]) == 0) {
+			*kind = k;
+			return FTSRT_OK;
+		}
+	return rt_error(err, FTSRT_EINVAL, "'%s' is not an optimizer libftsrt implements", full);
 }
 
 /* --- object ------------------------------------------------------------- */
 
-static int fail(ftsrt_optim *o, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(ftsrt_optim *o, int code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(o->err, sizeof(o->err), fmt, ap);
-	va_end(ap);
-	return code;
-}
+/* o's message (rt_fail_buf), returning code */
+#define fail(o, code, ...) rt_fail_buf((o)->err, sizeof((o)->err), (code), __VA_ARGS__)
 
 static size_t esize(const ftsrt_optim *o)
 {
 	return o->dtype == FTSRT_F64 ? sizeof(double) : sizeof(float);
 }
 
-FTSRT_API int ftsrt_optim_new(ftsrt_optim **out, int kind, int dtype)
-{
-	return ftsrt_optim_new_ex(out, kind, dtype, NULL, NULL);
-}
+static const struct ftsrt_optim_options default_options = {
+	.struct_size = sizeof(struct ftsrt_optim_options),
+	.threads = 1,
+	.kernels = FTSRT_KERNELS_FAST,
+};
 
-FTSRT_API int ftsrt_optim_new_ex(ftsrt_optim **out, int kind, int dtype, ftsrt_alloc_fn alloc, void *ud)
+FTSRT_API int ftsrt_optim_new(ftsrt_optim **out, int32_t kind, int32_t dtype,
+			      const struct ftsrt_optim_options *opt, ftsrt_error *err)
 {
 	if (!out)
-		return FTSRT_EINVAL;
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_optim_new: NULL out");
 	*out = NULL;
-	if (kind < 0 || kind >= FTSRT_OPTIM_NKINDS || (dtype != FTSRT_F32 && dtype != FTSRT_F64))
-		return FTSRT_EINVAL;
-	if (!alloc)
-		alloc = rt_default_alloc;
-	ftsrt_optim *o = alloc(ud, NULL, 0, sizeof(*o));
+	struct ftsrt_optim_options op;
+	int rc = rt_struct_in(&op, sizeof(op), opt, &default_options, "ftsrt_optim_options", err);
+	if (rc)
+		return rc;
+	if (kind < 0 || kind >= FTSRT_OPTIM_NKINDS)
+		return rt_error(err, FTSRT_EINVAL, "no optimizer kind %" PRId32, kind);
+	if (dtype != FTSRT_F32 && dtype != FTSRT_F64)
+		return rt_error(err, FTSRT_EINVAL, "no dtype %" PRId32, dtype);
+	if (op.threads == 0)            /* zero: the default (FTSRT_INIT'd options) */
+		op.threads = default_options.threads;
+	if (op.threads < 1 || op.threads > 4096)
+		return rt_error(err, FTSRT_EINVAL, "threads %" PRId32 " outside 1..4096", op.threads);
+	if (op.kernels != FTSRT_KERNELS_FAST && op.kernels != FTSRT_KERNELS_REF)
+		return rt_error(err, FTSRT_EINVAL, "no kernels %" PRId32, op.kernels);
+	ftsrt_alloc_fn alloc = op.alloc ? op.alloc : rt_default_alloc;
+	ftsrt_optim *o = alloc(op.alloc_ud, NULL, 0, sizeof(*o));
 	if (!o)
-		return FTSRT_ENOMEM;
+		return rt_error(err, FTSRT_ENOMEM, "out of memory");
 	memset(o, 0, sizeof(*o));
 	o->alloc = alloc;
-	o->ud = ud;
+	o->ud = op.alloc_ud;
 	o->kind = kind;
 	o->dtype = dtype;
-	o->nthreads = 1;
+	o->nthreads = op.threads;
+	o->kernels = op.kernels;
 	*out = o;
 	return FTSRT_OK;
 }
@@ -241,7 +256,7 @@ FTSRT_API void ftsrt_optim_free(ftsrt_optim *o)
 	o->alloc(o->ud, o, sizeof(*o), 0);
 }
 
-FTSRT_API const char *ftsrt_optim_errmsg(const ftsrt_optim *o)
+const char *rt_optim_errmsg(const ftsrt_optim *o)
 {
 	return o ? o->err : "no optimizer";
 }
@@ -251,7 +266,7 @@ FTSRT_API size_t ftsrt_optim_numel(const ftsrt_optim *o)
 	return o ? o->numel : 0;
 }
 
-FTSRT_API int ftsrt_optim_set_threads(ftsrt_optim *o, int nthreads)
+int rt_optim_set_threads(ftsrt_optim *o, int nthreads)
 {
 	if (!o || nthreads < 1 || nthreads > 4096)
 		return FTSRT_EINVAL;
@@ -259,18 +274,8 @@ FTSRT_API int ftsrt_optim_set_threads(ftsrt_optim *o, int nthreads)
 	return FTSRT_OK;
 }
 
-FTSRT_API int ftsrt_optim_set_kernels(ftsrt_optim *o, int kernels)
+int rt_optim_add_group(ftsrt_optim *o, const struct ftsrt_optim_hparams *hp, int32_t *group)
 {
-	if (!o || (kernels != FTSRT_KERNELS_FAST && kernels != FTSRT_KERNELS_REF))
-		return FTSRT_EINVAL;
-	o->kernels = kernels;
-	return FTSRT_OK;
-}
-
-FTSRT_API int ftsrt_optim_add_group(ftsrt_optim *o, const struct ftsrt_optim_hparams *hp, int *group)
-{
-	if (!o || !hp)
-		return FTSRT_EINVAL;
 	if (o->stepped)
 		return fail(o, FTSRT_EINVAL, "groups must be added before the first step");
 	int rc = rt_optim_check_hparams(o->kind, hp, o->err, sizeof(o->err));
@@ -294,11 +299,22 @@ FTSRT_API int ftsrt_optim_add_group(ftsrt_optim *o, const struct ftsrt_optim_hpa
 	return FTSRT_OK;
 }
 
-FTSRT_API int ftsrt_optim_add_param(ftsrt_optim *o, int group, int ndim, const long *shape,
-				    size_t *offset)
+FTSRT_API int ftsrt_optim_add_group(ftsrt_optim *o, const struct ftsrt_optim_hparams *hp,
+				    int32_t *group, ftsrt_error *err)
 {
-	if (!o)
-		return FTSRT_EINVAL;
+	if (!o || !hp)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_optim_add_group: NULL argument");
+	struct ftsrt_optim_hparams h, def;
+	rt_optim_hparams_default(o->kind, &def);
+	int rc = rt_struct_in(&h, sizeof(h), hp, &def, "ftsrt_optim_hparams", err);
+	if (rc)
+		return rc;
+	return rt_report(err, rt_optim_add_group(o, &h, group), o->err);
+}
+
+static int add_param(ftsrt_optim *o, int32_t group, int32_t ndim, const int64_t *shape,
+		     size_t *offset)
+{
 	if (group < 0 || group >= o->ngroups)
 		return fail(o, FTSRT_EINVAL, "no parameter group %d", group);
 	if (ndim < 0 || ndim > MAX_NDIM || (ndim > 0 && !shape))
@@ -308,7 +324,7 @@ FTSRT_API int ftsrt_optim_add_param(ftsrt_optim *o, int group, int ndim, const l
 	size_t n = 1;
 	for (int d = 0; d < ndim; d++) {
 		if (shape[d] < 0 || (shape[d] > 0 && n > SIZE_MAX / 16 / (size_t)shape[d]))
-			return fail(o, FTSRT_EINVAL, "bad dimension %ld", shape[d]);
+			return fail(o, FTSRT_EINVAL, "bad dimension %" PRId64, shape[d]);
 		n *= (size_t)shape[d];
 	}
 	if (o->kind == FTSRT_OPTIM_MUON && ndim != 2)
@@ -340,16 +356,29 @@ FTSRT_API int ftsrt_optim_add_param(ftsrt_optim *o, int group, int ndim, const l
 	return FTSRT_OK;
 }
 
-FTSRT_API int ftsrt_optim_set_lr(ftsrt_optim *o, int group, double lr)
+FTSRT_API int ftsrt_optim_add_param(ftsrt_optim *o, int32_t group, int32_t ndim,
+				    const int64_t *shape, size_t *offset, ftsrt_error *err)
 {
 	if (!o)
-		return FTSRT_EINVAL;
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_optim_add_param: no optimizer");
+	return rt_report(err, add_param(o, group, ndim, shape, offset), o->err);
+}
+
+static int set_lr(ftsrt_optim *o, int32_t group, double lr)
+{
 	if (group < 0 || group >= o->ngroups)
 		return fail(o, FTSRT_EINVAL, "no parameter group %d", group);
 	if (!isfinite(lr) || lr < 0)
 		return fail(o, FTSRT_EINVAL, "Invalid learning rate: %g", lr);
 	o->groups[group].lr = lr;
 	return FTSRT_OK;
+}
+
+FTSRT_API int ftsrt_optim_set_lr(ftsrt_optim *o, int32_t group, double lr, ftsrt_error *err)
+{
+	if (!o)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_optim_set_lr: no optimizer");
+	return rt_report(err, set_lr(o, group, lr), o->err);
 }
 
 /* Does tensor t (in its group) have per-element slot s? */
@@ -727,11 +756,9 @@ static bool intersects(const struct rt_tensor *t, size_t begin, size_t end, size
 	return t->off < end && t->off + t->numel > begin;
 }
 
-FTSRT_API int ftsrt_optim_step_range(ftsrt_optim *o, void *params, const void *grads,
-				     size_t numel, size_t begin, size_t end)
+static int step_range(ftsrt_optim *o, void *params, const void *grads, size_t numel, size_t begin,
+		      size_t end)
 {
-	if (!o)
-		return FTSRT_EINVAL;
 	if (!params || !grads)
 		return fail(o, FTSRT_EINVAL, "NULL parameter or gradient arena");
 	if (numel != o->numel)
@@ -740,12 +767,6 @@ FTSRT_API int ftsrt_optim_step_range(ftsrt_optim *o, void *params, const void *g
 		return fail(o, FTSRT_EINVAL, "bad element range [%zu, %zu)", begin, end);
 	if (o->ngroups == 0)
 		return fail(o, FTSRT_EINVAL, "no parameter group");
-	if (!o->stepped) {
-		int rc = alloc_state(o);
-		if (rc)
-			return rc;
-		o->stepped = true;
-	}
 	/* tensors intersecting [begin, end): a contiguous index range */
 	int t0 = 0, t1;
 	while (t0 < o->nt && !intersects(&o->t[t0], begin, end, numel))
@@ -753,13 +774,20 @@ FTSRT_API int ftsrt_optim_step_range(ftsrt_optim *o, void *params, const void *g
 	t1 = t0;
 	while (t1 < o->nt && intersects(&o->t[t1], begin, end, numel))
 		t1++;
-	if (o->kind == FTSRT_OPTIM_ADAFACTOR || o->kind == FTSRT_OPTIM_MUON) {
-		if ((t0 < o->nt && o->t[t0].off < begin) ||
-		    (t1 > t0 && o->t[t1 - 1].off + o->t[t1 - 1].numel > end))
-			return fail(o, FTSRT_EINVAL, "%s steps whole tensors: range [%zu, %zu) splits one",
-				    kind_names[o->kind], begin, end);
-		return step_tensorwise(o, params, grads, t0, t1);
+	bool tensorwise = o->kind == FTSRT_OPTIM_ADAFACTOR || o->kind == FTSRT_OPTIM_MUON;
+	if (tensorwise && ((t0 < o->nt && o->t[t0].off < begin) ||
+			   (t1 > t0 && o->t[t1 - 1].off + o->t[t1 - 1].numel > end)))
+		return fail(o, FTSRT_EINVAL, "%s steps whole tensors: range [%zu, %zu) splits one",
+			    kind_names[o->kind], begin, end);
+	/* every refusal above leaves the optimizer as it was: no state yet */
+	if (!o->stepped) {
+		int rc = alloc_state(o);
+		if (rc)
+			return rc;
+		o->stepped = true;
 	}
+	if (tensorwise)
+		return step_tensorwise(o, params, grads, t0, t1);
 	for (int i = t0; i < t1; i++)
 		prepare(o, &o->t[i]);
 	if (end > begin)
@@ -769,23 +797,36 @@ FTSRT_API int ftsrt_optim_step_range(ftsrt_optim *o, void *params, const void *g
 	return FTSRT_OK;
 }
 
-FTSRT_API int ftsrt_optim_step(ftsrt_optim *o, void *params, const void *grads, size_t numel)
+FTSRT_API int ftsrt_optim_step_range(ftsrt_optim *o, void *params, const void *grads,
+				     size_t numel, size_t begin, size_t end, ftsrt_error *err)
 {
 	if (!o)
-		return FTSRT_EINVAL;
-	return ftsrt_optim_step_range(o, params, grads, numel, 0, o->numel);
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_optim_step_range: no optimizer");
+	return rt_report(err, step_range(o, params, grads, numel, begin, end), o->err);
 }
 
-FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int param, const char *name, void **data,
-				size_t *n, double *value)
+FTSRT_API int ftsrt_optim_step(ftsrt_optim *o, void *params, const void *grads, size_t numel,
+			       ftsrt_error *err)
+{
+	if (!o)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_optim_step: no optimizer");
+	return rt_report(err, step_range(o, params, grads, numel, 0, o->numel), o->err);
+}
+
+FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int32_t param, const char *name, void **data,
+				size_t *n, double *value, ftsrt_error *err)
 {
 	if (data)
 		*data = NULL;
-	if (!o || !name || param < 0 || param >= o->nt)
-		return FTSRT_EINVAL;
+	if (!o || !name)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_optim_state: NULL argument");
+	if (param < 0 || param >= o->nt)
+		return rt_error(err, FTSRT_EINVAL, "no parameter %" PRId32 " (the optimizer has %d)",
+				param, o->nt);
 	const struct rt_tensor *t = &o->t[param];
 	if (!t->has_state)
-		return FTSRT_EINVAL;
+		return rt_error(err, FTSRT_EINVAL, "parameter %" PRId32 " has no state yet (state is "
+				"created by the first step)", param);
 	const size_t es = esize(o);
 	for (int i = 0; i < nslots(o->kind); i++) {
 		const struct slot_desc *d = &slots[o->kind][i];
@@ -807,7 +848,8 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int param, const char *nam
 		}
 		if (d->shape == SHAPE_FACTORED) {
 			if (t->ndim < 2)
-				return FTSRT_EINVAL;
+				return rt_error(err, FTSRT_EINVAL, "parameter %" PRId32 " has no %s (it is "
+						"not factored)", param, name);
 			size_t c = (size_t)t->shape[t->ndim - 1], r = (size_t)t->shape[t->ndim - 2];
 			bool row = strcmp(name, "row_var") == 0;
 			if (data)
@@ -817,14 +859,15 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int param, const char *nam
 			return FTSRT_OK;
 		}
 		if (!o->slot[d->arena] || !slot_live(o, t, d->arena))
-			return FTSRT_EINVAL;
+			return rt_error(err, FTSRT_EINVAL, "parameter %" PRId32 " has no %s (not kept "
+					"with these hyper-parameters)", param, name);
 		if (data)
 			*data = (char *)o->slot[d->arena] + t->off * es;
 		if (n)
 			*n = t->numel;
 		return FTSRT_OK;
 	}
-	return FTSRT_EINVAL;
+	return rt_error(err, FTSRT_EINVAL, "%s keeps no state slot '%s'", kind_names[o->kind], name);
 }
 
 /* --- state import (the engine: optimizer rebuilds and checkpoint restores) */

@@ -8,16 +8,17 @@
  * for callers that build an optimizer themselves.
  */
 #include "optim_int.h"
+#include "err.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-FTSRT_API int ftsrt_optim_hparams_default(int kind, struct ftsrt_optim_hparams *hp)
+void rt_optim_hparams_default(int kind, struct ftsrt_optim_hparams *hp)
 {
-	if (!hp || kind < 0 || kind >= FTSRT_OPTIM_NKINDS)
-		return FTSRT_EINVAL;
 	memset(hp, 0, sizeof(*hp));
+	hp->struct_size = sizeof(*hp);
 	hp->lr = 1e-3;
 	hp->beta1 = 0.9;
 	hp->beta2 = 0.999;
@@ -72,13 +73,24 @@ FTSRT_API int ftsrt_optim_hparams_default(int kind, struct ftsrt_optim_hparams *
 	case FTSRT_OPTIM_MUON:
 		hp->weight_decay = 0.1;
 		hp->momentum = 0.95;
-		hp->nesterov = 1;
+		hp->nesterov = true;
 		hp->eps = 1e-7;
 		break;
 	default:
 		break;
 	}
-	return FTSRT_OK;
+}
+
+FTSRT_API int ftsrt_optim_hparams_default(int32_t kind, struct ftsrt_optim_hparams *hp,
+					  ftsrt_error *err)
+{
+	if (!hp)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_optim_hparams_default: NULL hp");
+	if (kind < 0 || kind >= FTSRT_OPTIM_NKINDS)
+		return rt_error(err, FTSRT_EINVAL, "no optimizer kind %" PRId32, kind);
+	struct ftsrt_optim_hparams h;
+	rt_optim_hparams_default(kind, &h);
+	return rt_struct_out(hp, &h, sizeof(h), "ftsrt_optim_hparams", err);
 }
 
 /* A refused value: torch's message into err, FTSRT_EINVAL. */

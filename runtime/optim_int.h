@@ -87,7 +87,7 @@ extern const rt_kern_fn rt_kern_fast[FTSRT_OPTIM_NKINDS][2];
 /* Adafactor over one whole tensor (see kern_ref.c for the algorithm). */
 struct rt_adafactor {
 	int ndim;                       /* the tensor's dimensions */
-	const long *shape;              /* its shape */
+	const int64_t *shape;            /* its shape */
 	size_t numel;                   /* its elements */
 	double step;                    /* step after the increment */
 	double lr, wd, beta2_decay, eps1, eps2, d;
@@ -106,7 +106,7 @@ void rt_adafactor_step(int dt, int fast, void *p, const void *g, const struct rt
 
 /* Muon on one 2-D tensor. */
 struct rt_muon {
-	long rows, cols;                /* the tensor's shape */
+	int64_t rows, cols;             /* the tensor's shape */
 	double lr, wd, momentum;
 	double a, b, c, eps;            /* ns_coefficients, eps */
 	int ns_steps;
@@ -136,6 +136,19 @@ float rt_bf16_round(float x);
  * torch's message in err[0..errlen).
  */
 int rt_optim_check_hparams(int kind, const struct ftsrt_optim_hparams *h, char *err, size_t errlen);
+
+/* torch's defaults for kind into *hp (struct_size set); kind must be valid. */
+void rt_optim_hparams_default(int kind, struct ftsrt_optim_hparams *hp);
+
+/* ftsrt_optim_add_group for a complete struct of the library's own
+ * (struct_size not consulted); the message in rt_optim_errmsg. */
+int rt_optim_add_group(ftsrt_optim *o, const struct ftsrt_optim_hparams *hp, int32_t *group);
+
+/* The optimizer's message for its last failure ("" when none). */
+const char *rt_optim_errmsg(const ftsrt_optim *o);
+
+/* The thread count of the step's parallel region (1..4096), after creation. */
+int rt_optim_set_threads(ftsrt_optim *o, int nthreads);
 
 /*
  * State import for the engine (run_groups.c, run_ckpt.c), which rebuilds

@@ -31,6 +31,7 @@
 #include "lambda.h"
 #include "plan_format.h"
 #include "plan_records.h"
+#include "err.h"
 
 _Static_assert((int)RT_DTYPE_F32 == (int)PLAN_DTYPE_F32 && (int)RT_DTYPE_OTHER == (int)PLAN_DTYPE_OTHER,
 	       "enum rt_dtype mirrors enum plan_dtype");
@@ -40,6 +41,8 @@ _Static_assert((int)RT_LR_UNKNOWN == (int)PLAN_LR_UNKNOWN, "lr kinds");
 _Static_assert((int)RT_SRC_NEW_LR_SCHEDULER == (int)PLAN_SRC_NEW_LR_SCHEDULER, "src kinds");
 _Static_assert((int)RT_RESTORE_FAILS == (int)PLAN_RESTORE_FAILS &&
 	       (int)PLAN_RESTORE_COUNT_ == 2, "restore kinds");
+
+#define PLAN_MAX_BLOCKS 16              /* the loader takes 10 */
 
 struct ftsrt_plan {
 	struct rt_plan view;
@@ -57,6 +60,13 @@ struct ftsrt_plan {
 	struct rt_plan_group *groups;
 	struct rt_plan_src *src;
 	struct rt_plan_restore *restores;
+	/* every block taken from alloc, with its size: lua_Alloc-style
+	 * allocators are told the size of what they free */
+	struct {
+		void *q;
+		size_t bytes;
+	} blocks[PLAN_MAX_BLOCKS];
+	int nblocks;
 };
 
 static const struct {
@@ -73,6 +83,16 @@ static const struct {
 #undef PLAN_SECTION
 };
 
+/* The names of one record of each section, in messages ("class 3: ..."). */
+static const char *const rec_noun[PLAN_SEC_COUNT_] = {
+	[PLAN_SEC_STRS] = "string table byte", [PLAN_SEC_I64P] = "int64 pool entry",
+	[PLAN_SEC_F64P] = "float64 pool entry", [PLAN_SEC_U32P] = "uint32 pool entry",
+	[PLAN_SEC_BLOB] = "byte pool byte", [PLAN_SEC_MANI] = "parameter",
+	[PLAN_SEC_CLSS] = "class", [PLAN_SEC_ARGS] = "argument", [PLAN_SEC_PHAS] = "phase",
+	[PLAN_SEC_SETT] = "settings record", [PLAN_SEC_GRPS] = "group",
+	[PLAN_SEC_SMAP] = "source map entry", [PLAN_SEC_RSTR] = "restore entry",
+};
+
 struct sec {
 	const uint8_t *p;
 	uint64_t len;
@@ -87,33 +107,27 @@ struct ld {
 	uint64_t size;
 	struct sec s[PLAN_SEC_COUNT_];
 	uint64_t budget[PLAN_SEC_COUNT_];       /* pool entries not yet referenced */
-	char *msg;
-	size_t msglen;
+	ftsrt_error *err;               /* the caller's, or NULL */
 };
 
-static int fail(struct ld *ld, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct ld *ld, int status, const char *fmt, ...)
-{
-	if (ld->msg && ld->msglen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(ld->msg, ld->msglen, fmt, ap);
-		va_end(ap);
-	}
-	return status;
-}
+/* the caller's err (rt_error), returning status */
+#define fail(ld, status, ...) rt_error((ld)->err, (status), __VA_ARGS__)
 
 /* n * size bytes from the plan's allocator (at least 1), or NULL; zeroed
  * unless the caller fills every byte itself (zero false). */
 static void *plan_alloc_raw(struct ftsrt_plan *p, size_t n, size_t size, bool zero)
 {
 	size_t bytes;
-	if (__builtin_mul_overflow(n, size, &bytes))
+	if (__builtin_mul_overflow(n, size, &bytes) || p->nblocks == PLAN_MAX_BLOCKS)
 		return NULL;
-	void *q = p->alloc(p->ud, NULL, 0, bytes ? bytes : 1);
-	if (q && zero)
-		memset(q, 0, bytes ? bytes : 1);
+	bytes = bytes ? bytes : 1;
+	void *q = p->alloc(p->ud, NULL, 0, bytes);
+	if (!q)
+		return NULL;
+	if (zero)
+		memset(q, 0, bytes);
+	p->blocks[p->nblocks].q = q;
+	p->blocks[p->nblocks++].bytes = bytes;
 	return q;
 }
 
@@ -124,8 +138,12 @@ static void *plan_alloc(struct ftsrt_plan *p, size_t n, size_t size)
 
 static void plan_free(struct ftsrt_plan *p, void *q)
 {
-	if (q)
-		p->alloc(p->ud, q, 0, 0);
+	for (int k = 0; q && k < p->nblocks; k++)
+		if (p->blocks[k].q == q) {
+			p->alloc(p->ud, q, p->blocks[k].bytes, 0);
+			p->blocks[k] = p->blocks[--p->nblocks];
+			return;
+		}
 }
 
 /* ---- records: the table's rules (plan_records.c) ------------------------------------- */
@@ -136,7 +154,10 @@ static inline int rec_check(struct ld *ld, const struct rt_rec_check *c, const u
 {
 	if (rt_rec_ok(c, r))
 		return FTSRT_OK;
-	rt_rec_refuse(c, r, what, i, ld->msg, ld->msglen);
+	if (ld->err) {
+		ld->err->status = FTSRT_EFORMAT;
+		rt_rec_refuse(c, r, what, i, ld->err->message, sizeof(ld->err->message));
+	}
 	return FTSRT_EFORMAT;
 }
 
@@ -306,11 +327,29 @@ static int plan_load_sections(struct ld *ld, uint32_t n)
 		if (!ld->s[k].present && !(sec_info[k].flags & PLAN_SECF_OPTIONAL))
 			return fail(ld, FTSRT_EFORMAT, "required section %s (%s) is missing",
 				    sec_info[k].fourcc, sec_info[k].what);
-	/* every reference is a u32: pools must be addressable by one */
+	/* every reference is a u32, every public index an int32_t */
 	for (int k = 0; k < PLAN_SEC_COUNT_; k++)
-		if (ld->s[k].n >= UINT32_MAX)
+		if (ld->s[k].n > INT32_MAX)
 			return fail(ld, FTSRT_EFORMAT, "section %s has too many records",
 				    sec_info[k].fourcc);
+	/* what the table says of every field, for every section but the
+	 * manifest, which its loader checks record by record (one pass over
+	 * the largest section, not two) */
+	for (int k = 0; k < PLAN_SEC_COUNT_; k++) {
+		const struct sec *s = &ld->s[k];
+		if (k == PLAN_SEC_MANI || !s->present)
+			continue;
+		struct rt_rec_check chk;
+		rt_rec_check_init(&chk, sec_info[k].rec);
+		if (!chk.nwords && !chk.nranges)
+			continue;
+		for (uint64_t i = 0; i < s->n; i++) {
+			int rc = rec_check(ld, &chk, s->p + sec_info[k].head + i * sec_info[k].record,
+					   rec_noun[k], i);
+			if (rc)
+				return rc;
+		}
+	}
 	return FTSRT_OK;
 }
 
@@ -396,14 +435,9 @@ static int plan_load_args(struct ld *ld)
 	p->argforce = plan_alloc(p, s->n, sizeof(*p->argforce));
 	if (!p->args || !p->argforce)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (arguments)");
-	struct rt_rec_check rc;
-	rt_rec_check_init(&rc, PLAN_REC_ARGS);
 	for (uint64_t i = 0; i < s->n; i++) {
 		const uint8_t *r = s->p + i * PLAN_SIZE(ARGS);
 		struct rt_plan_arg *a = &p->args[i];
-		int st = rec_check(ld, &rc, r, "argument", i);
-		if (st)
-			return st;
 		uint8_t kind = PLAN_GET(ARGS, r, kind);
 		uint32_t v = PLAN_GET(ARGS, r, v), n = PLAN_GET(ARGS, r, n);
 		if (!get_str(ld, PLAN_GET(ARGS, r, name), false, &a->name) ||
@@ -450,12 +484,8 @@ static int plan_load_classes(struct ld *ld)
 
 	if ((rc = plan_load_args(ld)))
 		return rc;
-	struct rt_rec_check chk;
-	rt_rec_check_init(&chk, PLAN_REC_CLSS);
 	for (uint64_t i = 0; i < s->n; i++) {
 		const uint8_t *r = s->p + i * PLAN_SIZE(CLSS);
-		if ((rc = rec_check(ld, &chk, r, "class", i)))
-			return rc;
 		uint32_t ix = PLAN_GET(CLSS, r, slots), nslots = PLAN_GET(CLSS, r, nslots);
 		uint32_t rx = PLAN_GET(CLSS, r, reads), nreads = PLAN_GET(CLSS, r, nreads);
 		if (!take(ld, PLAN_SEC_U32P, ix, nslots))
@@ -581,14 +611,9 @@ static int plan_load_phases(struct ld *ld)
 	p->phases = plan_alloc(p, s->n, sizeof(*p->phases));
 	if (!p->phases)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (phases)");
-	struct rt_rec_check rc;
-	rt_rec_check_init(&rc, PLAN_REC_PHAS);
 	for (uint64_t i = 0; i < s->n; i++) {
 		const uint8_t *r = s->p + i * PLAN_SIZE(PHAS);
 		struct rt_plan_phase *ph = &p->phases[i];
-		int st = rec_check(ld, &rc, r, "phase", i);
-		if (st)
-			return st;
 		uint32_t ix = PLAN_GET(PHAS, r, params), n = PLAN_GET(PHAS, r, nparams);
 		ph->index = PLAN_GET(PHAS, r, index);
 		ph->mte = PLAN_GET(PHAS, r, mte);
@@ -627,11 +652,6 @@ static int plan_load_settings(struct ld *ld, size_t *used)
 	if (s->n != 1)
 		return fail(ld, FTSRT_EFORMAT, "section SETT: %" PRIu64 " records, expected 1", s->n);
 	const uint8_t *r = s->p;
-	struct rt_rec_check rc;
-	rt_rec_check_init(&rc, PLAN_REC_SETT);
-	int st = rec_check(ld, &rc, r, "settings record", 0);
-	if (st)
-		return st;
 	uint32_t flags = PLAN_GET(SETT, r, flags);       /* bounded by PLAN_SETF_ALL_ */
 	v->max_depth = PLAN_GET(SETT, r, max_depth);
 	v->max_epochs = PLAN_GET(SETT, r, max_epochs);
@@ -690,14 +710,9 @@ static int plan_load_groups(struct ld *ld)
 	if (!p->groups)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (groups)");
 	uint32_t prev = 0;
-	struct rt_rec_check rc;
-	rt_rec_check_init(&rc, PLAN_REC_GRPS);
 	for (uint64_t i = 0; i < s->n; i++) {
 		const uint8_t *r = s->p + i * PLAN_SIZE(GRPS);
 		struct rt_plan_group *g = &p->groups[i];
-		int st = rec_check(ld, &rc, r, "group", i);
-		if (st)
-			return st;
 		g->phase = PLAN_GET(GRPS, r, phase);
 		if (g->phase >= p->view.nphases || g->phase < prev)
 			return fail(ld, FTSRT_EFORMAT, "group %" PRIu64 ": bad phase", i);
@@ -727,14 +742,9 @@ static int plan_load_srcmap(struct ld *ld)
 	p->src = plan_alloc(p, s->n, sizeof(*p->src));
 	if (!p->src)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (source map)");
-	struct rt_rec_check rc;
-	rt_rec_check_init(&rc, PLAN_REC_SMAP);
 	for (uint64_t i = 0; i < s->n; i++) {
 		const uint8_t *r = s->p + i * PLAN_SIZE(SMAP);
 		struct rt_plan_src *e = &p->src[i];
-		int st = rec_check(ld, &rc, r, "source map entry", i);
-		if (st)
-			return st;
 		e->kind = PLAN_GET(SMAP, r, kind);
 		e->phase = PLAN_GET(SMAP, r, phase);
 		e->item = PLAN_GET(SMAP, r, item);
@@ -764,14 +774,9 @@ static int plan_load_restores(struct ld *ld)
 	if (!p->restores)
 		return fail(ld, FTSRT_ENOMEM, "out of memory (restores)");
 	uint64_t prev = 0;
-	struct rt_rec_check rc;
-	rt_rec_check_init(&rc, PLAN_REC_RSTR);
 	for (uint64_t i = 0; i < s->n; i++) {
 		const uint8_t *r = s->p + i * PLAN_SIZE(RSTR);
 		struct rt_plan_restore *e = &p->restores[i];
-		int st = rec_check(ld, &rc, r, "restore entry", i);
-		if (st)
-			return st;
 		e->target = PLAN_GET(RSTR, r, target);
 		e->source = PLAN_GET(RSTR, r, source);
 		e->kind = PLAN_GET(RSTR, r, kind);
@@ -836,7 +841,7 @@ static void plan_release(struct ftsrt_plan *p)
 }
 
 static int open_common(ftsrt_plan **out, const char *path, const void *data, size_t len,
-		       ftsrt_alloc_fn alloc, void *ud, char *msg, size_t msglen)
+		       ftsrt_alloc_fn alloc, void *ud, ftsrt_error *err)
 {
 	struct ld ld;
 	struct ftsrt_plan *p;
@@ -844,10 +849,7 @@ static int open_common(ftsrt_plan **out, const char *path, const void *data, siz
 	struct stat st;
 
 	memset(&ld, 0, sizeof(ld));
-	ld.msg = msg;
-	ld.msglen = msglen;
-	if (msg && msglen)
-		msg[0] = '\0';
+	ld.err = err;
 	if (!out)
 		return fail(&ld, FTSRT_EINVAL, "no output handle");
 	*out = NULL;
@@ -958,33 +960,35 @@ out_free:
 	return rc;
 }
 
-FTSRT_API int ftsrt_plan_open_ex(ftsrt_plan **out, const char *path, ftsrt_alloc_fn alloc,
-				 void *ud, char *msg, size_t msglen)
-{
-	if (!path) {
-		if (msg && msglen)
-			snprintf(msg, msglen, "no path given");
-		if (out)
-			*out = NULL;
-		return FTSRT_EINVAL;
-	}
-	return open_common(out, path, NULL, 0, alloc, ud, msg, msglen);
-}
+static const struct ftsrt_plan_options default_options = {sizeof(struct ftsrt_plan_options), NULL,
+							      NULL};
 
-FTSRT_API int ftsrt_plan_open(ftsrt_plan **out, const char *path, char *msg, size_t msglen)
+FTSRT_API int ftsrt_plan_open(ftsrt_plan **out, const char *path,
+			      const struct ftsrt_plan_options *opt, ftsrt_error *err)
 {
-	return ftsrt_plan_open_ex(out, path, NULL, NULL, msg, msglen);
+	struct ftsrt_plan_options o;
+	if (out)
+		*out = NULL;
+	int rc = rt_struct_in(&o, sizeof(o), opt, &default_options, "ftsrt_plan_options", err);
+	if (rc)
+		return rc;
+	if (!path)
+		return rt_error(err, FTSRT_EINVAL, "no path given");
+	return open_common(out, path, NULL, 0, o.alloc, o.alloc_ud, err);
 }
 
 FTSRT_API int ftsrt_plan_open_mem(ftsrt_plan **out, const void *data, size_t len,
-				  char *msg, size_t msglen)
+				  const struct ftsrt_plan_options *opt, ftsrt_error *err)
 {
-	if (!data && len) {
-		if (out)
-			*out = NULL;
-		return FTSRT_EINVAL;
-	}
-	return open_common(out, NULL, data ? data : "", len, NULL, NULL, msg, msglen);
+	struct ftsrt_plan_options o;
+	if (out)
+		*out = NULL;
+	int rc = rt_struct_in(&o, sizeof(o), opt, &default_options, "ftsrt_plan_options", err);
+	if (rc)
+		return rc;
+	if (!data && len)
+		return rt_error(err, FTSRT_EINVAL, "no data given");
+	return open_common(out, NULL, data ? data : "", len, o.alloc, o.alloc_ud, err);
 }
 
 FTSRT_API void ftsrt_plan_close(ftsrt_plan *p)

@@ -16,15 +16,18 @@
 
 #include "ftsrt.h"
 #include "plan_format.h"
+#include "err.h"
 
 /* ---- accessors ------------------------------------------------------------------------ */
 
-FTSRT_API void ftsrt_plan_format(const ftsrt_plan *p, int *major, int *minor)
+FTSRT_API int32_t ftsrt_plan_format_major(const ftsrt_plan *p)
 {
-	if (major)
-		*major = p ? rt_plan_view(p)->format_major : 0;
-	if (minor)
-		*minor = p ? rt_plan_view(p)->format_minor : 0;
+	return p ? rt_plan_view(p)->format_major : 0;
+}
+
+FTSRT_API int32_t ftsrt_plan_format_minor(const ftsrt_plan *p)
+{
+	return p ? rt_plan_view(p)->format_minor : 0;
 }
 
 FTSRT_API uint64_t ftsrt_plan_manifest_hash(const ftsrt_plan *p)
@@ -32,14 +35,14 @@ FTSRT_API uint64_t ftsrt_plan_manifest_hash(const ftsrt_plan *p)
 	return p ? rt_plan_view(p)->manifest_hash : 0;
 }
 
-FTSRT_API uint64_t ftsrt_manifest_hash_add(uint64_t h, const char *name, int ndim,
+FTSRT_API uint64_t ftsrt_manifest_hash_add(uint64_t h, const char *name, int32_t ndim,
 					   const int64_t *dims, const char *dtype)
 {
 	return plan_manifest_hash_add(h, name ? name : "", ndim > 0 && dims ? (size_t)ndim : 0,
 				      dims, dtype ? dtype : "");
 }
 
-FTSRT_API uint64_t ftsrt_manifest_hash(size_t n, const char *const *names, const int *ndims,
+FTSRT_API uint64_t ftsrt_manifest_hash(size_t n, const char *const *names, const int32_t *ndims,
 				       const int64_t *const *dims, const char *const *dtypes)
 {
 	uint64_t h = FTSRT_MANIFEST_HASH_INIT;
@@ -48,67 +51,73 @@ FTSRT_API uint64_t ftsrt_manifest_hash(size_t n, const char *const *names, const
 	return h;
 }
 
-FTSRT_API int ftsrt_plan_bind(const ftsrt_plan *p, uint64_t hash, char *msg, size_t msglen)
+FTSRT_API int ftsrt_plan_bind(const ftsrt_plan *p, uint64_t hash, ftsrt_error *err)
 {
 	if (!p)
-		return FTSRT_EINVAL;
+		return rt_error(err, FTSRT_EINVAL, "no plan");
 	if (rt_plan_view(p)->manifest_hash == hash)
 		return FTSRT_OK;
-	if (msg && msglen)
-		snprintf(msg, msglen, "the model's manifest hash %016" PRIx64 " differs from the "
-			 "plan's %016" PRIx64 ": the plan was checked against another model", hash,
-			 rt_plan_view(p)->manifest_hash);
-	return FTSRT_EINVAL;
+	return rt_error(err, FTSRT_EINVAL, "the model's manifest hash %016" PRIx64 " differs from "
+			"the plan's %016" PRIx64 ": the plan was checked against another model", hash,
+			rt_plan_view(p)->manifest_hash);
 }
 
-FTSRT_API size_t ftsrt_plan_nparams(const ftsrt_plan *p)
+FTSRT_API int32_t ftsrt_plan_nparams(const ftsrt_plan *p)
 {
-	return p ? rt_plan_view(p)->nparams : 0;
+	return p ? (int32_t)rt_plan_view(p)->nparams : 0;
 }
 
-FTSRT_API int ftsrt_plan_param(const ftsrt_plan *p, size_t i, const char **name, int *ndim,
-			       const int64_t **dims, const char **dtype, int *tied_to)
+FTSRT_API int ftsrt_plan_param(const ftsrt_plan *p, int32_t i, struct ftsrt_plan_param *out,
+			       ftsrt_error *err)
 {
-	if (!p || i >= rt_plan_view(p)->nparams)
-		return FTSRT_EINVAL;
+	if (!p || !out)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_plan_param: NULL argument");
+	if (i < 0 || (uint32_t)i >= rt_plan_view(p)->nparams)
+		return rt_error(err, FTSRT_EINVAL, "parameter %" PRId32 " of %" PRIu32, i,
+				rt_plan_view(p)->nparams);
 	const struct rt_plan_param *q = &rt_plan_view(p)->params[i];
-	if (name)
-		*name = q->name;
-	if (ndim)
-		*ndim = (int)q->ndim;
-	if (dims)
-		*dims = q->dims;
-	if (dtype)
-		*dtype = q->dtype_name;
-	if (tied_to)
-		*tied_to = q->tied_to;
-	return FTSRT_OK;
+	struct ftsrt_plan_param v = {
+		.struct_size = sizeof(v),
+		.name = q->name,
+		.ndim = (int32_t)q->ndim,
+		.dims = q->dims,
+		.dtype = q->dtype_name,
+		.tied_to = q->tied_to,
+	};
+	return rt_struct_out(out, &v, sizeof(v), "ftsrt_plan_param", err);
 }
 
-FTSRT_API size_t ftsrt_plan_nphases(const ftsrt_plan *p)
+FTSRT_API int32_t ftsrt_plan_nphases(const ftsrt_plan *p)
 {
-	return p ? rt_plan_view(p)->nphases : 0;
+	return p ? (int32_t)rt_plan_view(p)->nphases : 0;
 }
 
-FTSRT_API int ftsrt_plan_phase(const ftsrt_plan *p, size_t i, struct ftsrt_plan_phase *out)
+FTSRT_API int ftsrt_plan_phase(const ftsrt_plan *p, int32_t i, struct ftsrt_plan_phase *out,
+			       ftsrt_error *err)
 {
-	if (!p || !out || i >= rt_plan_view(p)->nphases)
-		return FTSRT_EINVAL;
-	const struct rt_plan_phase *ph = &rt_plan_view(p)->phases[i];
-	memset(out, 0, sizeof(*out));
-	out->index = ph->index;
-	out->max_transition_epoch = ph->mte;
-	out->lr = ph->lr;
-	out->params = ph->params;
-	out->nparams = ph->nparams;
-	out->new_optimizer = ph->new_optimizer >= 0;
-	out->new_lr_scheduler = ph->new_lr_scheduler >= 0;
-	out->optimizer = ph->new_optimizer >= 0 ? rt_plan_view(p)->classes[ph->new_optimizer].class_path : NULL;
-	out->lr_scheduler = ph->new_lr_scheduler >= 0
-		? rt_plan_view(p)->classes[ph->new_lr_scheduler].class_path : NULL;
-	out->src_file = ph->src_file;
-	out->src_line = ph->src_line;
-	return FTSRT_OK;
+	if (!p || !out)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_plan_phase: NULL argument");
+	const struct rt_plan *v = rt_plan_view(p);
+	if (i < 0 || (uint32_t)i >= v->nphases)
+		return rt_error(err, FTSRT_EINVAL, "phase %" PRId32 " of %" PRIu32, i, v->nphases);
+	const struct rt_plan_phase *ph = &v->phases[i];
+	/* the plan holds the indices as u32 below 2^31 (plan.c): the same bytes as int32_t */
+	struct ftsrt_plan_phase o = {
+		.struct_size = sizeof(o),
+		.index = ph->index,
+		.max_transition_epoch = ph->mte,
+		.lr = ph->lr,
+		.params = (const int32_t *)(const void *)ph->params,
+		.nparams = (int32_t)ph->nparams,
+		.new_optimizer = ph->new_optimizer >= 0,
+		.new_lr_scheduler = ph->new_lr_scheduler >= 0,
+		.optimizer = ph->new_optimizer >= 0 ? v->classes[ph->new_optimizer].class_path : NULL,
+		.lr_scheduler = ph->new_lr_scheduler >= 0 ? v->classes[ph->new_lr_scheduler].class_path
+			: NULL,
+		.src_file = ph->src_file,
+		.src_line = (int32_t)ph->src_line,
+	};
+	return rt_struct_out(out, &o, sizeof(o), "ftsrt_plan_phase", err);
 }
 
 FTSRT_API int64_t ftsrt_plan_max_depth(const ftsrt_plan *p)
@@ -258,11 +267,11 @@ static void dump_phases(FILE *out, const struct rt_plan *v)
 	}
 }
 
-FTSRT_API int ftsrt_plan_dump(const ftsrt_plan *p, FILE *out, int what)
+FTSRT_API int ftsrt_plan_dump(const ftsrt_plan *p, FILE *out, int32_t what, ftsrt_error *err)
 {
 	char b1[40], b2[40];
 	if (!p || !out || (what != FTSRT_DUMP_PHASES && what != FTSRT_DUMP_ALL))
-		return FTSRT_EINVAL;
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_plan_dump: bad argument");
 	const struct rt_plan *v = rt_plan_view(p);
 	fprintf(out, "plan format %u.%u, manifest hash %016" PRIx64 ", %" PRIu32 " parameters, %"
 		PRIu32 " phases, max_depth %" PRId64 ", max_epochs %" PRId64 "%s\n", v->format_major,
@@ -270,7 +279,7 @@ FTSRT_API int ftsrt_plan_dump(const ftsrt_plan *p, FILE *out, int what)
 		v->stripped ? ", stripped" : "");
 	if (what == FTSRT_DUMP_PHASES) {
 		dump_phases(out, v);
-		return ferror(out) ? FTSRT_EIO : FTSRT_OK;
+		return ferror(out) ? rt_error(err, FTSRT_EIO, "writing the listing failed") : FTSRT_OK;
 	}
 	fprintf(out, "\n[settings]\n");
 	fprintf(out, "restore_best %s\nepoch_transitions_only %s\napply_lambdas_new_pgs %s\n",
@@ -370,5 +379,5 @@ FTSRT_API int ftsrt_plan_dump(const ftsrt_plan *p, FILE *out, int what)
 			fprintf(out, " %s:%" PRIu32 ":%" PRIu32 "\n", e->file, e->line, e->col);
 		}
 	}
-	return ferror(out) ? FTSRT_EIO : FTSRT_OK;
+	return ferror(out) ? rt_error(err, FTSRT_EIO, "writing the listing failed") : FTSRT_OK;
 }

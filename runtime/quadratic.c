@@ -239,8 +239,9 @@ static int write_svg(const char *path, const struct epoch_rec *ep, long ne, char
 int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *out, char *err,
 	       size_t errlen)
 {
-	struct ftsrt_run_options ro;
-	ftsrt_run_options_default(&ro);
+	struct ftsrt_run_options ro = FTSRT_INIT(struct ftsrt_run_options);
+	ftsrt_run_options_default(&ro, NULL);
+	ftsrt_error fe;
 	ro.scale = o->scale;
 	ro.threads = o->threads;
 	ro.ckpt_dir = o->ckpt_dir;
@@ -256,8 +257,10 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 	float *p = NULL, *g = NULL, *h = NULL, *d = NULL;
 	struct epoch_rec *ep = NULL;
 	long ne = 0;
-	if ((rc = rt_run_new(&r, plan, &ro, err, errlen)))
+	if ((rc = rt_run_new(&r, plan, &ro, &fe))) {
+		snprintf(err, errlen, "%s", fe.message);
 		goto out;
+	}
 	size_t n = ftsrt_run_arena_numel(r);
 	p = malloc(n * sizeof(float));
 	g = malloc(n * sizeof(float));
@@ -271,8 +274,8 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 		goto out;
 	}
 	/* the problem: curvatures scaled so the initial lr is stable */
-	struct ftsrt_run_group g0;
-	double lr0 = ftsrt_run_group(r, 0, &g0) == 0 && g0.lr > 0 ? g0.lr : 1e-3;
+	struct ftsrt_run_group g0 = FTSRT_INIT(struct ftsrt_run_group);
+	double lr0 = ftsrt_run_group(r, 0, &g0, NULL) == 0 && g0.lr > 0 ? g0.lr : 1e-3;
 	double hmax = 0.5 / lr0;
 	uint64_t s = o->seed;
 	for (size_t j = 0; j < n; j++) {
@@ -281,8 +284,8 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 		d[j] = (float)(0.1 * (unif(&s) - 0.5));
 		g[j] = 0;
 	}
-	if ((rc = ftsrt_run_bind_arena(r, p, g, n, 0))) {
-		snprintf(err, errlen, "%s", ftsrt_run_errmsg(r));
+	if ((rc = ftsrt_run_bind_arena(r, p, g, n, 0, &fe))) {
+		snprintf(err, errlen, "%s", fe.message);
 		goto out;
 	}
 	if (o->csv) {
@@ -297,13 +300,13 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 	}
 	int np = ftsrt_run_nparams(r);
 	char evbuf[512] = "";
-	struct ftsrt_run_event ev;
-	while (ftsrt_run_next_event(r, &ev)) {       /* transitions at epoch 0 */
+	struct ftsrt_run_event ev = FTSRT_INIT(struct ftsrt_run_event);
+	while (ftsrt_run_next_event(r, &ev, NULL)) {       /* transitions at epoch 0 */
 		csv_event(evbuf, sizeof(evbuf), &ev);
 		fprintf(out, "  %s\n", ev.text);
 	}
 	while (!ftsrt_run_finished(r) && ftsrt_run_epoch(r) < epochs) {
-		long e = ftsrt_run_epoch(r);
+		long e = (long)ftsrt_run_epoch(r);
 		if (metrics && e >= nmetrics) {
 			fprintf(out, "the metrics file has %ld values: the replay ends before epoch %ld\n",
 				nmetrics, e);
@@ -319,8 +322,8 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 			goto out;
 		}
 		for (int k = 0; k < er->ng; k++) {
-			struct ftsrt_run_group gi;
-			ftsrt_run_group(r, k, &gi);
+			struct ftsrt_run_group gi = FTSRT_INIT(struct ftsrt_run_group);
+			ftsrt_run_group(r, k, &gi, NULL);
 			er->lr[k] = gi.lr;
 		}
 		double train = 0;
@@ -331,14 +334,14 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 			train += loss / (double)n;
 			for (int i = 0; i < np; i++) {
 				size_t off, k;
-				if (ftsrt_run_param_offset(r, i, &off, &k) || !ftsrt_run_thawed(r, i))
+				if (ftsrt_run_param_offset(r, i, &off, &k, NULL) || !ftsrt_run_thawed(r, i))
 					continue;
 				for (size_t j = off; j < off + k; j++)
 					g[j] = (float)((double)h[j] * (double)p[j] +
 						       o->noise * sqrt((double)h[j]) * gauss(&s));
 			}
-			if ((rc = ftsrt_run_step(r))) {
-				snprintf(err, errlen, "epoch %ld step %ld: %s", e, st, ftsrt_run_errmsg(r));
+			if ((rc = ftsrt_run_step(r, &fe))) {
+				snprintf(err, errlen, "epoch %ld step %ld: %s", e, st, fe.message);
 				goto out;
 			}
 			if (o->progress && (st % 4 == 0 || st + 1 == o->steps)) {
@@ -358,13 +361,13 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 		double metric = metrics ? metrics[e] : val;
 		if (o->progress)
 			fprintf(stderr, "\r%*s\r", 60, "");
-		rc = ftsrt_run_epoch_end(r, metric);
+		rc = ftsrt_run_epoch_end(r, metric, &fe);
 		fprintf(out, "epoch %4ld  phase %d  train %-11.6g val %-11.6g lr", e, er->phase, train, metric);
 		for (int k = 0; k < er->ng; k++)
 			fprintf(out, " %.6g", er->lr[k]);
 		fprintf(out, "\n");
 		char next[512] = "";
-		while (ftsrt_run_next_event(r, &ev)) {
+		while (ftsrt_run_next_event(r, &ev, NULL)) {
 			bool later = ev.epoch > e;
 			csv_event(later ? next : evbuf, sizeof(evbuf), &ev);
 			fprintf(out, "  %s\n", ev.text);
@@ -375,12 +378,12 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 					metric, evbuf);
 		memcpy(evbuf, next, sizeof(next));
 		if (rc) {
-			snprintf(err, errlen, "epoch %ld: %s", e, ftsrt_run_errmsg(r));
+			snprintf(err, errlen, "epoch %ld: %s", e, fe.message);
 			goto out;
 		}
 	}
-	fprintf(out, "finished: phase %d of %lld, %ld epochs, %ld optimizer steps\n", ftsrt_run_phase(r),
-		(long long)plan->max_depth, ne, ftsrt_run_global_step(r));
+	fprintf(out, "finished: phase %d of %lld, %ld epochs, %lld optimizer steps\n", ftsrt_run_phase(r),
+		(long long)plan->max_depth, ne, (long long)ftsrt_run_global_step(r));
 	if (o->svg && ne > 0)
 		rc = write_svg(o->svg, ep, ne, err, errlen);
 out:

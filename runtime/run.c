@@ -54,8 +54,10 @@
  * everything else, allocated through the run's allocator.  No global state.
  */
 #include "run_impl.h"
+#include "err.h"
 #include "mem.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -74,14 +76,6 @@ struct snapshot {
 
 /* --- messages ---------------------------------------------------------------- */
 
-int rt_run_fail(ftsrt_run *r, int code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(r->err, sizeof(r->err), fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 void rt_run_event(ftsrt_run *r, int kind, int phase, int reason, const char *fmt, ...)
 {
@@ -347,45 +341,55 @@ static int check_plan(const struct rt_plan *p, char *err, size_t n)
 	return FTSRT_OK;
 }
 
-FTSRT_API int ftsrt_run_options_default(struct ftsrt_run_options *o)
+static const struct ftsrt_run_options default_options = {
+	.struct_size = sizeof(struct ftsrt_run_options),
+	.dtype = FTSRT_F32,
+	.threads = 1,
+	.kernels = FTSRT_KERNELS_FAST,
+	.scale = 1.0,
+};
+
+FTSRT_API int ftsrt_run_options_default(struct ftsrt_run_options *o, ftsrt_error *err)
 {
 	if (!o)
-		return FTSRT_EINVAL;
-	memset(o, 0, sizeof(*o));
-	o->dtype = FTSRT_F32;
-	o->threads = 1;
-	o->kernels = FTSRT_KERNELS_FAST;
-	o->scale = 1.0;
-	return FTSRT_OK;
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_run_options_default: NULL options");
+	return rt_struct_out(o, &default_options, sizeof(default_options), "ftsrt_run_options", err);
 }
 
 int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_options *opt,
-	       char *err, size_t errlen)
+	       ftsrt_error *err)
 {
 	char e[512] = "";
 	if (!out)
-		return FTSRT_EINVAL;
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_run_new: NULL out");
 	*out = NULL;
 	struct ftsrt_run_options o;
-	ftsrt_run_options_default(&o);
-	if (opt)
-		o = *opt;
-	int rc = check_plan(p, e, sizeof(e));
-	if (!rc && ((o.dtype != FTSRT_F32 && o.dtype != FTSRT_F64) || o.threads < 1 ||
-		    !(o.scale > 0 && o.scale <= 1) || (o.save_last && !o.ckpt_dir)))
-		rc = FTSRT_EINVAL, snprintf(e, sizeof(e), "bad run options");
-	if (rc) {
-		if (err && errlen)
-			snprintf(err, errlen, "%s", e);
+	int rc = rt_struct_in(&o, sizeof(o), opt, &default_options, "ftsrt_run_options", err);
+	if (rc)
 		return rc;
-	}
+	/* zero means the default where zero is no value (FTSRT_INIT'd options) */
+	if (o.threads == 0)
+		o.threads = default_options.threads;
+	if (o.scale == 0)
+		o.scale = default_options.scale;
+	rc = check_plan(p, e, sizeof(e));
+	if (rc)
+		return rt_report(err, rc, e);
+	if (o.dtype != FTSRT_F32 && o.dtype != FTSRT_F64)
+		return rt_error(err, FTSRT_EINVAL, "run options: no dtype %" PRId32, o.dtype);
+	if (o.threads < 1 || o.threads > 4096)
+		return rt_error(err, FTSRT_EINVAL, "run options: threads %" PRId32 " outside 1..4096",
+				o.threads);
+	if (o.kernels != FTSRT_KERNELS_FAST && o.kernels != FTSRT_KERNELS_REF)
+		return rt_error(err, FTSRT_EINVAL, "run options: no kernels %" PRId32, o.kernels);
+	if (!(o.scale > 0 && o.scale <= 1))
+		return rt_error(err, FTSRT_EINVAL, "run options: scale %g outside (0, 1]", o.scale);
+	if (o.save_last && !o.ckpt_dir)
+		return rt_error(err, FTSRT_EINVAL, "run options: save_last needs a ckpt_dir");
 	ftsrt_alloc_fn alloc = o.alloc ? o.alloc : rt_default_alloc;
 	ftsrt_run *r = alloc(o.alloc_ud, NULL, 0, sizeof(*r));
-	if (!r) {
-		if (err && errlen)
-			snprintf(err, errlen, "out of memory");
-		return FTSRT_ENOMEM;
-	}
+	if (!r)
+		return rt_error(err, FTSRT_ENOMEM, "out of memory");
 	memset(r, 0, sizeof(*r));
 	r->ck_lock = -1;
 	r->plan = p;
@@ -449,7 +453,7 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 				rc = rt_run_fail(r, FTSRT_EINVAL, "parameter '%s' has a bad shape", pp->name);
 				goto out_free;
 			}
-			q->shape[k] = (long)dim;
+			q->shape[k] = dim;
 			n *= (size_t)dim;
 		}
 		if (q->tied)
@@ -481,28 +485,19 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 	*out = r;
 	return FTSRT_OK;
 out_free:
-	if (err && errlen)
-		snprintf(err, errlen, "%s", r->err);
+	rt_report(err, rc, r->err);
 	ftsrt_run_free(r);
 	return rc;
 }
 
-FTSRT_API int ftsrt_run_new_ex(ftsrt_run **out, const ftsrt_plan *plan,
-			       const struct ftsrt_run_options *opt, char *err, size_t errlen)
+FTSRT_API int ftsrt_run_new(ftsrt_run **out, const ftsrt_plan *plan,
+			    const struct ftsrt_run_options *opt, ftsrt_error *err)
 {
-	if (!out || !plan) {
-		if (out)
-			*out = NULL;
-		if (err && errlen)
-			snprintf(err, errlen, "NULL plan");
-		return FTSRT_EINVAL;
-	}
-	return rt_run_new(out, rt_plan_view(plan), opt, err, errlen);
-}
-
-FTSRT_API int ftsrt_run_new(ftsrt_run **out, const ftsrt_plan *plan, const struct ftsrt_run_options *opt)
-{
-	return ftsrt_run_new_ex(out, plan, opt, NULL, 0);
+	if (out)
+		*out = NULL;
+	if (!out || !plan)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_run_new: NULL %s", out ? "plan" : "out");
+	return rt_run_new(out, rt_plan_view(plan), opt, err);
 }
 
 FTSRT_API void ftsrt_run_free(ftsrt_run *r)
@@ -542,7 +537,7 @@ const struct rt_plan *rt_run_plan(const ftsrt_run *r)
 	return r ? r->plan : NULL;
 }
 
-FTSRT_API const char *ftsrt_run_errmsg(const ftsrt_run *r)
+const char *rt_run_errmsg(const ftsrt_run *r)
 {
 	return r ? r->err : "no run";
 }
@@ -560,15 +555,13 @@ static int check_running(ftsrt_run *r)
 	return FTSRT_OK;
 }
 
-FTSRT_API int ftsrt_run_thawed(const ftsrt_run *r, int index)
+FTSRT_API bool ftsrt_run_thawed(const ftsrt_run *r, int32_t index)
 {
 	return r && index >= 0 && index < r->np && r->p[index].thawed;
 }
 
-FTSRT_API int ftsrt_run_step(ftsrt_run *r)
+static int run_step(ftsrt_run *r)
 {
-	if (!r)
-		return FTSRT_EINVAL;
 	int rc = check_running(r);
 	if (rc)
 		return rc;
@@ -576,9 +569,10 @@ FTSRT_API int ftsrt_run_step(ftsrt_run *r)
 		return rt_run_fail(r, FTSRT_EINVAL, "parameters and gradients are not (all) bound");
 	if (r->dirty && (rc = rt_run_rebuild(r)))
 		return rc;
+	ftsrt_error oe;
 	for (int i = 0; i < r->ng; i++)
-		if ((rc = ftsrt_optim_set_lr(r->o, i, r->sg.lr[i])))
-			return rt_run_fail(r, rc, "group %d: %s", i, ftsrt_optim_errmsg(r->o));
+		if ((rc = ftsrt_optim_set_lr(r->o, i, r->sg.lr[i], &oe)))
+			return rt_run_fail(r, rc, "group %d: %s", i, oe.message);
 	if (r->tensor_mode)
 		for (int i = 0; i < r->np; i++) {
 			struct rt_run_param *p = &r->p[i];
@@ -598,8 +592,8 @@ FTSRT_API int ftsrt_run_step(ftsrt_run *r)
 				e = r->p[i].off + r->p[i].numel;
 			i++;
 		}
-		if ((rc = ftsrt_optim_step_range(r->o, r->ap, r->ag, r->numel, b, e)))
-			return rt_run_fail(r, rc, "optimizer step: %s", ftsrt_optim_errmsg(r->o));
+		if ((rc = ftsrt_optim_step_range(r->o, r->ap, r->ag, r->numel, b, e, &oe)))
+			return rt_run_fail(r, rc, "optimizer step: %s", oe.message);
 	}
 	if (r->tensor_mode)
 		for (int i = 0; i < r->np; i++) {
@@ -619,6 +613,13 @@ FTSRT_API int ftsrt_run_step(ftsrt_run *r)
 			return rt_run_sched_step(r, &r->last_metric);
 	}
 	return FTSRT_OK;
+}
+
+FTSRT_API int ftsrt_run_step(ftsrt_run *r, ftsrt_error *err)
+{
+	if (!r)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_run_step: no run");
+	return rt_report(err, run_step(r), r->err);
 }
 
 /* The epoch-interval scheduler step and what follows it. */
@@ -647,10 +648,8 @@ int rt_run_next_epoch(ftsrt_run *r)
 	return epoch_start(r);
 }
 
-FTSRT_API int ftsrt_run_epoch_end(ftsrt_run *r, double metric)
+static int run_epoch_end(ftsrt_run *r, double metric)
 {
-	if (!r)
-		return FTSRT_EINVAL;
 	int rc = check_running(r);
 	if (rc)
 		return rc;
@@ -675,62 +674,97 @@ FTSRT_API int ftsrt_run_epoch_end(ftsrt_run *r, double metric)
 	return rt_run_next_epoch(r);
 }
 
-FTSRT_API int ftsrt_run_finished(const ftsrt_run *r)
+FTSRT_API int ftsrt_run_epoch_end(ftsrt_run *r, double metric, ftsrt_error *err)
+{
+	if (!r)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_run_epoch_end: no run");
+	return rt_report(err, run_epoch_end(r, metric), r->err);
+}
+
+FTSRT_API int32_t ftsrt_run_finished(const ftsrt_run *r)
 {
 	return r ? r->stop : FTSRT_STOP_NONE;
 }
 
-FTSRT_API int ftsrt_run_next_event(ftsrt_run *r, struct ftsrt_run_event *ev)
+FTSRT_API bool ftsrt_run_next_event(ftsrt_run *r, struct ftsrt_run_event *ev, ftsrt_error *err)
 {
-	if (!r || !ev || r->ev_n == 0)
-		return 0;
+	if (!r || !ev) {
+		rt_error(err, FTSRT_EINVAL, "ftsrt_run_next_event: NULL %s", r ? "event" : "run");
+		return false;
+	}
+	if (r->ev_n == 0)
+		return false;
+	struct ftsrt_run_event e = r->ev[r->ev_head].ev;
+	e.struct_size = sizeof(e);
+	e.text = r->ev[r->ev_head].buf;
+	if (rt_struct_out(ev, &e, sizeof(e), "ftsrt_run_event", err))
+		return false;           /* a bad struct_size: the event stays queued */
+	/* the text lives in ev_out until the next call on the run */
 	r->ev_out = r->ev[r->ev_head];
 	r->ev_head = (r->ev_head + 1) % RT_RUN_NEVENTS;
 	r->ev_n--;
-	*ev = r->ev_out.ev;
-	ev->text = r->ev_out.buf;
-	return 1;
+	if (ev->struct_size >= offsetof(struct ftsrt_run_event, text) + sizeof(ev->text))
+		ev->text = r->ev_out.buf;
+	return true;
 }
 
-FTSRT_API long ftsrt_run_epoch(const ftsrt_run *r)
+FTSRT_API int64_t ftsrt_run_epoch(const ftsrt_run *r)
 {
-	return r ? r->epoch : FTSRT_EINVAL;
+	return r ? r->epoch : -1;
 }
 
-FTSRT_API int ftsrt_run_phase(const ftsrt_run *r)
+FTSRT_API int32_t ftsrt_run_phase(const ftsrt_run *r)
 {
-	return r ? r->depth : FTSRT_EINVAL;
+	return r ? r->depth : -1;
 }
 
-FTSRT_API long ftsrt_run_global_step(const ftsrt_run *r)
+FTSRT_API int64_t ftsrt_run_global_step(const ftsrt_run *r)
 {
-	return r ? r->global_step : FTSRT_EINVAL;
+	return r ? r->global_step : -1;
 }
 
-FTSRT_API int ftsrt_run_ngroups(const ftsrt_run *r)
+FTSRT_API int32_t ftsrt_run_ngroups(const ftsrt_run *r)
 {
-	return r ? r->ng : FTSRT_EINVAL;
+	return r ? r->ng : 0;
 }
 
-FTSRT_API int ftsrt_run_group_hparams(const ftsrt_run *r, int g, struct ftsrt_optim_hparams *out)
+static int group_index(const ftsrt_run *r, int32_t g, const void *out, ftsrt_error *err)
 {
-	if (!r || !out || g < 0 || g >= r->ng)
-		return FTSRT_EINVAL;
-	*out = r->g[g].hp;
-	out->lr = r->sg.lr[g];
+	if (!r || !out)
+		return rt_error(err, FTSRT_EINVAL, "NULL run or output");
+	if (g < 0 || g >= r->ng)
+		return rt_error(err, FTSRT_EINVAL, "no group %" PRId32 " (the optimizer has %d)", g,
+				r->ng);
 	return FTSRT_OK;
 }
 
-FTSRT_API int ftsrt_run_group(const ftsrt_run *r, int g, struct ftsrt_run_group *out)
+FTSRT_API int ftsrt_run_group_hparams(const ftsrt_run *r, int32_t g,
+				      struct ftsrt_optim_hparams *out, ftsrt_error *err)
 {
-	if (!r || !out || g < 0 || g >= r->ng)
-		return FTSRT_EINVAL;
-	out->lr = r->sg.lr[g];
-	out->initial_lr = r->sg.init[g];
-	out->weight_decay = r->g[g].hp.weight_decay;
-	out->phase = r->sg.phase[g];
-	out->no_decay = r->sg.no_decay[g];
-	out->nparams = r->g[g].nparams;
-	out->params = r->g[g].params;
-	return FTSRT_OK;
+	int rc = group_index(r, g, out, err);
+	if (rc)
+		return rc;
+	struct ftsrt_optim_hparams h = r->g[g].hp;
+	h.struct_size = sizeof(h);
+	h.lr = r->sg.lr[g];
+	return rt_struct_out(out, &h, sizeof(h), "ftsrt_optim_hparams", err);
+}
+
+FTSRT_API int ftsrt_run_group(const ftsrt_run *r, int32_t g, struct ftsrt_run_group *out,
+			      ftsrt_error *err)
+{
+	int rc = group_index(r, g, out, err);
+	if (rc)
+		return rc;
+	struct ftsrt_run_group v = {
+		.struct_size = sizeof(v),
+		.lr = r->sg.lr[g],
+		.initial_lr = r->sg.init[g],
+		.weight_decay = r->g[g].hp.weight_decay,
+		.phase = r->sg.phase[g],
+		.no_decay = r->sg.no_decay[g],
+		.nparams = r->g[g].nparams,
+		.params = r->g[g].params,
+	};
+	return rt_struct_out(out, &v, sizeof(v), "ftsrt_run_group", err);
 }

@@ -8,6 +8,9 @@
  * per-tensor mode the arenas are its own.
  */
 #include "run_impl.h"
+#include "err.h"
+
+#include <inttypes.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,25 +40,42 @@ bool rt_run_bound(const ftsrt_run *r)
 
 /* --- binding --------------------------------------------------------------------- */
 
-FTSRT_API int ftsrt_run_nparams(const ftsrt_run *r)
+FTSRT_API int32_t ftsrt_run_nparams(const ftsrt_run *r)
 {
-	return r ? r->np : FTSRT_EINVAL;
+	return r ? r->np : 0;
 }
 
-FTSRT_API int ftsrt_run_param_index(const ftsrt_run *r, const char *name)
+static int param_index(const ftsrt_run *r, const char *name)
 {
-	if (!r || !name)
-		return FTSRT_EINVAL;
 	for (int i = 0; i < r->np; i++)
 		if (strcmp(r->plan->params[i].name, name) == 0)
 			return i;
-	return FTSRT_EINVAL;
+	return -1;
 }
 
-FTSRT_API int ftsrt_run_param_offset(const ftsrt_run *r, int index, size_t *offset, size_t *numel)
+FTSRT_API int ftsrt_run_param_index(const ftsrt_run *r, const char *name, int32_t *index,
+				    ftsrt_error *err)
 {
-	if (!r || index < 0 || index >= r->np || r->p[index].tied)
-		return FTSRT_EINVAL;
+	if (!r || !name || !index)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_run_param_index: NULL argument");
+	int i = param_index(r, name);
+	if (i < 0)
+		return rt_error(err, FTSRT_EINVAL, "the plan has no parameter '%s'", name);
+	*index = i;
+	return FTSRT_OK;
+}
+
+FTSRT_API int ftsrt_run_param_offset(const ftsrt_run *r, int32_t index, size_t *offset,
+				     size_t *numel, ftsrt_error *err)
+{
+	if (!r)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_run_param_offset: no run");
+	if (index < 0 || index >= r->np)
+		return rt_error(err, FTSRT_EINVAL, "no parameter %" PRId32 " (the plan has %d)", index,
+				r->np);
+	if (r->p[index].tied)
+		return rt_error(err, FTSRT_EINVAL, "'%s' is tied to another parameter: it has no "
+				"range of its own", r->plan->params[index].name);
 	if (offset)
 		*offset = r->p[index].off;
 	if (numel)
@@ -68,19 +88,16 @@ FTSRT_API size_t ftsrt_run_arena_numel(const ftsrt_run *r)
 	return r ? r->numel : 0;
 }
 
-FTSRT_API int ftsrt_run_bind_arena(ftsrt_run *r, void *params, void *grads, size_t numel,
-				   unsigned long long manifest_hash)
+static int bind_arena(ftsrt_run *r, void *params, void *grads, size_t numel, uint64_t manifest_hash)
 {
-	if (!r)
-		return FTSRT_EINVAL;
 	if (!params || !grads)
 		return rt_run_fail(r, FTSRT_EINVAL, "NULL parameter or gradient arena");
 	if (numel != r->numel)
 		return rt_run_fail(r, FTSRT_EINVAL, "the arena has %zu elements, the plan's parameters %zu",
 				   numel, r->numel);
 	if (manifest_hash && manifest_hash != r->plan->manifest_hash)
-		return rt_run_fail(r, FTSRT_EINVAL, "manifest hash %016llx is not the plan's %016llx",
-				   manifest_hash, (unsigned long long)r->plan->manifest_hash);
+		return rt_run_fail(r, FTSRT_EINVAL, "manifest hash %016" PRIx64 " is not the plan's %016"
+				   PRIx64, manifest_hash, r->plan->manifest_hash);
 	if (r->tensor_mode) {
 		rt_run_dealloc(r, r->ap, r->numel * r->es);
 		rt_run_dealloc(r, r->ag, r->numel * r->es);
@@ -91,15 +108,24 @@ FTSRT_API int ftsrt_run_bind_arena(ftsrt_run *r, void *params, void *grads, size
 	return FTSRT_OK;
 }
 
-FTSRT_API int ftsrt_run_bind(ftsrt_run *r, const char *name, int index, void *param, void *grad, int ndim,
-			     const long long *shape)
+FTSRT_API int ftsrt_run_bind_arena(ftsrt_run *r, void *params, void *grads, size_t numel,
+				   uint64_t manifest_hash, ftsrt_error *err)
 {
 	if (!r)
-		return FTSRT_EINVAL;
-	int i = name ? ftsrt_run_param_index(r, name) : index;
-	if (i < 0 || i >= r->np)
-		return rt_run_fail(r, FTSRT_EINVAL, "no parameter %s%s", name ? name : "at index ",
-				   name ? "" : "?");
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_run_bind_arena: no run");
+	return rt_report(err, bind_arena(r, params, grads, numel, manifest_hash), r->err);
+}
+
+static int bind_param(ftsrt_run *r, const char *name, int32_t index, void *param, void *grad,
+		int32_t ndim, const int64_t *shape)
+{
+	int i = name ? param_index(r, name) : index;
+	if (i < 0 || i >= r->np) {
+		if (name)
+			return rt_run_fail(r, FTSRT_EINVAL, "the plan has no parameter '%s'", name);
+		return rt_run_fail(r, FTSRT_EINVAL, "no parameter %" PRId32 " (the plan has %d)", index,
+				   r->np);
+	}
 	struct rt_run_param *p = &r->p[i];
 	if (p->tied)
 		return rt_run_fail(r, FTSRT_EINVAL, "'%s' is tied to another parameter: bind that one",
@@ -109,8 +135,9 @@ FTSRT_API int ftsrt_run_bind(ftsrt_run *r, const char *name, int index, void *pa
 				   r->plan->params[i].name);
 	for (int k = 0; k < ndim; k++)
 		if (shape[k] != p->shape[k])
-			return rt_run_fail(r, FTSRT_EINVAL, "'%s': dimension %d is %lld, the manifest says %ld",
-					   r->plan->params[i].name, k, shape[k], p->shape[k]);
+			return rt_run_fail(r, FTSRT_EINVAL, "'%s': dimension %d is %" PRId64 ", the manifest "
+					   "says %" PRId64, r->plan->params[i].name, k, shape[k],
+					   p->shape[k]);
 	if (!r->tensor_mode) {
 		void *a = rt_run_alloc(r, r->numel * r->es), *g = rt_run_alloc(r, r->numel * r->es);
 		if (!a || !g) {
@@ -125,4 +152,12 @@ FTSRT_API int ftsrt_run_bind(ftsrt_run *r, const char *name, int index, void *pa
 	p->bp = param;
 	p->bg = grad;
 	return FTSRT_OK;
+}
+
+FTSRT_API int ftsrt_run_bind(ftsrt_run *r, const char *name, int32_t index, void *param,
+			     void *grad, int32_t ndim, const int64_t *shape, ftsrt_error *err)
+{
+	if (!r)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_run_bind: no run");
+	return rt_report(err, bind_param(r, name, index, param, grad, ndim, shape), r->err);
 }

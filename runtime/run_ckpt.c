@@ -11,6 +11,7 @@
  * here and carries on from its position.
  */
 #include "run_impl.h"
+#include "err.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -39,6 +40,7 @@ static void hp_put(struct rt_wbuf *b, const struct ftsrt_optim_hparams *h)
 
 static void hp_get(struct rt_rbuf *b, struct ftsrt_optim_hparams *h)
 {
+	h->struct_size = sizeof(*h);
 #define GD(f) h->f = rt_rbuf_f64(b);
 #define GI(f) h->f = (int)rt_rbuf_i64(b);
 	HP_D(GD) HP_I(GI)
@@ -67,9 +69,9 @@ static void hp_get(struct rt_rbuf *b, struct ftsrt_optim_hparams *h)
 static void layout_tag(int kind, char *buf, size_t n)
 {
 	const char *name;
-	int shape;
+	int32_t shape;
 	size_t k = (size_t)snprintf(buf, n, "%s:", ftsrt_optim_kind_name(kind));
-	for (int s = 0; k < n && ftsrt_optim_kind_slot(kind, s, &name, &shape) == 0; s++)
+	for (int s = 0; k < n && ftsrt_optim_kind_slot(kind, s, &name, &shape, NULL) == 0; s++)
 		k += (size_t)snprintf(buf + k, n - k, "%s%s", s ? "," : "", name);
 }
 
@@ -150,18 +152,18 @@ static int ckpt_build(ftsrt_run *r, int position, double metric, struct rt_wbuf 
 		for (int k = 0; k < 4; k++)
 			rt_wbuf_f64(b, v[k]);
 		const char *name;
-		int shape;
+		int32_t shape;
 		uint32_t ns = 0;
-		for (int s = 0; ftsrt_optim_kind_slot(r->opt_kind, s, &name, &shape) == 0; s++) {
+		for (int s = 0; ftsrt_optim_kind_slot(r->opt_kind, s, &name, &shape, NULL) == 0; s++) {
 			void *d;
-			if (shape && !ftsrt_optim_state(r->o, p->oidx, name, &d, NULL, NULL) && d)
+			if (shape && !ftsrt_optim_state(r->o, p->oidx, name, &d, NULL, NULL, NULL) && d)
 				ns++;
 		}
 		rt_wbuf_u32(b, ns);
-		for (int s = 0; ftsrt_optim_kind_slot(r->opt_kind, s, &name, &shape) == 0; s++) {
+		for (int s = 0; ftsrt_optim_kind_slot(r->opt_kind, s, &name, &shape, NULL) == 0; s++) {
 			void *d = NULL;
 			size_t n = 0;
-			if (!shape || ftsrt_optim_state(r->o, p->oidx, name, &d, &n, NULL) || !d)
+			if (!shape || ftsrt_optim_state(r->o, p->oidx, name, &d, &n, NULL, NULL) || !d)
 				continue;
 			rt_wbuf_str(b, name);
 			rt_wbuf_i64(b, (int64_t)n);
@@ -359,11 +361,11 @@ int rt_run_import_state(ftsrt_run *r, ftsrt_optim *o, int oidx, const uint8_t *r
 	int rc = rt_optim_set_scalars(o, oidx, v);
 	unsigned filled = 0, live = 0;
 	const char *sn;
-	int shape;
-	for (int s = 0; s < 32 && ftsrt_optim_kind_slot(r->opt_kind, s, &sn, &shape) == 0; s++) {
+	int32_t shape;
+	for (int s = 0; s < 32 && ftsrt_optim_kind_slot(r->opt_kind, s, &sn, &shape, NULL) == 0; s++) {
 		void *d = NULL;
 		size_t n = 0;
-		if (shape != 0 && !ftsrt_optim_state(o, oidx, sn, &d, &n, NULL) && d)
+		if (shape != 0 && !ftsrt_optim_state(o, oidx, sn, &d, &n, NULL, NULL) && d)
 			live |= 1u << s;
 	}
 	for (uint32_t s = 0; s < ns && !rc && !b.bad; s++) {
@@ -374,7 +376,7 @@ int rt_run_import_state(ftsrt_run *r, ftsrt_optim *o, int oidx, const uint8_t *r
 		if (!d)
 			break;
 		rc = rt_run_slot_copy_in(r, o, oidx, name, d, (size_t)n);
-		for (int k = 0; k < 32 && ftsrt_optim_kind_slot(r->opt_kind, k, &sn, &shape) == 0; k++)
+		for (int k = 0; k < 32 && ftsrt_optim_kind_slot(r->opt_kind, k, &sn, &shape, NULL) == 0; k++)
 			if (!strcmp(sn, name))
 				filled |= 1u << k;
 	}
@@ -465,8 +467,8 @@ int rt_run_load_best(ftsrt_run *r)
  * (unbound: the message when they are not). */
 static int check_saveable(ftsrt_run *r, const char *path, const char *unbound)
 {
-	if (!r || !path)
-		return FTSRT_EINVAL;
+	if (!path)
+		return rt_run_fail(r, FTSRT_EINVAL, "no path given");
 	int rc = rt_run_check_usable(r);
 	if (rc)
 		return rc;
@@ -483,7 +485,7 @@ static int build_mid_run(ftsrt_run *r, struct rt_wbuf *b)
 	return ckpt_build(r, RT_POS_EPOCH_STARTED, r->have_metric ? r->last_metric : NAN, b);
 }
 
-FTSRT_API int ftsrt_run_save(ftsrt_run *r, const char *path)
+static int run_save(ftsrt_run *r, const char *path)
 {
 	int rc = check_saveable(r, path, "parameters are not bound");
 	if (rc)
@@ -592,7 +594,7 @@ static int resume_image(ftsrt_run *r, bool cont)
  * it) and put back on failure; should even that fail (out of memory), the
  * run refuses every later call rather than use a half-applied state.
  */
-FTSRT_API int ftsrt_run_resume(ftsrt_run *r, const char *path)
+static int run_resume(ftsrt_run *r, const char *path)
 {
 	int rc = check_saveable(r, path, "bind the parameters before resuming");
 	if (rc)
@@ -631,4 +633,18 @@ FTSRT_API int ftsrt_run_resume(ftsrt_run *r, const char *path)
 	}
 	rt_wbuf_release(&snap);
 	return rc;
+}
+
+FTSRT_API int ftsrt_run_save(ftsrt_run *r, const char *path, ftsrt_error *err)
+{
+	if (!r)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_run_save: no run");
+	return rt_report(err, run_save(r, path), r->err);
+}
+
+FTSRT_API int ftsrt_run_resume(ftsrt_run *r, const char *path, ftsrt_error *err)
+{
+	if (!r)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_run_resume: no run");
+	return rt_report(err, run_resume(r, path), r->err);
 }

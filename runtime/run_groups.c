@@ -328,7 +328,7 @@ int rt_run_slot_copy_in(ftsrt_run *r, ftsrt_optim *o, int oidx, const char *name
 {
 	void *dst = NULL;
 	size_t dn = 0;
-	if (ftsrt_optim_state(o, oidx, name, &dst, &dn, NULL) || !dst)
+	if (ftsrt_optim_state(o, oidx, name, &dst, &dn, NULL, NULL) || !dst)
 		return FTSRT_OK;                /* the slot is not live here: nothing to restore */
 	if (dn != n)
 		return rt_run_fail(r, FTSRT_EFORMAT, "optimizer state '%s' has %zu elements, expected %zu",
@@ -341,31 +341,40 @@ int rt_run_slot_copy_in(ftsrt_run *r, ftsrt_optim *o, int oidx, const char *name
 int rt_run_rebuild(ftsrt_run *r)
 {
 	ftsrt_optim *o = NULL;
-	int rc = ftsrt_optim_new_ex(&o, r->opt_kind, r->opt.dtype, r->alloc, r->ud);
+	ftsrt_error oe;
+	struct ftsrt_optim_options oo = {
+		.struct_size = sizeof(oo),
+		.alloc = r->alloc,
+		.alloc_ud = r->ud,
+		.threads = r->opt.threads,
+		.kernels = r->opt.kernels,
+	};
+	int rc = ftsrt_optim_new(&o, r->opt_kind, r->opt.dtype, &oo, &oe);
 	if (rc)
-		return rt_run_fail(r, rc, "cannot create the optimizer");
-	ftsrt_optim_set_threads(o, r->opt.threads);
-	ftsrt_optim_set_kernels(o, r->opt.kernels);
+		return rt_run_fail(r, rc, "cannot create the optimizer: %s", oe.message);
 	for (int i = 0; i < r->ng && !rc; i++) {
 		struct ftsrt_optim_hparams h = r->g[i].hp;
 		h.lr = r->sg.lr[i];
-		rc = ftsrt_optim_add_group(o, &h, NULL);
+		rc = rt_optim_add_group(o, &h, NULL);
 	}
 	if (!rc && r->ng == 0)
-		rc = ftsrt_optim_add_group(o, &r->def, NULL);
+		rc = rt_optim_add_group(o, &r->def, NULL);
+	if (rc)
+		snprintf(oe.message, sizeof(oe.message), "%s", rt_optim_errmsg(o));
 	bool need = false;
 	for (int i = 0; i < r->np && !rc; i++) {
 		struct rt_run_param *p = &r->p[i];
 		if (p->tied)
 			continue;
-		rc = ftsrt_optim_add_param(o, p->group >= 0 ? p->group : 0, p->ndim, p->shape, NULL);
+		rc = ftsrt_optim_add_param(o, p->group >= 0 ? p->group : 0, p->ndim, p->shape, NULL,
+					   &oe);
 		if (p->group >= 0 && ((p->src == RT_SRC_OLD && r->o && rt_optim_has_state(r->o, p->oidx)) ||
 				      p->src == RT_SRC_CKPT))
 			need = true;
 	}
 	if (rc) {
 		rc = rt_run_fail(r, rc, "optimizer %s: %s", ftsrt_optim_kind_name(r->opt_kind),
-				 ftsrt_optim_errmsg(o));
+				 oe.message);
 		ftsrt_optim_free(o);
 		return rc;
 	}
@@ -384,11 +393,11 @@ int rt_run_rebuild(ftsrt_run *r)
 			rt_optim_get_scalars(r->o, p->oidx, v);
 			rc = rt_optim_set_scalars(o, p->oidx, v);
 			const char *name;
-			int shape;
-			for (int s = 0; !rc && ftsrt_optim_kind_slot(r->opt_kind, s, &name, &shape) == 0; s++) {
+			int32_t shape;
+			for (int s = 0; !rc && ftsrt_optim_kind_slot(r->opt_kind, s, &name, &shape, NULL) == 0; s++) {
 				void *d = NULL;
 				size_t n = 0;
-				if (shape == 0 || ftsrt_optim_state(r->o, p->oidx, name, &d, &n, NULL) || !d)
+				if (shape == 0 || ftsrt_optim_state(r->o, p->oidx, name, &d, &n, NULL, NULL) || !d)
 					continue;
 				rc = rt_run_slot_copy_in(r, o, p->oidx, name, d, n);
 			}

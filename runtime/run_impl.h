@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "ckpt.h"
+#include "err.h"
 #include "ftsrt.h"
 #include "lrsched.h"
 #include "optim_int.h"
@@ -34,7 +35,7 @@ struct rt_run_param {
 	size_t off;                     /* first element in the arenas */
 	size_t numel;                   /* elements (scaled shape) */
 	int ndim;                       /* dimensions */
-	long shape[RT_RUN_MAX_NDIM];    /* scaled shape */
+	int64_t shape[RT_RUN_MAX_NDIM]; /* scaled shape */
 	bool tied;                      /* an alias: no storage, never grouped */
 	int oidx;                       /* optimizer tensor index, -1 when tied */
 	int group;                      /* its parameter group, -1 when none */
@@ -46,7 +47,7 @@ struct rt_run_param {
 
 struct rt_run_group {
 	struct ftsrt_optim_hparams hp;  /* hyper-parameters (hp.lr unused: see sg.lr) */
-	int *params;                    /* manifest indices, owned */
+	int32_t *params;                /* manifest indices, owned */
 	int nparams;                    /* entries in params */
 };
 
@@ -165,7 +166,7 @@ static inline void rt_run_dealloc(ftsrt_run *r, void *p, size_t n)
 }
 
 /* Set the run's message (ftsrt_run_errmsg); returns code. */
-int rt_run_fail(ftsrt_run *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define rt_run_fail(r, code, ...) rt_fail_buf((r)->err, sizeof((r)->err), (code), __VA_ARGS__)
 
 /* Queue an event (the oldest is dropped when the queue is full). */
 void rt_run_event(ftsrt_run *r, int kind, int phase, int reason, const char *fmt, ...)

@@ -17,11 +17,14 @@
 
 /*
  * Create a run of the plan view p (borrowed: it must outlive the run).
- * opt may be NULL.  On failure *out is NULL and err[0..errlen) (err may
- * be NULL) says why.  Returns FTSRT_OK, FTSRT_EINVAL or FTSRT_ENOMEM.
+ * opt may be NULL.  On failure *out is NULL and *err (may be NULL) says
+ * why.  Returns FTSRT_OK, FTSRT_EINVAL or FTSRT_ENOMEM.
  */
 int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_options *opt,
-	       char *err, size_t errlen);
+	       ftsrt_error *err);
+
+/* The run's message for its last failure ("" when none). */
+const char *rt_run_errmsg(const ftsrt_run *r);
 
 /* Test hook: called while checkpoint files are written (see ckpt.h). */
 void rt_run_set_ckpt_hook(ftsrt_run *r, rt_ckpt_hook_fn fn, void *ud);

@@ -2,6 +2,7 @@
  * sem.c - finetuning-scheduler's transition semantics (see sem.h).
  */
 #include "sem.h"
+#include "err.h"
 #include "mem.h"
 
 #include <math.h>
@@ -10,18 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int err_out(char *err, size_t n, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int err_out(char *err, size_t n, int rc, const char *fmt, ...)
-{
-	if (err && n) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, n, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
+#define err_out rt_fail_buf
 
 /* --- plan records ------------------------------------------------------------------ */
 
@@ -73,24 +63,24 @@ void sem_hparams_apply(struct ftsrt_optim_hparams *h, const struct rt_plan_arg *
 		{"beta2_decay", offsetof(struct ftsrt_optim_hparams, beta2_decay)},
 		{"d", offsetof(struct ftsrt_optim_hparams, d)},
 	};
-	static const struct {
+	/* typed pointers, not offsets: the flags are bool, ns_steps an int32_t */
+	struct {
 		const char *name;
-		size_t off;
+		bool *dst;
 	} flags[] = {
-		{"nesterov", offsetof(struct ftsrt_optim_hparams, nesterov)},
-		{"maximize", offsetof(struct ftsrt_optim_hparams, maximize)},
-		{"amsgrad", offsetof(struct ftsrt_optim_hparams, amsgrad)},
-		{"decoupled_weight_decay", offsetof(struct ftsrt_optim_hparams, decoupled_weight_decay)},
-		{"centered", offsetof(struct ftsrt_optim_hparams, centered)},
-		{"ns_steps", offsetof(struct ftsrt_optim_hparams, ns_steps)},
+		{"nesterov", &h->nesterov}, {"maximize", &h->maximize}, {"amsgrad", &h->amsgrad},
+		{"decoupled_weight_decay", &h->decoupled_weight_decay}, {"centered", &h->centered},
 	};
 	for (size_t i = 0; i < sizeof(dbl) / sizeof(dbl[0]); i++)
 		sem_arg_num(arg_in(args, n, dbl[i].name), (double *)((char *)h + dbl[i].off));
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		double v;
 		if (sem_arg_num(arg_in(args, n, flags[i].name), &v))
-			*(int *)((char *)h + flags[i].off) = (int)v;
+			*flags[i].dst = v != 0;
 	}
+	double steps;
+	if (sem_arg_num(arg_in(args, n, "ns_steps"), &steps))   /* out of range: torch's check refuses */
+		h->ns_steps = steps >= 0 && steps < 1e6 ? (int32_t)steps : -1;
 	const struct rt_plan_arg *a;
 	if ((a = arg_in(args, n, "betas")) && a->kind == RT_ARG_FLOATS && a->n == 2) {
 		h->beta1 = a->v[0];
@@ -125,11 +115,12 @@ void sem_hparams_apply(struct ftsrt_optim_hparams *h, const struct rt_plan_arg *
 int sem_optim_config(const struct rt_plan_class *c, int *kind, struct ftsrt_optim_hparams *h,
 		     char *err, size_t errlen)
 {
-	int k = c && !c->scheduler ? ftsrt_optim_kind_from_name(c->class_path) : FTSRT_EINVAL;
-	if (k < 0)
+	int32_t k;
+	if (!c || c->scheduler || ftsrt_optim_kind_from_name(c->class_path, &k, NULL))
 		return err_out(err, errlen, FTSRT_EINVAL, "optimizer '%s' is not supported by the runtime",
 			       c && c->class_path ? c->class_path : "?");
-	ftsrt_optim_hparams_default(k, h);
+	h->struct_size = sizeof(*h);
+	ftsrt_optim_hparams_default(k, h, NULL);
 	sem_hparams_apply(h, c->args, c->nargs);
 	*kind = k;
 	return FTSRT_OK;
@@ -495,20 +486,22 @@ int sem_optim_construct(const struct rt_plan *p, int rec, const struct sem_group
 	if (rc)
 		return rc;
 	ftsrt_optim *o = NULL;
-	if ((rc = ftsrt_optim_new(&o, kind, FTSRT_F32)))
-		return err_out(err, errlen, rc, "cannot create the optimizer %s", p->classes[rec].class_path);
+	ftsrt_error oe;
+	if ((rc = ftsrt_optim_new(&o, kind, FTSRT_F32, NULL, &oe)))
+		return err_out(err, errlen, rc, "cannot create the optimizer %s: %s",
+			       p->classes[rec].class_path, oe.message);
 	for (size_t k = 0; k < g->n && !rc; k++) {
 		struct ftsrt_optim_hparams gh = h;
 		if (g->klr[k] == SEM_KNOWN && !isnan(g->lr[k]))
 			gh.lr = g->lr[k];
 		if (g->no_decay[k])
 			gh.weight_decay = 0.0;
-		rc = ftsrt_optim_add_group(o, &gh, NULL);
+		rc = ftsrt_optim_add_group(o, &gh, NULL, &oe);
 	}
 	if (!rc && g->n == 0)
-		rc = ftsrt_optim_add_group(o, &h, NULL);
+		rc = ftsrt_optim_add_group(o, &h, NULL, &oe);
 	if (rc && err && errlen)
-		snprintf(err, errlen, "%s", ftsrt_optim_errmsg(o));
+		snprintf(err, errlen, "%s", oe.message);
 	ftsrt_optim_free(o);
 	return rc;
 }

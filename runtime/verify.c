@@ -28,11 +28,11 @@
 #define MAX_STEPS 1000
 
 struct golden {
-	int kind;                       /* enum ftsrt_optim_kind */
+	int32_t kind;                   /* enum ftsrt_optim_kind */
 	struct ftsrt_optim_hparams base; /* torch_defaults */
 	int nparams;
 	int ndim[MAX_PARAMS];
-	long shape[MAX_PARAMS][MAX_DIMS];
+	int64_t shape[MAX_PARAMS][MAX_DIMS];
 	size_t numel[MAX_PARAMS];
 	int group_of[MAX_PARAMS];
 	int ngroups;
@@ -124,7 +124,7 @@ static int apply_key(struct ftsrt_optim_hparams *h, yaml_document_t *doc, const 
 	};
 	struct {
 		const char *name;
-		int *dst;
+		bool *dst;
 	} flags[] = {
 		{"nesterov", &h->nesterov}, {"maximize", &h->maximize}, {"amsgrad", &h->amsgrad},
 		{"decoupled_weight_decay", &h->decoupled_weight_decay}, {"centered", &h->centered},
@@ -204,12 +204,12 @@ static int load_golden(yaml_document_t *doc, yaml_node_t *root, struct golden *g
 {
 	yaml_node_t *init = map_get(doc, root, "optimizer_init");
 	const char *cls = scalar(map_get(doc, init, "class_path"));
-	gd->kind = ftsrt_optim_kind_from_name(cls);
-	if (gd->kind < 0) {
+	if (ftsrt_optim_kind_from_name(cls, &gd->kind, NULL)) {
 		snprintf(r->msg, sizeof(r->msg), "unknown optimizer '%s'", cls ? cls : "?");
 		return -1;
 	}
-	ftsrt_optim_hparams_default(gd->kind, &gd->base);
+	gd->base.struct_size = sizeof(gd->base);
+	ftsrt_optim_hparams_default(gd->kind, &gd->base, NULL);
 	if (apply_map(&gd->base, doc, map_get(doc, root, "torch_defaults"), r->msg, sizeof(r->msg)) ||
 	    apply_map(&gd->base, doc, map_get(doc, init, "init_args"), r->msg, sizeof(r->msg)))
 		return -1;
@@ -233,7 +233,7 @@ static int load_golden(yaml_document_t *doc, yaml_node_t *root, struct golden *g
 				snprintf(r->msg, sizeof(r->msg), "bad shape of p%d", i);
 				return -1;
 			}
-			gd->shape[i][d] = (long)x;
+			gd->shape[i][d] = (int64_t)x;
 			gd->numel[i] *= (size_t)x;
 		}
 		gd->group_of[i] = -1;
@@ -312,18 +312,18 @@ static int replay(const struct golden *gd, const char *bin, int dtype, int kerne
 		snprintf(r->msg, sizeof(r->msg), "out of memory");
 		goto out;
 	}
-	int st = ftsrt_optim_new(&o, gd->kind, dtype);
+	ftsrt_error oe;
+	struct ftsrt_optim_options oo = FTSRT_INIT(struct ftsrt_optim_options);
+	oo.kernels = kernels;
+	oo.threads = nthreads;
+	int st = ftsrt_optim_new(&o, gd->kind, dtype, &oo, &oe);
 	for (int gi = 0; st == 0 && gi < gd->ngroups; gi++)
-		st = ftsrt_optim_add_group(o, &gd->hp[gi], NULL);
+		st = ftsrt_optim_add_group(o, &gd->hp[gi], NULL, &oe);
 	for (int i = 0; st == 0 && i < gd->nparams; i++)
-		st = ftsrt_optim_add_param(o, gd->group_of[i], gd->ndim[i], gd->shape[i], NULL);
-	if (st == 0)
-		st = ftsrt_optim_set_kernels(o, kernels);
-	if (st == 0)
-		st = ftsrt_optim_set_threads(o, nthreads);
+		st = ftsrt_optim_add_param(o, gd->group_of[i], gd->ndim[i], gd->shape[i], NULL, &oe);
 	if (st) {
-		snprintf(r->msg, sizeof(r->msg), "optimizer refused: %s (%s)", ftsrt_strerror(st),
-			 o ? ftsrt_optim_errmsg(o) : "");
+		snprintf(r->msg, sizeof(r->msg), "optimizer refused: %s (%.160s)", ftsrt_strerror(st),
+			 oe.message);
 		goto out;
 	}
 	if (fread(p, es, n, f) != n) {
@@ -333,15 +333,15 @@ static int replay(const struct golden *gd, const char *bin, int dtype, int kerne
 	double worst = 0;
 	for (int s = 0; s < gd->steps; s++) {
 		for (int gi = 0; gi < gd->ngroups; gi++)
-			ftsrt_optim_set_lr(o, gi, gd->lr[s * gd->ngroups + gi]);
+			ftsrt_optim_set_lr(o, gi, gd->lr[s * gd->ngroups + gi], NULL);
 		if (fread(g, es, n, f) != n || fread(want, es, n, f) != n) {
 			snprintf(r->msg, sizeof(r->msg), "%s is truncated", bin);
 			goto out;
 		}
-		st = ftsrt_optim_step(o, p, g, n);
+		st = ftsrt_optim_step(o, p, g, n, &oe);
 		if (st) {
-			snprintf(r->msg, sizeof(r->msg), "step %d: %s (%s)", s + 1, ftsrt_strerror(st),
-				 ftsrt_optim_errmsg(o));
+			snprintf(r->msg, sizeof(r->msg), "step %d: %s (%.160s)", s + 1, ftsrt_strerror(st),
+				 oe.message);
 			goto out;
 		}
 		for (size_t i = 0; i < n; i++) {

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "err.h"
 #include "ftsrt.h"
 #include "lambda.h"
 #include "lrsched.h"
@@ -33,17 +34,7 @@ struct vctx {
 	size_t msglen;
 };
 
-static int say(struct vctx *v, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int say(struct vctx *v, int status, const char *fmt, ...)
-{
-	if (v->msg && v->msglen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(v->msg, v->msglen, fmt, ap);
-		va_end(ap);
-	}
-	return status;
-}
+#define say(v, status, ...) rt_fail_buf((v)->msg, (v)->msglen, (status), __VA_ARGS__)
 
 static void *own(struct vctx *v, size_t n)
 {

@@ -27,11 +27,14 @@ import subprocess
 
 __all__ = ["Runtime", "FtsrtError", "library_path", "library_version", "__version__"]
 
-# The binding is written for libftsrt 0.1 (ftsrt.h's FTSRT_VERSION_MAJOR and
-# _MINOR; before 1.0 a minor version may change the ABI): another library
-# version is refused when it is loaded.
-__version__ = "0.1.0"
-_ABI = (0, 1)
+# The binding follows libftsrt 1.0 (ftsrt.h's FTSRT_VERSION_MAJOR and _MINOR)
+# and carries its version.  From 1.0 on the ABI is the major version: a
+# library of another major is refused when it is loaded; a newer minor of
+# the same major only adds to the interface (functions, and fields at the
+# end of structs, which struct_size makes compatible), so it is accepted;
+# an older minor may lack what this binding calls, so it is refused.
+__version__ = "1.0.0"
+_ABI = (1, 0)
 
 FTSRT_OK = 0
 _F32, _F64 = 0, 1
@@ -40,7 +43,8 @@ _STOPS = {0: None, 1: "max_epochs", 2: "patience", 3: "nonfinite", 4: "threshold
 
 
 class FtsrtError(RuntimeError):
-    """A call into libftsrt failed; the message is the runtime's."""
+    """A call into libftsrt failed; the message is the runtime's, status its
+    enum ftsrt_status (negative), or None for a failure of the binding's own."""
 
     def __init__(self, message, status=None):
         super().__init__(message)
@@ -83,17 +87,28 @@ def library_path():
                      "to its lib/pkgconfig, or set FTSRT_LIBRARY to the library's path")
 
 
-def _check_version(lib, path):
-    text = lib.ftsrt_version()
-    text = text.decode(errors="replace") if text else "?"
+def _parse_version(text):
+    """(major, minor) of a version string "M.m.p", or None."""
     try:
         major, minor = (int(x) for x in text.split(".")[:2])
     except ValueError:
-        major = minor = None
-    if (major, minor) != _ABI:
-        raise FtsrtError("%s is libftsrt %s; this ftsrt package (%s) needs libftsrt %d.%d.x: "
-                         "install the ftsrt package of that ftsc, or point FTSRT_LIBRARY at a "
-                         "matching library" % (path, text, __version__, _ABI[0], _ABI[1]))
+        return None
+    return major, minor
+
+
+def _compatible(version):
+    """Whether a library of version (major, minor) has the ABI this binding
+    was written for: the same major, the same or a newer minor."""
+    return version is not None and version[0] == _ABI[0] and version[1] >= _ABI[1]
+
+
+def _check_version(lib, path):
+    text = lib.ftsrt_version()
+    text = text.decode(errors="replace") if text else "?"
+    if not _compatible(_parse_version(text)):
+        raise FtsrtError("%s is libftsrt %s; this ftsrt package (%s) needs libftsrt %d.%d or a newer "
+                         "%d.x: install the ftsrt package of that ftsc, or point FTSRT_LIBRARY at a "
+                         "matching library" % (path, text, __version__, _ABI[0], _ABI[1], _ABI[0]))
 
 
 def library_version():
@@ -106,24 +121,68 @@ def _strerror(lib, status):
     return text.decode(errors="replace") if text else "error %d" % status
 
 
-class _RunOptions(ctypes.Structure):
-    _fields_ = [("dtype", ctypes.c_int), ("threads", ctypes.c_int), ("kernels", ctypes.c_int),
-                ("ckpt_dir", ctypes.c_char_p), ("save_last", ctypes.c_int),
-                ("scale", ctypes.c_double), ("alloc", ctypes.c_void_p),
+# --- mirrors of ftsrt.h's types (field order and C types exactly as there) ---------------
+class _Error(ctypes.Structure):
+    """ftsrt_error: the status and message of a failed call."""
+    _fields_ = [("status", ctypes.c_int), ("message", ctypes.c_char * 1024)]
+
+    def text(self, lib, status):
+        """The runtime's message, or the status's description when it left none."""
+        m = self.message.decode(errors="replace")
+        return m or _strerror(lib, status)
+
+
+# ftsrt_alloc_fn: void *(*)(void *ud, void *ptr, size_t osize, size_t nsize)
+_ALLOC_FN = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                             ctypes.c_size_t)
+
+
+class _Struct(ctypes.Structure):
+    """A struct of the interface: it begins with size_t struct_size, which the
+    caller sets to the size of its struct (the FTSRT_INIT of ftsrt.h)."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.struct_size = ctypes.sizeof(self)
+
+
+class _PlanOptions(_Struct):
+    """struct ftsrt_plan_options"""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("alloc", _ALLOC_FN), ("alloc_ud", ctypes.c_void_p)]
+
+
+class _PlanParam(_Struct):
+    """struct ftsrt_plan_param"""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("name", ctypes.c_char_p), ("ndim", ctypes.c_int32),
+                ("dims", ctypes.POINTER(ctypes.c_int64)), ("dtype", ctypes.c_char_p),
+                ("tied_to", ctypes.c_int32)]
+
+
+class _RunOptions(_Struct):
+    """struct ftsrt_run_options"""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("dtype", ctypes.c_int32),
+                ("threads", ctypes.c_int32), ("kernels", ctypes.c_int32), ("save_last", ctypes.c_bool),
+                ("ckpt_dir", ctypes.c_char_p), ("scale", ctypes.c_double), ("alloc", _ALLOC_FN),
                 ("alloc_ud", ctypes.c_void_p)]
 
 
-class _Event(ctypes.Structure):
-    _fields_ = [("kind", ctypes.c_int), ("epoch", ctypes.c_long), ("phase", ctypes.c_int),
-                ("reason", ctypes.c_int), ("text", ctypes.c_char_p)]
+class _Event(_Struct):
+    """struct ftsrt_run_event"""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("kind", ctypes.c_int32), ("phase", ctypes.c_int32),
+                ("epoch", ctypes.c_int64), ("reason", ctypes.c_int32), ("text", ctypes.c_char_p)]
 
 
-class _Group(ctypes.Structure):
-    _fields_ = [("lr", ctypes.c_double), ("initial_lr", ctypes.c_double),
-                ("weight_decay", ctypes.c_double), ("phase", ctypes.c_int),
-                ("no_decay", ctypes.c_int), ("nparams", ctypes.c_int),
-                ("params", ctypes.POINTER(ctypes.c_int))]
+class _Group(_Struct):
+    """struct ftsrt_run_group"""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("lr", ctypes.c_double),
+                ("initial_lr", ctypes.c_double), ("weight_decay", ctypes.c_double),
+                ("phase", ctypes.c_int32), ("no_decay", ctypes.c_bool), ("nparams", ctypes.c_int32),
+                ("params", ctypes.POINTER(ctypes.c_int32))]
 
+
+# ftsrt.h enum ftsrt_struct: the structs this binding mirrors
+_MIRRORS = ((0, _Error), (1, _PlanOptions), (2, _PlanParam), (6, _RunOptions), (7, _Event),
+            (8, _Group))
 
 _lib = None
 
@@ -137,7 +196,9 @@ def _load():
         lib = ctypes.CDLL(path)
     except OSError as e:
         raise FtsrtError("cannot load libftsrt from %s: %s" % (path, e)) from None
-    P, I, S = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
+    P, B, S = ctypes.c_void_p, ctypes.c_bool, ctypes.c_size_t
+    I32, I64, U64 = ctypes.c_int32, ctypes.c_int64, ctypes.c_uint64
+    ST, E = ctypes.c_int, ctypes.POINTER(_Error)       # a status, and its ftsrt_error
     for name in ("ftsrt_version", "ftsrt_strerror"):
         if not hasattr(lib, name):
             raise FtsrtError("%s is not libftsrt (no %s)" % (path, name))
@@ -146,40 +207,53 @@ def _load():
     _check_version(lib, path)
     sig = {
         "ftsrt_version": (ctypes.c_char_p, []),
-        "ftsrt_strerror": (ctypes.c_char_p, [I]),
-        "ftsrt_plan_open": (I, [ctypes.POINTER(P), ctypes.c_char_p, ctypes.c_char_p, S]),
+        "ftsrt_strerror": (ctypes.c_char_p, [ctypes.c_int]),
+        "ftsrt_plan_open": (ST, [ctypes.POINTER(P), ctypes.c_char_p, ctypes.POINTER(_PlanOptions), E]),
         "ftsrt_plan_close": (None, [P]),
-        "ftsrt_plan_nparams": (S, [P]),
-        "ftsrt_plan_manifest_hash": (ctypes.c_uint64, [P]),
-        "ftsrt_manifest_hash_add": (ctypes.c_uint64, [ctypes.c_uint64, ctypes.c_char_p, I,
-                                                      ctypes.POINTER(ctypes.c_int64), ctypes.c_char_p]),
-        "ftsrt_run_options_default": (I, [ctypes.POINTER(_RunOptions)]),
-        "ftsrt_run_new_ex": (I, [ctypes.POINTER(P), P, ctypes.POINTER(_RunOptions),
-                                 ctypes.c_char_p, S]),
+        "ftsrt_plan_nparams": (I32, [P]),
+        "ftsrt_plan_param": (ST, [P, I32, ctypes.POINTER(_PlanParam), E]),
+        "ftsrt_plan_manifest_hash": (U64, [P]),
+        "ftsrt_manifest_hash_add": (U64, [U64, ctypes.c_char_p, I32, ctypes.POINTER(I64),
+                                          ctypes.c_char_p]),
+        "ftsrt_run_options_default": (ST, [ctypes.POINTER(_RunOptions), E]),
+        "ftsrt_run_new": (ST, [ctypes.POINTER(P), P, ctypes.POINTER(_RunOptions), E]),
         "ftsrt_run_free": (None, [P]),
-        "ftsrt_run_errmsg": (ctypes.c_char_p, [P]),
-        "ftsrt_run_nparams": (I, [P]),
-        "ftsrt_run_param_index": (I, [P, ctypes.c_char_p]),
-        "ftsrt_run_param_offset": (I, [P, I, ctypes.POINTER(S), ctypes.POINTER(S)]),
+        "ftsrt_run_nparams": (I32, [P]),
+        "ftsrt_run_param_index": (ST, [P, ctypes.c_char_p, ctypes.POINTER(I32), E]),
+        "ftsrt_run_param_offset": (ST, [P, I32, ctypes.POINTER(S), ctypes.POINTER(S), E]),
         "ftsrt_run_arena_numel": (S, [P]),
-        "ftsrt_run_bind_arena": (I, [P, P, P, S, ctypes.c_ulonglong]),
-        "ftsrt_run_bind": (I, [P, ctypes.c_char_p, I, P, P, I, ctypes.POINTER(ctypes.c_longlong)]),
-        "ftsrt_run_thawed": (I, [P, I]),
-        "ftsrt_run_step": (I, [P]),
-        "ftsrt_run_epoch_end": (I, [P, ctypes.c_double]),
-        "ftsrt_run_finished": (I, [P]),
-        "ftsrt_run_next_event": (I, [P, ctypes.POINTER(_Event)]),
-        "ftsrt_run_epoch": (ctypes.c_long, [P]),
-        "ftsrt_run_phase": (I, [P]),
-        "ftsrt_run_ngroups": (I, [P]),
-        "ftsrt_run_group": (I, [P, I, ctypes.POINTER(_Group)]),
-        "ftsrt_run_save": (I, [P, ctypes.c_char_p]),
-        "ftsrt_run_resume": (I, [P, ctypes.c_char_p]),
+        "ftsrt_run_bind_arena": (ST, [P, P, P, S, U64, E]),
+        "ftsrt_run_bind": (ST, [P, ctypes.c_char_p, I32, P, P, I32, ctypes.POINTER(I64), E]),
+        "ftsrt_run_thawed": (B, [P, I32]),
+        "ftsrt_run_step": (ST, [P, E]),
+        "ftsrt_run_epoch_end": (ST, [P, ctypes.c_double, E]),
+        "ftsrt_run_finished": (I32, [P]),
+        "ftsrt_run_next_event": (B, [P, ctypes.POINTER(_Event), E]),
+        "ftsrt_struct_size": (S, [I32]),
+        "ftsrt_run_epoch": (I64, [P]),
+        "ftsrt_run_phase": (I32, [P]),
+        "ftsrt_run_global_step": (I64, [P]),
+        "ftsrt_run_ngroups": (I32, [P]),
+        "ftsrt_run_group": (ST, [P, I32, ctypes.POINTER(_Group), E]),
+        "ftsrt_run_save": (ST, [P, ctypes.c_char_p, E]),
+        "ftsrt_run_resume": (ST, [P, ctypes.c_char_p, E]),
     }
     for name, (res, args) in sig.items():
-        fn = getattr(lib, name)
+        fn = getattr(lib, name, None)
+        if fn is None:
+            raise FtsrtError("%s (libftsrt %s) lacks %s, which libftsrt %d.%d and every newer %d.x "
+                             "have" % (path, lib.ftsrt_version().decode(errors="replace"), name,
+                                       _ABI[0], _ABI[1], _ABI[0]))
         fn.restype = res
         fn.argtypes = args
+    # the mirrors below must be the library's structs, byte for byte in size
+    # (ftsrt.h enum ftsrt_struct); a mismatch would corrupt memory silently
+    for which, cls in _MIRRORS:
+        want = lib.ftsrt_struct_size(which)
+        if want != ctypes.sizeof(cls):
+            raise FtsrtError("the binding's %s is %d bytes, libftsrt %s's is %d: this binding "
+                             "does not match the library" % (cls.__name__, ctypes.sizeof(cls),
+                                                             lib.ftsrt_version().decode(), want))
     _lib = lib
     return lib
 
@@ -208,36 +282,53 @@ class Runtime:
         self._lib = _load()
         self._plan = ctypes.c_void_p()
         self._run = ctypes.c_void_p()
-        msg = ctypes.create_string_buffer(512)
-        st = self._lib.ftsrt_plan_open(ctypes.byref(self._plan), os.fsencode(plan_path), msg, 512)
+        err = _Error()
+        st = self._lib.ftsrt_plan_open(ctypes.byref(self._plan), os.fsencode(plan_path), None,
+                                       ctypes.byref(err))
         if st != FTSRT_OK:
-            raise FtsrtError("cannot open plan '%s': %s" % (plan_path, msg.value.decode(errors="replace")), st)
+            self._plan = None
+            raise FtsrtError("cannot open plan '%s': %s" % (plan_path, err.text(self._lib, st)), st)
         self._params = []
         self._events = []
         self._dtype = torch.float32
         if model is not None:
             params = list(model.named_parameters())
             if not params:
+                self.close()
                 raise FtsrtError("the model has no parameters")
             dtypes = {p.dtype for _, p in params}
             if len(dtypes) != 1 or next(iter(dtypes)) not in (torch.float32, torch.float64):
+                self.close()
                 raise FtsrtError("ftsrt binds float32 or float64 models with one dtype, not %s"
                                  % sorted(str(d) for d in dtypes))
             self._dtype = next(iter(dtypes))
-        opts = _RunOptions()
-        self._lib.ftsrt_run_options_default(ctypes.byref(opts))
-        opts.dtype = _F64 if self._dtype == torch.float64 else _F32
-        opts.threads = int(threads)
         self._ckpt_dir = os.fsencode(ckpt_dir) if ckpt_dir else None
-        opts.ckpt_dir = self._ckpt_dir
-        err = ctypes.create_string_buffer(512)
-        st = self._lib.ftsrt_run_new_ex(ctypes.byref(self._run), self._plan, ctypes.byref(opts), err, 512)
+        try:
+            opts = self._options(threads)
+        except FtsrtError:
+            self.close()
+            raise
+        st = self._lib.ftsrt_run_new(ctypes.byref(self._run), self._plan, ctypes.byref(opts),
+                                     ctypes.byref(err))
         if st != FTSRT_OK:
-            self._lib.ftsrt_plan_close(self._plan)
-            self._plan = None
-            raise FtsrtError(err.value.decode(errors="replace") or _strerror(self._lib, st), st)
+            self._run = None
+            self.close()
+            raise FtsrtError(err.text(self._lib, st), st)
         if model is not None:
             self.bind(model)
+
+    def _options(self, threads):
+        """The run's options: the library's defaults with the dtype, threads and
+        checkpoint directory of this job (self._ckpt_dir is kept alive by self)."""
+        opts = _RunOptions()
+        err = _Error()
+        st = self._lib.ftsrt_run_options_default(ctypes.byref(opts), ctypes.byref(err))
+        if st != FTSRT_OK:
+            raise FtsrtError("run options: %s" % err.text(self._lib, st), st)
+        opts.dtype = _F64 if self._dtype == self._torch.float64 else _F32
+        opts.threads = int(threads)
+        opts.ckpt_dir = self._ckpt_dir
+        return opts
 
     def bind(self, model):
         """Bind every parameter of model (named_parameters()) to the plan's
@@ -253,11 +344,20 @@ class Runtime:
             raise FtsrtError("the runtime is closed")
 
     # --- binding -------------------------------------------------------------------
-    def _check(self, st, what):
+    def _call(self, what, fn, *args):
+        """fn(*args, err): raise FtsrtError("what: the runtime's message") when
+        it fails (what None: the message alone)."""
+        err = _Error()
+        st = fn(*args, ctypes.byref(err))
         if st != FTSRT_OK:
-            m = self._lib.ftsrt_run_errmsg(self._run) if self._run else None
-            text = m.decode(errors="replace") if m else _strerror(self._lib, st)
-            raise FtsrtError("%s: %s" % (what, text), st)
+            text = err.text(self._lib, st)
+            raise FtsrtError("%s: %s" % (what, text) if what else text, st)
+
+    def _tied(self, i):
+        """Whether manifest entry i is a tied alias (no storage of its own)."""
+        pp = _PlanParam()
+        self._call("manifest entry %d" % i, self._lib.ftsrt_plan_param, self._plan, i, ctypes.byref(pp))
+        return pp.tied_to >= 0
 
     def _bind(self, model, params):
         """Move every parameter (and its gradient) into two flat arenas laid
@@ -266,20 +366,24 @@ class Runtime:
         torch = self._torch
         n = self._lib.ftsrt_run_nparams(self._run)
         index = {}
+        idx = ctypes.c_int32()
         for name, p in params:
-            idx = self._lib.ftsrt_run_param_index(self._run, name.encode())
-            if idx < 0:
-                raise FtsrtError("the model's parameter '%s' is not in the plan's manifest" % name)
+            err = _Error()
+            st = self._lib.ftsrt_run_param_index(self._run, name.encode(), ctypes.byref(idx),
+                                                 ctypes.byref(err))
+            if st != FTSRT_OK:
+                raise FtsrtError("the model's parameter '%s' is not in the plan's manifest" % name, st)
             if p.device.type != "cpu":
                 raise FtsrtError("parameter '%s' must be a CPU tensor" % name)
-            index[idx] = (name, p)
+            index[idx.value] = (name, p)
         total = self._lib.ftsrt_run_arena_numel(self._run)
         off, numel = ctypes.c_size_t(), ctypes.c_size_t()
         layout = []
         for i in range(n):
-            if self._lib.ftsrt_run_param_offset(self._run, i, ctypes.byref(off),
-                                                ctypes.byref(numel)) != FTSRT_OK:
+            if self._tied(i):
                 continue            # a tied alias: no storage of its own
+            self._call("parameter %d" % i, self._lib.ftsrt_run_param_offset, self._run, i,
+                       ctypes.byref(off), ctypes.byref(numel))
             if i not in index:
                 raise FtsrtError("the model lacks the plan's parameter %d (see the manifest)" % i)
             name, p = index[i]
@@ -300,20 +404,17 @@ class Runtime:
                 # where the runtime steps them: a tensor moved elsewhere is detected
                 self._params.append((i, name, p, self._arena.data_ptr() + o * esize,
                                      self._grads.data_ptr() + o * esize))
-        shapes_ok = self._check_shapes(layout)
-        if not shapes_ok:
-            return
-        st = self._lib.ftsrt_run_bind_arena(self._run, ctypes.c_void_p(self._arena.data_ptr()),
-                                            ctypes.c_void_p(self._grads.data_ptr()), total,
-                                            self._model_hash(model))
-        self._check(st, "bind")
+        self._check_shapes(layout)
+        self._call("bind", self._lib.ftsrt_run_bind_arena, self._run,
+                   ctypes.c_void_p(self._arena.data_ptr()), ctypes.c_void_p(self._grads.data_ptr()),
+                   total, self._model_hash(model))
 
     def _model_hash(self, model):
         """The manifest hash of the model itself (ftsplan(5)): every parameter
         name, tied aliases included, with its shape and dtype, in
         registration order; the runtime compares it with the plan's."""
         from .manifest import _entries
-        h = 0xcbf29ce484222325
+        h = 0xcbf29ce484222325      # FTSRT_MANIFEST_HASH_INIT
         for name, p, _ in _entries(model):
             dims = (ctypes.c_int64 * max(1, p.dim()))(*p.shape)
             h = self._lib.ftsrt_manifest_hash_add(h, name.encode(), p.dim(), dims,
@@ -324,14 +425,10 @@ class Runtime:
         """Shapes are checked by binding each tensor (the runtime compares them
         with the manifest) before the zero-copy arena binding replaces it."""
         for i, name, p, _, _ in layout:
-            shape = (ctypes.c_longlong * max(1, p.dim()))(*p.shape)
-            st = self._lib.ftsrt_run_bind(self._run, name.encode(), -1, ctypes.c_void_p(p.data_ptr()),
-                                          ctypes.c_void_p(p.grad.data_ptr()), p.dim(), shape)
-            if st != FTSRT_OK:
-                m = self._lib.ftsrt_run_errmsg(self._run)
-                raise FtsrtError("cannot bind '%s' %s %s: %s" % (
-                    name, tuple(p.shape), _dtype_name(p), m.decode(errors="replace") if m else st), st)
-        return True
+            shape = (ctypes.c_int64 * max(1, p.dim()))(*p.shape)
+            self._call("cannot bind '%s' %s %s" % (name, tuple(p.shape), _dtype_name(p)),
+                       self._lib.ftsrt_run_bind, self._run, name.encode(), -1,
+                       ctypes.c_void_p(p.data_ptr()), ctypes.c_void_p(p.grad.data_ptr()), p.dim(), shape)
 
     # --- the training loop -----------------------------------------------------------
     def apply_requires_grad(self):
@@ -339,7 +436,7 @@ class Runtime:
         with self._lock:
             self._open()
             for idx, _, p, _, _ in self._params:
-                p.requires_grad_(bool(self._lib.ftsrt_run_thawed(self._run, idx)))
+                p.requires_grad_(self._lib.ftsrt_run_thawed(self._run, idx))
 
     def zero_grad(self):
         """Zero the gradient arena in place (it is bound to the runtime)."""
@@ -368,7 +465,7 @@ class Runtime:
         with self._lock:
             self._open()
             self._check_bound()
-            self._check(self._lib.ftsrt_run_step(self._run), "step")
+            self._call("step", self._lib.ftsrt_run_step, self._run)
 
     def epoch_end(self, val_metric):
         """End the epoch with its validation metric; returns the events
@@ -376,13 +473,17 @@ class Runtime:
         requires_grad for the phase that starts."""
         with self._lock:
             self._open()
-            self._check(self._lib.ftsrt_run_epoch_end(self._run, float(val_metric)), "epoch_end")
+            self._call("epoch_end", self._lib.ftsrt_run_epoch_end, self._run, float(val_metric))
             events = []
             ev = _Event()
-            while self._lib.ftsrt_run_next_event(self._run, ctypes.byref(ev)):
+            err = _Error()
+            err.status = FTSRT_OK
+            while self._lib.ftsrt_run_next_event(self._run, ctypes.byref(ev), ctypes.byref(err)):
                 events.append({"kind": _EVENTS.get(ev.kind, ev.kind), "epoch": ev.epoch,
                                "phase": ev.phase, "reason": _STOPS.get(ev.reason),
                                "text": ev.text.decode(errors="replace") if ev.text else ""})
+            if err.status != FTSRT_OK:
+                raise FtsrtError("events: %s" % err.text(self._lib, err.status), err.status)
             self.apply_requires_grad()
             return events
 
@@ -405,6 +506,13 @@ class Runtime:
             self._open()
             return self._lib.ftsrt_run_phase(self._run)
 
+    @property
+    def global_step(self):
+        """Optimizer steps taken so far."""
+        with self._lock:
+            self._open()
+            return self._lib.ftsrt_run_global_step(self._run)
+
     def groups(self):
         """The optimizer's parameter groups now: dicts with lr, initial_lr,
         weight_decay, phase, no_decay and params (manifest indices)."""
@@ -416,7 +524,7 @@ class Runtime:
         out = []
         g = _Group()
         for i in range(self._lib.ftsrt_run_ngroups(self._run)):
-            self._check(self._lib.ftsrt_run_group(self._run, i, ctypes.byref(g)), "group")
+            self._call("group", self._lib.ftsrt_run_group, self._run, i, ctypes.byref(g))
             out.append({"lr": g.lr, "initial_lr": None if math.isnan(g.initial_lr) else g.initial_lr,
                         "weight_decay": g.weight_decay, "phase": g.phase,
                         "no_decay": bool(g.no_decay),
@@ -431,14 +539,14 @@ class Runtime:
         """Write the run's whole state (checkpoint) atomically."""
         with self._lock:
             self._open()
-            self._check(self._lib.ftsrt_run_save(self._run, os.fsencode(path)), "save")
+            self._call("save", self._lib.ftsrt_run_save, self._run, os.fsencode(path))
 
     def resume(self, path):
         """Resume from a checkpoint written by a run of the same plan; a
         refused resume leaves the run as it was."""
         with self._lock:
             self._open()
-            self._check(self._lib.ftsrt_run_resume(self._run, os.fsencode(path)), "resume")
+            self._call("resume", self._lib.ftsrt_run_resume, self._run, os.fsencode(path))
             self.apply_requires_grad()
 
     def close(self):

@@ -3,10 +3,11 @@
  *
  *   make fuzz FUZZ_SECONDS=60
  *
- * Every input goes through ftsrt_plan_open_mem; an input that opens is
- * listed (ftsrt_plan_dump to /dev/null) and its lr_lambda programs are
- * evaluated, so everything the view points at is read.  The loader must
- * refuse or accept without any sanitizer report.  Seeds: the plans that
+ * Every input goes through ftsrt_plan_open_mem; a refusal must fill its
+ * ftsrt_error; an input that opens is read through ftsrt_plan_param and
+ * ftsrt_plan_phase, listed (ftsrt_plan_dump to /dev/null) and its lr_lambda
+ * programs are evaluated, so everything the view points at is read.  The
+ * loader must refuse or accept without any sanitizer report.  Seeds: the plans that
  * tests/fuzz/seed_plan.sh builds (written into the corpus by `make fuzz`).
  *
  * CRCs would stop almost every mutation at the checksum, so each input is
@@ -50,12 +51,17 @@ static void exercise(const uint8_t *data, size_t size)
 {
 	static FILE *null;
 	ftsrt_plan *p;
-	char msg[256];
+	ftsrt_error err;
 
 	if (!null)
 		null = fopen("/dev/null", "w");
-	if (ftsrt_plan_open_mem(&p, data, size, msg, sizeof(msg)) != FTSRT_OK)
+	int rc = ftsrt_plan_open_mem(&p, data, size, NULL, &err);
+	if (rc != FTSRT_OK) {
+		/* a refusal is reported, with a message */
+		if (err.status != rc || !memchr(err.message, '\0', sizeof(err.message)) || !err.message[0])
+			abort();
 		return;
+	}
 	const struct rt_plan *v = rt_plan_view(p);
 	for (uint32_t i = 0; i < v->nclasses; i++) {
 		struct rt_lambda l;
@@ -64,8 +70,23 @@ static void exercise(const uint8_t *data, size_t size)
 		    rt_lambda_validate(v->classes[i].lambda, v->classes[i].lambda_len, &l, NULL) == 0)
 			rt_lambda_eval(&l, 3.0, &out, NULL);
 	}
+	/* the public accessors over everything the plan holds */
+	for (int32_t i = 0; i < ftsrt_plan_nparams(p); i++) {
+		struct ftsrt_plan_param pp = FTSRT_INIT(struct ftsrt_plan_param);
+		if (ftsrt_plan_param(p, i, &pp, NULL) != FTSRT_OK || (pp.ndim > 0 && !pp.dims))
+			abort();
+	}
+	for (int32_t i = 0; i < ftsrt_plan_nphases(p); i++) {
+		struct ftsrt_plan_phase ph = FTSRT_INIT(struct ftsrt_plan_phase);
+		if (ftsrt_plan_phase(p, i, &ph, NULL) != FTSRT_OK || ph.nparams < 0 ||
+		    (ph.nparams > 0 && !ph.params))
+			abort();
+		for (int32_t k = 0; k < ph.nparams; k++)
+			if (ph.params[k] < 0 || ph.params[k] >= ftsrt_plan_nparams(p))
+				abort();
+	}
 	if (null)
-		ftsrt_plan_dump(p, null, FTSRT_DUMP_ALL);
+		ftsrt_plan_dump(p, null, FTSRT_DUMP_ALL, NULL);
 	ftsrt_plan_close(p);
 }
 

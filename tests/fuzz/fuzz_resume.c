@@ -27,9 +27,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	const char *pp = getenv("FUZZ_PLAN");
-	char msg[256];
-	if (!pp || ftsrt_plan_open(&plan, pp, msg, sizeof(msg)) != FTSRT_OK) {
-		fprintf(stderr, "fuzz_resume: set FUZZ_PLAN to a plan (%s)\n", pp ? msg : "unset");
+	ftsrt_error err;
+	if (!pp || ftsrt_plan_open(&plan, pp, NULL, &err) != FTSRT_OK) {
+		fprintf(stderr, "fuzz_resume: set FUZZ_PLAN to a plan (%s)\n", pp ? err.message : "unset");
 		exit(2);
 	}
 	snprintf(path, sizeof(path), "/tmp/fuzz_resume.%ld.ftsckpt", (long)getpid());
@@ -55,30 +55,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!f || fwrite(img, 1, size, f) != size || fclose(f) != 0)
 		abort();
 	free(img);
-	struct ftsrt_run_options o;
-	ftsrt_run_options_default(&o);
+	struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+	if (ftsrt_run_options_default(&o, NULL) != FTSRT_OK)
+		abort();
 	o.scale = 0.1;
 	ftsrt_run *r = NULL;
-	if (ftsrt_run_new_ex(&r, plan, &o, NULL, 0) != FTSRT_OK)
+	if (ftsrt_run_new(&r, plan, &o, NULL) != FTSRT_OK)
 		abort();
 	size_t n = ftsrt_run_arena_numel(r);
 	float *p = calloc(n ? n : 1, sizeof(float)), *g = calloc(n ? n : 1, sizeof(float));
 	for (size_t i = 0; i < n; i++)
 		p[i] = 0.01f * (float)(i % 17);
-	if (ftsrt_run_bind_arena(r, p, g, n, 0) != FTSRT_OK)
+	if (ftsrt_run_bind_arena(r, p, g, n, 0, NULL) != FTSRT_OK)
 		abort();
-	(void)ftsrt_run_resume(r, path);
+	/* a refusal must say why, in err, with the status it returns */
+	ftsrt_error err;
+	int rc = ftsrt_run_resume(r, path, &err);
+	if (rc != FTSRT_OK && (err.status != rc || !memchr(err.message, 0, sizeof(err.message)) ||
+			       !err.message[0]))
+		abort();
 	/* trains on either way */
 	for (int e = 0; e < 3 && !ftsrt_run_finished(r); e++) {
 		for (int s = 0; s < 2; s++) {
 			for (size_t i = 0; i < n; i++)
 				g[i] = p[i] * 0.5f;
-			if (ftsrt_run_step(r) != FTSRT_OK)
+			if (ftsrt_run_step(r, NULL) != FTSRT_OK)
 				break;
 		}
-		struct ftsrt_run_event ev;
-		(void)ftsrt_run_epoch_end(r, 1.0 / (e + 1));
-		while (ftsrt_run_next_event(r, &ev))
+		struct ftsrt_run_event ev = FTSRT_INIT(struct ftsrt_run_event);
+		(void)ftsrt_run_epoch_end(r, 1.0 / (e + 1), NULL);
+		while (ftsrt_run_next_event(r, &ev, NULL))
 			;
 	}
 	ftsrt_run_free(r);

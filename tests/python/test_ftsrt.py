@@ -203,6 +203,166 @@ class TestFtsrt(unittest.TestCase):
         self.assertTrue(str(cm.exception))
         rt.close()
 
+    # --- the interface: versions, struct mirrors, statuses -------------------------------
+    def test_versions(self):
+        """The package version is the library's, the header's and pyproject's;
+        the ABI check accepts the same major with the same or a newer minor."""
+        import re
+        with open(os.path.join(ROOT, "runtime", "ftsrt.h")) as f:
+            header = re.search(r'#define FTSRT_VERSION_STRING "([^"]*)"', f.read()).group(1)
+        with open(os.path.join(ROOT, "python", "pyproject.toml")) as f:
+            project = re.search(r'^version = "([^"]*)"', f.read(), re.M).group(1)
+        self.assertEqual(ftsrt.__version__, header)
+        self.assertEqual(project, header)
+        self.assertEqual(ftsrt.library_version(), header)
+        self.assertEqual(ftsrt._ABI, tuple(int(x) for x in header.split(".")[:2]))
+        major, minor = ftsrt._ABI
+        for v, ok in (("%d.%d.0" % (major, minor), True), ("%d.%d.7" % (major, minor), True),
+                      ("%d.%d.0" % (major, minor + 1), True), ("%d.%d.0" % (major, minor + 12), True),
+                      ("%d.0.0" % (major + 1), False), ("%d.%d.0" % (major - 1, minor + 1), False),
+                      ("0.1.0", False), ("garbage", False), ("1", False), ("?", False)):
+            self.assertEqual(ftsrt._compatible(ftsrt._parse_version(v)), ok, v)
+        if minor > 0:
+            self.assertFalse(ftsrt._compatible((major, minor - 1)))
+
+    def test_struct_mirrors_match_the_library(self):
+        """Each ctypes Structure is the size the library's struct is, so that a
+        field added, dropped or retyped in ftsrt.h without the binding is caught.
+        The run options go in: a struct_size past the library's struct with a
+        byte set there is refused, naming the library's size."""
+        import ctypes
+        import re
+        plan = build_plan(self.tmp.name, self.manifest)
+        pad = 64
+
+        class Longer(ftsrt._RunOptions):
+            _fields_ = [("pad", ctypes.c_ubyte * pad)]
+
+        class LongerOptions(ftsrt.Runtime):
+            def _options(self, threads):
+                o = super()._options(threads)
+                longer = Longer()
+                ctypes.memmove(ctypes.byref(longer), ctypes.byref(o), ctypes.sizeof(o))
+                longer.struct_size = ctypes.sizeof(longer)
+                longer.pad[pad - 1] = 1
+                return longer
+        with self.assertRaises(ftsrt.FtsrtError) as cm:
+            LongerOptions(plan, MLP())
+        m = re.search(r"ftsrt_run_options: a field past byte (\d+) is set", str(cm.exception))
+        self.assertTrue(m, str(cm.exception))
+        self.assertEqual(int(m.group(1)), ctypes.sizeof(ftsrt._RunOptions))
+        self.assertEqual(cm.exception.status, -1)       # FTSRT_EINVAL
+        # the same options, longer but with the extra bytes zero, are accepted
+        class ZeroPad(LongerOptions):
+            def _options(self, threads):
+                longer = super()._options(threads)
+                longer.pad[pad - 1] = 0
+                return longer
+        ZeroPad(plan, MLP()).close()
+        # the defaults read through the mirror, field by field
+        lib = ftsrt._load()
+        o, err = ftsrt._RunOptions(), ftsrt._Error()
+        self.assertEqual(lib.ftsrt_run_options_default(ctypes.byref(o), ctypes.byref(err)), 0)
+        self.assertEqual((o.struct_size, o.dtype, o.threads, o.kernels, o.save_last, o.ckpt_dir,
+                          o.scale, bool(o.alloc), o.alloc_ud),
+                         (ctypes.sizeof(o), 0, 1, 0, False, None, 1.0, False, None))
+        # out-structs: the library zeroes what lies past its struct and fills the rest
+        longer = Longer()
+        ctypes.memset(ctypes.byref(longer), 0xA5, ctypes.sizeof(longer))
+        longer.struct_size = ctypes.sizeof(longer)
+        self.assertEqual(lib.ftsrt_run_options_default(ctypes.byref(longer), ctypes.byref(err)), 0)
+        self.assertEqual(bytes(longer.pad), bytes(pad))
+        self.assertEqual((longer.threads, longer.scale), (1, 1.0))
+
+    def test_struct_size_zero_is_refused(self):
+        """The runtime checks struct_size: 0 (a mirror that forgot to set it)
+        is refused with a message that names the struct."""
+        plan = build_plan(self.tmp.name, self.manifest)
+
+        class Unsized(ftsrt.Runtime):
+            def _options(self, threads):
+                o = super()._options(threads)
+                o.struct_size = 0
+                return o
+        with self.assertRaises(ftsrt.FtsrtError) as cm:
+            Unsized(plan, MLP())
+        self.assertIn("ftsrt_run_options", str(cm.exception))
+        self.assertIn("struct_size 0", str(cm.exception))
+        self.assertEqual(cm.exception.status, -1)       # FTSRT_EINVAL
+
+    def test_mirrors_have_the_library_sizes(self):
+        """ftsrt_struct_size: every struct the binding mirrors has the
+        library's size (the binding checks this when it loads; a mismatch is
+        refused there), and an unknown struct is 0."""
+        import ctypes
+        lib = ftsrt._load()
+        for which, cls in ftsrt._MIRRORS:
+            self.assertEqual(lib.ftsrt_struct_size(which), ctypes.sizeof(cls), cls.__name__)
+        self.assertEqual(lib.ftsrt_struct_size(99), 0)
+        self.assertEqual(lib.ftsrt_struct_size(-1), 0)
+
+    def test_groups_and_events_read_through_the_mirrors(self):
+        """Every field of struct ftsrt_run_group and ftsrt_run_event as the
+        schedule makes them (sched3.yaml: phases at epochs 0, 2 and 4)."""
+        plan = build_plan(self.tmp.name, self.manifest)
+        model = MLP()
+        x, y = data(torch.float64)
+        with ftsrt.Runtime(plan, model) as rt:
+            self.assertEqual((rt.epoch, rt.phase, rt.global_step, rt.finished), (0, 0, 0, None))
+            g = rt.groups()
+            self.assertEqual(len(g), 1)
+            self.assertEqual((g[0]["lr"], g[0]["phase"], g[0]["no_decay"], g[0]["params"]),
+                             (0.1, 0, False, [4, 5]))
+            self.assertEqual(g[0]["weight_decay"], 0.0)
+            self.assertEqual([p.requires_grad for p in model.parameters()], [False] * 4 + [True] * 2)
+            kinds = []
+            for epoch in range(EPOCHS):
+                loss = torch.nn.functional.mse_loss(model(x[0]), y[0])
+                loss.backward()
+                rt.step()
+                rt.zero_grad()
+                events = rt.epoch_end(float(loss))
+                kinds += [(e["kind"], e["epoch"], e["phase"], e["reason"]) for e in events]
+                for e in events:
+                    self.assertIsInstance(e["text"], str)
+                    self.assertTrue(e["text"])
+            self.assertIn(("transition", 2, 1, None), kinds)
+            self.assertIn(("transition", 4, 2, None), kinds)
+            self.assertEqual([k for k in kinds if k[0] == "finished"], [("finished", 5, 2, "max_epochs")])
+            self.assertEqual((rt.global_step, rt.phase, rt.finished), (EPOCHS, 2, "max_epochs"))
+            g = rt.groups()
+            self.assertEqual([(h["phase"], h["params"]) for h in g], [(0, [4, 5]), (1, [2, 3]), (2, [0, 1])])
+            self.assertEqual([h["initial_lr"] for h in g], [0.002, 0.001, 0.003])
+            with self.assertRaises(ftsrt.FtsrtError) as cm:      # finished: the runtime's status
+                rt.step()
+            self.assertTrue(str(cm.exception).startswith("step: "), str(cm.exception))
+            self.assertEqual(cm.exception.status, -1)
+
+    def test_tied_parameters(self):
+        """A model with tied aliases (FTS's shared-parameter model): the aliases
+        have no storage of their own (ftsrt_plan_param's tied_to) and stay tied."""
+        if HERE not in sys.path:
+            sys.path.insert(0, HERE)
+        from models import SharedParam
+        man = os.path.join(self.tmp.name, "shared.tsv")
+        model = SharedParam().double()
+        write_manifest(model, man)
+        plan = build_plan(self.tmp.name, man)
+        before = model.model[4].weight.detach().clone()
+        with ftsrt.Runtime(plan, model) as rt:
+            x = torch.randn(4, 32, dtype=torch.float64)
+            model.model(x).square().mean().backward()
+            rt.step()
+            self.assertIs(model.model[5].weight, model.model[4].weight)
+            self.assertFalse(torch.equal(model.model[4].weight.detach(), before))
+            self.assertEqual(rt.groups()[0]["params"], [8, 9])
+
+    def test_bad_plan_status(self):
+        with self.assertRaises(ftsrt.FtsrtError) as cm:
+            ftsrt.Runtime(os.path.join(self.tmp.name, "missing.ftsplan"), MLP())
+        self.assertIn("cannot open plan", str(cm.exception))
+        self.assertEqual(cm.exception.status, -3)       # FTSRT_EIO
+
     # --- misuse: threads, close, replaced tensors --------------------------------------
     def _runtime(self):
         plan = build_plan(self.tmp.name, self.manifest)

@@ -3,9 +3,11 @@
  * every torch golden trajectory through the code `ftsrun verify` uses
  * (runtime/verify.c), fast kernels against the reference kernels on random
  * data of odd sizes for every optimizer and option combination, element
- * range stepping, refused calls, NaN propagation, and the state slot names
- * against the compiler's declarations in stdlib/optim.fts.  Runs from the
- * repository root (reads tests/data/golden/optim).
+ * range stepping, refused calls, NaN propagation, the state slot names
+ * against the compiler's declarations in stdlib/optim.fts, and the
+ * interface's conventions on the optimizer's functions (ftsrt.h, CONVENTIONS:
+ * ftsrt_error, struct_size, options).  Runs from the repository root (reads
+ * tests/data/golden/optim).
  */
 #include <check.h>
 #include <dirent.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err_check.h"
 #include "ftsrt.h"
 #include "verify.h"
 #include "verify_lrs.h"
@@ -89,14 +92,15 @@ struct run {
 };
 
 static void run_init(struct run *r, int kind, int dtype, const struct ftsrt_optim_hparams *h,
-		     int ndim, const long *shape, int kernels, int threads)
+		     int ndim, const int64_t *shape, int kernels, int threads)
 {
 	memset(r, 0, sizeof(*r));
-	ck_assert_int_eq(ftsrt_optim_new(&r->o, kind, dtype), FTSRT_OK);
-	ck_assert_int_eq(ftsrt_optim_add_group(r->o, h, NULL), FTSRT_OK);
-	ck_assert_int_eq(ftsrt_optim_add_param(r->o, 0, ndim, shape, NULL), FTSRT_OK);
-	ck_assert_int_eq(ftsrt_optim_set_kernels(r->o, kernels), FTSRT_OK);
-	ck_assert_int_eq(ftsrt_optim_set_threads(r->o, threads), FTSRT_OK);
+	struct ftsrt_optim_options op = FTSRT_INIT(struct ftsrt_optim_options);
+	op.kernels = kernels;
+	op.threads = threads;
+	ck_assert_int_eq(ftsrt_optim_new(&r->o, kind, dtype, &op, NULL), FTSRT_OK);
+	ck_assert_int_eq(ftsrt_optim_add_group(r->o, h, NULL, NULL), FTSRT_OK);
+	ck_assert_int_eq(ftsrt_optim_add_param(r->o, 0, ndim, shape, NULL, NULL), FTSRT_OK);
 	r->n = ftsrt_optim_numel(r->o);
 	size_t es = dtype == FTSRT_F64 ? 8 : 4;
 	r->p = malloc(r->n * es + 8);
@@ -125,7 +129,7 @@ static double max_diff(const void *a, const void *b, size_t n, int dtype)
 	return worst;
 }
 
-static void compare(int kind, const struct ftsrt_optim_hparams *h, int ndim, const long *shape,
+static void compare(int kind, const struct ftsrt_optim_hparams *h, int ndim, const int64_t *shape,
 		    double tol)
 {
 	for (int dtype = 0; dtype < 2; dtype++) {
@@ -152,10 +156,10 @@ static void compare(int kind, const struct ftsrt_optim_hparams *h, int ndim, con
 					((float *)f.g)[i] = (float)v;
 			}
 			memcpy(r.g, f.g, f.n * es);
-			ftsrt_optim_set_lr(f.o, 0, h->lr * (s == 2 ? 0.5 : 1));
-			ftsrt_optim_set_lr(r.o, 0, h->lr * (s == 2 ? 0.5 : 1));
-			ck_assert_int_eq(ftsrt_optim_step(f.o, f.p, f.g, f.n), FTSRT_OK);
-			ck_assert_int_eq(ftsrt_optim_step(r.o, r.p, r.g, r.n), FTSRT_OK);
+			ck_assert_int_eq(ftsrt_optim_set_lr(f.o, 0, h->lr * (s == 2 ? 0.5 : 1), NULL), FTSRT_OK);
+			ck_assert_int_eq(ftsrt_optim_set_lr(r.o, 0, h->lr * (s == 2 ? 0.5 : 1), NULL), FTSRT_OK);
+			ck_assert_int_eq(ftsrt_optim_step(f.o, f.p, f.g, f.n, NULL), FTSRT_OK);
+			ck_assert_int_eq(ftsrt_optim_step(r.o, r.p, r.g, r.n, NULL), FTSRT_OK);
 		}
 		double e = max_diff(f.p, r.p, f.n, dtype);
 		ck_assert_msg(e <= tol, "%s n=%zu dtype=%d: fast vs ref %g", ftsrt_optim_kind_name(kind),
@@ -163,14 +167,14 @@ static void compare(int kind, const struct ftsrt_optim_hparams *h, int ndim, con
 		/* and every tensor state slot */
 		for (int i = 0;; i++) {
 			const char *name;
-			int shp;
-			if (ftsrt_optim_kind_slot(kind, i, &name, &shp))
+			int32_t shp;
+			if (ftsrt_optim_kind_slot(kind, i, &name, &shp, NULL))
 				break;
 			void *da = NULL, *db = NULL;
 			size_t na = 0, nb = 0;
 			double va = 0, vb = 0;
-			int sa = ftsrt_optim_state(f.o, 0, name, &da, &na, &va);
-			int sb = ftsrt_optim_state(r.o, 0, name, &db, &nb, &vb);
+			int sa = ftsrt_optim_state(f.o, 0, name, &da, &na, &va, NULL);
+			int sb = ftsrt_optim_state(r.o, 0, name, &db, &nb, &vb, NULL);
 			ck_assert_int_eq(sa, sb);
 			if (sa)
 				continue;
@@ -186,18 +190,18 @@ static void compare(int kind, const struct ftsrt_optim_hparams *h, int ndim, con
 	}
 }
 
-static const long sizes[] = {1, 3, 17, 1000003};
+static const int64_t sizes[] = {1, 3, 17, 1000003};
 
 /* Every elementwise optimizer, every option combination, bit-exact. */
 START_TEST(fast_vs_ref_elementwise)
 {
-	long n = sizes[_i];
-	struct ftsrt_optim_hparams h;
+	int64_t n = sizes[_i];
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
 	for (int kind = 0; kind < FTSRT_OPTIM_NKINDS; kind++) {
 		if (kind == FTSRT_OPTIM_ADAFACTOR || kind == FTSRT_OPTIM_MUON)
 			continue;
 		for (int combo = 0; combo < 32; combo++) {
-			ftsrt_optim_hparams_default(kind, &h);
+			ck_assert_int_eq(ftsrt_optim_hparams_default(kind, &h, NULL), FTSRT_OK);
 			h.lr = 0.01;
 			h.maximize = combo & 1;
 			h.weight_decay = (combo & 2) ? 0.05 : 0;
@@ -256,9 +260,9 @@ END_TEST
 
 START_TEST(fast_vs_ref_adafactor)
 {
-	struct ftsrt_optim_hparams h;
-	ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAFACTOR, &h);
-	long s1[] = {17}, s2[] = {7, 13}, s3[] = {3, 5, 4};
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAFACTOR, &h, NULL), FTSRT_OK);
+	int64_t s1[] = {17}, s2[] = {7, 13}, s3[] = {3, 5, 4};
 	for (int combo = 0; combo < 4; combo++) {
 		h.maximize = combo & 1;
 		h.weight_decay = (combo & 2) ? 0.1 : 0;
@@ -271,10 +275,10 @@ END_TEST
 
 START_TEST(fast_vs_ref_muon)
 {
-	struct ftsrt_optim_hparams h;
-	long tall[] = {37, 11}, wide[] = {9, 40}, sq[] = {16, 16};
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	int64_t tall[] = {37, 11}, wide[] = {9, 40}, sq[] = {16, 16};
 	for (int combo = 0; combo < 16; combo++) {
-		ftsrt_optim_hparams_default(FTSRT_OPTIM_MUON, &h);
+		ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_MUON, &h, NULL), FTSRT_OK);
 		h.lr = 0.02;
 		h.muon_bf16 = combo & 1;
 		h.muon_use_addmm = !!(combo & 2);
@@ -292,15 +296,15 @@ END_TEST
 /* Two shards (one object each, as two ranks) equal one whole step. */
 START_TEST(range_step_matches_whole)
 {
-	struct ftsrt_optim_hparams h;
-	ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAMW, &h);
-	long s0[] = {100}, s1[] = {37};
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAMW, &h, NULL), 0);
+	int64_t s0[] = {100}, s1[] = {37};
 	ftsrt_optim *o[3];
 	for (int i = 0; i < 3; i++) {
-		ck_assert_int_eq(ftsrt_optim_new(&o[i], FTSRT_OPTIM_ADAMW, FTSRT_F32), 0);
-		ck_assert_int_eq(ftsrt_optim_add_group(o[i], &h, NULL), 0);
-		ck_assert_int_eq(ftsrt_optim_add_param(o[i], 0, 1, s0, NULL), 0);
-		ck_assert_int_eq(ftsrt_optim_add_param(o[i], 0, 1, s1, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_new(&o[i], FTSRT_OPTIM_ADAMW, FTSRT_F32, NULL, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_add_group(o[i], &h, NULL, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_add_param(o[i], 0, 1, s0, NULL, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_add_param(o[i], 0, 1, s1, NULL, NULL), 0);
 	}
 	float pa[137], pb[137], g[137];
 	for (int i = 0; i < 137; i++) {
@@ -308,9 +312,9 @@ START_TEST(range_step_matches_whole)
 		g[i] = (float)(urand() - 0.5);
 	}
 	for (int s = 0; s < 3; s++) {
-		ck_assert_int_eq(ftsrt_optim_step(o[0], pa, g, 137), 0);
-		ck_assert_int_eq(ftsrt_optim_step_range(o[1], pb, g, 137, 0, 64), 0);
-		ck_assert_int_eq(ftsrt_optim_step_range(o[2], pb, g, 137, 64, 137), 0);
+		ck_assert_int_eq(ftsrt_optim_step(o[0], pa, g, 137, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_step_range(o[1], pb, g, 137, 0, 64, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_step_range(o[2], pb, g, 137, 64, 137, NULL), 0);
 	}
 	ck_assert(memcmp(pa, pb, sizeof(pa)) == 0);
 	for (int i = 0; i < 3; i++)
@@ -320,123 +324,212 @@ END_TEST
 
 /* --- bad calls -------------------------------------------------------------- */
 
+/* Every refused call returns its status, fills err with it and a message, and
+ * refuses the same way with a NULL err (err_check.h). */
 START_TEST(bad_calls)
 {
+	ftsrt_error err;
 	ftsrt_optim *o = NULL;
-	struct ftsrt_optim_hparams h;
-	long s[] = {4}, s2[] = {2, 2};
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	int64_t s[] = {4}, s2[] = {2, 2}, neg[] = {-1};
+	int32_t kind = -1;
 	float p[4] = {0}, g[4] = {0};
-	ck_assert_int_eq(ftsrt_optim_new(NULL, 0, 0), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_new(&o, 99, 0), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_new(&o, 0, 7), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_hparams_default(-1, &h), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_hparams_default(0, NULL), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_kind_from_name("torch.optim.AdamW"), FTSRT_OPTIM_ADAMW);
-	ck_assert_int_eq(ftsrt_optim_kind_from_name("adamw"), FTSRT_OPTIM_ADAMW);
-	ck_assert_int_eq(ftsrt_optim_kind_from_name("Lion"), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_kind_from_name(NULL), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_new(&o, FTSRT_OPTIM_ADAM, FTSRT_F32), FTSRT_OK);
-	ck_assert_int_eq(ftsrt_optim_add_group(o, NULL, NULL), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_add_group(NULL, &h, NULL), FTSRT_EINVAL);
-	ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAM, &h);
+	FAILS(FTSRT_EINVAL, ftsrt_optim_new(NULL, 0, 0, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_new(&o, 99, 0, NULL, E));
+	ck_assert_ptr_null(o);
+	ck_assert_str_eq(err.message, "no optimizer kind 99");
+	FAILS(FTSRT_EINVAL, ftsrt_optim_new(&o, 0, 7, NULL, E));
+	ck_assert_str_eq(err.message, "no dtype 7");
+	FAILS(FTSRT_EINVAL, ftsrt_optim_hparams_default(-1, &h, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_hparams_default(FTSRT_OPTIM_NKINDS, &h, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_hparams_default(0, NULL, E));
+	SUCCEEDS(ftsrt_optim_kind_from_name("torch.optim.AdamW", &kind, E));
+	ck_assert_int_eq(kind, FTSRT_OPTIM_ADAMW);
+	kind = -1;
+	SUCCEEDS(ftsrt_optim_kind_from_name("adamw", &kind, E));
+	ck_assert_int_eq(kind, FTSRT_OPTIM_ADAMW);
+	kind = -7;
+	FAILS(FTSRT_EINVAL, ftsrt_optim_kind_from_name("Lion", &kind, E));
+	ck_assert_int_eq(kind, -7);     /* untouched on failure */
+	ck_assert_ptr_nonnull(strstr(err.message, "'Lion'"));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_kind_from_name("torch.optim.", &kind, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_kind_from_name(NULL, &kind, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_kind_from_name("SGD", NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_kind_slot(FTSRT_OPTIM_NKINDS, 0, NULL, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_kind_slot(FTSRT_OPTIM_SGD, 1, NULL, NULL, E));
+	ck_assert_str_eq(err.message, "SGD has no state slot 1");
+	FAILS(FTSRT_EINVAL, ftsrt_optim_kind_slot(FTSRT_OPTIM_SGD, -1, NULL, NULL, E));
+	SUCCEEDS(ftsrt_optim_new(&o, FTSRT_OPTIM_ADAM, FTSRT_F32, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_group(o, NULL, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_group(NULL, &h, NULL, E));
+	SUCCEEDS(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAM, &h, E));
 	h.lr = NAN;
-	ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL), FTSRT_EINVAL);
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_group(o, &h, NULL, E));
+	ck_assert_str_eq(err.message, "non-finite hyper-parameter");
 	h.lr = INFINITY;
-	ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL), FTSRT_EINVAL);
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_group(o, &h, NULL, E));
 	h.lr = -1;
-	ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL), FTSRT_EINVAL);
-	ck_assert_str_eq(ftsrt_optim_errmsg(o), "Invalid learning rate: -1");
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_group(o, &h, NULL, E));
+	ck_assert_str_eq(err.message, "Invalid learning rate: -1");
 	h.lr = 1e-3;
 	h.beta1 = 1.0;
-	ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL), FTSRT_EINVAL);
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_group(o, &h, NULL, E));
+	ck_assert_str_eq(err.message, "Invalid beta parameter at index 0: 1");
 	h.beta1 = 0.9;
-	ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 1, s, NULL), FTSRT_EINVAL); /* no group */
-	ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL), FTSRT_OK);
-	ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 1, NULL, NULL), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 1, s, NULL), FTSRT_OK);
-	ck_assert_int_eq(ftsrt_optim_step(o, p, g, 3), FTSRT_EINVAL);            /* wrong size */
-	ck_assert_int_eq(ftsrt_optim_step(o, NULL, g, 4), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_step(o, p, NULL, 4), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_step_range(o, p, g, 4, 3, 2), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_step_range(o, p, g, 4, 0, 5), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_set_lr(o, 0, NAN), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_set_lr(o, 1, 0.1), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_set_threads(o, 0), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_set_kernels(o, 9), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_state(o, 0, "exp_avg", NULL, NULL, NULL), FTSRT_EINVAL); /* no step yet */
-	ck_assert_int_eq(ftsrt_optim_step(o, p, g, 4), FTSRT_OK);
-	ck_assert_int_eq(ftsrt_optim_state(o, 0, "exp_avg", NULL, NULL, NULL), FTSRT_OK);
-	ck_assert_int_eq(ftsrt_optim_state(o, 0, "max_exp_avg_sq", NULL, NULL, NULL), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_state(o, 0, "nope", NULL, NULL, NULL), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 1, s, NULL), FTSRT_EINVAL); /* after a step */
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_param(o, 0, 1, s, NULL, E)); /* no group */
+	ck_assert_str_eq(err.message, "no parameter group 0");
+	int32_t group = -1;
+	SUCCEEDS(ftsrt_optim_add_group(o, &h, &group, E));
+	ck_assert_int_eq(group, 0);
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_param(o, 0, 1, NULL, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_param(o, 0, -1, s, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_param(o, 0, 9, s, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_param(o, 0, 1, neg, NULL, E));
+	ck_assert_str_eq(err.message, "bad dimension -1");
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_param(NULL, 0, 1, s, NULL, E));
+	size_t off = 99;
+	SUCCEEDS(ftsrt_optim_add_param(o, 0, 1, s, &off, E));
+	ck_assert_uint_eq(off, 0);
+	ck_assert_uint_eq(ftsrt_optim_numel(o), 4);
+	FAILS(FTSRT_EINVAL, ftsrt_optim_step(o, p, g, 3, E));            /* wrong size */
+	ck_assert_str_eq(err.message, "arena has 3 elements, the optimizer 4");
+	FAILS(FTSRT_EINVAL, ftsrt_optim_step(o, NULL, g, 4, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_step(o, p, NULL, 4, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_step(NULL, p, g, 4, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_step_range(o, p, g, 4, 3, 2, E));
+	ck_assert_str_eq(err.message, "bad element range [3, 2)");
+	FAILS(FTSRT_EINVAL, ftsrt_optim_step_range(o, p, g, 4, 0, 5, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_step_range(NULL, p, g, 4, 0, 4, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_set_lr(o, 0, NAN, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_set_lr(o, 0, -0.5, E));
+	ck_assert_str_eq(err.message, "Invalid learning rate: -0.5");
+	FAILS(FTSRT_EINVAL, ftsrt_optim_set_lr(o, 1, 0.1, E));
+	ck_assert_str_eq(err.message, "no parameter group 1");
+	FAILS(FTSRT_EINVAL, ftsrt_optim_set_lr(NULL, 0, 0.1, E));
+	SUCCEEDS(ftsrt_optim_set_lr(o, 0, 1e-3, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_state(o, 0, "exp_avg", NULL, NULL, NULL, E)); /* no step yet */
+	ck_assert_ptr_nonnull(strstr(err.message, "no state yet"));
+	SUCCEEDS(ftsrt_optim_step(o, p, g, 4, E));
+	SUCCEEDS(ftsrt_optim_step_range(o, p, g, 4, 0, 4, E));
+	void *data = NULL;
+	size_t n = 0;
+	double value = -1;
+	SUCCEEDS(ftsrt_optim_state(o, 0, "exp_avg", &data, &n, &value, E));
+	ck_assert_ptr_nonnull(data);
+	ck_assert_uint_eq(n, 4);
+	SUCCEEDS(ftsrt_optim_state(o, 0, "step", &data, &n, &value, E));
+	ck_assert_ptr_null(data);
+	ck_assert(value == 2);
+	FAILS(FTSRT_EINVAL, ftsrt_optim_state(o, 0, "max_exp_avg_sq", NULL, NULL, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_state(o, 0, "nope", NULL, NULL, NULL, E));
+	ck_assert_str_eq(err.message, "Adam keeps no state slot 'nope'");
+	FAILS(FTSRT_EINVAL, ftsrt_optim_state(o, 1, "exp_avg", NULL, NULL, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_state(o, 0, NULL, NULL, NULL, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_state(NULL, 0, "exp_avg", NULL, NULL, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_param(o, 0, 1, s, NULL, E)); /* after a step */
+	ck_assert_str_eq(err.message, "parameters must be added before the first step");
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_group(o, &h, NULL, E));      /* after a step */
+	ck_assert_str_eq(err.message, "groups must be added before the first step");
 	ftsrt_optim_free(o);
 	ftsrt_optim_free(NULL);
 
+	/* no group: nothing to step */
+	SUCCEEDS(ftsrt_optim_new(&o, FTSRT_OPTIM_SGD, FTSRT_F32, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_step(o, p, g, 0, E));
+	ck_assert_str_eq(err.message, "no parameter group");
+	ftsrt_optim_free(o);
+
 	/* Muon: 2-D only, whole tensors only */
-	ck_assert_int_eq(ftsrt_optim_new(&o, FTSRT_OPTIM_MUON, FTSRT_F32), FTSRT_OK);
-	ftsrt_optim_hparams_default(FTSRT_OPTIM_MUON, &h);
-	ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL), FTSRT_OK);
-	ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 1, s, NULL), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 2, s2, NULL), FTSRT_OK);
-	ck_assert_int_eq(ftsrt_optim_step_range(o, p, g, 4, 0, 2), FTSRT_EINVAL);
+	SUCCEEDS(ftsrt_optim_new(&o, FTSRT_OPTIM_MUON, FTSRT_F32, NULL, E));
+	SUCCEEDS(ftsrt_optim_hparams_default(FTSRT_OPTIM_MUON, &h, E));
+	SUCCEEDS(ftsrt_optim_add_group(o, &h, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_param(o, 0, 1, s, NULL, E));
+	ck_assert_str_eq(err.message, "Muon only supports 2D parameters");
+	SUCCEEDS(ftsrt_optim_add_param(o, 0, 2, s2, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_step_range(o, p, g, 4, 0, 2, E));
+	ck_assert_ptr_nonnull(strstr(err.message, "Muon steps whole tensors"));
+	ftsrt_optim_free(o);
+	SUCCEEDS(ftsrt_optim_new(&o, FTSRT_OPTIM_MUON, FTSRT_F32, NULL, E));
+	h.ns_steps = 100;
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_group(o, &h, NULL, E));
+	h.ns_steps = 5;
+	h.adjust_lr_fn = 2;
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_group(o, &h, NULL, E));
+	ck_assert_str_eq(err.message, "Adjust learning rate function 2 is not supported");
 	ftsrt_optim_free(o);
 
 	/* SGD: Nesterov needs momentum */
-	ck_assert_int_eq(ftsrt_optim_new(&o, FTSRT_OPTIM_SGD, FTSRT_F64), FTSRT_OK);
-	ftsrt_optim_hparams_default(FTSRT_OPTIM_SGD, &h);
-	h.nesterov = 1;
-	ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL), FTSRT_EINVAL);
+	SUCCEEDS(ftsrt_optim_new(&o, FTSRT_OPTIM_SGD, FTSRT_F64, NULL, E));
+	SUCCEEDS(ftsrt_optim_hparams_default(FTSRT_OPTIM_SGD, &h, E));
+	h.nesterov = true;
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_group(o, &h, NULL, E));
+	ck_assert_str_eq(err.message, "Nesterov momentum requires a momentum and zero dampening");
+	ftsrt_optim_free(o);
+
+	/* a refused step changes nothing: a range splitting an Adafactor tensor
+	 * neither allocates state nor closes the layout */
+	SUCCEEDS(ftsrt_optim_new(&o, FTSRT_OPTIM_ADAFACTOR, FTSRT_F32, NULL, E));
+	SUCCEEDS(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAFACTOR, &h, E));
+	SUCCEEDS(ftsrt_optim_add_group(o, &h, NULL, E));
+	SUCCEEDS(ftsrt_optim_add_param(o, 0, 2, s2, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_step_range(o, p, g, 4, 0, 3, E));
+	ck_assert_ptr_nonnull(strstr(err.message, "splits one"));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_state(o, 0, "variance", NULL, NULL, NULL, E));
+	SUCCEEDS(ftsrt_optim_add_param(o, 0, 1, s, NULL, E));  /* still before the first step */
 	ftsrt_optim_free(o);
 }
 END_TEST
 
-/* --- NaN propagation as in torch ------------------------------------------- */
-
-START_TEST(nan_grad_propagates)
+/* A failing call reports through err; one that succeeds afterwards does not
+ * write err (its old report stays), and the next failure replaces the
+ * message whole (no stale text after it). */
+START_TEST(err_only_on_failure)
 {
-	for (int kernels = 0; kernels < 2; kernels++) {
-		ftsrt_optim *o;
-		struct ftsrt_optim_hparams h;
-		long s[] = {40};
-		float p[40], g[40];
-		for (int i = 0; i < 40; i++) {
-			p[i] = 1;
-			g[i] = 0.5f;
-		}
-		g[5] = NAN;
-		g[33] = INFINITY;
-		ck_assert_int_eq(ftsrt_optim_new(&o, FTSRT_OPTIM_ADAM, FTSRT_F32), 0);
-		ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAM, &h);
-		ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL), 0);
-		ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 1, s, NULL), 0);
-		ftsrt_optim_set_kernels(o, kernels);
-		ck_assert_int_eq(ftsrt_optim_step(o, p, g, 40), 0);
-		ck_assert(isnan(p[5]));          /* torch: NaN grad -> NaN param */
-		ck_assert(isnan(p[33]));         /* inf/inf in addcdiv -> NaN */
-		ck_assert(isfinite(p[4]) && isfinite(p[6]));
-		ftsrt_optim_free(o);
-
-		/* SGD: NaN and Inf grads reach the param */
-		ck_assert_int_eq(ftsrt_optim_new(&o, FTSRT_OPTIM_SGD, FTSRT_F32), 0);
-		ftsrt_optim_hparams_default(FTSRT_OPTIM_SGD, &h);
-		ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL), 0);
-		ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 1, s, NULL), 0);
-		ftsrt_optim_set_kernels(o, kernels);
-		for (int i = 0; i < 40; i++)
-			p[i] = 1;
-		ck_assert_int_eq(ftsrt_optim_step(o, p, g, 40), 0);
-		ck_assert(isnan(p[5]));
-		ck_assert(isinf(p[33]) && p[33] < 0);
-		ftsrt_optim_free(o);
+	ftsrt_error err;
+	ftsrt_optim *o = NULL;
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	int64_t s[] = {4};
+	float p[4] = {0}, g[4] = {0};
+	ck_assert_int_eq(ftsrt_optim_new(&o, FTSRT_OPTIM_SGD, FTSRT_F32, NULL, NULL), 0);
+	ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_SGD, &h, NULL), 0);
+	ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL, NULL), 0);
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_param(o, 0, 1, NULL, NULL, E));
+	ftsrt_error first = err;
+	ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 1, s, NULL, &err), FTSRT_OK);
+	ck_assert_int_eq(ftsrt_optim_step(o, p, g, 4, &err), FTSRT_OK);
+	ck_assert_int_eq(ftsrt_optim_set_lr(o, 0, 0.5, &err), FTSRT_OK);
+	ck_assert(memcmp(&first, &err, sizeof(err)) == 0);
+	/* a long message, then a short one */
+	ck_assert_int_eq(ftsrt_optim_kind_from_name("a-rather-long-name-that-is-no-optimizer", NULL,
+						    &err), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_optim_set_lr(o, 3, 0.5, &err), FTSRT_EINVAL);
+	ck_assert_str_eq(err.message, "no parameter group 3");
+	ck_assert_int_eq(err.status, FTSRT_EINVAL);
+	/* a message that does not fit is cut, NUL-terminated */
+	char longname[2048];
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	int32_t kind;
+	FAILS(FTSRT_EINVAL, ftsrt_optim_kind_from_name(longname, &kind, E));
+	ck_assert_uint_eq(strlen(err.message), sizeof(err.message) - 1);
+	ftsrt_optim_free(o);
+	/* ftsrt_strerror names every status */
+	static const int st[] = {FTSRT_OK, FTSRT_EINVAL, FTSRT_ENOMEM, FTSRT_EIO, FTSRT_EFORMAT,
+				 FTSRT_EVERSION, FTSRT_EBUSY};
+	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		ck_assert_ptr_nonnull(ftsrt_strerror(st[i]));
+		ck_assert(ftsrt_strerror(st[i])[0]);
+		for (size_t j = 0; j < i; j++)
+			ck_assert_str_ne(ftsrt_strerror(st[i]), ftsrt_strerror(st[j]));
 	}
+	ck_assert_str_eq(ftsrt_version(), FTSRT_VERSION_STRING);
 }
 END_TEST
 
-/* --- slot names against stdlib/optim.fts ------------------------------------ */
+/* --- options and struct_size --------------------------------------------------------- */
 
-/* Every allocation an optimizer makes goes through the caller's allocator
- * (state arenas, Adafactor's factors, Muon's scratch -- once, not per step),
- * and any one failing is a clean FTSRT_ENOMEM. */
+/* An allocator that counts calls and live blocks; call fail_at (every call
+ * when fail_at < 0) fails. */
 struct counting {
 	long calls, live, fail_at;
 };
@@ -451,7 +544,7 @@ static void *counting_alloc(void *ud, void *p, size_t osize, size_t nsize)
 		free(p);
 		return NULL;
 	}
-	if (++c->calls == c->fail_at)
+	if (++c->calls == c->fail_at || c->fail_at < 0)
 		return NULL;
 	void *q = realloc(p, nsize);
 	if (q && !p)
@@ -459,10 +552,304 @@ static void *counting_alloc(void *ud, void *p, size_t osize, size_t nsize)
 	return q;
 }
 
+/* Three Muon steps of a 24x16 tensor with hparams h (NULL: the defaults but
+ * muon_bf16 off) and options opt; parameters into out[384].  Without the
+ * bfloat16 rounding, Muon's fast kernels (gemm) and reference kernels (loops)
+ * round differently, so the result tells which ran. */
+static int muon_steps(const struct ftsrt_optim_options *opt, const struct ftsrt_optim_hparams *h,
+		      float *out, ftsrt_error *err)
+{
+	static const int64_t shape[] = {24, 16};
+	struct ftsrt_optim_hparams d = FTSRT_INIT(struct ftsrt_optim_hparams);
+	ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_MUON, &d, NULL), 0);
+	d.muon_bf16 = false;
+	ftsrt_optim *o = NULL;
+	int rc = ftsrt_optim_new(&o, FTSRT_OPTIM_MUON, FTSRT_F32, opt, err);
+	if (rc) {
+		ck_assert_ptr_null(o);
+		return rc;
+	}
+	rc = ftsrt_optim_add_group(o, h ? h : &d, NULL, err);
+	if (!rc)
+		rc = ftsrt_optim_add_param(o, 0, 2, shape, NULL, err);
+	float g[24 * 16];
+	for (int i = 0; i < 24 * 16; i++) {
+		out[i] = 0.01f * (float)((i * 37) % 101) - 0.5f;
+		g[i] = 0.001f * (float)((i * 53) % 89) - 0.04f;
+	}
+	for (int k = 0; k < 3 && !rc; k++)
+		rc = ftsrt_optim_step(o, out, g, 24 * 16, err);
+	ftsrt_optim_free(o);
+	return rc;
+}
+
+/* NULL options are the defaults; threads and kernels out of range are refused. */
+START_TEST(optim_options)
+{
+	ftsrt_error err;
+	ftsrt_optim *o = NULL;
+	struct ftsrt_optim_options op = FTSRT_INIT(struct ftsrt_optim_options);
+	float a[384], b[384], c[384];
+	SUCCEEDS(muon_steps(NULL, NULL, a, E));
+	op.kernels = FTSRT_KERNELS_FAST;
+	op.threads = 1;
+	SUCCEEDS(muon_steps(&op, NULL, b, E));
+	ck_assert(memcmp(a, b, sizeof(a)) == 0);
+	op.kernels = FTSRT_KERNELS_REF;
+	SUCCEEDS(muon_steps(&op, NULL, c, E));
+	ck_assert_msg(memcmp(a, c, sizeof(a)) != 0, "reference kernels give the fast ones' bits");
+	static const int32_t bad_threads[] = {-1, 4097, INT32_MAX, INT32_MIN};
+	op = FTSRT_INIT(struct ftsrt_optim_options);
+	op.threads = 1;
+	for (size_t i = 0; i < sizeof(bad_threads) / sizeof(bad_threads[0]); i++) {
+		op.threads = bad_threads[i];
+		o = (ftsrt_optim *)&op;         /* must become NULL */
+		FAILS(FTSRT_EINVAL, ftsrt_optim_new(&o, FTSRT_OPTIM_ADAM, FTSRT_F32, &op, E));
+		ck_assert_ptr_null(o);
+		ck_assert_ptr_nonnull(strstr(err.message, "threads"));
+	}
+	op.threads = 4096;
+	SUCCEEDS(ftsrt_optim_new(&o, FTSRT_OPTIM_ADAM, FTSRT_F32, &op, E));
+	ftsrt_optim_free(o);
+	/* threads 0 is not asserted either way: the library refuses it today, so
+	 * FTSRT_INIT alone is not a valid ftsrt_optim_options (it is for the
+	 * struct_size-cut struct below, whose threads take the default 1) */
+	op.threads = 1;
+	static const int32_t bad_kernels[] = {-1, 2, 9, INT32_MAX};
+	for (size_t i = 0; i < sizeof(bad_kernels) / sizeof(bad_kernels[0]); i++) {
+		op.kernels = bad_kernels[i];
+		FAILS(FTSRT_EINVAL, ftsrt_optim_new(&o, FTSRT_OPTIM_ADAM, FTSRT_F32, &op, E));
+		ck_assert_ptr_nonnull(strstr(err.message, "kernels"));
+	}
+	/* the allocator option: every allocation goes through it, with its ud */
+	struct counting cnt = {0, 0, 0};
+	op = FTSRT_INIT(struct ftsrt_optim_options);
+	op.threads = 1;
+	op.alloc = counting_alloc;
+	op.alloc_ud = &cnt;
+	SUCCEEDS(muon_steps(&op, NULL, b, E));
+	ck_assert(memcmp(a, b, sizeof(a)) == 0);
+	ck_assert_int_gt(cnt.calls, 0);
+	ck_assert_int_eq(cnt.live, 0);
+	/* and its failure is reported */
+	cnt = (struct counting){0, 0, -1};
+	FAILS(FTSRT_ENOMEM, ftsrt_optim_new(&o, FTSRT_OPTIM_ADAM, FTSRT_F32, &op, E));
+	ck_assert_ptr_null(o);
+	ck_assert_int_eq(cnt.calls, 2);
+	ck_assert_int_eq(cnt.live, 0);
+}
+END_TEST
+
+/* A caller struct with room past the library's: a newer header's. */
+#define TAIL 24
+struct big_options {
+	struct ftsrt_optim_options o;
+	unsigned char tail[TAIL];
+};
+struct big_hparams {
+	struct ftsrt_optim_hparams h;
+	unsigned char tail[TAIL];
+};
+_Static_assert(offsetof(struct big_options, tail) == sizeof(struct ftsrt_optim_options), "tail");
+_Static_assert(offsetof(struct big_hparams, tail) == sizeof(struct ftsrt_optim_hparams), "tail");
+
+/* struct_size (ftsrt.h, CONVENTIONS) on the optimizer's structs: 0 (or less
+ * than a size_t, or absurd) is refused naming the struct; a smaller struct
+ * (an older caller's) is read only that far, the rest taking the defaults; a
+ * larger one is accepted when its extra bytes are zero and refused otherwise;
+ * an output struct is written only as far as its struct_size, and the extra
+ * bytes of a larger one are zeroed. */
+START_TEST(struct_size_rules)
+{
+	ftsrt_error err;
+	ftsrt_optim *o = NULL;
+	float want[384], got[384];
+	SUCCEEDS(muon_steps(NULL, NULL, want, E));
+
+	/* options in */
+	struct ftsrt_optim_options op = FTSRT_INIT(struct ftsrt_optim_options);
+	op.threads = 1;
+	static const size_t bad_sizes[] = {0, 1, sizeof(size_t) - 1, (size_t)1 << 20, SIZE_MAX};
+	for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+		op.struct_size = bad_sizes[i];
+		FAILS(FTSRT_EINVAL, ftsrt_optim_new(&o, FTSRT_OPTIM_ADAM, FTSRT_F32, &op, E));
+		ck_assert_ptr_null(o);
+		ck_assert_msg(strstr(err.message, "ftsrt_optim_options") && strstr(err.message, "struct_size"),
+			      "%s", err.message);
+	}
+	/* smaller: fields past struct_size are not read (here they would be refused) */
+	struct counting cnt = {0, 0, 0};
+	op = FTSRT_INIT(struct ftsrt_optim_options);
+	op.struct_size = offsetof(struct ftsrt_optim_options, threads);
+	op.alloc = counting_alloc;
+	op.alloc_ud = &cnt;
+	op.threads = 0;
+	op.kernels = 99;
+	SUCCEEDS(muon_steps(&op, NULL, got, E));
+	ck_assert(memcmp(want, got, sizeof(want)) == 0);  /* default kernels: the fast ones */
+	ck_assert_int_gt(cnt.calls, 0);                   /* alloc and alloc_ud were read */
+	ck_assert_int_eq(cnt.live, 0);
+	op.kernels = FTSRT_KERNELS_REF;
+	op.threads = 1;
+	SUCCEEDS(muon_steps(&op, NULL, got, E));
+	ck_assert(memcmp(want, got, sizeof(want)) == 0);  /* kernels still unread */
+	cnt = (struct counting){0, 0, 0};
+	op.struct_size = sizeof(size_t);                  /* nothing but struct_size */
+	SUCCEEDS(muon_steps(&op, NULL, got, E));
+	ck_assert(memcmp(want, got, sizeof(want)) == 0);
+	ck_assert_int_eq(cnt.calls, 0);                   /* the default allocator */
+	/* larger: a zero tail is accepted, a set byte anywhere in it refused */
+	struct big_options bo;
+	memset(&bo, 0, sizeof(bo));
+	bo.o.struct_size = sizeof(bo.o) + TAIL;
+	bo.o.threads = 1;
+	SUCCEEDS(muon_steps(&bo.o, NULL, got, E));
+	ck_assert(memcmp(want, got, sizeof(want)) == 0);
+	for (size_t k = 0; k < TAIL; k += TAIL - 1) {
+		bo.tail[k] = 1;
+		FAILS(FTSRT_EINVAL, ftsrt_optim_new(&o, FTSRT_OPTIM_ADAM, FTSRT_F32, &bo.o, E));
+		ck_assert_ptr_null(o);
+		ck_assert_msg(strstr(err.message, "ftsrt_optim_options"), "%s", err.message);
+		bo.tail[k] = 0;
+	}
+	bo.tail[TAIL - 1] = 1;                            /* past struct_size: not read */
+	bo.o.struct_size = sizeof(bo.o) + TAIL - 1;
+	SUCCEEDS(muon_steps(&bo.o, NULL, got, E));
+
+	/* hyper-parameters in (ftsrt_optim_add_group) */
+	struct ftsrt_optim_hparams d = FTSRT_INIT(struct ftsrt_optim_hparams);
+	SUCCEEDS(ftsrt_optim_hparams_default(FTSRT_OPTIM_MUON, &d, E));
+	SUCCEEDS(ftsrt_optim_new(&o, FTSRT_OPTIM_MUON, FTSRT_F32, NULL, E));
+	struct ftsrt_optim_hparams h = d;
+	for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+		h.struct_size = bad_sizes[i];
+		FAILS(FTSRT_EINVAL, ftsrt_optim_add_group(o, &h, NULL, E));
+		ck_assert_msg(strstr(err.message, "ftsrt_optim_hparams"), "%s", err.message);
+	}
+	ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 2, (int64_t[]){2, 2}, NULL, NULL), FTSRT_EINVAL);
+	ftsrt_optim_free(o);                              /* no group was added */
+	/* smaller: lr and weight_decay given, the rest Muon's defaults (the
+	 * garbage past struct_size would be refused) */
+	struct ftsrt_optim_hparams full = d;
+	full.lr = 0.05;
+	full.weight_decay = 0.01;
+	SUCCEEDS(muon_steps(NULL, &full, want, E));
+	h = full;
+	h.struct_size = offsetof(struct ftsrt_optim_hparams, momentum);
+	h.momentum = -1;                                  /* refused, if it were read */
+	h.ns_steps = 1000;
+	h.adjust_lr_fn = 7;
+	h.nesterov = true;
+	SUCCEEDS(muon_steps(NULL, &h, got, E));
+	ck_assert(memcmp(want, got, sizeof(want)) == 0);
+	h.struct_size = sizeof(h);                        /* now read: refused */
+	ck_assert_int_eq(muon_steps(NULL, &h, got, &err), FTSRT_EINVAL);
+	ck_assert_str_eq(err.message, "momentum should be >= 0 but is: -1");
+	/* larger */
+	struct big_hparams bh;
+	memset(&bh, 0, sizeof(bh));
+	bh.h = full;
+	bh.h.struct_size = sizeof(bh.h) + TAIL;
+	SUCCEEDS(muon_steps(NULL, &bh.h, got, E));
+	ck_assert(memcmp(want, got, sizeof(want)) == 0);
+	bh.tail[3] = 0x80;
+	SUCCEEDS(ftsrt_optim_new(&o, FTSRT_OPTIM_MUON, FTSRT_F32, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_optim_add_group(o, &bh.h, NULL, E));
+	ck_assert_msg(strstr(err.message, "ftsrt_optim_hparams"), "%s", err.message);
+	ftsrt_optim_free(o);
+
+	/* hyper-parameters out (ftsrt_optim_hparams_default) */
+	for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+		memset(&h, 0xA5, sizeof(h));
+		h.struct_size = bad_sizes[i];
+		FAILS(FTSRT_EINVAL, ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAM, &h, E));
+		ck_assert_msg(strstr(err.message, "ftsrt_optim_hparams"), "%s", err.message);
+		const unsigned char *b = (const unsigned char *)&h;
+		for (size_t k = sizeof(size_t); k < sizeof(h); k++)
+			ck_assert_uint_eq(b[k], 0xA5);    /* nothing written */
+	}
+	/* smaller: written up to struct_size, not a byte further */
+	struct ftsrt_optim_hparams adam = FTSRT_INIT(struct ftsrt_optim_hparams);
+	SUCCEEDS(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAM, &adam, E));
+	ck_assert(adam.lr == 1e-3 && adam.beta1 == 0.9 && adam.beta2 == 0.999 && adam.eps == 1e-8);
+	static const size_t cuts[] = {sizeof(size_t), offsetof(struct ftsrt_optim_hparams, momentum),
+				      offsetof(struct ftsrt_optim_hparams, ns_steps),
+				      offsetof(struct ftsrt_optim_hparams, amsgrad)};
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		memset(&h, 0xA5, sizeof(h));
+		h.struct_size = cuts[i];
+		SUCCEEDS(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAM, &h, E));
+		ck_assert_uint_eq(h.struct_size, cuts[i]);
+		ck_assert(memcmp((const char *)&h + sizeof(size_t), (const char *)&adam + sizeof(size_t),
+				 cuts[i] - sizeof(size_t)) == 0);
+		const unsigned char *b = (const unsigned char *)&h;
+		for (size_t k = cuts[i]; k < sizeof(h); k++)
+			ck_assert_msg(b[k] == 0xA5, "cut %zu: byte %zu written", cuts[i], k);
+	}
+	/* larger: the library's fields, then zeros up to struct_size, then untouched */
+	memset(&bh, 0xA5, sizeof(bh));
+	bh.h.struct_size = sizeof(bh.h) + TAIL - 8;
+	SUCCEEDS(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAM, &bh.h, E));
+	ck_assert_uint_eq(bh.h.struct_size, sizeof(bh.h) + TAIL - 8);
+	ck_assert(bh.h.lr == adam.lr && bh.h.beta2 == adam.beta2 && bh.h.eps == adam.eps);
+	ck_assert(!bh.h.amsgrad && !bh.h.maximize && bh.h.muon_bf16 && bh.h.muon_use_addmm);
+	for (size_t k = 0; k < TAIL; k++)
+		ck_assert_uint_eq(bh.tail[k], k < TAIL - 8 ? 0 : 0xA5);
+}
+END_TEST
+
+/* --- NaN propagation as in torch ------------------------------------------- */
+
+START_TEST(nan_grad_propagates)
+{
+	for (int kernels = 0; kernels < 2; kernels++) {
+		ftsrt_optim *o;
+		struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+		struct ftsrt_optim_options op = FTSRT_INIT(struct ftsrt_optim_options);
+		op.threads = 1;
+		op.kernels = kernels;
+		int64_t s[] = {40};
+		float p[40], g[40];
+		for (int i = 0; i < 40; i++) {
+			p[i] = 1;
+			g[i] = 0.5f;
+		}
+		g[5] = NAN;
+		g[33] = INFINITY;
+		ck_assert_int_eq(ftsrt_optim_new(&o, FTSRT_OPTIM_ADAM, FTSRT_F32, &op, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAM, &h, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 1, s, NULL, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_step(o, p, g, 40, NULL), 0);
+		ck_assert(isnan(p[5]));          /* torch: NaN grad -> NaN param */
+		ck_assert(isnan(p[33]));         /* inf/inf in addcdiv -> NaN */
+		ck_assert(isfinite(p[4]) && isfinite(p[6]));
+		ftsrt_optim_free(o);
+
+		/* SGD: NaN and Inf grads reach the param */
+		ck_assert_int_eq(ftsrt_optim_new(&o, FTSRT_OPTIM_SGD, FTSRT_F32, &op, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_SGD, &h, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 1, s, NULL, NULL), 0);
+		for (int i = 0; i < 40; i++)
+			p[i] = 1;
+		ck_assert_int_eq(ftsrt_optim_step(o, p, g, 40, NULL), 0);
+		ck_assert(isnan(p[5]));
+		ck_assert(isinf(p[33]) && p[33] < 0);
+		ftsrt_optim_free(o);
+	}
+}
+END_TEST
+
+/* --- the caller's allocator ------------------------------------------------------- */
+
+/* Every allocation an optimizer makes goes through the caller's allocator
+ * (state arenas, Adafactor's factors, Muon's scratch -- once, not per step),
+ * and any one failing is a clean FTSRT_ENOMEM, reported in err. */
 START_TEST(allocator_covers_everything)
 {
 	static const int kinds[] = {FTSRT_OPTIM_ADAM, FTSRT_OPTIM_ADAFACTOR, FTSRT_OPTIM_MUON};
-	long shape[] = {24, 16};
+	int64_t shape[] = {24, 16};
 	size_t n = 24 * 16;
 	float *p = calloc(n, sizeof(float)), *g = calloc(n, sizeof(float));
 	for (size_t i = 0; i < n; i++)
@@ -470,16 +857,20 @@ START_TEST(allocator_covers_everything)
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		/* how many allocations a run of 3 steps makes, all of them through the hook */
 		struct counting c = {0, 0, 0};
-		struct ftsrt_optim_hparams h;
-		ftsrt_optim_hparams_default(kinds[k], &h);
+		struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+		ck_assert_int_eq(ftsrt_optim_hparams_default(kinds[k], &h, NULL), 0);
+		struct ftsrt_optim_options op = FTSRT_INIT(struct ftsrt_optim_options);
+		op.threads = 1;
+		op.alloc = counting_alloc;
+		op.alloc_ud = &c;
 		ftsrt_optim *o = NULL;
-		ck_assert_int_eq(ftsrt_optim_new_ex(&o, kinds[k], FTSRT_F32, counting_alloc, &c), 0);
-		ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL), 0);
-		ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 2, shape, NULL), 0);
-		ck_assert_int_eq(ftsrt_optim_step(o, p, g, n), 0);
+		ck_assert_int_eq(ftsrt_optim_new(&o, kinds[k], FTSRT_F32, &op, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 2, shape, NULL, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_step(o, p, g, n, NULL), 0);
 		long after_first = c.calls;
-		ck_assert_int_eq(ftsrt_optim_step(o, p, g, n), 0);
-		ck_assert_int_eq(ftsrt_optim_step(o, p, g, n), 0);
+		ck_assert_int_eq(ftsrt_optim_step(o, p, g, n, NULL), 0);
+		ck_assert_int_eq(ftsrt_optim_step(o, p, g, n, NULL), 0);
 		ck_assert_msg(c.calls == after_first, "kind %d allocates per step", kinds[k]);
 		ftsrt_optim_free(o);
 		ck_assert_int_eq(c.live, 0);
@@ -487,18 +878,22 @@ START_TEST(allocator_covers_everything)
 		/* each one failing in turn */
 		for (long f = 1; f <= total; f++) {
 			struct counting d = {0, 0, f};
-			int rc = ftsrt_optim_new_ex(&o, kinds[k], FTSRT_F32, counting_alloc, &d);
-			if (rc) {
-				ck_assert_int_eq(rc, FTSRT_ENOMEM);
-				continue;
-			}
-			rc = ftsrt_optim_add_group(o, &h, NULL);
+			ftsrt_error err;
+			memset(&err, 0, sizeof(err));
+			op.alloc_ud = &d;
+			int rc = ftsrt_optim_new(&o, kinds[k], FTSRT_F32, &op, &err);
 			if (!rc)
-				rc = ftsrt_optim_add_param(o, 0, 2, shape, NULL);
+				rc = ftsrt_optim_add_group(o, &h, NULL, &err);
 			if (!rc)
-				rc = ftsrt_optim_step(o, p, g, n);
+				rc = ftsrt_optim_add_param(o, 0, 2, shape, NULL, &err);
+			if (!rc)
+				rc = ftsrt_optim_step(o, p, g, n, &err);
 			ck_assert_msg(rc == FTSRT_ENOMEM, "kind %d, allocation %ld: rc %d", kinds[k], f, rc);
+			ck_assert_int_eq(err.status, FTSRT_ENOMEM);
+			ck_assert_msg(strstr(err.message, "out of memory"), "kind %d, allocation %ld: %s",
+				      kinds[k], f, err.message);
 			ftsrt_optim_free(o);
+			o = NULL;
 			ck_assert_int_eq(d.live, 0);
 		}
 	}
@@ -506,6 +901,8 @@ START_TEST(allocator_covers_everything)
 	free(g);
 }
 END_TEST
+
+/* --- slot names against stdlib/optim.fts ------------------------------------ */
 
 START_TEST(slots_match_stdlib)
 {
@@ -521,11 +918,11 @@ START_TEST(slots_match_stdlib)
 			q++;
 		bool block_end = !got || (q && q[0] == '}');
 		if (block_end && cls[0]) {
-			int kind = ftsrt_optim_kind_from_name(cls);
-			if (kind >= 0) {
+			int32_t kind;
+			if (ftsrt_optim_kind_from_name(cls, &kind, NULL) == FTSRT_OK) {
 				int i = 0;
 				const char *name;
-				for (; ftsrt_optim_kind_slot(kind, i, &name, NULL) == 0; i++) {
+				for (; ftsrt_optim_kind_slot(kind, i, &name, NULL, NULL) == 0; i++) {
 					ck_assert_msg(i < n, "%s: runtime slot %s not in optim.fts", cls, name);
 					ck_assert_msg(strcmp(name, names[i]) == 0, "%s slot %d: runtime %s, optim.fts %s",
 						      cls, i, name, names[i]);
@@ -569,6 +966,9 @@ static Suite *optim_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("api");
 	tcase_add_test(tc, bad_calls);
+	tcase_add_test(tc, err_only_on_failure);
+	tcase_add_test(tc, optim_options);
+	tcase_add_test(tc, struct_size_rules);
 	tcase_add_test(tc, nan_grad_propagates);
 	tcase_add_test(tc, slots_match_stdlib);
 	tcase_add_test(tc, allocator_covers_everything);

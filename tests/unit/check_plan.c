@@ -3,7 +3,9 @@
  * (runtime/plan.c) round trip, determinism, the lr_lambda emitter against
  * the runtime's own translator, and corruption: every byte flipped, every
  * truncation and appended bytes must be refused by ftsrt_plan_open with a
- * status and no crash (run it under `make SANITIZE=address,undefined`).
+ * status and no crash (run it under `make SANITIZE=address,undefined`); and
+ * the interface's conventions on the plan functions (ftsrt.h, CONVENTIONS:
+ * ftsrt_error, struct_size of options in and of structs out).
  *
  * The model is FTS's FinetuningSchedulerBoringModel (M1): SGD(lr 1e-3,
  * weight_decay 1e-6) with StepLR(step_size 1, gamma 0.7).
@@ -22,6 +24,7 @@
 #include "diag.h"
 #include "driver.h"
 #include "emit.h"
+#include "err_check.h"
 #include "ftsrt.h"
 #include "lambda.h"
 #include "lambda_emit.h"
@@ -75,9 +78,9 @@ START_TEST(test_round_trip)
 {
 	struct built b = sample();
 	ftsrt_plan *p;
-	char msg[256];
-	int rc = ftsrt_plan_open_mem(&p, b.buf, b.len, msg, sizeof(msg));
-	ck_assert_msg(rc == FTSRT_OK, "open: %s", msg);
+	ftsrt_error err;
+	int rc = ftsrt_plan_open_mem(&p, b.buf, b.len, NULL, &err);
+	ck_assert_msg(rc == FTSRT_OK, "open: %s", err.message);
 	const struct rt_plan *v = rt_plan_view(p);
 	ck_assert_uint_eq(v->nparams, 8);
 	ck_assert_uint_eq(v->nphases, 4);
@@ -103,15 +106,32 @@ START_TEST(test_round_trip)
 	/* the manifest hash the job computes from its model */
 	uint64_t h = FTSRT_MANIFEST_HASH_INIT;
 	for (uint32_t i = 0; i < v->nparams; i++)
-		h = ftsrt_manifest_hash_add(h, v->params[i].name, (int)v->params[i].ndim,
+		h = ftsrt_manifest_hash_add(h, v->params[i].name, (int32_t)v->params[i].ndim,
 					    v->params[i].dims, v->params[i].dtype_name);
 	ck_assert(h == ftsrt_plan_manifest_hash(p));
-	ck_assert_int_eq(ftsrt_plan_bind(p, h, NULL, 0), FTSRT_OK);
-	ck_assert_int_eq(ftsrt_plan_bind(p, h ^ 1, msg, sizeof(msg)), FTSRT_EINVAL);
-	struct ftsrt_plan_phase ph;
-	ck_assert_int_eq(ftsrt_plan_phase(p, 1, &ph), FTSRT_OK);
-	ck_assert_uint_eq(ph.nparams, 2);
-	ck_assert_int_eq(ftsrt_plan_phase(p, 4, &ph), FTSRT_EINVAL);
+	/* and from arrays at once */
+	const char *names[8], *dtypes[8];
+	int32_t ndims[8];
+	const int64_t *dims[8];
+	for (uint32_t i = 0; i < v->nparams; i++) {
+		names[i] = v->params[i].name;
+		ndims[i] = (int32_t)v->params[i].ndim;
+		dims[i] = v->params[i].dims;
+		dtypes[i] = v->params[i].dtype_name;
+	}
+	ck_assert(ftsrt_manifest_hash(v->nparams, names, ndims, dims, dtypes) == h);
+	ck_assert(ftsrt_manifest_hash(0, NULL, NULL, NULL, NULL) == FTSRT_MANIFEST_HASH_INIT);
+	ck_assert_int_eq(ftsrt_plan_bind(p, h, NULL), FTSRT_OK);
+	FAILS(FTSRT_EINVAL, ftsrt_plan_bind(p, h ^ 1, E));
+	struct ftsrt_plan_phase ph = FTSRT_INIT(struct ftsrt_plan_phase);
+	SUCCEEDS(ftsrt_plan_phase(p, 1, &ph, E));
+	ck_assert_int_eq(ph.nparams, 2);
+	FAILS(FTSRT_EINVAL, ftsrt_plan_phase(p, 4, &ph, E));
+	ck_assert_int_eq(ftsrt_plan_format_major(p), PLAN_FORMAT_MAJOR);
+	ck_assert_int_eq(ftsrt_plan_format_minor(p), PLAN_FORMAT_MINOR);
+	ck_assert_int_eq(ftsrt_plan_nparams(p), 8);
+	ck_assert_int_eq(ftsrt_plan_nphases(p), 4);
+	ck_assert_int_eq(ftsrt_plan_max_depth(p), 3);
 	ftsrt_plan_close(p);
 	free(b.buf);
 }
@@ -156,26 +176,32 @@ static size_t corrupt_all(const uint8_t *buf, size_t len)
 	uint8_t *v = malloc(len + 64);
 	size_t n = 0;
 	static const uint8_t masks[] = {0xFF, 0x01, 0x80, 0x10};
-	char msg[256];
+	ftsrt_error err;
 	ftsrt_plan *p;
 	for (size_t i = 0; i < len; i++)
 		for (size_t m = 0; m < sizeof(masks); m++) {
 			memcpy(v, buf, len);
 			v[i] ^= masks[m];
-			int rc = ftsrt_plan_open_mem(&p, v, len, msg, sizeof(msg));
+			err.status = 0;
+			int rc = ftsrt_plan_open_mem(&p, v, len, NULL, &err);
 			ck_assert_msg(rc < 0 && p == NULL, "flip 0x%02x at byte %zu accepted", masks[m], i);
+			ck_assert(err.status == rc && err.message[0]);
 			n++;
 		}
 	for (size_t l = 0; l < len; l++) {
-		int rc = ftsrt_plan_open_mem(&p, buf, l, msg, sizeof(msg));
+		err.status = 0;
+		int rc = ftsrt_plan_open_mem(&p, buf, l, NULL, &err);
 		ck_assert_msg(rc < 0 && p == NULL, "truncation to %zu bytes accepted", l);
+		ck_assert(err.status == rc && err.message[0]);
 		n++;
 	}
 	for (size_t extra = 1; extra <= 64; extra++) {
 		memcpy(v, buf, len);
 		memset(v + len, extra & 1 ? 0 : 0xA5, extra);
-		int rc = ftsrt_plan_open_mem(&p, v, len + extra, msg, sizeof(msg));
+		err.status = 0;
+		int rc = ftsrt_plan_open_mem(&p, v, len + extra, NULL, &err);
 		ck_assert_msg(rc < 0 && p == NULL, "%zu appended bytes accepted", extra);
+		ck_assert(err.status == rc && err.message[0]);
 		n++;
 	}
 	free(v);
@@ -226,23 +252,23 @@ START_TEST(test_semantic_checks)
 {
 	struct built b = sample();
 	uint8_t *v = malloc(b.len);
-	char msg[256];
+	ftsrt_error err;
 	ftsrt_plan *p;
 	uint64_t slen;
 
 	/* versions: checked before the CRC */
 	memcpy(v, b.buf, b.len);
 	PLAN_SET(HDR, v, format_major, PLAN_FORMAT_MAJOR + 1);
-	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EVERSION);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EVERSION);
 	memcpy(v, b.buf, b.len);
 	PLAN_SET(HDR, v, format_minor, PLAN_FORMAT_MINOR + 1);
 	PLAN_SET(HDR, v, min_reader_minor, PLAN_FORMAT_MINOR + 1);
-	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EVERSION);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EVERSION);
 	/* a newer minor that old readers may read opens */
 	memcpy(v, b.buf, b.len);
 	PLAN_SET(HDR, v, format_minor, PLAN_FORMAT_MINOR + 1);
 	reseal(v);
-	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_OK);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_OK);
 	ftsrt_plan_close(p);
 
 	/* a phase thawing a parameter past the manifest, behind a valid CRC */
@@ -252,8 +278,8 @@ START_TEST(test_semantic_checks)
 	ck_assert_ptr_nonnull(ph);
 	plan_wr32(u32 + 4 * PLAN_GET(PHAS, ph + PLAN_SIZE(PHAS), params), 8);
 	reseal(v);
-	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
-	ck_assert_ptr_nonnull(strstr(msg, "thaws parameter 8"));
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err.message, "thaws parameter 8"));
 	/* parameters whose elements add up past 2^60 (each product fits in 64 bits) */
 	memcpy(v, b.buf, b.len);
 	uint8_t *mani = section(v, "MANI", &slen);
@@ -263,35 +289,35 @@ START_TEST(test_semantic_checks)
 	plan_wr64(i64 + 8 * d0, (uint64_t)1 << 31);
 	plan_wr64(i64 + 8 * (d0 + 1), (uint64_t)1 << 30);
 	reseal(v);
-	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
-	ck_assert_msg(strstr(msg, "2^60"), "%s", msg);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(err.message, "2^60"), "%s", err.message);
 	/* a bad enum */
 	memcpy(v, b.buf, b.len);
 	mani = section(v, "MANI", &slen);
 	PLAN_SET(MANI, mani + PLAN_MANI_HEAD, dtype, PLAN_DTYPE_COUNT_);
 	reseal(v);
-	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
 	/* a string reference past the table */
 	memcpy(v, b.buf, b.len);
 	mani = section(v, "MANI", &slen);
 	PLAN_SET(MANI, mani + PLAN_MANI_HEAD, name, 0x7FFFFFF0u);
 	reseal(v);
-	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
 	/* an unterminated string table */
 	memcpy(v, b.buf, b.len);
 	uint8_t *strs = section(v, "STRS", &slen);
 	strs[slen - 1] = 'x';
 	reseal(v);
-	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
 	/* a child cycle: class 1's max_depth setting pointing nowhere */
 	memcpy(v, b.buf, b.len);
 	uint8_t *st = section(v, "SETT", &slen);
 	PLAN_SET(SETT, st, max_depth, 4);
 	reseal(v);
-	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
 	/* the restore table (phase 3 from phase 0 reverts momentum and weight_decay, from
 	 * phase 1 fails): read back, then broken */
-	ck_assert_int_eq(ftsrt_plan_open_mem(&p, b.buf, b.len, msg, sizeof(msg)), FTSRT_OK);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, b.buf, b.len, NULL, &err), FTSRT_OK);
 	const struct rt_plan *pv = rt_plan_view(p);
 	ck_assert_uint_eq(pv->nrestores, 2);
 	ck_assert_uint_eq(pv->restores[0].target, 3);
@@ -329,8 +355,8 @@ START_TEST(test_semantic_checks)
 		else
 			plan_wr32(rs + rstr_bad[k].off, rstr_bad[k].v);
 		reseal(v);
-		ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
-		ck_assert_msg(strstr(msg, "restore entry 1"), "%zu: %s", k, msg);
+		ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
+		ck_assert_msg(strstr(err.message, "restore entry 1"), "%zu: %s", k, err.message);
 	}
 	/* files: the header is checked before the file is read whole (a 1 GiB file that
 	 * is no plan, a plan cut short), and only regular files are read */
@@ -341,24 +367,380 @@ START_TEST(test_semantic_checks)
 	ck_assert_ptr_nonnull(bf);
 	ck_assert_int_eq(ftruncate(fileno(bf), (off_t)1 << 30), 0);
 	fclose(bf);
-	ck_assert_int_eq(ftsrt_plan_open(&p, fp, msg, sizeof(msg)), FTSRT_EFORMAT);
-	ck_assert_msg(strstr(msg, "not a plan file"), "%s", msg);
+	ck_assert_int_eq(ftsrt_plan_open(&p, fp, NULL, &err), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(err.message, "not a plan file"), "%s", err.message);
 	bf = fopen(fp, "w");
 	ck_assert_int_eq(fwrite(b.buf, 1, b.len - 8, bf), b.len - 8);
 	fclose(bf);
-	ck_assert_int_eq(ftsrt_plan_open(&p, fp, msg, sizeof(msg)), FTSRT_EFORMAT);
-	ck_assert_msg(strstr(msg, "the header says"), "%s", msg);
+	ck_assert_int_eq(ftsrt_plan_open(&p, fp, NULL, &err), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(err.message, "the header says"), "%s", err.message);
 	unlink(fp);
 	snprintf(fp, sizeof(fp), "%s/fifo", tmpd);
 	ck_assert_int_eq(mkfifo(fp, 0600), 0);
-	ck_assert_int_eq(ftsrt_plan_open(&p, fp, msg, sizeof(msg)), FTSRT_EIO);
+	ck_assert_int_eq(ftsrt_plan_open(&p, fp, NULL, &err), FTSRT_EIO);
 	unlink(fp);
 	rmdir(tmpd);
 	/* file I/O */
-	ck_assert_int_eq(ftsrt_plan_open(&p, "/nonexistent/plan", msg, sizeof(msg)), FTSRT_EIO);
-	ck_assert_int_eq(ftsrt_plan_open(&p, "/", msg, sizeof(msg)), FTSRT_EIO);
-	ck_assert_int_eq(ftsrt_plan_open(NULL, "/", msg, sizeof(msg)), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_plan_open(&p, "/nonexistent/plan", NULL, &err), FTSRT_EIO);
+	ck_assert_int_eq(ftsrt_plan_open(&p, "/", NULL, &err), FTSRT_EIO);
+	ck_assert_int_eq(ftsrt_plan_open(NULL, "/", NULL, &err), FTSRT_EINVAL);
 	free(v);
+	free(b.buf);
+}
+END_TEST
+
+/* ---- the interface's conventions (ftsrt.h, CONVENTIONS) ------------------------------ */
+
+/* Every refused call on plans fills err (status and a message) and refuses
+ * the same way with a NULL err; calls that succeed leave err alone. */
+START_TEST(test_err_convention)
+{
+	struct built b = sample();
+	ftsrt_error err;
+	ftsrt_plan *p = NULL;
+	/* ftsrt_plan_open */
+	FAILS(FTSRT_EINVAL, ftsrt_plan_open(NULL, BORING, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_plan_open(&p, NULL, NULL, E));
+	ck_assert_ptr_null(p);
+	FAILS(FTSRT_EIO, ftsrt_plan_open(&p, "/nonexistent/plan", NULL, E));
+	ck_assert_ptr_nonnull(strstr(err.message, "/nonexistent/plan"));
+	FAILS(FTSRT_EIO, ftsrt_plan_open(&p, "tests", NULL, E));
+	ck_assert_ptr_nonnull(strstr(err.message, "not a regular file"));
+	FAILS(FTSRT_EFORMAT, ftsrt_plan_open(&p, BORING, NULL, E));   /* a manifest, no plan */
+	ck_assert_ptr_nonnull(strstr(err.message, "not a plan file"));
+	ck_assert_ptr_null(p);
+	/* ftsrt_plan_open_mem */
+	FAILS(FTSRT_EINVAL, ftsrt_plan_open_mem(NULL, b.buf, b.len, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_plan_open_mem(&p, NULL, b.len, NULL, E));
+	FAILS(FTSRT_EFORMAT, ftsrt_plan_open_mem(&p, NULL, 0, NULL, E));
+	FAILS(FTSRT_EFORMAT, ftsrt_plan_open_mem(&p, b.buf, b.len - 1, NULL, E));
+	FAILS(FTSRT_EFORMAT, ftsrt_plan_open_mem(&p, "not a plan", 10, NULL, E));
+	uint8_t *v = malloc(b.len);
+	memcpy(v, b.buf, b.len);
+	PLAN_SET(HDR, v, format_major, PLAN_FORMAT_MAJOR + 1);
+	FAILS(FTSRT_EVERSION, ftsrt_plan_open_mem(&p, v, b.len, NULL, E));
+	ck_assert_ptr_null(p);
+	free(v);
+	SUCCEEDS(ftsrt_plan_open_mem(&p, b.buf, b.len, NULL, E));
+	ck_assert_ptr_nonnull(p);
+	/* ftsrt_plan_bind: the message names both hashes */
+	uint64_t h = ftsrt_plan_manifest_hash(p);
+	SUCCEEDS(ftsrt_plan_bind(p, h, E));
+	FAILS(FTSRT_EINVAL, ftsrt_plan_bind(p, h ^ 0xF0, E));
+	char hx[2][17];
+	snprintf(hx[0], sizeof(hx[0]), "%016llx", (unsigned long long)h);
+	snprintf(hx[1], sizeof(hx[1]), "%016llx", (unsigned long long)(h ^ 0xF0));
+	ck_assert_msg(strstr(err.message, hx[0]) && strstr(err.message, hx[1]), "%s", err.message);
+	FAILS(FTSRT_EINVAL, ftsrt_plan_bind(NULL, h, E));
+	/* ftsrt_plan_param, ftsrt_plan_phase */
+	struct ftsrt_plan_param pp = FTSRT_INIT(struct ftsrt_plan_param);
+	struct ftsrt_plan_phase ph = FTSRT_INIT(struct ftsrt_plan_phase);
+	static const int32_t bad_params[] = {-1, 8, INT32_MAX, INT32_MIN};
+	for (size_t i = 0; i < sizeof(bad_params) / sizeof(bad_params[0]); i++)
+		FAILS(FTSRT_EINVAL, ftsrt_plan_param(p, bad_params[i], &pp, E));
+	FAILS(FTSRT_EINVAL, ftsrt_plan_param(p, 0, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_plan_param(NULL, 0, &pp, E));
+	static const int32_t bad_phases[] = {-1, 4, INT32_MAX, INT32_MIN};
+	for (size_t i = 0; i < sizeof(bad_phases) / sizeof(bad_phases[0]); i++)
+		FAILS(FTSRT_EINVAL, ftsrt_plan_phase(p, bad_phases[i], &ph, E));
+	ck_assert_str_eq(err.message, "phase -2147483648 of 4");
+	FAILS(FTSRT_EINVAL, ftsrt_plan_phase(p, 0, NULL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_plan_phase(NULL, 0, &ph, E));
+	/* ftsrt_plan_dump: bad arguments, and a write that fails */
+	FILE *null = fopen("/dev/null", "w");
+	ck_assert_ptr_nonnull(null);
+	SUCCEEDS(ftsrt_plan_dump(p, null, FTSRT_DUMP_ALL, E));
+	SUCCEEDS(ftsrt_plan_dump(p, null, FTSRT_DUMP_PHASES, E));
+	FAILS(FTSRT_EINVAL, ftsrt_plan_dump(p, null, 2, E));
+	FAILS(FTSRT_EINVAL, ftsrt_plan_dump(p, null, -1, E));
+	FAILS(FTSRT_EINVAL, ftsrt_plan_dump(p, NULL, FTSRT_DUMP_ALL, E));
+	FAILS(FTSRT_EINVAL, ftsrt_plan_dump(NULL, null, FTSRT_DUMP_ALL, E));
+	fclose(null);
+	FILE *full = fopen("/dev/full", "w");
+	if (full) {
+		setvbuf(full, NULL, _IONBF, 0);
+		FAILS(FTSRT_EIO, ftsrt_plan_dump(p, full, FTSRT_DUMP_PHASES, E));
+		FAILS(FTSRT_EIO, ftsrt_plan_dump(p, full, FTSRT_DUMP_ALL, E));
+		fclose(full);
+	}
+	/* the functions that cannot fail: neutral values for no plan */
+	ck_assert_int_eq(ftsrt_plan_nparams(NULL), 0);
+	ck_assert_int_eq(ftsrt_plan_nphases(NULL), 0);
+	ck_assert_int_eq(ftsrt_plan_format_major(NULL), 0);
+	ck_assert(ftsrt_plan_manifest_hash(NULL) == 0);
+	ftsrt_plan_close(p);
+	ftsrt_plan_close(NULL);
+	free(b.buf);
+}
+END_TEST
+
+/* An allocator that counts calls, live blocks and live bytes as the library
+ * declares them (osize when it frees: a lua_Alloc-style allocator relies on
+ * it; ud NULL: the global one); call fail_at fails (every call when
+ * fail_at < 0). */
+struct counting {
+	long calls, live, fail_at;
+	long long bytes;
+};
+static struct counting global_count;
+
+static void *counting_alloc(void *ud, void *q, size_t osize, size_t nsize)
+{
+	struct counting *c = ud ? ud : &global_count;
+	if (nsize == 0) {
+		if (q) {
+			c->live--;
+			c->bytes -= (long long)osize;
+		}
+		free(q);
+		return NULL;
+	}
+	if (++c->calls == c->fail_at || c->fail_at < 0)
+		return NULL;
+	void *r = realloc(q, nsize);
+	if (r && !q)
+		c->live++;
+	if (r)
+		c->bytes += (long long)nsize - (q ? (long long)osize : 0);
+	return r;
+}
+
+struct big_plan_options {
+	struct ftsrt_plan_options o;
+	unsigned char tail[16];
+};
+_Static_assert(offsetof(struct big_plan_options, tail) == sizeof(struct ftsrt_plan_options), "tail");
+
+/* Open the sample plan from memory or from file (path non-NULL) with opt. */
+static int open_with(ftsrt_plan **p, const struct built *b, const char *path,
+		     const struct ftsrt_plan_options *opt, ftsrt_error *err)
+{
+	return path ? ftsrt_plan_open(p, path, opt, err) : ftsrt_plan_open_mem(p, b->buf, b->len, opt, err);
+}
+
+/* struct ftsrt_plan_options: NULL is the defaults; the allocator takes every
+ * allocation; struct_size 0 (or absurd) is refused naming the struct; a
+ * smaller struct is read only that far; a larger one needs a zero tail. */
+START_TEST(test_plan_options)
+{
+	struct built b = sample();
+	ftsrt_error err;
+	char path[] = "/tmp/check_plan_XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(write(fd, b.buf, b.len) == (ssize_t)b.len);
+	close(fd);
+	for (int from_file = 0; from_file < 2; from_file++) {
+		const char *fp = from_file ? path : NULL;
+		ftsrt_plan *p = NULL;
+		SUCCEEDS(open_with(&p, &b, fp, NULL, E));
+		ck_assert_int_eq(ftsrt_plan_nparams(p), 8);
+		ftsrt_plan_close(p);
+		struct ftsrt_plan_options op = FTSRT_INIT(struct ftsrt_plan_options);
+		SUCCEEDS(open_with(&p, &b, fp, &op, E));
+		ftsrt_plan_close(p);
+		/* the allocator and its ud */
+		struct counting c = {0, 0, 0, 0};
+		op.alloc = counting_alloc;
+		op.alloc_ud = &c;
+		SUCCEEDS(open_with(&p, &b, fp, &op, E));
+		ck_assert_int_gt(c.calls, 0);
+		ck_assert_int_gt(c.live, 0);
+		ftsrt_plan_close(p);
+		ck_assert_int_eq(c.live, 0);
+		ck_assert_int_eq(c.bytes, 0);   /* every free told the block's size */
+		long total = c.calls;
+		for (long f = 1; f <= total; f++) {
+			struct counting d = {0, 0, f, 0};
+			op.alloc_ud = &d;
+			p = (ftsrt_plan *)&op;
+			memset(&err, 0, sizeof(err));
+			int rc = open_with(&p, &b, fp, &op, &err);
+			ck_assert_msg(rc == FTSRT_ENOMEM, "allocation %ld of %ld: %d %s", f, total, rc,
+				      err.message);
+			ck_assert_int_eq(err.status, FTSRT_ENOMEM);
+			ck_assert_ptr_nonnull(strstr(err.message, "out of memory"));
+			ck_assert_ptr_null(p);
+			ck_assert_int_eq(d.live, 0);
+			ck_assert_int_eq(d.bytes, 0);
+		}
+		/* struct_size out of bounds */
+		static const size_t bad_sizes[] = {0, 1, sizeof(size_t) - 1, (size_t)1 << 20, SIZE_MAX};
+		op = FTSRT_INIT(struct ftsrt_plan_options);
+		for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+			op.struct_size = bad_sizes[i];
+			p = (ftsrt_plan *)&op;
+			FAILS(FTSRT_EINVAL, open_with(&p, &b, fp, &op, E));
+			ck_assert_ptr_null(p);
+			ck_assert_msg(strstr(err.message, "ftsrt_plan_options") && strstr(err.message, "struct_size"),
+				      "%s", err.message);
+		}
+		/* smaller: what lies past struct_size is not read */
+		struct counting unused = {0, 0, -1, 0};
+		op = FTSRT_INIT(struct ftsrt_plan_options);
+		op.struct_size = sizeof(size_t);
+		op.alloc = counting_alloc;      /* would fail every allocation */
+		op.alloc_ud = &unused;
+		SUCCEEDS(open_with(&p, &b, fp, &op, E));
+		ftsrt_plan_close(p);
+		ck_assert_int_eq(unused.calls, 0);
+		op.struct_size = offsetof(struct ftsrt_plan_options, alloc_ud);
+		global_count = (struct counting){0, 0, 0, 0};
+		SUCCEEDS(open_with(&p, &b, fp, &op, E)); /* alloc read, alloc_ud NULL */
+		ftsrt_plan_close(p);
+		ck_assert_int_eq(unused.calls, 0);
+		ck_assert_int_gt(global_count.calls, 0);
+		ck_assert_int_eq(global_count.live, 0);
+		ck_assert_int_eq(global_count.bytes, 0);
+		/* larger */
+		struct big_plan_options bo;
+		memset(&bo, 0, sizeof(bo));
+		bo.o.struct_size = sizeof(bo);
+		SUCCEEDS(open_with(&p, &b, fp, &bo.o, E));
+		ftsrt_plan_close(p);
+		for (size_t k = 0; k < sizeof(bo.tail); k += 5) {
+			bo.tail[k] = 0x01;
+			FAILS(FTSRT_EINVAL, open_with(&p, &b, fp, &bo.o, E));
+			ck_assert_ptr_null(p);
+			ck_assert_msg(strstr(err.message, "ftsrt_plan_options"), "%s", err.message);
+			bo.tail[k] = 0;
+		}
+	}
+	unlink(path);
+	free(b.buf);
+}
+END_TEST
+
+/* The output structs: every field as the plan has it; struct_size 0 refused
+ * naming the struct, nothing written; a smaller struct_size written only that
+ * far (the canary after it untouched); a larger one's extra bytes zeroed. */
+START_TEST(test_struct_out)
+{
+	struct built b = sample();
+	ftsrt_error err;
+	ftsrt_plan *p = NULL;
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, b.buf, b.len, NULL, NULL), FTSRT_OK);
+	const struct rt_plan *v = rt_plan_view(p);
+
+	/* the phases, whole */
+	for (int32_t i = 0; i < ftsrt_plan_nphases(p); i++) {
+		struct ftsrt_plan_phase ph = FTSRT_INIT(struct ftsrt_plan_phase);
+		const struct rt_plan_phase *q = &v->phases[i];
+		SUCCEEDS(ftsrt_plan_phase(p, i, &ph, E));
+		ck_assert_uint_eq(ph.struct_size, sizeof(ph));
+		ck_assert_int_eq(ph.index, i);
+		ck_assert_int_eq(ph.max_transition_epoch, q->mte);
+		ck_assert(ph.lr == q->lr);
+		ck_assert_int_eq(ph.nparams, (int32_t)q->nparams);
+		for (int32_t k = 0; k < ph.nparams; k++)
+			ck_assert_int_eq(ph.params[k], (int32_t)q->params[k]);
+		ck_assert_int_eq(ph.new_optimizer, q->new_optimizer >= 0);
+		ck_assert_int_eq(ph.new_lr_scheduler, q->new_lr_scheduler >= 0);
+		if (ph.new_optimizer)
+			ck_assert_str_eq(ph.optimizer, v->classes[q->new_optimizer].class_path);
+		else
+			ck_assert_ptr_null(ph.optimizer);
+		if (ph.new_lr_scheduler)
+			ck_assert_str_eq(ph.lr_scheduler, v->classes[q->new_lr_scheduler].class_path);
+		else
+			ck_assert_ptr_null(ph.lr_scheduler);
+		ck_assert_ptr_nonnull(ph.src_file);
+		ck_assert_ptr_nonnull(strstr(ph.src_file, "boring_reinit_optim_lr.yaml"));
+		ck_assert_int_eq(ph.src_line, (int32_t)q->src_line);
+		ck_assert_int_gt(ph.src_line, 0);
+	}
+	/* the manifest, whole */
+	for (int32_t i = 0; i < ftsrt_plan_nparams(p); i++) {
+		struct ftsrt_plan_param pp = FTSRT_INIT(struct ftsrt_plan_param);
+		SUCCEEDS(ftsrt_plan_param(p, i, &pp, E));
+		ck_assert_str_eq(pp.name, v->params[i].name);
+		ck_assert_int_eq(pp.ndim, (int32_t)v->params[i].ndim);
+		for (int32_t k = 0; k < pp.ndim; k++)
+			ck_assert_int_eq(pp.dims[k], v->params[i].dims[k]);
+		ck_assert_str_eq(pp.dtype, "float32");
+		ck_assert_int_eq(pp.tied_to, -1);
+	}
+
+	/* a phase with everything set, for the cuts below */
+	struct ftsrt_plan_phase full = FTSRT_INIT(struct ftsrt_plan_phase);
+	SUCCEEDS(ftsrt_plan_phase(p, 1, &full, E));
+	ck_assert(full.index == 1 && full.lr > 0 && full.nparams == 2);
+
+	/* struct_size out of bounds: refused, nothing written */
+	static const size_t bad_sizes[] = {0, 1, sizeof(size_t) - 1, (size_t)1 << 20, SIZE_MAX};
+	for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+		struct ftsrt_plan_phase ph;
+		memset(&ph, 0xA5, sizeof(ph));
+		ph.struct_size = bad_sizes[i];
+		FAILS(FTSRT_EINVAL, ftsrt_plan_phase(p, 1, &ph, E));
+		ck_assert_msg(strstr(err.message, "ftsrt_plan_phase") && strstr(err.message, "struct_size"),
+			      "%s", err.message);
+		const unsigned char *c = (const unsigned char *)&ph;
+		for (size_t k = sizeof(size_t); k < sizeof(ph); k++)
+			ck_assert_uint_eq(c[k], 0xA5);
+		struct ftsrt_plan_param pp;
+		memset(&pp, 0xA5, sizeof(pp));
+		pp.struct_size = bad_sizes[i];
+		FAILS(FTSRT_EINVAL, ftsrt_plan_param(p, 0, &pp, E));
+		ck_assert_msg(strstr(err.message, "ftsrt_plan_param"), "%s", err.message);
+		c = (const unsigned char *)&pp;
+		for (size_t k = sizeof(size_t); k < sizeof(pp); k++)
+			ck_assert_uint_eq(c[k], 0xA5);
+	}
+
+	/* smaller: an older caller's struct, with a canary right after it */
+	static const size_t cuts[] = {
+		sizeof(size_t),
+		offsetof(struct ftsrt_plan_phase, lr),
+		offsetof(struct ftsrt_plan_phase, params),
+		offsetof(struct ftsrt_plan_phase, new_optimizer),
+		offsetof(struct ftsrt_plan_phase, src_line),
+	};
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		_Alignas(struct ftsrt_plan_phase) unsigned char area[sizeof(struct ftsrt_plan_phase) + 16];
+		memset(area, 0xA5, sizeof(area));
+		size_t cut = cuts[i];
+		memcpy(area, &cut, sizeof(cut));
+		SUCCEEDS(ftsrt_plan_phase(p, 1, (struct ftsrt_plan_phase *)(void *)area, E));
+		ck_assert(memcmp(area, &cut, sizeof(cut)) == 0);       /* struct_size kept */
+		ck_assert_msg(memcmp(area + sizeof(size_t), (const unsigned char *)&full + sizeof(size_t),
+				     cut - sizeof(size_t)) == 0, "cut %zu: fields before it differ", cut);
+		for (size_t k = cut; k < sizeof(area); k++)
+			ck_assert_msg(area[k] == 0xA5, "cut %zu: byte %zu written", cut, k);
+	}
+	struct ftsrt_plan_param pfull = FTSRT_INIT(struct ftsrt_plan_param);
+	SUCCEEDS(ftsrt_plan_param(p, 6, &pfull, E));
+	{
+		_Alignas(struct ftsrt_plan_param) unsigned char area[sizeof(struct ftsrt_plan_param) + 16];
+		memset(area, 0xA5, sizeof(area));
+		size_t cut = offsetof(struct ftsrt_plan_param, ndim);
+		memcpy(area, &cut, sizeof(cut));
+		SUCCEEDS(ftsrt_plan_param(p, 6, (struct ftsrt_plan_param *)(void *)area, E));
+		const char *name;
+		memcpy(&name, area + offsetof(struct ftsrt_plan_param, name), sizeof(name));
+		ck_assert_str_eq(name, "model.3.weight");
+		for (size_t k = cut; k < sizeof(area); k++)
+			ck_assert_msg(area[k] == 0xA5, "ftsrt_plan_param cut: byte %zu written", k);
+	}
+
+	/* larger: a newer caller's struct gets zeros past the library's fields, up
+	 * to its struct_size and no further */
+	{
+		_Alignas(struct ftsrt_plan_phase) unsigned char area[sizeof(struct ftsrt_plan_phase) + 32];
+		memset(area, 0xA5, sizeof(area));
+		size_t big = sizeof(struct ftsrt_plan_phase) + 16;
+		memcpy(area, &big, sizeof(big));
+		SUCCEEDS(ftsrt_plan_phase(p, 1, (struct ftsrt_plan_phase *)(void *)area, E));
+		ck_assert(memcmp(area, &big, sizeof(big)) == 0);
+		ck_assert(memcmp(area + sizeof(size_t), (const unsigned char *)&full + sizeof(size_t),
+				 offsetof(struct ftsrt_plan_phase, src_line) + sizeof(int32_t) -
+				 sizeof(size_t)) == 0);
+		for (size_t k = sizeof(struct ftsrt_plan_phase); k < big; k++)
+			ck_assert_msg(area[k] == 0, "byte %zu of the larger struct not zeroed", k);
+		for (size_t k = big; k < sizeof(area); k++)
+			ck_assert_msg(area[k] == 0xA5, "byte %zu past struct_size written", k);
+	}
+	ftsrt_plan_close(p);
 	free(b.buf);
 }
 END_TEST
@@ -520,7 +902,7 @@ START_TEST(test_record_bounds)
 {
 	struct built b = sample();
 	uint8_t *v = malloc(b.len);
-	char msg[256];
+	ftsrt_error err;
 	ftsrt_plan *p;
 	static const struct {
 		const char *id;
@@ -550,10 +932,10 @@ START_TEST(test_record_bounds)
 			for (uint32_t j = 0; j < fd->size; j++)
 				r[fd->off + j] = (uint8_t)(bad >> (8 * j));
 			reseal(v);
-			ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
+			ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
 			char want[96];
 			snprintf(want, sizeof(want), "%s.%s", ri->name, fd->name);
-			ck_assert_msg(strstr(msg, want), "%s: %s", want, msg);
+			ck_assert_msg(strstr(err.message, want), "%s: %s", want, err.message);
 			tried++;
 		}
 	}
@@ -561,8 +943,8 @@ START_TEST(test_record_bounds)
 	memcpy(v, b.buf, b.len);
 	PLAN_SET(SECT, v + PLAN_HEADER_SIZE, zero0, 1);
 	reseal(v);
-	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, msg, sizeof(msg)), FTSRT_EFORMAT);
-	ck_assert_msg(strstr(msg, "section table entry 0: reserved field SECT.zero0"), "%s", msg);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(err.message, "section table entry 0: reserved field SECT.zero0"), "%s", err.message);
 	ck_assert_uint_ge(tried, 30);
 	free(v);
 	free(b.buf);
@@ -738,6 +1120,9 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_deterministic);
 	tcase_add_test(tc, test_corruption);
 	tcase_add_test(tc, test_semantic_checks);
+	tcase_add_test(tc, test_err_convention);
+	tcase_add_test(tc, test_plan_options);
+	tcase_add_test(tc, test_struct_out);
 	tcase_add_test(tc, test_record_table);
 	tcase_add_test(tc, test_record_bounds);
 	tcase_add_test(tc, test_cli_inspect);

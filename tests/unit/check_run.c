@@ -6,14 +6,19 @@
  * epoch's group lrs (rounded to 9 decimals, as the tables are) and group
  * layouts; early-stopping semantics; the seed's incompatible restore_best;
  * a process killed while writing a checkpoint; several runs in one
- * process; per-tensor binding; bad calls.
+ * process; per-tensor binding; bad calls; the 1.0 interface conventions
+ * (every failure in ftsrt_error, NULL err accepted, struct_size of the
+ * structs passed in and out).
  *
  * Plans are built by hand as struct rt_plan values (plan.h), so the tests
  * do not depend on the compiler.
  */
 #include <check.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,11 +233,11 @@ struct trace {
 	int phase[MAXE];
 	int thawed[MAXE];
 	int stop;
-	long stop_epoch;
+	int64_t stop_epoch;
 	int restored;                   /* FTSRT_EV_BEST_RESTORED events */
 	int restored_phase[MAXE];       /* the phase each restored checkpoint was saved in */
 	int rc;                         /* first failing status */
-	char err[800];
+	char err[sizeof(((ftsrt_error *)0)->message)];  /* the failure's err.message */
 };
 
 static double r9(double x)
@@ -246,7 +251,7 @@ static void grads(const ftsrt_run *r, const float *p, float *g, size_t n)
 	memset(g, 0, n * sizeof(float));
 	for (int i = 0; i < ftsrt_run_nparams(r); i++) {
 		size_t off, k;
-		if (!ftsrt_run_thawed(r, i) || ftsrt_run_param_offset(r, i, &off, &k))
+		if (!ftsrt_run_thawed(r, i) || ftsrt_run_param_offset(r, i, &off, &k, NULL))
 			continue;
 		for (size_t j = off; j < off + k; j++)
 			g[j] = p[j] - 0.5f + 0.01f * (float)((j * 7919) % 13);
@@ -264,36 +269,40 @@ static void drive_run(ftsrt_run *r, float *p, float *g, size_t n, const double *
 		      int steps, struct trace *tr)
 {
 	while (!ftsrt_run_finished(r) && ftsrt_run_epoch(r) < nepochs) {
-		long e = ftsrt_run_epoch(r);
+		int64_t e = ftsrt_run_epoch(r);
 		tr->ng[e] = ftsrt_run_ngroups(r);
 		tr->phase[e] = ftsrt_run_phase(r);
 		tr->thawed[e] = 0;
 		for (int i = 0; i < 8; i++)
 			tr->thawed[e] += ftsrt_run_thawed(r, i);
 		for (int k = 0; k < tr->ng[e] && k < MAXG; k++) {
-			struct ftsrt_run_group gi;
-			ck_assert_int_eq(ftsrt_run_group(r, k, &gi), 0);
+			struct ftsrt_run_group gi = FTSRT_INIT(struct ftsrt_run_group);
+			ck_assert_int_eq(ftsrt_run_group(r, k, &gi, NULL), 0);
 			tr->lr[e][k] = r9(gi.lr);
 			tr->gparams[e][k] = gi.nparams;
 		}
 		for (int s = 0; s < steps; s++) {
 			grads(r, p, g, n);
-			int rc = ftsrt_run_step(r);
+			ftsrt_error err;
+			int rc = ftsrt_run_step(r, &err);
 			if (rc) {
+				ck_assert_int_eq(err.status, rc);
 				tr->rc = rc;
-				snprintf(tr->err, sizeof(tr->err), "%s", ftsrt_run_errmsg(r));
+				snprintf(tr->err, sizeof(tr->err), "%s", err.message);
 				return;
 			}
 		}
-		int rc = ftsrt_run_epoch_end(r, m[e]);
-		struct ftsrt_run_event ev;
-		while (ftsrt_run_next_event(r, &ev))
+		ftsrt_error err;
+		int rc = ftsrt_run_epoch_end(r, m[e], &err);
+		struct ftsrt_run_event ev = FTSRT_INIT(struct ftsrt_run_event);
+		while (ftsrt_run_next_event(r, &ev, NULL))
 			if (ev.kind == FTSRT_EV_BEST_RESTORED && tr->restored < MAXE)
 				tr->restored_phase[tr->restored++] = ev.phase;
 		tr->nepochs = (int)e + 1;
 		if (rc) {
+			ck_assert_int_eq(err.status, rc);
 			tr->rc = rc;
-			snprintf(tr->err, sizeof(tr->err), "%s", ftsrt_run_errmsg(r));
+			snprintf(tr->err, sizeof(tr->err), "%s", err.message);
 			return;
 		}
 	}
@@ -305,17 +314,18 @@ static void drive(const struct tp *t, const double *m, int nepochs, int steps, s
 {
 	memset(tr, 0, sizeof(*tr));
 	ftsrt_run *r = NULL;
-	char err[512];
-	int rc = rt_run_new(&r, &t->p, NULL, err, sizeof(err));
+	ftsrt_error err;
+	int rc = rt_run_new(&r, &t->p, NULL, &err);
 	if (rc) {
+		ck_assert_int_eq(err.status, rc);
 		tr->rc = rc;
-		snprintf(tr->err, sizeof(tr->err), "%s", err);
+		snprintf(tr->err, sizeof(tr->err), "%s", err.message);
 		return;
 	}
 	size_t n = ftsrt_run_arena_numel(r);
 	float *p = calloc(n, sizeof(float)), *g = calloc(n, sizeof(float));
 	init_params(p, n);
-	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0x1234), 0);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0x1234, NULL), 0);
 	drive_run(r, p, g, n, m, nepochs, steps, tr);
 	ftsrt_run_free(r);
 	free(p);
@@ -923,7 +933,7 @@ START_TEST(r06_eto)
 }
 END_TEST
 
-static void r16(double thr, double div, const double *m, int n, int want_stop, long want_epoch)
+static void r16(double thr, double div, const double *m, int n, int want_stop, int64_t want_epoch)
 {
 	struct tp t;
 	tp_init(&t);
@@ -1063,22 +1073,22 @@ START_TEST(restore_reverts_hyperparameters)
 	t.p.restores = &e;
 	t.p.nrestores = 1;
 	ftsrt_run *r;
-	ck_assert_int_eq(rt_run_new(&r, &t.p, NULL, NULL, 0), 0);
+	ck_assert_int_eq(rt_run_new(&r, &t.p, NULL, NULL), 0);
 	size_t n = ftsrt_run_arena_numel(r);
 	float *pa = calloc(n, 4), *ga = calloc(n, 4);
 	init_params(pa, n);
-	ck_assert_int_eq(ftsrt_run_bind_arena(r, pa, ga, n, 0), 0);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, pa, ga, n, 0, NULL), 0);
 	double m[MAXE];
 	rising_after(m, 1, MAXE);
 	bool warned = false;
 	for (int e2 = 0; e2 < MAXE && ftsrt_run_phase(r) < 2 && !ftsrt_run_finished(r); e2++) {
 		for (int k = 0; k < 4; k++) {
 			grads(r, pa, ga, n);
-			ck_assert_int_eq(ftsrt_run_step(r), 0);
+			ck_assert_int_eq(ftsrt_run_step(r, NULL), 0);
 		}
-		ck_assert_int_eq(ftsrt_run_epoch_end(r, m[e2]), 0);
-		struct ftsrt_run_event ev;
-		while (ftsrt_run_next_event(r, &ev))
+		ck_assert_int_eq(ftsrt_run_epoch_end(r, m[e2], NULL), 0);
+		struct ftsrt_run_event ev = FTSRT_INIT(struct ftsrt_run_event);
+		while (ftsrt_run_next_event(r, &ev, NULL))
 			if (ev.kind == FTSRT_EV_WARNING && strstr(ev.text, "momentum 0.9"))
 				warned = true;
 	}
@@ -1086,29 +1096,66 @@ START_TEST(restore_reverts_hyperparameters)
 	ck_assert(warned);
 	/* phase 0's group (restored), then phases 1 and 2 (added after the restore) */
 	ck_assert_int_eq(ftsrt_run_ngroups(r), 3);
-	struct ftsrt_optim_hparams h;
-	struct ftsrt_run_group g;
-	ck_assert_int_eq(ftsrt_run_group(r, 0, &g), 0);
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	struct ftsrt_run_group g = FTSRT_INIT(struct ftsrt_run_group);
+	ck_assert_int_eq(ftsrt_run_group(r, 0, &g, NULL), 0);
 	ck_assert_int_eq(g.phase, 0);
-	ck_assert_int_eq(ftsrt_run_group_hparams(r, 0, &h), 0);
+	ck_assert_int_eq(ftsrt_run_group_hparams(r, 0, &h, NULL), 0);
 	ck_assert(h.momentum == 0);
-	ck_assert_int_eq(ftsrt_run_group_hparams(r, 2, &h), 0);
+	ck_assert_int_eq(ftsrt_run_group_hparams(r, 2, &h, NULL), 0);
 	ck_assert(h.momentum == 0.9);
-	ck_assert_int_eq(ftsrt_run_group_hparams(r, 3, &h), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_run_group_hparams(NULL, 0, &h), FTSRT_EINVAL);
+	ftsrt_error err;
+	ck_assert_int_eq(ftsrt_run_group_hparams(r, 3, &h, &err), FTSRT_EINVAL);
+	ck_assert_int_eq(err.status, FTSRT_EINVAL);
+	ck_assert_msg(strstr(err.message, "no group 3"), "%s", err.message);
+	ck_assert_int_eq(ftsrt_run_group_hparams(NULL, 0, &h, NULL), FTSRT_EINVAL);
 	/* it trains on with those values */
 	grads(r, pa, ga, n);
-	ck_assert_int_eq(ftsrt_run_step(r), 0);
+	ck_assert_int_eq(ftsrt_run_step(r, NULL), 0);
 	ftsrt_run_free(r);
 	free(pa);
 	free(ga);
 }
 END_TEST
 
+/* A boolean hyper-parameter of the plan lands in its own bool field and
+ * nowhere else: Adam(amsgrad=True) leaves every other flag at its default
+ * (muon_bf16 and muon_use_addmm true, the rest false). */
+START_TEST(group_hparams_bool_flags)
+{
+	struct tp t;
+	tp_init(&t);
+	int adam = cls_add(&t, false, "torch.optim.Adam");
+	arg_f(&t, adam, "lr", 1e-3);
+	struct rt_plan_arg *a = arg_new(&t, adam, "amsgrad");
+	a->kind = RT_ARG_BOOL;
+	a->b = true;
+	t.p.initial_optimizer = adam;
+	ftsrt_run *r = NULL;
+	ftsrt_error err = {0};
+	ck_assert_msg(rt_run_new(&r, &t.p, NULL, &err) == 0, "%s", err.message);
+	struct ftsrt_optim_hparams want = FTSRT_INIT(struct ftsrt_optim_hparams);
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAM, &want, NULL), 0);
+	ck_assert(want.muon_bf16 && want.muon_use_addmm && !want.amsgrad);
+	ck_assert_msg(ftsrt_run_group_hparams(r, 0, &h, &err) == 0, "%s", err.message);
+	ck_assert(h.amsgrad);
+	ck_assert_int_eq(h.nesterov, want.nesterov);
+	ck_assert_int_eq(h.maximize, want.maximize);
+	ck_assert_int_eq(h.decoupled_weight_decay, want.decoupled_weight_decay);
+	ck_assert_int_eq(h.centered, want.centered);
+	ck_assert_msg(h.muon_bf16 == want.muon_bf16 && h.muon_use_addmm == want.muon_use_addmm,
+		      "amsgrad=True also set muon_bf16 %d, muon_use_addmm %d", h.muon_bf16, h.muon_use_addmm);
+	ck_assert_int_eq(h.ns_steps, want.ns_steps);
+	ck_assert_int_eq(h.adjust_lr_fn, want.adjust_lr_fn);
+	ftsrt_run_free(r);
+}
+END_TEST
+
 /* ---- checkpoints: kill during a write, resume ------------------------------------- */
 
 struct killer {
-	long epoch_to_kill;             /* kill while writing last.ftsckpt of this epoch */
+	int64_t epoch_to_kill;             /* kill while writing last.ftsckpt of this epoch */
 	ftsrt_run *r;
 };
 
@@ -1121,18 +1168,18 @@ static void kill_hook(void *ud, size_t written, size_t total)
 
 static ftsrt_run *ck_run(const struct tp *t, const char *dir, float **p, float **g, size_t *n)
 {
-	struct ftsrt_run_options o;
-	ftsrt_run_options_default(&o);
+	struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+	ck_assert_int_eq(ftsrt_run_options_default(&o, NULL), 0);
 	o.ckpt_dir = dir;
-	o.save_last = 1;
+	o.save_last = true;
 	ftsrt_run *r = NULL;
-	char err[512];
-	ck_assert_msg(rt_run_new(&r, &t->p, &o, err, sizeof(err)) == 0, "%s", err);
+	ftsrt_error err = {0};
+	ck_assert_msg(rt_run_new(&r, &t->p, &o, &err) == 0, "%s", err.message);
 	*n = ftsrt_run_arena_numel(r);
 	*p = calloc(*n, sizeof(float));
 	*g = calloc(*n, sizeof(float));
 	init_params(*p, *n);
-	ck_assert_int_eq(ftsrt_run_bind_arena(r, *p, *g, *n, 0), 0);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, *p, *g, *n, 0, NULL), 0);
 	return r;
 }
 
@@ -1177,7 +1224,8 @@ START_TEST(kill_during_checkpoint_then_resume)
 	snprintf(path, sizeof(path), "%s/last.ftsckpt", dir);
 	float *p, *g;
 	ftsrt_run *r = ck_run(&t, dir, &p, &g, &n);
-	ck_assert_msg(ftsrt_run_resume(r, path) == 0, "%s", ftsrt_run_errmsg(r));
+	ftsrt_error err = {0};
+	ck_assert_msg(ftsrt_run_resume(r, path, &err) == 0, "%s", err.message);
 	ck_assert_int_eq(ftsrt_run_epoch(r), 5);
 	struct trace tr;
 	memset(&tr, 0, sizeof(tr));
@@ -1199,7 +1247,8 @@ START_TEST(kill_during_checkpoint_then_resume)
 	fclose(f);
 	float *p2, *g2;
 	ftsrt_run *r2 = ck_run(&t, dir, &p2, &g2, &n);
-	ck_assert_int_eq(ftsrt_run_resume(r2, path), FTSRT_EFORMAT);
+	ck_assert_int_eq(ftsrt_run_resume(r2, path, &err), FTSRT_EFORMAT);
+	ck_assert_int_eq(err.status, FTSRT_EFORMAT);
 	ftsrt_run_free(r2);
 	free(p2);
 	free(g2);
@@ -1237,12 +1286,13 @@ START_TEST(save_resume_step_plateau)
 	memset(&tr, 0, sizeof(tr));
 	drive_run(a, p, g, n, m, 2, 4, &tr);
 	ck_assert_int_eq(ftsrt_run_epoch(a), 2);
-	ck_assert_msg(ftsrt_run_save(a, path) == 0, "%s", ftsrt_run_errmsg(a));
+	ftsrt_error err = {0};
+	ck_assert_msg(ftsrt_run_save(a, path, &err) == 0, "%s", err.message);
 	ftsrt_run_free(a);
 	free(p);
 	free(g);
 	ftsrt_run *b = ck_run(&t, dir, &p, &g, &n);
-	ck_assert_msg(ftsrt_run_resume(b, path) == 0, "%s", ftsrt_run_errmsg(b));
+	ck_assert_msg(ftsrt_run_resume(b, path, &err) == 0, "%s", err.message);
 	memset(&tr, 0, sizeof(tr));
 	drive_run(b, p, g, n, m, 5, 4, &tr);
 	ck_assert_msg(tr.rc == 0, "%s", tr.err);
@@ -1280,14 +1330,14 @@ START_TEST(several_runs_interleaved)
 	drive(&a, ma, 10, 8, &sa);
 	drive(&b, mb, 10, 8, &sb);
 	ftsrt_run *ra, *rb;
-	ck_assert_int_eq(rt_run_new(&ra, &a.p, NULL, NULL, 0), 0);
-	ck_assert_int_eq(rt_run_new(&rb, &b.p, NULL, NULL, 0), 0);
+	ck_assert_int_eq(rt_run_new(&ra, &a.p, NULL, NULL), 0);
+	ck_assert_int_eq(rt_run_new(&rb, &b.p, NULL, NULL), 0);
 	size_t n = ftsrt_run_arena_numel(ra);
 	float *pa = calloc(n, 4), *ga = calloc(n, 4), *pb = calloc(n, 4), *gb = calloc(n, 4);
 	init_params(pa, n);
 	init_params(pb, n);
-	ck_assert_int_eq(ftsrt_run_bind_arena(ra, pa, ga, n, 0), 0);
-	ck_assert_int_eq(ftsrt_run_bind_arena(rb, pb, gb, n, 0), 0);
+	ck_assert_int_eq(ftsrt_run_bind_arena(ra, pa, ga, n, 0, NULL), 0);
+	ck_assert_int_eq(ftsrt_run_bind_arena(rb, pb, gb, n, 0, NULL), 0);
 	memset(&ta, 0, sizeof(ta));
 	memset(&tb, 0, sizeof(tb));
 	for (int e = 1; e <= 10; e++) {         /* one epoch of each, alternately */
@@ -1317,50 +1367,50 @@ START_TEST(per_tensor_binding_matches_arena)
 	double m[MAXE];
 	rising_after(m, 1, MAXE);
 	ftsrt_run *ra, *rt;
-	ck_assert_int_eq(rt_run_new(&ra, &t.p, NULL, NULL, 0), 0);
-	ck_assert_int_eq(rt_run_new(&rt, &t.p, NULL, NULL, 0), 0);
+	ck_assert_int_eq(rt_run_new(&ra, &t.p, NULL, NULL), 0);
+	ck_assert_int_eq(rt_run_new(&rt, &t.p, NULL, NULL), 0);
 	size_t n = ftsrt_run_arena_numel(ra);
 	float *pa = calloc(n, 4), *ga = calloc(n, 4);
 	float *pt[8], *gt[8];
 	init_params(pa, n);
 	for (int i = 0; i < 8; i++) {
 		size_t off, k;
-		ck_assert_int_eq(ftsrt_run_param_offset(rt, i, &off, &k), 0);
+		ck_assert_int_eq(ftsrt_run_param_offset(rt, i, &off, &k, NULL), 0);
 		pt[i] = malloc(k * 4);
 		gt[i] = malloc(k * 4);
 		memcpy(pt[i], pa + off, k * 4);
-		long long shape[2] = {t.dims[i][0], 32};
+		int64_t shape[2] = {t.dims[i][0], 32};
 		if (i % 2)
-			ck_assert_int_eq(ftsrt_run_bind(rt, NULL, i, pt[i], gt[i], 1, shape), 0);
+			ck_assert_int_eq(ftsrt_run_bind(rt, NULL, i, pt[i], gt[i], 1, shape, NULL), 0);
 		else
-			ck_assert_int_eq(ftsrt_run_bind(rt, names[i], -1, pt[i], gt[i], 2, shape), 0);
+			ck_assert_int_eq(ftsrt_run_bind(rt, names[i], -1, pt[i], gt[i], 2, shape, NULL), 0);
 	}
-	ck_assert_int_eq(ftsrt_run_bind_arena(ra, pa, ga, n, 0), 0);
+	ck_assert_int_eq(ftsrt_run_bind_arena(ra, pa, ga, n, 0, NULL), 0);
 	float *tmpp = malloc(n * 4), *tmpg = malloc(n * 4);
 	while (!ftsrt_run_finished(ra)) {
-		long e = ftsrt_run_epoch(ra);
+		int64_t e = ftsrt_run_epoch(ra);
 		for (int s = 0; s < 8; s++) {
 			grads(ra, pa, ga, n);
 			for (int i = 0; i < 8; i++) {
 				size_t off, k;
-				ftsrt_run_param_offset(rt, i, &off, &k);
+				ftsrt_run_param_offset(rt, i, &off, &k, NULL);
 				memcpy(tmpp + off, pt[i], k * 4);
 			}
 			grads(rt, tmpp, tmpg, n);
 			for (int i = 0; i < 8; i++) {
 				size_t off, k;
-				ftsrt_run_param_offset(rt, i, &off, &k);
+				ftsrt_run_param_offset(rt, i, &off, &k, NULL);
 				memcpy(gt[i], tmpg + off, k * 4);
 			}
-			ck_assert_int_eq(ftsrt_run_step(ra), 0);
-			ck_assert_int_eq(ftsrt_run_step(rt), 0);
+			ck_assert_int_eq(ftsrt_run_step(ra, NULL), 0);
+			ck_assert_int_eq(ftsrt_run_step(rt, NULL), 0);
 		}
-		ck_assert_int_eq(ftsrt_run_epoch_end(ra, m[e]), 0);
-		ck_assert_int_eq(ftsrt_run_epoch_end(rt, m[e]), 0);
+		ck_assert_int_eq(ftsrt_run_epoch_end(ra, m[e], NULL), 0);
+		ck_assert_int_eq(ftsrt_run_epoch_end(rt, m[e], NULL), 0);
 	}
 	for (int i = 0; i < 8; i++) {
 		size_t off, k;
-		ftsrt_run_param_offset(rt, i, &off, &k);
+		ftsrt_run_param_offset(rt, i, &off, &k, NULL);
 		ck_assert_msg(memcmp(pt[i], pa + off, k * 4) == 0, "parameter %d differs", i);
 		free(pt[i]);
 		free(gt[i]);
@@ -1381,74 +1431,84 @@ START_TEST(bad_calls)
 	struct tp t;
 	tp_init(&t);
 	ftsrt_run *r = NULL;
-	struct ftsrt_run_options o;
-	ck_assert_int_eq(ftsrt_run_options_default(NULL), FTSRT_EINVAL);
-	ftsrt_run_options_default(&o);
-	o.threads = 0;
-	char err[256];
-	ck_assert_int_eq(rt_run_new(&r, &t.p, &o, err, sizeof(err)), FTSRT_EINVAL);
+	struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+	ftsrt_error err;
+	ck_assert_int_eq(ftsrt_run_options_default(NULL, &err), FTSRT_EINVAL);
+	ck_assert_int_eq(err.status, FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_options_default(&o, NULL), 0);
+	o.threads = -1;
+	ck_assert_int_eq(rt_run_new(&r, &t.p, &o, &err), FTSRT_EINVAL);
 	ck_assert_ptr_null(r);
 	o.threads = 1;
-	o.save_last = 1;                        /* without a directory */
-	ck_assert_int_eq(rt_run_new(&r, &t.p, &o, err, sizeof(err)), FTSRT_EINVAL);
-	ck_assert_int_eq(rt_run_new(NULL, &t.p, NULL, NULL, 0), FTSRT_EINVAL);
-	ck_assert_int_eq(rt_run_new(&r, NULL, NULL, err, sizeof(err)), FTSRT_EINVAL);
+	o.save_last = true;                     /* without a directory */
+	ck_assert_int_eq(rt_run_new(&r, &t.p, &o, &err), FTSRT_EINVAL);
+	ck_assert_int_eq(rt_run_new(NULL, &t.p, NULL, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(rt_run_new(&r, NULL, NULL, &err), FTSRT_EINVAL);
 	t.p.max_depth = 7;
-	ck_assert_int_eq(rt_run_new(&r, &t.p, NULL, err, sizeof(err)), FTSRT_EINVAL);
+	ck_assert_int_eq(rt_run_new(&r, &t.p, NULL, &err), FTSRT_EINVAL);
+	ck_assert_msg(strstr(err.message, "max_depth 7"), "%s", err.message);
 	t.p.max_depth = 3;
 	int bogus = cls_add(&t, false, "torch.optim.NoSuchOptimizer");
 	t.p.initial_optimizer = bogus;
-	ck_assert_int_eq(rt_run_new(&r, &t.p, NULL, err, sizeof(err)), FTSRT_EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "NoSuchOptimizer"));
+	ck_assert_int_eq(rt_run_new(&r, &t.p, NULL, &err), FTSRT_EINVAL);
+	ck_assert_int_eq(err.status, FTSRT_EINVAL);
+	ck_assert_msg(strstr(err.message, "NoSuchOptimizer"), "%s", err.message);
 	tp_init(&t);
-	ck_assert_int_eq(ftsrt_run_new(&r, NULL, NULL), FTSRT_EINVAL);
-	ck_assert_int_eq(rt_run_new(&r, &t.p, NULL, NULL, 0), 0);
-	ck_assert_int_eq(ftsrt_run_step(r), FTSRT_EINVAL);      /* nothing bound */
-	ck_assert_ptr_nonnull(strstr(ftsrt_run_errmsg(r), "bound"));
+	ck_assert_int_eq(ftsrt_run_new(&r, NULL, NULL, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(rt_run_new(&r, &t.p, NULL, NULL), 0);
+	ck_assert_int_eq(ftsrt_run_step(r, &err), FTSRT_EINVAL);        /* nothing bound */
+	ck_assert_int_eq(err.status, FTSRT_EINVAL);
+	ck_assert_msg(strstr(err.message, "bound"), "%s", err.message);
 	size_t n = ftsrt_run_arena_numel(r);
 	ck_assert_uint_eq(n, 3 * (32 * 32 + 32) + 2 * 32 + 2);
 	float *p = calloc(n, 4), *g = calloc(n, 4);
-	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n - 1, 0), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0x999), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_run_bind_arena(r, NULL, g, n, 0), FTSRT_EINVAL);
-	long long bad[2] = {31, 32};
-	ck_assert_int_eq(ftsrt_run_bind(r, "model.0.weight", -1, p, g, 2, bad), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_run_bind(r, "model.9.weight", -1, p, g, 2, bad), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_run_bind(r, NULL, 99, p, g, 2, bad), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_run_param_index(r, "model.3.bias"), 7);
-	ck_assert_int_eq(ftsrt_run_param_index(r, "nope"), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_run_param_offset(r, 8, NULL, NULL), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_run_thawed(r, 7), 1);
-	ck_assert_int_eq(ftsrt_run_thawed(r, 0), 0);
-	ck_assert_int_eq(ftsrt_run_thawed(r, -1), 0);
-	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0x1234), 0);
-	ck_assert_int_eq(ftsrt_run_step(r), 0);
-	struct ftsrt_run_group gi;
-	ck_assert_int_eq(ftsrt_run_group(r, 1, &gi), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_run_group(r, 0, NULL), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_run_resume(r, "/nonexistent/x.ftsckpt"), FTSRT_EIO);
-	ck_assert_int_eq(ftsrt_run_step(NULL), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_run_epoch_end(NULL, 1), FTSRT_EINVAL);
-	ck_assert_int_eq(ftsrt_run_next_event(NULL, NULL), 0);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n - 1, 0, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0x999, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, NULL, g, n, 0, NULL), FTSRT_EINVAL);
+	int64_t bad[2] = {31, 32};
+	ck_assert_int_eq(ftsrt_run_bind(r, "model.0.weight", -1, p, g, 2, bad, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_bind(r, "model.9.weight", -1, p, g, 2, bad, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_bind(r, NULL, 99, p, g, 2, bad, NULL), FTSRT_EINVAL);
+	int32_t idx = -1;
+	ck_assert_int_eq(ftsrt_run_param_index(r, "model.3.bias", &idx, NULL), 0);
+	ck_assert_int_eq(idx, 7);
+	ck_assert_int_eq(ftsrt_run_param_index(r, "nope", &idx, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_param_offset(r, 8, NULL, NULL, NULL), FTSRT_EINVAL);
+	ck_assert(ftsrt_run_thawed(r, 7));
+	ck_assert(!ftsrt_run_thawed(r, 0));
+	ck_assert(!ftsrt_run_thawed(r, -1));
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0x1234, NULL), 0);
+	ck_assert_int_eq(ftsrt_run_step(r, NULL), 0);
+	struct ftsrt_run_group gi = FTSRT_INIT(struct ftsrt_run_group);
+	ck_assert_int_eq(ftsrt_run_group(r, 1, &gi, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_group(r, 0, NULL, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_resume(r, "/nonexistent/x.ftsckpt", &err), FTSRT_EIO);
+	ck_assert_int_eq(err.status, FTSRT_EIO);
+	ck_assert_int_eq(ftsrt_run_step(NULL, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_epoch_end(NULL, 1, NULL), FTSRT_EINVAL);
+	ck_assert(!ftsrt_run_next_event(NULL, NULL, NULL));
 	t.p.max_epochs = 1;
 	ftsrt_run *r1;
-	ck_assert_int_eq(rt_run_new(&r1, &t.p, NULL, NULL, 0), 0);
-	ck_assert_int_eq(ftsrt_run_epoch_end(r1, 1.0), FTSRT_EINVAL);  /* checkpoint due, nothing bound */
+	ck_assert_int_eq(rt_run_new(&r1, &t.p, NULL, NULL), 0);
+	ck_assert_int_eq(ftsrt_run_epoch_end(r1, 1.0, NULL), FTSRT_EINVAL);    /* checkpoint due, nothing bound */
 	ftsrt_run_free(r1);
 	t.p.restore_best = false;
-	ck_assert_int_eq(rt_run_new(&r1, &t.p, NULL, NULL, 0), 0);
-	ck_assert_int_eq(ftsrt_run_epoch_end(r1, 1.0), 0);
+	ck_assert_int_eq(rt_run_new(&r1, &t.p, NULL, NULL), 0);
+	ck_assert_int_eq(ftsrt_run_epoch_end(r1, 1.0, NULL), 0);
 	ck_assert_int_eq(ftsrt_run_finished(r1), FTSRT_STOP_MAX_EPOCHS);
-	ck_assert_int_eq(ftsrt_run_epoch_end(r1, 1.0), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_epoch_end(r1, 1.0, &err), FTSRT_EINVAL);
+	ck_assert_int_eq(err.status, FTSRT_EINVAL);
 	ftsrt_run_free(r1);
 	/* a transition with restore_best before any checkpoint (phase 0 mte 0) */
 	tp_init(&t);
 	t.p.restore_best = true;
 	t.ph[0].mte = 0;
-	ck_assert_int_eq(rt_run_new(&r1, &t.p, NULL, err, sizeof(err)), FTSRT_EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "no checkpoint"));
+	ck_assert_int_eq(rt_run_new(&r1, &t.p, NULL, &err), FTSRT_EINVAL);
+	ck_assert_int_eq(err.status, FTSRT_EINVAL);
+	ck_assert_msg(strstr(err.message, "no checkpoint"), "%s", err.message);
+	ck_assert_ptr_null(r1);
 	t.p.restore_best = false;
-	ck_assert_int_eq(rt_run_new(&r1, &t.p, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(rt_run_new(&r1, &t.p, NULL, &err), 0);
 	ck_assert_int_eq(ftsrt_run_phase(r1), 1);       /* phase 0 trained zero epochs */
 	ftsrt_run_free(r1);
 	ftsrt_run_free(r);
@@ -1487,19 +1547,22 @@ START_TEST(oom_sweep)
 	int ok = 0;
 	for (long k = 1; k < 400 && !ok; k++) {
 		struct failalloc f = {0, k};
-		struct ftsrt_run_options o;
-		ftsrt_run_options_default(&o);
+		struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+		ftsrt_run_options_default(&o, NULL);
 		o.alloc = fail_alloc;
 		o.alloc_ud = &f;
 		ftsrt_run *r = NULL;
-		int rc = rt_run_new(&r, &t.p, &o, NULL, 0);
+		ftsrt_error err;
+		int rc = rt_run_new(&r, &t.p, &o, &err);
 		if (rc) {
 			ck_assert_msg(rc == FTSRT_ENOMEM, "allocation %ld: rc %d", k, rc);
+			ck_assert_int_eq(err.status, rc);
+			ck_assert_ptr_null(r);
 			continue;
 		}
 		size_t n = ftsrt_run_arena_numel(r);
 		float *p = calloc(n, 4), *g = calloc(n, 4);
-		ftsrt_run_bind_arena(r, p, g, n, 0);
+		ftsrt_run_bind_arena(r, p, g, n, 0, NULL);
 		struct trace tr;
 		memset(&tr, 0, sizeof(tr));
 		drive_run(r, p, g, n, m, 10, 2, &tr);
@@ -1527,18 +1590,18 @@ START_TEST(resume_failure_rolls_back)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/at3.ftsckpt", dir);
 	/* the reference: 3 epochs, a save, then to the end */
-	struct ftsrt_run_options o;
-	ftsrt_run_options_default(&o);
+	struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+	ck_assert_int_eq(ftsrt_run_options_default(&o, NULL), 0);
 	ftsrt_run *ref = NULL;
-	ck_assert_int_eq(rt_run_new(&ref, &t.p, &o, NULL, 0), 0);
+	ck_assert_int_eq(rt_run_new(&ref, &t.p, &o, NULL), 0);
 	size_t n = ftsrt_run_arena_numel(ref);
 	float *rp = calloc(n, 4), *rg = calloc(n, 4);
 	init_params(rp, n);
-	ck_assert_int_eq(ftsrt_run_bind_arena(ref, rp, rg, n, 0), 0);
+	ck_assert_int_eq(ftsrt_run_bind_arena(ref, rp, rg, n, 0, NULL), 0);
 	struct trace tr;
 	memset(&tr, 0, sizeof(tr));
 	drive_run(ref, rp, rg, n, m, 3, 4, &tr);
-	ck_assert_int_eq(ftsrt_run_save(ref, path), 0);
+	ck_assert_int_eq(ftsrt_run_save(ref, path, NULL), 0);
 	drive_run(ref, rp, rg, n, m, 12, 4, &tr);
 	ck_assert_int_eq(tr.rc, 0);
 	bool resumed = false;
@@ -1548,21 +1611,23 @@ START_TEST(resume_failure_rolls_back)
 		o.alloc = fail_alloc;
 		o.alloc_ud = &f;
 		ftsrt_run *r = NULL;
-		ck_assert_int_eq(rt_run_new(&r, &t.p, &o, NULL, 0), 0);
+		ck_assert_int_eq(rt_run_new(&r, &t.p, &o, NULL), 0);
 		float *p = calloc(n, 4), *g = calloc(n, 4);
 		init_params(p, n);
-		ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0), 0);
+		ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0, NULL), 0);
 		struct trace t2;
 		memset(&t2, 0, sizeof(t2));
 		drive_run(r, p, g, n, m, 3, 4, &t2);
 		f.n = 0;
 		f.fail_at = k;
-		int rc = ftsrt_run_resume(r, path);
+		ftsrt_error err;
+		int rc = ftsrt_run_resume(r, path, &err);
 		f.fail_at = 0;
 		if (rc == 0) {
 			resumed = true;
 		} else {
-			ck_assert_msg(rc == FTSRT_ENOMEM, "allocation %ld: rc %d (%s)", k, rc, ftsrt_run_errmsg(r));
+			ck_assert_msg(rc == FTSRT_ENOMEM, "allocation %ld: rc %d (%s)", k, rc, err.message);
+			ck_assert_int_eq(err.status, rc);
 			failed++;
 		}
 		ck_assert_int_eq(ftsrt_run_epoch(r), 3);
@@ -1614,12 +1679,13 @@ START_TEST(checkpoint_files_safe)
 	ftsrt_run *r = ck_run(&t, dir, &p, &g, &n);
 	ck_assert_int_ne(access(path, F_OK), 0);        /* removed by the lock holder */
 	/* a second run on the same directory is refused, naming the first */
-	struct ftsrt_run_options o;
-	ftsrt_run_options_default(&o);
+	struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+	ck_assert_int_eq(ftsrt_run_options_default(&o, NULL), 0);
 	o.ckpt_dir = dir;
 	ftsrt_run *r2 = NULL;
-	char err[512];
-	ck_assert_int_eq(rt_run_new(&r2, &t.p, &o, err, sizeof(err)), FTSRT_EBUSY);
+	ftsrt_error err;
+	ck_assert_int_eq(rt_run_new(&r2, &t.p, &o, &err), FTSRT_EBUSY);
+	ck_assert_int_eq(err.status, FTSRT_EBUSY);
 	char want[64];
 	snprintf(want, sizeof(want), "in use by pid %ld", (long)getpid());
 	/* the lock is per process: another process sees the pid */
@@ -1627,9 +1693,9 @@ START_TEST(checkpoint_files_safe)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		ftsrt_run *r3 = NULL;
-		char e3[512];
-		int rc3 = rt_run_new(&r3, &t.p, &o, e3, sizeof(e3));
-		_exit(rc3 == FTSRT_EBUSY && strstr(e3, want) ? 0 : 1);
+		ftsrt_error e3;
+		int rc3 = rt_run_new(&r3, &t.p, &o, &e3);
+		_exit(rc3 == FTSRT_EBUSY && e3.status == rc3 && strstr(e3.message, want) ? 0 : 1);
 	}
 	int status;
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -1652,18 +1718,20 @@ START_TEST(checkpoint_files_safe)
 	/* resume: a FIFO and a large file that is no checkpoint are refused at once */
 	snprintf(path, sizeof(path), "%s/fifo", dir);
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
-	ck_assert_int_eq(ftsrt_run_resume(r, path), FTSRT_EIO);
-	ck_assert_msg(strstr(ftsrt_run_errmsg(r), "not a regular file"), "%s", ftsrt_run_errmsg(r));
+	ck_assert_int_eq(ftsrt_run_resume(r, path, &err), FTSRT_EIO);
+	ck_assert_int_eq(err.status, FTSRT_EIO);
+	ck_assert_msg(strstr(err.message, "not a regular file"), "%s", err.message);
 	snprintf(path, sizeof(path), "%s/big", dir);
 	int bfd = open(path, O_CREAT | O_WRONLY, 0600);
 	ck_assert_int_ge(bfd, 0);
 	ck_assert_int_eq(ftruncate(bfd, (off_t)1 << 30), 0);     /* 1 GiB, sparse */
 	close(bfd);
-	ck_assert_int_eq(ftsrt_run_resume(r, path), FTSRT_EFORMAT);
-	ck_assert_msg(strstr(ftsrt_run_errmsg(r), "not a checkpoint"), "%s", ftsrt_run_errmsg(r));
+	ck_assert_int_eq(ftsrt_run_resume(r, path, &err), FTSRT_EFORMAT);
+	ck_assert_int_eq(err.status, FTSRT_EFORMAT);
+	ck_assert_msg(strstr(err.message, "not a checkpoint"), "%s", err.message);
 	ftsrt_run_free(r);
 	/* the directory is free again */
-	ck_assert_int_eq(rt_run_new(&r2, &t.p, &o, err, sizeof(err)), 0);
+	ck_assert_msg(rt_run_new(&r2, &t.p, &o, &err) == 0, "%s", err.message);
 	ftsrt_run_free(r2);
 	free(p);
 	free(g);
@@ -1671,6 +1739,487 @@ START_TEST(checkpoint_files_safe)
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* ---- the 1.0 conventions: ftsrt_error and struct_size ------------------------------ */
+
+static bool msg_has(const ftsrt_error *e, const char *s)
+{
+	return strstr(e->message, s) != NULL;
+}
+
+/* err holds status and a one-line, NUL-terminated message naming `want` */
+#define ck_err(e, st, want)                                                                   \
+	do {                                                                                  \
+		ck_assert_int_eq((e).status, (st));                                           \
+		ck_assert_ptr_nonnull(memchr((e).message, 0, sizeof((e).message)));           \
+		ck_assert_ptr_null(strchr((e).message, '\n'));                                \
+		ck_assert_msg(msg_has(&(e), (want)), "message \"%s\" lacks \"%s\"", (e).message, \
+			      (want));                                                        \
+	} while (0)
+
+/* A failing call fills *err with its status and a message saying what is
+ * wrong; NULL err is accepted (same status); a call that succeeds leaves
+ * *err as it was. */
+START_TEST(err_filled_and_null_accepted)
+{
+	struct tp t;
+	tp_init(&t);
+	ftsrt_run *r = NULL;
+	ck_assert_int_eq(rt_run_new(&r, &t.p, NULL, NULL), 0);
+	ftsrt_error err;
+	memset(&err, 0x5a, sizeof(err));        /* no NUL anywhere: the library must write one */
+	/* a step before binding */
+	ck_assert_int_eq(ftsrt_run_step(r, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "not (all) bound");
+	ck_assert_int_eq(ftsrt_run_step(r, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_global_step(r), 0);
+	size_t n = ftsrt_run_arena_numel(r);
+	float *p = calloc(n, 4), *g = calloc(n, 4);
+	/* a wrong shape names the parameter and the dimension */
+	int64_t d0[2] = {31, 32}, d1[2] = {32, 33};
+	ck_assert_int_eq(ftsrt_run_bind(r, "model.0.weight", -1, p, g, 2, d0, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "'model.0.weight': dimension 0 is 31, the manifest says 32");
+	ck_assert_int_eq(ftsrt_run_bind(r, NULL, 2, p, g, 2, d1, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "'model.1.weight': dimension 1 is 33, the manifest says 32");
+	ck_assert_int_eq(ftsrt_run_bind(r, "model.0.weight", -1, p, g, 2, d0, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_bind(r, "model.0.bias", -1, p, g, 2, d0, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "number of dimensions");
+	ck_assert_int_eq(ftsrt_run_bind(r, "model.9.weight", -1, p, g, 2, d0, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "model.9.weight");
+	ck_assert_int_eq(ftsrt_run_bind(r, NULL, 99, p, g, 2, d0, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "no parameter 99");
+	/* the arena */
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n - 1, 0, &err), FTSRT_EINVAL);
+	char want[128];
+	snprintf(want, sizeof(want), "%zu elements, the plan's parameters %zu", n - 1, n);
+	ck_err(err, FTSRT_EINVAL, want);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0x999, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "manifest hash 0000000000000999");
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0x999, NULL), FTSRT_EINVAL);
+	/* lookups: the output stays untouched on failure */
+	int32_t idx = -7;
+	ck_assert_int_eq(ftsrt_run_param_index(r, "nope", &idx, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "'nope'");
+	ck_assert_int_eq(idx, -7);
+	ck_assert_int_eq(ftsrt_run_param_index(r, "nope", &idx, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_param_index(r, NULL, &idx, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "NULL");
+	ck_assert_int_eq(ftsrt_run_param_index(r, "model.0.bias", NULL, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_param_offset(r, 8, NULL, NULL, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "no parameter 8");
+	ck_assert_int_eq(ftsrt_run_param_offset(r, -1, NULL, NULL, NULL), FTSRT_EINVAL);
+	struct ftsrt_run_group gi = FTSRT_INIT(struct ftsrt_run_group);
+	ck_assert_int_eq(ftsrt_run_group(r, 1, &gi, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "no group 1");
+	ck_assert_int_eq(ftsrt_run_group(r, -1, &gi, NULL), FTSRT_EINVAL);
+	/* no run at all */
+	ck_assert_int_eq(ftsrt_run_epoch_end(NULL, 1.0, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "ftsrt_run_epoch_end");
+	ck_assert_int_eq(ftsrt_run_save(NULL, "/tmp/x", &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "ftsrt_run_save");
+	ck_assert_int_eq(ftsrt_run_resume(NULL, "/tmp/x", NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_nparams(NULL), 0);
+	/* successes leave err alone */
+	ftsrt_error keep;
+	memcpy(&keep, &err, sizeof(err));
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0x1234, &err), 0);
+	ck_assert_int_eq(ftsrt_run_param_index(r, "model.3.bias", &idx, &err), 0);
+	ck_assert_int_eq(idx, 7);
+	size_t off = 1, k = 1;
+	ck_assert_int_eq(ftsrt_run_param_offset(r, idx, &off, &k, &err), 0);
+	ck_assert_uint_eq(off + k, n);
+	grads(r, p, g, n);
+	ck_assert_int_eq(ftsrt_run_step(r, &err), 0);
+	ck_assert_int_eq(ftsrt_run_group(r, 0, &gi, &err), 0);
+	ck_assert_int_eq(ftsrt_run_epoch_end(r, 1.0, &err), 0);
+	ck_assert_msg(memcmp(&keep, &err, sizeof(err)) == 0, "a successful call changed err: %d \"%s\"",
+		      err.status, err.message);
+	ftsrt_run_free(r);
+	free(p);
+	free(g);
+}
+END_TEST
+
+/* ftsrt_run_new refuses a bad option, the message naming the option and its
+ * value; *out is NULL; NULL err gives the same status.  (ftsrt_run_new is
+ * rt_run_new on the plan's view: these hand-built plans have no file.) */
+START_TEST(run_new_bad_options)
+{
+	struct tp t;
+	tp_init(&t);
+	static const char *const want[] = {
+		"threads -1", "threads 5000", "scale 2", "scale -1e-300", "scale nan", "scale -0.5",
+		"save_last needs a ckpt_dir", "dtype 7", "dtype -1", "kernels 9",
+	};
+	for (int c = 0; c < (int)(sizeof(want) / sizeof(want[0])); c++) {
+		struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+		ck_assert_int_eq(ftsrt_run_options_default(&o, NULL), 0);
+		switch (c) {
+		case 0: o.threads = -1; break;
+		case 1: o.threads = 5000; break;
+		case 2: o.scale = 2; break;
+		case 3: o.scale = -1e-300; break;
+		case 4: o.scale = NAN; break;
+		case 5: o.scale = -0.5; break;
+		case 6: o.save_last = true; break;
+		case 7: o.dtype = 7; break;
+		case 8: o.dtype = -1; break;
+		case 9: o.kernels = 9; break;
+		}
+		ftsrt_run *r = (ftsrt_run *)&t;         /* any non-NULL value: it must be reset */
+		ftsrt_error err;
+		ck_assert_int_eq(rt_run_new(&r, &t.p, &o, &err), FTSRT_EINVAL);
+		ck_assert_ptr_null(r);
+		ck_err(err, FTSRT_EINVAL, want[c]);
+		ck_assert_msg(msg_has(&err, "run options"), "%s", err.message);
+		r = (ftsrt_run *)&t;
+		ck_assert_int_eq(rt_run_new(&r, &t.p, &o, NULL), FTSRT_EINVAL);
+		ck_assert_ptr_null(r);
+	}
+	/* zeros are the defaults: an FTSRT_INIT'd struct is all defaults */
+	{
+		struct ftsrt_run_options z = FTSRT_INIT(struct ftsrt_run_options);
+		ftsrt_run *r = NULL;
+		ftsrt_error err = {0};
+		ck_assert_msg(rt_run_new(&r, &t.p, &z, &err) == 0, "%s", err.message);
+		ftsrt_run *d = NULL;
+		ck_assert_int_eq(rt_run_new(&d, &t.p, NULL, &err), 0);
+		ck_assert_uint_eq(ftsrt_run_arena_numel(r), ftsrt_run_arena_numel(d)); /* scale 1 */
+		ftsrt_run_free(d);
+		ftsrt_run_free(r);
+	}
+	/* the good values next to them */
+	struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+	ck_assert_int_eq(ftsrt_run_options_default(&o, NULL), 0);
+	ck_assert_int_eq(o.dtype, FTSRT_F32);
+	ck_assert_int_eq(o.threads, 1);
+	ck_assert_int_eq(o.kernels, FTSRT_KERNELS_FAST);
+	ck_assert(!o.save_last);
+	ck_assert_ptr_null(o.ckpt_dir);
+	ck_assert(o.scale == 1.0);
+	ck_assert(o.alloc == NULL);
+	o.threads = 4096;
+	o.scale = 0.5;
+	o.dtype = FTSRT_F64;
+	o.kernels = FTSRT_KERNELS_REF;
+	ftsrt_run *r = NULL;
+	ftsrt_error err = {0};
+	ck_assert_msg(rt_run_new(&r, &t.p, &o, &err) == 0, "%s", err.message);
+	ck_assert_uint_eq(ftsrt_run_arena_numel(r), 3 * (16 * 16 + 16) + 16 + 1);
+	ftsrt_run_free(r);
+	/* the public constructor's own checks */
+	ck_assert_int_eq(ftsrt_run_new(&r, NULL, &o, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "NULL plan");
+	ck_assert_ptr_null(r);
+	ck_assert_int_eq(ftsrt_run_new(NULL, NULL, NULL, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "NULL out");
+	ck_assert_int_eq(ftsrt_run_new(NULL, NULL, NULL, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(rt_run_new(&r, NULL, NULL, NULL), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_options_default(NULL, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "NULL options");
+}
+END_TEST
+
+static long count_allocs;
+
+static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	(void)ud;
+	(void)osize;
+	count_allocs++;
+	if (nsize == 0) {
+		free(ptr);
+		return NULL;
+	}
+	return realloc(ptr, nsize);
+}
+
+/* struct_size of ftsrt_run_options: 0 (or less than a size_t) is refused;
+ * a caller's older, shorter struct is read only as far as it goes, the
+ * rest defaulted; a newer, longer one is accepted while its extra fields
+ * are zero.  The same for the structs the run fills. */
+START_TEST(options_struct_size)
+{
+	struct tp t;
+	tp_init(&t);
+	const size_t full = 3 * (32 * 32 + 32) + 2 * 32 + 2;
+	ftsrt_run *r = NULL;
+	ftsrt_error err;
+	struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+	ck_assert_int_eq(ftsrt_run_options_default(&o, NULL), 0);
+	ck_assert_uint_eq(o.struct_size, sizeof(o));
+	/* 0 and a partial size_t are refused, by the constructor and by the defaults */
+	static const size_t refused[] = {0, 1, sizeof(size_t) - 1};
+	for (int c = 0; c < 3; c++) {
+		o.struct_size = refused[c];
+		r = (ftsrt_run *)&t;
+		ck_assert_int_eq(rt_run_new(&r, &t.p, &o, &err), FTSRT_EINVAL);
+		ck_assert_ptr_null(r);
+		char want[64];
+		snprintf(want, sizeof(want), "struct_size %zu", refused[c]);
+		ck_err(err, FTSRT_EINVAL, want);
+		ck_assert_msg(msg_has(&err, "ftsrt_run_options"), "%s", err.message);
+		ck_assert_int_eq(rt_run_new(&r, &t.p, &o, NULL), FTSRT_EINVAL);
+		struct ftsrt_run_options z;
+		memset(&z, 0x77, sizeof(z));
+		z.struct_size = refused[c];
+		ck_assert_int_eq(ftsrt_run_options_default(&z, &err), FTSRT_EINVAL);
+		ck_err(err, FTSRT_EINVAL, want);
+		ck_assert_int_eq(z.threads, 0x77777777);        /* untouched */
+	}
+	/* an older caller's struct ends before ckpt_dir: what lies past it is
+	 * never read (each of these would fail or show if it were) */
+	const size_t old = offsetof(struct ftsrt_run_options, ckpt_dir);
+	struct ftsrt_run_options s = FTSRT_INIT(struct ftsrt_run_options);
+	ck_assert_int_eq(ftsrt_run_options_default(&s, NULL), 0);
+	s.struct_size = old;
+	s.ckpt_dir = "/nonexistent/ckpt/dir";
+	s.scale = 5;
+	s.alloc = counting_alloc;
+	count_allocs = 0;
+	ck_assert_msg(rt_run_new(&r, &t.p, &s, &err) == 0, "%s", err.message);
+	ck_assert_uint_eq(ftsrt_run_arena_numel(r), full);      /* scale 1 */
+	ck_assert_int_eq(count_allocs, 0);                      /* malloc */
+	float *p = calloc(full, 4), *g = calloc(full, 4);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, full, 0, NULL), 0);
+	grads(r, p, g, full);
+	ck_assert_int_eq(ftsrt_run_step(r, NULL), 0);
+	ck_assert_int_eq(ftsrt_run_epoch_end(r, 1.0, NULL), 0);
+	struct ftsrt_run_event ev = FTSRT_INIT(struct ftsrt_run_event);
+	bool in_memory = false;
+	while (ftsrt_run_next_event(r, &ev, NULL))
+		if (ev.kind == FTSRT_EV_CKPT_SAVED)
+			in_memory = strstr(ev.text, "kept in memory") != NULL;
+	ck_assert_msg(in_memory, "the best checkpoint was not kept in memory (ckpt_dir read?)");
+	ck_assert_int_eq(count_allocs, 0);
+	ftsrt_run_free(r);
+	/* ... while what lies before it is read */
+	s.save_last = true;
+	ck_assert_int_eq(rt_run_new(&r, &t.p, &s, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "save_last needs a ckpt_dir");     /* the set ckpt_dir unseen */
+	s.save_last = false;
+	s.threads = -3;
+	ck_assert_int_eq(rt_run_new(&r, &t.p, &s, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "threads -3");
+	/* the defaults for an older caller fill its struct only */
+	union {
+		struct ftsrt_run_options o;
+		unsigned char b[sizeof(struct ftsrt_run_options) + 16];
+	} u;
+	memset(&u, 0xa5, sizeof(u));
+	u.o.struct_size = old;
+	ck_assert_int_eq(ftsrt_run_options_default(&u.o, NULL), 0);
+	ck_assert_uint_eq(u.o.struct_size, old);
+	ck_assert_int_eq(u.o.dtype, FTSRT_F32);
+	ck_assert_int_eq(u.o.threads, 1);
+	ck_assert_int_eq(u.o.kernels, FTSRT_KERNELS_FAST);
+	ck_assert(!u.o.save_last);
+	for (size_t k = old; k < sizeof(u); k++)
+		ck_assert_msg(u.b[k] == 0xa5, "byte %zu past struct_size %zu written", k, old);
+	/* a newer caller's longer struct: zeroed extra fields are fine, set ones refused */
+	struct {
+		struct ftsrt_run_options o;
+		uint64_t later;
+	} big;
+	memset(&big, 0, sizeof(big));
+	big.later = UINT64_MAX;
+	big.o.struct_size = sizeof(big);
+	ck_assert_int_eq(ftsrt_run_options_default(&big.o, NULL), 0);
+	ck_assert_uint_eq(big.o.struct_size, sizeof(big));
+	ck_assert_uint_eq(big.later, 0);                /* the library's defaults end: zero */
+	ck_assert_int_eq(big.o.threads, 1);
+	ck_assert_msg(rt_run_new(&r, &t.p, &big.o, &err) == 0, "%s", err.message);
+	ftsrt_run_free(r);
+	big.later = 1;
+	ck_assert_int_eq(rt_run_new(&r, &t.p, &big.o, &err), FTSRT_EINVAL);
+	ck_assert_ptr_null(r);
+	ck_err(err, FTSRT_EINVAL, "ftsrt_run_options");
+	ck_assert_msg(msg_has(&err, "does not know"), "%s", err.message);
+	/* the structs a run fills: group and group hparams */
+	ck_assert_int_eq(rt_run_new(&r, &t.p, NULL, NULL), 0);
+	struct ftsrt_run_group gi = FTSRT_INIT(struct ftsrt_run_group);
+	gi.struct_size = 0;
+	gi.nparams = -3;
+	ck_assert_int_eq(ftsrt_run_group(r, 0, &gi, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "struct_size 0");
+	ck_assert_int_eq(gi.nparams, -3);
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	h.struct_size = 0;
+	h.lr = -1;
+	ck_assert_int_eq(ftsrt_run_group_hparams(r, 0, &h, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "struct_size 0");
+	ck_assert(h.lr == -1);
+	union {
+		struct ftsrt_run_group g;
+		unsigned char b[sizeof(struct ftsrt_run_group) + 16];
+	} ug;
+	memset(&ug, 0xa5, sizeof(ug));
+	const size_t gsz = offsetof(struct ftsrt_run_group, phase);
+	ug.g.struct_size = gsz;
+	ck_assert_int_eq(ftsrt_run_group(r, 0, &ug.g, &err), 0);
+	ck_assert_uint_eq(ug.g.struct_size, gsz);
+	ck_assert(ug.g.lr == 1e-3);
+	ck_assert(ug.g.weight_decay == 1e-6);
+	for (size_t k = gsz; k < sizeof(ug); k++)
+		ck_assert_msg(ug.b[k] == 0xa5, "group: byte %zu past struct_size %zu written", k, gsz);
+	ftsrt_run_free(r);
+	free(p);
+	free(g);
+}
+END_TEST
+
+/* two identical runs with events queued: a's are drained with full structs
+ * as the reference for b's */
+struct ref_ev {
+	int32_t kind, phase, reason;
+	int64_t epoch;
+	char text[256];
+};
+
+static ftsrt_run *ev_run(const struct tp *t, float **p, float **g)
+{
+	ftsrt_run *r = NULL;
+	ck_assert_int_eq(rt_run_new(&r, &t->p, NULL, NULL), 0);
+	size_t n = ftsrt_run_arena_numel(r);
+	*p = calloc(n, 4);
+	*g = calloc(n, 4);
+	init_params(*p, n);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, *p, *g, n, 0, NULL), 0);
+	/* epoch 0 the best; 1 and 2 worse: two transitions with restores */
+	static const double m[3] = {1.0, 2.0, 3.0};
+	for (int e = 0; e < 3; e++) {
+		grads(r, *p, *g, n);
+		ck_assert_int_eq(ftsrt_run_step(r, NULL), 0);
+		ck_assert_int_eq(ftsrt_run_epoch_end(r, m[e], NULL), 0);
+	}
+	return r;
+}
+
+static int ev_reference(const struct tp *t, struct ref_ev *ref, int max)
+{
+	float *p, *g;
+	ftsrt_run *r = ev_run(t, &p, &g);
+	struct ftsrt_run_event ev = FTSRT_INIT(struct ftsrt_run_event);
+	int n = 0;
+	while (n < max && ftsrt_run_next_event(r, &ev, NULL)) {
+		ck_assert_uint_eq(ev.struct_size, sizeof(ev));
+		ck_assert_ptr_nonnull(ev.text);
+		ref[n].kind = ev.kind;
+		ref[n].phase = ev.phase;
+		ref[n].reason = ev.reason;
+		ref[n].epoch = ev.epoch;
+		snprintf(ref[n].text, sizeof(ref[n].text), "%s", ev.text);
+		n++;
+	}
+	ck_assert(!ftsrt_run_next_event(r, &ev, NULL));
+	ftsrt_run_free(r);
+	free(p);
+	free(g);
+	return n;
+}
+
+static void ev_same(const struct ftsrt_run_event *ev, const struct ref_ev *ref, int i)
+{
+	ck_assert_msg(ev->kind == ref->kind && ev->phase == ref->phase && ev->epoch == ref->epoch &&
+		      ev->reason == ref->reason, "event %d: kind %d phase %d epoch %" PRId64
+		      ", want kind %d phase %d epoch %" PRId64, i, ev->kind, ev->phase, ev->epoch,
+		      ref->kind, ref->phase, ref->epoch);
+	ck_assert_str_eq(ev->text, ref->text);
+}
+
+/* A struct_size of 0 (or less than a size_t) takes no event: false, the
+ * event stays queued and the next good call gets it; nothing is written. */
+START_TEST(event_struct_size_zero_keeps_queued)
+{
+	struct tp t;
+	tp_init(&t);
+	struct ref_ev ref[16];
+	int nref = ev_reference(&t, ref, 16);
+	ck_assert_int_ge(nref, 4);
+	float *p, *g;
+	ftsrt_run *r = ev_run(&t, &p, &g);
+	struct ftsrt_run_event ev = FTSRT_INIT(struct ftsrt_run_event);
+	int i = 0;
+	for (; i < nref; i++) {
+		if (i < 3) {                    /* a refused call before each of the first three */
+			struct ftsrt_run_event bad;
+			memset(&bad, 0x3c, sizeof(bad));
+			bad.struct_size = i == 2 ? sizeof(size_t) - 1 : 0;
+			ftsrt_error e = {0, ""};
+			ck_assert_msg(!ftsrt_run_next_event(r, &bad, &e), "struct_size %zu took event %d",
+				      bad.struct_size, i);
+			/* refused, and said so: not mistaken for an empty queue */
+			ck_assert_int_eq(e.status, FTSRT_EINVAL);
+			ck_assert_ptr_nonnull(strstr(e.message, "ftsrt_run_event"));
+			unsigned char *b = (unsigned char *)&bad;
+			for (size_t k = sizeof(size_t); k < sizeof(bad); k++)
+				ck_assert_msg(b[k] == 0x3c, "refused call wrote byte %zu", k);
+		}
+		ck_assert_msg(ftsrt_run_next_event(r, &ev, NULL), "event %d lost", i);
+		ev_same(&ev, &ref[i], i);
+	}
+	/* an empty queue is no error: err is left alone */
+	ftsrt_error e = {12345, "untouched"};
+	ck_assert(!ftsrt_run_next_event(r, &ev, &e));
+	ck_assert_int_eq(e.status, 12345);
+	ck_assert_str_eq(e.message, "untouched");
+	ck_assert(!ftsrt_run_next_event(r, NULL, &e));
+	ck_assert_int_eq(e.status, FTSRT_EINVAL);
+	ftsrt_run_free(r);
+	free(p);
+	free(g);
+}
+END_TEST
+
+/* An older caller's event struct ends after `epoch`: it gets kind, phase and
+ * epoch, and not a byte past its struct_size is written; a newer caller's
+ * longer struct gets its extra fields zeroed. */
+START_TEST(event_struct_size_short_fills_only_that_far)
+{
+	struct tp t;
+	tp_init(&t);
+	struct ref_ev ref[16];
+	int nref = ev_reference(&t, ref, 16);
+	ck_assert_int_ge(nref, 4);
+	float *p, *g;
+	ftsrt_run *r = ev_run(&t, &p, &g);
+	const size_t old = offsetof(struct ftsrt_run_event, epoch) + sizeof(int64_t);
+	union {
+		struct ftsrt_run_event ev;
+		unsigned char b[sizeof(struct ftsrt_run_event) + 16];
+	} u;
+	memset(&u, 0xa5, sizeof(u));
+	u.ev.struct_size = old;
+	ck_assert(ftsrt_run_next_event(r, &u.ev, NULL));
+	ck_assert_uint_eq(u.ev.struct_size, old);
+	ck_assert_int_eq(u.ev.kind, ref[0].kind);
+	ck_assert_int_eq(u.ev.phase, ref[0].phase);
+	ck_assert_int_eq(u.ev.epoch, ref[0].epoch);
+	for (size_t k = old; k < sizeof(u); k++)
+		ck_assert_msg(u.b[k] == 0xa5, "byte %zu past struct_size %zu written (reason at %zu, "
+			      "text at %zu)", k, old, offsetof(struct ftsrt_run_event, reason),
+			      offsetof(struct ftsrt_run_event, text));
+	/* it took exactly one event */
+	struct ftsrt_run_event ev = FTSRT_INIT(struct ftsrt_run_event);
+	ck_assert(ftsrt_run_next_event(r, &ev, NULL));
+	ev_same(&ev, &ref[1], 1);
+	/* a newer, longer struct */
+	struct {
+		struct ftsrt_run_event ev;
+		uint64_t later[2];
+	} big;
+	memset(&big, 0xff, sizeof(big));
+	big.ev.struct_size = sizeof(big);
+	ck_assert(ftsrt_run_next_event(r, &big.ev, NULL));
+	ck_assert_uint_eq(big.ev.struct_size, sizeof(big));
+	ev_same(&big.ev, &ref[2], 2);
+	ck_assert_uint_eq(big.later[0], 0);
+	ck_assert_uint_eq(big.later[1], 0);
+	ftsrt_run_free(r);
+	free(p);
+	free(g);
 }
 END_TEST
 
@@ -1711,11 +2260,20 @@ static Suite *run_suite(void)
 	tcase_add_test(tk, several_runs_interleaved);
 	tcase_add_test(tk, per_tensor_binding_matches_arena);
 	tcase_add_test(tk, restore_reverts_hyperparameters);
+	tcase_add_test(tk, group_hparams_bool_flags);
 	tcase_add_test(tk, bad_calls);
 	tcase_add_test(tk, oom_sweep);
 	tcase_add_test(tk, resume_failure_rolls_back);
 	tcase_add_test(tk, checkpoint_files_safe);
 	suite_add_tcase(s, tk);
+	TCase *tv = tcase_create("conventions");
+	tcase_set_timeout(tv, 60);
+	tcase_add_test(tv, err_filled_and_null_accepted);
+	tcase_add_test(tv, run_new_bad_options);
+	tcase_add_test(tv, options_struct_size);
+	tcase_add_test(tv, event_struct_size_zero_keeps_queued);
+	tcase_add_test(tv, event_struct_size_short_fills_only_that_far);
+	suite_add_tcase(s, tv);
 	return s;
 }
 

@@ -124,7 +124,7 @@ struct trace {
 	int nph;
 	int stop;                       /* ftsrt_run_finished */
 	int rc;                         /* first failing status, 0 */
-	char err[768];
+	char err[sizeof(((ftsrt_error *)0)->message)];
 	long epochs;
 };
 
@@ -148,27 +148,35 @@ static void seen(ftsrt_run *r, struct trace *t)
 	struct phase_seen *p = &t->ph[t->nph++];
 	p->phase = ftsrt_run_phase(r);
 	p->ngroups = ftsrt_run_ngroups(r);
-	for (int i = 0; i < p->ngroups && i < 64; i++)
-		ftsrt_run_group(r, i, &p->g[i]);
-	for (int i = 0; i < p->ngroups && i < 8; i++)
-		ftsrt_run_group_hparams(r, i, &p->hp[i]);
+	for (int i = 0; i < p->ngroups && i < 64; i++) {
+		p->g[i] = FTSRT_INIT(struct ftsrt_run_group);
+		ck_assert_int_eq(ftsrt_run_group(r, i, &p->g[i], NULL), FTSRT_OK);
+	}
+	for (int i = 0; i < p->ngroups && i < 8; i++) {
+		p->hp[i] = FTSRT_INIT(struct ftsrt_optim_hparams);
+		ck_assert_int_eq(ftsrt_run_group_hparams(r, i, &p->hp[i], NULL), FTSRT_OK);
+	}
 }
 
 static void drive(const struct built *b, curve_fn curve, void *ud, int steps, long max_epochs,
 		  struct trace *t)
 {
 	memset(t, 0, sizeof(*t));
+	ftsrt_error err;
 	ftsrt_plan *p = NULL;
-	t->rc = ftsrt_plan_open_mem(&p, b->buf, b->len, t->err, sizeof(t->err));
-	if (t->rc)
+	t->rc = ftsrt_plan_open_mem(&p, b->buf, b->len, NULL, &err);
+	if (t->rc) {
+		snprintf(t->err, sizeof(t->err), "%s", err.message);
 		return;
-	struct ftsrt_run_options o;
-	ftsrt_run_options_default(&o);
+	}
+	struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+	ck_assert_int_eq(ftsrt_run_options_default(&o, NULL), FTSRT_OK);
 	o.dtype = FTSRT_F64;
 	o.scale = 0.1;
 	ftsrt_run *r = NULL;
-	t->rc = ftsrt_run_new_ex(&r, p, &o, t->err, sizeof(t->err));
+	t->rc = ftsrt_run_new(&r, p, &o, &err);
 	if (t->rc) {
+		snprintf(t->err, sizeof(t->err), "%s", err.message);
 		ftsrt_plan_close(p);
 		return;
 	}
@@ -177,7 +185,7 @@ static void drive(const struct built *b, curve_fn curve, void *ud, int steps, lo
 	uint64_t s = 42;
 	for (size_t i = 0; i < n; i++)
 		ap[i] = 0.1 * (rng_unit(&s) - 0.5);
-	t->rc = ftsrt_run_bind_arena(r, ap, ag, n, 0);
+	t->rc = ftsrt_run_bind_arena(r, ap, ag, n, 0, &err);
 	if (!t->rc)
 		seen(r, t);
 	int phase = ftsrt_run_phase(r);
@@ -186,13 +194,13 @@ static void drive(const struct built *b, curve_fn curve, void *ud, int steps, lo
 		for (int k = 0; k < steps && !t->rc; k++) {
 			for (size_t i = 0; i < n; i++)
 				ag[i] = ap[i] + 0.01 * (rng_unit(&s) - 0.5);
-			t->rc = ftsrt_run_step(r);
+			t->rc = ftsrt_run_step(r, &err);
 		}
 		if (t->rc)
 			break;
-		t->rc = ftsrt_run_epoch_end(r, curve(ud, e, phase, in_phase));
-		struct ftsrt_run_event ev;
-		while (ftsrt_run_next_event(r, &ev))
+		t->rc = ftsrt_run_epoch_end(r, curve(ud, e, phase, in_phase), &err);
+		struct ftsrt_run_event ev = FTSRT_INIT(struct ftsrt_run_event);
+		while (ftsrt_run_next_event(r, &ev, NULL))
 			;
 		in_phase++;
 		t->epochs = e + 1;
@@ -203,7 +211,7 @@ static void drive(const struct built *b, curve_fn curve, void *ud, int steps, lo
 		}
 	}
 	if (t->rc)
-		snprintf(t->err, sizeof(t->err), "%s", ftsrt_run_errmsg(r));
+		snprintf(t->err, sizeof(t->err), "%s", err.message);
 	t->stop = ftsrt_run_finished(r);
 	free(ap);
 	free(ag);
@@ -232,9 +240,9 @@ static int near(double a, double b)
 static char *compare(const struct built *b, const struct trace *t)
 {
 	ftsrt_plan *p = NULL;
-	char msg[256];
-	if (ftsrt_plan_open_mem(&p, b->buf, b->len, msg, sizeof(msg)))
-		return strdup(msg);
+	ftsrt_error err;
+	if (ftsrt_plan_open_mem(&p, b->buf, b->len, NULL, &err))
+		return strdup(err.message);
 	const struct rt_plan *v = rt_plan_view(p);
 	char *out = NULL;
 	for (int k = 0; k < t->nph && !out; k++) {
@@ -596,7 +604,7 @@ static char *check_invariant(uint64_t seed)
 				inv_restore_refusals++;
 				continue;
 			}
-			char buf[1024];
+			char buf[sizeof(t.err) + 64];
 			snprintf(buf, sizeof(buf), "curve %d, %ld epochs: %s", k, t.epochs, t.err);
 			fail = strdup(buf);
 		}
@@ -908,26 +916,27 @@ START_TEST(test_checkpoint_identity)
 	ftsrt_plan *p[3];
 	ftsrt_run *r[3];
 	double *ap[3], *ag[3];
-	char err[512];
+	ftsrt_error err;
 	for (int k = 0; k < 3; k++) {
-		ck_assert_int_eq(ftsrt_plan_open_mem(&p[k], pl[k]->buf, pl[k]->len, err, sizeof(err)), 0);
-		struct ftsrt_run_options o;
-		ftsrt_run_options_default(&o);
+		ck_assert_int_eq(ftsrt_plan_open_mem(&p[k], pl[k]->buf, pl[k]->len, NULL, &err), 0);
+		struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+		ck_assert_int_eq(ftsrt_run_options_default(&o, &err), 0);
 		o.dtype = FTSRT_F64;
 		o.scale = 0.1;
-		ck_assert_int_eq(ftsrt_run_new_ex(&r[k], p[k], &o, err, sizeof(err)), 0);
+		ck_assert_int_eq(ftsrt_run_new(&r[k], p[k], &o, &err), 0);
 		size_t n = ftsrt_run_arena_numel(r[k]);
 		ap[k] = calloc(n, sizeof(double));
 		ag[k] = calloc(n, sizeof(double));
-		ck_assert_int_eq(ftsrt_run_bind_arena(r[k], ap[k], ag[k], n, 0), 0);
+		ck_assert_int_eq(ftsrt_run_bind_arena(r[k], ap[k], ag[k], n, 0, &err), 0);
 	}
-	ck_assert_int_eq(ftsrt_run_step(r[0]), 0);
-	ck_assert_int_eq(ftsrt_run_save(r[0], path), 0);
-	ck_assert_int_eq(ftsrt_run_resume(r[1], path), 0);
-	ck_assert_int_eq(ftsrt_run_resume(r[2], path), FTSRT_EFORMAT);
-	ck_assert_msg(strstr(ftsrt_run_errmsg(r[2]), "checkpoint of another plan") &&
-		      strstr(ftsrt_run_errmsg(r[2]), "boring_default.yaml") == NULL /* a's is stripped */ &&
-		      strstr(ftsrt_run_errmsg(r[2]), "boring_mod.yaml"), "%s", ftsrt_run_errmsg(r[2]));
+	ck_assert_int_eq(ftsrt_run_step(r[0], &err), 0);
+	ck_assert_int_eq(ftsrt_run_save(r[0], path, &err), 0);
+	ck_assert_int_eq(ftsrt_run_resume(r[1], path, &err), 0);
+	ck_assert_int_eq(ftsrt_run_resume(r[2], path, &err), FTSRT_EFORMAT);
+	ck_assert_int_eq(err.status, FTSRT_EFORMAT);
+	ck_assert_msg(strstr(err.message, "checkpoint of another plan") &&
+		      strstr(err.message, "boring_default.yaml") == NULL /* a's is stripped */ &&
+		      strstr(err.message, "boring_mod.yaml"), "%s", err.message);
 	for (int k = 0; k < 3; k++) {
 		ftsrt_run_free(r[k]);
 		ftsrt_plan_close(p[k]);
