@@ -90,6 +90,7 @@ bool fts_node_falsy(const struct fts_node *n);
 const char *fts_node_kind_name(const struct fts_node *n);
 
 /*
+ * (Implemented with PyYAML's scalar rules in pyscalar.c.)
  * Python float(x) of the object FTS holds for this node.  Returns true and
  * stores the value when float() succeeds (str: Python's float syntax,
  * whitespace, underscores, inf/nan; bool: 0/1; int; float), false when it

@@ -8,7 +8,10 @@
  * of a schedule or config here; the DSL front end and writer (dsl.c,
  * dsl_emit.c) ask what PyYAML would make of a text, so that both syntaxes
  * give FTS the same values.  Integers beyond int64 (Python has bignums) are
- * kept saturated with their nearest double.
+ * kept saturated with their nearest double.  Python's own float() and
+ * int() of the objects FTS holds (fts_node_pyfloat, fts_node_pyint, ast.h:
+ * FTS calls them on phase keys and lrs) live here too: one file for
+ * Python's reading of numbers, Unicode digits and spaces included.
  */
 #include "pyscalar.h"
 
@@ -27,6 +30,296 @@ static bool ishex(char c)
 {
 	return isdig(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
+
+/* ---- Python's float() and int() of a str ---------------------------------- */
+
+/* Python's str.strip() whitespace, ASCII part. */
+static bool is_pyspace(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' ||
+	       (c >= 0x1c && c <= 0x1f);
+}
+
+static bool ieq(const char *s, size_t n, const char *lit)
+{
+	if (strlen(lit) != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != lit[i])
+			return false;
+	}
+	return true;
+}
+
+/* digit (_? digit)* at s[*i]; appends the digits to buf. */
+static bool digitpart(const char *s, size_t n, size_t *i, char *buf, size_t *k)
+{
+	if (*i >= n || !isdig(s[*i]))
+		return false;
+	buf[(*k)++] = s[(*i)++];
+	for (;;) {
+		if (*i < n && isdig(s[*i])) {
+			buf[(*k)++] = s[(*i)++];
+		} else if (*i + 1 < n && s[*i] == '_' && isdig(s[*i + 1])) {
+			(*i)++;
+		} else {
+			return true;
+		}
+	}
+}
+
+/*
+ * Python's int() and float() of a str first turn every Unicode decimal
+ * digit (category Nd) into its ASCII digit and every Unicode white space
+ * into ' ' (_PyUnicode_TransformDecimalAndSpaceToASCII): int('\uff11') is
+ * 1.  The zeros of Unicode 15's Nd blocks, each followed by nine digits.
+ */
+static const uint32_t nd_zeros[] = {
+	0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6,
+	0x0D66, 0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0,
+	0x1A80, 0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0,
+	0xAA50, 0xABF0, 0xFF10, 0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0,
+	0x11450, 0x114D0, 0x11650, 0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0,
+	0x11F50, 0x16A60, 0x16AC0, 0x16B50, 0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140,
+	0x1E2F0, 0x1E4F0, 0x1E950, 0x1FBF0,
+};
+
+static int uni_decimal(uint32_t c)
+{
+	for (size_t k = 0; k < sizeof(nd_zeros) / sizeof(nd_zeros[0]); k++)
+		if (c >= nd_zeros[k] && c < nd_zeros[k] + 10)
+			return (int)(c - nd_zeros[k]);
+	return -1;
+}
+
+static bool uni_space(uint32_t c)
+{
+	return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+	       c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/* One UTF-8 code point at s[*i] (advancing *i); 0xFFFFFFFF when malformed. */
+static uint32_t utf8_next(const char *s, size_t n, size_t *i)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned char c = u[(*i)++];
+	int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+	if (c >= 0x80 && extra == 0)
+		return 0xFFFFFFFFu;
+	uint32_t cp = extra == 3 ? c & 0x07u : extra == 2 ? c & 0x0Fu : extra == 1 ? c & 0x1Fu : c;
+	for (int k = 0; k < extra; k++) {
+		if (*i >= n || (u[*i] & 0xC0) != 0x80)
+			return 0xFFFFFFFFu;
+		cp = (cp << 6) | (u[(*i)++] & 0x3Fu);
+	}
+	return cp;
+}
+
+/* s as Python sees it for int()/float(): a malloc'd ASCII copy (non-ASCII that is
+ * neither a digit nor a space becomes '?', which no number accepts). */
+static char *py_numeric_ascii(const char *s, size_t len, size_t *outlen)
+{
+	char *b = malloc(len + 1);
+	if (!b)
+		fts_oom();
+	size_t i = 0, k = 0;
+	while (i < len) {
+		if ((unsigned char)s[i] < 0x80) {
+			b[k++] = s[i++];
+			continue;
+		}
+		uint32_t c = utf8_next(s, len, &i);
+		int d = uni_decimal(c);
+		b[k++] = d >= 0 ? (char)('0' + d) : uni_space(c) ? ' ' : '?';
+	}
+	b[k] = '\0';
+	*outlen = k;
+	return b;
+}
+
+static bool pyfloat_ascii(const char *s, size_t len, double *out);
+
+bool fts_pyfloat_str(const char *s, size_t len, double *out)
+{
+	size_t n;
+	char *a = py_numeric_ascii(s, len, &n);
+	bool ok = pyfloat_ascii(a, n, out);
+	free(a);
+	return ok;
+}
+
+static bool pyfloat_ascii(const char *s, size_t len, double *out)
+{
+	size_t i = 0, n = len;
+	while (i < n && is_pyspace(s[i]))
+		i++;
+	while (n > i && is_pyspace(s[n - 1]))
+		n--;
+	if (i == n)
+		return false;
+	double sign = 1;
+	size_t body = i;
+	if (s[body] == '-' || s[body] == '+') {
+		if (s[body] == '-')
+			sign = -1;
+		body++;
+	}
+	if (ieq(s + body, n - body, "inf") || ieq(s + body, n - body, "infinity")) {
+		*out = sign * HUGE_VAL;
+		return true;
+	}
+	if (ieq(s + body, n - body, "nan")) {
+		*out = sign * NAN;
+		return true;
+	}
+	char *buf = malloc(n - i + 2);
+	if (!buf)
+		fts_oom();
+	size_t k = 0;
+	if (sign < 0)
+		buf[k++] = '-';
+	size_t j = body;
+	bool intpart = digitpart(s, n, &j, buf, &k);
+	bool ok = true;
+	if (j < n && s[j] == '.') {
+		buf[k++] = s[j++];
+		bool frac = digitpart(s, n, &j, buf, &k);
+		ok = intpart || frac;
+	} else {
+		ok = intpart;
+	}
+	if (ok && j < n && (s[j] == 'e' || s[j] == 'E')) {
+		buf[k++] = s[j++];
+		if (j < n && (s[j] == '-' || s[j] == '+'))
+			buf[k++] = s[j++];
+		ok = digitpart(s, n, &j, buf, &k);
+	}
+	if (ok && j != n)
+		ok = false;
+	if (ok) {
+		buf[k] = '\0';
+		*out = strtod(buf, NULL);
+	}
+	free(buf);
+	return ok;
+}
+
+bool fts_node_pyfloat(const struct fts_node *n, double *out)
+{
+	if (!n || n->kind != FTS_N_SCALAR)
+		return false;
+	switch (n->py) {
+	case FTS_PY_NONE:
+	case FTS_PY_TIMESTAMP:
+		return false;
+	case FTS_PY_BOOL:
+		*out = n->b ? 1.0 : 0.0;
+		return true;
+	case FTS_PY_INT:
+		if (n->i_big && isinf(n->f))
+			return false; /* OverflowError: int too large to convert to float */
+		*out = n->i_big ? n->f : (double)n->i;
+		return true;
+	case FTS_PY_FLOAT:
+		*out = n->f;
+		return true;
+	case FTS_PY_STR:
+		return fts_pyfloat_str(n->text, n->len, out);
+	}
+	return false;
+}
+
+/* Python int() of a str: whitespace, sign, digit (_? digit)*, base 10. */
+static int pyint_ascii(const char *s, size_t len, int64_t *out, bool *big);
+
+static int pyint_str(const char *s, size_t len, int64_t *out, bool *big)
+{
+	size_t n;
+	char *a = py_numeric_ascii(s, len, &n);
+	int rc = pyint_ascii(a, n, out, big);
+	free(a);
+	return rc;
+}
+
+static int pyint_ascii(const char *s, size_t len, int64_t *out, bool *big)
+{
+	size_t i = 0, n = len;
+	while (i < n && is_pyspace(s[i]))
+		i++;
+	while (n > i && is_pyspace(s[n - 1]))
+		n--;
+	bool neg = false;
+	if (i < n && (s[i] == '-' || s[i] == '+'))
+		neg = s[i++] == '-';
+	if (i >= n || !isdig(s[i]))
+		return -1;
+	uint64_t m = 0;
+	bool over = false;
+	for (; i < n; i++) {
+		if (s[i] == '_') {
+			if (i + 1 >= n || !isdig(s[i + 1]))
+				return -1;
+			continue;
+		}
+		if (!isdig(s[i]))
+			return -1;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (m > (UINT64_MAX - d) / 10)
+			over = true;
+		else
+			m = m * 10 + d;
+	}
+	if (over || m > (uint64_t)INT64_MAX + (neg ? 1u : 0u)) {
+		*big = true;
+		*out = neg ? INT64_MIN : INT64_MAX;
+		return 0;
+	}
+	*out = neg ? (int64_t)(0 - m) : (int64_t)m;
+	return 0;
+}
+
+int fts_node_pyint(const struct fts_node *n, int64_t *out, bool *big)
+{
+	*big = false;
+	if (!n || n->kind != FTS_N_SCALAR)
+		return -1;
+	switch (n->py) {
+	case FTS_PY_NONE:
+	case FTS_PY_TIMESTAMP:
+		return -1;
+	case FTS_PY_BOOL:
+		*out = n->b;
+		return 0;
+	case FTS_PY_INT:
+		*out = n->i;
+		*big = n->i_big;
+		return 0;
+	case FTS_PY_FLOAT: {
+		double f = n->f;
+		if (isnan(f) || isinf(f))
+			return -1;
+		f = trunc(f);
+		if (f >= 9223372036854775808.0) {
+			*out = INT64_MAX;
+			*big = true;
+		} else if (f < -9223372036854775808.0) {
+			*out = INT64_MIN;
+			*big = true;
+		} else {
+			*out = (int64_t)f;
+		}
+		return 0;
+	}
+	case FTS_PY_STR:
+		return pyint_str(n->text, n->len, out, big);
+	}
+	return -1;
+}
+
+/* ---- PyYAML 1.1 ------------------------------------------------------------ */
 
 static bool is_bool_text(const char *s, size_t n, bool *v)
 {
@@ -241,12 +534,6 @@ static int digit_val(char c, int base)
 	else
 		return -1;
 	return v < base ? v : -1;
-}
-
-static bool is_pyspace(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' ||
-	       (c >= 0x1c && c <= 0x1f);
 }
 
 /* The exact double nearest to a big magnitude written in base 2, 8, 16 or 10. */
