@@ -73,8 +73,8 @@ COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 COMPILER_OBJ := $(COMPILER_SRC:%.c=$(B)/%.o) $(B)/grammar/ftsc.tab.o \
 	$(B)/grammar/ftsc.yy.o $(B)/stdlib_embed.o
 # tool-only sources (they read YAML): linked into ftsrun and the tests, not libftsrt
-RT_TOOL_SRC  := runtime/ftsrun.c runtime/verify.c runtime/verify_lrs.c runtime/quadratic.c
-RT_TOOL_OBJ  := $(B)/runtime/verify.o $(B)/runtime/verify_lrs.o $(B)/runtime/quadratic.o
+RT_TOOL_SRC  := runtime/ftsrun.c runtime/verify.c runtime/verify_lrs.c runtime/quadratic.c runtime/nqm_plot.c
+RT_TOOL_OBJ  := $(B)/runtime/verify.o $(B)/runtime/verify_lrs.o $(B)/runtime/quadratic.o $(B)/runtime/nqm_plot.o
 RUNTIME_SRC  := $(filter-out $(RT_TOOL_SRC),$(wildcard runtime/*.c))
 RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(B)/%.o)
 RUNTIME_PIC  := $(RUNTIME_SRC:%.c=$(B)/pic/%.o)
@@ -268,7 +268,7 @@ demo: deps
 	@echo "== ftsrun run (noisy quadratic model over the DeBERTa shapes, scaled)"
 	$(FTSRUN) run $(B)/deberta_demo.ftsplan --scale 0.05 --epochs 12 --steps-per-epoch 8 \
 		--log $(B)/deberta_demo.csv --plot $(B)/deberta_demo.svg
-	@echo "ok: checked, built and ran; per-epoch log $(B)/deberta_demo.csv, lr plot $(B)/deberta_demo.svg"
+	@echo "ok: checked, built and ran; per-epoch log $(B)/deberta_demo.csv, loss and lr plot $(B)/deberta_demo.svg"
 
 bench: all
 	@sh bench/run.sh $(B)

@@ -5,6 +5,8 @@
  */
 #include "quadratic.h"
 
+#include "nqm_plot.h"
+
 #include "ckpt.h"
 
 #include <errno.h>
@@ -18,6 +20,13 @@
 
 #include "ftsrt.h"
 #include "run_int.h"
+
+/* The problem's elements: parameters, curvatures, starting distance. */
+struct nqm {
+	float *p;                       /* the run's parameter arena */
+	float *h;                       /* curvature of each element */
+	double amp;                     /* starting distance A of every element */
+};
 
 void rt_nqm_defaults(struct rt_nqm_opts *o)
 {
@@ -50,12 +59,6 @@ static double gauss(uint64_t *s)
 		   (double)(z >> 48);
 	return (a / 65536.0 - 2.0) * 1.7320508075688772;
 }
-
-struct epoch_rec {
-	int phase;                      /* phase the epoch ran */
-	int ng;                         /* groups */
-	double *lr;                     /* lr of the epoch's first step, per group */
-};
 
 static int read_metrics(const char *path, double **out, long *n, char *err, size_t errlen)
 {
@@ -146,94 +149,86 @@ static void csv_event(char *buf, size_t n, const struct ftsrt_run_event *ev)
 	}
 }
 
-/* Each group's lr against epochs (log scale when every lr is positive), phases marked. */
-static int write_svg(const char *path, const struct epoch_rec *ep, long ne, char *err, size_t errlen)
+/*
+ * The largest lr any group reaches, found by the engine itself: the plan run
+ * dry, one element per parameter and zero gradients, reading every group's
+ * lr before every step: peak[0] the largest lr, peak[1] the largest
+ * effective one, lr / (1 - momentum), which sets heavy-ball SGD's noise and
+ * speed.  The replayed metrics when given; else twice, with a
+ * metric that improves every epoch (phases last to their epoch limits) and
+ * with one that never does (early stopping as soon as patience allows).
+ */
+static int peak_lr(const struct rt_plan *plan, const struct rt_nqm_opts *o, const double *metrics,
+		   long nmetrics, long epochs, double peak[2], char *err, size_t errlen)
 {
-	/* composed in memory, then written atomically: a failure leaves the old file */
-	char *mem = NULL;
-	size_t memlen = 0;
-	FILE *f = open_memstream(&mem, &memlen);
-	if (!f) {
-		snprintf(err, errlen, "out of memory");
-		return FTSRT_ENOMEM;
+	peak[0] = peak[1] = 0;
+	for (int pass = 0; pass < (metrics ? 1 : 2); pass++) {
+		struct ftsrt_run_options ro = FTSRT_INIT(struct ftsrt_run_options);
+		ftsrt_run_options_default(&ro, NULL);
+		ftsrt_error fe;
+		ro.scale = 1e-300;      /* every dimension 1 */
+		ro.threads = 1;
+		ftsrt_run *r = NULL;
+		int rc = rt_run_new(&r, plan, &ro, &fe);
+		size_t n = rc ? 0 : ftsrt_run_arena_numel(r);
+		float *mem = rc ? NULL : calloc(2 * n + 1, sizeof(float));
+		if (!rc && !mem)
+			rc = FTSRT_ENOMEM, snprintf(fe.message, sizeof(fe.message), "out of memory");
+		if (!rc)
+			rc = ftsrt_run_bind_arena(r, mem, mem + n, n, 0, &fe);
+		struct ftsrt_run_event ev = FTSRT_INIT(struct ftsrt_run_event);
+		while (!rc && ftsrt_run_next_event(r, &ev, NULL))
+			;
+		while (!rc && !ftsrt_run_finished(r) && ftsrt_run_epoch(r) < epochs) {
+			long e = (long)ftsrt_run_epoch(r);
+			if (metrics && e >= nmetrics)
+				break;
+			for (long st = 0; !rc && st < o->steps; st++) {
+				for (int k = 0; k < ftsrt_run_ngroups(r); k++) {
+					struct ftsrt_optim_hparams hp = FTSRT_INIT(struct ftsrt_optim_hparams);
+					if (ftsrt_run_group_hparams(r, k, &hp, NULL) || !isfinite(hp.lr))
+						continue;
+					double mu = hp.momentum > 0 && hp.momentum < 1 ? hp.momentum : 0;
+					peak[0] = hp.lr > peak[0] ? hp.lr : peak[0];
+					peak[1] = hp.lr / (1 - mu) > peak[1] ? hp.lr / (1 - mu) : peak[1];
+				}
+				rc = ftsrt_run_step(r, &fe);
+			}
+			if (!rc)
+				rc = ftsrt_run_epoch_end(r, metrics ? metrics[e] : pass ? 1.0 : 1.0 / (double)(e + 1), &fe);
+			while (!rc && ftsrt_run_next_event(r, &ev, NULL))
+				;
+		}
+		if (rc)
+			snprintf(err, errlen, "%s", fe.message);
+		ftsrt_run_free(r);
+		free(mem);
+		if (rc)
+			return rc;
 	}
-	static const char *const colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-					     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-	const double W = 900, H = 480, L = 80, R = 150, T = 30, B = 50;
-	double lo = INFINITY, hi = -INFINITY;
-	bool logy = true;
-	int maxg = 0;
-	for (long e = 0; e < ne; e++) {
-		if (ep[e].ng > maxg)
-			maxg = ep[e].ng;
-		for (int g = 0; g < ep[e].ng; g++) {
-			double v = ep[e].lr[g];
-			if (!(v > 0))
-				logy = false;
-			lo = v < lo ? v : lo;
-			hi = v > hi ? v : hi;
+	return FTSRT_OK;
+}
+
+/*
+ * The trainable elements' losses, each relative to the same elements at their
+ * starting distance: 0.5 * sum h (theta - c)^2 / (0.5 * sum h A^2), where c
+ * is 0 (training) or the validation optimum d.
+ */
+static double rel_loss(ftsrt_run *r, const struct nqm *m, const float *c)
+{
+	double num = 0, den = 0;
+	int np = ftsrt_run_nparams(r);
+	for (int i = 0; i < np; i++) {
+		size_t off, k;
+		if (ftsrt_run_param_offset(r, i, &off, &k, NULL) || !ftsrt_run_thawed(r, i))
+			continue;
+		for (size_t j = off; j < off + k; j++) {
+			double t = (double)m->p[j] - (c ? (double)c[j] : 0.0);
+			num += (double)m->h[j] * t * t;
+			den += (double)m->h[j];
 		}
 	}
-	if (logy) {
-		lo = floor(log10(lo));
-		hi = ceil(log10(hi));
-	}
-	if (!(hi > lo)) {
-		hi = lo + 1;
-	}
-	double xs = (W - L - R) / (ne > 1 ? (double)(ne - 1) : 1.0);
-#define X(e) (L + (double)(e) * xs)
-#define Y(v) (T + (H - T - B) * (1.0 - (((logy ? log10(v) : (v)) - lo) / (hi - lo))))
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-		   "font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
-	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-	fprintf(f, "<text x=\"%.0f\" y=\"18\" font-size=\"14\">learning rate per parameter group%s</text>\n",
-		L, logy ? " (log scale)" : "");
-	/* axes and ticks */
-	fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", L, H - B,
-		W - R, H - B);
-	fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", L, T, L, H - B);
-	for (int k = 0; k <= 5; k++) {
-		double yv = lo + (hi - lo) * k / 5.0;
-		double y = T + (H - T - B) * (1.0 - (double)k / 5.0);
-		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, y,
-			W - R, y);
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", L - 5, y + 4,
-			logy ? pow(10, yv) : yv);
-	}
-	long xstep = ne > 20 ? (ne + 9) / 10 : 1;
-	for (long e = 0; e < ne; e += xstep)
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%ld</text>\n", X(e), H - B + 16, e);
-	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">epoch</text>\n", (L + W - R) / 2,
-		H - 10);
-	/* phase boundaries */
-	for (long e = 1; e < ne; e++)
-		if (ep[e].phase != ep[e - 1].phase)
-			fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" "
-				   "stroke-dasharray=\"4 3\"/><text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">phase %d</text>\n",
-				X(e), T, X(e), H - B, X(e) + 3, T + 12, ep[e].phase);
-	/* one polyline per group, from the first epoch it exists */
-	for (int g = 0; g < maxg; g++) {
-		const char *c = colors[g % 10];
-		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", c);
-		for (long e = 0; e < ne; e++)
-			if (g < ep[e].ng)
-				fprintf(f, "%.1f,%.1f ", X(e), Y(ep[e].lr[g]));
-		fprintf(f, "\"/>\n");
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\">group %d</text>\n", W - R + 10,
-			T + 14.0 * (g + 1), c, g);
-	}
-	fprintf(f, "</svg>\n");
-#undef X
-#undef Y
-	if (fclose(f) != 0) {
-		free(mem);
-		snprintf(err, errlen, "out of memory");
-		return FTSRT_ENOMEM;
-	}
-	int rc = rt_ckpt_write_file(path, mem, memlen, NULL, NULL, err, errlen);
-	free(mem);
-	return rc;
+	return den > 0 ? num / (den * m->amp * m->amp) : 0.0;
 }
 
 int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *out, char *err,
@@ -254,37 +249,50 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 	FILE *csv = NULL;
 	char *csvmem = NULL;
 	size_t csvlen = 0;
-	float *p = NULL, *g = NULL, *h = NULL, *d = NULL;
-	struct epoch_rec *ep = NULL;
+	struct nqm m = {0};
+	float *g = NULL, *d = NULL;
+	struct rt_epoch_rec *ep = NULL;
 	long ne = 0;
+	long epochs = o->epochs > 0 ? o->epochs : (long)plan->max_epochs;
+	double peak[2];
+	if ((rc = peak_lr(plan, o, metrics, nmetrics, epochs, peak, err, errlen)))
+		goto out;
 	if ((rc = rt_run_new(&r, plan, &ro, &fe))) {
 		snprintf(err, errlen, "%s", fe.message);
 		goto out;
 	}
 	size_t n = ftsrt_run_arena_numel(r);
-	p = malloc(n * sizeof(float));
-	g = malloc(n * sizeof(float));
-	h = malloc(n * sizeof(float));
-	d = malloc(n * sizeof(float));
-	long epochs = o->epochs > 0 ? o->epochs : (long)plan->max_epochs;
+	m.p = malloc(n * sizeof(float) + 1);
+	m.h = malloc(n * sizeof(float) + 1);
+	g = malloc(n * sizeof(float) + 1);
+	d = malloc(n * sizeof(float) + 1);
 	ep = calloc((size_t)epochs, sizeof(*ep));
-	if (!p || !g || !h || !d || !ep) {
+	if (!m.p || !m.h || !g || !d || !ep) {
 		snprintf(err, errlen, "out of memory for %zu parameters (try --scale)", n);
 		rc = FTSRT_ENOMEM;
 		goto out;
 	}
-	/* the problem: curvatures scaled so the initial lr is stable */
-	struct ftsrt_run_group g0 = FTSRT_INIT(struct ftsrt_run_group);
-	double lr0 = ftsrt_run_group(r, 0, &g0, NULL) == 0 && g0.lr > 0 ? g0.lr : 1e-3;
-	double hmax = 0.5 / lr0;
+	/*
+	 * The problem: SGD at the largest effective lr the plan reaches contracts
+	 * the stiffest element by 1 - lr_eff * hmax = 0 per step (heavy ball is
+	 * stable up to lr * h < 2 (1 + momentum)), the softest by 1% a step; the
+	 * starting distance A is a quarter of what a sign-like optimizer (Adam)
+	 * moves at the largest lr over the run; the noise keeps SGD within about
+	 * sigma * A / sqrt(2) of the optimum.
+	 */
+	double lrmax = peak[0] > 0 ? peak[0] : 1e-3;
+	double hmax = 1.0 / (peak[1] > 0 ? peak[1] : lrmax);
+	m.amp = lrmax * (double)epochs * (double)o->steps / 4.0;
+	if (!(m.amp > 0))
+		m.amp = 1.0;
 	uint64_t s = o->seed;
 	for (size_t j = 0; j < n; j++) {
-		h[j] = (float)(hmax * pow(10.0, -2.0 * unif(&s)));
-		p[j] = (float)(unif(&s) < 0.5 ? -1.0 : 1.0);
-		d[j] = (float)(0.1 * (unif(&s) - 0.5));
+		m.h[j] = (float)(hmax * pow(10.0, -2.0 * unif(&s)));
+		m.p[j] = (float)(unif(&s) < 0.5 ? -m.amp : m.amp);
+		d[j] = (float)(0.1 * m.amp * (unif(&s) - 0.5));
 		g[j] = 0;
 	}
-	if ((rc = ftsrt_run_bind_arena(r, p, g, n, 0, &fe))) {
+	if ((rc = ftsrt_run_bind_arena(r, m.p, g, n, 0, &fe))) {
 		snprintf(err, errlen, "%s", fe.message);
 		goto out;
 	}
@@ -312,10 +320,10 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 				nmetrics, e);
 			break;
 		}
-		struct epoch_rec *er = &ep[ne++];
+		struct rt_epoch_rec *er = &ep[ne++];
 		er->phase = ftsrt_run_phase(r);
 		er->ng = ftsrt_run_ngroups(r);
-		er->lr = calloc((size_t)er->ng, sizeof(double));
+		er->lr = calloc((size_t)er->ng + 1, sizeof(double));
 		if (!er->lr) {
 			rc = FTSRT_ENOMEM;
 			snprintf(err, errlen, "out of memory");
@@ -328,17 +336,14 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 		}
 		double train = 0;
 		for (long st = 0; st < o->steps; st++) {
-			double loss = 0;
-			for (size_t j = 0; j < n; j++)
-				loss += 0.5 * (double)h[j] * (double)p[j] * (double)p[j];
-			train += loss / (double)n;
+			train += rel_loss(r, &m, NULL);
 			for (int i = 0; i < np; i++) {
 				size_t off, k;
 				if (ftsrt_run_param_offset(r, i, &off, &k, NULL) || !ftsrt_run_thawed(r, i))
 					continue;
 				for (size_t j = off; j < off + k; j++)
-					g[j] = (float)((double)h[j] * (double)p[j] +
-						       o->noise * sqrt((double)h[j]) * gauss(&s));
+					g[j] = (float)((double)m.h[j] * (double)m.p[j] +
+						       o->noise * m.amp * sqrt((double)m.h[j] * hmax) * gauss(&s));
 			}
 			if ((rc = ftsrt_run_step(r, &fe))) {
 				snprintf(err, errlen, "epoch %ld step %ld: %s", e, st, fe.message);
@@ -351,14 +356,10 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 				fflush(stderr);
 			}
 		}
-		train = o->steps ? train / (double)o->steps : 0;
-		double val = 0;
-		for (size_t j = 0; j < n; j++) {
-			double t = (double)p[j] - (double)d[j];
-			val += 0.5 * (double)h[j] * t * t;
-		}
-		val = val / (double)n * (1.0 + 0.01 * gauss(&s));
-		double metric = metrics ? metrics[e] : val;
+		train = o->steps ? train / (double)o->steps : rel_loss(r, &m, NULL);
+		double metric = metrics ? metrics[e] : rel_loss(r, &m, d);
+		er->train = train;
+		er->val = metric;
 		if (o->progress)
 			fprintf(stderr, "\r%*s\r", 60, "");
 		rc = ftsrt_run_epoch_end(r, metric, &fe);
@@ -385,7 +386,7 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 	fprintf(out, "finished: phase %d of %lld, %ld epochs, %lld optimizer steps\n", ftsrt_run_phase(r),
 		(long long)plan->max_depth, ne, (long long)ftsrt_run_global_step(r));
 	if (o->svg && ne > 0)
-		rc = write_svg(o->svg, ep, ne, err, errlen);
+		rc = rt_nqm_write_svg(o->svg, ep, ne, err, errlen);
 out:
 	if (csv && fclose(csv) != 0 && !rc) {
 		snprintf(err, errlen, "out of memory");
@@ -397,9 +398,9 @@ out:
 	for (long e = 0; e < ne; e++)
 		free(ep[e].lr);
 	free(ep);
-	free(p);
+	free(m.p);
+	free(m.h);
 	free(g);
-	free(h);
 	free(d);
 	free(metrics);
 	ftsrt_run_free(r);

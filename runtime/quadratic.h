@@ -3,13 +3,14 @@
  * model (NQM) of optimizer studies, over a plan's real parameter shapes.
  *
  * Stage: runtime tools.  Every element j of every untied parameter has a
- * curvature h_j (log-uniform over two decades, the largest stable for the
- * plan's initial lr), a training optimum at 0 and a validation optimum
- * shifted by a small d_j.  The job's gradient is h_j * theta_j plus Gaussian
- * noise of variance sigma^2 * h_j, computed only for thawed parameters; the
- * training loss is 0.5 * mean(h * theta^2), the validation loss
- * 0.5 * mean(h * (theta - d)^2) times (1 + 1% noise), which plateaus and so
- * drives early stopping.  Everything is deterministic for a seed.
+ * curvature h_j, log-uniform over two decades, the largest 1 / (the largest
+ * effective lr, lr / (1 - momentum), that a dry run of the plan reaches), a
+ * training optimum at 0, a validation optimum shifted by a small d_j, and
+ * starts at +-A, A a quarter of what Adam moves at the largest lr over the
+ * run.  The job's gradient is h_j * theta_j plus Gaussian noise, computed
+ * only for thawed parameters; both losses are taken over the elements
+ * trainable at the time, relative to their starting value.  Everything is
+ * deterministic for a seed.
  */
 #ifndef RT_QUADRATIC_H
 #define RT_QUADRATIC_H

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,61 @@ START_TEST(test_overlap_blame)
 			      c[k].file, r.out);
 		free(r.out);
 	}
+}
+END_TEST
+
+/* `ftsrun run` learns: on the demo's plan (four phases; AdamW, then SGD with
+ * momentum at a 10x larger lr, then AdamW again) the loss over the trainable
+ * elements is finite, bounded by its starting value, and falls within every
+ * phase; the plot has a loss panel and one lr line per group. */
+START_TEST(test_demo_learns)
+{
+	const char *ftsrun = getenv("FTSRUN_BIN") ? getenv("FTSRUN_BIN") : "build/ftsrun";
+	char dir[] = "/tmp/ftsc-demo-XXXXXX", plan[300], svg[300];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(plan, sizeof(plan), "%s/demo.plan", dir);
+	snprintf(svg, sizeof(svg), "%s/demo.svg", dir);
+	struct result r = run(FTSC " build samples/deberta_demo.fts --manifest samples/deberta-v3-base-seqcls.tsv "
+			      "'--initial-optimizer={class_path: torch.optim.AdamW, init_args: {lr: 1.0e-05, "
+			      "weight_decay: 1.0e-05}}' '--initial-lr-scheduler={class_path: "
+			      "torch.optim.lr_scheduler.LinearLR, init_args: {start_factor: 0.1, total_iters: 4}}' "
+			      "--no-decay=bias,LayerNorm.weight --phase0-groups=2 --restore-best=false "
+			      "--max-epochs=12 -o %s", plan);
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	free(r.out);
+	r = run("%s run %s --scale 0.05 --epochs 12 --steps-per-epoch 8 --plot %s", ftsrun, plan, svg);
+	ck_assert_msg(r.status == 0, "%s", r.out);
+	double first[8], last[8], vfirst[8], vlast[8];
+	int seen[8] = {0}, nepochs = 0;
+	for (const char *l = r.out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		long e;
+		int ph;
+		double tr, va;
+		if (sscanf(l, "epoch %ld phase %d train %lf val %lf", &e, &ph, &tr, &va) != 4)
+			continue;
+		ck_assert_msg(ph >= 0 && ph < 8, "%s", l);
+		ck_assert_msg(isfinite(tr) && isfinite(va) && tr > 0 && tr <= 1.0 && va <= 1.2, "%.80s", l);
+		if (!seen[ph]++)
+			first[ph] = tr, vfirst[ph] = va;
+		last[ph] = tr;
+		vlast[ph] = va;
+		nepochs++;
+	}
+	ck_assert_int_eq(nepochs, 12);
+	for (int ph = 0; ph < 4; ph++) {
+		ck_assert_msg(seen[ph] >= 2, "phase %d ran %d epochs\n%s", ph, seen[ph], r.out);
+		ck_assert_msg(last[ph] < 0.8 * first[ph] && vlast[ph] < vfirst[ph],
+			      "phase %d: loss %g -> %g, val %g -> %g\n%s", ph, first[ph], last[ph], vfirst[ph],
+			      vlast[ph], r.out);
+	}
+	free(r.out);
+	r = run("cat %s", svg);
+	ck_assert_msg(strstr(r.out, "loss over the trainable elements") && strstr(r.out, ">validation<") &&
+			      strstr(r.out, ">group 7<") && strstr(r.out, "phase 3</text>"),
+		      "%.400s", r.out);
+	free(r.out);
+	r = run("rm -rf %s", dir);
+	free(r.out);
 }
 END_TEST
 
@@ -815,6 +871,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_explain);
 	tcase_add_test(tc, test_overlap_blame);
 	tcase_add_test(tc, test_outputs);
+	tcase_add_test(tc, test_demo_learns);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_bad_manifests);
 	tcase_add_test(tc, test_declare);
