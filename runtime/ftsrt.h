@@ -502,9 +502,8 @@ struct ftsrt_run_options {
 					 * runs); 0: the default, 1 */
 	ftsrt_alloc_fn alloc;           /* NULL: malloc/realloc/free */
 	void *alloc_ud;                 /* alloc's context */
-	int32_t precision;              /* enum ftsrt_precision: FTSRT_PRECISION_PARAM only
-					 * (a run's rebuilds and checkpoints keep state in the
-					 * arenas' dtype) */
+	int32_t precision;              /* enum ftsrt_precision (FTSRT_PRECISION_PARAM); the
+					 * master weights go into checkpoints and rebuilds */
 };
 
 /* Kinds of event a run reports (ftsrt_run_next_event). */

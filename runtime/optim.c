@@ -876,7 +876,7 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int32_t param, const char 
 		return rt_error(err, FTSRT_EINVAL, "parameter %" PRId32 " has no state yet (state is "
 				"created by the first step)", param);
 	const size_t es = ssize(o);
-	if (o->master && strcmp(name, "master_param") == 0) {
+	if (o->master && strcmp(name, RT_MASTER_SLOT) == 0) {
 		if (data)
 			*data = o->master + t->off;
 		if (n)

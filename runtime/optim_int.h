@@ -159,6 +159,9 @@ struct rt_lowp {
  */
 void rt_lowp_step(const struct rt_lowp *l, const struct rt_kargs *a, size_t b, size_t e);
 
+/* ftsrt_optim_state's name of the master weights (FTSRT_PRECISION_MASTER). */
+#define RT_MASTER_SLOT "master_param"
+
 /*
  * torch's constructor checks of an optimizer of kind for the group
  * hyper-parameters h (optim_hparams.c): FTSRT_OK, or FTSRT_EINVAL with
