@@ -18,6 +18,11 @@
  * float32 master weights and state with the gradients widened to float,
  * then the parameters are rounded from the master (one rounding).  Every
  * elementwise optimizer works this way.
+ *
+ * Speed: the kernels and conversions are inlined into rt_lowp_step with
+ * the dtype a constant, and that entry is cloned for x86-64-v4, -v3 and the
+ * baseline like kern_fast.c's (fmaf is an instruction only in the first
+ * two).
  */
 #include "optim_int.h"
 
@@ -26,10 +31,17 @@
 #include <string.h>
 
 #define CHUNK 256                       /* elements converted at a time (stack buffers) */
+#define INL static inline __attribute__((always_inline))
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(FTSRT_NO_CLONES)
+#define TC __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TC
+#endif /* x86-64 gcc */
 
 /* --- conversions ------------------------------------------------------------ */
 
-static float bf16_to_f(uint16_t h)
+INL float bf16_to_f(uint16_t h)
 {
 	uint32_t u = (uint32_t)h << 16;
 	float x;
@@ -37,15 +49,16 @@ static float bf16_to_f(uint16_t h)
 	return x;
 }
 
-static uint16_t f_to_bf16(float x)
+/* round to nearest even, NaN kept quiet (rt_bf16_round's rule) */
+INL uint16_t f_to_bf16(float x)
 {
-	float r = rt_bf16_round(x);
 	uint32_t u;
-	memcpy(&u, &r, sizeof(u));
-	return (uint16_t)(u >> 16);
+	memcpy(&u, &x, sizeof(u));
+	uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, q = (u | 0x00400000u) >> 16;
+	return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? q : r);   /* a select: vectorises */
 }
 
-static float f16_to_f(uint16_t h)
+INL float f16_to_f(uint16_t h)
 {
 	uint32_t sign = (uint32_t)(h & 0x8000u) << 16, ex = (h >> 10) & 0x1fu, man = h & 0x3ffu, u;
 	if (ex == 0x1f) {
@@ -70,7 +83,7 @@ static float f16_to_f(uint16_t h)
 }
 
 /* float to binary16, round to nearest even; overflow gives Inf, NaN stays NaN. */
-static uint16_t f_to_f16(float x)
+INL uint16_t f_to_f16(float x)
 {
 	uint32_t u;
 	memcpy(&u, &x, sizeof(u));
@@ -95,77 +108,123 @@ static uint16_t f_to_f16(float x)
 	return (uint16_t)(sign | (r >> 13));
 }
 
-float rt_lowp_to_float(int dt, uint16_t h)
+INL float to_f(const int dt, uint16_t h)
 {
 	return dt == FTSRT_F16 ? f16_to_f(h) : bf16_to_f(h);
 }
 
-uint16_t rt_lowp_from_float(int dt, float x)
+INL uint16_t from_f(const int dt, float x)
 {
 	return dt == FTSRT_F16 ? f_to_f16(x) : f_to_bf16(x);
 }
 
+float rt_lowp_to_float(int dt, uint16_t h)
+{
+	return to_f(dt, h);
+}
+
+uint16_t rt_lowp_from_float(int dt, float x)
+{
+	return from_f(dt, x);
+}
+
 /* x rounded to the dtype (the value a torch op of that dtype stores). */
-static float rd(int dt, float x)
+INL float rd(const int dt, float x)
 {
-	return dt == FTSRT_F16 ? f16_to_f(f_to_f16(x)) : rt_bf16_round(x);
+	return dt == FTSRT_F16 ? f16_to_f(f_to_f16(x)) : bf16_to_f(f_to_bf16(x));
 }
 
-static void widen(int dt, float *dst, const uint16_t *src, size_t n)
+/* The loops below vectorise for bfloat16 (#pragma omp simd, whose bodies
+ * are selects and arithmetic); float16's conversions branch and stay scalar. */
+INL void widen(const int dt, float *restrict dst, const uint16_t *restrict src, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		dst[i] = rt_lowp_to_float(dt, src[i]);
+	if (dt == FTSRT_BF16) {
+#pragma omp simd
+		for (size_t i = 0; i < n; i++)
+			dst[i] = bf16_to_f(src[i]);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			dst[i] = f16_to_f(src[i]);
+	}
 }
 
-static void narrow(int dt, uint16_t *dst, const float *src, size_t n)
+INL void narrow(const int dt, uint16_t *restrict dst, const float *restrict src, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		dst[i] = rt_lowp_from_float(dt, src[i]);
+	if (dt == FTSRT_BF16) {
+#pragma omp simd
+		for (size_t i = 0; i < n; i++)
+			dst[i] = f_to_bf16(src[i]);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			dst[i] = f_to_f16(src[i]);
+	}
 }
 
 void rt_lowp_fill(int dt, void *a, size_t b, size_t e, double v)
 {
-	uint16_t h = rt_lowp_from_float(dt, (float)v), *x = a;
+	uint16_t h = from_f(dt, (float)v), *x = a;
 	for (size_t i = b; i < e; i++)
 		x[i] = h;
 }
 
 void rt_lowp_widen(int dt, float *dst, const void *src, size_t b, size_t e)
 {
-	widen(dt, dst + b, (const uint16_t *)src + b, e - b);
+	const uint16_t *h = src;
+	for (size_t i = b; i < e; i++)
+		dst[i] = to_f(dt, h[i]);
 }
 
 /* --- torch's arithmetic on bf16/fp16 tensors (kern_ref_tmpl.h, rounded) ---- */
 
 /* torch.lerp with a scalar weight, computed in float, rounded once. */
-static float lerp(int dt, float self, float end, float w)
+INL float lerp(const int dt, float self, float end, float w)
 {
 	return rd(dt, (w < 0.5f && w > -0.5f) ? fmaf(w, end - self, self)
 					      : fmaf(w - 1.0f, end - self, end));
 }
 
-/* SGD.  c: 0 lr, 1 weight_decay, 2 momentum, 3 1-dampening.  slot 0 momentum_buffer. */
-static void sgd(int dt, const struct rt_kargs *a, size_t n)
+/*
+ * SGD.  c: 0 lr, 1 weight_decay, 2 momentum, 3 1-dampening.  slot 0
+ * momentum_buffer.  The flags that change which arrays are touched are
+ * constant arguments (one branch-free loop per combination, as in
+ * kern_fast_tmpl.h).
+ */
+INL void sgd_loop(const int dt, float *restrict p, const float *restrict gr, float *restrict buf,
+		  const struct rt_kscal *k, size_t n, const int wd, const int mom, const int first,
+		  const int nest)
 {
-	float *p = a->p, *buf = a->s[0];
-	const float *gr = a->g;
-	const struct rt_kscal *k = a->k;
+	const float sg = (k->flags & RT_K_MAXIMIZE) ? -1.0f : 1.0f;
+	const float cwd = (float)k->c[1], cm = (float)k->c[2], cd = (float)k->c[3], nlr = (float)(-k->c[0]);
+#pragma omp simd
 	for (size_t i = 0; i < n; i++) {
-		float grad = (k->flags & RT_K_MAXIMIZE) ? -gr[i] : gr[i];
-		if (k->flags & RT_K_WD)
-			grad = rd(dt, fmaf((float)k->c[1], p[i], grad));
-		if (k->flags & RT_K_MOMENTUM) {
-			if (k->flags & RT_K_FIRST)
-				buf[i] = grad;
-			else                                    /* buf.mul_(momentum).add_(grad, alpha) */
-				buf[i] = rd(dt, fmaf((float)k->c[3], grad, rd(dt, buf[i] * (float)k->c[2])));
-			if (k->flags & RT_K_NESTEROV)
-				grad = rd(dt, fmaf((float)k->c[2], buf[i], grad));
-			else
-				grad = buf[i];
+		float grad = sg * gr[i];
+		if (wd)
+			grad = rd(dt, fmaf(cwd, p[i], grad));  /* grad.add(param, alpha=wd) */
+		if (mom) {
+			float bi = first ? grad : rd(dt, fmaf(cd, grad, rd(dt, buf[i] * cm)));
+			buf[i] = bi;                            /* buf.mul_(momentum).add_(grad, alpha) */
+			grad = nest ? rd(dt, fmaf(cm, bi, grad)) : bi;
 		}
-		p[i] = rd(dt, fmaf((float)(-k->c[0]), grad, p[i]));
+		p[i] = rd(dt, fmaf(nlr, grad, p[i]));          /* param.add_(grad, alpha=-lr) */
 	}
+}
+
+INL void sgd(const int dt, const struct rt_kargs *a, size_t n)
+{
+	unsigned f = a->k->flags;
+	int wd = !!(f & RT_K_WD), mom = !!(f & RT_K_MOMENTUM), first = !!(f & RT_K_FIRST),
+	    nest = !!(f & RT_K_NESTEROV);
+	float *p = a->p, *buf = a->s[0];
+	const float *g = a->g;
+#define SGD_CASE(W, M, FI, N)                                                          \
+	if (wd == W && mom == M && first == FI && nest == N) {                          \
+		sgd_loop(dt, p, g, buf, a->k, n, W, M, FI, N);                            \
+		return;                                                                 \
+	}
+	SGD_CASE(0, 0, 0, 0) SGD_CASE(1, 0, 0, 0)
+	SGD_CASE(0, 1, 0, 0) SGD_CASE(1, 1, 0, 0) SGD_CASE(0, 1, 1, 0) SGD_CASE(1, 1, 1, 0)
+	SGD_CASE(0, 1, 0, 1) SGD_CASE(1, 1, 0, 1) SGD_CASE(0, 1, 1, 1) SGD_CASE(1, 1, 1, 1)
+#undef SGD_CASE
 }
 
 /*
@@ -173,36 +232,58 @@ static void sgd(int dt, const struct rt_kargs *a, size_t n)
  * 3 beta2, 4 1-beta2, 5 bias_correction2_sqrt, 6 eps, 7 -step_size.
  * slots 0 exp_avg, 1 exp_avg_sq, 2 max_exp_avg_sq.
  */
-static void adam(int dt, const struct rt_kargs *a, size_t n)
+INL void adam_loop(const int dt, float *restrict p, const float *restrict gr, float *restrict m,
+		   float *restrict v, float *restrict vmax, const struct rt_kscal *k, size_t n,
+		   const int dec, const int l2, const int ams)
 {
-	float *p = a->p, *m = a->s[0], *v = a->s[1], *vmax = a->s[2];
-	const float *gr = a->g;
-	const struct rt_kscal *k = a->k;
+	const float sg = (k->flags & RT_K_MAXIMIZE) ? -1.0f : 1.0f;
+	const float cwd = (float)k->c[0], pdec = (float)k->c[1], w1 = (float)k->c[2], b2 = (float)k->c[3];
+	const float c2 = (float)k->c[4], bc2s = (float)k->c[5], eps = (float)k->c[6], nss = (float)k->c[7];
+	const int small = w1 < 0.5f && w1 > -0.5f;
+	const float w = small ? w1 : w1 - 1.0f;
+#pragma omp simd
 	for (size_t i = 0; i < n; i++) {
-		float grad = (k->flags & RT_K_MAXIMIZE) ? -gr[i] : gr[i];
-		if (k->flags & RT_K_DECOUPLED)
-			p[i] = rd(dt, p[i] * (float)k->c[1]);
-		else if (k->flags & RT_K_WD)
-			grad = rd(dt, fmaf((float)k->c[0], p[i], grad));
-		m[i] = lerp(dt, m[i], grad, (float)k->c[2]);
-		v[i] = rd(dt, v[i] * (float)k->c[3]);
-		v[i] = rd(dt, v[i] + (float)k->c[4] * grad * grad);
-		float s;
-		if (k->flags & RT_K_AMSGRAD) {
-			float x = vmax[i];
-			vmax[i] = (x != x || v[i] != v[i]) ? x + v[i] : (x > v[i] ? x : v[i]);
-			s = rd(dt, sqrtf(vmax[i]));
-		} else {
-			s = rd(dt, sqrtf(v[i]));
+		float grad = sg * gr[i], pi = p[i];
+		if (dec)
+			pi = rd(dt, pi * pdec);                 /* param.mul_(1 - lr*wd) */
+		if (l2)
+			grad = rd(dt, fmaf(cwd, pi, grad));
+		float mi = m[i];                                /* exp_avg.lerp_(grad, 1-beta1) */
+		mi = rd(dt, fmaf(w, grad - mi, small ? mi : grad));
+		float vi = rd(dt, v[i] * b2);                   /* exp_avg_sq.mul_(beta2) */
+		vi = rd(dt, vi + c2 * grad * grad);             /* .addcmul_(grad, grad, 1-beta2) */
+		m[i] = mi;
+		v[i] = vi;
+		float x = vi;
+		if (ams) {                                      /* torch.maximum: NaN propagates */
+			float y = vmax[i];
+			x = (y != y || vi != vi) ? y + vi : (y > vi ? y : vi);
+			vmax[i] = x;
 		}
-		float denom = rd(dt, s / (float)k->c[5]);
-		denom = rd(dt, denom + (float)k->c[6]);
-		p[i] = rd(dt, p[i] + (float)k->c[7] * m[i] / denom);
+		float denom = rd(dt, rd(dt, sqrtf(x)) / bc2s);
+		denom = rd(dt, denom + eps);
+		p[i] = rd(dt, pi + nss * mi / denom);          /* addcdiv_(exp_avg, denom, -step_size) */
 	}
 }
 
+INL void adam(const int dt, const struct rt_kargs *a, size_t n)
+{
+	unsigned f = a->k->flags;
+	int dec = !!(f & RT_K_DECOUPLED), l2 = !dec && (f & RT_K_WD), ams = !!(f & RT_K_AMSGRAD);
+	float *p = a->p, *m = a->s[0], *v = a->s[1], *vm = a->s[2];
+	const float *g = a->g;
+	if (ams)
+		adam_loop(dt, p, g, m, v, vm, a->k, n, dec, l2, 1);
+	else if (dec)
+		adam_loop(dt, p, g, m, v, vm, a->k, n, 1, 0, 0);
+	else if (l2)
+		adam_loop(dt, p, g, m, v, vm, a->k, n, 0, 1, 0);
+	else
+		adam_loop(dt, p, g, m, v, vm, a->k, n, 0, 0, 0);
+}
+
 /* Adagrad.  c: 0 weight_decay, 1 -clr, 2 eps.  slot 0 sum. */
-static void adagrad(int dt, const struct rt_kargs *a, size_t n)
+INL void adagrad(const int dt, const struct rt_kargs *a, size_t n)
 {
 	float *p = a->p, *sum = a->s[0];
 	const float *gr = a->g;
@@ -221,7 +302,7 @@ static void adagrad(int dt, const struct rt_kargs *a, size_t n)
  * RMSprop.  c: 0 weight_decay, 1 alpha, 2 1-alpha, 3 eps, 4 momentum,
  * 5 -lr.  slots 0 square_avg, 1 momentum_buffer, 2 grad_avg.
  */
-static void rmsprop(int dt, const struct rt_kargs *a, size_t n)
+INL void rmsprop(const int dt, const struct rt_kargs *a, size_t n)
 {
 	float *p = a->p, *sq = a->s[0], *buf = a->s[1], *ga = a->s[2];
 	const float *gr = a->g;
@@ -250,22 +331,31 @@ static void rmsprop(int dt, const struct rt_kargs *a, size_t n)
 	}
 }
 
-typedef void (*lowp_fn)(int dt, const struct rt_kargs *a, size_t n);
+/* The kinds with torch-semantics kernels here. */
+static bool has_kernel(int kind)
+{
+	return kind == FTSRT_OPTIM_SGD || kind == FTSRT_OPTIM_ADAM || kind == FTSRT_OPTIM_ADAMW ||
+	       kind == FTSRT_OPTIM_ADAGRAD || kind == FTSRT_OPTIM_RMSPROP;
+}
 
-static lowp_fn lowp_kernel(int kind)
+INL void kernel(const int dt, int kind, const struct rt_kargs *a, size_t n)
 {
 	switch (kind) {
 	case FTSRT_OPTIM_SGD:
-		return sgd;
+		sgd(dt, a, n);
+		break;
 	case FTSRT_OPTIM_ADAM:
 	case FTSRT_OPTIM_ADAMW:
-		return adam;
+		adam(dt, a, n);
+		break;
 	case FTSRT_OPTIM_ADAGRAD:
-		return adagrad;
+		adagrad(dt, a, n);
+		break;
 	case FTSRT_OPTIM_RMSPROP:
-		return rmsprop;
+		rmsprop(dt, a, n);
+		break;
 	default:
-		return NULL;
+		break;
 	}
 }
 
@@ -273,43 +363,50 @@ bool rt_lowp_supported(int kind, int precision)
 {
 	if (kind == FTSRT_OPTIM_ADAFACTOR || kind == FTSRT_OPTIM_MUON)
 		return false;
-	return precision == FTSRT_PRECISION_MASTER || lowp_kernel(kind) != NULL;
+	return precision == FTSRT_PRECISION_MASTER || has_kernel(kind);
 }
 
 /* --- the step ------------------------------------------------------------------ */
 
-void rt_lowp_step(const struct rt_lowp *l, const struct rt_kargs *a, size_t b, size_t e)
+INL void step(const int dt, const struct rt_lowp *l, const struct rt_kargs *a, size_t b, size_t e)
 {
 	float gbuf[CHUNK];
 	if (l->master) {
 		/* a->p: the float master arena; l->model: the bf16/fp16 parameters */
 		for (size_t c = b; c < e; c += CHUNK) {
 			size_t n = e - c < CHUNK ? e - c : CHUNK;
-			widen(l->dtype, gbuf, (const uint16_t *)a->g + c, n);
+			widen(dt, gbuf, (const uint16_t *)a->g + c, n);
 			struct rt_kargs w = {(float *)a->p + c, gbuf, {NULL, NULL, NULL, NULL}, a->k};
 			for (int s = 0; s < RT_MAX_SLOTS; s++)
 				w.s[s] = a->s[s] ? (float *)a->s[s] + c : NULL;
 			l->f32(&w, 0, n);
-			narrow(l->dtype, (uint16_t *)l->model + c, (float *)a->p + c, n);
+			narrow(dt, (uint16_t *)l->model + c, (float *)a->p + c, n);
 		}
 		return;
 	}
-	lowp_fn fn = lowp_kernel(l->kind);
 	float pbuf[CHUNK], sbuf[RT_MAX_SLOTS][CHUNK];
 	for (size_t c = b; c < e; c += CHUNK) {
 		size_t n = e - c < CHUNK ? e - c : CHUNK;
-		widen(l->dtype, gbuf, (const uint16_t *)a->g + c, n);
-		widen(l->dtype, pbuf, (const uint16_t *)a->p + c, n);
+		widen(dt, gbuf, (const uint16_t *)a->g + c, n);
+		widen(dt, pbuf, (const uint16_t *)a->p + c, n);
 		struct rt_kargs w = {pbuf, gbuf, {NULL, NULL, NULL, NULL}, a->k};
 		for (int s = 0; s < RT_MAX_SLOTS; s++)
 			if (a->s[s]) {
-				widen(l->dtype, sbuf[s], (const uint16_t *)a->s[s] + c, n);
+				widen(dt, sbuf[s], (const uint16_t *)a->s[s] + c, n);
 				w.s[s] = sbuf[s];
 			}
-		fn(l->dtype, &w, n);
-		narrow(l->dtype, (uint16_t *)a->p + c, pbuf, n);
+		kernel(dt, l->kind, &w, n);
+		narrow(dt, (uint16_t *)a->p + c, pbuf, n);
 		for (int s = 0; s < RT_MAX_SLOTS; s++)
 			if (a->s[s])
-				narrow(l->dtype, (uint16_t *)a->s[s] + c, sbuf[s], n);
+				narrow(dt, (uint16_t *)a->s[s] + c, sbuf[s], n);
 	}
+}
+
+TC void rt_lowp_step(const struct rt_lowp *l, const struct rt_kargs *a, size_t b, size_t e)
+{
+	if (l->dtype == FTSRT_F16)
+		step(FTSRT_F16, l, a, b, e);
+	else
+		step(FTSRT_BF16, l, a, b, e);
 }
