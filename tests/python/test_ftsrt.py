@@ -581,8 +581,9 @@ class TestFtsrt(unittest.TestCase):
         references), quickly every ftsrt._QUICK_CHECK_EVERY steps and fully
         every _FULL_CHECK_EVERY: a gradient or parameter replaced
         mid-training is refused at the next step, a .data replaced (or a
-        tensor replaced that other code still holds) within
-        _QUICK_CHECK_EVERY steps."""
+        parameter replaced that other code still holds) within
+        _QUICK_CHECK_EVERY steps, a gradient that other code still holds
+        within _FULL_CHECK_EVERY."""
         x, y = data(torch.float64)
 
         def train(model, rt, n):
@@ -624,8 +625,8 @@ class TestFtsrt(unittest.TestCase):
             rt.step()
         self.assertIn("replaced in the model", str(cm.exception))
         rt.close()
-        # no callback: .data replaced, or a parameter or gradient replaced that
-        # other code still holds; the quick check finds them
+        # no callback: .data replaced, or a parameter replaced that other code
+        # still holds (the quick check finds them), or a gradient (the full one)
         for how, msg in (("data", "bound storage"), ("param", "replaced in the model"),
                          ("grad", "gradient buffer")):
             model, rt = self._runtime()
@@ -639,7 +640,7 @@ class TestFtsrt(unittest.TestCase):
                 held_grad = held.grad
                 held.grad = torch.zeros_like(held)
             with self.assertRaises(ftsrt.FtsrtError) as cm:
-                train(model, rt, ftsrt._QUICK_CHECK_EVERY)
+                train(model, rt, ftsrt._FULL_CHECK_EVERY if how == "grad" else ftsrt._QUICK_CHECK_EVERY)
             self.assertIn(msg, str(cm.exception))
             rt.close()
         del held_grad
