@@ -58,6 +58,24 @@ INL uint16_t f_to_bf16(float x)
 	return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? q : r);   /* a select: vectorises */
 }
 
+#ifdef __FLT16_MAX__
+/* The compiler's _Float16 (IEEE binary16, conversions round to nearest
+ * even): F16C instructions in the x86-64-v3/-v4 clones, vectorised. */
+INL float f16_to_f(uint16_t h)
+{
+	_Float16 x;
+	memcpy(&x, &h, sizeof(x));
+	return (float)x;
+}
+
+INL uint16_t f_to_f16(float x)
+{
+	_Float16 y = (_Float16)x;
+	uint16_t h;
+	memcpy(&h, &y, sizeof(h));
+	return h;
+}
+#else /* no _Float16: by hand */
 INL float f16_to_f(uint16_t h)
 {
 	uint32_t sign = (uint32_t)(h & 0x8000u) << 16, ex = (h >> 10) & 0x1fu, man = h & 0x3ffu, u;
@@ -107,6 +125,7 @@ INL uint16_t f_to_f16(float x)
 	r += 0xfffu + ((r >> 13) & 1u);
 	return (uint16_t)(sign | (r >> 13));
 }
+#endif /* __FLT16_MAX__ */
 
 INL float to_f(const int dt, uint16_t h)
 {
@@ -134,30 +153,20 @@ INL float rd(const int dt, float x)
 	return dt == FTSRT_F16 ? f16_to_f(f_to_f16(x)) : bf16_to_f(f_to_bf16(x));
 }
 
-/* The loops below vectorise for bfloat16 (#pragma omp simd, whose bodies
- * are selects and arithmetic); float16's conversions branch and stay scalar. */
+/* The loops below vectorise (#pragma omp simd: selects and arithmetic, and
+ * for float16 the compiler's conversions). */
 INL void widen(const int dt, float *restrict dst, const uint16_t *restrict src, size_t n)
 {
-	if (dt == FTSRT_BF16) {
 #pragma omp simd
-		for (size_t i = 0; i < n; i++)
-			dst[i] = bf16_to_f(src[i]);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			dst[i] = f16_to_f(src[i]);
-	}
+	for (size_t i = 0; i < n; i++)
+		dst[i] = to_f(dt, src[i]);
 }
 
 INL void narrow(const int dt, uint16_t *restrict dst, const float *restrict src, size_t n)
 {
-	if (dt == FTSRT_BF16) {
 #pragma omp simd
-		for (size_t i = 0; i < n; i++)
-			dst[i] = f_to_bf16(src[i]);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			dst[i] = f_to_f16(src[i]);
-	}
+	for (size_t i = 0; i < n; i++)
+		dst[i] = from_f(dt, src[i]);
 }
 
 void rt_lowp_fill(int dt, void *a, size_t b, size_t e, double v)
