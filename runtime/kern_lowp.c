@@ -6,7 +6,10 @@
  * FTSRT_PRECISION_PARAM (torch.optim on bf16/fp16 parameters, state in
  * the same dtype).  torch's CPU kernels compute a tensor op on bf16/fp16
  * operands in float and round the op's result to the dtype once; a Python
- * float scalar stays a float.  The kernels below are kern_ref_tmpl.h's
+ * float scalar stays a float -- except add's: add(other, alpha=a) rounds a
+ * to the dtype, and so does add(scalar) its scalar (ATen's add kernel takes
+ * them as the tensor's scalar_t; torch 1.13 did so for every op's scalar).
+ * The kernels below are kern_ref_tmpl.h's
  * SGD, Adam/AdamW, Adagrad and RMSprop with every torch op's result
  * passed through rd() (round to nearest even, NaN kept): one rounding
  * where torch stores a tensor, none inside an op.  They run on float
@@ -203,7 +206,9 @@ INL void sgd_loop(const int dt, float *restrict p, const float *restrict gr, flo
 		  const int nest)
 {
 	const float sg = (k->flags & RT_K_MAXIMIZE) ? -1.0f : 1.0f;
-	const float cwd = (float)k->c[1], cm = (float)k->c[2], cd = (float)k->c[3], nlr = (float)(-k->c[0]);
+	const float cm = (float)k->c[2];
+	const float cwd = rd(dt, (float)k->c[1]), acm = rd(dt, cm);     /* add's alphas */
+	const float cd = rd(dt, (float)k->c[3]), nlr = rd(dt, (float)(-k->c[0]));
 #pragma omp simd
 	for (size_t i = 0; i < n; i++) {
 		float grad = sg * gr[i];
@@ -212,7 +217,7 @@ INL void sgd_loop(const int dt, float *restrict p, const float *restrict gr, flo
 		if (mom) {
 			float bi = first ? grad : rd(dt, fmaf(cd, grad, rd(dt, buf[i] * cm)));
 			buf[i] = bi;                            /* buf.mul_(momentum).add_(grad, alpha) */
-			grad = nest ? rd(dt, fmaf(cm, bi, grad)) : bi;
+			grad = nest ? rd(dt, fmaf(acm, bi, grad)) : bi;
 		}
 		p[i] = rd(dt, fmaf(nlr, grad, p[i]));          /* param.add_(grad, alpha=-lr) */
 	}
@@ -246,8 +251,9 @@ INL void adam_loop(const int dt, float *restrict p, const float *restrict gr, fl
 		   const int dec, const int l2, const int ams)
 {
 	const float sg = (k->flags & RT_K_MAXIMIZE) ? -1.0f : 1.0f;
-	const float cwd = (float)k->c[0], pdec = (float)k->c[1], w1 = (float)k->c[2], b2 = (float)k->c[3];
-	const float c2 = (float)k->c[4], bc2s = (float)k->c[5], eps = (float)k->c[6], nss = (float)k->c[7];
+	const float cwd = rd(dt, (float)k->c[0]), eps = rd(dt, (float)k->c[6]); /* add's scalars */
+	const float pdec = (float)k->c[1], w1 = (float)k->c[2], b2 = (float)k->c[3];
+	const float c2 = (float)k->c[4], bc2s = (float)k->c[5], nss = (float)k->c[7];
 	const int small = w1 < 0.5f && w1 > -0.5f;
 	const float w = small ? w1 : w1 - 1.0f;
 #pragma omp simd
@@ -297,12 +303,13 @@ INL void adagrad(const int dt, const struct rt_kargs *a, size_t n)
 	float *p = a->p, *sum = a->s[0];
 	const float *gr = a->g;
 	const struct rt_kscal *k = a->k;
+	const float cwd = rd(dt, (float)k->c[0]), eps = rd(dt, (float)k->c[2]);  /* add's scalars */
 	for (size_t i = 0; i < n; i++) {
 		float grad = (k->flags & RT_K_MAXIMIZE) ? -gr[i] : gr[i];
 		if (k->flags & RT_K_WD)
-			grad = rd(dt, fmaf((float)k->c[0], p[i], grad));
+			grad = rd(dt, fmaf(cwd, p[i], grad));
 		sum[i] = rd(dt, sum[i] + 1.0f * grad * grad);
-		float std = rd(dt, rd(dt, sqrtf(sum[i])) + (float)k->c[2]);
+		float std = rd(dt, rd(dt, sqrtf(sum[i])) + eps);
 		p[i] = rd(dt, p[i] + (float)k->c[1] * grad / std);
 	}
 }
@@ -316,10 +323,12 @@ INL void rmsprop(const int dt, const struct rt_kargs *a, size_t n)
 	float *p = a->p, *sq = a->s[0], *buf = a->s[1], *ga = a->s[2];
 	const float *gr = a->g;
 	const struct rt_kscal *k = a->k;
+	const float cwd = rd(dt, (float)k->c[0]), eps = rd(dt, (float)k->c[3]);  /* add's scalars */
+	const float nlr = rd(dt, (float)k->c[5]);
 	for (size_t i = 0; i < n; i++) {
 		float grad = (k->flags & RT_K_MAXIMIZE) ? -gr[i] : gr[i];
 		if (k->flags & RT_K_WD)
-			grad = rd(dt, fmaf((float)k->c[0], p[i], grad));
+			grad = rd(dt, fmaf(cwd, p[i], grad));
 		sq[i] = rd(dt, sq[i] * (float)k->c[1]);
 		sq[i] = rd(dt, sq[i] + (float)k->c[2] * grad * grad);
 		float avg;
@@ -329,11 +338,11 @@ INL void rmsprop(const int dt, const struct rt_kargs *a, size_t n)
 		} else {
 			avg = rd(dt, sqrtf(sq[i]));
 		}
-		avg = rd(dt, avg + (float)k->c[3]);
+		avg = rd(dt, avg + eps);
 		if (k->flags & RT_K_MOMENTUM) {
 			buf[i] = rd(dt, buf[i] * (float)k->c[4]);
 			buf[i] = rd(dt, buf[i] + 1.0f * grad / avg);
-			p[i] = rd(dt, fmaf((float)k->c[5], buf[i], p[i]));
+			p[i] = rd(dt, fmaf(nlr, buf[i], p[i]));         /* param.add_(buf, alpha=-lr) */
 		} else {
 			p[i] = rd(dt, p[i] + (float)k->c[5] * grad / avg);
 		}

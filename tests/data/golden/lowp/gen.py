@@ -26,7 +26,9 @@ SHAPES = [(4, 8), (16,), (3,)]
 STEPS = 20
 # Hyper-parameters are dyadic (exact in bfloat16 and float16): torch 1.13
 # rounds a Python scalar to the tensor's dtype before a bf16/fp16 op, torch
-# 2.x keeps it in float, and with these values both mean the same.
+# 2.x keeps it in float for mul, div, lerp, addcmul and addcdiv, and with
+# these values both mean the same.  sgd_alpha's are not: its only scalars
+# are add's alpha, which both versions round.
 CASES = [  # name, torch.optim class, keyword arguments (foreach=False added)
     ("sgd", "SGD", dict(lr=0.125, momentum=0.875, weight_decay=2 ** -6)),
     ("sgd_nesterov", "SGD", dict(lr=0.0625, momentum=0.875, nesterov=True)),
@@ -35,6 +37,8 @@ CASES = [  # name, torch.optim class, keyword arguments (foreach=False added)
     ("adam_amsgrad", "Adam", dict(lr=2 ** -7, betas=(0.875, 1 - 2 ** -7), amsgrad=True)),
     ("adagrad", "Adagrad", dict(lr=0.0625, weight_decay=2 ** -6)),
     ("rmsprop", "RMSprop", dict(lr=2 ** -7, alpha=1 - 2 ** -7, momentum=0.875, centered=True)),
+    # add(other, alpha=...) rounds alpha to the dtype in torch 1.13 and 2.x alike
+    ("sgd_alpha", "SGD", dict(lr=0.1, weight_decay=0.01)),
 ]
 DTYPES = {"bf16": torch.bfloat16, "f16": torch.float16}
 
