@@ -239,7 +239,8 @@ FTSRT_API int ftsrt_plan_dump(const ftsrt_plan *p, FILE *out, int32_t what, ftsr
  *
  * An ftsrt_optim updates the parameters of a training job in place.  The
  * caller owns two flat arenas of one dtype: the parameters and the
- * gradients.  Each parameter tensor is an element range of those arenas,
+ * gradients (bf16 and fp16 arenas hold the 16-bit patterns; see enum
+ * ftsrt_precision for where their state lives and which kinds take them).  Each parameter tensor is an element range of those arenas,
  * assigned in ftsrt_optim_add_param order (tensor i starts where tensor
  * i-1 ends).  The optimizer owns its state: one arena per per-element state
  * slot, laid out like the parameter arena, so slot s of elements [b, e) is
@@ -281,6 +282,22 @@ enum ftsrt_optim_kind {
 enum ftsrt_dtype {
 	FTSRT_F32 = 0,                  /* IEEE binary32 */
 	FTSRT_F64 = 1,                  /* IEEE binary64 */
+	FTSRT_BF16 = 2,                 /* bfloat16 (binary32's top 16 bits) */
+	FTSRT_F16 = 3,                  /* IEEE binary16 */
+};
+
+/*
+ * Where a bf16 or fp16 optimizer keeps its state (ftsrt_optim_options and
+ * ftsrt_run_options .precision; float32 and float64 have only the first).
+ * PARAM steps SGD, Adam, AdamW, Adagrad and RMSprop; MASTER every kind but
+ * Adafactor and Muon (its master weights are the parameters widened, on
+ * a tensor's first step).  Other kinds are refused (FTSRT_EINVAL).
+ */
+enum ftsrt_precision {
+	FTSRT_PRECISION_PARAM = 0,      /* torch.optim on bf16/fp16 parameters: state in the
+					 * parameter dtype, each tensor op's result rounded to it */
+	FTSRT_PRECISION_MASTER = 1,     /* mixed precision: float32 master weights and state,
+					 * the parameters their rounded copy after each step */
 };
 
 /* Which kernels ftsrt_optim_step runs. */
@@ -369,6 +386,7 @@ struct ftsrt_optim_options {
 	int32_t threads;                /* threads of the step's parallel region, 1..4096
 					 * (0: the default, 1) */
 	int32_t kernels;                /* enum ftsrt_kernels (FTSRT_KERNELS_FAST) */
+	int32_t precision;              /* enum ftsrt_precision (FTSRT_PRECISION_PARAM) */
 };
 
 /*
@@ -427,7 +445,8 @@ FTSRT_API int ftsrt_optim_step_range(ftsrt_optim *o, void *params, const void *g
 /*
  * State of parameter param: slot name (torch's name).  For a tensor slot,
  * *data gets a pointer to its first element (optimizer's dtype, borrowed,
- * valid until ftsrt_optim_free) and *n its element count; for a scalar slot
+ * valid until ftsrt_optim_free; float32 beside master weights, which the
+ * name "master_param" gives) and *n its element count; for a scalar slot
  * *value gets its value and *data NULL.  Any output may be NULL.  Returns
  * FTSRT_OK, or FTSRT_EINVAL when the slot does not exist (yet: state is
  * created by the first step, as in torch).
@@ -483,6 +502,8 @@ struct ftsrt_run_options {
 					 * runs); 0: the default, 1 */
 	ftsrt_alloc_fn alloc;           /* NULL: malloc/realloc/free */
 	void *alloc_ud;                 /* alloc's context */
+	int32_t precision;              /* enum ftsrt_precision (FTSRT_PRECISION_PARAM); the
+					 * master weights go into checkpoints and rebuilds */
 };
 
 /* Kinds of event a run reports (ftsrt_run_next_event). */

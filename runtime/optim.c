@@ -53,6 +53,7 @@ struct rt_tensor {
 struct ftsrt_optim {
 	int kind;                       /* enum ftsrt_optim_kind */
 	int dtype;                      /* enum ftsrt_dtype */
+	int precision;                  /* enum ftsrt_precision (bf16/fp16 only) */
 	int nthreads;                   /* threads of the parallel region */
 	int kernels;                    /* enum ftsrt_kernels */
 	struct ftsrt_optim_hparams *groups; /* parameter groups */
@@ -63,6 +64,8 @@ struct ftsrt_optim {
 	void *slot[RT_MAX_SLOTS];       /* per-element state arenas (NULL: unused), 64-byte aligned */
 	void *slot_raw[RT_MAX_SLOTS];   /* their allocations */
 	size_t slot_bytes;              /* bytes of each allocation */
+	float *master;                  /* PRECISION_MASTER: float32 master weights (numel) */
+	size_t master_bytes;
 	void *work;                     /* Adafactor's scratch (largest tensor), Muon's */
 	size_t work_bytes;
 	bool stepped;                   /* a step has run: layout frozen */
@@ -194,10 +197,24 @@ FTSRT_API int ftsrt_optim_kind_from_name(const char *name, int32_t *kind, ftsrt_
 /* o's message (rt_fail_buf), returning code */
 #define fail(o, code, ...) rt_fail_buf((o)->err, sizeof((o)->err), (code), __VA_ARGS__)
 
+/* Bytes of a parameter (and gradient) element. */
 static size_t esize(const ftsrt_optim *o)
 {
-	return o->dtype == FTSRT_F64 ? sizeof(double) : sizeof(float);
+	return o->dtype == FTSRT_F64 ? sizeof(double) : o->dtype == FTSRT_F32 ? sizeof(float) : 2;
 }
+
+static bool lowp(const ftsrt_optim *o)
+{
+	return o->dtype == FTSRT_BF16 || o->dtype == FTSRT_F16;
+}
+
+/* Bytes of a state element: float32 beside master weights, else esize. */
+static size_t ssize(const ftsrt_optim *o)
+{
+	return o->precision == FTSRT_PRECISION_MASTER ? sizeof(float) : esize(o);
+}
+
+static const char *const dtype_names[] = {"float32", "float64", "bfloat16", "float16"};
 
 static const struct ftsrt_optim_options default_options = {
 	.struct_size = sizeof(struct ftsrt_optim_options),
@@ -217,8 +234,20 @@ FTSRT_API int ftsrt_optim_new(ftsrt_optim **out, int32_t kind, int32_t dtype,
 		return rc;
 	if (kind < 0 || kind >= FTSRT_OPTIM_NKINDS)
 		return rt_error(err, FTSRT_EINVAL, "no optimizer kind %" PRId32, kind);
-	if (dtype != FTSRT_F32 && dtype != FTSRT_F64)
+	if (dtype < FTSRT_F32 || dtype > FTSRT_F16)
 		return rt_error(err, FTSRT_EINVAL, "no dtype %" PRId32, dtype);
+	if (op.precision != FTSRT_PRECISION_PARAM && op.precision != FTSRT_PRECISION_MASTER)
+		return rt_error(err, FTSRT_EINVAL, "no precision %" PRId32, op.precision);
+	if (op.precision == FTSRT_PRECISION_MASTER && dtype != FTSRT_BF16 && dtype != FTSRT_F16)
+		return rt_error(err, FTSRT_EINVAL, "master weights are for bfloat16 and float16 "
+				"parameters, not %s", dtype_names[dtype]);
+	if ((dtype == FTSRT_BF16 || dtype == FTSRT_F16) && !rt_lowp_supported(kind, op.precision))
+		return rt_error(err, FTSRT_EINVAL, "%s does not step %s parameters%s", kind_names[kind],
+				dtype_names[dtype],
+				op.precision == FTSRT_PRECISION_MASTER ||
+						kind == FTSRT_OPTIM_ADAFACTOR || kind == FTSRT_OPTIM_MUON
+					? ""
+					: " with state in their dtype (use fp32 master weights)");
 	if (op.threads == 0)            /* zero: the default (FTSRT_INIT'd options) */
 		op.threads = default_options.threads;
 	if (op.threads < 1 || op.threads > 4096)
@@ -234,6 +263,7 @@ FTSRT_API int ftsrt_optim_new(ftsrt_optim **out, int32_t kind, int32_t dtype,
 	o->ud = op.alloc_ud;
 	o->kind = kind;
 	o->dtype = dtype;
+	o->precision = op.precision;
 	o->nthreads = op.threads;
 	o->kernels = op.kernels;
 	*out = o;
@@ -251,6 +281,7 @@ FTSRT_API void ftsrt_optim_free(ftsrt_optim *o)
 	for (int s = 0; s < RT_MAX_SLOTS; s++)
 		ofree(o, o->slot_raw[s], o->slot_bytes);
 	ofree(o, o->work, o->work_bytes);
+	ofree(o, o->master, o->master_bytes);
 	ofree(o, o->t, (size_t)o->capt * sizeof(*o->t));
 	ofree(o, o->groups, (size_t)o->capgroups * sizeof(*o->groups));
 	o->alloc(o->ud, o, sizeof(*o), 0);
@@ -403,7 +434,7 @@ static bool slot_live(const ftsrt_optim *o, const struct rt_tensor *t, int s)
 /* Allocate the per-element arenas the groups need (first step). */
 static int alloc_state(ftsrt_optim *o)
 {
-	size_t bytes = (o->numel * esize(o) + 63) / 64 * 64;
+	size_t bytes = (o->numel * ssize(o) + 63) / 64 * 64;
 	if (bytes == 0)
 		bytes = 64;
 	int n = nslots(o->kind);
@@ -421,6 +452,12 @@ static int alloc_state(ftsrt_optim *o)
 		if (!o->slot_raw[a])
 			return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
 		o->slot[a] = (void *)(((uintptr_t)o->slot_raw[a] + 63) & ~(uintptr_t)63);
+	}
+	if (o->precision == FTSRT_PRECISION_MASTER) {
+		o->master_bytes = (o->numel ? o->numel : 1) * sizeof(float);
+		o->master = ocalloc(o, o->master_bytes);
+		if (!o->master)
+			return fail(o, FTSRT_ENOMEM, "out of memory for the master weights");
 	}
 	if (o->kind == FTSRT_OPTIM_ADAFACTOR) {
 		size_t maxn = 1;
@@ -653,6 +690,8 @@ static void init_state(const ftsrt_optim *o, const struct rt_tensor *t, size_t b
 			double *x = o->slot[s];
 			for (size_t i = b; i < e; i++)
 				x[i] = v;
+		} else if (lowp(o) && o->precision == FTSRT_PRECISION_PARAM) {
+			rt_lowp_fill(o->dtype, o->slot[s], b, e, v);
 		} else {
 			float *x = o->slot[s], fv = (float)v;
 			for (size_t i = b; i < e; i++)
@@ -667,7 +706,9 @@ static void run_elementwise(ftsrt_optim *o, void *params, const void *grads, siz
 {
 	const rt_kern_fn fn = (o->kernels == FTSRT_KERNELS_REF ? rt_kern_ref : rt_kern_fast)
 				      [o->kind][o->dtype == FTSRT_F64];
-	const size_t align = 64 / esize(o);
+	const bool lp = lowp(o), master = o->precision == FTSRT_PRECISION_MASTER;
+	const struct rt_lowp l = {o->kind, o->dtype, master, fn, params};
+	const size_t align = 64 / (lp ? 2 : esize(o));   /* chunk edges: 64-byte multiples */
 	const int nthr_req = o->nthreads;
 	(void)nthr_req;
 #pragma omp parallel num_threads(nthr_req)
@@ -696,12 +737,19 @@ static void run_elementwise(ftsrt_optim *o, void *params, const void *grads, siz
 			size_t te = t->off + t->numel < ce ? t->off + t->numel : ce;
 			if (tb >= te)
 				continue;
-			if (!t->has_state)
+			if (!t->has_state) {
 				init_state(o, t, tb, te);
-			struct rt_kargs a = {params, grads, {NULL, NULL, NULL, NULL}, &t->k};
+				if (master)             /* the master starts as the parameters */
+					rt_lowp_widen(o->dtype, o->master, params, tb, te);
+			}
+			struct rt_kargs a = {master ? (void *)o->master : params, grads,
+					     {NULL, NULL, NULL, NULL}, &t->k};
 			for (int s = 0; s < RT_MAX_SLOTS; s++)
 				a.s[s] = slot_live(o, t, s) ? o->slot[s] : NULL;
-			fn(&a, tb, te);
+			if (lp)
+				rt_lowp_step(&l, &a, tb, te);
+			else
+				fn(&a, tb, te);
 		}
 	}
 }
@@ -827,7 +875,14 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int32_t param, const char 
 	if (!t->has_state)
 		return rt_error(err, FTSRT_EINVAL, "parameter %" PRId32 " has no state yet (state is "
 				"created by the first step)", param);
-	const size_t es = esize(o);
+	const size_t es = ssize(o);
+	if (o->master && strcmp(name, RT_MASTER_SLOT) == 0) {
+		if (data)
+			*data = o->master + t->off;
+		if (n)
+			*n = t->numel;
+		return FTSRT_OK;
+	}
 	for (int i = 0; i < nslots(o->kind); i++) {
 		const struct slot_desc *d = &slots[o->kind][i];
 		if (strcmp(d->name, name) != 0)

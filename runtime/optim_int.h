@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ftsrt.h"
 
@@ -129,6 +130,37 @@ int rt_muon_step(int dt, int fast, void *p, const void *g, const struct rt_muon 
 
 /* Round a float to the nearest bfloat16 (ties to even), NaN kept. */
 float rt_bf16_round(float x);
+
+/*
+ * bf16 and fp16 parameters (kern_lowp.c).  dt is FTSRT_BF16 or FTSRT_F16;
+ * the arenas of that dtype hold uint16_t bit patterns.
+ */
+float rt_lowp_to_float(int dt, uint16_t h);
+uint16_t rt_lowp_from_float(int dt, float x);  /* round to nearest even, NaN kept */
+/* x[b..e) = v rounded to dt; dst[b..e) = src[b..e) widened to float. */
+void rt_lowp_fill(int dt, void *x, size_t b, size_t e, double v);
+void rt_lowp_widen(int dt, float *dst, const void *src, size_t b, size_t e);
+/* Whether kind steps bf16/fp16 parameters in precision (enum ftsrt_precision). */
+bool rt_lowp_supported(int kind, int precision);
+
+/* How rt_lowp_step runs one optimizer's elementwise kernel. */
+struct rt_lowp {
+	int kind;                       /* enum ftsrt_optim_kind */
+	int dtype;                      /* FTSRT_BF16 or FTSRT_F16 */
+	int master;                     /* bool: FTSRT_PRECISION_MASTER */
+	rt_kern_fn f32;                 /* master: the float32 kernel */
+	void *model;                    /* master: the dt parameter arena (the rounded copy) */
+};
+
+/*
+ * Step elements [b, e) of one tensor.  PARAM: a's arenas are all of dtype
+ * dt.  MASTER: a->p and a->s[] are float32 (master weights, state), a->g
+ * is of dtype dt, and l->model[b..e) receives the rounded master.
+ */
+void rt_lowp_step(const struct rt_lowp *l, const struct rt_kargs *a, size_t b, size_t e);
+
+/* ftsrt_optim_state's name of the master weights (FTSRT_PRECISION_MASTER). */
+#define RT_MASTER_SLOT "master_param"
 
 /*
  * torch's constructor checks of an optimizer of kind for the group

@@ -375,8 +375,13 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 	rc = check_plan(p, e, sizeof(e));
 	if (rc)
 		return rt_report(err, rc, e);
-	if (o.dtype != FTSRT_F32 && o.dtype != FTSRT_F64)
+	if (o.dtype < FTSRT_F32 || o.dtype > FTSRT_F16)
 		return rt_error(err, FTSRT_EINVAL, "run options: no dtype %" PRId32, o.dtype);
+	if (o.precision != FTSRT_PRECISION_PARAM && o.precision != FTSRT_PRECISION_MASTER)
+		return rt_error(err, FTSRT_EINVAL, "run options: no precision %" PRId32, o.precision);
+	if (o.precision == FTSRT_PRECISION_MASTER && o.dtype != FTSRT_BF16 && o.dtype != FTSRT_F16)
+		return rt_error(err, FTSRT_EINVAL, "run options: precision %" PRId32 " (master weights) "
+				"is for bfloat16 and float16 arenas", o.precision);
 	if (o.threads < 1 || o.threads > 4096)
 		return rt_error(err, FTSRT_EINVAL, "run options: threads %" PRId32 " outside 1..4096",
 				o.threads);
@@ -400,7 +405,8 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 	r->ud = o.alloc_ud;
 	sem_groups_init(&r->sg, alloc, o.alloc_ud);
 	r->opt = o;
-	r->es = o.dtype == FTSRT_F64 ? sizeof(double) : sizeof(float);
+	r->es = o.dtype == FTSRT_F64 ? sizeof(double) : o.dtype == FTSRT_F32 ? sizeof(float) : 2;
+	r->ses = o.precision == FTSRT_PRECISION_MASTER ? sizeof(float) : r->es;
 	r->max_depth = (int)p->max_depth;
 	r->best_depth = -1;
 	r->best_epoch = -1;

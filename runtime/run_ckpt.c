@@ -51,7 +51,7 @@ static void hp_get(struct rt_rbuf *b, struct ftsrt_optim_hparams *h)
 /*
  * CHECKPOINT BODY (after the ckpt.h header; version 1, minor 1)
  *   str the plan's source (its first schedule file, or "a stripped plan"),
- *   u32 dtype, u32 nparams, i64 arena numel, i64 position, i64 epoch,
+ *   u32 dtype (+ 256 * precision), u32 nparams, i64 arena numel, i64 position, i64 epoch,
  *   i64 batch, i64 global_step, i64 depth, f64 metric (the latest
  *   validation metric; NaN in a mid-run save before the first),
  *   f64 es_best, i64 wait, u32 phase_complete, u32 final_phase, u32 stop,
@@ -64,8 +64,16 @@ static void hp_get(struct rt_rbuf *b, struct ftsrt_optim_hparams *h)
  *   parameters: i64 bytes, the arena (untied parameters in manifest order),
  *   optimizer state: u32 n, then per parameter i32 index, f64 step,
  *           f64 mu_product, f64 eta, f64 mu, u32 nslots, per slot str name,
- *           i64 elements, elements * dtype size bytes.
+ *           i64 elements, elements * state dtype size bytes (the dtype's,
+ *           float32 beside master weights, which follow the slots as
+ *           "master_param").
  */
+/* The dtype word: the arenas' dtype and, above it, the state's precision. */
+static uint32_t ckpt_dtype(const ftsrt_run *r)
+{
+	return (uint32_t)r->opt.dtype | (uint32_t)r->opt.precision << 8;
+}
+
 static void layout_tag(int kind, char *buf, size_t n)
 {
 	const char *name;
@@ -80,7 +88,7 @@ static int ckpt_build(ftsrt_run *r, int position, double metric, struct rt_wbuf 
 	if (rt_wbuf_init(b, r->alloc, r->ud))
 		return rt_run_fail(r, FTSRT_ENOMEM, "out of memory");
 	rt_wbuf_str(b, r->plan_src);
-	rt_wbuf_u32(b, (uint32_t)r->opt.dtype);
+	rt_wbuf_u32(b, ckpt_dtype(r));
 	rt_wbuf_u32(b, (uint32_t)r->np);
 	rt_wbuf_i64(b, (int64_t)r->numel);
 	rt_wbuf_i64(b, position);
@@ -154,12 +162,15 @@ static int ckpt_build(ftsrt_run *r, int position, double metric, struct rt_wbuf 
 		const char *name;
 		int32_t shape;
 		uint32_t ns = 0;
+		void *m = NULL;
+		size_t nm = 0;
 		for (int s = 0; ftsrt_optim_kind_slot(r->opt_kind, s, &name, &shape, NULL) == 0; s++) {
 			void *d;
 			if (shape && !ftsrt_optim_state(r->o, p->oidx, name, &d, NULL, NULL, NULL) && d)
 				ns++;
 		}
-		rt_wbuf_u32(b, ns);
+		bool master = !ftsrt_optim_state(r->o, p->oidx, RT_MASTER_SLOT, &m, &nm, NULL, NULL);
+		rt_wbuf_u32(b, ns + master);
 		for (int s = 0; ftsrt_optim_kind_slot(r->opt_kind, s, &name, &shape, NULL) == 0; s++) {
 			void *d = NULL;
 			size_t n = 0;
@@ -167,7 +178,12 @@ static int ckpt_build(ftsrt_run *r, int position, double metric, struct rt_wbuf 
 				continue;
 			rt_wbuf_str(b, name);
 			rt_wbuf_i64(b, (int64_t)n);
-			rt_wbuf_put(b, d, n * r->es);
+			rt_wbuf_put(b, d, n * r->ses);
+		}
+		if (master) {
+			rt_wbuf_str(b, RT_MASTER_SLOT);
+			rt_wbuf_i64(b, (int64_t)nm);
+			rt_wbuf_put(b, m, nm * r->ses);
 		}
 	}
 	if (rt_ckpt_seal(b, r->plan->manifest_hash, r->plan_id)) {
@@ -205,7 +221,7 @@ int rt_run_ckpt_parse(ftsrt_run *r, struct rt_ckview *v)
 				   (unsigned long long)r->plan_id, r->plan_src);
 	uint32_t dt = rt_rbuf_u32(&b), np = rt_rbuf_u32(&b);
 	int64_t numel = rt_rbuf_i64(&b);
-	if (dt != (uint32_t)r->opt.dtype || np != (uint32_t)r->np || numel != (int64_t)r->numel)
+	if (dt != ckpt_dtype(r) || np != (uint32_t)r->np || numel != (int64_t)r->numel)
 		return rt_run_fail(r, FTSRT_EFORMAT, "checkpoint of another dtype or parameter layout");
 	v->position = rt_rbuf_i64(&b);
 	v->epoch = rt_rbuf_i64(&b);
@@ -283,7 +299,7 @@ int rt_run_ckpt_parse(ftsrt_run *r, struct rt_ckview *v)
 			if (n < 0 || (uint64_t)n > (uint64_t)r->numel)
 				b.bad = true;
 			else
-				rt_rbuf_get(&b, (size_t)n * r->es);
+				rt_rbuf_get(&b, (size_t)n * r->ses);
 		}
 	}
 	if (b.bad || b.pos != b.len) {
@@ -372,7 +388,7 @@ int rt_run_import_state(ftsrt_run *r, ftsrt_optim *o, int oidx, const uint8_t *r
 		char name[64];
 		rt_rbuf_str(&b, name, sizeof(name));
 		uint64_t n = (uint64_t)rt_rbuf_i64(&b);
-		const void *d = n <= SIZE_MAX / r->es ? rt_rbuf_get(&b, (size_t)n * r->es) : NULL;
+		const void *d = n <= SIZE_MAX / r->ses ? rt_rbuf_get(&b, (size_t)n * r->ses) : NULL;
 		if (!d)
 			break;
 		rc = rt_run_slot_copy_in(r, o, oidx, name, d, (size_t)n);

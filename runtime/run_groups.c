@@ -333,7 +333,7 @@ int rt_run_slot_copy_in(ftsrt_run *r, ftsrt_optim *o, int oidx, const char *name
 	if (dn != n)
 		return rt_run_fail(r, FTSRT_EFORMAT, "optimizer state '%s' has %zu elements, expected %zu",
 				   name, n, dn);
-	memcpy(dst, src, n * r->es);
+	memcpy(dst, src, n * r->ses);
 	return FTSRT_OK;
 }
 
@@ -348,6 +348,7 @@ int rt_run_rebuild(ftsrt_run *r)
 		.alloc_ud = r->ud,
 		.threads = r->opt.threads,
 		.kernels = r->opt.kernels,
+		.precision = r->opt.precision,
 	};
 	int rc = ftsrt_optim_new(&o, r->opt_kind, r->opt.dtype, &oo, &oe);
 	if (rc)
@@ -401,6 +402,10 @@ int rt_run_rebuild(ftsrt_run *r)
 					continue;
 				rc = rt_run_slot_copy_in(r, o, p->oidx, name, d, n);
 			}
+			void *m = NULL;         /* the master weights, beside FTSRT_PRECISION_MASTER */
+			size_t n = 0;
+			if (!rc && !ftsrt_optim_state(r->o, p->oidx, RT_MASTER_SLOT, &m, &n, NULL, NULL))
+				rc = rt_run_slot_copy_in(r, o, p->oidx, RT_MASTER_SLOT, m, n);
 		}
 	}
 	if (rc) {

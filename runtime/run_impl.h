@@ -66,6 +66,8 @@ struct ftsrt_run {
 	int ck_lock;                    /* the checkpoint directory's lock (fd), or -1 */
 	char err[768];                  /* last error */
 	size_t es;                      /* element size of the dtype */
+	size_t ses;                     /* element size of the optimizer state (float32 beside
+					 * master weights, else es) */
 	/* manifest */
 	struct rt_run_param *p;         /* plan->nparams entries */
 	int np;                         /* parameters */

@@ -1851,7 +1851,8 @@ START_TEST(run_new_bad_options)
 	tp_init(&t);
 	static const char *const want[] = {
 		"threads -1", "threads 5000", "scale 2", "scale -1e-300", "scale nan", "scale -0.5",
-		"save_last needs a ckpt_dir", "dtype 7", "dtype -1", "kernels 9",
+		"save_last needs a ckpt_dir", "dtype 7", "dtype -1", "kernels 9", "precision 1",
+		"precision 5",
 	};
 	for (int c = 0; c < (int)(sizeof(want) / sizeof(want[0])); c++) {
 		struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
@@ -1867,6 +1868,8 @@ START_TEST(run_new_bad_options)
 		case 7: o.dtype = 7; break;
 		case 8: o.dtype = -1; break;
 		case 9: o.kernels = 9; break;
+		case 10: o.precision = FTSRT_PRECISION_MASTER; break;   /* of float32 arenas */
+		case 11: o.dtype = FTSRT_BF16; o.precision = 5; break;
 		}
 		ftsrt_run *r = (ftsrt_run *)&t;         /* any non-NULL value: it must be reset */
 		ftsrt_error err;
@@ -1908,6 +1911,15 @@ START_TEST(run_new_bad_options)
 	ftsrt_error err = {0};
 	ck_assert_msg(rt_run_new(&r, &t.p, &o, &err) == 0, "%s", err.message);
 	ck_assert_uint_eq(ftsrt_run_arena_numel(r), 3 * (16 * 16 + 16) + 16 + 1);
+	for (int pr = 0; pr < 2; pr++) {        /* bfloat16 arenas, both precisions */
+		struct ftsrt_run_options lo = o;
+		lo.dtype = FTSRT_BF16;
+		lo.precision = pr;
+		ftsrt_run *lr = NULL;
+		ck_assert_msg(rt_run_new(&lr, &t.p, &lo, &err) == 0, "%s", err.message);
+		ck_assert_uint_eq(ftsrt_run_arena_numel(lr), ftsrt_run_arena_numel(r));
+		ftsrt_run_free(lr);
+	}
 	ftsrt_run_free(r);
 	/* the public constructor's own checks */
 	ck_assert_int_eq(ftsrt_run_new(&r, NULL, &o, &err), FTSRT_EINVAL);

@@ -1,0 +1,430 @@
+/*
+ * kern_lowp.c - bfloat16 and float16 parameters (enum ftsrt_precision):
+ * the conversions, torch.optim's arithmetic on bf16/fp16 tensors, and the
+ * fp32-master-weights wrapper around the float32 kernels.
+ *
+ * FTSRT_PRECISION_PARAM (torch.optim on bf16/fp16 parameters, state in
+ * the same dtype).  torch's CPU kernels compute a tensor op on bf16/fp16
+ * operands in float and round the op's result to the dtype once; a Python
+ * float scalar stays a float -- except add's: add(other, alpha=a) rounds a
+ * to the dtype, and so does add(scalar) its scalar (ATen's add kernel takes
+ * them as the tensor's scalar_t; torch 1.13 did so for every op's scalar).
+ * The kernels below are kern_ref_tmpl.h's
+ * SGD, Adam/AdamW, Adagrad and RMSprop with every torch op's result
+ * passed through rd() (round to nearest even, NaN kept): one rounding
+ * where torch stores a tensor, none inside an op.  They run on float
+ * copies of a chunk (widening is exact; so is narrowing what rd() made).
+ * The other elementwise optimizers are refused in this precision
+ * (rt_lowp_supported): no golden checks them yet.
+ *
+ * FTSRT_PRECISION_MASTER (mixed precision): the float32 kernels step the
+ * float32 master weights and state with the gradients widened to float,
+ * then the parameters are rounded from the master (one rounding).  Every
+ * elementwise optimizer works this way.
+ *
+ * Speed: the kernels and conversions are inlined into rt_lowp_step with
+ * the dtype a constant, and that entry is cloned for x86-64-v4, -v3 and the
+ * baseline like kern_fast.c's (fmaf is an instruction only in the first
+ * two).
+ */
+#include "optim_int.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define CHUNK 256                       /* elements converted at a time (stack buffers) */
+#define INL static inline __attribute__((always_inline))
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(FTSRT_NO_CLONES)
+#define TC __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TC
+#endif /* x86-64 gcc */
+
+/* --- conversions ------------------------------------------------------------ */
+
+INL float bf16_to_f(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float x;
+	memcpy(&x, &u, sizeof(x));
+	return x;
+}
+
+/* round to nearest even, NaN kept quiet (rt_bf16_round's rule) */
+INL uint16_t f_to_bf16(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, sizeof(u));
+	uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, q = (u | 0x00400000u) >> 16;
+	return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? q : r);   /* a select: vectorises */
+}
+
+#ifdef __FLT16_MAX__
+/* The compiler's _Float16 (IEEE binary16, conversions round to nearest
+ * even): F16C instructions in the x86-64-v3/-v4 clones, vectorised. */
+INL float f16_to_f(uint16_t h)
+{
+	_Float16 x;
+	memcpy(&x, &h, sizeof(x));
+	return (float)x;
+}
+
+INL uint16_t f_to_f16(float x)
+{
+	_Float16 y = (_Float16)x;
+	uint16_t h;
+	memcpy(&h, &y, sizeof(h));
+	return h;
+}
+#else /* no _Float16: by hand */
+INL float f16_to_f(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000u) << 16, ex = (h >> 10) & 0x1fu, man = h & 0x3ffu, u;
+	if (ex == 0x1f) {
+		u = sign | 0x7f800000u | (man << 13);           /* Inf, NaN (payload kept) */
+	} else if (ex == 0) {
+		if (man == 0) {
+			u = sign;
+		} else {                                        /* subnormal: normalise */
+			int e = -1;
+			do {
+				man <<= 1;
+				e++;
+			} while (!(man & 0x400u));
+			u = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ffu) << 13);
+		}
+	} else {
+		u = sign | ((ex + 127 - 15) << 23) | (man << 13);
+	}
+	float x;
+	memcpy(&x, &u, sizeof(x));
+	return x;
+}
+
+/* float to binary16, round to nearest even; overflow gives Inf, NaN stays NaN. */
+INL uint16_t f_to_f16(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, sizeof(u));
+	uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+	uint32_t a = u & 0x7fffffffu;
+	if (a > 0x7f800000u)
+		return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x1ffu));
+	if (a >= 0x477ff000u)                                   /* rounds to >= 65520: Inf */
+		return (uint16_t)(sign | 0x7c00u);
+	if (a < 0x38800000u) {                                  /* below 2^-14: subnormal or 0 */
+		if (a < 0x33000000u)                            /* below 2^-25: rounds to 0 */
+			return sign;
+		uint32_t man = (a & 0x7fffffu) | 0x800000u;
+		int shift = 126 - (int)(a >> 23);               /* 14..24 */
+		uint32_t q = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
+		if (rem > half || (rem == half && (q & 1u)))
+			q++;
+		return (uint16_t)(sign | q);
+	}
+	uint32_t r = a - 0x38000000u;                           /* rebias 127 -> 15 */
+	r += 0xfffu + ((r >> 13) & 1u);
+	return (uint16_t)(sign | (r >> 13));
+}
+#endif /* __FLT16_MAX__ */
+
+INL float to_f(const int dt, uint16_t h)
+{
+	return dt == FTSRT_F16 ? f16_to_f(h) : bf16_to_f(h);
+}
+
+INL uint16_t from_f(const int dt, float x)
+{
+	return dt == FTSRT_F16 ? f_to_f16(x) : f_to_bf16(x);
+}
+
+float rt_lowp_to_float(int dt, uint16_t h)
+{
+	return to_f(dt, h);
+}
+
+uint16_t rt_lowp_from_float(int dt, float x)
+{
+	return from_f(dt, x);
+}
+
+/* x rounded to the dtype (the value a torch op of that dtype stores). */
+INL float rd(const int dt, float x)
+{
+	return dt == FTSRT_F16 ? f16_to_f(f_to_f16(x)) : bf16_to_f(f_to_bf16(x));
+}
+
+/* The loops below vectorise (#pragma omp simd: selects and arithmetic, and
+ * for float16 the compiler's conversions). */
+INL void widen(const int dt, float *restrict dst, const uint16_t *restrict src, size_t n)
+{
+#pragma omp simd
+	for (size_t i = 0; i < n; i++)
+		dst[i] = to_f(dt, src[i]);
+}
+
+INL void narrow(const int dt, uint16_t *restrict dst, const float *restrict src, size_t n)
+{
+#pragma omp simd
+	for (size_t i = 0; i < n; i++)
+		dst[i] = from_f(dt, src[i]);
+}
+
+void rt_lowp_fill(int dt, void *a, size_t b, size_t e, double v)
+{
+	uint16_t h = from_f(dt, (float)v), *x = a;
+	for (size_t i = b; i < e; i++)
+		x[i] = h;
+}
+
+void rt_lowp_widen(int dt, float *dst, const void *src, size_t b, size_t e)
+{
+	const uint16_t *h = src;
+	for (size_t i = b; i < e; i++)
+		dst[i] = to_f(dt, h[i]);
+}
+
+/* --- torch's arithmetic on bf16/fp16 tensors (kern_ref_tmpl.h, rounded) ---- */
+
+/* torch.lerp with a scalar weight, computed in float, rounded once. */
+INL float lerp(const int dt, float self, float end, float w)
+{
+	return rd(dt, (w < 0.5f && w > -0.5f) ? fmaf(w, end - self, self)
+					      : fmaf(w - 1.0f, end - self, end));
+}
+
+/*
+ * SGD.  c: 0 lr, 1 weight_decay, 2 momentum, 3 1-dampening.  slot 0
+ * momentum_buffer.  The flags that change which arrays are touched are
+ * constant arguments (one branch-free loop per combination, as in
+ * kern_fast_tmpl.h).
+ */
+INL void sgd_loop(const int dt, float *restrict p, const float *restrict gr, float *restrict buf,
+		  const struct rt_kscal *k, size_t n, const int wd, const int mom, const int first,
+		  const int nest)
+{
+	const float sg = (k->flags & RT_K_MAXIMIZE) ? -1.0f : 1.0f;
+	const float cm = (float)k->c[2];
+	const float cwd = rd(dt, (float)k->c[1]), acm = rd(dt, cm);     /* add's alphas */
+	const float cd = rd(dt, (float)k->c[3]), nlr = rd(dt, (float)(-k->c[0]));
+#pragma omp simd
+	for (size_t i = 0; i < n; i++) {
+		float grad = sg * gr[i];
+		if (wd)
+			grad = rd(dt, fmaf(cwd, p[i], grad));  /* grad.add(param, alpha=wd) */
+		if (mom) {
+			float bi = first ? grad : rd(dt, fmaf(cd, grad, rd(dt, buf[i] * cm)));
+			buf[i] = bi;                            /* buf.mul_(momentum).add_(grad, alpha) */
+			grad = nest ? rd(dt, fmaf(acm, bi, grad)) : bi;
+		}
+		p[i] = rd(dt, fmaf(nlr, grad, p[i]));          /* param.add_(grad, alpha=-lr) */
+	}
+}
+
+INL void sgd(const int dt, const struct rt_kargs *a, size_t n)
+{
+	unsigned f = a->k->flags;
+	int wd = !!(f & RT_K_WD), mom = !!(f & RT_K_MOMENTUM), first = !!(f & RT_K_FIRST),
+	    nest = !!(f & RT_K_NESTEROV);
+	float *p = a->p, *buf = a->s[0];
+	const float *g = a->g;
+#define SGD_CASE(W, M, FI, N)                                                          \
+	if (wd == W && mom == M && first == FI && nest == N) {                          \
+		sgd_loop(dt, p, g, buf, a->k, n, W, M, FI, N);                            \
+		return;                                                                 \
+	}
+	SGD_CASE(0, 0, 0, 0) SGD_CASE(1, 0, 0, 0)
+	SGD_CASE(0, 1, 0, 0) SGD_CASE(1, 1, 0, 0) SGD_CASE(0, 1, 1, 0) SGD_CASE(1, 1, 1, 0)
+	SGD_CASE(0, 1, 0, 1) SGD_CASE(1, 1, 0, 1) SGD_CASE(0, 1, 1, 1) SGD_CASE(1, 1, 1, 1)
+#undef SGD_CASE
+}
+
+/*
+ * Adam / AdamW.  c: 0 weight_decay, 1 1-lr*weight_decay, 2 1-beta1,
+ * 3 beta2, 4 1-beta2, 5 bias_correction2_sqrt, 6 eps, 7 -step_size.
+ * slots 0 exp_avg, 1 exp_avg_sq, 2 max_exp_avg_sq.
+ */
+INL void adam_loop(const int dt, float *restrict p, const float *restrict gr, float *restrict m,
+		   float *restrict v, float *restrict vmax, const struct rt_kscal *k, size_t n,
+		   const int dec, const int l2, const int ams)
+{
+	const float sg = (k->flags & RT_K_MAXIMIZE) ? -1.0f : 1.0f;
+	const float cwd = rd(dt, (float)k->c[0]), eps = rd(dt, (float)k->c[6]); /* add's scalars */
+	const float pdec = (float)k->c[1], w1 = (float)k->c[2], b2 = (float)k->c[3];
+	const float c2 = (float)k->c[4], bc2s = (float)k->c[5], nss = (float)k->c[7];
+	const int small = w1 < 0.5f && w1 > -0.5f;
+	const float w = small ? w1 : w1 - 1.0f;
+#pragma omp simd
+	for (size_t i = 0; i < n; i++) {
+		float grad = sg * gr[i], pi = p[i];
+		if (dec)
+			pi = rd(dt, pi * pdec);                 /* param.mul_(1 - lr*wd) */
+		if (l2)
+			grad = rd(dt, fmaf(cwd, pi, grad));
+		float mi = m[i];                                /* exp_avg.lerp_(grad, 1-beta1) */
+		mi = rd(dt, fmaf(w, grad - mi, small ? mi : grad));
+		float vi = rd(dt, v[i] * b2);                   /* exp_avg_sq.mul_(beta2) */
+		vi = rd(dt, vi + c2 * grad * grad);             /* .addcmul_(grad, grad, 1-beta2) */
+		m[i] = mi;
+		v[i] = vi;
+		float x = vi;
+		if (ams) {                                      /* torch.maximum: NaN propagates */
+			float y = vmax[i];
+			x = (y != y || vi != vi) ? y + vi : (y > vi ? y : vi);
+			vmax[i] = x;
+		}
+		float denom = rd(dt, rd(dt, sqrtf(x)) / bc2s);
+		denom = rd(dt, denom + eps);
+		p[i] = rd(dt, pi + nss * mi / denom);          /* addcdiv_(exp_avg, denom, -step_size) */
+	}
+}
+
+INL void adam(const int dt, const struct rt_kargs *a, size_t n)
+{
+	unsigned f = a->k->flags;
+	int dec = !!(f & RT_K_DECOUPLED), l2 = !dec && (f & RT_K_WD), ams = !!(f & RT_K_AMSGRAD);
+	float *p = a->p, *m = a->s[0], *v = a->s[1], *vm = a->s[2];
+	const float *g = a->g;
+	if (ams)
+		adam_loop(dt, p, g, m, v, vm, a->k, n, dec, l2, 1);
+	else if (dec)
+		adam_loop(dt, p, g, m, v, vm, a->k, n, 1, 0, 0);
+	else if (l2)
+		adam_loop(dt, p, g, m, v, vm, a->k, n, 0, 1, 0);
+	else
+		adam_loop(dt, p, g, m, v, vm, a->k, n, 0, 0, 0);
+}
+
+/* Adagrad.  c: 0 weight_decay, 1 -clr, 2 eps.  slot 0 sum. */
+INL void adagrad(const int dt, const struct rt_kargs *a, size_t n)
+{
+	float *p = a->p, *sum = a->s[0];
+	const float *gr = a->g;
+	const struct rt_kscal *k = a->k;
+	const float cwd = rd(dt, (float)k->c[0]), eps = rd(dt, (float)k->c[2]);  /* add's scalars */
+	for (size_t i = 0; i < n; i++) {
+		float grad = (k->flags & RT_K_MAXIMIZE) ? -gr[i] : gr[i];
+		if (k->flags & RT_K_WD)
+			grad = rd(dt, fmaf(cwd, p[i], grad));
+		sum[i] = rd(dt, sum[i] + 1.0f * grad * grad);
+		float std = rd(dt, rd(dt, sqrtf(sum[i])) + eps);
+		p[i] = rd(dt, p[i] + (float)k->c[1] * grad / std);
+	}
+}
+
+/*
+ * RMSprop.  c: 0 weight_decay, 1 alpha, 2 1-alpha, 3 eps, 4 momentum,
+ * 5 -lr.  slots 0 square_avg, 1 momentum_buffer, 2 grad_avg.
+ */
+INL void rmsprop(const int dt, const struct rt_kargs *a, size_t n)
+{
+	float *p = a->p, *sq = a->s[0], *buf = a->s[1], *ga = a->s[2];
+	const float *gr = a->g;
+	const struct rt_kscal *k = a->k;
+	const float cwd = rd(dt, (float)k->c[0]), eps = rd(dt, (float)k->c[3]);  /* add's scalars */
+	const float nlr = rd(dt, (float)k->c[5]);
+	for (size_t i = 0; i < n; i++) {
+		float grad = (k->flags & RT_K_MAXIMIZE) ? -gr[i] : gr[i];
+		if (k->flags & RT_K_WD)
+			grad = rd(dt, fmaf(cwd, p[i], grad));
+		sq[i] = rd(dt, sq[i] * (float)k->c[1]);
+		sq[i] = rd(dt, sq[i] + (float)k->c[2] * grad * grad);
+		float avg;
+		if (k->flags & RT_K_CENTERED) {
+			ga[i] = lerp(dt, ga[i], grad, (float)k->c[2]);
+			avg = rd(dt, sqrtf(rd(dt, sq[i] + -1.0f * ga[i] * ga[i])));
+		} else {
+			avg = rd(dt, sqrtf(sq[i]));
+		}
+		avg = rd(dt, avg + eps);
+		if (k->flags & RT_K_MOMENTUM) {
+			buf[i] = rd(dt, buf[i] * (float)k->c[4]);
+			buf[i] = rd(dt, buf[i] + 1.0f * grad / avg);
+			p[i] = rd(dt, fmaf(nlr, buf[i], p[i]));         /* param.add_(buf, alpha=-lr) */
+		} else {
+			p[i] = rd(dt, p[i] + (float)k->c[5] * grad / avg);
+		}
+	}
+}
+
+/* The kinds with torch-semantics kernels here. */
+static bool has_kernel(int kind)
+{
+	return kind == FTSRT_OPTIM_SGD || kind == FTSRT_OPTIM_ADAM || kind == FTSRT_OPTIM_ADAMW ||
+	       kind == FTSRT_OPTIM_ADAGRAD || kind == FTSRT_OPTIM_RMSPROP;
+}
+
+INL void kernel(const int dt, int kind, const struct rt_kargs *a, size_t n)
+{
+	switch (kind) {
+	case FTSRT_OPTIM_SGD:
+		sgd(dt, a, n);
+		break;
+	case FTSRT_OPTIM_ADAM:
+	case FTSRT_OPTIM_ADAMW:
+		adam(dt, a, n);
+		break;
+	case FTSRT_OPTIM_ADAGRAD:
+		adagrad(dt, a, n);
+		break;
+	case FTSRT_OPTIM_RMSPROP:
+		rmsprop(dt, a, n);
+		break;
+	default:
+		break;
+	}
+}
+
+bool rt_lowp_supported(int kind, int precision)
+{
+	if (kind == FTSRT_OPTIM_ADAFACTOR || kind == FTSRT_OPTIM_MUON)
+		return false;
+	return precision == FTSRT_PRECISION_MASTER || has_kernel(kind);
+}
+
+/* --- the step ------------------------------------------------------------------ */
+
+INL void step(const int dt, const struct rt_lowp *l, const struct rt_kargs *a, size_t b, size_t e)
+{
+	float gbuf[CHUNK];
+	if (l->master) {
+		/* a->p: the float master arena; l->model: the bf16/fp16 parameters */
+		for (size_t c = b; c < e; c += CHUNK) {
+			size_t n = e - c < CHUNK ? e - c : CHUNK;
+			widen(dt, gbuf, (const uint16_t *)a->g + c, n);
+			struct rt_kargs w = {(float *)a->p + c, gbuf, {NULL, NULL, NULL, NULL}, a->k};
+			for (int s = 0; s < RT_MAX_SLOTS; s++)
+				w.s[s] = a->s[s] ? (float *)a->s[s] + c : NULL;
+			l->f32(&w, 0, n);
+			narrow(dt, (uint16_t *)l->model + c, (float *)a->p + c, n);
+		}
+		return;
+	}
+	float pbuf[CHUNK], sbuf[RT_MAX_SLOTS][CHUNK];
+	for (size_t c = b; c < e; c += CHUNK) {
+		size_t n = e - c < CHUNK ? e - c : CHUNK;
+		widen(dt, gbuf, (const uint16_t *)a->g + c, n);
+		widen(dt, pbuf, (const uint16_t *)a->p + c, n);
+		struct rt_kargs w = {pbuf, gbuf, {NULL, NULL, NULL, NULL}, a->k};
+		for (int s = 0; s < RT_MAX_SLOTS; s++)
+			if (a->s[s]) {
+				widen(dt, sbuf[s], (const uint16_t *)a->s[s] + c, n);
+				w.s[s] = sbuf[s];
+			}
+		kernel(dt, l->kind, &w, n);
+		narrow(dt, (uint16_t *)a->p + c, pbuf, n);
+		for (int s = 0; s < RT_MAX_SLOTS; s++)
+			if (a->s[s])
+				narrow(dt, (uint16_t *)a->s[s] + c, sbuf[s], n);
+	}
+}
+
+TC void rt_lowp_step(const struct rt_lowp *l, const struct rt_kargs *a, size_t b, size_t e)
+{
+	if (l->dtype == FTSRT_F16)
+		step(FTSRT_F16, l, a, b, e);
+	else
+		step(FTSRT_BF16, l, a, b, e);
+}

@@ -1,0 +1,363 @@
+/*
+ * check_lowp.c - bfloat16 and float16 parameters (kern_lowp.c, optim.c):
+ * torch's golden trajectories in both precisions (enum ftsrt_precision),
+ * the fp32 -> bf16/fp16 rounding, the refusals, NaN propagation and the
+ * state a low-precision optimizer shows.  Runs from the repository root
+ * (reads tests/data/golden/lowp, whose gen.py wrote them with torch 1.13).
+ *
+ * Tolerances, PyTorch 1.13's CPU arithmetic against ours (torch 2.11's
+ * single-tensor code, each op's result rounded once, add's alpha and
+ * scalar rounded to the dtype, other scalars float): in units in the last
+ * place of the dtype at max(|torch's value|, SCALE), after each of the 20
+ * steps.  bfloat16, tensor 0 (32 elements, torch's vectorised loop):
+ * BF16_VEC_ULPS, measured 0 but for Adam's 1 (torch 1.13's exp_avg is
+ * mul_ then add_, 2.11's one lerp_); tensors 1 and 2 (16 and 3 elements,
+ * which torch's loop does one at a time in c10::BFloat16 arithmetic, where
+ * a + alpha * b rounds the product too): BF16_TAIL_ULPS, measured 3.
+ * float16: F16_ULPS, measured 5 (torch 1.13 has no vectorised Half: every
+ * element is that scalar loop).  Master weights: the float32 masters within
+ * MASTER_REL + MASTER_ABS (measured: equal), the model copy bit for bit.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ftsrt.h"
+#include "optim_int.h"
+
+#define GOLDEN "tests/data/golden/lowp"
+#define STEPS 20
+#define N 51                            /* elements of SHAPES */
+#define BF16_VEC_ULPS 1.0
+#define BF16_TAIL_ULPS 3.0
+#define F16_ULPS 5.0
+#define SCALE 0.25f                     /* the parameters' scale (gen.py: 0.5 * randn) */
+#define MASTER_REL 1e-5
+#define MASTER_ABS 1e-7
+
+static const int64_t shapes[3][2] = {{4, 8}, {16, 0}, {3, 0}};
+static const int ndims[3] = {2, 1, 1};
+
+/* gen.py's CASES, in its order. */
+struct lcase {
+	const char *name;
+	int kind;
+	double lr, momentum, weight_decay, beta1, beta2, alpha;
+	bool nesterov, amsgrad, centered;
+};
+
+#define B1 0.875
+#define B2 (1 - 0x1p-7)
+static const struct lcase cases[] = {
+	{"sgd", FTSRT_OPTIM_SGD, 0.125, 0.875, 0x1p-6, 0, 0, 0, false, false, false},
+	{"sgd_nesterov", FTSRT_OPTIM_SGD, 0.0625, 0.875, 0, 0, 0, 0, true, false, false},
+	{"adam", FTSRT_OPTIM_ADAM, 0x1p-7, 0, 0.125, B1, B2, 0, false, false, false},
+	{"adamw", FTSRT_OPTIM_ADAMW, 0x1p-7, 0, 0.125, B1, B2, 0, false, false, false},
+	{"adam_amsgrad", FTSRT_OPTIM_ADAM, 0x1p-7, 0, 0, B1, B2, 0, false, true, false},
+	{"adagrad", FTSRT_OPTIM_ADAGRAD, 0.0625, 0, 0x1p-6, 0, 0, 0, false, false, false},
+	{"rmsprop", FTSRT_OPTIM_RMSPROP, 0x1p-7, 0.875, 0, 0, 0, 1 - 0x1p-7, false, false, true},
+	{"sgd_alpha", FTSRT_OPTIM_SGD, 0.1, 0, 0.01, 0, 0, 0, false, false, false},
+};
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+/* The file of case c in dtype dt and precision pr, or NULL when gen.py
+ * could not write it (torch 1.13 lacks float16 addcmul on CPU). */
+static FILE *open_case(const struct lcase *c, int dt, int pr)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s.%s.%s.bin", GOLDEN, c->name, dt == FTSRT_BF16 ? "bf16" : "f16",
+		 pr == FTSRT_PRECISION_MASTER ? "master" : "param");
+	return fopen(path, "rb");
+}
+
+static ftsrt_optim *new_optim(const struct lcase *c, int dt, int pr, int kernels, int threads)
+{
+	ftsrt_optim *o = NULL;
+	ftsrt_error err;
+	struct ftsrt_optim_options oo = FTSRT_INIT(struct ftsrt_optim_options);
+	oo.precision = pr;
+	oo.kernels = kernels;
+	oo.threads = threads;
+	int rc = ftsrt_optim_new(&o, c->kind, dt, &oo, &err);
+	ck_assert_msg(rc == FTSRT_OK, "%s: %s", c->name, err.message);
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	ck_assert_int_eq(ftsrt_optim_hparams_default(c->kind, &h, &err), FTSRT_OK);
+	h.lr = c->lr;
+	h.momentum = c->momentum;
+	h.weight_decay = c->weight_decay;
+	h.nesterov = c->nesterov;
+	h.amsgrad = c->amsgrad;
+	h.centered = c->centered;
+	if (c->beta1 != 0) {
+		h.beta1 = c->beta1;
+		h.beta2 = c->beta2;
+	}
+	if (c->alpha != 0)
+		h.alpha = c->alpha;
+	ck_assert_msg(ftsrt_optim_add_group(o, &h, NULL, &err) == FTSRT_OK, "%s", err.message);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(ftsrt_optim_add_param(o, 0, ndims[i], shapes[i], NULL, &err), FTSRT_OK);
+	ck_assert_uint_eq(ftsrt_optim_numel(o), N);
+	return o;
+}
+
+/* |a - b| in units in the last place of dtype dt at max(|b|, SCALE). */
+static double ulps(int dt, float a, float b)
+{
+	if (isnan(a) || isnan(b))
+		return isnan(a) && isnan(b) ? 0 : INFINITY;
+	if (a == b)
+		return 0;
+	int e;
+	frexpf(fmaxf(fabsf(b), SCALE), &e);
+	int mant = dt == FTSRT_BF16 ? 8 : 11;           /* significand bits */
+	int emin = dt == FTSRT_BF16 ? -125 : -13;       /* frexp exponent of the least normal */
+	if (e < emin)
+		e = emin;
+	return fabs((double)a - (double)b) / ldexp(1.0, e - mant);
+}
+
+/* Replay case c; the worst difference of the parameters in ulps goes to
+ * worst[0] for tensor 0 (32 elements: torch's vectorised loop), worst[1]
+ * for tensors 1 and 2 (16 and 3: torch's scalar loop, see the tolerances above). */
+static void replay(const struct lcase *c, int dt, int pr, int kernels, int threads, bool *found,
+		   double worst[2])
+{
+	FILE *f = open_case(c, dt, pr);
+	*found = f != NULL;
+	worst[0] = worst[1] = 0;
+	if (!f)
+		return;
+	uint16_t p[N], g[N], want[N];
+	float master[N];
+	ck_assert_uint_eq(fread(p, 2, N, f), N);
+	ftsrt_optim *o = new_optim(c, dt, pr, kernels, threads);
+	ftsrt_error err;
+	for (int step = 0; step < STEPS; step++) {
+		ck_assert_uint_eq(fread(g, 2, N, f), N);
+		ck_assert_uint_eq(fread(want, 2, N, f), N);
+		if (pr == FTSRT_PRECISION_MASTER)
+			ck_assert_uint_eq(fread(master, 4, N, f), N);
+		ck_assert_msg(ftsrt_optim_step(o, p, g, N, &err) == FTSRT_OK, "%s", err.message);
+		for (int i = 0; i < N; i++) {
+			double d = ulps(dt, rt_lowp_to_float(dt, p[i]), rt_lowp_to_float(dt, want[i]));
+			double *w = &worst[i >= 32];
+			*w = d > *w ? d : *w;
+		}
+		if (pr != FTSRT_PRECISION_MASTER)
+			continue;
+		size_t off = 0;
+		for (int t = 0; t < 3; t++) {
+			void *d = NULL;
+			size_t n = 0;
+			ck_assert_int_eq(ftsrt_optim_state(o, t, "master_param", &d, &n, NULL, &err), FTSRT_OK);
+			const float *m = d;
+			for (size_t i = 0; i < n; i++) {
+				double tol = MASTER_REL * fabs((double)master[off + i]) + MASTER_ABS;
+				ck_assert_msg(fabs((double)m[i] - master[off + i]) <= tol,
+					      "%s master step %d element %zu: %.9g, torch %.9g", c->name, step + 1,
+					      off + i, (double)m[i], (double)master[off + i]);
+				/* the model copy is the master rounded */
+				ck_assert_uint_eq(p[off + i], rt_lowp_from_float(dt, m[i]));
+			}
+			off += n;
+		}
+	}
+	fclose(f);
+	ftsrt_optim_free(o);
+}
+
+static void golden(int dt, int pr, int kernels, int threads, int expect)
+{
+	int seen = 0;
+	for (size_t i = 0; i < NCASES; i++) {
+		bool found;
+		double w[2];
+		replay(&cases[i], dt, pr, kernels, threads, &found, w);
+		if (!found)
+			continue;
+		seen++;
+		for (int k = 0; k < 2; k++) {
+			double tol = pr == FTSRT_PRECISION_MASTER ? 0 : dt == FTSRT_F16 ? F16_ULPS
+				     : k ? BF16_TAIL_ULPS : BF16_VEC_ULPS;
+			ck_assert_msg(w[k] <= tol, "%s %s %s, tensor%s: parameters %.2f ulps from torch's",
+				      cases[i].name, dt == FTSRT_BF16 ? "bf16" : "f16", pr ? "master" : "param",
+				      k ? "s 1-2" : " 0", w[k]);
+		}
+	}
+	ck_assert_int_eq(seen, expect);         /* every file gen.py wrote was read */
+}
+
+START_TEST(golden_bf16_param)
+{
+	golden(FTSRT_BF16, FTSRT_PRECISION_PARAM, FTSRT_KERNELS_FAST, 2, 8);
+	golden(FTSRT_BF16, FTSRT_PRECISION_PARAM, FTSRT_KERNELS_REF, 1, 8);
+}
+END_TEST
+
+START_TEST(golden_f16_param)
+{
+	golden(FTSRT_F16, FTSRT_PRECISION_PARAM, FTSRT_KERNELS_FAST, 2, 3);
+}
+END_TEST
+
+START_TEST(golden_master)
+{
+	golden(FTSRT_BF16, FTSRT_PRECISION_MASTER, FTSRT_KERNELS_FAST, 2, 8);
+	golden(FTSRT_F16, FTSRT_PRECISION_MASTER, FTSRT_KERNELS_FAST, 2, 8);
+	golden(FTSRT_BF16, FTSRT_PRECISION_MASTER, FTSRT_KERNELS_REF, 1, 8);
+}
+END_TEST
+
+/* --- rounding ---------------------------------------------------------------- */
+
+static float fbits(uint32_t u)
+{
+	float x;
+	memcpy(&x, &u, sizeof(x));
+	return x;
+}
+
+START_TEST(bf16_rounding)
+{
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_BF16, 1.0f), 0x3f80);
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_BF16, fbits(0x3f808000)), 0x3f80); /* tie: even */
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_BF16, fbits(0x3f818000)), 0x3f82); /* tie: even */
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_BF16, fbits(0x3f808001)), 0x3f81);
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_BF16, -2.5f), 0xc020);
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_BF16, fbits(0x7f7fffff)), 0x7f80); /* to Inf */
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_BF16, fbits(0x00018000)), 0x0002); /* subnormal */
+	ck_assert(isnan(rt_lowp_to_float(FTSRT_BF16, rt_lowp_from_float(FTSRT_BF16, NAN))));
+	ck_assert(isnan(rt_lowp_to_float(FTSRT_BF16, rt_lowp_from_float(FTSRT_BF16, fbits(0x7f800001)))));
+	ck_assert(isinf(rt_lowp_to_float(FTSRT_BF16, rt_lowp_from_float(FTSRT_BF16, -INFINITY))));
+	for (uint32_t h = 0; h < 0x10000; h++) {                /* every value round-trips */
+		float x = rt_lowp_to_float(FTSRT_BF16, (uint16_t)h);
+		if (!isnan(x))
+			ck_assert_uint_eq(rt_lowp_from_float(FTSRT_BF16, x), h);
+	}
+}
+END_TEST
+
+START_TEST(f16_rounding)
+{
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_F16, 1.0f), 0x3c00);
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_F16, 1.0f + 0x1p-11f), 0x3c00);           /* tie: even */
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_F16, 1.0f + 3 * 0x1p-11f), 0x3c02);       /* tie: even */
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_F16, 65504.0f), 0x7bff);
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_F16, 65519.0f), 0x7bff);
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_F16, 65520.0f), 0x7c00);                  /* to Inf */
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_F16, -1e10f), 0xfc00);
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_F16, 0x1p-24f), 0x0001);                  /* least subnormal */
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_F16, 0x1p-25f), 0x0000);                  /* tie: even */
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_F16, 3 * 0x1p-25f), 0x0002);              /* tie: even */
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_F16, 0x1.8p-25f), 0x0001);
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_F16, 0x1p-14f - 0x1p-25f), 0x0400);       /* to normal */
+	ck_assert_uint_eq(rt_lowp_from_float(FTSRT_F16, -0.0f), 0x8000);
+	ck_assert(isnan(rt_lowp_to_float(FTSRT_F16, rt_lowp_from_float(FTSRT_F16, NAN))));
+	ck_assert(isnan(rt_lowp_to_float(FTSRT_F16, rt_lowp_from_float(FTSRT_F16, fbits(0x7f800001)))));
+	for (uint32_t h = 0; h < 0x10000; h++) {
+		float x = rt_lowp_to_float(FTSRT_F16, (uint16_t)h);
+		if (!isnan(x))
+			ck_assert_uint_eq(rt_lowp_from_float(FTSRT_F16, x), h);
+	}
+	ck_assert_float_eq(rt_lowp_to_float(FTSRT_F16, 0x0001), 0x1p-24f);
+	ck_assert_float_eq(rt_lowp_to_float(FTSRT_F16, 0x3555), 0x1.554p-2f);
+}
+END_TEST
+
+/* --- refusals and state ----------------------------------------------------------- */
+
+static int try_new(int kind, int dt, int pr, ftsrt_error *err)
+{
+	ftsrt_optim *o = NULL;
+	struct ftsrt_optim_options oo = FTSRT_INIT(struct ftsrt_optim_options);
+	oo.precision = pr;
+	int rc = ftsrt_optim_new(&o, kind, dt, &oo, err);
+	ftsrt_optim_free(o);
+	return rc;
+}
+
+START_TEST(refusals)
+{
+	ftsrt_error err;
+	ck_assert_int_eq(try_new(FTSRT_OPTIM_ADAFACTOR, FTSRT_BF16, FTSRT_PRECISION_PARAM, &err), FTSRT_EINVAL);
+	ck_assert_str_eq(err.message, "Adafactor does not step bfloat16 parameters");
+	ck_assert_int_eq(try_new(FTSRT_OPTIM_MUON, FTSRT_F16, FTSRT_PRECISION_MASTER, &err), FTSRT_EINVAL);
+	ck_assert_str_eq(err.message, "Muon does not step float16 parameters");
+	ck_assert_int_eq(try_new(FTSRT_OPTIM_NADAM, FTSRT_BF16, FTSRT_PRECISION_PARAM, &err), FTSRT_EINVAL);
+	ck_assert_str_eq(err.message, "NAdam does not step bfloat16 parameters with state in their dtype "
+			 "(use fp32 master weights)");
+	ck_assert_int_eq(try_new(FTSRT_OPTIM_NADAM, FTSRT_BF16, FTSRT_PRECISION_MASTER, &err), FTSRT_OK);
+	ck_assert_int_eq(try_new(FTSRT_OPTIM_ADAM, FTSRT_F32, FTSRT_PRECISION_MASTER, &err), FTSRT_EINVAL);
+	ck_assert_str_eq(err.message, "master weights are for bfloat16 and float16 parameters, not float32");
+	ck_assert_int_eq(try_new(FTSRT_OPTIM_ADAM, FTSRT_BF16, 2, &err), FTSRT_EINVAL);
+	ck_assert_str_eq(err.message, "no precision 2");
+	ck_assert_int_eq(try_new(FTSRT_OPTIM_ADAM, 4, FTSRT_PRECISION_PARAM, &err), FTSRT_EINVAL);
+	for (int k = 0; k < FTSRT_OPTIM_NKINDS; k++) {
+		bool tensorwise = k == FTSRT_OPTIM_ADAFACTOR || k == FTSRT_OPTIM_MUON;
+		ck_assert_int_eq(try_new(k, FTSRT_BF16, FTSRT_PRECISION_MASTER, &err),
+				 tensorwise ? FTSRT_EINVAL : FTSRT_OK);
+	}
+}
+END_TEST
+
+START_TEST(nan_and_state)
+{
+	for (int pr = 0; pr < 2; pr++) {
+		ftsrt_optim *o = new_optim(&cases[2], FTSRT_BF16, pr, FTSRT_KERNELS_FAST, 1);
+		uint16_t p[N], g[N];
+		for (int i = 0; i < N; i++) {
+			p[i] = rt_lowp_from_float(FTSRT_BF16, 0.25f * (float)(i % 7) - 0.5f);
+			g[i] = rt_lowp_from_float(FTSRT_BF16, i == 5 ? NAN : 0.125f);
+		}
+		ftsrt_error err;
+		ck_assert_int_eq(ftsrt_optim_step(o, p, g, N, &err), FTSRT_OK);
+		for (int i = 0; i < N; i++)
+			ck_assert(isnan(rt_lowp_to_float(FTSRT_BF16, p[i])) == (i == 5));
+		void *d = NULL;
+		size_t n = 0;
+		ck_assert_int_eq(ftsrt_optim_state(o, 0, "exp_avg", &d, &n, NULL, &err), FTSRT_OK);
+		ck_assert_uint_eq(n, 32);
+		/* element 2 (parameter 0, decay 0.125 * 0): exp_avg = lerp(0, 0.125, 0.125), in
+		 * the state's dtype (exact in both) */
+		if (pr == FTSRT_PRECISION_MASTER)
+			ck_assert_float_eq(((float *)d)[2], 0.015625f);
+		else
+			ck_assert_uint_eq(((uint16_t *)d)[2], rt_lowp_from_float(FTSRT_BF16, 0.015625f));
+		ck_assert_int_eq(ftsrt_optim_state(o, 0, "master_param", &d, &n, NULL, &err),
+				 pr == FTSRT_PRECISION_MASTER ? FTSRT_OK : FTSRT_EINVAL);
+		ftsrt_optim_free(o);
+	}
+}
+END_TEST
+
+static Suite *lowp_suite(void)
+{
+	Suite *s = suite_create("lowp");
+	TCase *tc = tcase_create("golden");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, golden_bf16_param);
+	tcase_add_test(tc, golden_f16_param);
+	tcase_add_test(tc, golden_master);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("api");
+	tcase_add_test(tc, bf16_rounding);
+	tcase_add_test(tc, f16_rounding);
+	tcase_add_test(tc, refusals);
+	tcase_add_test(tc, nan_and_state);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(lowp_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
