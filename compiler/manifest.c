@@ -377,6 +377,8 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		memcpy(m->ties, c[0].tv.v, c[0].tv.n * sizeof(*m->ties));
 	m->nties = c[0].tv.n;
 	m->p = p;
+	m->text = text;
+	m->text_len = len;
 	m->dims = fts_arena_alloc(a, (c[0].dv.n + 1) * sizeof(*m->dims));
 	if (c[0].dv.n)
 		memcpy(m->dims, c[0].dv.v, c[0].dv.n * sizeof(*m->dims));
@@ -416,6 +418,7 @@ struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 	m->sched_names = nm;
 	struct fts_names *ix = fts_names_new(nm, nl, m->nsched);
 	free(nl);
+	fts_names_set_text(ix, m->text, m->text_len);
 
 	const uint32_t *dup;
 	size_t ndup = fts_names_duplicates(ix, &dup);

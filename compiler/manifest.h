@@ -56,6 +56,8 @@ struct fts_manifest {
 	const char **sched_names;       /* names of sched[], borrowed by the index (heap) */
 	struct fts_manifest_tie *ties;  /* tied aliases */
 	size_t nties;
+	const char *text;               /* the text the names lie in (in the arena) */
+	size_t text_len;
 	bool typed;                     /* ftsc-manifest v1 (shapes and dtypes known) */
 	uint64_t total_numel;           /* elements of the untied entries, at most
 					   FTS_MANIFEST_MAX_ELEMENTS */
