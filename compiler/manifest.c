@@ -1,9 +1,13 @@
 /*
  * manifest.c - model manifest loader (see manifest.h and ftsc-manifest(5)).
  *
- * Built for 500,000-parameter manifests: the file is copied once into the
- * arena and split in place (names point into the copy), dimensions go to
- * one flat array.  Duplicate names and tied_to targets are found later,
+ * Built for 500,000-parameter manifests: an ftsc-manifest v1 file is split
+ * in place, in the loaded source text: names point into it, and once the
+ * whole file parsed, the tab after each name becomes its NUL terminator
+ * (the source is marked so that messages still show tabs there).  A file
+ * that holds NUL bytes of its own, and a plain list (names end at newlines),
+ * are copied into the arena and split in the copy instead.  Dimensions go
+ * to one flat array.  Duplicate names and tied_to targets are found later,
  * by fts_manifest_link(), through the resolution index (one hash table
  * for both jobs).
  */
@@ -142,8 +146,7 @@ struct chunk {
 	struct fts_arena *a;            /* for messages; used only when d != NULL */
 	struct fts_diags *d;            /* NULL: silent, stop at the first problem */
 	uint32_t file;
-	const char *src;                /* the source text */
-	char *text;                     /* the private copy (shared, disjoint ranges) */
+	const char *src;                /* the source text (read only while parsing) */
 	size_t len;                     /* whole text */
 	size_t begin, end;              /* byte range of this chunk (whole lines) */
 	bool typed;
@@ -152,6 +155,7 @@ struct chunk {
 	struct dims_vec dv;
 	struct tied_vec tv;
 	bool failed;                    /* silent mode met a problem */
+	bool saw_nul;                   /* the range holds a NUL byte */
 };
 
 #define REPORT(c, ...) do { \
@@ -166,9 +170,8 @@ static void parse_chunk(struct chunk *c)
 {
 	const uint32_t file = c->file;
 	const size_t len = c->len;
-	char *text = c->text;
+	const char *text = c->src;
 	struct fts_arena *a = c->a;
-	memcpy(text + c->begin, c->src + c->begin, c->end - c->begin);
 
 	const char *last_dtype = NULL;
 	size_t last_dtype_len = 0;
@@ -187,6 +190,8 @@ static void parse_chunk(struct chunk *c)
 		for (;;) {
 			i = next_special(text, i, len);
 			unsigned char ch = i < len ? (unsigned char)text[i] : '\n';
+			if (ch == 0)
+				c->saw_nul = true;
 			if (ch == '\n' || ch == '\t') {
 				size_t fe = i;
 				if (ch == '\n' && fe > fs && text[fe - 1] == '\r')
@@ -273,8 +278,7 @@ static void parse_chunk(struct chunk *c)
 				mp->tied_to = INT32_MAX;
 			}
 		}
-		/* NUL-terminate the name in the private copy */
-		text[f[0].off + f[0].len] = '\0';
+		/* NUL-terminated once the whole file parsed */
 		mp->name = text + f[0].off;
 		mp->len = (uint32_t)f[0].len;
 		if (ok)
@@ -317,15 +321,12 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		return NULL;
 	}
 
-	/* a private copy of the text, split in place: names point into it */
-	char *text = fts_arena_alloc_raw(a, len + 1);
-	text[len] = '\0';
 	size_t maxlines = (size_t)src->nlines + 1;
 	struct fts_mparam *p = fts_arena_alloc_raw(a, maxlines * sizeof(*p));
 	struct chunk c[2];
 	for (int k = 0; k < 2; k++)
-		c[k] = (struct chunk){a, NULL, file, src->text, text, len, 0, len, m->typed,
-				      p, 0, {0}, {0}, false};
+		c[k] = (struct chunk){a, NULL, file, src->text, len, 0, len, m->typed,
+				      p, 0, {0}, {0}, false, false};
 
 	/* large manifests: two halves on two threads, silently; any problem
 	 * and the whole file is parsed again, on one thread, with messages */
@@ -352,12 +353,13 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 					FTS_VEC_PUSH(c[0].tv, t);
 				}
 				c[0].n += c[1].n;
+				c[0].saw_nul |= c[1].saw_nul;
 			}
 			chunk_release(&c[1]);
 			if (!done) {
 				chunk_release(&c[0]);
-				c[0] = (struct chunk){a, NULL, file, src->text, text, len, 0, len,
-						      m->typed, p, 0, {0}, {0}, false};
+				c[0] = (struct chunk){a, NULL, file, src->text, len, 0, len,
+						      m->typed, p, 0, {0}, {0}, false, false};
 			}
 		}
 	}
@@ -377,6 +379,19 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		memcpy(m->ties, c[0].tv.v, c[0].tv.n * sizeof(*m->ties));
 	m->nties = c[0].tv.n;
 	m->p = p;
+	/* the names' text: the source itself (NUL bytes in it then stand for
+	 * the tabs after the names), or a private copy */
+	char *text = src->text;
+	if (!m->typed || c[0].saw_nul) {
+		text = fts_arena_alloc_raw(a, len + 1);
+		memcpy(text, src->text, len + 1);
+		for (uint32_t i = 0; i < m->n; i++)
+			p[i].name = text + (p[i].name - src->text);
+	} else {
+		d->src->v[file].nul_tabs = true;
+	}
+	for (uint32_t i = 0; i < m->n; i++)
+		text[p[i].name - text + p[i].len] = '\0';
 	m->text = text;
 	m->text_len = len;
 	m->dims = fts_arena_alloc(a, (c[0].dv.n + 1) * sizeof(*m->dims));

@@ -58,6 +58,7 @@ static uint32_t add_owned(struct fts_sources *s, const char *name, char *text, s
 	f->name = fts_xstrdup(name);
 	f->text = text;
 	f->len = len;
+	f->nul_tabs = false;
 	build_lines(f);
 	return s->n++;
 }
@@ -180,7 +181,7 @@ void fts_source_linecol(const struct fts_source *f, uint32_t off,
 		i = 3;                  /* a byte order mark is no column */
 	for (; i < off; i++) {
 		unsigned char ch = (unsigned char)f->text[i];
-		if (ch == '\t')
+		if (ch == '\t' || (ch == 0 && f->nul_tabs))
 			c = (c / 8 + 1) * 8;
 		else if ((ch & 0xC0) != 0x80)
 			c++;
