@@ -54,17 +54,28 @@ static struct fts_span fspan(uint32_t file, const struct field *f)
 	return fts_span_make(file, f->off, f->off + (f->len ? f->len : 1));
 }
 
+/* A chunk's dimensions: written straight into the manifest's array (at
+ * index base), which has room for cap of them (see dims_bound()). */
 struct dims_vec {
 	int64_t *v;
 	size_t n, cap;
+	uint32_t base;
 };
+
+/* The most dimensions `lines` lines of `bytes` bytes can hold: at most
+ * FTS_MAX_DIMS a line, and each takes a digit and, but the last, an 'x'. */
+static size_t dims_bound(size_t lines, size_t bytes)
+{
+	size_t a = lines * FTS_MAX_DIMS, b = (bytes + lines) / 2 + 1;
+	return a < b ? a : b;
+}
 
 static bool parse_shape(const struct field *f, struct fts_mparam *mp, struct dims_vec *dv,
 			const char **why)
 {
 	mp->ndim = 0;
 	mp->numel = 1;
-	mp->dims = (uint32_t)dv->n;
+	mp->dims = dv->base + (uint32_t)dv->n;
 	if (f->len == 6 && memcmp(f->s, "scalar", 6) == 0)
 		return true;
 	size_t i = 0;
@@ -86,7 +97,11 @@ static bool parse_shape(const struct field *f, struct fts_mparam *mp, struct dim
 			}
 			i++;
 		}
-		FTS_VEC_PUSH(*dv, (int64_t)v);
+		if (dv->n == dv->cap) {
+			*why = "too many dimensions";    /* not reached: cap is an upper bound */
+			return false;
+		}
+		dv->v[dv->n++] = (int64_t)v;
 		mp->ndim++;
 		if (mp->numel && v && mp->numel > UINT64_MAX / v) {
 			*why = "shape has too many elements";
@@ -297,7 +312,6 @@ static void *chunk_thread(void *arg)
 
 static void chunk_release(struct chunk *c)
 {
-	FTS_VEC_FREE(c->dv);
 	FTS_VEC_FREE(c->tv);
 }
 
@@ -323,30 +337,38 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 
 	size_t maxlines = (size_t)src->nlines + 1;
 	struct fts_mparam *p = fts_arena_alloc_raw(a, maxlines * sizeof(*p));
+	/* dimensions go straight to their final array, sized by a bound (only
+	 * the pages written are ever touched); the second half's at an offset */
+	uint32_t mid = src->nlines / 2;
+	size_t cap0 = dims_bound(mid, src->lines[mid]);
+	size_t cap1 = dims_bound(src->nlines - mid, len - src->lines[mid]);
+	size_t capall = dims_bound(src->nlines, len);
+	if (capall < cap0 + cap1)
+		capall = cap0 + cap1;
+	int64_t *dims = fts_arena_alloc_raw(a, (capall + 1) * sizeof(*dims));
+	const struct dims_vec dv_all = {dims, 0, capall, 0};
 	struct chunk c[2];
 	for (int k = 0; k < 2; k++)
 		c[k] = (struct chunk){a, NULL, file, src->text, len, 0, len, m->typed,
-				      p, 0, {0}, {0}, false, false};
+				      p, 0, dv_all, {0}, false, false};
 
 	/* large manifests: two halves on two threads, silently; any problem
 	 * and the whole file is parsed again, on one thread, with messages */
 	bool done = false;
 	if (src->nlines >= 100000) {
-		uint32_t mid = src->nlines / 2;
 		c[0].end = c[1].begin = src->lines[mid];
 		c[1].p = p + mid;
+		c[0].dv.cap = cap0;
+		c[1].dv = (struct dims_vec){dims + cap0, 0, cap1, (uint32_t)cap0};
 		pthread_t th;
 		if (pthread_create(&th, NULL, chunk_thread, &c[1]) == 0) {
 			parse_chunk(&c[0]);
 			pthread_join(th, NULL);
 			done = !c[0].failed && !c[1].failed;
 			if (done) {
-				/* append the second half's entries, dims and ties */
+				/* append the second half's entries and ties (its
+				 * dims stay where they are) */
 				memmove(p + c[0].n, c[1].p, (size_t)c[1].n * sizeof(*p));
-				for (uint32_t i = 0; i < c[1].n; i++)
-					p[c[0].n + i].dims += (uint32_t)c[0].dv.n;
-				for (size_t i = 0; i < c[1].dv.n; i++)
-					FTS_VEC_PUSH(c[0].dv, c[1].dv.v[i]);
 				for (size_t i = 0; i < c[1].tv.n; i++) {
 					struct fts_manifest_tie t = c[1].tv.v[i];
 					t.entry += c[0].n;
@@ -359,7 +381,7 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 			if (!done) {
 				chunk_release(&c[0]);
 				c[0] = (struct chunk){a, NULL, file, src->text, len, 0, len,
-						      m->typed, p, 0, {0}, {0}, false, false};
+						      m->typed, p, 0, dv_all, {0}, false, false};
 			}
 		}
 	}
@@ -394,9 +416,7 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		text[p[i].name - text + p[i].len] = '\0';
 	m->text = text;
 	m->text_len = len;
-	m->dims = fts_arena_alloc(a, (c[0].dv.n + 1) * sizeof(*m->dims));
-	if (c[0].dv.n)
-		memcpy(m->dims, c[0].dv.v, c[0].dv.n * sizeof(*m->dims));
+	m->dims = dims;
 	chunk_release(&c[0]);
 	m->sched = fts_arena_alloc(a, ((size_t)m->n + 1) * sizeof(*m->sched));
 	for (uint32_t i = 0; i < m->n; i++)
