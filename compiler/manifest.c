@@ -443,8 +443,8 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 {
 	size_t errors0 = d->errors;
-	const char **nm = fts_xmalloc(((size_t)m->nsched + 1) * sizeof(*nm));
-	size_t *nl = fts_xmalloc(((size_t)m->nsched + 1) * sizeof(*nl));
+	const char **nm = fts_xmalloc_big(((size_t)m->nsched + 1) * sizeof(*nm));
+	size_t *nl = fts_xmalloc_big(((size_t)m->nsched + 1) * sizeof(*nl));
 	for (uint32_t i = 0; i < m->nsched; i++) {
 		nm[i] = m->p[m->sched[i]].name;
 		nl[i] = m->p[m->sched[i]].len;

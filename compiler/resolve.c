@@ -258,7 +258,7 @@ struct fts_names *fts_names_new(const char *const *names, const size_t *lens, ui
 
 	ix->n = n;
 	ix->ptr = names;
-	ix->len = fts_xmalloc((n ? n : 1) * sizeof(*ix->len));
+	ix->len = fts_xmalloc_big((n ? n : 1) * sizeof(*ix->len));
 	ix->utf8 = true;
 	for (i = 0; i < n; i++) {
 		ix->len[i] = (uint32_t)lens[i];
@@ -292,7 +292,7 @@ struct fts_names *fts_names_new(const char *const *names, const size_t *lens, ui
 	free(ctx.runs.v);
 	if (ix->ndups > 1)
 		qsort(ix->dups, ix->ndups, 2 * sizeof(*ix->dups), cmp_u32);
-	ix->sorted = fts_xmalloc((n ? n : 1) * sizeof(*ix->sorted));
+	ix->sorted = fts_xmalloc_big((n ? n : 1) * sizeof(*ix->sorted));
 	for (i = 0; i < n; i++)
 		ix->sorted[i] = keys[i].idx;
 	free(keys);
