@@ -20,6 +20,9 @@
 
 #include <pthread.h>
 
+/* one record a parameter: the largest array of a large manifest */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct fts_mparam) == 56, "struct fts_mparam grew");
+
 static const struct { const char *name; uint32_t size; } dtypes[] = {
 	{"float32", 4}, {"float", 4}, {"float64", 8}, {"double", 8},
 	{"float16", 2}, {"half", 2}, {"bfloat16", 2},
@@ -262,10 +265,10 @@ static void parse_chunk(struct chunk *c)
 			}
 			if (last_dtype && f[2].len == last_dtype_len &&
 			    memcmp(f[2].s, last_dtype, last_dtype_len) == 0) {
-				mp->dtype_size = last_dtype_size;
+				mp->dtype_size = (uint8_t)last_dtype_size;
 				mp->dtype = last_dtype_canon;
 			} else {
-				mp->dtype_size = fts_dtype_size(f[2].s, f[2].len, &mp->dtype);
+				mp->dtype_size = (uint8_t)fts_dtype_size(f[2].s, f[2].len, &mp->dtype);
 				if (mp->dtype_size) {
 					last_dtype = f[2].s;
 					last_dtype_len = f[2].len;

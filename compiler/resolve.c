@@ -737,7 +737,8 @@ size_t fts_names_match(const struct fts_names *ix, const struct fts_pyre *re, st
 				break;
 			case FTS_PYRE_TAIL_DOTSTAR: {
 				const char *s = (const char *)NAME(ix, i);
-				const char *nl = dotall ? NULL : memchr(s + r->depth, '\n', ix->len[i] - r->depth);
+				const char *nl = dotall || !ix->nl ? NULL
+					: memchr(s + r->depth, '\n', ix->len[i] - r->depth);
 
 				end = nl ? (size_t)(nl - s) : ix->len[i];
 				break;
