@@ -48,6 +48,7 @@ def main():
     names = load_names(sys.argv[1])
     sched = load_schedule(sys.argv[2])
     t0 = time.perf_counter()
+    c0 = time.process_time()
     named = dict.fromkeys(names)
     total = 0
     seen = {}
@@ -64,11 +65,12 @@ def main():
                 seen[n] = seen.get(n, 0) + 1
             total += len(res)
     t1 = time.perf_counter()
+    c1 = time.process_time()
     dup = [n for n, c in seen.items() if c > 1]
     sys.stderr.write("python %s: %d names, %d entries, %d matches, %s\n" % (
         sys.version.split()[0], len(names), sum(len(v) for v in sched.values()), total,
         "NOT disjoint (%d names)" % len(dup) if dup else "disjoint"))
-    print("%.3f" % (t1 - t0))
+    print("%.3f %.3f" % (t1 - t0, c1 - c0))
 
 if __name__ == "__main__":
     main()

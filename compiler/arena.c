@@ -29,7 +29,7 @@ _Noreturn void fts_oom(void)
 
 void *fts_xmalloc_big(size_t n)
 {
-	if (n < 4 * HUGE_ALIGN)
+	if (n < HUGE_ALIGN)
 		return fts_xmalloc(n);
 	/* 500k-parameter manifests touch tens of MB at once: ask for
 	 * transparent huge pages so the first touch costs 512x fewer faults */

@@ -49,7 +49,7 @@ static int load_manifest(struct fts_compile *c, const char *path, struct fts_dia
 {
 	char err[256];
 	uint32_t mfile;
-	if (fts_source_load(d->src, path, FTS_MAX_INPUT, &mfile, err, sizeof(err))) {
+	if (fts_source_load(d->src, path, FTS_MAX_MANIFEST, &mfile, err, sizeof(err))) {
 		fts_diag(d, FTS_E_IO, FTS_SPAN_NONE, path, err);
 		return -1;
 	}

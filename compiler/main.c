@@ -568,10 +568,10 @@ static void session_init(struct session *s)
 }
 
 /* Load path as a source file: 0, or -1 after reporting why (FTS_E_IO). */
-static int session_load(struct session *s, const char *path, uint32_t *file)
+static int session_load(struct session *s, const char *path, size_t max, uint32_t *file)
 {
 	char err[256];
-	if (fts_source_load(&s->src, path, FTS_MAX_INPUT, file, err, sizeof(err))) {
+	if (fts_source_load(&s->src, path, max, file, err, sizeof(err))) {
 		fts_diag(&s->d, FTS_E_IO, FTS_SPAN_NONE, path, err);
 		return -1;
 	}
@@ -630,7 +630,7 @@ static int cmd_convert(int argc, char **argv)
 	uint32_t file;
 	struct fts_manifest *m = NULL;
 	struct fts_names *names = NULL;
-	if (session_load(&s, in, &file)) {
+	if (session_load(&s, in, FTS_MAX_INPUT, &file)) {
 		rc = EXIT_USAGE;
 		goto done;
 	}
@@ -651,7 +651,7 @@ static int cmd_convert(int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto done;
 		}
-		if (session_load(&s, manifest, &mf)) {
+		if (session_load(&s, manifest, FTS_MAX_MANIFEST, &mf)) {
 			rc = EXIT_USAGE;
 			goto done;
 		}
@@ -721,7 +721,7 @@ static int cmd_fmt(int argc, char **argv)
 	session_init(&s);
 	int rc = EXIT_CLEAN;
 	uint32_t file;
-	if (session_load(&s, in, &file)) {
+	if (session_load(&s, in, FTS_MAX_INPUT, &file)) {
 		rc = EXIT_USAGE;
 	} else {
 		size_t len = 0;

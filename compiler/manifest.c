@@ -1,9 +1,13 @@
 /*
  * manifest.c - model manifest loader (see manifest.h and ftsc-manifest(5)).
  *
- * Built for 500,000-parameter manifests: the file is copied once into the
- * arena and split in place (names point into the copy), dimensions go to
- * one flat array.  Duplicate names and tied_to targets are found later,
+ * Built for 500,000-parameter manifests: an ftsc-manifest v1 file is split
+ * in place, in the loaded source text: names point into it, and once the
+ * whole file parsed, the tab after each name becomes its NUL terminator
+ * (the source is marked so that messages still show tabs there).  A file
+ * that holds NUL bytes of its own, and a plain list (names end at newlines),
+ * are copied into the arena and split in the copy instead.  Dimensions go
+ * to one flat array.  Duplicate names and tied_to targets are found later,
  * by fts_manifest_link(), through the resolution index (one hash table
  * for both jobs).
  */
@@ -15,6 +19,9 @@
 #include "resolve.h"
 
 #include <pthread.h>
+
+/* one record a parameter: the largest array of a large manifest */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct fts_mparam) == 56, "struct fts_mparam grew");
 
 static const struct { const char *name; uint32_t size; } dtypes[] = {
 	{"float32", 4}, {"float", 4}, {"float64", 8}, {"double", 8},
@@ -50,17 +57,28 @@ static struct fts_span fspan(uint32_t file, const struct field *f)
 	return fts_span_make(file, f->off, f->off + (f->len ? f->len : 1));
 }
 
+/* A chunk's dimensions: written straight into the manifest's array (at
+ * index base), which has room for cap of them (see dims_bound()). */
 struct dims_vec {
 	int64_t *v;
 	size_t n, cap;
+	uint32_t base;
 };
+
+/* The most dimensions `lines` lines of `bytes` bytes can hold: at most
+ * FTS_MAX_DIMS a line, and each takes a digit and, but the last, an 'x'. */
+static size_t dims_bound(size_t lines, size_t bytes)
+{
+	size_t a = lines * FTS_MAX_DIMS, b = (bytes + lines) / 2 + 1;
+	return a < b ? a : b;
+}
 
 static bool parse_shape(const struct field *f, struct fts_mparam *mp, struct dims_vec *dv,
 			const char **why)
 {
 	mp->ndim = 0;
 	mp->numel = 1;
-	mp->dims = (uint32_t)dv->n;
+	mp->dims = dv->base + (uint32_t)dv->n;
 	if (f->len == 6 && memcmp(f->s, "scalar", 6) == 0)
 		return true;
 	size_t i = 0;
@@ -82,7 +100,11 @@ static bool parse_shape(const struct field *f, struct fts_mparam *mp, struct dim
 			}
 			i++;
 		}
-		FTS_VEC_PUSH(*dv, (int64_t)v);
+		if (dv->n == dv->cap) {
+			*why = "too many dimensions";    /* not reached: cap is an upper bound */
+			return false;
+		}
+		dv->v[dv->n++] = (int64_t)v;
 		mp->ndim++;
 		if (mp->numel && v && mp->numel > UINT64_MAX / v) {
 			*why = "shape has too many elements";
@@ -142,8 +164,7 @@ struct chunk {
 	struct fts_arena *a;            /* for messages; used only when d != NULL */
 	struct fts_diags *d;            /* NULL: silent, stop at the first problem */
 	uint32_t file;
-	const char *src;                /* the source text */
-	char *text;                     /* the private copy (shared, disjoint ranges) */
+	const char *src;                /* the source text (read only while parsing) */
 	size_t len;                     /* whole text */
 	size_t begin, end;              /* byte range of this chunk (whole lines) */
 	bool typed;
@@ -152,6 +173,7 @@ struct chunk {
 	struct dims_vec dv;
 	struct tied_vec tv;
 	bool failed;                    /* silent mode met a problem */
+	bool saw_nul;                   /* the range holds a NUL byte */
 };
 
 #define REPORT(c, ...) do { \
@@ -166,9 +188,8 @@ static void parse_chunk(struct chunk *c)
 {
 	const uint32_t file = c->file;
 	const size_t len = c->len;
-	char *text = c->text;
+	const char *text = c->src;
 	struct fts_arena *a = c->a;
-	memcpy(text + c->begin, c->src + c->begin, c->end - c->begin);
 
 	const char *last_dtype = NULL;
 	size_t last_dtype_len = 0;
@@ -187,6 +208,8 @@ static void parse_chunk(struct chunk *c)
 		for (;;) {
 			i = next_special(text, i, len);
 			unsigned char ch = i < len ? (unsigned char)text[i] : '\n';
+			if (ch == 0)
+				c->saw_nul = true;
 			if (ch == '\n' || ch == '\t') {
 				size_t fe = i;
 				if (ch == '\n' && fe > fs && text[fe - 1] == '\r')
@@ -242,10 +265,10 @@ static void parse_chunk(struct chunk *c)
 			}
 			if (last_dtype && f[2].len == last_dtype_len &&
 			    memcmp(f[2].s, last_dtype, last_dtype_len) == 0) {
-				mp->dtype_size = last_dtype_size;
+				mp->dtype_size = (uint8_t)last_dtype_size;
 				mp->dtype = last_dtype_canon;
 			} else {
-				mp->dtype_size = fts_dtype_size(f[2].s, f[2].len, &mp->dtype);
+				mp->dtype_size = (uint8_t)fts_dtype_size(f[2].s, f[2].len, &mp->dtype);
 				if (mp->dtype_size) {
 					last_dtype = f[2].s;
 					last_dtype_len = f[2].len;
@@ -273,8 +296,7 @@ static void parse_chunk(struct chunk *c)
 				mp->tied_to = INT32_MAX;
 			}
 		}
-		/* NUL-terminate the name in the private copy */
-		text[f[0].off + f[0].len] = '\0';
+		/* NUL-terminated once the whole file parsed */
 		mp->name = text + f[0].off;
 		mp->len = (uint32_t)f[0].len;
 		if (ok)
@@ -293,7 +315,6 @@ static void *chunk_thread(void *arg)
 
 static void chunk_release(struct chunk *c)
 {
-	FTS_VEC_FREE(c->dv);
 	FTS_VEC_FREE(c->tv);
 }
 
@@ -317,47 +338,53 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		return NULL;
 	}
 
-	/* a private copy of the text, split in place: names point into it */
-	char *text = fts_arena_alloc_raw(a, len + 1);
-	text[len] = '\0';
 	size_t maxlines = (size_t)src->nlines + 1;
 	struct fts_mparam *p = fts_arena_alloc_raw(a, maxlines * sizeof(*p));
+	/* dimensions go straight to their final array, sized by a bound (only
+	 * the pages written are ever touched); the second half's at an offset */
+	uint32_t mid = src->nlines / 2;
+	size_t cap0 = dims_bound(mid, src->lines[mid]);
+	size_t cap1 = dims_bound(src->nlines - mid, len - src->lines[mid]);
+	size_t capall = dims_bound(src->nlines, len);
+	if (capall < cap0 + cap1)
+		capall = cap0 + cap1;
+	int64_t *dims = fts_arena_alloc_raw(a, (capall + 1) * sizeof(*dims));
+	const struct dims_vec dv_all = {dims, 0, capall, 0};
 	struct chunk c[2];
 	for (int k = 0; k < 2; k++)
-		c[k] = (struct chunk){a, NULL, file, src->text, text, len, 0, len, m->typed,
-				      p, 0, {0}, {0}, false};
+		c[k] = (struct chunk){a, NULL, file, src->text, len, 0, len, m->typed,
+				      p, 0, dv_all, {0}, false, false};
 
 	/* large manifests: two halves on two threads, silently; any problem
 	 * and the whole file is parsed again, on one thread, with messages */
 	bool done = false;
 	if (src->nlines >= 100000) {
-		uint32_t mid = src->nlines / 2;
 		c[0].end = c[1].begin = src->lines[mid];
 		c[1].p = p + mid;
+		c[0].dv.cap = cap0;
+		c[1].dv = (struct dims_vec){dims + cap0, 0, cap1, (uint32_t)cap0};
 		pthread_t th;
 		if (pthread_create(&th, NULL, chunk_thread, &c[1]) == 0) {
 			parse_chunk(&c[0]);
 			pthread_join(th, NULL);
 			done = !c[0].failed && !c[1].failed;
 			if (done) {
-				/* append the second half's entries, dims and ties */
+				/* append the second half's entries and ties (its
+				 * dims stay where they are) */
 				memmove(p + c[0].n, c[1].p, (size_t)c[1].n * sizeof(*p));
-				for (uint32_t i = 0; i < c[1].n; i++)
-					p[c[0].n + i].dims += (uint32_t)c[0].dv.n;
-				for (size_t i = 0; i < c[1].dv.n; i++)
-					FTS_VEC_PUSH(c[0].dv, c[1].dv.v[i]);
 				for (size_t i = 0; i < c[1].tv.n; i++) {
 					struct fts_manifest_tie t = c[1].tv.v[i];
 					t.entry += c[0].n;
 					FTS_VEC_PUSH(c[0].tv, t);
 				}
 				c[0].n += c[1].n;
+				c[0].saw_nul |= c[1].saw_nul;
 			}
 			chunk_release(&c[1]);
 			if (!done) {
 				chunk_release(&c[0]);
-				c[0] = (struct chunk){a, NULL, file, src->text, text, len, 0, len,
-						      m->typed, p, 0, {0}, {0}, false};
+				c[0] = (struct chunk){a, NULL, file, src->text, len, 0, len,
+						      m->typed, p, 0, dv_all, {0}, false, false};
 			}
 		}
 	}
@@ -377,9 +404,22 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		memcpy(m->ties, c[0].tv.v, c[0].tv.n * sizeof(*m->ties));
 	m->nties = c[0].tv.n;
 	m->p = p;
-	m->dims = fts_arena_alloc(a, (c[0].dv.n + 1) * sizeof(*m->dims));
-	if (c[0].dv.n)
-		memcpy(m->dims, c[0].dv.v, c[0].dv.n * sizeof(*m->dims));
+	/* the names' text: the source itself (NUL bytes in it then stand for
+	 * the tabs after the names), or a private copy */
+	char *text = src->text;
+	if (!m->typed || c[0].saw_nul) {
+		text = fts_arena_alloc_raw(a, len + 1);
+		memcpy(text, src->text, len + 1);
+		for (uint32_t i = 0; i < m->n; i++)
+			p[i].name = text + (p[i].name - src->text);
+	} else {
+		d->src->v[file].nul_tabs = true;
+	}
+	for (uint32_t i = 0; i < m->n; i++)
+		text[p[i].name - text + p[i].len] = '\0';
+	m->text = text;
+	m->text_len = len;
+	m->dims = dims;
 	chunk_release(&c[0]);
 	m->sched = fts_arena_alloc(a, ((size_t)m->n + 1) * sizeof(*m->sched));
 	for (uint32_t i = 0; i < m->n; i++)
@@ -406,8 +446,8 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 {
 	size_t errors0 = d->errors;
-	const char **nm = fts_xmalloc(((size_t)m->nsched + 1) * sizeof(*nm));
-	size_t *nl = fts_xmalloc(((size_t)m->nsched + 1) * sizeof(*nl));
+	const char **nm = fts_xmalloc_big(((size_t)m->nsched + 1) * sizeof(*nm));
+	size_t *nl = fts_xmalloc_big(((size_t)m->nsched + 1) * sizeof(*nl));
 	for (uint32_t i = 0; i < m->nsched; i++) {
 		nm[i] = m->p[m->sched[i]].name;
 		nl[i] = m->p[m->sched[i]].len;
@@ -416,6 +456,7 @@ struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 	m->sched_names = nm;
 	struct fts_names *ix = fts_names_new(nm, nl, m->nsched);
 	free(nl);
+	fts_names_set_text(ix, m->text, m->text_len);
 
 	const uint32_t *dup;
 	size_t ndup = fts_names_duplicates(ix, &dup);

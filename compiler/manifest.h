@@ -21,17 +21,18 @@
 
 #define FTS_MAX_DIMS 8
 
+/* One manifest line: 56 bytes (500k of them are the largest array). */
 struct fts_mparam {
-	const char *name;               /* NUL-terminated, in the arena */
+	const char *name;               /* NUL-terminated, in the manifest's text */
+	const char *dtype;              /* canonical dtype name ("float32"), or NULL when unknown */
+	uint64_t numel;                 /* product of dims (1 for a scalar, 0 if unknown) */
 	uint32_t len;                   /* strlen(name) */
 	int32_t tied_to;                /* index of the source parameter, or -1 (INT32_MAX until linked) */
 	int32_t ndim;                   /* -1 when unknown (plain format); 0 = scalar */
 	uint32_t dims;                  /* index of the first dimension in fts_manifest.dims */
-	uint64_t numel;                 /* product of dims (1 for a scalar, 0 if unknown) */
-	const char *dtype;              /* canonical dtype name ("float32"), or NULL when unknown */
-	uint32_t dtype_size;            /* bytes per element, 0 when unknown */
-	bool requires_grad;
 	struct fts_span span;           /* the line in the manifest file */
+	uint8_t dtype_size;             /* bytes per element (at most 16), 0 when unknown */
+	bool requires_grad;
 };
 
 /* A tied alias's tied_to column, until fts_manifest_link() resolves it. */
@@ -56,6 +57,8 @@ struct fts_manifest {
 	const char **sched_names;       /* names of sched[], borrowed by the index (heap) */
 	struct fts_manifest_tie *ties;  /* tied aliases */
 	size_t nties;
+	const char *text;               /* the text the names lie in (in the arena) */
+	size_t text_len;
 	bool typed;                     /* ftsc-manifest v1 (shapes and dtypes known) */
 	uint64_t total_numel;           /* elements of the untied entries, at most
 					   FTS_MANIFEST_MAX_ELEMENTS */

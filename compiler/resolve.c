@@ -28,6 +28,9 @@ struct fts_names {
 	uint32_t *len;
 	uint32_t *sorted;	/* permutation: names in byte order */
 	bool utf8;		/* every name is valid UTF-8 */
+	bool nl;		/* some name holds a newline */
+	const char *text;	/* the names lie in text[0..textlen), in index */
+	size_t textlen;		/* order (fts_names_set_text()), or NULL */
 	uint32_t *dups;		/* pairs (later index, first index) of equal names */
 	size_t ndups, capdups;
 };
@@ -224,18 +227,26 @@ static int cmp_skey_idx(const void *x, const void *y)
 
 /* ---- public: construction ---- */
 
-static bool all_ascii(const char *s, size_t n)
+/* Is s[0..n) ASCII?  *nl is set when it holds a newline. */
+static bool all_ascii(const char *s, size_t n, bool *nl)
 {
-	uint64_t acc = 0, w;
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t acc = 0, lf = 0, w;
 	size_t i = 0;
 
 	for (; i + 8 <= n; i += 8) {
 		memcpy(&w, s + i, 8);
 		acc |= w;
+		w ^= 0x0a * ones;
+		lf |= (w - ones) & ~w & highs;  /* a zero byte: a '\n' in s */
 	}
-	for (; i < n; i++)
+	for (; i < n; i++) {
 		acc |= (unsigned char)s[i];
-	return !(acc & 0x8080808080808080ull);
+		lf |= s[i] == '\n';
+	}
+	if (lf)
+		*nl = true;
+	return !(acc & highs);
 }
 
 /* Documented in resolve.h. */
@@ -247,11 +258,11 @@ struct fts_names *fts_names_new(const char *const *names, const size_t *lens, ui
 
 	ix->n = n;
 	ix->ptr = names;
-	ix->len = fts_xmalloc((n ? n : 1) * sizeof(*ix->len));
+	ix->len = fts_xmalloc_big((n ? n : 1) * sizeof(*ix->len));
 	ix->utf8 = true;
 	for (i = 0; i < n; i++) {
 		ix->len[i] = (uint32_t)lens[i];
-		if (ix->utf8 && !all_ascii(names[i], lens[i]) && !fts_utf8_valid(names[i], lens[i]))
+		if (!all_ascii(names[i], lens[i], &ix->nl) && ix->utf8 && !fts_utf8_valid(names[i], lens[i]))
 			ix->utf8 = false;
 	}
 
@@ -281,11 +292,28 @@ struct fts_names *fts_names_new(const char *const *names, const size_t *lens, ui
 	free(ctx.runs.v);
 	if (ix->ndups > 1)
 		qsort(ix->dups, ix->ndups, 2 * sizeof(*ix->dups), cmp_u32);
-	ix->sorted = fts_xmalloc((n ? n : 1) * sizeof(*ix->sorted));
+	ix->sorted = fts_xmalloc_big((n ? n : 1) * sizeof(*ix->sorted));
 	for (i = 0; i < n; i++)
 		ix->sorted[i] = keys[i].idx;
 	free(keys);
 	return ix;
+}
+
+/* Documented in resolve.h. */
+bool fts_names_set_text(struct fts_names *ix, const char *text, size_t len)
+{
+	uintptr_t lo = (uintptr_t)text, hi = lo + len, at = lo;
+
+	for (uint32_t i = 0; i < ix->n; i++) {
+		uintptr_t s = (uintptr_t)ix->ptr[i];
+
+		if (s < at || s > hi || ix->len[i] > hi - s)
+			return false;
+		at = s + ix->len[i] + 1;        /* disjoint, apart, ascending */
+	}
+	ix->text = text;
+	ix->textlen = len;
+	return true;
 }
 
 /* Documented in resolve.h. */
@@ -412,6 +440,70 @@ static bool match_dotstar_lit(const struct fts_names *ix, uint32_t i, const char
 	return true;
 }
 
+/* Last name index in [i, n) whose name starts at or before p (names[i] does). */
+static uint32_t name_at(const struct fts_names *ix, uint32_t i, const char *p)
+{
+	uint32_t step = 1, lo = i, hi;
+
+	/* gallop from i, then bisect: hits come in ascending order */
+	while (lo + step < ix->n && (uintptr_t)ix->ptr[lo + step] <= (uintptr_t)p) {
+		lo += step;
+		step *= 2;
+	}
+	hi = lo + step < ix->n ? lo + step : ix->n;
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if ((uintptr_t)ix->ptr[mid] <= (uintptr_t)p)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Names that lie in one text (ix->text): the next occurrence of lit at or
+ * after *p that lies inside a name, found by one memmem() over the text
+ * rather than one per name.  Hits outside every name (another column, a
+ * tied alias) are skipped.  *i (a name index at or before the hit) gets
+ * the name; false at the end of the text.
+ */
+static bool text_next(const struct fts_names *ix, const char **p, uint32_t *i, const char *lit, size_t ll)
+{
+	const char *q = *p, *end = ix->text + ix->textlen;
+
+	while (q < end && (q = memmem(q, (size_t)(end - q), lit, ll)) != NULL) {
+		uint32_t k = name_at(ix, *i, q);
+		const char *s = ix->ptr[k];
+
+		*i = k;
+		if ((uintptr_t)q >= (uintptr_t)s && q + ll <= s + ix->len[k]) {
+			*p = q;
+			return true;
+		}
+		q++;
+	}
+	return false;
+}
+
+/* `.*LIT` over the text of names without newlines: the match ends after
+ * the last occurrence of LIT in the name.  Appends in index order. */
+static void match_dotstar_text(const struct fts_names *ix, const char *lit, size_t ll, struct fts_matches *m)
+{
+	const char *p = ix->text;
+	uint32_t i = 0;
+
+	while (text_next(ix, &p, &i, lit, ll)) {
+		const char *s = ix->ptr[i], *e = s + ix->len[i], *last = p, *q;
+
+		for (q = p + 1; q + ll <= e && (q = memmem(q, (size_t)(e - q), lit, ll)) != NULL; q++)
+			last = q;
+		push_match(m, i, (uint32_t)(last - s + ll));
+		p = e;
+	}
+}
+
 /* Documented in resolve.h. */
 size_t fts_names_match_scan(const struct fts_names *ix, const struct fts_pyre *re, struct fts_matches *m)
 {
@@ -419,6 +511,15 @@ size_t fts_names_match_scan(const struct fts_names *ix, const struct fts_pyre *r
 	const char *req = fts_pyre_required(re, &rl);
 	uint32_t i;
 
+	if (req && ix->text) {
+		/* only the names that hold the literal */
+		const char *p = ix->text;
+
+		for (i = 0; text_next(ix, &p, &i, req, rl); p = ix->ptr[i] + ix->len[i])
+			if (match1(ix, re, i, &end, m))
+				push_match(m, i, (uint32_t)end);
+		return m->n - n0;
+	}
 	for (i = 0; i < ix->n; i++) {
 		if (req && !memmem(NAME(ix, i), ix->len[i], req, rl))
 			continue;
@@ -517,11 +618,55 @@ static int cmp_range(const void *a, const void *b)
 	return x->hi < y->hi ? 1 : x->hi > y->hi ? -1 : 0;
 }
 
-static int cmp_u32pair(const void *a, const void *b)
+/*
+ * Sort (index << 32 | end) hits by index: LSD radix, 11 bits a pass, only
+ * over the bits an index below n can have (two passes up to 4M names).
+ * The indices are distinct, so the order of the ends does not matter.
+ */
+static void sort_hits(uint64_t *h, size_t nh, uint32_t n)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	enum { BITS = 11, NB = 1 << BITS };
+	unsigned width = n > 1 ? 32 - (unsigned)__builtin_clz(n - 1) : 1;
+	uint64_t *tmp, *src = h, *dst;
+	size_t cnt[NB];
 
-	return x < y ? -1 : x > y;
+	if (nh < 2)
+		return;
+	if (nh < 32) {
+		for (size_t i = 1; i < nh; i++) {
+			uint64_t x = h[i];
+			size_t j = i;
+
+			for (; j > 0 && h[j - 1] >> 32 > x >> 32; j--)
+				h[j] = h[j - 1];
+			h[j] = x;
+		}
+		return;
+	}
+	tmp = fts_xmalloc(nh * sizeof(*tmp));
+	dst = tmp;
+	for (unsigned sh = 32; sh < 32 + width; sh += BITS) {
+		size_t sum = 0;
+
+		memset(cnt, 0, sizeof(cnt));
+		for (size_t i = 0; i < nh; i++)
+			cnt[src[i] >> sh & (NB - 1)]++;
+		for (size_t b = 0; b < NB; b++) {
+			size_t c = cnt[b];
+
+			cnt[b] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < nh; i++)
+			dst[cnt[src[i] >> sh & (NB - 1)]++] = src[i];
+		uint64_t *t = src;
+
+		src = dst;
+		dst = t;
+	}
+	if (src != h)
+		memcpy(h, src, nh * sizeof(*h));
+	free(tmp);
 }
 
 /* Documented in resolve.h. */
@@ -535,6 +680,10 @@ size_t fts_names_match(const struct fts_names *ix, const struct fts_pyre *re, st
 	uint64_t *hits;
 	size_t nh = 0;
 
+	if (dlit && ix->utf8 && ix->text && !ix->nl && dll) {
+		match_dotstar_text(ix, dlit, dll, m);
+		return m->n - n0;
+	}
 	if (dlit && ix->utf8) {
 		for (uint32_t i = 0; i < ix->n; i++)
 			if (match_dotstar_lit(ix, i, dlit, dll, &end))
@@ -588,7 +737,8 @@ size_t fts_names_match(const struct fts_names *ix, const struct fts_pyre *re, st
 				break;
 			case FTS_PYRE_TAIL_DOTSTAR: {
 				const char *s = (const char *)NAME(ix, i);
-				const char *nl = dotall ? NULL : memchr(s + r->depth, '\n', ix->len[i] - r->depth);
+				const char *nl = dotall || !ix->nl ? NULL
+					: memchr(s + r->depth, '\n', ix->len[i] - r->depth);
 
 				end = nl ? (size_t)(nl - s) : ix->len[i];
 				break;
@@ -602,8 +752,7 @@ size_t fts_names_match(const struct fts_names *ix, const struct fts_pyre *re, st
 		}
 	}
 	FTS_VEC_FREE(rv);
-	if (nh > 1)
-		qsort(hits, nh, sizeof(*hits), cmp_u32pair);
+	sort_hits(hits, nh, ix->n);
 	for (k = 0; k < nh; k++)
 		push_match(m, (uint32_t)(hits[k] >> 32), (uint32_t)hits[k]);
 	free(hits);

@@ -42,6 +42,16 @@ struct fts_matches {
  */
 struct fts_names *fts_names_new(const char *const *names, const size_t *lens, uint32_t n);
 
+/*
+ * Tell the index that its names lie, in index order and apart (at least
+ * one byte between two names), inside text[0..len): one object that stays
+ * valid until fts_names_free(), such as the manifest they were split from.
+ * Patterns that need a literal (`.*bias`) then find it with one memmem()
+ * over the whole text rather than one per name.  Returns false, and
+ * changes nothing, when the names do not lie so.
+ */
+bool fts_names_set_text(struct fts_names *ix, const char *text, size_t len);
+
 /* Free an index; NULL is a no-op. */
 void fts_names_free(struct fts_names *ix);
 

@@ -28,6 +28,8 @@ struct fts_source {
 	size_t len;                     /* bytes in text, without the NUL */
 	uint32_t *lines;                /* byte offset of each line start */
 	uint32_t nlines;                /* entries in lines[] */
+	bool nul_tabs;                  /* a NUL byte in text stands for a tab (the
+					   manifest loader ended names there) */
 };
 
 struct fts_sources {
@@ -37,6 +39,11 @@ struct fts_sources {
 
 /* Largest file ftsc reads; larger inputs are refused before reading. */
 #define FTS_MAX_INPUT ((size_t)256 << 20)
+
+/* Largest model manifest: no limit but the 32-bit offsets of spans (4 GiB,
+ * some 60 million parameter lines); a 5-million-parameter manifest is
+ * about 300 MB. */
+#define FTS_MAX_MANIFEST ((size_t)UINT32_MAX - 1)
 
 void fts_sources_init(struct fts_sources *s);
 void fts_sources_release(struct fts_sources *s);

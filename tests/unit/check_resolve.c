@@ -588,6 +588,155 @@ START_TEST(test_duplicates_and_empty)
 }
 END_TEST
 
+/* The truth: re.match of the pattern on every name, one by one. */
+static void ref_match(char **names, const size_t *lens, size_t n, const struct fts_pyre *re,
+		      struct fts_matches *m)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t end;
+
+		if (fts_pyre_match(re, names[i], lens[i], &end) > 0) {
+			if (m->n == m->cap) {
+				m->cap = m->cap ? 2 * m->cap : 16;
+				m->idx = fts_xrealloc(m->idx, m->cap * sizeof(*m->idx));
+				m->end = fts_xrealloc(m->end, m->cap * sizeof(*m->end));
+			}
+			m->idx[m->n] = (uint32_t)i;
+			m->end[m->n++] = (uint32_t)end;
+		}
+	}
+}
+
+/* Names split from one manifest text (fts_names_set_text()): literal
+ * patterns search the whole text once; hits in other columns, in tied
+ * aliases (not in the index), across a name's end or twice in a name must
+ * come out as the name-by-name truth. */
+START_TEST(test_names_in_text)
+{
+	static const char *lines[][2] = {
+		{"a.score.bias", "4\tbfloat16\t1\t-"},
+		{"b.weight", "4\tscore.bias\t1\t-"},      /* the literal in another column */
+		{"alias.score.bias", "-"},                  /* a tied alias: not indexed */
+		{"c.score.bias.score.bias", "4\tfloat32\t1\t-"},
+		{"d.score.bia", "s\tfloat32\t1\t-"},      /* across the name's end */
+		{"score.bias", "2x2\tfloat32\t1\t-"},
+		{"e.score\xc3\xa9.bias", "1\tfloat32\t1\t-"},
+		{"f.scorexbias", "1\tfloat32\t1\t-"},
+	};
+	static const char *pats[] = {
+		".*score.bias", ".*score\\.bias", ".*bias", ".*score", ".*s", ".*t\tf", ".*\\.",
+		".*score.bias$", ".*(score).bias", "(?s).*score.bias", ".*a.s",
+	};
+	enum { N = sizeof(lines) / sizeof(lines[0]) };
+	char text[1024], *names[N];
+	size_t lens[N], n = 0, at = 0;
+
+	for (size_t k = 0; k < N; k++) {
+		int w = snprintf(text + at, sizeof(text) - at, "%s\t%s\n", lines[k][0], lines[k][1]);
+
+		if (strncmp(lines[k][0], "alias", 5) != 0) {
+			names[n] = text + at;
+			lens[n++] = strlen(lines[k][0]);
+		}
+		at += (size_t)w;
+	}
+	struct fts_names *ix = fts_names_new((const char *const *)names, lens, (uint32_t)n);
+
+	ck_assert(fts_names_set_text(ix, text, at));
+	for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]); k++) {
+		struct fts_pyre *re = compile_ok(pats[k]);
+		struct fts_matches a = { 0 }, b = { 0 }, t = { 0 };
+
+		fts_names_match(ix, re, &a);
+		fts_names_match_scan(ix, re, &b);
+		ref_match(names, lens, n, re, &t);
+		ck_assert_msg(a.n == t.n && b.n == t.n, "%s: %zu and %zu matches, truth %zu", pats[k], a.n, b.n, t.n);
+		for (size_t j = 0; j < t.n; j++) {
+			ck_assert_msg(a.idx[j] == t.idx[j] && a.end[j] == t.end[j], "%s: match %zu", pats[k], j);
+			ck_assert_msg(b.idx[j] == t.idx[j] && b.end[j] == t.end[j], "%s: scan %zu", pats[k], j);
+		}
+		fts_matches_free(&a);
+		fts_matches_free(&b);
+		fts_matches_free(&t);
+		fts_pyre_free(re);
+	}
+	/* `.*score\\.bias`: a, c (to its last occurrence) and score.bias */
+	{
+		struct fts_pyre *re = compile_ok(".*score\\.bias");
+		struct fts_matches a = { 0 };
+
+		ck_assert_uint_eq(fts_names_match(ix, re, &a), 3);
+		ck_assert_uint_eq(a.idx[0], 0);
+		ck_assert_uint_eq(a.idx[1], 2);
+		ck_assert_uint_eq(a.end[1], (uint32_t)strlen("c.score.bias.score.bias"));
+		ck_assert_uint_eq(a.idx[2], 4);
+		fts_matches_free(&a);
+		fts_pyre_free(re);
+	}
+	/* names that do not lie so are refused, and the index still works */
+	ck_assert(!fts_names_set_text(ix, text + 1, at - 1));
+	ck_assert(!fts_names_set_text(ix, text, lens[0]));
+	names[1] = names[0];
+	{
+		struct fts_names *bad = fts_names_new((const char *const *)names, lens, (uint32_t)n);
+
+		ck_assert(!fts_names_set_text(bad, text, at));
+		fts_names_free(bad);
+	}
+	fts_names_free(ix);
+}
+END_TEST
+
+/* A name with a newline: `.*LIT` looks at its first line only, so the
+ * whole-text search must not be used. */
+START_TEST(test_names_in_text_newline)
+{
+	char text[] = "ab\ncd.bias\t1\nx.bias\t1\n";
+	char *names[2] = { text, text + 13 };
+	size_t lens[2] = { 10, 6 };
+	struct fts_names *ix = fts_names_new((const char *const *)names, lens, 2);
+	struct fts_pyre *re = compile_ok(".*bias");
+	struct fts_matches m = { 0 };
+
+	ck_assert(fts_names_set_text(ix, text, sizeof(text) - 1));
+	ck_assert_uint_eq(fts_names_match(ix, re, &m), 1);
+	ck_assert_uint_eq(m.idx[0], 1);
+	fts_matches_free(&m);
+	fts_pyre_free(re);
+	fts_names_free(ix);
+}
+END_TEST
+
+/* More than 2^11 names: the matches are put back into registration order
+ * by a radix sort of two passes. */
+START_TEST(test_order_many_names)
+{
+	struct model m;
+	static const char *pats[] = {
+		"model.layers.1.*", "model.layers.[1-3]\\d?\\.mlp.experts.1", "model.layers.(2|11).mlp.*",
+		"model.layers.\\d+.mlp.experts.1\\d\\.w2",
+	};
+
+	build_model(&m, 40, 160);
+	ck_assert_uint_gt(m.names.n, 4096);
+	for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]); k++) {
+		struct fts_pyre *re = compile_ok(pats[k]);
+		struct fts_matches a = { 0 }, t = { 0 };
+
+		fts_names_match(m.ix, re, &a);
+		ref_match(m.names.v, m.lens.v, m.names.n, re, &t);
+		ck_assert_uint_gt(t.n, 32);
+		ck_assert_uint_eq(a.n, t.n);
+		for (size_t j = 0; j < t.n; j++)
+			ck_assert_msg(a.idx[j] == t.idx[j] && a.end[j] == t.end[j], "%s: match %zu", pats[k], j);
+		fts_matches_free(&a);
+		fts_matches_free(&t);
+		fts_pyre_free(re);
+	}
+	free_model(&m);
+}
+END_TEST
+
 static Suite *resolve_suite(void)
 {
 	Suite *s = suite_create("resolve");
@@ -605,6 +754,9 @@ static Suite *resolve_suite(void)
 	tcase_add_test(tc, test_prefix_walk_random);
 	tcase_add_test(tc, test_exact_and_suggest);
 	tcase_add_test(tc, test_duplicates_and_empty);
+	tcase_add_test(tc, test_names_in_text);
+	tcase_add_test(tc, test_names_in_text_newline);
+	tcase_add_test(tc, test_order_many_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
