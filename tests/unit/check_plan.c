@@ -1105,6 +1105,51 @@ START_TEST(test_build_refusals)
 END_TEST
 
 /* tests/plan/run.sh: `ftsc build` + `ftsc dump` against the goldens. */
+/* The one CRC-32C (runtime/bytes.h) against a bit-at-a-time reference: the
+ * check value, every alignment, lengths around the three-stream threshold
+ * and its thirds, and a CRC continued over pieces. */
+static uint32_t crc32c_bitwise(uint32_t crc, const uint8_t *p, size_t n)
+{
+	crc = ~crc;
+	while (n--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+	}
+	return ~crc;
+}
+
+START_TEST(test_crc32c)
+{
+	ck_assert_uint_eq(rt_crc32c(0, "123456789", 9), 0xE3069283u);
+	size_t cap = 3 * RT_CRC32C_3WAY_MIN + 64;
+	uint8_t *b = malloc(cap);
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	for (size_t i = 0; i < cap; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		b[i] = (uint8_t)x;
+	}
+	static const size_t lens[] = {0, 1, 7, 8, 9, 100, RT_CRC32C_3WAY_MIN - 1, RT_CRC32C_3WAY_MIN,
+				      RT_CRC32C_3WAY_MIN + 1, RT_CRC32C_3WAY_MIN + 23,
+				      2 * RT_CRC32C_3WAY_MIN + 5, 3 * RT_CRC32C_3WAY_MIN + 50};
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		for (size_t off = 0; off < 8; off++) {
+			uint32_t want = crc32c_bitwise(0, b + off, lens[i]);
+			ck_assert_msg(rt_crc32c(0, b + off, lens[i]) == want, "length %zu at +%zu",
+				      lens[i], off);
+			size_t h = lens[i] / 3;
+			ck_assert_uint_eq(rt_crc32c(rt_crc32c(0, b + off, h), b + off + h, lens[i] - h),
+					  want);
+		}
+	/* the combining step on its own: appending n zero bytes */
+	memset(b, 0, 1000);
+	uint32_t r = 0x12345678u;
+	ck_assert_uint_eq(rt_crc32c_mulmod(rt_crc32c_x8n(1000), r),
+			  ~crc32c_bitwise(~r, b, 1000));
+	free(b);
+}
+END_TEST
+
 START_TEST(test_goldens)
 {
 	ck_assert_int_eq(system("sh tests/plan/run.sh"), 0);
@@ -1129,6 +1174,7 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_cli_help);
 	tcase_add_test(tc, test_lambda_emit);
 	tcase_add_test(tc, test_build_refusals);
+	tcase_add_test(tc, test_crc32c);
 	tcase_add_test(tc, test_goldens);
 	suite_add_tcase(s, tc);
 	return s;
