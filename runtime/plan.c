@@ -12,7 +12,11 @@
  * every reference checked against its table before it is followed.  Any
  * failure returns a status and a message; nothing here exits or aborts,
  * and there is no global state.  The public accessors and listings are in
- * plan_api.c, the plan's identity in plan_identity.c.
+ * plan_api.c, the plan's identity in plan_identity.c, the names (NAME,
+ * front-coded: checked here, decoded on first use) in plan_names.c.  The
+ * view points into the file wherever the bytes are the value: pools, and
+ * the manifest's records (struct rt_plan_param), so opening a plan does no
+ * per-parameter copying or allocation.
  */
 #include "plan.h"
 #include "mem.h"
@@ -30,6 +34,7 @@
 #include "ftsrt.h"
 #include "lambda.h"
 #include "plan_format.h"
+#include "plan_names.h"
 #include "plan_records.h"
 #include "err.h"
 
@@ -41,6 +46,11 @@ _Static_assert((int)RT_LR_UNKNOWN == (int)PLAN_LR_UNKNOWN, "lr kinds");
 _Static_assert((int)RT_SRC_NEW_LR_SCHEDULER == (int)PLAN_SRC_NEW_LR_SCHEDULER, "src kinds");
 _Static_assert((int)RT_RESTORE_FAILS == (int)PLAN_RESTORE_FAILS &&
 	       (int)PLAN_RESTORE_COUNT_ == 2, "restore kinds");
+/* the view's params are the file's MANI records */
+_Static_assert(sizeof(struct rt_plan_param) == PLAN_SIZE(MANI) &&
+	       offsetof(struct rt_plan_param, shape) == PLAN_OFF(MANI, shape) &&
+	       offsetof(struct rt_plan_param, tied_to) == PLAN_OFF(MANI, tied_to) &&
+	       PLAN_MANI_HEAD % 8 == 0, "struct rt_plan_param is a MANI record");
 
 #define PLAN_MAX_BLOCKS 16              /* the loader takes 10 */
 
@@ -50,7 +60,8 @@ struct ftsrt_plan {
 	void *ud;
 	const uint8_t *base;            /* the file's bytes */
 	size_t size;
-	struct rt_plan_param *params;
+	struct rt_plan_shape *shapes;
+	struct rt_plan_names_cache names;
 	struct rt_plan_phase *phases;
 	struct rt_plan_class *classes;
 	struct rt_plan_arg *args;
@@ -87,7 +98,8 @@ static const struct {
 static const char *const rec_noun[PLAN_SEC_COUNT_] = {
 	[PLAN_SEC_STRS] = "string table byte", [PLAN_SEC_I64P] = "int64 pool entry",
 	[PLAN_SEC_F64P] = "float64 pool entry", [PLAN_SEC_U32P] = "uint32 pool entry",
-	[PLAN_SEC_BLOB] = "byte pool byte", [PLAN_SEC_MANI] = "parameter",
+	[PLAN_SEC_BLOB] = "byte pool byte", [PLAN_SEC_SHAP] = "shape",
+	[PLAN_SEC_MANI] = "parameter", [PLAN_SEC_NAME] = "name byte",
 	[PLAN_SEC_CLSS] = "class", [PLAN_SEC_ARGS] = "argument", [PLAN_SEC_PHAS] = "phase",
 	[PLAN_SEC_SETT] = "settings record", [PLAN_SEC_GRPS] = "group",
 	[PLAN_SEC_SMAP] = "source map entry", [PLAN_SEC_RSTR] = "restore entry",
@@ -210,6 +222,9 @@ static int plan_check_header(struct ld *ld, uint32_t *nsec)
 	uint16_t min_reader = PLAN_GET(HDR, b, min_reader_minor);
 	uint16_t hsize = PLAN_GET(HDR, b, header_size);
 	/* versions before the CRC: a newer plan may checksum differently */
+	if (major < PLAN_FORMAT_MAJOR)
+		return fail(ld, FTSRT_EVERSION, "plan format %u.%u is older than this reader's %d.x: "
+			    "rebuild the plan with ftsc build", major, minor, PLAN_FORMAT_MAJOR);
 	if (major != PLAN_FORMAT_MAJOR)
 		return fail(ld, FTSRT_EVERSION, "plan format %u.%u; this reader reads %d.x", major,
 			    minor, PLAN_FORMAT_MAJOR);
@@ -332,12 +347,12 @@ static int plan_load_sections(struct ld *ld, uint32_t n)
 		if (ld->s[k].n > INT32_MAX)
 			return fail(ld, FTSRT_EFORMAT, "section %s has too many records",
 				    sec_info[k].fourcc);
-	/* what the table says of every field, for every section but the
-	 * manifest, which its loader checks record by record (one pass over
-	 * the largest section, not two) */
+	/* what the table says of every record's fields (not the heads, which
+	 * their loaders check; the table bounds no field of MANI, the largest
+	 * section, so it is not walked here) */
 	for (int k = 0; k < PLAN_SEC_COUNT_; k++) {
 		const struct sec *s = &ld->s[k];
-		if (k == PLAN_SEC_MANI || !s->present)
+		if (!s->present)
 			continue;
 		struct rt_rec_check chk;
 		rt_rec_check_init(&chk, sec_info[k].rec);
@@ -363,14 +378,50 @@ static int plan_load_strings(struct ld *ld)
 
 /* ---- manifest ------------------------------------------------------------------- */
 
+static int plan_load_shapes(struct ld *ld)
+{
+	struct ftsrt_plan *p = ld->p;
+	const struct sec *s = &ld->s[PLAN_SEC_SHAP];
+	const int64_t *dims = (const int64_t *)(const void *)ld->s[PLAN_SEC_I64P].p;
+	p->shapes = plan_alloc(p, s->n, sizeof(*p->shapes));
+	if (!p->shapes)
+		return fail(ld, FTSRT_ENOMEM, "out of memory (%" PRIu64 " shapes)", s->n);
+	for (uint64_t i = 0; i < s->n; i++) {
+		const uint8_t *r = s->p + i * PLAN_SIZE(SHAP);
+		struct rt_plan_shape *q = &p->shapes[i];
+		uint32_t d0 = PLAN_GET(SHAP, r, dims);
+		uint8_t ndim = PLAN_GET(SHAP, r, ndim);   /* bounds: plan_records.def */
+		if (!get_str(ld, PLAN_GET(SHAP, r, dtype_name), false, &q->dtype_name))
+			return fail(ld, FTSRT_EFORMAT, "shape %" PRIu64 ": bad string reference", i);
+		if (!take(ld, PLAN_SEC_I64P, d0, ndim))
+			return fail(ld, FTSRT_EFORMAT, "shape %" PRIu64 ": bad dimensions", i);
+		uint64_t numel = 1;
+		for (uint32_t k = 0; k < ndim; k++) {
+			int64_t d = dims[d0 + k];
+			if (d < 0 || __builtin_mul_overflow(numel, (uint64_t)d, &numel))
+				return fail(ld, FTSRT_EFORMAT, "shape %" PRIu64 ": bad dimension %" PRId64,
+					    i, d);
+		}
+		q->ndim = ndim;
+		q->dims = dims + d0;
+		q->numel = numel;
+		q->dtype = PLAN_GET(SHAP, r, dtype);
+		q->requires_grad = PLAN_GET(SHAP, r, requires_grad);
+	}
+	p->view.shapes = p->shapes;
+	p->view.nshapes = (uint32_t)s->n;
+	return FTSRT_OK;
+}
+
+/* The records are the view's params as they lie in the file; each is checked
+ * here (the table bounds none of their fields). */
 static int plan_load_manifest(struct ld *ld)
 {
 	struct ftsrt_plan *p = ld->p;
 	const struct sec *s = &ld->s[PLAN_SEC_MANI];
 	const uint8_t *h = s->p;
-	struct rt_rec_check rc_head, rc;
+	struct rt_rec_check rc_head;
 	rt_rec_check_init(&rc_head, PLAN_REC_MANH);
-	rt_rec_check_init(&rc, PLAN_REC_MANI);
 	int st = rec_check(ld, &rc_head, h, "manifest head", 0);
 	if (st)
 		return st;
@@ -379,48 +430,43 @@ static int plan_load_manifest(struct ld *ld)
 		return fail(ld, FTSRT_EFORMAT, "section MANI: nparams %" PRIu32 " does not match its "
 			    "length (%" PRIu64 " records)", n, s->n);
 	p->view.manifest_hash = PLAN_GET(MANH, h, manifest_hash);
-	p->params = plan_alloc_raw(p, n, sizeof(*p->params), false);   /* every field set below */
-	if (!p->params)
-		return fail(ld, FTSRT_ENOMEM, "out of memory (%" PRIu32 " parameters)", n);
-	const int64_t *dims = (const int64_t *)(const void *)ld->s[PLAN_SEC_I64P].p;
+	const struct rt_plan_param *q = (const struct rt_plan_param *)(const void *)(h + PLAN_MANI_HEAD);
+	const struct rt_plan_shape *shapes = p->shapes;
+	uint32_t nshapes = p->view.nshapes;
 	uint64_t total = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *r = h + PLAN_SIZE(MANH) + (size_t)i * PLAN_SIZE(MANI);
-		struct rt_plan_param *q = &p->params[i];
-		memset(q, 0, sizeof(*q));       /* padding too: no uninitialised bytes */
-		if ((st = rec_check(ld, &rc, r, "parameter", i)))
-			return st;
-		uint32_t d0 = PLAN_GET(MANI, r, dims);
-		int32_t tied = PLAN_GET(MANI, r, tied_to);
-		uint8_t ndim = PLAN_GET(MANI, r, ndim), dtype = PLAN_GET(MANI, r, dtype);
-		if (!get_str(ld, PLAN_GET(MANI, r, name), false, &q->name) ||
-		    !get_str(ld, PLAN_GET(MANI, r, dtype_name), false, &q->dtype_name))
-			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": bad string reference", i);
-		if (!take(ld, PLAN_SEC_I64P, d0, ndim))
-			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": bad dimensions", i);
-		if (tied != -1 && (tied < 0 || (uint32_t)tied >= i || p->params[tied].tied_to != -1))
-			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": tied_to %" PRId32
-				    " is not an earlier untied parameter", i, tied);
-		uint64_t numel = 1;
-		for (uint32_t k = 0; k < ndim; k++) {
-			int64_t d = dims[d0 + k];
-			if (d < 0 || __builtin_mul_overflow(numel, (uint64_t)d, &numel))
-				return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": bad dimension %"
-					    PRId64, i, d);
+		uint32_t sh = q[i].shape;
+		int32_t tied = q[i].tied_to;
+		if (sh >= nshapes)
+			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": shape %" PRIu32 " of %"
+				    PRIu32, i, sh, nshapes);
+		if (tied != -1) {
+			if (tied < 0 || (uint32_t)tied >= i || q[tied].tied_to != -1)
+				return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": tied_to %" PRId32
+					    " is not an earlier untied parameter", i, tied);
+			continue;
 		}
 		/* every arena a run sizes from these must fit, in bytes of 8-byte elements */
-		if (tied == -1 && (__builtin_add_overflow(total, numel, &total) || total > PLAN_MAX_ELEMENTS))
+		if (__builtin_add_overflow(total, shapes[sh].numel, &total) || total > PLAN_MAX_ELEMENTS)
 			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": the parameters hold more than "
 				    "2^60 elements in all", i);
-		q->ndim = ndim;
-		q->dims = dims + d0;
-		q->numel = numel;
-		q->dtype = dtype;
-		q->requires_grad = PLAN_GET(MANI, r, requires_grad);
-		q->tied_to = tied;
 	}
-	p->view.params = p->params;
+	p->view.params = q;
 	p->view.nparams = n;
+	return FTSRT_OK;
+}
+
+/* NAME: checked now, decoded by the first rt_plan_names (plan_names.c). */
+static int plan_load_names(struct ld *ld)
+{
+	struct ftsrt_plan *p = ld->p;
+	const struct sec *s = &ld->s[PLAN_SEC_NAME];
+	char msg[200];
+	int st = rt_names_cache_init(&p->names, s->p, s->len, p->view.nparams, p->alloc, p->ud, msg,
+				     sizeof(msg));
+	if (st)
+		return fail(ld, st, "%s", msg);
+	p->view.names_cache = &p->names;
 	return FTSRT_OK;
 }
 
@@ -812,7 +858,8 @@ static int plan_load(struct ld *ld)
 	if (first != 1)
 		return fail(ld, FTSRT_EFORMAT, "plans are read on little-endian hosts only");
 	if ((rc = plan_check_header(ld, &nsec)) || (rc = plan_load_sections(ld, nsec)) ||
-	    (rc = plan_load_strings(ld)) || (rc = plan_load_manifest(ld)) ||
+	    (rc = plan_load_strings(ld)) || (rc = plan_load_shapes(ld)) ||
+	    (rc = plan_load_manifest(ld)) || (rc = plan_load_names(ld)) ||
 	    (rc = plan_load_classes(ld)))
 		return rc;
 	used = 0;
@@ -821,13 +868,13 @@ static int plan_load(struct ld *ld)
 	if ((rc = plan_load_phases(ld)) || (rc = plan_load_settings(ld, &used)) ||
 	    (rc = plan_load_groups(ld)) || (rc = plan_load_srcmap(ld)) || (rc = plan_load_restores(ld)))
 		return rc;
-	ld->p->view.identity = rt_plan_identity(&ld->p->view);
 	return FTSRT_OK;
 }
 
 static void plan_release(struct ftsrt_plan *p)
 {
-	plan_free(p, p->params);
+	rt_names_cache_release(&p->names);
+	plan_free(p, p->shapes);
 	plan_free(p, p->phases);
 	plan_free(p, p->classes);
 	plan_free(p, p->args);
