@@ -222,6 +222,14 @@ static inline const struct rt_plan_shape *rt_plan_param_shape(const struct rt_pl
  */
 const char *const *rt_plan_names(const struct rt_plan *v);
 
+/*
+ * The index of the parameter called name, or -1 (the first, should names
+ * repeat).  A loaded plan's first call builds a hash table of the names
+ * (O(total length), kept like the names), later calls are O(1); a view
+ * built by hand is searched linearly.
+ */
+int32_t rt_plan_name_index(const struct rt_plan *v, const char *name);
+
 /* Name i, or "?" when rt_plan_names failed (out of memory). */
 static inline const char *rt_plan_param_name(const struct rt_plan *v, uint32_t i)
 {

@@ -171,6 +171,12 @@ int rt_names_cache_init(struct rt_plan_names_cache *c, const uint8_t *sec, uint6
 	c->alloc = alloc;
 	c->ud = ud;
 	atomic_init(&c->block, NULL);
+	/* the name table: a power of two at least twice the names, u32 entries */
+	size_t cap = 16;
+	while (cap < 2 * (size_t)n)
+		cap *= 2;
+	c->table_bytes = cap * sizeof(uint32_t);
+	atomic_init(&c->table, NULL);
 	return FTSRT_OK;
 }
 
@@ -180,6 +186,10 @@ void rt_names_cache_release(struct rt_plan_names_cache *c)
 	if (blk)
 		c->alloc(c->ud, blk, c->bytes, 0);
 	atomic_store_explicit(&c->block, NULL, memory_order_relaxed);
+	void *t = atomic_load_explicit(&c->table, memory_order_acquire);
+	if (t)
+		c->alloc(c->ud, t, c->table_bytes, 0);
+	atomic_store_explicit(&c->table, NULL, memory_order_relaxed);
 }
 
 const char *const *rt_plan_names(const struct rt_plan *v)
@@ -203,4 +213,69 @@ const char *const *rt_plan_names(const struct rt_plan *v)
 		blk = none;             /* another thread's, complete */
 	}
 	return blk;
+}
+
+/* A hash of a name 8 bytes at a step (the table's only; not stored). */
+static uint64_t name_hash(const char *s)
+{
+	size_t n = strlen(s);
+	uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+	return h ^ (h >> 29);
+}
+
+/* The open-addressing table of a loaded plan's names (slot: index + 1, 0
+ * empty; inserted in index order, so a lookup finds the first of equal
+ * names), built once like the names; NULL when out of memory. */
+static const uint32_t *name_table(struct rt_plan_names_cache *c, const char *const *names)
+{
+	uint32_t *t = atomic_load_explicit(&c->table, memory_order_acquire);
+	if (t)
+		return t;
+	if (!(t = c->alloc(c->ud, NULL, 0, c->table_bytes)))
+		return NULL;
+	size_t mask = c->table_bytes / sizeof(uint32_t) - 1;
+	memset(t, 0, c->table_bytes);
+	for (uint32_t i = 0; i < c->n; i++) {
+		size_t h = (size_t)name_hash(names[i]);
+		while (t[h & mask])
+			h++;
+		t[h & mask] = i + 1;
+	}
+	void *none = NULL;
+	if (!atomic_compare_exchange_strong_explicit(&c->table, &none, t, memory_order_acq_rel,
+						     memory_order_acquire)) {
+		c->alloc(c->ud, t, c->table_bytes, 0);
+		t = none;
+	}
+	return t;
+}
+
+int32_t rt_plan_name_index(const struct rt_plan *v, const char *name)
+{
+	const char *const *names = rt_plan_names(v);
+	if (!names)
+		return -1;
+	const uint32_t *t = v->names ? NULL : name_table(v->names_cache, names);
+	if (!t) {                       /* a view built by hand, or out of memory */
+		for (uint32_t i = 0; i < v->nparams; i++)
+			if (!strcmp(names[i], name))
+				return (int32_t)i;
+		return -1;
+	}
+	size_t mask = v->names_cache->table_bytes / sizeof(uint32_t) - 1;
+	for (size_t h = (size_t)name_hash(name);; h++) {
+		uint32_t e = t[h & mask];
+		if (!e)
+			return -1;
+		if (!strcmp(names[e - 1], name))
+			return (int32_t)(e - 1);
+	}
 }

@@ -42,6 +42,8 @@ struct rt_plan_names_cache {
 	ftsrt_alloc_fn alloc;
 	void *ud;
 	_Atomic(void *) block;          /* NULL before the first rt_plan_names */
+	size_t table_bytes;
+	_Atomic(void *) table;          /* rt_plan_name_index's, NULL before its first call */
 };
 
 /* Check the NAME section sec (len bytes, head included) for nparams names and

@@ -47,10 +47,7 @@ FTSRT_API int32_t ftsrt_run_nparams(const ftsrt_run *r)
 
 static int param_index(const ftsrt_run *r, const char *name)
 {
-	for (int i = 0; i < r->np; i++)
-		if (strcmp(rt_plan_param_name(r->plan, (uint32_t)i), name) == 0)
-			return i;
-	return -1;
+	return rt_plan_name_index(r->plan, name);
 }
 
 FTSRT_API int ftsrt_run_param_index(const ftsrt_run *r, const char *name, int32_t *index,

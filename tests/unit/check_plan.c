@@ -1346,6 +1346,52 @@ START_TEST(test_names_threads)
 }
 END_TEST
 
+/* rt_plan_name_index: every name of a loaded plan (DeBERTa's 202) maps to its
+ * index through the table; near misses and views built by hand too. */
+START_TEST(test_name_index)
+{
+	char path[] = "/tmp/check_plan_idx_XXXXXX", cmd[1024];
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	const char *ftsc = getenv("FTSC_BIN");
+	snprintf(cmd, sizeof(cmd), "%s build tests/schedules/deberta_three_phase.yaml --manifest "
+		 "tests/data/manifests/deberta-v3-base-seqcls.tsv --plain --allow-untested "
+		 "'--initial-optimizer={class_path: torch.optim.AdamW, init_args: {lr: 1.0e-05}}' "
+		 "--initial-lr-scheduler=none -o %s 2>/dev/null", ftsc ? ftsc : "build/ftsc", path);
+	ck_assert_int_eq(system(cmd), 0);
+	ftsrt_plan *p;
+	ftsrt_error err;
+	ck_assert_msg(ftsrt_plan_open(&p, path, NULL, &err) == FTSRT_OK, "%s", err.message);
+	unlink(path);
+	const struct rt_plan *v = rt_plan_view(p);
+	const char *const *names = rt_plan_names(v);
+	ck_assert_uint_eq(v->nparams, 202);
+	for (uint32_t i = 0; i < v->nparams; i++) {
+		ck_assert_int_eq(rt_plan_name_index(v, names[i]), (int32_t)i);
+		char near[512];
+		snprintf(near, sizeof(near), "%s.", names[i]);
+		ck_assert_int_eq(rt_plan_name_index(v, near), -1);
+		size_t len = strlen(names[i]);
+		snprintf(near, sizeof(near), "%.*s", (int)(len - 1), names[i]);
+		int32_t k = rt_plan_name_index(v, near);
+		ck_assert(k == -1 || !strcmp(names[k], near));
+	}
+	ck_assert_int_eq(rt_plan_name_index(v, ""), -1);
+	ck_assert_int_eq(rt_plan_name_index(v, "no.such.parameter"), -1);
+	/* a view built by hand: its own names, searched linearly */
+	struct rt_plan h = *v;
+	static const char *const hn[3] = {"a", "b", "a"};
+	h.names = hn;
+	h.names_cache = NULL;
+	h.nparams = 3;
+	ck_assert_int_eq(rt_plan_name_index(&h, "b"), 1);
+	ck_assert_int_eq(rt_plan_name_index(&h, "a"), 0);
+	ck_assert_int_eq(rt_plan_name_index(&h, "c"), -1);
+	ftsrt_plan_close(p);
+}
+END_TEST
+
 START_TEST(test_goldens)
 {
 	ck_assert_int_eq(system("sh tests/plan/run.sh"), 0);
@@ -1374,6 +1420,7 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_names_in_plan);
 	tcase_add_test(tc, test_names_threads);
+	tcase_add_test(tc, test_name_index);
 	tcase_add_test(tc, test_goldens);
 	suite_add_tcase(s, tc);
 	return s;
