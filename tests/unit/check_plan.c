@@ -1392,6 +1392,53 @@ START_TEST(test_name_index)
 }
 END_TEST
 
+/* A plan of 9 MiB and more opened from a file: the buffer the default
+ * allocator gives it is the huge-page one (plan.c, plan_file_buffer).  The
+ * sample plan grows by an unknown optional section of 9 MiB, which readers
+ * skip: the table gains an entry, every section moves by 32 bytes. */
+START_TEST(test_large_file)
+{
+	struct built b = sample();
+	uint32_t n = PLAN_GET(HDR, b.buf, section_count);
+	size_t extra = (size_t)9 << 20, old_start = PLAN_HEADER_SIZE + (size_t)n * PLAN_SECTION_ENTRY;
+	size_t body = b.len - plan_align8(old_start), len = plan_align8(old_start + PLAN_SECTION_ENTRY) +
+		plan_align8(body) + extra;
+	uint8_t *v = calloc(1, len);
+	memcpy(v, b.buf, PLAN_HEADER_SIZE);
+	uint64_t shift = plan_align8(old_start + PLAN_SECTION_ENTRY) - plan_align8(old_start);
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t *e = v + PLAN_HEADER_SIZE + (size_t)i * PLAN_SECTION_ENTRY;
+		memcpy(e, b.buf + PLAN_HEADER_SIZE + (size_t)i * PLAN_SECTION_ENTRY, PLAN_SECTION_ENTRY);
+		PLAN_SET(SECT, e, offset, PLAN_GET(SECT, e, offset) + shift);
+	}
+	memcpy(v + plan_align8(old_start) + shift, b.buf + plan_align8(old_start), body);
+	uint8_t *e = v + PLAN_HEADER_SIZE + (size_t)n * PLAN_SECTION_ENTRY;
+	PLAN_SET(SECT, e, id, PLAN_FOURCC("XTRA"));
+	PLAN_SET(SECT, e, flags, PLAN_SECF_OPTIONAL);
+	PLAN_SET(SECT, e, offset, len - extra);
+	PLAN_SET(SECT, e, length, extra);
+	memset(v + len - extra, 0x5A, extra);
+	PLAN_SET(HDR, v, section_count, n + 1);
+	PLAN_SET(HDR, v, file_size, len);
+	reseal(v);
+	char path[] = "/tmp/check_plan_big_XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert(write(fd, v, len) == (ssize_t)len);
+	close(fd);
+	ftsrt_plan *p;
+	ftsrt_error err;
+	ck_assert_msg(ftsrt_plan_open(&p, path, NULL, &err) == FTSRT_OK, "%s", err.message);
+	unlink(path);
+	const struct rt_plan *pv = rt_plan_view(p);
+	ck_assert_uint_eq(pv->nparams, 8);
+	ck_assert_str_eq(rt_plan_param_name(pv, 6), "model.3.weight");
+	ck_assert_uint_eq(rt_plan_param_shape(pv, 6)->numel, 64);
+	ftsrt_plan_close(p);
+	free(v);
+	free(b.buf);
+}
+END_TEST
+
 START_TEST(test_goldens)
 {
 	ck_assert_int_eq(system("sh tests/plan/run.sh"), 0);
@@ -1421,6 +1468,7 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_names_in_plan);
 	tcase_add_test(tc, test_names_threads);
 	tcase_add_test(tc, test_name_index);
+	tcase_add_test(tc, test_large_file);
 	tcase_add_test(tc, test_goldens);
 	suite_add_tcase(s, tc);
 	return s;
