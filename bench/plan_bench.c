@@ -8,11 +8,12 @@
  * reference, in the same run, the floor of any loader that reads the file:
  * read() of its bytes into a fresh buffer.  The first cycle is also shown
  * on its own: a process that opens one plan pays it (the heap is fresh, so
- * the file's buffer is page-faulted in; later cycles reuse freed memory).  Cold: COLD_RUNS (default 10)
- * cycles, each after posix_fadvise(POSIX_FADV_DONTNEED) on the file (which
- * evicts only this file's pages: dropping the whole page cache would
- * disturb everything else on a shared machine); mincore() says how much of
- * the file was still resident after the eviction.  Used by bench/plan.sh.
+ * the file's buffer is page-faulted in; later cycles reuse freed memory).
+ * Cold: COLD_RUNS (default 10) cycles, each after
+ * posix_fadvise(POSIX_FADV_DONTNEED) on the file (which evicts only this
+ * file's pages: dropping the whole page cache would disturb everything
+ * else on a shared machine); mincore() says how much of the file was
+ * still resident after the eviction.  Used by bench/plan.sh.
  */
 #include <fcntl.h>
 #include <stdio.h>

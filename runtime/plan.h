@@ -238,10 +238,10 @@ static inline const char *rt_plan_param_name(const struct rt_plan *v, uint32_t i
 }
 
 /*
- * The plan's identity (computed by ftsrt_run_new, not at open): a 64-bit
- * FNV-1a over everything that decides what a run does -- the manifest hash, the phases, every class record with its
- * arguments and programs, the settings, the restore table -- and nothing
- * that does not (the source map, the informational group table, how the
+ * The plan's identity (computed by rt_run_new, not at open): a 64-bit
+ * FNV-1a over everything that decides what a run does -- the manifest
+ * hash, the phases, every class record with its arguments and programs,
+ * the settings, the restore table -- and nothing that does not (the source map, the informational group table, how the
  * string table is laid out).  A checkpoint records it; a resume with
  * another plan is refused.
  */

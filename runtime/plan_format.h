@@ -255,7 +255,8 @@ static inline uint64_t plan_align8(uint64_t x)
 
 /* Bytes name (len) takes from the front of prev (prevlen): the longest
  * common prefix, at most PLAN_MAX_SHARED. */
-static inline size_t plan_name_shared(const char *prev, size_t prevlen, const char *name, size_t len)
+static inline size_t plan_name_shared(const char *prev, size_t prevlen, const char *name,
+				      size_t len)
 {
 	size_t n = prevlen < len ? prevlen : len, k = 0;
 	if (n > PLAN_MAX_SHARED)

@@ -26,7 +26,8 @@ int rt_names_check(const uint8_t *body, uint64_t len, uint32_t n, uint32_t lengt
 
 /* Decode a body rt_names_check accepted: out[i] points at name i in buf
  * (*decoded bytes). */
-void rt_names_decode(const uint8_t *body, uint32_t lengths, uint32_t n, const char **out, char *buf);
+void rt_names_decode(const uint8_t *body, uint32_t lengths, uint32_t n, const char **out,
+		     char *buf);
 
 /*
  * A loaded plan's names (struct rt_plan.names_cache; rt_plan_names in
