@@ -60,6 +60,7 @@ struct ftsrt_plan {
 	ftsrt_alloc_fn alloc;
 	void *ud;
 	const uint8_t *base;            /* the file's bytes */
+	void *base_block;               /* the block holding them (plan_file_buffer) */
 	size_t size;
 	struct rt_plan_shape *shapes;
 	struct rt_plan_names_cache names;
@@ -145,27 +146,29 @@ static void *plan_alloc_raw(struct ftsrt_plan *p, size_t n, size_t size, bool ze
 }
 
 /*
- * The file's bytes.  With the default allocator a large buffer is 2 MiB
- * aligned and advised for transparent huge pages: a process that opens one
- * plan would otherwise pay a page fault for every 4 KiB of it, most of the
- * first open at 500k parameters (2,800 faults).  free() takes it like any
- * block.
+ * The file's bytes, in p->base_block.  With the default allocator a large
+ * buffer starts on a 2 MiB boundary inside a block 2 MiB longer, advised
+ * for transparent huge pages: a process that opens one plan would
+ * otherwise pay a page fault for every 4 KiB of it, most of the first open
+ * at 500k parameters (2,800 faults).  A plain malloc'd block (not
+ * posix_memalign) is what glibc reuses when plans are opened again.
  */
-#define PLAN_HUGE (2u << 20)
+#define PLAN_HUGE ((size_t)2 << 20)
 
 static uint8_t *plan_file_buffer(struct ftsrt_plan *p, size_t n)
 {
 #ifdef MADV_HUGEPAGE
-	void *q = NULL;
-	if (p->alloc == rt_default_alloc && n >= 4 * PLAN_HUGE && p->nblocks < PLAN_MAX_BLOCKS &&
-	    posix_memalign(&q, PLAN_HUGE, n) == 0) {
-		madvise(q, n & ~(size_t)(PLAN_HUGE - 1), MADV_HUGEPAGE);
-		p->blocks[p->nblocks].q = q;
-		p->blocks[p->nblocks++].bytes = n;
+	if (p->alloc == rt_default_alloc && n >= 4 * PLAN_HUGE) {
+		uint8_t *q = plan_alloc_raw(p, n + PLAN_HUGE, 1, false);
+		if (!q)
+			return NULL;
+		p->base_block = q;
+		q += (PLAN_HUGE - (uintptr_t)q % PLAN_HUGE) % PLAN_HUGE;
+		madvise(q, n & ~(PLAN_HUGE - 1), MADV_HUGEPAGE);
 		return q;
 	}
 #endif
-	return plan_alloc_raw(p, n, 1, false);
+	return p->base_block = plan_alloc_raw(p, n, 1, false);
 }
 
 static void *plan_alloc(struct ftsrt_plan *p, size_t n, size_t size)
@@ -908,8 +911,8 @@ static void plan_release(struct ftsrt_plan *p)
 	plan_free(p, p->groups);
 	plan_free(p, p->src);
 	plan_free(p, p->restores);
-	if (p->base)
-		plan_free(p, (void *)p->base);
+	if (p->base_block)
+		plan_free(p, p->base_block);
 }
 
 static int open_common(ftsrt_plan **out, const char *path, const void *data, size_t len,
@@ -994,7 +997,7 @@ static int open_common(ftsrt_plan **out, const char *path, const void *data, siz
 			if (r <= 0) {
 				rc = fail(&ld, FTSRT_EIO, "cannot read '%s': %s", path,
 					  r < 0 ? strerror(errno) : "the file shrank while being read");
-				plan_free(p, buf);
+				plan_free(p, p->base_block);
 				goto out_close;
 			}
 			done += (size_t)r;
@@ -1012,6 +1015,7 @@ static int open_common(ftsrt_plan **out, const char *path, const void *data, siz
 		if (len)
 			memcpy(copy, data, len);
 		p->base = copy;
+		p->base_block = copy;
 		p->size = len;
 	}
 	ld.b = p->base;
