@@ -186,6 +186,126 @@ static uint8_t dtype_code(const char *s)
 	return PLAN_DTYPE_OTHER;
 }
 
+/* A shape's identity: its dims, its dtype (an interned STRS offset) and
+ * requires_grad; first is the manifest entry that introduced it. */
+struct shape_key {
+	uint32_t first, dtype;
+};
+
+static bool same_shape(const struct fts_manifest *man, const struct fts_mparam *a,
+		       const struct fts_mparam *b, uint32_t dta, uint32_t dtb)
+{
+	int32_t nd = a->ndim > 0 ? a->ndim : 0;
+	return dta == dtb && a->requires_grad == b->requires_grad && (b->ndim > 0 ? b->ndim : 0) == nd &&
+	       !memcmp(man->dims + a->dims, man->dims + b->dims, (size_t)nd * sizeof(int64_t));
+}
+
+static uint64_t shape_hash(const struct fts_manifest *man, const struct fts_mparam *p, uint32_t dt)
+{
+	uint8_t b[16];
+	uint64_t h = PLAN_FNV_OFFSET;
+	int32_t nd = p->ndim > 0 ? p->ndim : 0;
+	plan_wr32(b, dt);
+	plan_wr32(b + 4, (uint32_t)nd);
+	plan_wr32(b + 8, p->requires_grad);
+	h = plan_fnv(h, b, 12);
+	for (int32_t k = 0; k < nd; k++) {
+		plan_wr64(b, (uint64_t)man->dims[p->dims + (uint32_t)k]);
+		h = plan_fnv(h, b, 8);
+	}
+	return h;
+}
+
+/* SHAP: the distinct shapes in first-use order; shape[i] gets entry i's. */
+static void emit_shapes(struct em *m, uint32_t *shape)
+{
+	const struct fts_manifest *man = m->c->manifest;
+	size_t cap = 64, n = 0;
+	struct shape_key *keys = fts_xmalloc(cap * sizeof(*keys));
+	size_t htcap = 128;
+	uint32_t *ht = fts_xmalloc(htcap * sizeof(*ht));
+	memset(ht, 0xFF, htcap * sizeof(*ht));
+	for (uint32_t i = 0; i < man->n; i++) {
+		const struct fts_mparam *p = &man->p[i];
+		uint32_t dt = emit_str(m, mdtype(p));
+		size_t h = (size_t)shape_hash(man, p, dt);
+		for (;; h++) {
+			uint32_t k = ht[h & (htcap - 1)];
+			if (k == UINT32_MAX || same_shape(man, p, &man->p[keys[k].first], dt, keys[k].dtype))
+				break;
+		}
+		uint32_t k = ht[h & (htcap - 1)];
+		if (k == UINT32_MAX) {
+			uint32_t nd = p->ndim > 0 ? (uint32_t)p->ndim : 0;
+			uint8_t *r = grow(m, PLAN_SEC_SHAP, PLAN_SIZE(SHAP));
+			PLAN_SET(SHAP, r, dims, emit_i64s(m, man->dims + p->dims, nd));
+			PLAN_SET(SHAP, r, dtype_name, dt);
+			PLAN_SET(SHAP, r, ndim, (uint8_t)nd);
+			PLAN_SET(SHAP, r, dtype, dtype_code(mdtype(p)));
+			PLAN_SET(SHAP, r, requires_grad, p->requires_grad ? 1 : 0);
+			if (n == cap)
+				keys = fts_xrealloc(keys, (cap *= 2) * sizeof(*keys));
+			keys[n] = (struct shape_key){i, dt};
+			k = (uint32_t)n++;
+			ht[h & (htcap - 1)] = k;
+			if (2 * n > htcap) {    /* rehash */
+				size_t ncap = 2 * htcap;
+				uint32_t *nt = fts_xmalloc(ncap * sizeof(*nt));
+				memset(nt, 0xFF, ncap * sizeof(*nt));
+				for (size_t j = 0; j < n; j++) {
+					size_t g = (size_t)shape_hash(man, &man->p[keys[j].first], keys[j].dtype);
+					while (nt[g & (ncap - 1)] != UINT32_MAX)
+						g++;
+					nt[g & (ncap - 1)] = (uint32_t)j;
+				}
+				free(ht);
+				ht = nt;
+				htcap = ncap;
+			}
+		}
+		shape[i] = k;
+	}
+	free(ht);
+	free(keys);
+}
+
+/* NAME: every entry's name, front-coded (plan_format.h): the lengths, then
+ * the suffixes. */
+static void emit_names(struct em *m)
+{
+	const struct fts_manifest *man = m->c->manifest;
+	size_t lcap = (size_t)man->n * 6 + 1, scap = 1, ln = 0, sn = 0;
+	for (uint32_t i = 0; i < man->n; i++)
+		scap += strlen(man->p[i].name);
+	uint8_t *lens = fts_xmalloc(lcap), *suf = fts_xmalloc(scap);
+	const char *prev = "";
+	size_t prevlen = 0;
+	for (uint32_t i = 0; i < man->n; i++) {
+		const char *name = man->p[i].name;
+		size_t len = strlen(name), shared = plan_name_shared(prev, prevlen, name, len);
+		if (len - shared > UINT32_MAX) {
+			efail(m, "parameter name %u is over 4 GiB", i);
+			break;
+		}
+		lens[ln++] = (uint8_t)shared;
+		ln += plan_leb128_put(lens + ln, (uint32_t)(len - shared));
+		memcpy(suf + sn, name + shared, len - shared);
+		sn += len - shared;
+		prev = name;
+		prevlen = len;
+	}
+	if (ln > UINT32_MAX)
+		efail(m, "the parameter names' lengths take over 4 GiB");
+	uint8_t *h = grow(m, PLAN_SEC_NAME, PLAN_SIZE(NAMH) + ln + sn);
+	PLAN_SET(NAMH, h, nnames, man->n);
+	PLAN_SET(NAMH, h, lengths, (uint32_t)ln);
+	memcpy(h + PLAN_SIZE(NAMH), lens, ln);
+	if (sn)
+		memcpy(h + PLAN_SIZE(NAMH) + ln, suf, sn);
+	free(lens);
+	free(suf);
+}
+
 static void emit_manifest(struct em *m)
 {
 	const struct fts_manifest *man = m->c->manifest;
@@ -194,23 +314,18 @@ static void emit_manifest(struct em *m)
 		      man->path ? man->path : "the manifest");
 		return;
 	}
-	uint8_t *h = grow(m, PLAN_SEC_MANI, PLAN_SIZE(MANH));
+	uint32_t *shape = fts_xmalloc(((size_t)man->n + 1) * sizeof(*shape));
+	emit_shapes(m, shape);
+	uint8_t *h = grow(m, PLAN_SEC_MANI, PLAN_SIZE(MANH) + (size_t)man->n * PLAN_SIZE(MANI));
 	PLAN_SET(MANH, h, manifest_hash, fts_emit_manifest_hash(man));
 	PLAN_SET(MANH, h, nparams, man->n);
 	for (uint32_t i = 0; i < man->n; i++) {
-		const struct fts_mparam *p = &man->p[i];
-		uint32_t name = emit_str(m, p->name), dt = emit_str(m, mdtype(p));
-		uint32_t nd = p->ndim > 0 ? (uint32_t)p->ndim : 0;
-		uint32_t dims = emit_i64s(m, man->dims + p->dims, nd);
-		uint8_t *r = grow(m, PLAN_SEC_MANI, PLAN_SIZE(MANI));
-		PLAN_SET(MANI, r, name, name);
-		PLAN_SET(MANI, r, dtype_name, dt);
-		PLAN_SET(MANI, r, dims, dims);
-		PLAN_SET(MANI, r, tied_to, p->tied_to < 0 ? -1 : p->tied_to);
-		PLAN_SET(MANI, r, ndim, (uint8_t)nd);
-		PLAN_SET(MANI, r, dtype, dtype_code(mdtype(p)));
-		PLAN_SET(MANI, r, requires_grad, p->requires_grad ? 1 : 0);
+		uint8_t *r = h + PLAN_SIZE(MANH) + (size_t)i * PLAN_SIZE(MANI);
+		PLAN_SET(MANI, r, shape, shape[i]);
+		PLAN_SET(MANI, r, tied_to, man->p[i].tied_to < 0 ? -1 : man->p[i].tied_to);
 	}
+	free(shape);
+	emit_names(m);
 }
 
 /* ---- classes, phases and settings: the plan view, serialized ------------------------- */

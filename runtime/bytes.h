@@ -129,13 +129,69 @@ static const uint32_t rt_crc32c_table[256] = {
 	0xbe2da0a5u, 0x4c4623a6u, 0x5f16d052u, 0xad7d5351u,
 };
 
+/*
+ * Shifting a CRC register over zero bytes is multiplication modulo the
+ * polynomial (in the reflected representation x^k is bit 31 - k; as in
+ * zlib's crc32_combine): this is what lets three streams run at once below.
+ */
+static inline uint32_t rt_crc32c_mulmod(uint32_t a, uint32_t b)
+{
+	uint32_t p = 0;
+	for (uint32_t m = 1u << 31; m; m >>= 1) {
+		if (a & m)
+			p ^= b;
+		b = b & 1 ? (b >> 1) ^ 0x82F63B78u : b >> 1;
+	}
+	return p;
+}
+
+/* x^(8n) modulo the polynomial: the operator that appends n zero bytes. */
+static inline uint32_t rt_crc32c_x8n(uint64_t n)
+{
+	uint32_t p = 1u << 31, sq = 1u << 23;  /* x^0, x^8 */
+	for (; n; n >>= 1) {
+		if (n & 1)
+			p = rt_crc32c_mulmod(sq, p);
+		sq = rt_crc32c_mulmod(sq, sq);
+	}
+	return p;
+}
+
+/* Below this many bytes one stream is as fast (the combining costs ~2 us). */
+#define RT_CRC32C_3WAY_MIN 65536
+
 #if defined(__x86_64__) && defined(__GNUC__)
+/*
+ * The crc32 instruction has a latency of 3 cycles and a throughput of one
+ * per cycle: long buffers are cut in three equal thirds, run as three
+ * independent registers in one loop (the second and third from 0), and
+ * combined: crc(A B) = shift(crc(A), |B|) ^ crc0(B).
+ */
 __attribute__((target("sse4.2")))
 static inline uint32_t rt_crc32c_hw(uint32_t c, const uint8_t *p, size_t n)
 {
 	uint64_t c64 = c;
 	for (; n && ((uintptr_t)p & 7); n--)
 		c64 = __builtin_ia32_crc32qi((uint32_t)c64, *p++);
+	if (n >= RT_CRC32C_3WAY_MIN) {
+		size_t third = (n / 3) & ~(size_t)7;
+		const uint8_t *p1 = p + third, *p2 = p1 + third;
+		uint64_t c1 = 0, c2 = 0;
+		for (size_t k = 0; k < third; k += 8) {
+			uint64_t w0, w1, w2;
+			memcpy(&w0, p + k, 8);
+			memcpy(&w1, p1 + k, 8);
+			memcpy(&w2, p2 + k, 8);
+			c64 = __builtin_ia32_crc32di(c64, w0);
+			c1 = __builtin_ia32_crc32di(c1, w1);
+			c2 = __builtin_ia32_crc32di(c2, w2);
+		}
+		uint32_t s = rt_crc32c_x8n(third);
+		c64 = rt_crc32c_mulmod(s, (uint32_t)c64) ^ (uint32_t)c1;
+		c64 = rt_crc32c_mulmod(s, (uint32_t)c64) ^ (uint32_t)c2;
+		p += 3 * third;
+		n -= 3 * third;
+	}
 	for (; n >= 8; n -= 8, p += 8) {
 		uint64_t w;
 		memcpy(&w, p, 8);

@@ -12,7 +12,11 @@
  * every reference checked against its table before it is followed.  Any
  * failure returns a status and a message; nothing here exits or aborts,
  * and there is no global state.  The public accessors and listings are in
- * plan_api.c, the plan's identity in plan_identity.c.
+ * plan_api.c, the plan's identity in plan_identity.c, the names (NAME,
+ * front-coded: checked here, decoded on first use) in plan_names.c.  The
+ * view points into the file wherever the bytes are the value: pools, and
+ * the manifest's records (struct rt_plan_param), so opening a plan does no
+ * per-parameter copying or allocation.
  */
 #include "plan.h"
 #include "mem.h"
@@ -24,12 +28,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ftsrt.h"
 #include "lambda.h"
 #include "plan_format.h"
+#include "plan_names.h"
 #include "plan_records.h"
 #include "err.h"
 
@@ -41,6 +47,11 @@ _Static_assert((int)RT_LR_UNKNOWN == (int)PLAN_LR_UNKNOWN, "lr kinds");
 _Static_assert((int)RT_SRC_NEW_LR_SCHEDULER == (int)PLAN_SRC_NEW_LR_SCHEDULER, "src kinds");
 _Static_assert((int)RT_RESTORE_FAILS == (int)PLAN_RESTORE_FAILS &&
 	       (int)PLAN_RESTORE_COUNT_ == 2, "restore kinds");
+/* the view's params are the file's MANI records */
+_Static_assert(sizeof(struct rt_plan_param) == PLAN_SIZE(MANI) &&
+	       offsetof(struct rt_plan_param, shape) == PLAN_OFF(MANI, shape) &&
+	       offsetof(struct rt_plan_param, tied_to) == PLAN_OFF(MANI, tied_to) &&
+	       PLAN_MANI_HEAD % 8 == 0, "struct rt_plan_param is a MANI record");
 
 #define PLAN_MAX_BLOCKS 16              /* the loader takes 10 */
 
@@ -49,8 +60,10 @@ struct ftsrt_plan {
 	ftsrt_alloc_fn alloc;
 	void *ud;
 	const uint8_t *base;            /* the file's bytes */
+	void *base_block;               /* the block holding them (plan_file_buffer) */
 	size_t size;
-	struct rt_plan_param *params;
+	struct rt_plan_shape *shapes;
+	struct rt_plan_names_cache names;
 	struct rt_plan_phase *phases;
 	struct rt_plan_class *classes;
 	struct rt_plan_arg *args;
@@ -87,7 +100,8 @@ static const struct {
 static const char *const rec_noun[PLAN_SEC_COUNT_] = {
 	[PLAN_SEC_STRS] = "string table byte", [PLAN_SEC_I64P] = "int64 pool entry",
 	[PLAN_SEC_F64P] = "float64 pool entry", [PLAN_SEC_U32P] = "uint32 pool entry",
-	[PLAN_SEC_BLOB] = "byte pool byte", [PLAN_SEC_MANI] = "parameter",
+	[PLAN_SEC_BLOB] = "byte pool byte", [PLAN_SEC_SHAP] = "shape",
+	[PLAN_SEC_MANI] = "parameter", [PLAN_SEC_NAME] = "name byte",
 	[PLAN_SEC_CLSS] = "class", [PLAN_SEC_ARGS] = "argument", [PLAN_SEC_PHAS] = "phase",
 	[PLAN_SEC_SETT] = "settings record", [PLAN_SEC_GRPS] = "group",
 	[PLAN_SEC_SMAP] = "source map entry", [PLAN_SEC_RSTR] = "restore entry",
@@ -129,6 +143,32 @@ static void *plan_alloc_raw(struct ftsrt_plan *p, size_t n, size_t size, bool ze
 	p->blocks[p->nblocks].q = q;
 	p->blocks[p->nblocks++].bytes = bytes;
 	return q;
+}
+
+/*
+ * The file's bytes, in p->base_block.  With the default allocator a large
+ * buffer starts on a 2 MiB boundary inside a block 2 MiB longer, advised
+ * for transparent huge pages: a process that opens one plan would
+ * otherwise pay a page fault for every 4 KiB of it, most of the first open
+ * at 500k parameters (2,800 faults).  A plain malloc'd block (not
+ * posix_memalign) is what glibc reuses when plans are opened again.
+ */
+#define PLAN_HUGE ((size_t)2 << 20)
+
+static uint8_t *plan_file_buffer(struct ftsrt_plan *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	if (p->alloc == rt_default_alloc && n >= 4 * PLAN_HUGE) {
+		uint8_t *q = plan_alloc_raw(p, n + PLAN_HUGE, 1, false);
+		if (!q)
+			return NULL;
+		p->base_block = q;
+		q += (PLAN_HUGE - (uintptr_t)q % PLAN_HUGE) % PLAN_HUGE;
+		madvise(q, n & ~(PLAN_HUGE - 1), MADV_HUGEPAGE);
+		return q;
+	}
+#endif
+	return p->base_block = plan_alloc_raw(p, n, 1, false);
 }
 
 static void *plan_alloc(struct ftsrt_plan *p, size_t n, size_t size)
@@ -210,6 +250,9 @@ static int plan_check_header(struct ld *ld, uint32_t *nsec)
 	uint16_t min_reader = PLAN_GET(HDR, b, min_reader_minor);
 	uint16_t hsize = PLAN_GET(HDR, b, header_size);
 	/* versions before the CRC: a newer plan may checksum differently */
+	if (major < PLAN_FORMAT_MAJOR)
+		return fail(ld, FTSRT_EVERSION, "plan format %u.%u is older than this reader's %d.x: "
+			    "rebuild the plan with ftsc build", major, minor, PLAN_FORMAT_MAJOR);
 	if (major != PLAN_FORMAT_MAJOR)
 		return fail(ld, FTSRT_EVERSION, "plan format %u.%u; this reader reads %d.x", major,
 			    minor, PLAN_FORMAT_MAJOR);
@@ -332,12 +375,12 @@ static int plan_load_sections(struct ld *ld, uint32_t n)
 		if (ld->s[k].n > INT32_MAX)
 			return fail(ld, FTSRT_EFORMAT, "section %s has too many records",
 				    sec_info[k].fourcc);
-	/* what the table says of every field, for every section but the
-	 * manifest, which its loader checks record by record (one pass over
-	 * the largest section, not two) */
+	/* what the table says of every record's fields (not the heads, which
+	 * their loaders check; the table bounds no field of MANI, the largest
+	 * section, so it is not walked here) */
 	for (int k = 0; k < PLAN_SEC_COUNT_; k++) {
 		const struct sec *s = &ld->s[k];
-		if (k == PLAN_SEC_MANI || !s->present)
+		if (!s->present)
 			continue;
 		struct rt_rec_check chk;
 		rt_rec_check_init(&chk, sec_info[k].rec);
@@ -363,14 +406,50 @@ static int plan_load_strings(struct ld *ld)
 
 /* ---- manifest ------------------------------------------------------------------- */
 
+static int plan_load_shapes(struct ld *ld)
+{
+	struct ftsrt_plan *p = ld->p;
+	const struct sec *s = &ld->s[PLAN_SEC_SHAP];
+	const int64_t *dims = (const int64_t *)(const void *)ld->s[PLAN_SEC_I64P].p;
+	p->shapes = plan_alloc(p, s->n, sizeof(*p->shapes));
+	if (!p->shapes)
+		return fail(ld, FTSRT_ENOMEM, "out of memory (%" PRIu64 " shapes)", s->n);
+	for (uint64_t i = 0; i < s->n; i++) {
+		const uint8_t *r = s->p + i * PLAN_SIZE(SHAP);
+		struct rt_plan_shape *q = &p->shapes[i];
+		uint32_t d0 = PLAN_GET(SHAP, r, dims);
+		uint8_t ndim = PLAN_GET(SHAP, r, ndim);   /* bounds: plan_records.def */
+		if (!get_str(ld, PLAN_GET(SHAP, r, dtype_name), false, &q->dtype_name))
+			return fail(ld, FTSRT_EFORMAT, "shape %" PRIu64 ": bad string reference", i);
+		if (!take(ld, PLAN_SEC_I64P, d0, ndim))
+			return fail(ld, FTSRT_EFORMAT, "shape %" PRIu64 ": bad dimensions", i);
+		uint64_t numel = 1;
+		for (uint32_t k = 0; k < ndim; k++) {
+			int64_t d = dims[d0 + k];
+			if (d < 0 || __builtin_mul_overflow(numel, (uint64_t)d, &numel))
+				return fail(ld, FTSRT_EFORMAT, "shape %" PRIu64 ": bad dimension %" PRId64,
+					    i, d);
+		}
+		q->ndim = ndim;
+		q->dims = dims + d0;
+		q->numel = numel;
+		q->dtype = PLAN_GET(SHAP, r, dtype);
+		q->requires_grad = PLAN_GET(SHAP, r, requires_grad);
+	}
+	p->view.shapes = p->shapes;
+	p->view.nshapes = (uint32_t)s->n;
+	return FTSRT_OK;
+}
+
+/* The records are the view's params as they lie in the file; each is checked
+ * here (the table bounds none of their fields). */
 static int plan_load_manifest(struct ld *ld)
 {
 	struct ftsrt_plan *p = ld->p;
 	const struct sec *s = &ld->s[PLAN_SEC_MANI];
 	const uint8_t *h = s->p;
-	struct rt_rec_check rc_head, rc;
+	struct rt_rec_check rc_head;
 	rt_rec_check_init(&rc_head, PLAN_REC_MANH);
-	rt_rec_check_init(&rc, PLAN_REC_MANI);
 	int st = rec_check(ld, &rc_head, h, "manifest head", 0);
 	if (st)
 		return st;
@@ -379,48 +458,43 @@ static int plan_load_manifest(struct ld *ld)
 		return fail(ld, FTSRT_EFORMAT, "section MANI: nparams %" PRIu32 " does not match its "
 			    "length (%" PRIu64 " records)", n, s->n);
 	p->view.manifest_hash = PLAN_GET(MANH, h, manifest_hash);
-	p->params = plan_alloc_raw(p, n, sizeof(*p->params), false);   /* every field set below */
-	if (!p->params)
-		return fail(ld, FTSRT_ENOMEM, "out of memory (%" PRIu32 " parameters)", n);
-	const int64_t *dims = (const int64_t *)(const void *)ld->s[PLAN_SEC_I64P].p;
+	const struct rt_plan_param *q = (const struct rt_plan_param *)(const void *)(h + PLAN_MANI_HEAD);
+	const struct rt_plan_shape *shapes = p->shapes;
+	uint32_t nshapes = p->view.nshapes;
 	uint64_t total = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *r = h + PLAN_SIZE(MANH) + (size_t)i * PLAN_SIZE(MANI);
-		struct rt_plan_param *q = &p->params[i];
-		memset(q, 0, sizeof(*q));       /* padding too: no uninitialised bytes */
-		if ((st = rec_check(ld, &rc, r, "parameter", i)))
-			return st;
-		uint32_t d0 = PLAN_GET(MANI, r, dims);
-		int32_t tied = PLAN_GET(MANI, r, tied_to);
-		uint8_t ndim = PLAN_GET(MANI, r, ndim), dtype = PLAN_GET(MANI, r, dtype);
-		if (!get_str(ld, PLAN_GET(MANI, r, name), false, &q->name) ||
-		    !get_str(ld, PLAN_GET(MANI, r, dtype_name), false, &q->dtype_name))
-			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": bad string reference", i);
-		if (!take(ld, PLAN_SEC_I64P, d0, ndim))
-			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": bad dimensions", i);
-		if (tied != -1 && (tied < 0 || (uint32_t)tied >= i || p->params[tied].tied_to != -1))
-			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": tied_to %" PRId32
-				    " is not an earlier untied parameter", i, tied);
-		uint64_t numel = 1;
-		for (uint32_t k = 0; k < ndim; k++) {
-			int64_t d = dims[d0 + k];
-			if (d < 0 || __builtin_mul_overflow(numel, (uint64_t)d, &numel))
-				return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": bad dimension %"
-					    PRId64, i, d);
+		uint32_t sh = q[i].shape;
+		int32_t tied = q[i].tied_to;
+		if (sh >= nshapes)
+			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": shape %" PRIu32 " of %"
+				    PRIu32, i, sh, nshapes);
+		if (tied != -1) {
+			if (tied < 0 || (uint32_t)tied >= i || q[tied].tied_to != -1)
+				return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": tied_to %" PRId32
+					    " is not an earlier untied parameter", i, tied);
+			continue;
 		}
 		/* every arena a run sizes from these must fit, in bytes of 8-byte elements */
-		if (tied == -1 && (__builtin_add_overflow(total, numel, &total) || total > PLAN_MAX_ELEMENTS))
+		if (__builtin_add_overflow(total, shapes[sh].numel, &total) || total > PLAN_MAX_ELEMENTS)
 			return fail(ld, FTSRT_EFORMAT, "parameter %" PRIu32 ": the parameters hold more than "
 				    "2^60 elements in all", i);
-		q->ndim = ndim;
-		q->dims = dims + d0;
-		q->numel = numel;
-		q->dtype = dtype;
-		q->requires_grad = PLAN_GET(MANI, r, requires_grad);
-		q->tied_to = tied;
 	}
-	p->view.params = p->params;
+	p->view.params = q;
 	p->view.nparams = n;
+	return FTSRT_OK;
+}
+
+/* NAME: checked now, decoded by the first rt_plan_names (plan_names.c). */
+static int plan_load_names(struct ld *ld)
+{
+	struct ftsrt_plan *p = ld->p;
+	const struct sec *s = &ld->s[PLAN_SEC_NAME];
+	char msg[200];
+	int st = rt_names_cache_init(&p->names, s->p, s->len, p->view.nparams, p->alloc, p->ud, msg,
+				     sizeof(msg));
+	if (st)
+		return fail(ld, st, "%s", msg);
+	p->view.names_cache = &p->names;
 	return FTSRT_OK;
 }
 
@@ -812,7 +886,8 @@ static int plan_load(struct ld *ld)
 	if (first != 1)
 		return fail(ld, FTSRT_EFORMAT, "plans are read on little-endian hosts only");
 	if ((rc = plan_check_header(ld, &nsec)) || (rc = plan_load_sections(ld, nsec)) ||
-	    (rc = plan_load_strings(ld)) || (rc = plan_load_manifest(ld)) ||
+	    (rc = plan_load_strings(ld)) || (rc = plan_load_shapes(ld)) ||
+	    (rc = plan_load_manifest(ld)) || (rc = plan_load_names(ld)) ||
 	    (rc = plan_load_classes(ld)))
 		return rc;
 	used = 0;
@@ -821,13 +896,13 @@ static int plan_load(struct ld *ld)
 	if ((rc = plan_load_phases(ld)) || (rc = plan_load_settings(ld, &used)) ||
 	    (rc = plan_load_groups(ld)) || (rc = plan_load_srcmap(ld)) || (rc = plan_load_restores(ld)))
 		return rc;
-	ld->p->view.identity = rt_plan_identity(&ld->p->view);
 	return FTSRT_OK;
 }
 
 static void plan_release(struct ftsrt_plan *p)
 {
-	plan_free(p, p->params);
+	rt_names_cache_release(&p->names);
+	plan_free(p, p->shapes);
 	plan_free(p, p->phases);
 	plan_free(p, p->classes);
 	plan_free(p, p->args);
@@ -836,8 +911,8 @@ static void plan_release(struct ftsrt_plan *p)
 	plan_free(p, p->groups);
 	plan_free(p, p->src);
 	plan_free(p, p->restores);
-	if (p->base)
-		plan_free(p, (void *)p->base);
+	if (p->base_block)
+		plan_free(p, p->base_block);
 }
 
 static int open_common(ftsrt_plan **out, const char *path, const void *data, size_t len,
@@ -909,7 +984,7 @@ static int open_common(ftsrt_plan **out, const char *path, const void *data, siz
 		/* read, not mapped: a file truncated under a mapping would kill the
 		 * process with SIGBUS at the next access */
 		size_t n = (size_t)st.st_size;
-		uint8_t *buf = plan_alloc_raw(p, n, 1, false);
+		uint8_t *buf = plan_file_buffer(p, n);
 		if (!buf) {
 			rc = fail(&ld, FTSRT_ENOMEM, "out of memory (%zu bytes)", n);
 			goto out_close;
@@ -922,7 +997,7 @@ static int open_common(ftsrt_plan **out, const char *path, const void *data, siz
 			if (r <= 0) {
 				rc = fail(&ld, FTSRT_EIO, "cannot read '%s': %s", path,
 					  r < 0 ? strerror(errno) : "the file shrank while being read");
-				plan_free(p, buf);
+				plan_free(p, p->base_block);
 				goto out_close;
 			}
 			done += (size_t)r;
@@ -940,6 +1015,7 @@ static int open_common(ftsrt_plan **out, const char *path, const void *data, siz
 		if (len)
 			memcpy(copy, data, len);
 		p->base = copy;
+		p->base_block = copy;
 		p->size = len;
 	}
 	ld.b = p->base;

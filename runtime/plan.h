@@ -24,15 +24,22 @@ enum rt_dtype {
 	RT_DTYPE_F32, RT_DTYPE_F64, RT_DTYPE_F16, RT_DTYPE_BF16, RT_DTYPE_OTHER,
 };
 
-struct rt_plan_param {
-	const char *name;               /* NUL-terminated */
+/* A distinct (dims, dtype, requires_grad) of the manifest (SHAP). */
+struct rt_plan_shape {
 	uint32_t ndim;
 	const int64_t *dims;            /* ndim entries */
 	uint64_t numel;
 	uint8_t dtype;                  /* enum rt_dtype */
 	bool requires_grad;
+	const char *dtype_name;         /* "float32" as the manifest spells it */
+};
+
+/* One manifest entry: the plan file's MANI record itself (plans are read
+ * on little-endian hosts; plan.c asserts the layout).  Its shape is
+ * rt_plan_param_shape, its name rt_plan_param_name. */
+struct rt_plan_param {
+	uint32_t shape;                 /* index into shapes */
 	int32_t tied_to;                /* index of the source parameter, or -1 */
-	const char *dtype_name;         /* "float32" as the manifest spells it (added) */
 };
 
 enum rt_arg_kind {
@@ -153,10 +160,18 @@ struct rt_plan_src {
 	uint32_t line, col;             /* 1-based */
 };
 
+struct rt_plan_names_cache;             /* plan.c's: a loaded plan's names, decoded once */
+
 struct rt_plan {
 	uint64_t manifest_hash;         /* fts_manifest_hash(): names, shapes, dtypes */
 	const struct rt_plan_param *params;
 	uint32_t nparams;
+	const struct rt_plan_shape *shapes;
+	uint32_t nshapes;
+	/* the names: given (a view built by hand), or NULL and decoded from the
+	 * file by the first rt_plan_names (names_cache, a loaded plan's) */
+	const char *const *names;
+	struct rt_plan_names_cache *names_cache;
 	const struct rt_plan_phase *phases;     /* every phase of the schedule */
 	uint32_t nphases;
 	int64_t max_depth;              /* effective: the last phase that runs */
@@ -185,17 +200,48 @@ struct rt_plan {
 	const struct rt_plan_restore *restores; /* RSTR, NULL/0 when absent */
 	uint32_t nrestores;
 	uint16_t format_major, format_minor;
-	uint64_t identity;              /* rt_plan_identity(): set when the plan is opened */
 };
 
 /* The decoded view of an open plan (never NULL for an open plan). */
 const struct rt_plan *rt_plan_view(const ftsrt_plan *p);
 
+static inline const struct rt_plan_shape *rt_plan_param_shape(const struct rt_plan *v, uint32_t i)
+{
+	return &v->shapes[v->params[i].shape];
+}
+
 /*
- * The plan's identity: a 64-bit FNV-1a over everything that decides what a
- * run does -- the manifest hash, the phases, every class record with its
- * arguments and programs, the settings, the restore table -- and nothing
- * that does not (the source map, the informational group table, how the
+ * Every parameter's name, NUL-terminated, indexed like params; NULL when
+ * out of memory.  A view built by hand gives them (names); a loaded plan's
+ * are front-coded in the file (checked when the plan is opened), and the
+ * first call decodes them all (O(total length)) into memory the plan owns
+ * until ftsrt_plan_close; later calls return that.  Safe to call from
+ * several threads at once (the first finished decoding is kept, with
+ * release/acquire ordering).  A run decodes them when it is created
+ * (rt_run_new), so rt_plan_param_name never fails under a run.
+ */
+const char *const *rt_plan_names(const struct rt_plan *v);
+
+/*
+ * The index of the parameter called name, or -1 (the first, should names
+ * repeat).  A loaded plan's first call builds a hash table of the names
+ * (O(total length), kept like the names), later calls are O(1); a view
+ * built by hand is searched linearly.
+ */
+int32_t rt_plan_name_index(const struct rt_plan *v, const char *name);
+
+/* Name i, or "?" when rt_plan_names failed (out of memory). */
+static inline const char *rt_plan_param_name(const struct rt_plan *v, uint32_t i)
+{
+	const char *const *n = rt_plan_names(v);
+	return n ? n[i] : "?";
+}
+
+/*
+ * The plan's identity (computed by rt_run_new, not at open): a 64-bit
+ * FNV-1a over everything that decides what a run does -- the manifest
+ * hash, the phases, every class record with its arguments and programs,
+ * the settings, the restore table -- and nothing that does not (the source map, the informational group table, how the
  * string table is laid out).  A checkpoint records it; a resume with
  * another plan is refused.
  */

@@ -75,14 +75,18 @@ FTSRT_API int ftsrt_plan_param(const ftsrt_plan *p, int32_t i, struct ftsrt_plan
 	if (i < 0 || (uint32_t)i >= rt_plan_view(p)->nparams)
 		return rt_error(err, FTSRT_EINVAL, "parameter %" PRId32 " of %" PRIu32, i,
 				rt_plan_view(p)->nparams);
-	const struct rt_plan_param *q = &rt_plan_view(p)->params[i];
+	const struct rt_plan *pv = rt_plan_view(p);
+	const char *const *names = rt_plan_names(pv);
+	if (!names)
+		return rt_error(err, FTSRT_ENOMEM, "out of memory (decoding the parameter names)");
+	const struct rt_plan_shape *q = rt_plan_param_shape(pv, (uint32_t)i);
 	struct ftsrt_plan_param v = {
 		.struct_size = sizeof(v),
-		.name = q->name,
+		.name = names[i],
 		.ndim = (int32_t)q->ndim,
 		.dims = q->dims,
 		.dtype = q->dtype_name,
-		.tied_to = q->tied_to,
+		.tied_to = pv->params[i].tied_to,
 	};
 	return rt_struct_out(out, &v, sizeof(v), "ftsrt_plan_param", err);
 }
@@ -148,7 +152,7 @@ static const char *const arg_kinds[] = {"none", "bool", "int", "float", "str", "
 static const char *const lr_kinds[] = {"known", "continues", "unknown"};
 static const char *const src_kinds[] = {"phase", "params", "new_optimizer", "new_lr_scheduler"};
 
-static void dump_shape(FILE *out, const struct rt_plan_param *q)
+static void dump_shape(FILE *out, const struct rt_plan_shape *q)
 {
 	if (q->ndim == 0)
 		fputs("scalar", out);
@@ -281,6 +285,9 @@ FTSRT_API int ftsrt_plan_dump(const ftsrt_plan *p, FILE *out, int32_t what, ftsr
 		dump_phases(out, v);
 		return ferror(out) ? rt_error(err, FTSRT_EIO, "writing the listing failed") : FTSRT_OK;
 	}
+	const char *const *names = rt_plan_names(v);
+	if (!names)
+		return rt_error(err, FTSRT_ENOMEM, "out of memory (decoding the parameter names)");
 	fprintf(out, "\n[settings]\n");
 	fprintf(out, "restore_best %s\nepoch_transitions_only %s\napply_lambdas_new_pgs %s\n",
 		v->restore_best ? "true" : "false", v->epoch_transitions_only ? "true" : "false",
@@ -322,7 +329,7 @@ FTSRT_API int ftsrt_plan_dump(const ftsrt_plan *p, FILE *out, int32_t what, ftsr
 		const struct rt_plan_phase *ph = &v->phases[i];
 		fprintf(out, "phase %" PRId64 ":\n", ph->index);
 		for (uint32_t k = 0; k < ph->nparams; k++)
-			fprintf(out, "  %" PRIu32 " %s\n", ph->params[k], v->params[ph->params[k]].name);
+			fprintf(out, "  %" PRIu32 " %s\n", ph->params[k], names[ph->params[k]]);
 	}
 
 	if (v->ngroups) {
@@ -359,13 +366,13 @@ FTSRT_API int ftsrt_plan_dump(const ftsrt_plan *p, FILE *out, int32_t what, ftsr
 
 	fprintf(out, "\n[manifest]\n");
 	for (uint32_t i = 0; i < v->nparams; i++) {
-		const struct rt_plan_param *q = &v->params[i];
-		fprintf(out, "%" PRIu32 " %s ", i, q->name);
+		const struct rt_plan_shape *q = rt_plan_param_shape(v, i);
+		fprintf(out, "%" PRIu32 " %s ", i, names[i]);
 		dump_shape(out, q);
 		fprintf(out, " %s (%s)%s", q->dtype_name, dtype_names[q->dtype],
 			q->requires_grad ? "" : " frozen");
-		if (q->tied_to >= 0)
-			fprintf(out, " tied_to %" PRId32, q->tied_to);
+		if (v->params[i].tied_to >= 0)
+			fprintf(out, " tied_to %" PRId32, v->params[i].tied_to);
 		fputc('\n', out);
 	}
 

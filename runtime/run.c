@@ -391,6 +391,9 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 		return rt_error(err, FTSRT_EINVAL, "run options: scale %g outside (0, 1]", o.scale);
 	if (o.save_last && !o.ckpt_dir)
 		return rt_error(err, FTSRT_EINVAL, "run options: save_last needs a ckpt_dir");
+	/* the names, decoded once: rt_plan_param_name cannot fail below */
+	if (!rt_plan_names(p))
+		return rt_error(err, FTSRT_ENOMEM, "out of memory (decoding the parameter names)");
 	ftsrt_alloc_fn alloc = o.alloc ? o.alloc : rt_default_alloc;
 	ftsrt_run *r = alloc(o.alloc_ud, NULL, 0, sizeof(*r));
 	if (!r)
@@ -437,26 +440,28 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 	int oidx = 0;
 	for (int i = 0; i < r->np; i++) {
 		const struct rt_plan_param *pp = &p->params[i];
+		const struct rt_plan_shape *sh = rt_plan_param_shape(p, (uint32_t)i);
 		struct rt_run_param *q = &r->p[i];
 		q->group = -1;
 		q->oidx = -1;
 		q->src = RT_SRC_OLD;
 		q->tied = pp->tied_to >= 0;
-		if (pp->ndim > RT_RUN_MAX_NDIM) {
+		if (sh->ndim > RT_RUN_MAX_NDIM) {
 			rc = rt_run_fail(r, FTSRT_EINVAL, "parameter '%s' has %u dimensions (at most %d)",
-					 pp->name, pp->ndim, RT_RUN_MAX_NDIM);
+					 rt_plan_param_name(p, (uint32_t)i), sh->ndim, RT_RUN_MAX_NDIM);
 			goto out_free;
 		}
-		q->ndim = (int)pp->ndim;
+		q->ndim = (int)sh->ndim;
 		size_t n = 1;
-		for (uint32_t k = 0; k < pp->ndim; k++) {
-			int64_t dim = pp->dims[k];
+		for (uint32_t k = 0; k < sh->ndim; k++) {
+			int64_t dim = sh->dims[k];
 			if (o.scale < 1 && dim > 0) {
 				dim = (int64_t)llround((double)dim * o.scale);
 				dim = dim < 1 ? 1 : dim;
 			}
 			if (dim < 0 || (dim > 0 && n > SIZE_MAX / 64 / (size_t)dim)) {
-				rc = rt_run_fail(r, FTSRT_EINVAL, "parameter '%s' has a bad shape", pp->name);
+				rc = rt_run_fail(r, FTSRT_EINVAL, "parameter '%s' has a bad shape",
+						 rt_plan_param_name(p, (uint32_t)i));
 				goto out_free;
 			}
 			q->shape[k] = dim;

@@ -47,10 +47,7 @@ FTSRT_API int32_t ftsrt_run_nparams(const ftsrt_run *r)
 
 static int param_index(const ftsrt_run *r, const char *name)
 {
-	for (int i = 0; i < r->np; i++)
-		if (strcmp(r->plan->params[i].name, name) == 0)
-			return i;
-	return -1;
+	return rt_plan_name_index(r->plan, name);
 }
 
 FTSRT_API int ftsrt_run_param_index(const ftsrt_run *r, const char *name, int32_t *index,
@@ -75,7 +72,7 @@ FTSRT_API int ftsrt_run_param_offset(const ftsrt_run *r, int32_t index, size_t *
 				r->np);
 	if (r->p[index].tied)
 		return rt_error(err, FTSRT_EINVAL, "'%s' is tied to another parameter: it has no "
-				"range of its own", r->plan->params[index].name);
+				"range of its own", rt_plan_param_name(r->plan, (uint32_t)index));
 	if (offset)
 		*offset = r->p[index].off;
 	if (numel)
@@ -129,15 +126,15 @@ static int bind_param(ftsrt_run *r, const char *name, int32_t index, void *param
 	struct rt_run_param *p = &r->p[i];
 	if (p->tied)
 		return rt_run_fail(r, FTSRT_EINVAL, "'%s' is tied to another parameter: bind that one",
-				   r->plan->params[i].name);
+				   rt_plan_param_name(r->plan, (uint32_t)i));
 	if (!param || !grad || ndim != p->ndim || (ndim && !shape))
 		return rt_run_fail(r, FTSRT_EINVAL, "'%s': bad buffers or number of dimensions",
-				   r->plan->params[i].name);
+				   rt_plan_param_name(r->plan, (uint32_t)i));
 	for (int k = 0; k < ndim; k++)
 		if (shape[k] != p->shape[k])
 			return rt_run_fail(r, FTSRT_EINVAL, "'%s': dimension %d is %" PRId64 ", the manifest "
-					   "says %" PRId64, r->plan->params[i].name, k, shape[k],
-					   p->shape[k]);
+					   "says %" PRId64, rt_plan_param_name(r->plan, (uint32_t)i), k,
+					   shape[k], p->shape[k]);
 	if (!r->tensor_mode) {
 		void *a = rt_run_alloc(r, r->numel * r->es), *g = rt_run_alloc(r, r->numel * r->es);
 		if (!a || !g) {

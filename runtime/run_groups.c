@@ -82,7 +82,7 @@ int rt_run_add_group(ftsrt_run *r, const int *idx, int n, double lr, double init
 
 static bool is_no_decay(const ftsrt_run *r, int i)
 {
-	return sem_no_decay(r->plan, r->plan->params[i].name);
+	return sem_no_decay(r->plan, rt_plan_param_name(r->plan, (uint32_t)i));
 }
 
 /*

@@ -7,7 +7,8 @@
  * ftsrt_error; an input that opens is read through ftsrt_plan_param and
  * ftsrt_plan_phase, listed (ftsrt_plan_dump to /dev/null) and its lr_lambda
  * programs are evaluated, so everything the view points at is read.  The
- * loader must refuse or accept without any sanitizer report.  Seeds: the plans that
+ * loader must refuse or accept without any sanitizer report (the names,
+ * front-coded in the file, are decoded by the first ftsrt_plan_param).  Seeds: the plans that
  * tests/fuzz/seed_plan.sh builds (written into the corpus by `make fuzz`).
  *
  * CRCs would stop almost every mutation at the checksum, so each input is
@@ -73,7 +74,8 @@ static void exercise(const uint8_t *data, size_t size)
 	/* the public accessors over everything the plan holds */
 	for (int32_t i = 0; i < ftsrt_plan_nparams(p); i++) {
 		struct ftsrt_plan_param pp = FTSRT_INIT(struct ftsrt_plan_param);
-		if (ftsrt_plan_param(p, i, &pp, NULL) != FTSRT_OK || (pp.ndim > 0 && !pp.dims))
+		if (ftsrt_plan_param(p, i, &pp, NULL) != FTSRT_OK || (pp.ndim > 0 && !pp.dims) ||
+		    !pp.name || !pp.name[0])
 			abort();
 	}
 	for (int32_t i = 0; i < ftsrt_plan_nphases(p); i++) {

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include "lambda_emit.h"
 #include "plan.h"
 #include "plan_format.h"
+#include "plan_names.h"
 #include "plan_records.h"
 
 #define BORING "tests/data/manifests/fts-boring-model.tsv"
@@ -90,9 +92,10 @@ START_TEST(test_round_trip)
 	ck_assert_str_eq(v->classes[0].class_path, "torch.optim.SGD");
 	ck_assert(!v->classes[0].scheduler);
 	ck_assert(v->classes[1].scheduler);
-	ck_assert_str_eq(v->params[6].name, "model.3.weight");
-	ck_assert_uint_eq(v->params[6].numel, 64);
-	ck_assert_str_eq(v->params[6].dtype_name, "float32");
+	ck_assert_str_eq(rt_plan_param_name(v, 6), "model.3.weight");
+	ck_assert_uint_eq(rt_plan_param_shape(v, 6)->numel, 64);
+	ck_assert_str_eq(rt_plan_param_shape(v, 6)->dtype_name, "float32");
+	ck_assert_ptr_eq(rt_plan_names(v), rt_plan_names(v));     /* decoded once */
 	ck_assert(!v->stripped);
 	ck_assert_ptr_nonnull(v->phases[1].src_file);
 	ck_assert_uint_gt(v->phases[1].src_line, 1);
@@ -106,18 +109,20 @@ START_TEST(test_round_trip)
 	/* the manifest hash the job computes from its model */
 	uint64_t h = FTSRT_MANIFEST_HASH_INIT;
 	for (uint32_t i = 0; i < v->nparams; i++)
-		h = ftsrt_manifest_hash_add(h, v->params[i].name, (int32_t)v->params[i].ndim,
-					    v->params[i].dims, v->params[i].dtype_name);
+		h = ftsrt_manifest_hash_add(h, rt_plan_param_name(v, i),
+					    (int32_t)rt_plan_param_shape(v, i)->ndim,
+					    rt_plan_param_shape(v, i)->dims,
+					    rt_plan_param_shape(v, i)->dtype_name);
 	ck_assert(h == ftsrt_plan_manifest_hash(p));
 	/* and from arrays at once */
 	const char *names[8], *dtypes[8];
 	int32_t ndims[8];
 	const int64_t *dims[8];
 	for (uint32_t i = 0; i < v->nparams; i++) {
-		names[i] = v->params[i].name;
-		ndims[i] = (int32_t)v->params[i].ndim;
-		dims[i] = v->params[i].dims;
-		dtypes[i] = v->params[i].dtype_name;
+		names[i] = rt_plan_param_name(v, i);
+		ndims[i] = (int32_t)rt_plan_param_shape(v, i)->ndim;
+		dims[i] = rt_plan_param_shape(v, i)->dims;
+		dtypes[i] = rt_plan_param_shape(v, i)->dtype_name;
 	}
 	ck_assert(ftsrt_manifest_hash(v->nparams, names, ndims, dims, dtypes) == h);
 	ck_assert(ftsrt_manifest_hash(0, NULL, NULL, NULL, NULL) == FTSRT_MANIFEST_HASH_INIT);
@@ -282,10 +287,10 @@ START_TEST(test_semantic_checks)
 	ck_assert_ptr_nonnull(strstr(err.message, "thaws parameter 8"));
 	/* parameters whose elements add up past 2^60 (each product fits in 64 bits) */
 	memcpy(v, b.buf, b.len);
-	uint8_t *mani = section(v, "MANI", &slen);
+	uint8_t *shap = section(v, "SHAP", &slen);
 	uint8_t *i64 = section(v, "I64P", &slen);
-	uint32_t d0 = PLAN_GET(MANI, mani + PLAN_MANI_HEAD, dims);
-	ck_assert_uint_eq(PLAN_GET(MANI, mani + PLAN_MANI_HEAD, ndim), 2);
+	uint32_t d0 = PLAN_GET(SHAP, shap, dims);
+	ck_assert_uint_eq(PLAN_GET(SHAP, shap, ndim), 2);
 	plan_wr64(i64 + 8 * d0, (uint64_t)1 << 31);
 	plan_wr64(i64 + 8 * (d0 + 1), (uint64_t)1 << 30);
 	reseal(v);
@@ -293,16 +298,40 @@ START_TEST(test_semantic_checks)
 	ck_assert_msg(strstr(err.message, "2^60"), "%s", err.message);
 	/* a bad enum */
 	memcpy(v, b.buf, b.len);
-	mani = section(v, "MANI", &slen);
-	PLAN_SET(MANI, mani + PLAN_MANI_HEAD, dtype, PLAN_DTYPE_COUNT_);
+	shap = section(v, "SHAP", &slen);
+	PLAN_SET(SHAP, shap, dtype, PLAN_DTYPE_COUNT_);
 	reseal(v);
 	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
 	/* a string reference past the table */
 	memcpy(v, b.buf, b.len);
-	mani = section(v, "MANI", &slen);
-	PLAN_SET(MANI, mani + PLAN_MANI_HEAD, name, 0x7FFFFFF0u);
+	shap = section(v, "SHAP", &slen);
+	PLAN_SET(SHAP, shap, dtype_name, 0x7FFFFFF0u);
 	reseal(v);
 	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(err.message, "shape 0: bad string reference"), "%s", err.message);
+	/* a shape index past SHAP, a tie to a later or a tied parameter */
+	memcpy(v, b.buf, b.len);
+	uint8_t *mani = section(v, "MANI", &slen) + PLAN_MANI_HEAD;
+	PLAN_SET(MANI, mani + 3 * PLAN_SIZE(MANI), shape, 1000);
+	reseal(v);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(err.message, "parameter 3: shape 1000 of"), "%s", err.message);
+	static const int32_t bad_ties[][2] = {{2, 2}, {2, 5}, {2, -2}};
+	for (size_t k = 0; k < 3; k++) {
+		memcpy(v, b.buf, b.len);
+		mani = section(v, "MANI", &slen) + PLAN_MANI_HEAD;
+		PLAN_SET(MANI, mani + (size_t)bad_ties[k][0] * PLAN_SIZE(MANI), tied_to, bad_ties[k][1]);
+		reseal(v);
+		ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
+		ck_assert_msg(strstr(err.message, "is not an earlier untied parameter"), "%s", err.message);
+	}
+	memcpy(v, b.buf, b.len);
+	mani = section(v, "MANI", &slen) + PLAN_MANI_HEAD;
+	PLAN_SET(MANI, mani + 1 * PLAN_SIZE(MANI), tied_to, 0);
+	PLAN_SET(MANI, mani + 2 * PLAN_SIZE(MANI), tied_to, 1);    /* tied to a tied one */
+	reseal(v);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(err.message, "parameter 2: tied_to 1"), "%s", err.message);
 	/* an unterminated string table */
 	memcpy(v, b.buf, b.len);
 	uint8_t *strs = section(v, "STRS", &slen);
@@ -653,10 +682,11 @@ START_TEST(test_struct_out)
 	for (int32_t i = 0; i < ftsrt_plan_nparams(p); i++) {
 		struct ftsrt_plan_param pp = FTSRT_INIT(struct ftsrt_plan_param);
 		SUCCEEDS(ftsrt_plan_param(p, i, &pp, E));
-		ck_assert_str_eq(pp.name, v->params[i].name);
-		ck_assert_int_eq(pp.ndim, (int32_t)v->params[i].ndim);
+		const struct rt_plan_shape *sh = rt_plan_param_shape(v, (uint32_t)i);
+		ck_assert_str_eq(pp.name, rt_plan_param_name(v, (uint32_t)i));
+		ck_assert_int_eq(pp.ndim, (int32_t)sh->ndim);
 		for (int32_t k = 0; k < pp.ndim; k++)
-			ck_assert_int_eq(pp.dims[k], v->params[i].dims[k]);
+			ck_assert_int_eq(pp.dims[k], sh->dims[k]);
 		ck_assert_str_eq(pp.dtype, "float32");
 		ck_assert_int_eq(pp.tied_to, -1);
 	}
@@ -857,7 +887,9 @@ START_TEST(test_record_table)
 		int recs[2];
 	} paras[] = {
 		{"The section table follows", {PLAN_REC_SECT, -1}},
+		{".It Li SHAP", {PLAN_REC_SHAP, -1}},
 		{".It Li MANI", {PLAN_REC_MANH, PLAN_REC_MANI}},
+		{".It Li NAME", {PLAN_REC_NAMH, -1}},
 		{".It Li CLSS", {PLAN_REC_CLSS, -1}},
 		{".It Li ARGS", {PLAN_REC_ARGS, -1}},
 		{".It Li PHAS", {PLAN_REC_PHAS, -1}},
@@ -888,6 +920,7 @@ START_TEST(test_record_table)
 	}
 	/* the pools and byte tables are one value per record */
 	covered[PLAN_REC_HDR] = covered[PLAN_REC_STRS] = covered[PLAN_REC_BLOB] = 1;
+	covered[PLAN_REC_NAME] = 1;
 	covered[PLAN_REC_I64P] = covered[PLAN_REC_F64P] = covered[PLAN_REC_U32P] = 1;
 	for (int rec = 0; rec < PLAN_REC_COUNT_; rec++)
 		ck_assert_msg(covered[rec], "record %s is not compared with the man page",
@@ -909,7 +942,7 @@ START_TEST(test_record_bounds)
 		int rec;
 		size_t head;
 	} secs[] = {
-		{"MANI", PLAN_REC_MANI, PLAN_MANI_HEAD}, {"MANI", PLAN_REC_MANH, 0},
+		{"SHAP", PLAN_REC_SHAP, 0}, {"MANI", PLAN_REC_MANH, 0},
 		{"CLSS", PLAN_REC_CLSS, 0}, {"ARGS", PLAN_REC_ARGS, 0},
 		{"PHAS", PLAN_REC_PHAS, 0}, {"SETT", PLAN_REC_SETT, 0},
 		{"GRPS", PLAN_REC_GRPS, 0}, {"SMAP", PLAN_REC_SMAP, 0},
@@ -1105,6 +1138,307 @@ START_TEST(test_build_refusals)
 END_TEST
 
 /* tests/plan/run.sh: `ftsc build` + `ftsc dump` against the goldens. */
+/* The one CRC-32C (runtime/bytes.h) against a bit-at-a-time reference: the
+ * check value, every alignment, lengths around the three-stream threshold
+ * and its thirds, and a CRC continued over pieces. */
+static uint32_t crc32c_bitwise(uint32_t crc, const uint8_t *p, size_t n)
+{
+	crc = ~crc;
+	while (n--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+	}
+	return ~crc;
+}
+
+START_TEST(test_crc32c)
+{
+	ck_assert_uint_eq(rt_crc32c(0, "123456789", 9), 0xE3069283u);
+	size_t cap = 3 * RT_CRC32C_3WAY_MIN + 64;
+	uint8_t *b = malloc(cap);
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	for (size_t i = 0; i < cap; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		b[i] = (uint8_t)x;
+	}
+	static const size_t lens[] = {0, 1, 7, 8, 9, 100, RT_CRC32C_3WAY_MIN - 1, RT_CRC32C_3WAY_MIN,
+				      RT_CRC32C_3WAY_MIN + 1, RT_CRC32C_3WAY_MIN + 23,
+				      2 * RT_CRC32C_3WAY_MIN + 5, 3 * RT_CRC32C_3WAY_MIN + 50};
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		for (size_t off = 0; off < 8; off++) {
+			uint32_t want = crc32c_bitwise(0, b + off, lens[i]);
+			ck_assert_msg(rt_crc32c(0, b + off, lens[i]) == want, "length %zu at +%zu",
+				      lens[i], off);
+			size_t h = lens[i] / 3;
+			ck_assert_uint_eq(rt_crc32c(rt_crc32c(0, b + off, h), b + off + h, lens[i] - h),
+					  want);
+		}
+	/* the combining step on its own: appending n zero bytes */
+	memset(b, 0, 1000);
+	uint32_t r = 0x12345678u;
+	ck_assert_uint_eq(rt_crc32c_mulmod(rt_crc32c_x8n(1000), r),
+			  ~crc32c_bitwise(~r, b, 1000));
+	free(b);
+}
+END_TEST
+
+/* Front-code names with the writer's helpers (plan_format.h) as emit.c does:
+ * the lengths, then the suffixes, into body; returns the body's size. */
+static size_t front_code(const char *const *names, uint32_t n, uint8_t *body, uint32_t *lengths)
+{
+	size_t ln = 0, sn = 0, prevlen = 0;
+	const char *prev = "";
+	char suf[4096];
+	for (uint32_t i = 0; i < n; i++) {
+		size_t len = strlen(names[i]), sh = plan_name_shared(prev, prevlen, names[i], len);
+		body[ln++] = (uint8_t)sh;
+		ln += plan_leb128_put(body + ln, (uint32_t)(len - sh));
+		memcpy(suf + sn, names[i] + sh, len - sh);
+		sn += len - sh;
+		prev = names[i];
+		prevlen = len;
+	}
+	memcpy(body + ln, suf, sn);
+	*lengths = (uint32_t)ln;
+	return ln + sn;
+}
+
+/* NAME (runtime/plan_names.c): names longer than one shared byte can say
+ * and suffixes needing multi-byte lengths round-trip; every malformed
+ * length list is refused, naming the name. */
+START_TEST(test_names)
+{
+	char a[400], b[400], c[200];
+	memset(a, 'x', 300);
+	a[300] = '\0';                  /* 300 bytes: shares at most 255 */
+	memcpy(b, a, 300);
+	memcpy(b + 300, ".tail", 6);
+	memset(c, 'y', 150);            /* a 150-byte suffix: a 2-byte LEB128 */
+	c[150] = '\0';
+	const char *names[] = {"model.a.weight", "model.a.bias", "model.b", a, b, c, "c"};
+	uint32_t n = 7, lengths;
+	uint8_t body[2048];
+	size_t len = front_code(names, n, body, &lengths);
+	ck_assert_uint_eq(body[0], 0);
+	ck_assert_uint_eq(body[lengths - 2], 0);        /* "c" shares nothing with c */
+	uint64_t dec = 0;
+	char msg[200];
+	ck_assert_int_eq(rt_names_check(body, len, n, lengths, &dec, msg, sizeof(msg)), 0);
+	size_t want = 0;
+	for (uint32_t i = 0; i < n; i++)
+		want += strlen(names[i]) + 1;
+	ck_assert_uint_eq(dec, want);
+	const char *out[7];
+	char *buf = malloc(dec);
+	rt_names_decode(body, lengths, n, out, buf);
+	for (uint32_t i = 0; i < n; i++)
+		ck_assert_str_eq(out[i], names[i]);
+	free(buf);
+
+	static const struct {
+		uint8_t body[16];
+		size_t len;
+		uint32_t n, lengths;
+		const char *why;
+	} bad[] = {
+		{{1, 1, 'a'}, 3, 1, 2, "name 0: shares 1 bytes with a name of 0"},
+		{{0, 1, 2, 1, 'a', 'b'}, 6, 2, 4, "name 1: shares 2 bytes with a name of 1"},
+		{{0, 0}, 2, 1, 2, "name 0 is empty"},
+		{{0, 0x81, 0x00, 'a'}, 4, 1, 3, "name 0: bad suffix length"},        /* not minimal */
+		{{0, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F}, 6, 1, 6, "name 0: bad suffix length"}, /* 2^32+ */
+		{{0, 0x81}, 2, 1, 2, "name 0: bad suffix length"},                 /* runs off */
+		{{0, 1, 'a'}, 3, 2, 2, "name 1: the length list ends early"},
+		{{0, 1, 0, 'a'}, 4, 1, 3, "1 bytes after the last name's lengths"},
+		{{0, 2, 'a'}, 3, 1, 2, "suffixes take 2 bytes, the section has 1"},
+		{{0, 1, 'a', 'b'}, 4, 1, 2, "suffixes take 1 bytes, the section has 2"},
+		{{0, 2, 'a', 0}, 4, 1, 2, "a NUL byte in a name (suffix byte 1)"},
+		{{0, 1, 'a'}, 3, 1, 9, "9 bytes of lengths in a 3-byte section"},
+	};
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		msg[0] = '\0';
+		ck_assert_int_eq(rt_names_check(bad[k].body, bad[k].len, bad[k].n, bad[k].lengths, &dec,
+						 msg, sizeof(msg)), -1);
+		ck_assert_msg(strstr(msg, bad[k].why), "case %zu: \"%s\", expected \"%s\"", k, msg,
+			      bad[k].why);
+	}
+}
+END_TEST
+
+/* The reader runs those checks behind a valid CRC, and counts the names. */
+START_TEST(test_names_in_plan)
+{
+	struct built b = sample();
+	uint8_t *v = malloc(b.len);
+	ftsrt_error err;
+	ftsrt_plan *p;
+	uint64_t slen;
+	static const struct {
+		int what;
+		const char *why;
+	} cases[] = {
+		{0, "section NAME: 9 names for 8 parameters"},
+		{1, "name 0: shares 1 bytes with a name of 0"},
+		{2, "a NUL byte in a name"},
+		{3, "section NAME: 1 bytes after the last name's lengths"},
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		memcpy(v, b.buf, b.len);
+		uint8_t *nm = section(v, "NAME", &slen);
+		ck_assert_ptr_nonnull(nm);
+		uint32_t lengths = PLAN_GET(NAMH, nm, lengths);
+		if (cases[k].what == 0)
+			PLAN_SET(NAMH, nm, nnames, 9);
+		else if (cases[k].what == 1)
+			nm[PLAN_NAME_HEAD] = 1;
+		else if (cases[k].what == 2)
+			nm[PLAN_NAME_HEAD + lengths + 3] = 0;
+		else
+			PLAN_SET(NAMH, nm, lengths, lengths + 1);
+		reseal(v);
+		ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EFORMAT);
+		ck_assert_msg(strstr(err.message, cases[k].why), "%s", err.message);
+	}
+	/* a 1.x plan: refused before its checksums, with what to do */
+	memcpy(v, b.buf, b.len);
+	PLAN_SET(HDR, v, format_major, 1);
+	ck_assert_int_eq(ftsrt_plan_open_mem(&p, v, b.len, NULL, &err), FTSRT_EVERSION);
+	ck_assert_msg(strstr(err.message, "rebuild the plan with ftsc build"), "%s", err.message);
+	free(v);
+	free(b.buf);
+}
+END_TEST
+
+/* Several threads asking for the names at once get the one decoding. */
+struct names_race {
+	const struct rt_plan *v;
+	const char *const *got;
+};
+
+static void *names_thread(void *arg)
+{
+	struct names_race *r = arg;
+	r->got = rt_plan_names(r->v);
+	return NULL;
+}
+
+START_TEST(test_names_threads)
+{
+	struct built b = sample();
+	for (int round = 0; round < 20; round++) {
+		ftsrt_plan *p;
+		ck_assert_int_eq(ftsrt_plan_open_mem(&p, b.buf, b.len, NULL, NULL), FTSRT_OK);
+		pthread_t th[4];
+		struct names_race r[4];
+		for (int k = 0; k < 4; k++) {
+			r[k].v = rt_plan_view(p);
+			ck_assert_int_eq(pthread_create(&th[k], NULL, names_thread, &r[k]), 0);
+		}
+		for (int k = 0; k < 4; k++) {
+			pthread_join(th[k], NULL);
+			ck_assert_ptr_nonnull(r[k].got);
+			ck_assert_ptr_eq(r[k].got, r[0].got);
+		}
+		ck_assert_str_eq(r[0].got[6], "model.3.weight");
+		ftsrt_plan_close(p);
+	}
+	free(b.buf);
+}
+END_TEST
+
+/* rt_plan_name_index: every name of a loaded plan (DeBERTa's 202) maps to its
+ * index through the table; near misses and views built by hand too. */
+START_TEST(test_name_index)
+{
+	char path[] = "/tmp/check_plan_idx_XXXXXX", cmd[1024];
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	const char *ftsc = getenv("FTSC_BIN");
+	snprintf(cmd, sizeof(cmd), "%s build tests/schedules/deberta_three_phase.yaml --manifest "
+		 "tests/data/manifests/deberta-v3-base-seqcls.tsv --plain --allow-untested "
+		 "'--initial-optimizer={class_path: torch.optim.AdamW, init_args: {lr: 1.0e-05}}' "
+		 "--initial-lr-scheduler=none -o %s 2>/dev/null", ftsc ? ftsc : "build/ftsc", path);
+	ck_assert_int_eq(system(cmd), 0);
+	ftsrt_plan *p;
+	ftsrt_error err;
+	ck_assert_msg(ftsrt_plan_open(&p, path, NULL, &err) == FTSRT_OK, "%s", err.message);
+	unlink(path);
+	const struct rt_plan *v = rt_plan_view(p);
+	const char *const *names = rt_plan_names(v);
+	ck_assert_uint_eq(v->nparams, 202);
+	for (uint32_t i = 0; i < v->nparams; i++) {
+		ck_assert_int_eq(rt_plan_name_index(v, names[i]), (int32_t)i);
+		char near[512];
+		snprintf(near, sizeof(near), "%s.", names[i]);
+		ck_assert_int_eq(rt_plan_name_index(v, near), -1);
+		size_t len = strlen(names[i]);
+		snprintf(near, sizeof(near), "%.*s", (int)(len - 1), names[i]);
+		int32_t k = rt_plan_name_index(v, near);
+		ck_assert(k == -1 || !strcmp(names[k], near));
+	}
+	ck_assert_int_eq(rt_plan_name_index(v, ""), -1);
+	ck_assert_int_eq(rt_plan_name_index(v, "no.such.parameter"), -1);
+	/* a view built by hand: its own names, searched linearly */
+	struct rt_plan h = *v;
+	static const char *const hn[3] = {"a", "b", "a"};
+	h.names = hn;
+	h.names_cache = NULL;
+	h.nparams = 3;
+	ck_assert_int_eq(rt_plan_name_index(&h, "b"), 1);
+	ck_assert_int_eq(rt_plan_name_index(&h, "a"), 0);
+	ck_assert_int_eq(rt_plan_name_index(&h, "c"), -1);
+	ftsrt_plan_close(p);
+}
+END_TEST
+
+/* A plan of 9 MiB and more opened from a file: the buffer the default
+ * allocator gives it is the huge-page one (plan.c, plan_file_buffer).  The
+ * sample plan grows by an unknown optional section of 9 MiB, which readers
+ * skip: the table gains an entry, every section moves by 32 bytes. */
+START_TEST(test_large_file)
+{
+	struct built b = sample();
+	uint32_t n = PLAN_GET(HDR, b.buf, section_count);
+	size_t extra = (size_t)9 << 20, old_start = PLAN_HEADER_SIZE + (size_t)n * PLAN_SECTION_ENTRY;
+	size_t body = b.len - plan_align8(old_start), len = plan_align8(old_start + PLAN_SECTION_ENTRY) +
+		plan_align8(body) + extra;
+	uint8_t *v = calloc(1, len);
+	memcpy(v, b.buf, PLAN_HEADER_SIZE);
+	uint64_t shift = plan_align8(old_start + PLAN_SECTION_ENTRY) - plan_align8(old_start);
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t *e = v + PLAN_HEADER_SIZE + (size_t)i * PLAN_SECTION_ENTRY;
+		memcpy(e, b.buf + PLAN_HEADER_SIZE + (size_t)i * PLAN_SECTION_ENTRY, PLAN_SECTION_ENTRY);
+		PLAN_SET(SECT, e, offset, PLAN_GET(SECT, e, offset) + shift);
+	}
+	memcpy(v + plan_align8(old_start) + shift, b.buf + plan_align8(old_start), body);
+	uint8_t *e = v + PLAN_HEADER_SIZE + (size_t)n * PLAN_SECTION_ENTRY;
+	PLAN_SET(SECT, e, id, PLAN_FOURCC("XTRA"));
+	PLAN_SET(SECT, e, flags, PLAN_SECF_OPTIONAL);
+	PLAN_SET(SECT, e, offset, len - extra);
+	PLAN_SET(SECT, e, length, extra);
+	memset(v + len - extra, 0x5A, extra);
+	PLAN_SET(HDR, v, section_count, n + 1);
+	PLAN_SET(HDR, v, file_size, len);
+	reseal(v);
+	char path[] = "/tmp/check_plan_big_XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert(write(fd, v, len) == (ssize_t)len);
+	close(fd);
+	ftsrt_plan *p;
+	ftsrt_error err;
+	ck_assert_msg(ftsrt_plan_open(&p, path, NULL, &err) == FTSRT_OK, "%s", err.message);
+	unlink(path);
+	const struct rt_plan *pv = rt_plan_view(p);
+	ck_assert_uint_eq(pv->nparams, 8);
+	ck_assert_str_eq(rt_plan_param_name(pv, 6), "model.3.weight");
+	ck_assert_uint_eq(rt_plan_param_shape(pv, 6)->numel, 64);
+	ftsrt_plan_close(p);
+	free(v);
+	free(b.buf);
+}
+END_TEST
+
 START_TEST(test_goldens)
 {
 	ck_assert_int_eq(system("sh tests/plan/run.sh"), 0);
@@ -1129,6 +1463,12 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_cli_help);
 	tcase_add_test(tc, test_lambda_emit);
 	tcase_add_test(tc, test_build_refusals);
+	tcase_add_test(tc, test_crc32c);
+	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_names_in_plan);
+	tcase_add_test(tc, test_names_threads);
+	tcase_add_test(tc, test_name_index);
+	tcase_add_test(tc, test_large_file);
 	tcase_add_test(tc, test_goldens);
 	suite_add_tcase(s, tc);
 	return s;

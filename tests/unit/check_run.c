@@ -41,6 +41,7 @@
 struct tp {
 	struct rt_plan p;
 	struct rt_plan_param params[8];
+	struct rt_plan_shape shapes[8]; /* one a parameter */
 	int64_t dims[8][2];
 	struct rt_plan_phase ph[4];
 	uint32_t php[4][2];
@@ -139,8 +140,7 @@ static void tp_init(struct tp *t)
 {
 	memset(t, 0, sizeof(*t));
 	for (int i = 0; i < 8; i++) {
-		struct rt_plan_param *p = &t->params[i];
-		p->name = names[i];
+		struct rt_plan_shape *p = &t->shapes[i];
 		bool w = i % 2 == 0;
 		t->dims[i][0] = i >= 6 ? 2 : 32;
 		t->dims[i][1] = 32;
@@ -148,7 +148,8 @@ static void tp_init(struct tp *t)
 		p->dims = t->dims[i];
 		p->numel = w ? (uint64_t)(t->dims[i][0] * 32) : (uint64_t)t->dims[i][0];
 		p->requires_grad = true;
-		p->tied_to = -1;
+		t->params[i].shape = (uint32_t)i;
+		t->params[i].tied_to = -1;
 	}
 	for (int d = 0; d < 4; d++) {
 		int layer = 3 - d;
@@ -168,6 +169,9 @@ static void tp_init(struct tp *t)
 	p->manifest_hash = 0x1234;
 	p->params = t->params;
 	p->nparams = 8;
+	p->shapes = t->shapes;
+	p->nshapes = 8;
+	p->names = names;
 	p->phases = t->ph;
 	p->nphases = 4;
 	p->max_depth = 3;
