@@ -48,9 +48,9 @@ extern "C" {
 #endif
 
 #define FTSRT_VERSION_MAJOR 1
-#define FTSRT_VERSION_MINOR 0
+#define FTSRT_VERSION_MINOR 1
 #define FTSRT_VERSION_PATCH 0
-#define FTSRT_VERSION_STRING "1.0.0"
+#define FTSRT_VERSION_STRING "1.1.0"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -96,7 +96,7 @@ enum ftsrt_struct {
  * mirrors against it. */
 FTSRT_API size_t ftsrt_struct_size(int32_t which);
 
-/* The library's version string ("1.0.0"); static storage. */
+/* The library's version string ("1.1.0"); static storage. */
 FTSRT_API const char *ftsrt_version(void);
 
 /* A short English description of a status code; static storage. */
