@@ -258,18 +258,74 @@ START_TEST(fast_vs_ref_elementwise)
 }
 END_TEST
 
+/*
+ * The fast Adafactor adds its double reductions in another order (eight
+ * lanes, fixed blocks): the low bits of a float may differ.  The large
+ * shapes have several blocks and run on two threads.
+ */
+#define ADAFACTOR_TOL 1e-6
+
 START_TEST(fast_vs_ref_adafactor)
 {
 	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
 	ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAFACTOR, &h, NULL), FTSRT_OK);
-	int64_t s1[] = {17}, s2[] = {7, 13}, s3[] = {3, 5, 4};
+	int64_t s1[] = {17}, s2[] = {7, 13}, s3[] = {3, 5, 4}, l1[] = {70001}, l3[] = {2, 300, 130};
 	for (int combo = 0; combo < 4; combo++) {
 		h.maximize = combo & 1;
 		h.weight_decay = (combo & 2) ? 0.1 : 0;
-		compare(FTSRT_OPTIM_ADAFACTOR, &h, 1, s1, 0);
-		compare(FTSRT_OPTIM_ADAFACTOR, &h, 2, s2, 0);
-		compare(FTSRT_OPTIM_ADAFACTOR, &h, 3, s3, 0);
+		compare(FTSRT_OPTIM_ADAFACTOR, &h, 1, s1, ADAFACTOR_TOL);
+		compare(FTSRT_OPTIM_ADAFACTOR, &h, 2, s2, ADAFACTOR_TOL);
+		compare(FTSRT_OPTIM_ADAFACTOR, &h, 3, s3, ADAFACTOR_TOL);
+		compare(FTSRT_OPTIM_ADAFACTOR, &h, 1, l1, ADAFACTOR_TOL);
+		compare(FTSRT_OPTIM_ADAFACTOR, &h, 3, l3, ADAFACTOR_TOL);
 	}
+}
+END_TEST
+
+/* The fast Adafactor's blocks are fixed by the shape: 1 and 3 threads agree
+ * bit for bit, parameters and factors. */
+START_TEST(adafactor_threads_bitwise)
+{
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAFACTOR, &h, NULL), FTSRT_OK);
+	h.weight_decay = 0.1;
+	static const int64_t shapes[3][3] = {{70001}, {2, 300, 130}, {1100, 70}};
+	static const int ndims[3] = {1, 3, 2};
+	for (int dtype = 0; dtype < 2; dtype++)
+		for (int k = 0; k < 3; k++) {
+			struct run a, b;
+			run_init(&a, FTSRT_OPTIM_ADAFACTOR, dtype, &h, ndims[k], shapes[k], FTSRT_KERNELS_FAST, 1);
+			run_init(&b, FTSRT_OPTIM_ADAFACTOR, dtype, &h, ndims[k], shapes[k], FTSRT_KERNELS_FAST, 3);
+			size_t es = dtype == FTSRT_F64 ? 8 : 4;
+			for (size_t i = 0; i < a.n; i++) {
+				double pv = urand() - 0.5, gv = (urand() - 0.5) * 0.1;
+				if (dtype == FTSRT_F64) {
+					((double *)a.p)[i] = pv;
+					((double *)a.g)[i] = gv;
+				} else {
+					((float *)a.p)[i] = (float)pv;
+					((float *)a.g)[i] = (float)gv;
+				}
+			}
+			memcpy(b.p, a.p, a.n * es);
+			memcpy(b.g, a.g, a.n * es);
+			for (int s = 0; s < 3; s++) {
+				ck_assert_int_eq(ftsrt_optim_step(a.o, a.p, a.g, a.n, NULL), FTSRT_OK);
+				ck_assert_int_eq(ftsrt_optim_step(b.o, b.p, b.g, b.n, NULL), FTSRT_OK);
+			}
+			ck_assert_msg(memcmp(a.p, b.p, a.n * es) == 0, "shape %d dtype %d", k, dtype);
+			const char *names[] = {"variance", "row_var", "col_var"};
+			for (int j = 0; j < 3; j++) {
+				void *da = NULL, *db = NULL;
+				size_t na = 0, nb = 0;
+				if (ftsrt_optim_state(a.o, 0, names[j], &da, &na, NULL, NULL))
+					continue;
+				ck_assert_int_eq(ftsrt_optim_state(b.o, 0, names[j], &db, &nb, NULL, NULL), 0);
+				ck_assert(na == nb && memcmp(da, db, na * es) == 0);
+			}
+			run_free(&a);
+			run_free(&b);
+		}
 }
 END_TEST
 
@@ -961,6 +1017,7 @@ static Suite *optim_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, fast_vs_ref_elementwise, 0, 4);
 	tcase_add_test(tc, fast_vs_ref_adafactor);
+	tcase_add_test(tc, adafactor_threads_bitwise);
 	tcase_add_test(tc, fast_vs_ref_muon);
 	tcase_add_test(tc, range_step_matches_whole);
 	suite_add_tcase(s, tc);
