@@ -1,23 +1,31 @@
 /*
- * kern_adafactor_fast.c - the fast Adafactor step: the reference's
- * arithmetic (kern_adafactor.c) in three passes over a tensor, on the
+ * kern_adafactor_fast.c - the fast Adafactor step: torch's algorithm (the
+ * reference is kern_adafactor.c) in three passes over a tensor, on the
  * optimizer's threads, vectorised and cloned for x86-64-v4/-v3/baseline
- * like the fused elementwise kernels.  Body: kern_adafactor_fast_tmpl.h.
+ * like the fused elementwise kernels.  Body: kern_adafactor_fast_tmpl.h,
+ * whose header says where its rounding differs from the reference's.
  *
  * A tensor of two or more dimensions is nb matrices of R x C.  Pass 1
- * reads p and g once: per row the sum of squares of g (row_var), per
- * block of rows the column sums of squares and the sum of squares of p;
- * the column partials are then added in block order (col_var).  Pass 2
- * reads g and writes the update to the scratch; pass 3 reads p and the
- * update and writes p.  The old reference walked the columns at a stride
- * of C elements and made seven passes on one thread.  A 1-D tensor (full
- * variance) needs two passes: p, g and the variance, then p.  Row blocks
- * are fixed by the shape, so the result does not depend on the threads.
+ * reads p and g: per row the sum of squares of g (row_var), per block of
+ * rows the column sums of squares and the sum of squares of p; the column
+ * partials are then added in block order (col_var).  Pass 2 reads g for
+ * the norm of the update; pass 3 reads p and g again, recomputes the
+ * update and writes p.  The reference walks the columns at a stride of C
+ * elements and makes seven passes on one thread.  A 1-D tensor (full
+ * variance) takes two passes: p, g and the variance (the update to the
+ * scratch), then p.  Blocks are fixed by the shape, so the result does not
+ * depend on the thread count.  Tensors under AF_PAR_MIN elements run on
+ * the calling thread.
+ *
+ * Bytes per element, fp32, when a matrix's p and g stay in the last-level
+ * cache between the passes: 12 from memory (p and g read, p written; the
+ * factors are per row and column); otherwise up to 24.
  */
 #include "optim_int.h"
 
 #include <math.h>
 #include <stdbool.h>
+#include <string.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -29,9 +37,12 @@
 #define TC
 #endif /* x86-64 gcc */
 
-#define AF_LANES 8                      /* double accumulators per reduction */
+#define AF_VBYTES 32                    /* the lanes of a reduction: a 32-byte vector */
+#define AF_MAXLANES 8                   /* of float */
 #define AF_ELEMS 32768                  /* elements of a row block, at least */
 #define AF_MINROWS 16                   /* rows of a row block, at least */
+#define AF_MAXROWS 32                   /* and at most (its column sums are T) */
+#define AF_CHUNK 512                    /* elements summed in T, then in double */
 #define AF_BLOCK1 4096                  /* elements of a 1-D block (L1-resident for its sums) */
 #define AF_COLS 256                     /* columns per task between the passes */
 #define AF_PAR_MIN 65536                /* smaller tensors run on the caller's thread */
@@ -51,7 +62,8 @@ struct af_work {
 	void *upd;                      /* the update, numel elements */
 	double *pp, *up;                /* per block: sums of squares of p, of the update */
 	double *rmean;                  /* per matrix: clamped row_var mean (a T value) */
-	double *colpart;                /* per block: C column sums of squares */
+	void *colpart;                  /* per block: C column sums of squares (T) */
+	void *rb;                       /* per matrix: C values 1/sqrt(col_var) (T) */
 };
 
 static void af_plan_of(struct af_plan *pl, int ndim, const int64_t *shape, size_t numel)
@@ -62,7 +74,7 @@ static void af_plan_of(struct af_plan *pl, int ndim, const int64_t *shape, size_
 		pl->R = (size_t)shape[ndim - 2];
 		pl->nb = numel / (pl->R * pl->C);
 		size_t rb = (AF_ELEMS + pl->C - 1) / pl->C;
-		rb = rb < AF_MINROWS ? AF_MINROWS : rb;
+		rb = rb < AF_MINROWS ? AF_MINROWS : rb > AF_MAXROWS ? AF_MAXROWS : rb;
 		pl->rb = rb < pl->R ? rb : pl->R;
 		pl->bpm = (pl->R + pl->rb - 1) / pl->rb;
 	} else {
@@ -92,9 +104,12 @@ static size_t af_work_of(struct af_work *wk, const struct af_plan *pl, void *bas
 	off += af_up64(pl->nblk * sizeof(double));
 	wk->rmean = (double *)(b + off);
 	off += af_up64(pl->nb * sizeof(double));
-	wk->colpart = (double *)(b + off);
+	wk->colpart = b + off;
 	if (pl->two)
-		off += af_up64(pl->nblk * pl->C * sizeof(double));
+		off += af_up64(pl->nblk * pl->C * es);
+	wk->rb = b + off;
+	if (pl->two)
+		off += af_up64(pl->nb * pl->C * es);
 	return off;
 }
 

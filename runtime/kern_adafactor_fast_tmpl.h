@@ -3,12 +3,18 @@
  * by kern_adafactor_fast.c (through kern_inst.h) once per element type with
  * T, SFX, SQRT and FMA defined.  No include guard.
  *
- * Per element the arithmetic is the reference's (kern_adafactor_tmpl.h),
- * operation for operation; only the order of the double reductions
- * differs: eight lanes per row or block, blocks summed in block order.
+ * The arithmetic is the reference's (kern_adafactor_tmpl.h) but for two
+ * changes of rounding, both far inside `ftsrun verify`'s tolerances:
+ * - sums of squares are added in T over runs of at most AF_CHUNK
+ *   elements in the lanes of a 32-byte vector (column sums: over at most
+ *   AF_MAXROWS rows), and the runs in double (the reference: every
+ *   element in double);
+ * - the update's factor is 1/sqrt(row_var / row_mean), a T per row, times
+ *   1/sqrt(col_var), a T per column (afu), not three roundings per element.
  * The blocks are fixed by the shape (struct af_plan), not by the thread
- * count, so the result does not depend on the thread count or the ISA
- * clone.  Every block function is a target clone (x86-64-v4/-v3/baseline).
+ * count, and partial sums are added in block order, so the result does not
+ * depend on the thread count or the ISA clone.  Every block function is a
+ * target clone (x86-64-v4/-v3/baseline).
  */
 
 #define FCAT2(a, b) a##_##b
@@ -26,27 +32,54 @@ static inline __attribute__((always_inline)) T F(afclamp)(T x, T lo)
 	return (x != x) ? x : (x < lo ? lo : x);
 }
 
-/* Fold eight lanes in a fixed order. */
-static inline __attribute__((always_inline)) double F(affold)(const double acc[AF_LANES])
+/* A vector of AF_VBYTES: one ymm or two xmm registers, the same lanes on
+ * every ISA clone (GNU C vector extension). */
+typedef T F(afv) __attribute__((vector_size(AF_VBYTES)));
+#define AF_NL ((int)(AF_VBYTES / sizeof(T)))
+
+/* Fold the lanes in a fixed order. */
+static inline __attribute__((always_inline)) double F(affold)(const double acc[AF_MAXLANES])
 {
-	return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+	double s[AF_MAXLANES];
+	for (int l = 0; l < AF_NL; l++)
+		s[l] = acc[l];
+	for (int w = AF_NL / 2; w > 0; w /= 2)
+		for (int l = 0; l < w; l++)
+			s[l] = s[l] + s[l + w];
+	return s[0];
 }
 
-/* Add the squares of x[0..n) to the eight lanes, lane i % 8 for x[i]. */
-static inline __attribute__((always_inline)) void F(afsq)(double acc[AF_LANES], const T *x, size_t n)
+/*
+ * Add the squares of x[0..n) to the lanes, lane i % AF_NL for x[i]: in T
+ * over runs of AF_CHUNK elements, each run then in double.
+ */
+static inline __attribute__((always_inline)) void F(afsq)(double acc[AF_MAXLANES], const T *x, size_t n)
 {
-	size_t i = 0;
-	for (; i + AF_LANES <= n; i += AF_LANES)
-		for (int l = 0; l < AF_LANES; l++)
-			acc[l] += (double)x[i + l] * (double)x[i + l];
-	for (int l = 0; i < n; i++, l++)
-		acc[l] += (double)x[i] * (double)x[i];
+	for (size_t b = 0; b < n; b += AF_CHUNK) {
+		const size_t e = n - b < AF_CHUNK ? n : b + AF_CHUNK;
+		F(afv) sum = {0};
+		size_t i = b;
+		for (; i + AF_NL <= e; i += AF_NL) {
+			F(afv) v;
+			memcpy(&v, x + i, sizeof(v));
+			sum += v * v;
+		}
+		if (i < e) {                    /* the tail, zero-padded */
+			F(afv) v = {0};
+			for (int l = 0; i + l < e; l++)
+				v[l] = x[i + l];
+			sum += v * v;
+		}
+		for (int l = 0; l < AF_NL; l++)
+			acc[l] += (double)sum[l];
+	}
 }
 
 /*
  * 2-D pass 1, block k: each row's sum of squares of g (complete in the
  * block) updates row_var; the block's column sums of squares go to
- * colpart[k], its sum of squares of p to pp[k].
+ * colpart[k] (T: at most AF_MAXROWS rows), its sum of squares of p to
+ * pp[k].
  */
 static TC void F(af_stats2)(const struct af_plan *pl, const struct rt_adafactor *a, const T *p,
 			    const T *g, const struct af_work *wk, size_t k)
@@ -54,27 +87,46 @@ static TC void F(af_stats2)(const struct af_plan *pl, const struct rt_adafactor 
 	const size_t C = pl->C, R = pl->R, m = k / pl->bpm;
 	const size_t r0 = (k % pl->bpm) * pl->rb, r1 = r0 + pl->rb < R ? r0 + pl->rb : R;
 	const T w = (T)pow(a->step, a->beta2_decay);
-	double *restrict cs = wk->colpart + k * C;
+	T *restrict cs = (T *)wk->colpart + k * C;
 	T *rv = (T *)a->row_var + m * R;
 	for (size_t c = 0; c < C; c++)
 		cs[c] = 0;
-	double pacc[AF_LANES] = {0};
+	double pacc[AF_MAXLANES] = {0};
 	for (size_t r = r0; r < r1; r++) {
 		const T *restrict gr = g + (m * R + r) * C, *restrict pr = p + (m * R + r) * C;
-		double racc[AF_LANES] = {0};
-		size_t c = 0;
-		for (; c + AF_LANES <= C; c += AF_LANES)
-			for (int l = 0; l < AF_LANES; l++) {
-				double x = (double)gr[c + l], y = (double)pr[c + l];
-				racc[l] += x * x;
-				cs[c + l] += x * x;
-				pacc[l] += y * y;
+		double racc[AF_MAXLANES] = {0};
+		for (size_t b = 0; b < C; b += AF_CHUNK) {
+			const size_t e = C - b < AF_CHUNK ? C : b + AF_CHUNK;
+			F(afv) rs = {0}, ps = {0};
+			size_t c = b;
+			for (; c + AF_NL <= e; c += AF_NL) {
+				F(afv) vg, vp, vc;
+				memcpy(&vg, gr + c, sizeof(vg));
+				memcpy(&vp, pr + c, sizeof(vp));
+				memcpy(&vc, cs + c, sizeof(vc));
+				vg = vg * vg;
+				rs += vg;
+				vc += vg;
+				ps += vp * vp;
+				memcpy(cs + c, &vc, sizeof(vc));
 			}
-		for (int l = 0; c < C; c++, l++) {
-			double x = (double)gr[c], y = (double)pr[c];
-			racc[l] += x * x;
-			cs[c] += x * x;
-			pacc[l] += y * y;
+			if (c < e) {                    /* the tail, zero-padded */
+				F(afv) vg = {0}, vp = {0}, vc;
+				for (int l = 0; c + l < e; l++) {
+					vg[l] = gr[c + l];
+					vp[l] = pr[c + l];
+				}
+				vg = vg * vg;
+				rs += vg;
+				ps += vp * vp;
+				vc = vg;
+				for (int l = 0; c + l < e; l++)
+					cs[c + l] += vc[l];
+			}
+			for (int l = 0; l < AF_NL; l++) {
+				racc[l] += (double)rs[l];
+				pacc[l] += (double)ps[l];
+			}
 		}
 		T nr = (T)sqrt(F(affold)(racc));
 		T mean = (nr * nr) / (T)C;              /* norm(dim=-1).square_().div_(C) */
@@ -93,14 +145,28 @@ static TC void F(af_cols2)(const struct af_plan *pl, const struct rt_adafactor *
 	const size_t C = pl->C;
 	const T w = (T)pow(a->step, a->beta2_decay);
 	T *cv = (T *)a->col_var + m * C;
-	const double *part = wk->colpart + m * pl->bpm * C;
-	for (size_t c = c0; c < c1; c++) {
-		double s = 0;
-		for (size_t j = 0; j < pl->bpm; j++)
-			s += part[j * C + c];
-		T nr = (T)sqrt(s);
-		T mean = (nr * nr) / (T)pl->R;          /* norm(dim=-2).square_().div_(R) */
-		cv[c] = F(aflerp)(cv[c], mean, w);
+	const T *part = (const T *)wk->colpart + m * pl->bpm * C;
+	T *rb = (T *)wk->rb + m * C;
+	double s[AF_COLS];                      /* block partials, added in block order */
+	const size_t n = c1 - c0;
+	for (size_t c = 0; c < n; c++)
+		s[c] = 0;
+	for (size_t j = 0; j < pl->bpm; j++) {
+		const T *pj = part + j * C + c0;
+#pragma omp simd
+		for (size_t c = 0; c < n; c++)
+			s[c] += (double)pj[c];
+	}
+	const T Rt = (T)pl->R;
+	const int small = w < (T)0.5 && w > (T)-0.5;
+#pragma omp simd
+	for (size_t c = 0; c < n; c++) {
+		T nr = (T)sqrt(s[c]);
+		T mean = (nr * nr) / Rt;                /* norm(dim=-2).square_().div_(R) */
+		T old = cv[c0 + c];
+		T v = small ? FMA(w, mean - old, old) : FMA(w - (T)1, mean - old, mean);
+		cv[c0 + c] = v;
+		rb[c0 + c] = (T)(1 / sqrt((double)v));
 	}
 }
 
@@ -115,32 +181,95 @@ static void F(af_rmean2)(const struct af_plan *pl, const struct rt_adafactor *a,
 	wk->rmean[m] = (double)F(afclamp)((T)(s / (double)pl->R), (T)a->eps1);
 }
 
-/* 2-D pass 2, block k: the update into work, its sum of squares into up[k]. */
-static TC void F(af_update2)(const struct af_plan *pl, const struct rt_adafactor *a, const T *g,
-			     const struct af_work *wk, size_t k)
+/*
+ * 2-D: the update of row r over n columns into u.  torch computes
+ * 1/sqrt(clamp(row_var[r] * col_var[c] / row_mean, eps1^2)) with four
+ * roundings per element; here ra = 1/sqrt(row_var[r] / row_mean) per row
+ * and rb[c] = 1/sqrt(col_var[c]) per column, each rounded once to T, and
+ * their product clamped at 1/eps1: one multiply per element in place of
+ * two divisions and a square root, within a few units in the last place
+ * of torch's factor.  Zero, infinite and NaN factors give torch's results
+ * (row_var 0 gives ra inf: clamped, as torch clamps 0; 0 * inf is NaN in
+ * both).  Rounding is monotonic and fmax a T: clamping after it is the same.
+ */
+static inline __attribute__((always_inline)) void
+F(afu)(T *restrict u, const T *restrict gr, const T *restrict rb, T ra, T fmax, T sg, size_t n)
 {
-	const size_t C = pl->C, R = pl->R, m = k / pl->bpm;
-	const size_t r0 = (k % pl->bpm) * pl->rb, r1 = r0 + pl->rb < R ? r0 + pl->rb : R;
-	const T sg = a->maximize ? (T)-1 : (T)1;
-	const T eps1sq = (T)(a->eps1 * a->eps1), rmean = (T)wk->rmean[m];
-	const T *rv = (const T *)a->row_var + m * R;
-	const T *restrict cv = (const T *)a->col_var + m * C;
-	double uacc[AF_LANES] = {0};
-	for (size_t r = r0; r < r1; r++) {
-		const T *restrict gr = g + (m * R + r) * C;
-		T *restrict ur = (T *)wk->upd + (m * R + r) * C;
-		const T rvr = rv[r];
 #pragma omp simd
-		for (size_t c = 0; c < C; c++) {
-			T ve = rvr * cv[c];                     /* row_var @ col_var */
-			ve = ve / rmean;
-			ve = F(afclamp)(ve, eps1sq);
-			ve = (T)1 / SQRT(ve);                   /* rsqrt_ */
-			ur[c] = ve * (sg * gr[c]);
+	for (size_t c = 0; c < n; c++) {
+		T f = ra * rb[c];
+		f = f > fmax ? fmax : f;
+		u[c] = f * (sg * gr[c]);
+	}
+}
+
+/* The per-block constants of afu. */
+struct F(af_fac) {
+	size_t m, r0, r1;               /* matrix, rows */
+	T fmax;                         /* 1/sqrt(eps1^2), as torch rounds it */
+	double rmean;                   /* the matrix's clamped row mean */
+	T sg;                           /* -1 to maximize */
+};
+
+static inline __attribute__((always_inline)) void
+F(af_fac_of)(struct F(af_fac) *f, const struct af_plan *pl, const struct rt_adafactor *a,
+	     const struct af_work *wk, size_t k)
+{
+	const T eps1sq = (T)(a->eps1 * a->eps1);
+	f->m = k / pl->bpm;
+	f->r0 = (k % pl->bpm) * pl->rb;
+	f->r1 = f->r0 + pl->rb < pl->R ? f->r0 + pl->rb : pl->R;
+	f->fmax = (T)1 / SQRT(eps1sq);
+	f->rmean = wk->rmean[f->m];
+	f->sg = a->maximize ? (T)-1 : (T)1;
+}
+
+/* 2-D pass 2, block k: the sum of squares of its update into up[k]. */
+static TC void F(af_unorm2)(const struct af_plan *pl, const struct rt_adafactor *a, const T *g,
+			    const struct af_work *wk, size_t k)
+{
+	struct F(af_fac) f;
+	F(af_fac_of)(&f, pl, a, wk, k);
+	const size_t C = pl->C;
+	const T *rv = (const T *)a->row_var + f.m * pl->R;
+	const T *rb = (const T *)wk->rb + f.m * C;
+	double uacc[AF_MAXLANES] = {0};
+	T u[AF_CHUNK];
+	for (size_t r = f.r0; r < f.r1; r++) {
+		const T *gr = g + (f.m * pl->R + r) * C;
+		const T ra = (T)(1 / sqrt((double)rv[r] / f.rmean));
+		for (size_t c = 0; c < C; c += AF_CHUNK) {
+			size_t n = C - c < AF_CHUNK ? C - c : AF_CHUNK;
+			F(afu)(u, gr + c, rb + c, ra, f.fmax, f.sg, n);
+			F(afsq)(uacc, u, n);
 		}
-		F(afsq)(uacc, ur, C);
 	}
 	wk->up[k] = F(affold)(uacc);
+}
+
+/* 2-D pass 3, block k: weight decay and the clipped update (as af_apply). */
+static TC void F(af_apply2)(const struct af_plan *pl, const struct rt_adafactor *a, T *p,
+			    const T *g, const struct af_work *wk, size_t k, T dec, T coef)
+{
+	struct F(af_fac) f;
+	F(af_fac_of)(&f, pl, a, wk, k);
+	const size_t C = pl->C;
+	const T *rv = (const T *)a->row_var + f.m * pl->R;
+	const T *rb = (const T *)wk->rb + f.m * C;
+	const T fmax = f.fmax, sg = f.sg;
+	for (size_t r = f.r0; r < f.r1; r++) {
+		const size_t row = (f.m * pl->R + r) * C;
+		const T ra = (T)(1 / sqrt((double)rv[r] / f.rmean));
+		T *restrict pr = p + row;
+		const T *restrict gr = g + row;
+#pragma omp simd
+		for (size_t c = 0; c < C; c++) {
+			/* afu, inline: the update whose norm pass 2 took, bit for bit */
+			T fc = ra * rb[c];
+			fc = fc > fmax ? fmax : fc;
+			pr[c] = FMA(coef, fc * (sg * gr[c]), pr[c] * dec);
+		}
+	}
 }
 
 /*
@@ -156,7 +285,7 @@ static TC void F(af_full1)(const struct af_plan *pl, const struct rt_adafactor *
 	const T eps1sq = (T)(a->eps1 * a->eps1);
 	T *restrict var = a->variance;
 	T *restrict upd = wk->upd;
-	double pacc[AF_LANES] = {0}, uacc[AF_LANES] = {0};
+	double pacc[AF_MAXLANES] = {0}, uacc[AF_MAXLANES] = {0};
 #pragma omp simd
 	for (size_t i = b; i < e; i++) {
 		T gi = sg * g[i];
@@ -170,7 +299,7 @@ static TC void F(af_full1)(const struct af_plan *pl, const struct rt_adafactor *
 	wk->up[k] = F(affold)(uacc);
 }
 
-/* Last pass over [b, e): weight decay and the clipped update. */
+/* 1-D, last pass over [b, e): weight decay and the clipped update. */
 static TC void F(af_apply)(T *restrict p, const T *restrict u, T dec, T coef, size_t b, size_t e)
 {
 #pragma omp simd
@@ -206,7 +335,7 @@ static void F(af_step)(T *p, const T *g, const struct rt_adafactor *a, int nthr)
 				F(af_rmean2)(&pl, a, &wk, m);
 #pragma omp for schedule(static)
 			for (size_t k = 0; k < pl.nblk; k++)
-				F(af_update2)(&pl, a, g, &wk, k);
+				F(af_unorm2)(&pl, a, g, &wk, k);
 		} else {
 #pragma omp for schedule(static)
 			for (size_t k = 0; k < pl.nblk; k++)
@@ -231,16 +360,23 @@ static void F(af_step)(T *p, const T *g, const struct rt_adafactor *a, int nthr)
 				denom = 1.0;
 			coef = (double)(T)(-alpha / denom);
 		}
-		int tid = 0, nt = 1;
+		if (pl.two) {
+#pragma omp for schedule(static)
+			for (size_t k = 0; k < pl.nblk; k++)
+				F(af_apply2)(&pl, a, p, g, &wk, k, (T)dec, (T)coef);
+		} else {
+			int tid = 0, nt = 1;
 #ifdef _OPENMP
-		tid = omp_get_thread_num();
-		nt = omp_get_num_threads();
+			tid = omp_get_thread_num();
+			nt = omp_get_num_threads();
 #endif /* _OPENMP */
-		size_t b = af_split(n, tid, nt), e = af_split(n, tid + 1, nt);
-		F(af_apply)(p, wk.upd, (T)dec, (T)coef, b, e);
+			size_t b = af_split(n, tid, nt), e = af_split(n, tid + 1, nt);
+			F(af_apply)(p, wk.upd, (T)dec, (T)coef, b, e);
+		}
 	}
 }
 
+#undef AF_NL
 #undef F
 #undef FCAT
 #undef FCAT2

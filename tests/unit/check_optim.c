@@ -129,10 +129,12 @@ static double max_diff(const void *a, const void *b, size_t n, int dtype)
 	return worst;
 }
 
-static void compare(int kind, const struct ftsrt_optim_hparams *h, int ndim, const int64_t *shape,
-		    double tol)
+/* Fast vs reference within tol[dtype] (relative, per element). */
+static void compare_tols(int kind, const struct ftsrt_optim_hparams *h, int ndim,
+			 const int64_t *shape, const double tols[2])
 {
 	for (int dtype = 0; dtype < 2; dtype++) {
+		const double tol = tols[dtype];
 		struct run f, r;
 		run_init(&f, kind, dtype, h, ndim, shape, FTSRT_KERNELS_FAST, 2);
 		run_init(&r, kind, dtype, h, ndim, shape, FTSRT_KERNELS_REF, 1);
@@ -188,6 +190,13 @@ static void compare(int kind, const struct ftsrt_optim_hparams *h, int ndim, con
 		run_free(&f);
 		run_free(&r);
 	}
+}
+
+static void compare(int kind, const struct ftsrt_optim_hparams *h, int ndim, const int64_t *shape,
+		    double tol)
+{
+	const double tols[2] = {tol, tol};
+	compare_tols(kind, h, ndim, shape, tols);
 }
 
 static const int64_t sizes[] = {1, 3, 17, 1000003};
@@ -259,11 +268,12 @@ START_TEST(fast_vs_ref_elementwise)
 END_TEST
 
 /*
- * The fast Adafactor adds its double reductions in another order (eight
- * lanes, fixed blocks): the low bits of a float may differ.  The large
- * shapes have several blocks and run on two threads.
+ * The fast Adafactor sums squares in float runs and factors the update per
+ * row and column (kern_adafactor_fast_tmpl.h): the low bits differ.  The
+ * tolerances are `ftsrun verify`'s.  The large shapes have several blocks
+ * and run on two threads.
  */
-#define ADAFACTOR_TOL 1e-6
+static const double adafactor_tol[2] = {RT_VERIFY_TOL_F32, RT_VERIFY_TOL_F64};
 
 START_TEST(fast_vs_ref_adafactor)
 {
@@ -273,12 +283,59 @@ START_TEST(fast_vs_ref_adafactor)
 	for (int combo = 0; combo < 4; combo++) {
 		h.maximize = combo & 1;
 		h.weight_decay = (combo & 2) ? 0.1 : 0;
-		compare(FTSRT_OPTIM_ADAFACTOR, &h, 1, s1, ADAFACTOR_TOL);
-		compare(FTSRT_OPTIM_ADAFACTOR, &h, 2, s2, ADAFACTOR_TOL);
-		compare(FTSRT_OPTIM_ADAFACTOR, &h, 3, s3, ADAFACTOR_TOL);
-		compare(FTSRT_OPTIM_ADAFACTOR, &h, 1, l1, ADAFACTOR_TOL);
-		compare(FTSRT_OPTIM_ADAFACTOR, &h, 3, l3, ADAFACTOR_TOL);
+		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 1, s1, adafactor_tol);
+		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 2, s2, adafactor_tol);
+		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 3, s3, adafactor_tol);
+		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 1, l1, adafactor_tol);
+		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 3, l3, adafactor_tol);
 	}
+}
+END_TEST
+
+/*
+ * Zero rows and columns of the gradient (row_var 0: torch clamps the
+ * factor at 1/eps1), a huge gradient and a NaN: the factored update of the
+ * fast path gives the reference's zeros, clamps and NaNs.
+ */
+START_TEST(adafactor_special_values)
+{
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAFACTOR, &h, NULL), FTSRT_OK);
+	const int64_t shape[2] = {40, 30};
+	for (int dtype = 0; dtype < 2; dtype++)
+		for (int nan = 0; nan < 2; nan++) {
+			struct run f, r;
+			run_init(&f, FTSRT_OPTIM_ADAFACTOR, dtype, &h, 2, shape, FTSRT_KERNELS_FAST, 2);
+			run_init(&r, FTSRT_OPTIM_ADAFACTOR, dtype, &h, 2, shape, FTSRT_KERNELS_REF, 1);
+			for (size_t i = 0; i < f.n; i++) {
+				size_t row = i / 30, col = i % 30;
+				double pv = urand() - 0.5, gv = (urand() - 0.5) * 0.1;
+				if (row == 3 || col == 5)
+					gv = 0;
+				if (row == 9 && col == 9)
+					gv = 1e30;
+				if (nan && row == 7 && col == 11)
+					gv = NAN;
+				if (dtype == FTSRT_F64) {
+					((double *)f.p)[i] = pv;
+					((double *)f.g)[i] = gv;
+				} else {
+					((float *)f.p)[i] = (float)pv;
+					((float *)f.g)[i] = (float)gv;
+				}
+			}
+			size_t es = dtype == FTSRT_F64 ? 8 : 4;
+			memcpy(r.p, f.p, f.n * es);
+			memcpy(r.g, f.g, f.n * es);
+			for (int s = 0; s < 2; s++) {
+				ck_assert_int_eq(ftsrt_optim_step(f.o, f.p, f.g, f.n, NULL), FTSRT_OK);
+				ck_assert_int_eq(ftsrt_optim_step(r.o, r.p, r.g, r.n, NULL), FTSRT_OK);
+			}
+			double e = max_diff(f.p, r.p, f.n, dtype);
+			ck_assert_msg(e <= adafactor_tol[dtype], "dtype %d nan %d: %g", dtype, nan, e);
+			run_free(&f);
+			run_free(&r);
+		}
 }
 END_TEST
 
@@ -1018,6 +1075,7 @@ static Suite *optim_suite(void)
 	tcase_add_loop_test(tc, fast_vs_ref_elementwise, 0, 4);
 	tcase_add_test(tc, fast_vs_ref_adafactor);
 	tcase_add_test(tc, adafactor_threads_bitwise);
+	tcase_add_test(tc, adafactor_special_values);
 	tcase_add_test(tc, fast_vs_ref_muon);
 	tcase_add_test(tc, range_step_matches_whole);
 	suite_add_tcase(s, tc);
