@@ -234,14 +234,37 @@ static TC void F(af_unorm2)(const struct af_plan *pl, const struct rt_adafactor 
 	const T *rv = (const T *)a->row_var + f.m * pl->R;
 	const T *rb = (const T *)wk->rb + f.m * C;
 	double uacc[AF_MAXLANES] = {0};
-	T u[AF_CHUNK];
+	typedef __typeof__((F(afv)){0} > (F(afv)){0}) mask_t;
+	const F(afv) zero = {0};
+	const F(afv) vmax = zero + f.fmax, vsg = zero + f.sg;
 	for (size_t r = f.r0; r < f.r1; r++) {
 		const T *gr = g + (f.m * pl->R + r) * C;
 		const T ra = (T)(1 / sqrt((double)rv[r] / f.rmean));
-		for (size_t c = 0; c < C; c += AF_CHUNK) {
-			size_t n = C - c < AF_CHUNK ? C - c : AF_CHUNK;
-			F(afu)(u, gr + c, rb + c, ra, f.fmax, f.sg, n);
-			F(afsq)(uacc, u, n);
+		const F(afv) vra = zero + ra;
+		for (size_t b = 0; b < C; b += AF_CHUNK) {
+			/* afu and afsq in registers: the same values, the same lanes */
+			const size_t e = C - b < AF_CHUNK ? C : b + AF_CHUNK;
+			F(afv) sum = zero;
+			size_t c = b;
+			for (; c + AF_NL <= e; c += AF_NL) {
+				F(afv) vb, vg;
+				memcpy(&vb, rb + c, sizeof(vb));
+				memcpy(&vg, gr + c, sizeof(vg));
+				F(afv) fc = vra * vb;
+				mask_t big = fc > vmax;
+				fc = (F(afv))(((mask_t)fc & ~big) | ((mask_t)vmax & big));
+				F(afv) u = fc * (vsg * vg);
+				sum += u * u;
+			}
+			if (c < e) {                    /* the tail, zero-padded */
+				T ut[AF_MAXLANES] = {0};
+				F(afv) u;
+				F(afu)(ut, gr + c, rb + c, ra, f.fmax, f.sg, e - c);
+				memcpy(&u, ut, sizeof(u));
+				sum += u * u;
+			}
+			for (int l = 0; l < AF_NL; l++)
+				uacc[l] += (double)sum[l];
 		}
 	}
 	wk->up[k] = F(affold)(uacc);

@@ -280,6 +280,7 @@ START_TEST(fast_vs_ref_adafactor)
 	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
 	ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAFACTOR, &h, NULL), FTSRT_OK);
 	int64_t s1[] = {17}, s2[] = {7, 13}, s3[] = {3, 5, 4}, l1[] = {70001}, l3[] = {2, 300, 130};
+	int64_t wide[] = {60, 1100};            /* rows longer than a run of 512, with a tail */
 	for (int combo = 0; combo < 4; combo++) {
 		h.maximize = combo & 1;
 		h.weight_decay = (combo & 2) ? 0.1 : 0;
@@ -288,6 +289,7 @@ START_TEST(fast_vs_ref_adafactor)
 		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 3, s3, adafactor_tol);
 		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 1, l1, adafactor_tol);
 		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 3, l3, adafactor_tol);
+		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 2, wide, adafactor_tol);
 	}
 }
 END_TEST
