@@ -338,24 +338,27 @@ static void F(af_step)(T *p, const T *g, const struct rt_adafactor *a, int nthr)
 	af_plan_of(&pl, a->ndim, a->shape, a->numel);
 	af_work_of(&wk, &pl, a->work, sizeof(T));
 	const size_t n = a->numel;
-	double coef = 0, dec = a->wd != 0 ? (double)(T)(1 - a->lr * a->wd) : 1.0;
+	const double dec = a->wd != 0 ? (double)(T)(1 - a->lr * a->wd) : 1.0;
 	(void)nthr;
+	/* three barriers: after pass 1, after col_var and the row means, after
+	 * pass 2; each thread then computes the same coefficient itself */
 #pragma omp parallel num_threads(nthr) if (nthr > 1)
 	{
 		if (pl.two) {
 #pragma omp for schedule(static)
 			for (size_t k = 0; k < pl.nblk; k++)
 				F(af_stats2)(&pl, a, p, g, &wk, k);
-			/* columns in chunks of AF_COLS: col_var, then each matrix's row mean */
-			const size_t cchunks = (pl.C + AF_COLS - 1) / AF_COLS;
+			/* columns in chunks of AF_COLS (col_var), then each matrix's row mean */
+			const size_t cchunks = (pl.C + AF_COLS - 1) / AF_COLS, ncol = pl.nb * cchunks;
 #pragma omp for schedule(static)
-			for (size_t j = 0; j < pl.nb * cchunks; j++) {
+			for (size_t j = 0; j < ncol + pl.nb; j++) {
+				if (j >= ncol) {
+					F(af_rmean2)(&pl, a, &wk, j - ncol);
+					continue;
+				}
 				size_t m = j / cchunks, c0 = (j % cchunks) * AF_COLS;
 				F(af_cols2)(&pl, a, &wk, m, c0, c0 + AF_COLS < pl.C ? c0 + AF_COLS : pl.C);
 			}
-#pragma omp for schedule(static)
-			for (size_t m = 0; m < pl.nb; m++)
-				F(af_rmean2)(&pl, a, &wk, m);
 #pragma omp for schedule(static)
 			for (size_t k = 0; k < pl.nblk; k++)
 				F(af_unorm2)(&pl, a, g, &wk, k);
@@ -364,29 +367,26 @@ static void F(af_step)(T *p, const T *g, const struct rt_adafactor *a, int nthr)
 			for (size_t k = 0; k < pl.nblk; k++)
 				F(af_full1)(&pl, a, p, g, &wk, k);
 		}
-#pragma omp single
-		{
-			/* alpha from param.norm(2) before decay, the RMS clip from update.norm(2) */
-			const double step = a->step;
-			const double rho = a->lr < 1 / sqrt(step) ? a->lr : 1 / sqrt(step);
-			double pn = 0, un = 0;
-			for (size_t k = 0; k < pl.nblk; k++) {
-				pn += wk.pp[k];
-				un += wk.up[k];
-			}
-			const double pnorm = (double)(T)sqrt(pn);
-			double alpha = pnorm / sqrt((double)n);
-			alpha = (a->eps2 > alpha ? a->eps2 : alpha) * rho;
-			const double unorm = (double)(T)sqrt(un);
-			double denom = unorm / (sqrt((double)n) * a->d);
-			if (denom < 1.0)
-				denom = 1.0;
-			coef = (double)(T)(-alpha / denom);
+		/* alpha from param.norm(2) before decay, the RMS clip from update.norm(2) */
+		const double step = a->step;
+		const double rho = a->lr < 1 / sqrt(step) ? a->lr : 1 / sqrt(step);
+		double pn = 0, un = 0;
+		for (size_t k = 0; k < pl.nblk; k++) {
+			pn += wk.pp[k];
+			un += wk.up[k];
 		}
+		const double pnorm = (double)(T)sqrt(pn);
+		double alpha = pnorm / sqrt((double)n);
+		alpha = (a->eps2 > alpha ? a->eps2 : alpha) * rho;
+		const double unorm = (double)(T)sqrt(un);
+		double denom = unorm / (sqrt((double)n) * a->d);
+		if (denom < 1.0)
+			denom = 1.0;
+		const T coef = (T)(-alpha / denom);
 		if (pl.two) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 			for (size_t k = 0; k < pl.nblk; k++)
-				F(af_apply2)(&pl, a, p, g, &wk, k, (T)dec, (T)coef);
+				F(af_apply2)(&pl, a, p, g, &wk, k, (T)dec, coef);
 		} else {
 			int tid = 0, nt = 1;
 #ifdef _OPENMP
@@ -394,7 +394,7 @@ static void F(af_step)(T *p, const T *g, const struct rt_adafactor *a, int nthr)
 			nt = omp_get_num_threads();
 #endif /* _OPENMP */
 			size_t b = af_split(n, tid, nt), e = af_split(n, tid + 1, nt);
-			F(af_apply)(p, wk.upd, (T)dec, (T)coef, b, e);
+			F(af_apply)(p, wk.upd, (T)dec, coef, b, e);
 		}
 	}
 }
