@@ -42,6 +42,7 @@
 #define AF_ELEMS 32768                  /* elements of a row block, at least */
 #define AF_MINROWS 16                   /* rows of a row block, at least */
 #define AF_MAXROWS 32                   /* and at most (its column sums are T) */
+#define AF_WAYS 4                       /* rows pass 1 reads at once */
 #define AF_CHUNK 512                    /* elements summed in T, then in double */
 #define AF_BLOCK1 4096                  /* elements of a 1-D block (L1-resident for its sums) */
 #define AF_COLS 256                     /* columns per task between the passes */

@@ -76,61 +76,97 @@ static inline __attribute__((always_inline)) void F(afsq)(double acc[AF_MAXLANES
 }
 
 /*
+ * Pass 1 over one run [b, e) of nr rows (g[j], p[j]; into the column sums
+ * in row order): squares into each row's lanes racc[j], the column sums
+ * and the lanes of p.  nr is a constant (AF_WAYS or 1) after inlining.
+ */
+static inline __attribute__((always_inline)) void
+F(af_run)(const T *const g[AF_WAYS], const T *const p[AF_WAYS], T *restrict cs, size_t b, size_t e,
+	  double racc[AF_WAYS][AF_MAXLANES], double pacc[AF_MAXLANES], const int nr)
+{
+	F(afv) rs[AF_WAYS], ps = {0};
+	for (int j = 0; j < nr; j++)
+		rs[j] = (F(afv)){0};
+	size_t c = b;
+	for (; c + AF_NL <= e; c += AF_NL) {
+		F(afv) vc;
+		memcpy(&vc, cs + c, sizeof(vc));
+		for (int j = 0; j < nr; j++) {
+			F(afv) vg, vp;
+			memcpy(&vg, g[j] + c, sizeof(vg));
+			memcpy(&vp, p[j] + c, sizeof(vp));
+			vg = vg * vg;
+			rs[j] += vg;
+			vc += vg;
+			ps += vp * vp;
+		}
+		memcpy(cs + c, &vc, sizeof(vc));
+	}
+	if (c < e) {                            /* the tail, zero-padded */
+		for (int j = 0; j < nr; j++) {
+			F(afv) vg = {0}, vp = {0};
+			for (int l = 0; c + l < e; l++) {
+				vg[l] = g[j][c + l];
+				vp[l] = p[j][c + l];
+			}
+			vg = vg * vg;
+			rs[j] += vg;
+			ps += vp * vp;
+			for (int l = 0; c + l < e; l++)
+				cs[c + l] += vg[l];
+		}
+	}
+	for (int l = 0; l < AF_NL; l++) {
+		for (int j = 0; j < nr; j++)
+			racc[j][l] += (double)rs[j][l];
+		pacc[l] += (double)ps[l];
+	}
+}
+
+/*
  * 2-D pass 1, block k: each row's sum of squares of g (complete in the
  * block) updates row_var; the block's column sums of squares go to
  * colpart[k] (T: at most AF_MAXROWS rows), its sum of squares of p to
- * pp[k].
+ * pp[k].  Rows i, i + q, i + 2q, ... of the block (q: its rows over
+ * AF_WAYS) are read together: 2 * AF_WAYS memory streams per thread, as an
+ * optimizer with three states has; one row at a time leaves bandwidth
+ * unused.
  */
 static TC void F(af_stats2)(const struct af_plan *pl, const struct rt_adafactor *a, const T *p,
 			    const T *g, const struct af_work *wk, size_t k)
 {
 	const size_t C = pl->C, R = pl->R, m = k / pl->bpm;
 	const size_t r0 = (k % pl->bpm) * pl->rb, r1 = r0 + pl->rb < R ? r0 + pl->rb : R;
+	const size_t q = (r1 - r0) / AF_WAYS;
 	const T w = (T)pow(a->step, a->beta2_decay);
 	T *restrict cs = (T *)wk->colpart + k * C;
 	T *rv = (T *)a->row_var + m * R;
 	for (size_t c = 0; c < C; c++)
 		cs[c] = 0;
 	double pacc[AF_MAXLANES] = {0};
-	for (size_t r = r0; r < r1; r++) {
-		const T *restrict gr = g + (m * R + r) * C, *restrict pr = p + (m * R + r) * C;
-		double racc[AF_MAXLANES] = {0};
+	/* i < q: rows i + j*q, j < AF_WAYS; then the rows after AF_WAYS * q, one by one */
+	for (size_t i = 0; i < q + (r1 - r0 - AF_WAYS * q); i++) {
+		const int nr = i < q ? AF_WAYS : 1;
+		size_t rows[AF_WAYS];
+		const T *gj[AF_WAYS], *pj[AF_WAYS];
+		for (int j = 0; j < AF_WAYS; j++) {
+			rows[j] = i < q ? r0 + i + (size_t)j * q : r0 + AF_WAYS * q + (i - q);
+			gj[j] = g + (m * R + rows[j]) * C;
+			pj[j] = p + (m * R + rows[j]) * C;
+		}
+		double racc[AF_WAYS][AF_MAXLANES] = {{0}};
 		for (size_t b = 0; b < C; b += AF_CHUNK) {
 			const size_t e = C - b < AF_CHUNK ? C : b + AF_CHUNK;
-			F(afv) rs = {0}, ps = {0};
-			size_t c = b;
-			for (; c + AF_NL <= e; c += AF_NL) {
-				F(afv) vg, vp, vc;
-				memcpy(&vg, gr + c, sizeof(vg));
-				memcpy(&vp, pr + c, sizeof(vp));
-				memcpy(&vc, cs + c, sizeof(vc));
-				vg = vg * vg;
-				rs += vg;
-				vc += vg;
-				ps += vp * vp;
-				memcpy(cs + c, &vc, sizeof(vc));
-			}
-			if (c < e) {                    /* the tail, zero-padded */
-				F(afv) vg = {0}, vp = {0}, vc;
-				for (int l = 0; c + l < e; l++) {
-					vg[l] = gr[c + l];
-					vp[l] = pr[c + l];
-				}
-				vg = vg * vg;
-				rs += vg;
-				ps += vp * vp;
-				vc = vg;
-				for (int l = 0; c + l < e; l++)
-					cs[c + l] += vc[l];
-			}
-			for (int l = 0; l < AF_NL; l++) {
-				racc[l] += (double)rs[l];
-				pacc[l] += (double)ps[l];
-			}
+			if (nr == AF_WAYS)
+				F(af_run)(gj, pj, cs, b, e, racc, pacc, AF_WAYS);
+			else
+				F(af_run)(gj, pj, cs, b, e, racc, pacc, 1);
 		}
-		T nr = (T)sqrt(F(affold)(racc));
-		T mean = (nr * nr) / (T)C;              /* norm(dim=-1).square_().div_(C) */
-		rv[r] = F(aflerp)(rv[r], mean, w);
+		for (int j = 0; j < nr; j++) {
+			T nrm = (T)sqrt(F(affold)(racc[j]));
+			T mean = (nrm * nrm) / (T)C;    /* norm(dim=-1).square_().div_(C) */
+			rv[rows[j]] = F(aflerp)(rv[rows[j]], mean, w);
+		}
 	}
 	wk->pp[k] = F(affold)(pacc);
 }
