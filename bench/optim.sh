@@ -1,12 +1,16 @@
 #!/bin/sh
 # bench/optim.sh - fp32 optimizer step throughput of libftsrt, every
-# optimizer at 16M elements on 2 threads, against a STREAM triad measured
-# in the same run (ftsrun bench).  Usage: sh bench/optim.sh [BUILD_DIR]
+# optimizer at 16M elements on 2 threads, against an in-place stream
+# b += s*c (12 bytes per element, no write-allocate, over at least 4x the
+# last-level cache) whose passes alternate with the steps in the same run
+# (ftsrun bench).  GB/s counts each optimizer's bytes per element (B/elem:
+# the arrays it reads and writes in place); fraction is GB/s over the
+# stream's.  Usage: sh bench/optim.sh [BUILD_DIR]
 set -eu
 B=${1:-build}
 N=${FTSRT_BENCH_ELEMENTS:-16777216}
 T=${FTSRT_BENCH_THREADS:-2}
-printf '%-10s %12s %12s %9s %9s %9s\n' optimizer s/step Gelem/s GB/s triad fraction
+printf '%-10s %12s %9s %9s %7s %9s %9s\n' optimizer s/step Gelem/s GB/s B/elem in-place fraction
 for opt in SGD Adam AdamW Adagrad Adadelta Adamax NAdam RAdam RMSprop Rprop ASGD Adafactor Muon; do
 	steps=10
 	[ "$opt" = Muon ] && steps=1
@@ -14,8 +18,8 @@ for opt in SGD Adam AdamW Adagrad Adadelta Adamax NAdam RAdam RMSprop Rprop ASGD
 	awk -v o="$opt" '
 		/^seconds per step:/ { s = $4 }
 		/^elements per second:/ { e = $4 }
-		/^bandwidth:/ { g = $2 }
-		/^stream triad:/ { t = $3 }
-		/^fraction of triad:/ { f = $4 }
-		END { printf "%-10s %12.6f %12.3f %9.2f %9.2f %9.2f\n", o, s, e / 1e9, g, t, f }'
+		/^bandwidth:/ { g = $2; b = $5 }
+		/^in-place stream:/ { t = $3 }
+		/^fraction of in-place bandwidth:/ { f = $5 }
+		END { printf "%-10s %12.6f %9.3f %9.2f %7s %9.2f %9.2f\n", o, s, e / 1e9, g, b, t, f }'
 done

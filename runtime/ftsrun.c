@@ -1,7 +1,7 @@
 /*
  * ftsrun.c - the runtime's command-line tool: the library version, replay
  * of torch's golden cases (`verify`, see verify.c) and the optimizer
- * benchmark (`bench`) against an in-run STREAM triad.  Plan inspection and
+ * benchmark (`bench`) against an in-run in-place stream.  Plan inspection and
  * execution commands come with the plan format (see ftsrun(1)).
  */
 #include <dirent.h>
@@ -39,7 +39,7 @@ static const char *const usage[] = {
 	"   run PLAN [<options>]       run PLAN on the noisy quadratic model",
 	"   verify DIR...              replay the golden cases in each DIR",
 	"   bench OPTIMIZER [<options>]",
-	"                              time one optimizer step and a STREAM triad",
+	"                              time optimizer steps against memory bandwidth",
 	"",
 	"'ftsrun <command> --help' describes a command.",
 	NULL,
@@ -84,8 +84,11 @@ static const char *const usage_verify[] = {
 static const char *const usage_bench[] = {
 	"usage: ftsrun bench OPTIMIZER [<options>]",
 	"",
-	"Time one step of OPTIMIZER (sgd, adam, adamw, ...) over one flat float32",
-	"tensor, and a STREAM triad over the same number of elements in the same run.",
+	"Time steps of OPTIMIZER (sgd, adam, adamw, ...) over float32 parameters (one",
+	"flat tensor; Adafactor and Muon: 1024-column matrices), and an in-place",
+	"stream b += s*c (12 bytes per element) on the same threads in the same run,",
+	"over at least 4x the last-level cache; print GB/s by the optimizer's bytes",
+	"per element and that as a fraction of the in-place bandwidth.",
 	"",
 	"    --elements N   elements of the tensor (default 16777216)",
 	"    --steps S      timed steps (default 10)",
@@ -223,65 +226,157 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Bytes moved per element per step by the fused kernel (performance.md A.2). */
-static double bytes_per_elem(int kind, const struct ftsrt_optim_hparams *h)
+/*
+ * Bytes moved per element per step by the fused kernel (performance.md
+ * A.2): reads and writes of the arrays each element has, in place, so no
+ * write-allocate; *what names them.
+ */
+static double bytes_per_elem(int kind, const struct ftsrt_optim_hparams *h, const char **what)
 {
 	switch (kind) {
 	case FTSRT_OPTIM_SGD:
+		*what = h->momentum != 0 ? "p, g, buf read; p, buf written" : "p, g read; p written";
 		return h->momentum != 0 ? 20 : 12;
 	case FTSRT_OPTIM_ADAM:
 	case FTSRT_OPTIM_ADAMW:
+		*what = h->amsgrad ? "p, g, m, v, vmax read; p, m, v, vmax written"
+				   : "p, g, m, v read; p, m, v written";
 		return h->amsgrad ? 36 : 28;
 	case FTSRT_OPTIM_ADAGRAD:
 	case FTSRT_OPTIM_ASGD:
+		*what = "p, g, one state read; p, state written";
 		return 20;
 	case FTSRT_OPTIM_RMSPROP:
+		*what = "p, g and each state read; p and each state written";
 		return 20 + (h->momentum > 0 ? 8 : 0) + (h->centered ? 8 : 0);
 	case FTSRT_OPTIM_ADAFACTOR:
-		return 12;                      /* p, g read; p written (factored state is tiny) */
+		/* matrices: the factored state is per row and column; a 1-D
+		 * tensor's full variance would add 8 */
+		*what = "p, g read; p written; factors per row and column";
+		return 12;
 	case FTSRT_OPTIM_MUON:
-		return 20;                      /* p, g, buf read; p, buf written (plus gemm work) */
+		*what = "p, g, buf read; p, buf written; not the gemm work";
+		return 20;
 	default:
+		*what = "p, g, two states read; p, two states written";
 		return 28;
 	}
 }
 
-/* STREAM triad a = b + s*c over n floats, best of reps; returns GB/s (12 B/elem). */
-static double triad_gbs(size_t n, int threads, int reps)
+/* The last-level cache in bytes (sysfs), or 32 MiB when it cannot be read. */
+static size_t llc_bytes(void)
 {
-	float *a = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-	float *b = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-	float *c = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-	if (!a || !b || !c) {
-		free(a);
-		free(b);
-		free(c);
-		return 0;
+	const char *paths[] = {"/sys/devices/system/cpu/cpu0/cache/index3/size",
+			       "/sys/devices/system/cpu/cpu0/cache/index2/size"};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		FILE *f = fopen(paths[i], "r");
+		if (!f)
+			continue;
+		char buf[32] = "";
+		char *ok = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		char *end = NULL;
+		unsigned long long v = ok ? strtoull(buf, &end, 10) : 0;
+		if (!v || !end)
+			continue;
+		if (*end == 'K')
+			v <<= 10;
+		else if (*end == 'M')
+			v <<= 20;
+		else if (*end == 'G')
+			v <<= 30;
+		return (size_t)v;
 	}
+	return (size_t)32 << 20;
+}
+
+/*
+ * The in-place stream b += s*c over n floats: 12 bytes per element really
+ * moved (b and c read, b written; the lines of b are read before they are
+ * written, so nothing is write-allocated).
+ */
+struct stream {
+	float *b, *c;
+	size_t n;
+};
+
+static int stream_init(struct stream *st, size_t n, int threads)
+{
+	st->n = n;
+	st->b = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+	st->c = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+	if (!st->b || !st->c)
+		return -1;
+	float *b = st->b, *c = st->c;
 	const long nn = (long)n;
 #pragma omp parallel for num_threads(threads) schedule(static)
 	for (long i = 0; i < nn; i++) {
-		a[i] = 0;
 		b[i] = 1;
 		c[i] = 2;
 	}
-	double best = INFINITY;
-	const float s = 3.0f;
-	for (int r = 0; r < reps; r++) {
-		double t0 = now();
-#pragma omp parallel for num_threads(threads) schedule(static)
-		for (long i = 0; i < nn; i++)
-			a[i] = b[i] + s * c[i];
-		double t = now() - t0;
-		if (t < best)
-			best = t;
+	return 0;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(FTSRT_NO_CLONES)
+#define TC __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TC
+#endif /* x86-64 gcc */
+
+#define STREAM_WAYS 4                   /* segments walked in step: 8 reads, 4 writes */
+
+/*
+ * The stream over [lo, hi), cloned per ISA as the optimizer kernels are, so
+ * that a CPU-starved run does not favour the kernels.  The range is walked
+ * as STREAM_WAYS segments at once: as many memory streams in flight as an
+ * optimizer with three states has (one stream per core does not reach the
+ * memory's bandwidth).
+ */
+static TC void stream_part(float *restrict b, const float *restrict c, float s, size_t lo, size_t hi)
+{
+	const size_t seg = (hi - lo) / STREAM_WAYS / 16 * 16;
+	float *restrict b0 = b + lo, *restrict b1 = b0 + seg, *restrict b2 = b1 + seg,
+	      *restrict b3 = b2 + seg;
+	const float *restrict c0 = c + lo, *restrict c1 = c0 + seg, *restrict c2 = c1 + seg,
+		    *restrict c3 = c2 + seg;
+#pragma omp simd
+	for (size_t i = 0; i < seg; i++) {
+		b0[i] += s * c0[i];
+		b1[i] += s * c1[i];
+		b2[i] += s * c2[i];
+		b3[i] += s * c3[i];
 	}
-	volatile float sink = a[n / 2];
-	(void)sink;
-	free(a);
-	free(b);
-	free(c);
-	return 12.0 * (double)n / best / 1e9;
+	for (size_t i = lo + STREAM_WAYS * seg; i < hi; i++)
+		b[i] += s * c[i];
+}
+
+/* One pass of the stream; returns its seconds. */
+static double stream_rep(struct stream *st, int threads)
+{
+	const size_t n = st->n;
+	double t0 = now();
+	(void)threads;
+#pragma omp parallel num_threads(threads)
+	{
+		size_t tid = 0, nt = 1;
+#ifdef _OPENMP
+		tid = (size_t)omp_get_thread_num();
+		nt = (size_t)omp_get_num_threads();
+#endif /* _OPENMP */
+		size_t lo = n * tid / nt / 16 * 16, hi = tid + 1 == nt ? n : n * (tid + 1) / nt / 16 * 16;
+		stream_part(st->b, st->c, 1e-3f, lo, hi);
+	}
+	return now() - t0;
+}
+
+static void stream_free(struct stream *st)
+{
+	if (st->b && st->n) {
+		volatile float sink = st->b[st->n / 2];
+		(void)sink;
+	}
+	free(st->b);
+	free(st->c);
 }
 
 /* ftsrun bench OPTIMIZER [--elements N] [--steps S] [--threads T] */
@@ -362,16 +457,38 @@ static int cmd_bench(int argc, char **argv)
 		p[i] = (float)((x >> 8) & 0xffff) / 65536.0f - 0.5f;
 		g[i] = (float)((x >> 4) & 0xffff) / 65536.0f * 1e-2f - 5e-3f;
 	}
-	double best = INFINITY, total = 0;
-	st = ftsrt_optim_step(o, p, g, n, &err);           /* warm-up: allocates state */
-	for (int s = 0; s < steps && !st; s++) {
-		double t0 = now();
-		st = ftsrt_optim_step(o, p, g, n, &err);
-		double t = now() - t0;
-		total += t;
-		if (t < best)
-			best = t;
+	/* the stream's two arrays span at least 4x the last-level cache; its
+	 * passes alternate with the steps, so both see the same machine (a
+	 * shared one is noisy) */
+	size_t llc = llc_bytes(), sn = 4 * llc / (2 * sizeof(float));
+	sn = sn > n ? sn : n;
+	struct stream sm = {NULL, NULL, 0};
+	if (stream_init(&sm, sn, threads)) {
+		fprintf(stderr, "ftsrun: out of memory\n");
+		stream_free(&sm);
+		free(p);
+		free(g);
+		ftsrt_optim_free(o);
+		return EXIT_USAGE;
 	}
+	const int reps = steps > 10 ? steps : 10;
+	double best = INFINITY, total = 0, sbest = INFINITY;
+	st = ftsrt_optim_step(o, p, g, n, &err);           /* warm-up: allocates state */
+	stream_rep(&sm, threads);
+	for (int s = 0; s < reps && !st; s++) {
+		if (s < steps) {
+			double t0 = now();
+			st = ftsrt_optim_step(o, p, g, n, &err);
+			double t = now() - t0;
+			total += t;
+			if (t < best)
+				best = t;
+		}
+		double t = stream_rep(&sm, threads);
+		if (t < sbest)
+			sbest = t;
+	}
+	stream_free(&sm);
 	if (st) {
 		fprintf(stderr, "ftsrun: step failed: %s\n", err.message);
 		free(p);
@@ -379,16 +496,18 @@ static int cmd_bench(int argc, char **argv)
 		ftsrt_optim_free(o);
 		return EXIT_USAGE;
 	}
-	double bpe = bytes_per_elem(kind, &h);
-	double tri = triad_gbs(n, threads, 10);
+	const char *what = "";
+	double bpe = bytes_per_elem(kind, &h, &what);
+	double ip = 12.0 * (double)sn / sbest / 1e9;
 	double gbs = bpe * (double)n / best / 1e9;
 	printf("optimizer: %s, fp32, %zu elements, %d threads, %d steps\n", ftsrt_optim_kind_name(kind),
 	       n, threads, steps);
 	printf("seconds per step: %.6f (best; mean %.6f)\n", best, total / steps);
 	printf("elements per second: %.4g\n", (double)n / best);
-	printf("bandwidth: %.2f GB/s at %.0f bytes/element\n", gbs, bpe);
-	printf("stream triad: %.2f GB/s (%d threads)\n", tri, threads);
-	printf("fraction of triad: %.2f\n", tri > 0 ? gbs / tri : 0);
+	printf("bandwidth: %.2f GB/s at %.0f bytes/element (%s)\n", gbs, bpe, what);
+	printf("in-place stream: %.2f GB/s (b += s*c, 12 bytes/element, %zu elements, "
+	       "last-level cache %zu KiB, %d threads)\n", ip, sn, llc >> 10, threads);
+	printf("fraction of in-place bandwidth: %.2f\n", ip > 0 ? gbs / ip : 0);
 	free(p);
 	free(g);
 	ftsrt_optim_free(o);

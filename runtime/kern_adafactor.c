@@ -1,10 +1,10 @@
 /*
  * kern_adafactor.c - Adafactor (torch.optim.Adafactor) on one whole tensor:
  * factored second moments (row_var, col_var) for tensors of two or more
- * dimensions, a full variance otherwise, update clipping by RMS.  The same
- * code serves the reference and the fast path: it needs whole-tensor
- * reductions, so it is not an elementwise kernel.  Body:
- * kern_adafactor_tmpl.h.
+ * dimensions, a full variance otherwise, update clipping by RMS.  This is
+ * the reference, one thread, pass after pass as torch's Python; the fast
+ * path is kern_adafactor_fast.c.  It needs whole-tensor reductions, so it
+ * is not an elementwise kernel.  Body: kern_adafactor_tmpl.h.
  */
 #include "optim_int.h"
 
@@ -19,7 +19,10 @@
  */
 void rt_adafactor_step(int dt, int fast, void *p, const void *g, const struct rt_adafactor *a)
 {
-	(void)fast;
+	if (fast) {
+		rt_adafactor_fast(dt, p, g, a);
+		return;
+	}
 	if (dt == FTSRT_F64)
 		adafactor_f64(p, g, a);
 	else

@@ -460,11 +460,11 @@ static int alloc_state(ftsrt_optim *o)
 			return fail(o, FTSRT_ENOMEM, "out of memory for the master weights");
 	}
 	if (o->kind == FTSRT_OPTIM_ADAFACTOR) {
-		size_t maxn = 1;
+		size_t need = 1;
 		for (int j = 0; j < o->nt; j++) {
 			struct rt_tensor *t = &o->t[j];
-			if (t->numel > maxn)
-				maxn = t->numel;
+			size_t b = rt_adafactor_work_bytes(o->dtype, t->ndim, t->shape, t->numel);
+			need = b > need ? b : need;
 			if (t->ndim >= 2 && !t->row_var) {
 				size_t c = (size_t)t->shape[t->ndim - 1], r = (size_t)t->shape[t->ndim - 2];
 				size_t nr = c ? t->numel / c : 0, nc = r ? t->numel / r : 0;
@@ -476,7 +476,7 @@ static int alloc_state(ftsrt_optim *o)
 					return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
 			}
 		}
-		o->work_bytes = maxn * esize(o);
+		o->work_bytes = need;
 		o->work = oalloc(o, o->work_bytes);
 		if (!o->work)
 			return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
@@ -775,6 +775,7 @@ static int step_tensorwise(ftsrt_optim *o, void *params, const void *grads, int 
 				.eps2 = h->eps, .d = h->d, .maximize = h->maximize,
 				.variance = o->slot[0] ? (char *)o->slot[0] + t->off * es : NULL,
 				.row_var = t->row_var, .col_var = t->col_var, .work = o->work,
+				.threads = o->nthreads,
 			};
 			rt_adafactor_step(o->dtype, fast, p, g, &a);
 		} else {

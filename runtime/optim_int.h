@@ -96,14 +96,23 @@ struct rt_adafactor {
 	void *variance;                 /* ndim < 2: numel elements */
 	void *row_var;                  /* ndim >= 2: numel / C elements */
 	void *col_var;                  /* ndim >= 2: numel / R elements */
-	void *work;                     /* numel elements of scratch */
+	void *work;                     /* rt_adafactor_work_bytes() bytes, 8-aligned */
+	int threads;                    /* the fast step's threads (1..4096) */
 };
+
+/* The scratch rt_adafactor_step needs for a tensor of that shape in dt. */
+size_t rt_adafactor_work_bytes(int dt, int ndim, const int64_t *shape, size_t numel);
 
 /*
  * Adafactor step on tensor p (grads g) in dtype dt.  fast selects the
- * fused loops (same arithmetic, fewer passes).
+ * three-pass threaded loops (kern_adafactor_fast.c: the same arithmetic
+ * per element, double reductions in another order); otherwise the
+ * reference.
  */
 void rt_adafactor_step(int dt, int fast, void *p, const void *g, const struct rt_adafactor *a);
+
+/* The fast step (kern_adafactor_fast.c). */
+void rt_adafactor_fast(int dt, void *p, const void *g, const struct rt_adafactor *a);
 
 /* Muon on one 2-D tensor. */
 struct rt_muon {

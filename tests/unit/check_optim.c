@@ -129,10 +129,12 @@ static double max_diff(const void *a, const void *b, size_t n, int dtype)
 	return worst;
 }
 
-static void compare(int kind, const struct ftsrt_optim_hparams *h, int ndim, const int64_t *shape,
-		    double tol)
+/* Fast vs reference within tol[dtype] (relative, per element). */
+static void compare_tols(int kind, const struct ftsrt_optim_hparams *h, int ndim,
+			 const int64_t *shape, const double tols[2])
 {
 	for (int dtype = 0; dtype < 2; dtype++) {
+		const double tol = tols[dtype];
 		struct run f, r;
 		run_init(&f, kind, dtype, h, ndim, shape, FTSRT_KERNELS_FAST, 2);
 		run_init(&r, kind, dtype, h, ndim, shape, FTSRT_KERNELS_REF, 1);
@@ -188,6 +190,13 @@ static void compare(int kind, const struct ftsrt_optim_hparams *h, int ndim, con
 		run_free(&f);
 		run_free(&r);
 	}
+}
+
+static void compare(int kind, const struct ftsrt_optim_hparams *h, int ndim, const int64_t *shape,
+		    double tol)
+{
+	const double tols[2] = {tol, tol};
+	compare_tols(kind, h, ndim, shape, tols);
 }
 
 static const int64_t sizes[] = {1, 3, 17, 1000003};
@@ -258,18 +267,124 @@ START_TEST(fast_vs_ref_elementwise)
 }
 END_TEST
 
+/*
+ * The fast Adafactor sums squares in float runs and factors the update per
+ * row and column (kern_adafactor_fast_tmpl.h): the low bits differ.  The
+ * tolerances are `ftsrun verify`'s.  The large shapes have several blocks
+ * and run on two threads.
+ */
+static const double adafactor_tol[2] = {RT_VERIFY_TOL_F32, RT_VERIFY_TOL_F64};
+
 START_TEST(fast_vs_ref_adafactor)
 {
 	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
 	ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAFACTOR, &h, NULL), FTSRT_OK);
-	int64_t s1[] = {17}, s2[] = {7, 13}, s3[] = {3, 5, 4};
+	int64_t s1[] = {17}, s2[] = {7, 13}, s3[] = {3, 5, 4}, l1[] = {70001}, l3[] = {2, 300, 130};
+	int64_t wide[] = {60, 1100};            /* rows longer than a run of 512, with a tail */
 	for (int combo = 0; combo < 4; combo++) {
 		h.maximize = combo & 1;
 		h.weight_decay = (combo & 2) ? 0.1 : 0;
-		compare(FTSRT_OPTIM_ADAFACTOR, &h, 1, s1, 0);
-		compare(FTSRT_OPTIM_ADAFACTOR, &h, 2, s2, 0);
-		compare(FTSRT_OPTIM_ADAFACTOR, &h, 3, s3, 0);
+		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 1, s1, adafactor_tol);
+		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 2, s2, adafactor_tol);
+		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 3, s3, adafactor_tol);
+		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 1, l1, adafactor_tol);
+		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 3, l3, adafactor_tol);
+		compare_tols(FTSRT_OPTIM_ADAFACTOR, &h, 2, wide, adafactor_tol);
 	}
+}
+END_TEST
+
+/*
+ * Zero rows and columns of the gradient (row_var 0: torch clamps the
+ * factor at 1/eps1), a huge gradient and a NaN: the factored update of the
+ * fast path gives the reference's zeros, clamps and NaNs.
+ */
+START_TEST(adafactor_special_values)
+{
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAFACTOR, &h, NULL), FTSRT_OK);
+	const int64_t shape[2] = {40, 30};
+	for (int dtype = 0; dtype < 2; dtype++)
+		for (int nan = 0; nan < 2; nan++) {
+			struct run f, r;
+			run_init(&f, FTSRT_OPTIM_ADAFACTOR, dtype, &h, 2, shape, FTSRT_KERNELS_FAST, 2);
+			run_init(&r, FTSRT_OPTIM_ADAFACTOR, dtype, &h, 2, shape, FTSRT_KERNELS_REF, 1);
+			for (size_t i = 0; i < f.n; i++) {
+				size_t row = i / 30, col = i % 30;
+				double pv = urand() - 0.5, gv = (urand() - 0.5) * 0.1;
+				if (row == 3 || col == 5)
+					gv = 0;
+				if (row == 9 && col == 9)
+					gv = 1e30;
+				if (nan && row == 7 && col == 11)
+					gv = NAN;
+				if (dtype == FTSRT_F64) {
+					((double *)f.p)[i] = pv;
+					((double *)f.g)[i] = gv;
+				} else {
+					((float *)f.p)[i] = (float)pv;
+					((float *)f.g)[i] = (float)gv;
+				}
+			}
+			size_t es = dtype == FTSRT_F64 ? 8 : 4;
+			memcpy(r.p, f.p, f.n * es);
+			memcpy(r.g, f.g, f.n * es);
+			for (int s = 0; s < 2; s++) {
+				ck_assert_int_eq(ftsrt_optim_step(f.o, f.p, f.g, f.n, NULL), FTSRT_OK);
+				ck_assert_int_eq(ftsrt_optim_step(r.o, r.p, r.g, r.n, NULL), FTSRT_OK);
+			}
+			double e = max_diff(f.p, r.p, f.n, dtype);
+			ck_assert_msg(e <= adafactor_tol[dtype], "dtype %d nan %d: %g", dtype, nan, e);
+			run_free(&f);
+			run_free(&r);
+		}
+}
+END_TEST
+
+/* The fast Adafactor's blocks are fixed by the shape: 1 and 3 threads agree
+ * bit for bit, parameters and factors. */
+START_TEST(adafactor_threads_bitwise)
+{
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAFACTOR, &h, NULL), FTSRT_OK);
+	h.weight_decay = 0.1;
+	static const int64_t shapes[3][3] = {{70001}, {2, 300, 130}, {1100, 70}};
+	static const int ndims[3] = {1, 3, 2};
+	for (int dtype = 0; dtype < 2; dtype++)
+		for (int k = 0; k < 3; k++) {
+			struct run a, b;
+			run_init(&a, FTSRT_OPTIM_ADAFACTOR, dtype, &h, ndims[k], shapes[k], FTSRT_KERNELS_FAST, 1);
+			run_init(&b, FTSRT_OPTIM_ADAFACTOR, dtype, &h, ndims[k], shapes[k], FTSRT_KERNELS_FAST, 3);
+			size_t es = dtype == FTSRT_F64 ? 8 : 4;
+			for (size_t i = 0; i < a.n; i++) {
+				double pv = urand() - 0.5, gv = (urand() - 0.5) * 0.1;
+				if (dtype == FTSRT_F64) {
+					((double *)a.p)[i] = pv;
+					((double *)a.g)[i] = gv;
+				} else {
+					((float *)a.p)[i] = (float)pv;
+					((float *)a.g)[i] = (float)gv;
+				}
+			}
+			memcpy(b.p, a.p, a.n * es);
+			memcpy(b.g, a.g, a.n * es);
+			for (int s = 0; s < 3; s++) {
+				ck_assert_int_eq(ftsrt_optim_step(a.o, a.p, a.g, a.n, NULL), FTSRT_OK);
+				ck_assert_int_eq(ftsrt_optim_step(b.o, b.p, b.g, b.n, NULL), FTSRT_OK);
+			}
+			ck_assert_msg(memcmp(a.p, b.p, a.n * es) == 0, "shape %d dtype %d", k, dtype);
+			const char *names[] = {"variance", "row_var", "col_var"};
+			for (int j = 0; j < 3; j++) {
+				void *da = NULL, *db = NULL;
+				size_t na = 0, nb = 0;
+				if (ftsrt_optim_state(a.o, 0, names[j], &da, &na, NULL, NULL))
+					continue;
+				ck_assert_int_eq(ftsrt_optim_state(b.o, 0, names[j], &db, &nb, NULL, NULL), 0);
+				ck_assert(na == nb && memcmp(da, db, na * es) == 0);
+			}
+			run_free(&a);
+			run_free(&b);
+		}
 }
 END_TEST
 
@@ -961,6 +1076,8 @@ static Suite *optim_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, fast_vs_ref_elementwise, 0, 4);
 	tcase_add_test(tc, fast_vs_ref_adafactor);
+	tcase_add_test(tc, adafactor_threads_bitwise);
+	tcase_add_test(tc, adafactor_special_values);
 	tcase_add_test(tc, fast_vs_ref_muon);
 	tcase_add_test(tc, range_step_matches_whole);
 	suite_add_tcase(s, tc);
