@@ -735,7 +735,7 @@ static int step_tensorwise(ftsrt_optim *o, void *params, const void *grads, int 
 				.wd = h->weight_decay, .momentum = h->momentum, .a = h->ns_a,
 				.b = h->ns_b, .c = h->ns_c, .eps = h->eps, .ns_steps = h->ns_steps,
 				.nesterov = h->nesterov, .adjust = h->adjust_lr_fn, .bf16 = h->muon_bf16,
-				.use_addmm = h->muon_use_addmm,
+				.use_addmm = h->muon_use_addmm, .threads = o->nthreads,
 				.buf = (char *)o->slot[0] + t->off * es,
 				.scratch = o->work,
 			};
