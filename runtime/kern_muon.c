@@ -15,12 +15,14 @@
  * from a team of mu->threads OpenMP threads: each product is split by rows
  * of its result, each thread rounding (and, in the plain form, adding) its
  * own rows while they are in cache; the elementwise passes are split the
- * same way.  Every element's arithmetic is the same whatever the team size
- * (the norm is summed by one thread), so the result does not depend on the
- * thread count.  The reference path is the same code without a team:
- * plain loops for the products.  The code below runs on every thread of
- * the team; its worksharing constructs are orphaned, so without a team
- * they run serially.
+ * same way.  The elementwise passes and the norm (summed by one thread)
+ * give the same bits on any team, but OpenBLAS's product of a block of rows
+ * is not always bitwise its part of the whole product, so the team's size
+ * may change the last bits (and, with bf16, round an element of the
+ * iteration to the neighbouring bfloat16).  The reference path is the
+ * same code without a team: plain loops for the products.  The code below
+ * runs on every thread of the team; its worksharing constructs are
+ * orphaned, so without a team they run serially.
  */
 #include "optim_int.h"
 #include "blas.h"
