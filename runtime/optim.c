@@ -404,7 +404,7 @@ static bool slot_live(const ftsrt_optim *o, const struct rt_tensor *t, int s)
  * such tensors side by side (when a step has two or more); a larger one,
  * or a lone one, on the whole team, its products split by rows
  * (kern_muon.c). */
-#define MUON_SOLO_MAX ((size_t)1 << 20)
+#define MUON_SOLO_MAX ((size_t)1 << 21)
 
 static bool muon_solo(const ftsrt_optim *o, const struct rt_tensor *t, int nthr)
 {
