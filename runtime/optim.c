@@ -418,16 +418,19 @@ static bool muon_solo(const ftsrt_optim *o, const struct rt_tensor *t, int nthr)
  */
 static int muon_work(ftsrt_optim *o, int nthr)
 {
-	size_t team = 1, solo = 0;
+	size_t team = 1, solo = 0, nsolo = 0;
 	for (int j = 0; j < o->nt; j++) {
 		const struct rt_tensor *t = &o->t[j];
 		size_t b = rt_muon_scratch_bytes(o->dtype, (size_t)t->shape[0], (size_t)t->shape[1]);
-		if (muon_solo(o, t, nthr))
+		team = b > team ? b : team;
+		if (muon_solo(o, t, nthr)) {
 			solo = b > solo ? b : solo;
-		else
-			team = b > team ? b : team;
+			nsolo++;
+		}
 	}
-	size_t need = solo * (size_t)nthr > team ? solo * (size_t)nthr : team;
+	/* side by side: at most as many slices as threads, or as such tensors */
+	size_t width = nsolo < 2 ? 0 : nsolo < (size_t)nthr ? nsolo : (size_t)nthr;
+	size_t need = solo * width > team ? solo * width : team;
 	if (need <= o->work_bytes)
 		return FTSRT_OK;
 	ofree(o, o->work, o->work_bytes);
