@@ -18,6 +18,7 @@
 #include <omp.h>
 #endif /* _OPENMP */
 
+#include "blas.h"
 #include "ftsrt.h"
 #include "plan.h"
 #include "quadratic.h"
@@ -93,6 +94,10 @@ static const char *const usage_bench[] = {
 	"    --elements N   elements of the tensor (default 16777216)",
 	"    --steps S      timed steps (default 10)",
 	"    --threads T    threads (default 2)",
+	"    -v             say which OpenBLAS core type the step ran (Muon)",
+	"",
+	"Muon also times its matrix products alone (OpenBLAS sgemm at the step's",
+	"shapes, on T threads) and prints the step's time over theirs.",
 	NULL,
 };
 
@@ -379,7 +384,51 @@ static void stream_free(struct stream *st)
 	free(st->c);
 }
 
-/* ftsrun bench OPTIMIZER [--elements N] [--steps S] [--threads T] */
+/* OpenBLAS, for Muon's products-alone reference (the tool sets its
+ * thread count; the library never leaves it changed). */
+void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+		 int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void openblas_set_num_threads(int n);
+int openblas_get_num_threads(void);
+
+/*
+ * Seconds of the matrix products of one Muon step alone: for each
+ * rows x cols tensor of shape[nt][2], ns_steps times X @ X.T, G @ G (into
+ * H, beta b) and H @ X (into Y, beta a), m = min(rows, cols), n = max;
+ * OpenBLAS on threads threads.  work: 2 n m + 2 m m floats of the largest.
+ */
+static double muon_products(const int64_t (*shape)[2], int nt, int ns_steps, int threads,
+			    float *work)
+{
+	int saved = openblas_get_num_threads();
+	openblas_set_num_threads(threads);
+	double t0 = now();
+	for (int i = 0; i < nt; i++) {
+		int m = (int)(shape[i][0] < shape[i][1] ? shape[i][0] : shape[i][1]);
+		int n = (int)(shape[i][0] < shape[i][1] ? shape[i][1] : shape[i][0]);
+		float *x = work, *y = x + (size_t)m * n, *g = y + (size_t)m * n, *h = g + (size_t)m * m;
+		for (int it = 0; it < ns_steps; it++) {
+			cblas_sgemm(101, 111, 112, m, m, n, 1.0f, x, n, x, n, 0.0f, g, m);
+			cblas_sgemm(101, 111, 111, m, m, m, 2.0315f, g, m, g, m, -4.775f, h, m);
+			cblas_sgemm(101, 111, 111, m, n, m, 1.0f, h, m, x, n, 3.4445f, y, n);
+		}
+	}
+	double t = now() - t0;
+	openblas_set_num_threads(saved);
+	return t;
+}
+
+/* CPU seconds the process spends over a 200 ms sleep: its idle threads'. */
+static double idle_cpu(void)
+{
+	struct timespec a, b, d = {0, 200000000};
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+	nanosleep(&d, NULL);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+	return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) * 1e-9;
+}
+
+/* ftsrun bench OPTIMIZER [--elements N] [--steps S] [--threads T] [-v] */
 static int cmd_bench(int argc, char **argv)
 {
 	if (argc < 1)
@@ -392,8 +441,13 @@ static int cmd_bench(int argc, char **argv)
 	}
 	size_t n = 16u << 20;
 	int steps = 10, threads = 2;
+	bool verbose = false;
 	for (int i = 1; i < argc; i++) {
 		char *end = NULL;
+		if (strcmp(argv[i], "-v") == 0) {
+			verbose = true;
+			continue;
+		}
 		if (i + 1 >= argc) {
 			fprintf(stderr, "ftsrun: '%s' needs a value\n", argv[i]);
 			return EXIT_USAGE;
@@ -429,12 +483,17 @@ static int cmd_bench(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	/* layout: one flat tensor; 2-D optimizers get 1024-column matrices */
-	int st = 0;
+	int st = 0, nmat = 0;
+	int64_t (*mats)[2] = NULL;
 	if (kind == FTSRT_OPTIM_MUON || kind == FTSRT_OPTIM_ADAFACTOR) {
 		int64_t cols = 1024, rows_total = (int64_t)((n + 1023) / 1024);
+		mats = calloc((size_t)(rows_total + 1023) / 1024 + 1, sizeof(*mats));
+		st = mats ? 0 : FTSRT_ENOMEM;
 		for (int64_t r0 = 0; r0 < rows_total && !st; r0 += 1024) {
 			int64_t shape[2] = {rows_total - r0 < 1024 ? rows_total - r0 : 1024, cols};
 			st = ftsrt_optim_add_param(o, 0, 2, shape, NULL, &err);
+			mats[nmat][0] = shape[0];
+			mats[nmat++][1] = shape[1];
 		}
 	} else {
 		int64_t shape[1] = {(int64_t)n};
@@ -443,10 +502,14 @@ static int cmd_bench(int argc, char **argv)
 	n = ftsrt_optim_numel(o);
 	float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
 	float *g = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-	if (st || !p || !g) {
+	/* Muon's products alone: 2 n m + 2 m m floats, m, n <= 1024 */
+	float *mw = kind == FTSRT_OPTIM_MUON ? calloc((size_t)4 << 20, sizeof(float)) : NULL;
+	if (st || !p || !g || (kind == FTSRT_OPTIM_MUON && !mw)) {
 		fprintf(stderr, "ftsrun: out of memory\n");
 		free(p);
 		free(g);
+		free(mw);
+		free(mats);
 		ftsrt_optim_free(o);
 		return EXIT_USAGE;
 	}
@@ -458,8 +521,8 @@ static int cmd_bench(int argc, char **argv)
 		g[i] = (float)((x >> 4) & 0xffff) / 65536.0f * 1e-2f - 5e-3f;
 	}
 	/* the stream's two arrays span at least 4x the last-level cache; its
-	 * passes alternate with the steps, so both see the same machine (a
-	 * shared one is noisy) */
+	 * passes alternate with the steps (and Muon's products alone), so all
+	 * see the same machine (a shared one is noisy) */
 	size_t llc = llc_bytes(), sn = 4 * llc / (2 * sizeof(float));
 	sn = sn > n ? sn : n;
 	struct stream sm = {NULL, NULL, 0};
@@ -468,11 +531,13 @@ static int cmd_bench(int argc, char **argv)
 		stream_free(&sm);
 		free(p);
 		free(g);
+		free(mw);
+		free(mats);
 		ftsrt_optim_free(o);
 		return EXIT_USAGE;
 	}
 	const int reps = steps > 10 ? steps : 10;
-	double best = INFINITY, total = 0, sbest = INFINITY;
+	double best = INFINITY, total = 0, sbest = INFINITY, pbest = INFINITY, ptotal = 0;
 	st = ftsrt_optim_step(o, p, g, n, &err);           /* warm-up: allocates state */
 	stream_rep(&sm, threads);
 	for (int s = 0; s < reps && !st; s++) {
@@ -483,12 +548,23 @@ static int cmd_bench(int argc, char **argv)
 			total += t;
 			if (t < best)
 				best = t;
+			if (mw) {                          /* interleaved: the same load */
+				t = muon_products((const int64_t(*)[2])mats, nmat, h.ns_steps, threads, mw);
+				ptotal += t;
+				if (t < pbest)
+					pbest = t;
+			}
 		}
 		double t = stream_rep(&sm, threads);
 		if (t < sbest)
 			sbest = t;
 	}
 	stream_free(&sm);
+	if (!st)                                           /* not after the products' threads */
+		st = ftsrt_optim_step(o, p, g, n, &err);
+	double idle = st ? 0 : idle_cpu();
+	free(mw);
+	free(mats);
 	if (st) {
 		fprintf(stderr, "ftsrun: step failed: %s\n", err.message);
 		free(p);
@@ -508,6 +584,14 @@ static int cmd_bench(int argc, char **argv)
 	printf("in-place stream: %.2f GB/s (b += s*c, 12 bytes/element, %zu elements, "
 	       "last-level cache %zu KiB, %d threads)\n", ip, sn, llc >> 10, threads);
 	printf("fraction of in-place bandwidth: %.2f\n", ip > 0 ? gbs / ip : 0);
+	if (kind == FTSRT_OPTIM_MUON) {
+		printf("matrix products alone: %.6f s (best; mean %.6f; OpenBLAS sgemm, %d threads)\n",
+		       pbest, ptotal / steps, threads);
+		printf("step over products: %.2f\n", best / pbest);
+	}
+	printf("idle CPU after a step: %.1f ms in 200 ms\n", idle * 1e3);
+	if (verbose && kind == FTSRT_OPTIM_MUON)
+		fprintf(stderr, "ftsrun: %s\n", rt_blas_report());
 	free(p);
 	free(g);
 	ftsrt_optim_free(o);

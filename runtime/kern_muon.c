@@ -10,15 +10,31 @@
  * the summation order of the products differs from torch, so an element
  * whose exact value lies near a bfloat16 rounding boundary may round the
  * other way.  Without bf16 the iteration runs in the parameter's dtype.
- * The fast path uses OpenBLAS cblas_sgemm/cblas_dgemm, the reference path
- * plain loops.
+ *
+ * The fast path uses OpenBLAS cblas_sgemm/cblas_dgemm, single-threaded,
+ * from a team of mu->threads OpenMP threads: each product is split by rows
+ * of its result, each thread rounding (and, in the plain form, adding) its
+ * own rows while they are in cache; the elementwise passes are split the
+ * same way.  The elementwise passes and the norm (summed by one thread)
+ * give the same bits on any team, but OpenBLAS's product of a block of rows
+ * is not always bitwise its part of the whole product, so the team's size
+ * may change the last bits (and, with bf16, round an element of the
+ * iteration to the neighbouring bfloat16).  The reference path is the
+ * same code without a team: plain loops for the products.  The code below
+ * runs on every thread of the team; its worksharing constructs are
+ * orphaned, so without a team they run serially.
  */
 #include "optim_int.h"
+#include "blas.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif /* _OPENMP */
 
 /*
  * OpenBLAS's CBLAS gemm entry points (libopenblas, LP64 build: int indices).
@@ -32,141 +48,208 @@ void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, co
 void cblas_dgemm(int order, int ta, int tb, int m, int n, int k, double alpha, const double *a,
 		 int lda, const double *b, int ldb, double beta, double *c, int ldc);
 
-/* Round a float to bfloat16 precision, ties to even (c10::BFloat16). */
-float rt_bf16_round(float x)
+/* Round a float to bfloat16 precision, ties to even (c10::BFloat16);
+ * branch-free, so that the loops calling it vectorise. */
+static inline float bf16r(float x)
 {
 	uint32_t u;
 	memcpy(&u, &x, sizeof(u));
-	if ((u & 0x7fffffffu) > 0x7f800000u) {  /* NaN: keep it quiet */
-		u |= 0x00400000u;
-		u &= 0xffff0000u;
-	} else {
-		u += 0x7fffu + ((u >> 16) & 1u);
-		u &= 0xffff0000u;
-	}
+	uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+	uint32_t q = (u | 0x00400000u) & 0xffff0000u;   /* NaN: keep it quiet */
+	u = (u & 0x7fffffffu) > 0x7f800000u ? q : r;
 	memcpy(&x, &u, sizeof(x));
 	return x;
 }
 
+float rt_bf16_round(float x)
+{
+	return bf16r(x);
+}
+
+/* This thread's share [*b, *e) of n rows (all of them without a team); row
+ * edges on multiples of 16, the gemm kernels' row blocking. */
+static void my_rows(size_t n, size_t *b, size_t *e)
+{
+	size_t tid = 0, nthr = 1;
+#ifdef _OPENMP
+	tid = (size_t)omp_get_thread_num();
+	nthr = (size_t)omp_get_num_threads();
+#endif /* _OPENMP */
+	size_t blocks = (n + 15) / 16;
+	*b = blocks * tid / nthr * 16;
+	*e = blocks * (tid + 1) / nthr * 16;
+	if (*b > n)
+		*b = n;
+	if (*e > n)
+		*e = n;
+}
+
+/* What a product does to its rows of C after the gemm (bf16 set: each
+ * result rounded): nothing, round, or C = coef*S + C as torch's two ops
+ * (the product rounded, then the sum). */
+enum post { POST_NONE, POST_ROUND, POST_ADD_SCALED };
+
+struct prod {
+	int tb;                         /* B given n x k (C = A @ B.T) */
+	size_t m, n, k;
+	const void *a, *b;
+	void *c;
+	double alpha, beta;             /* C = alpha * A @ B + beta * C */
+	const void *pre;                /* beta != 0: C's old value, copied in first */
+	int post;                       /* enum post */
+	double coef;                    /* POST_ADD_SCALED */
+	const void *s;                  /* POST_ADD_SCALED: S, m x n */
+	int bf16;                       /* round the float results */
+};
+
 /*
- * C[m x n] = alpha * A[m x k] * op(B) + beta * C; tb: B is given n x k.
- * fast: OpenBLAS's gemm (blas, the element type's); otherwise plain loops,
- * accumulating in T.  One body for float (gemm_f) and double (gemm_d).
+ * The rows [r0, r1) of product p in T: gemm (blas) when fast, otherwise
+ * plain loops accumulating in T; then the post-op on those rows.
  */
-#define DEFINE_GEMM(name, T, blas)                                                              \
-	static void name(int fast, int tb, size_t m, size_t n, size_t k, T alpha, const T *a,   \
-			 const T *b, T beta, T *c)                                              \
+#define DEFINE_PROD_ROWS(name, T, blas, ROUND)                                                  \
+	static void name(const struct prod *p, int fast, size_t r0, size_t r1)                  \
 	{                                                                                       \
+		const size_t m = r1 - r0, n = p->n, k = p->k;                                   \
+		const T *a = (const T *)p->a + r0 * k, *b = p->b;                               \
+		T *c = (T *)p->c + r0 * n;                                                      \
+		const T alpha = (T)p->alpha, beta = (T)p->beta;                                 \
+		if (m == 0)                                                                     \
+			return;                                                                 \
+		if (p->pre)                                                                     \
+			memcpy(c, (const T *)p->pre + r0 * n, m * n * sizeof(T));               \
 		if (fast) {                                                                     \
 			blas(RT_CBLAS_ROW_MAJOR, RT_CBLAS_NO_TRANS,                             \
-			     tb ? RT_CBLAS_TRANS : RT_CBLAS_NO_TRANS, (int)m, (int)n, (int)k,   \
-			     alpha, a, (int)k, b, tb ? (int)k : (int)n, beta, c, (int)n);       \
+			     p->tb ? RT_CBLAS_TRANS : RT_CBLAS_NO_TRANS, (int)m, (int)n, (int)k, \
+			     alpha, a, (int)k, b, p->tb ? (int)k : (int)n, beta, c, (int)n);    \
+		} else {                                                                        \
+			for (size_t i = 0; i < m; i++)                                          \
+				for (size_t j = 0; j < n; j++) {                                \
+					T s = 0;                                                \
+					for (size_t l = 0; l < k; l++)                          \
+						s += a[i * k + l] *                             \
+						     (p->tb ? b[j * k + l] : b[l * n + j]);     \
+					c[i * n + j] = beta == 0 ? alpha * s                    \
+								 : beta * c[i * n + j] + alpha * s; \
+				}                                                               \
+		}                                                                               \
+		const size_t cnt = m * n;                                                       \
+		if (p->post == POST_NONE || (!p->bf16 && p->post == POST_ROUND))                \
+			return;                                                                 \
+		if (p->post == POST_ROUND) {                                                    \
+			_Pragma("omp simd")                                                     \
+			for (size_t i = 0; i < cnt; i++)                                        \
+				c[i] = ROUND(c[i]);                                             \
 			return;                                                                 \
 		}                                                                               \
-		for (size_t i = 0; i < m; i++)                                                  \
-			for (size_t j = 0; j < n; j++) {                                        \
-				T s = 0;                                                        \
-				for (size_t l = 0; l < k; l++)                                  \
-					s += a[i * k + l] * (tb ? b[j * k + l] : b[l * n + j]); \
-				c[i * n + j] = beta == 0 ? alpha * s                            \
-							 : beta * c[i * n + j] + alpha * s;     \
-			}                                                                       \
+		const T coef = (T)p->coef, *s = (const T *)p->s + r0 * n;                       \
+		if (p->bf16) {                                                                  \
+			_Pragma("omp simd")                                                     \
+			for (size_t i = 0; i < cnt; i++)                                        \
+				c[i] = ROUND(ROUND(coef * s[i]) + ROUND(c[i]));                 \
+		} else {                                                                        \
+			_Pragma("omp simd")                                                     \
+			for (size_t i = 0; i < cnt; i++)                                        \
+				c[i] = coef * s[i] + c[i];                                      \
+		}                                                                               \
 	}
 
-DEFINE_GEMM(gemm_f, float, cblas_sgemm)
-DEFINE_GEMM(gemm_d, double, cblas_dgemm)
+#define NO_ROUND(x) (x)
+DEFINE_PROD_ROWS(prod_rows_f, float, cblas_sgemm, bf16r)
+DEFINE_PROD_ROWS(prod_rows_d, double, cblas_dgemm, NO_ROUND)
 
-/* --- float iteration (fp32 or bf16-emulating) ----------------------------- */
-
-static void round_f(float *x, size_t n, int bf16)
+/* Product p by the team: each thread its rows, then a barrier. */
+static void prod(const struct prod *p, int fast, int dbl)
 {
-	if (!bf16)
-		return;
-	for (size_t i = 0; i < n; i++)
-		x[i] = rt_bf16_round(x[i]);
+	size_t r0, r1;
+	my_rows(p->m, &r0, &r1);
+	if (dbl)
+		prod_rows_d(p, fast, r0, r1);
+	else
+		prod_rows_f(p, fast, r0, r1);
+#pragma omp barrier
 }
 
-/* y = coef * x + y as torch's two tensor ops: the product is rounded, then
- * the sum (with bf16 set, each to bfloat16). */
-static void add_scaled_f(float *y, float coef, const float *x, size_t n, int bf16)
+/* --- the iteration --------------------------------------------------------- */
+
+/* ||x||, summed in double by one thread (the same bits for every team). */
+static double norm_of(const void *xv, size_t n, int dbl)
 {
-	for (size_t i = 0; i < n; i++) {
-		float t = coef * x[i];
-		if (bf16)
-			t = rt_bf16_round(t);
-		y[i] = t + y[i];
+	double s = 0;
+#pragma omp single copyprivate(s)
+	{
+		if (dbl) {
+			const double *x = xv;
+			for (size_t i = 0; i < n; i++)
+				s += x[i] * x[i];
+		} else {
+			const float *x = xv;
+			for (size_t i = 0; i < n; i++)
+				s += (double)x[i] * (double)x[i];
+		}
 	}
-	round_f(y, n, bf16);
+	return sqrt(s);
 }
 
 /*
- * Newton-Schulz on x (m x n, m <= n), in place; g (m*m), h (m*m) and y
- * (m*n) are scratch.
+ * Newton-Schulz on x (m x n, m <= n); g (m*m), h (m*m) and y (m*n) are
+ * scratch.  The result is in x or y: the returned one.  dbl: the
+ * iteration runs in double (no bf16), otherwise in float.
  */
-static void ns_f(const struct rt_muon *mu, int fast, float *x, size_t m, size_t n, float *g,
-		 float *h, float *y)
+static void *ns(const struct rt_muon *mu, int fast, int dbl, void *x, size_t m, size_t n, void *g,
+		void *h, void *y)
 {
-	const int bf = mu->bf16;
-	const float a = (float)mu->a, b = (float)mu->b, c = (float)mu->c;
-	double s = 0;
-	for (size_t i = 0; i < m * n; i++)
-		s += (double)x[i] * (double)x[i];
-	float nrm = (float)sqrt(s);
-	if (bf)
-		nrm = rt_bf16_round(nrm);
-	float eps = bf ? rt_bf16_round((float)mu->eps) : (float)mu->eps;
-	if (!(nrm != nrm) && nrm < eps)
-		nrm = eps;
-	for (size_t i = 0; i < m * n; i++)
-		x[i] = x[i] / nrm;
-	round_f(x, m * n, bf);
-	for (int it = 0; it < mu->ns_steps; it++) {
-		gemm_f(fast, 1, m, m, n, 1.0f, x, x, 0.0f, g);              /* X @ X.T */
-		round_f(g, m * m, bf);
-		if (mu->use_addmm) {
-			memcpy(h, g, m * m * sizeof(*h));                    /* addmm(G, G, G, b, c) */
-			gemm_f(fast, 0, m, m, m, c, g, g, b, h);
-			round_f(h, m * m, bf);
-			memcpy(y, x, m * n * sizeof(*y));                    /* addmm(X, H, X, a) */
-			gemm_f(fast, 0, m, n, m, 1.0f, h, x, a, y);
-			round_f(y, m * n, bf);
-		} else {
-			float *cg = y;                                       /* y as scratch (m*m <= m*n) */
-			for (size_t i = 0; i < m * m; i++)
-				cg[i] = c * g[i];
-			round_f(cg, m * m, bf);
-			gemm_f(fast, 0, m, m, m, 1.0f, cg, g, 0.0f, h);      /* (c*G) @ G */
-			round_f(h, m * m, bf);
-			add_scaled_f(h, b, g, m * m, bf);                    /* H = b*G + that */
-			gemm_f(fast, 0, m, n, m, 1.0f, h, x, 0.0f, y);       /* H @ X */
-			round_f(y, m * n, bf);
-			add_scaled_f(y, a, x, m * n, bf);                    /* a*X + that */
+	const int bf = mu->bf16 && !dbl;
+	const size_t nn = m * n;
+	double nrm = norm_of(x, nn, dbl);
+	if (dbl) {
+		double d = nrm < mu->eps ? mu->eps : nrm, *xd = x;
+#pragma omp for simd schedule(static)
+		for (size_t i = 0; i < nn; i++)
+			xd[i] = xd[i] / d;
+	} else {
+		float f = (float)nrm, eps = (float)mu->eps, *xf = x;
+		if (bf) {
+			f = bf16r(f);
+			eps = bf16r(eps);
 		}
-		memcpy(x, y, m * n * sizeof(*x));
+		if (!(f != f) && f < eps)
+			f = eps;
+#pragma omp for simd schedule(static)
+		for (size_t i = 0; i < nn; i++)
+			xf[i] = bf ? bf16r(xf[i] / f) : xf[i] / f;
 	}
-}
-
-/* --- double iteration (fp64 without bf16) --------------------------------- */
-
-static void ns_d(const struct rt_muon *mu, int fast, double *x, size_t m, size_t n, double *g,
-		 double *h, double *y)
-{
-	double s = 0;
-	for (size_t i = 0; i < m * n; i++)
-		s += x[i] * x[i];
-	double nrm = sqrt(s);
-	if (nrm < mu->eps)
-		nrm = mu->eps;
-	for (size_t i = 0; i < m * n; i++)
-		x[i] = x[i] / nrm;
 	for (int it = 0; it < mu->ns_steps; it++) {
-		gemm_d(fast, 1, m, m, n, 1.0, x, x, 0.0, g);
-		memcpy(h, g, m * m * sizeof(*h));
-		gemm_d(fast, 0, m, m, m, mu->c, g, g, mu->b, h);
-		memcpy(y, x, m * n * sizeof(*y));
-		gemm_d(fast, 0, m, n, m, 1.0, h, x, mu->a, y);
-		memcpy(x, y, m * n * sizeof(*x));
+		/* G = X @ X.T */
+		struct prod p = {.tb = 1, .m = m, .n = m, .k = n, .a = x, .b = x, .c = g, .alpha = 1,
+				 .post = POST_ROUND, .bf16 = bf};
+		prod(&p, fast, dbl);
+		if (mu->use_addmm || dbl) {
+			/* H = addmm(G, G, G, beta=b, alpha=c); Y = addmm(X, H, X, beta=a) */
+			p = (struct prod){.m = m, .n = m, .k = m, .a = g, .b = g, .c = h, .alpha = mu->c,
+					  .beta = mu->b, .pre = g, .post = POST_ROUND, .bf16 = bf};
+			prod(&p, fast, dbl);
+			p = (struct prod){.m = m, .n = n, .k = m, .a = h, .b = x, .c = y, .alpha = 1,
+					  .beta = mu->a, .pre = x, .post = POST_ROUND, .bf16 = bf};
+			prod(&p, fast, dbl);
+		} else {
+			/* cG = c*G (in y, m*m <= m*n); H = cG @ G, then b*G + H; Y = H @ X, then a*X + Y */
+			float *cg = y, *gf = g;
+			const float c = (float)mu->c;
+#pragma omp for simd schedule(static)
+			for (size_t i = 0; i < m * m; i++)
+				cg[i] = bf ? bf16r(c * gf[i]) : c * gf[i];
+			p = (struct prod){.m = m, .n = m, .k = m, .a = cg, .b = g, .c = h, .alpha = 1,
+					  .post = POST_ADD_SCALED, .coef = mu->b, .s = g, .bf16 = bf};
+			prod(&p, fast, dbl);
+			p = (struct prod){.m = m, .n = n, .k = m, .a = h, .b = x, .c = y, .alpha = 1,
+					  .post = POST_ADD_SCALED, .coef = mu->a, .s = x, .bf16 = bf};
+			prod(&p, fast, dbl);
+		}
+		void *t = x;                    /* the new X is Y */
+		x = y;
+		y = t;
 	}
+	return x;
 }
 
 /* torch's _adjust_lr. */
@@ -179,16 +262,20 @@ static double adjusted_lr(const struct rt_muon *mu)
 	return mu->lr * sqrt(r > 1 ? r : 1);
 }
 
-#define MUON_BODY(T, FMA)                                                                          \
+/* buf = lerp(buf, g, 1 - momentum); the update (Nesterov: lerp(g, buf,
+ * momentum)) into upd.  Elementwise: the team splits it. */
+#define MUON_BODY(T, FMA)                                                                     \
 	T *buf = mu->buf;                                                                     \
 	const T *g = gv;                                                                      \
 	const T w1 = (T)(1 - mu->momentum), w2 = (T)mu->momentum;                             \
+	const int nest = mu->nesterov;                                                        \
+	_Pragma("omp for simd schedule(static)")                                              \
 	for (size_t i = 0; i < nn; i++) {                                                     \
 		T bi = buf[i];                                                                \
 		bi = (w1 < (T)0.5) ? FMA(w1, g[i] - bi, bi) : FMA(w1 - (T)1, g[i] - bi, g[i]); \
 		buf[i] = bi;                                                                  \
 		T u = bi;                                                                     \
-		if (mu->nesterov)                                                             \
+		if (nest)                                                                     \
 			u = (w2 < (T)0.5) ? FMA(w2, bi - g[i], g[i])                          \
 					  : FMA(w2 - (T)1, bi - g[i], bi);                    \
 		upd[i] = u;                                                                   \
@@ -201,27 +288,28 @@ static double adjusted_lr(const struct rt_muon *mu)
 size_t rt_muon_scratch_bytes(int dt, size_t rows, size_t cols)
 {
 	size_t nn = rows * cols, m = rows > cols ? cols : rows;
-	size_t out = (dt == FTSRT_F64 ? sizeof(double) : sizeof(float)) * nn;
-	size_t it = dt == FTSRT_F64 ? sizeof(double) : sizeof(float);  /* the iteration's type, at most */
-	return (out + 7) / 8 * 8 + (2 * nn + 2 * m * m) * (it > sizeof(float) ? it : sizeof(double));
+	size_t es = dt == FTSRT_F64 ? sizeof(double) : sizeof(float);  /* the iteration's, at most */
+	return (nn * es + 63) / 64 * 64 + 2 * ((nn * es + 63) / 64 * 64) +
+	       2 * ((m * m * es + 63) / 64 * 64);
 }
 
-int rt_muon_step(int dt, int fast, void *pv, const void *gv, const struct rt_muon *mu)
+/* Edge of the square tiles of the transposing passes. */
+#define TILE 32
+
+/* The step's body, run by every thread of the team (or alone). */
+static void step_body(int dt, int fast, void *pv, const void *gv, const struct rt_muon *mu)
 {
 	const size_t R = (size_t)mu->rows, C = (size_t)mu->cols, nn = R * C;
 	const int tr = R > C;
 	const size_t m = tr ? C : R, n = tr ? R : C;
-	const int in_double = dt == FTSRT_F64 && !mu->bf16;
-	const size_t es = in_double ? sizeof(double) : sizeof(float);
-	const double adj = adjusted_lr(mu);
-	if (nn == 0)
-		return FTSRT_OK;
+	const int dbl = dt == FTSRT_F64 && !mu->bf16;
+	const size_t es = dbl ? sizeof(double) : sizeof(float);
 	/* the caller's scratch (rt_muon_scratch_bytes): the update, then the matrices */
 	void *updv = mu->scratch;
-	size_t outb = (nn * (dt == FTSRT_F64 ? sizeof(double) : sizeof(float)) + 7) / 8 * 8;
+	const size_t outb = (nn * (dt == FTSRT_F64 ? sizeof(double) : sizeof(float)) + 63) / 64 * 64;
+	const size_t xb = (nn * es + 63) / 64 * 64, gb = (m * m * es + 63) / 64 * 64;
 	char *scratch = (char *)mu->scratch + outb;
-	void *x = scratch, *y = scratch + nn * es, *gm = scratch + 2 * nn * es;
-	void *hm = scratch + (2 * nn + m * m) * es;
+	void *x = scratch, *y = scratch + xb, *gm = scratch + 2 * xb, *hm = scratch + 2 * xb + gb;
 	if (dt == FTSRT_F64) {
 		double *upd = updv;
 		MUON_BODY(double, fma)
@@ -229,36 +317,67 @@ int rt_muon_step(int dt, int fast, void *pv, const void *gv, const struct rt_muo
 		float *upd = updv;
 		MUON_BODY(float, fmaf)
 	}
-	/* X = update (transposed when rows > cols), in the iteration's type */
-	for (size_t r = 0; r < R; r++)
-		for (size_t c = 0; c < C; c++) {
-			size_t src = r * C + c, dst = tr ? c * R + r : src;
-			if (in_double) {
-				((double *)x)[dst] = ((const double *)updv)[src];
-			} else {
-				float v = dt == FTSRT_F64 ? (float)((const double *)updv)[src]
-							  : ((const float *)updv)[src];
-				((float *)x)[dst] = mu->bf16 ? rt_bf16_round(v) : v;
+	/* X = update (transposed when rows > cols), in the iteration's type:
+	 * tiles of the R x C update */
+	const size_t tr_r = (R + TILE - 1) / TILE, tr_c = (C + TILE - 1) / TILE;
+#pragma omp for schedule(static)
+	for (size_t t = 0; t < tr_r * tr_c; t++) {
+		const size_t r0 = t / tr_c * TILE, c0 = t % tr_c * TILE;
+		const size_t r1 = r0 + TILE < R ? r0 + TILE : R, c1 = c0 + TILE < C ? c0 + TILE : C;
+		for (size_t r = r0; r < r1; r++)
+			for (size_t c = c0; c < c1; c++) {
+				size_t src = r * C + c, dst = tr ? c * R + r : src;
+				if (dbl) {
+					((double *)x)[dst] = ((const double *)updv)[src];
+				} else {
+					float v = dt == FTSRT_F64 ? (float)((const double *)updv)[src]
+								  : ((const float *)updv)[src];
+					((float *)x)[dst] = mu->bf16 ? bf16r(v) : v;
+				}
 			}
-		}
-	if (in_double)
-		ns_d(mu, fast, x, m, n, gm, hm, y);
-	else
-		ns_f(mu, fast, x, m, n, gm, hm, y);
-	const double dec = 1 - mu->lr * mu->wd;
-	for (size_t r = 0; r < R; r++)
-		for (size_t c = 0; c < C; c++) {
-			size_t i = r * C + c, src = tr ? c * R + r : i;
-			if (dt == FTSRT_F64) {
-				double *p = pv;
-				double u = in_double ? ((double *)x)[src] : (double)((float *)x)[src];
-				p[i] = p[i] * dec;
-				p[i] = fma(-adj, u, p[i]);
-			} else {
-				float *p = pv;
-				p[i] = p[i] * (float)dec;
-				p[i] = fmaf((float)(-adj), ((float *)x)[src], p[i]);
+	}
+	x = ns(mu, fast, dbl, x, m, n, gm, hm, y);
+	const double dec = 1 - mu->lr * mu->wd, adj = adjusted_lr(mu);
+#pragma omp for schedule(static)
+	for (size_t t = 0; t < tr_r * tr_c; t++) {
+		const size_t r0 = t / tr_c * TILE, c0 = t % tr_c * TILE;
+		const size_t r1 = r0 + TILE < R ? r0 + TILE : R, c1 = c0 + TILE < C ? c0 + TILE : C;
+		for (size_t r = r0; r < r1; r++)
+			for (size_t c = c0; c < c1; c++) {
+				size_t i = r * C + c, src = tr ? c * R + r : i;
+				if (dt == FTSRT_F64) {
+					double *p = pv;
+					double u = dbl ? ((double *)x)[src] : (double)((float *)x)[src];
+					p[i] = p[i] * dec;
+					p[i] = fma(-adj, u, p[i]);
+				} else {
+					float *p = pv;
+					p[i] = p[i] * (float)dec;
+					p[i] = fmaf((float)(-adj), ((float *)x)[src], p[i]);
+				}
 			}
-		}
+	}
+}
+
+/* Elements below which a tensor's step runs on one thread: the team's
+ * barriers would cost more than they save. */
+#define MUON_TEAM_MIN ((size_t)1 << 14)
+
+int rt_muon_step(int dt, int fast, void *pv, const void *gv, const struct rt_muon *mu)
+{
+	const size_t nn = (size_t)mu->rows * (size_t)mu->cols;
+	if (nn == 0)
+		return FTSRT_OK;
+	if (!fast) {
+		step_body(dt, 0, pv, gv, mu);
+		return FTSRT_OK;
+	}
+	int nthr = mu->threads > 1 && nn >= MUON_TEAM_MIN ? mu->threads : 1;
+	rt_blas_setup();
+	rt_blas_single_begin();
+	(void)nthr;
+#pragma omp parallel num_threads(nthr) if (nthr > 1)
+	step_body(dt, 1, pv, gv, mu);
+	rt_blas_single_end();
 	return FTSRT_OK;
 }

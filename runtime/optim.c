@@ -431,6 +431,48 @@ static bool slot_live(const ftsrt_optim *o, const struct rt_tensor *t, int s)
 	}
 }
 
+/* Muon runs a tensor of fewer elements than this on one thread, several
+ * such tensors side by side (when a step has two or more); a larger one,
+ * or a lone one, on the whole team, its products split by rows
+ * (kern_muon.c). */
+#define MUON_SOLO_MAX ((size_t)1 << 21)
+
+static bool muon_solo(const ftsrt_optim *o, const struct rt_tensor *t, int nthr)
+{
+	return o->kernels == FTSRT_KERNELS_FAST && nthr > 1 && t->numel < MUON_SOLO_MAX;
+}
+
+/*
+ * Muon's scratch for nthr threads: the largest team tensor's, or one solo
+ * tensor's per thread, whichever is more.  Grown here, at the first step
+ * and when the thread count grows; not an allocation per step.
+ */
+static int muon_work(ftsrt_optim *o, int nthr)
+{
+	size_t team = 1, solo = 0, nsolo = 0;
+	for (int j = 0; j < o->nt; j++) {
+		const struct rt_tensor *t = &o->t[j];
+		size_t b = rt_muon_scratch_bytes(o->dtype, (size_t)t->shape[0], (size_t)t->shape[1]);
+		team = b > team ? b : team;
+		if (muon_solo(o, t, nthr)) {
+			solo = b > solo ? b : solo;
+			nsolo++;
+		}
+	}
+	/* side by side: at most as many slices as threads, or as such tensors */
+	size_t width = nsolo < 2 ? 0 : nsolo < (size_t)nthr ? nsolo : (size_t)nthr;
+	size_t need = solo * width > team ? solo * width : team;
+	if (need <= o->work_bytes)
+		return FTSRT_OK;
+	ofree(o, o->work, o->work_bytes);
+	o->work_bytes = 0;
+	o->work = oalloc(o, need);
+	if (!o->work)
+		return fail(o, FTSRT_ENOMEM, "out of memory for Muon's scratch");
+	o->work_bytes = need;
+	return FTSRT_OK;
+}
+
 /* Allocate the per-element arenas the groups need (first step). */
 static int alloc_state(ftsrt_optim *o)
 {
@@ -481,22 +523,8 @@ static int alloc_state(ftsrt_optim *o)
 		if (!o->work)
 			return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
 	}
-	if (o->kind == FTSRT_OPTIM_MUON) {
-		/* Muon's update and Newton-Schulz matrices, for the largest tensor, once
-		 * (not an allocation per step) */
-		size_t need = 1;
-		for (int j = 0; j < o->nt; j++) {
-			const struct rt_tensor *t = &o->t[j];
-			if (t->ndim != 2)
-				continue;
-			size_t b = rt_muon_scratch_bytes(o->dtype, (size_t)t->shape[0], (size_t)t->shape[1]);
-			need = b > need ? b : need;
-		}
-		o->work_bytes = need;
-		o->work = oalloc(o, need);
-		if (!o->work)
-			return fail(o, FTSRT_ENOMEM, "out of memory for Muon's scratch");
-	}
+	if (o->kind == FTSRT_OPTIM_MUON)
+		return muon_work(o, o->nthreads);
 	return FTSRT_OK;
 }
 
@@ -754,8 +782,80 @@ static void run_elementwise(ftsrt_optim *o, void *params, const void *grads, siz
 	}
 }
 
+/* One Muon step of tensor t (p, g: its elements) in scratch work, on a team
+ * of threads. */
+static void muon_tensor(const ftsrt_optim *o, const struct rt_tensor *t, void *p, const void *g,
+			void *work, int threads)
+{
+	const struct ftsrt_optim_hparams *h = &o->groups[t->group];
+	struct rt_muon m = {
+		.rows = t->shape[0], .cols = t->shape[1], .lr = h->lr,
+		.wd = h->weight_decay, .momentum = h->momentum, .a = h->ns_a,
+		.b = h->ns_b, .c = h->ns_c, .eps = h->eps, .ns_steps = h->ns_steps,
+		.nesterov = h->nesterov, .adjust = h->adjust_lr_fn, .bf16 = h->muon_bf16,
+		.use_addmm = h->muon_use_addmm, .threads = threads,
+		.buf = (char *)o->slot[0] + t->off * esize(o),
+		.scratch = work,
+	};
+	rt_muon_step(o->dtype, o->kernels == FTSRT_KERNELS_FAST, p, g, &m);
+}
+
+/*
+ * Muon over tensors [t0, t1): the small ones (muon_solo) side by side, one
+ * thread and one slice of the scratch each, then the others one by one on
+ * the whole team.  Tensors are independent, so the order changes nothing.
+ */
+static int step_muon(ftsrt_optim *o, void *params, const void *grads, int t0, int t1)
+{
+	const size_t es = esize(o);
+	const int nthr = o->nthreads;
+	int rc = muon_work(o, nthr);
+	if (rc)
+		return rc;
+	size_t slice = 0;
+	int nsolo = 0;
+	for (int i = t0; i < t1; i++)
+		if (muon_solo(o, &o->t[i], nthr)) {
+			size_t b = rt_muon_scratch_bytes(o->dtype, (size_t)o->t[i].shape[0],
+							 (size_t)o->t[i].shape[1]);
+			slice = b > slice ? b : slice;
+			nsolo++;
+		}
+	const bool side = nsolo >= 2;
+	const int width = !side ? 1 : nsolo < nthr ? nsolo : nthr;
+	(void)width;
+#pragma omp parallel for num_threads(width) schedule(dynamic, 1) if (side)
+	for (int i = t0; i < t1; i++) {
+		struct rt_tensor *t = &o->t[i];
+		if (!side || !muon_solo(o, t, nthr))
+			continue;
+		int tid = 0;
+#ifdef _OPENMP
+		tid = omp_get_thread_num();
+#endif /* _OPENMP */
+		if (!t->has_state)
+			init_state(o, t, t->off, t->off + t->numel);
+		muon_tensor(o, t, (char *)params + t->off * es, (const char *)grads + t->off * es,
+			    (char *)o->work + (size_t)tid * slice, 1);
+		t->has_state = true;
+	}
+	for (int i = t0; i < t1; i++) {
+		struct rt_tensor *t = &o->t[i];
+		if (side && muon_solo(o, t, nthr))
+			continue;
+		if (!t->has_state)
+			init_state(o, t, t->off, t->off + t->numel);
+		muon_tensor(o, t, (char *)params + t->off * es, (const char *)grads + t->off * es,
+			    o->work, nthr);
+		t->has_state = true;
+	}
+	return FTSRT_OK;
+}
+
 static int step_tensorwise(ftsrt_optim *o, void *params, const void *grads, int t0, int t1)
 {
+	if (o->kind == FTSRT_OPTIM_MUON)
+		return step_muon(o, params, grads, t0, t1);
 	const size_t es = esize(o);
 	const int fast = o->kernels == FTSRT_KERNELS_FAST;
 	for (int i = t0; i < t1; i++) {
@@ -779,18 +879,7 @@ static int step_tensorwise(ftsrt_optim *o, void *params, const void *grads, int 
 			};
 			rt_adafactor_step(o->dtype, fast, p, g, &a);
 		} else {
-			struct rt_muon m = {
-				.rows = t->shape[0], .cols = t->shape[1], .lr = h->lr,
-				.wd = h->weight_decay, .momentum = h->momentum, .a = h->ns_a,
-				.b = h->ns_b, .c = h->ns_c, .eps = h->eps, .ns_steps = h->ns_steps,
-				.nesterov = h->nesterov, .adjust = h->adjust_lr_fn, .bf16 = h->muon_bf16,
-				.use_addmm = h->muon_use_addmm,
-				.buf = (char *)o->slot[0] + t->off * es,
-				.scratch = o->work,
-			};
-			int rc = rt_muon_step(o->dtype, fast, p, g, &m);
-			if (rc)
-				return fail(o, rc, "out of memory in Muon");
+			muon_tensor(o, t, p, g, o->work, o->nthreads);
 		}
 		t->has_state = true;
 	}

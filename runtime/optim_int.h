@@ -124,6 +124,7 @@ struct rt_muon {
 	int adjust;                     /* enum ftsrt_muon_adjust */
 	int bf16;                       /* bool: emulate torch's bfloat16 iteration */
 	int use_addmm;                  /* bool: addmm form (one rounding per addmm) */
+	int threads;                    /* the team of the fast path (OpenMP threads) */
 	void *buf;                      /* momentum_buffer, rows*cols elements */
 	void *scratch;                  /* rt_muon_scratch_bytes() bytes, 8-aligned */
 };
@@ -133,7 +134,8 @@ size_t rt_muon_scratch_bytes(int dt, size_t rows, size_t cols);
 
 /*
  * Muon step on tensor p (grads g) in dtype dt, in m->scratch.  fast uses
- * OpenBLAS gemm, otherwise plain loops.  Returns FTSRT_OK.
+ * OpenBLAS gemm (single-threaded, split by rows over m->threads OpenMP
+ * threads), otherwise plain loops on the calling thread.  Returns FTSRT_OK.
  */
 int rt_muon_step(int dt, int fast, void *p, const void *g, const struct rt_muon *m);
 
