@@ -316,7 +316,7 @@ FUZZ_PROPERTY_CASES ?= 20000
 FUZZ_PROPERTY_SEED ?= 1000
 FUZZ_FLAGS   := -std=c11 -g -O1 -D_GNU_SOURCE -Iruntime -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all
-FUZZ_RT_SRC  := runtime/plan.c runtime/plan_records.c runtime/plan_names.c runtime/plan_identity.c runtime/plan_api.c runtime/lambda.c runtime/err.c runtime/mem.c
+FUZZ_RT_SRC  := runtime/plan.c runtime/plan_file.c runtime/plan_records.c runtime/plan_names.c runtime/plan_identity.c runtime/plan_api.c runtime/lambda.c runtime/err.c runtime/mem.c
 
 $(B)/fuzz/fuzz_plan: tests/fuzz/fuzz_plan.c $(FUZZ_RT_SRC) runtime/plan.h runtime/plan_format.h \
 		runtime/plan_ops.def runtime/plan_records.def runtime/lambda.h runtime/ftsrt.h

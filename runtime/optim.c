@@ -1,9 +1,9 @@
 /*
- * optim.c - the optimizer objects of libftsrt: names and torch's state
- * keys, the tensor table, the state arenas, and the step driver that
+ * optim.c - the optimizer objects of libftsrt: the tensor table, the state arenas, and the step driver that
  * computes each tensor's per-step scalars exactly as torch's Python does
  * and runs the kernels in one OpenMP parallel region per step.  Each
- * kind's defaults and constructor checks are optim_hparams.c's.
+ * kind's defaults and constructor checks are optim_hparams.c's, its name
+ * and torch's state keys optim_kinds.c's.
  *
  * Layout: tensor i owns elements [off_i, off_i + numel_i) of the parameter
  * arena, the gradient arena and every per-element state slot arena.  A
@@ -100,98 +100,6 @@ static void *orealloc(ftsrt_optim *o, void *p, size_t osize, size_t nsize)
 	return o->alloc(o->ud, p, p ? (osize ? osize : 1) : 0, nsize ? nsize : 1);
 }
 
-/* --- names, slots ------------------------------------------------------ */
-
-/* ORDER: enum ftsrt_optim_kind. */
-static const char *const kind_names[FTSRT_OPTIM_NKINDS] = {
-	"SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
-	"RMSprop", "Rprop", "ASGD", "Adafactor", "Muon",
-};
-
-enum slot_shape { SHAPE_SCALAR = 0, SHAPE_PARAM = 1, SHAPE_FACTORED = 2 };
-
-struct slot_desc {
-	const char *name;               /* torch's state key */
-	int shape;                      /* enum slot_shape */
-	int arena;                      /* per-element arena index, -1 if none */
-};
-
-/*
- * torch's state keys per optimizer, in torch's order.  CHECKLIST: must
- * match the `state` lines of stdlib/optim.fts (tests/unit/check_optim.c
- * compares them) and the slot indices the kernels use (kern_ref_tmpl.h).
- */
-static const struct slot_desc slots[FTSRT_OPTIM_NKINDS][5] = {
-	[FTSRT_OPTIM_SGD] = {{"momentum_buffer", SHAPE_PARAM, 0}},
-	[FTSRT_OPTIM_ADAM] = {{"step", SHAPE_SCALAR, -1}, {"exp_avg", SHAPE_PARAM, 0},
-			      {"exp_avg_sq", SHAPE_PARAM, 1}, {"max_exp_avg_sq", SHAPE_PARAM, 2}},
-	[FTSRT_OPTIM_ADAMW] = {{"step", SHAPE_SCALAR, -1}, {"exp_avg", SHAPE_PARAM, 0},
-			       {"exp_avg_sq", SHAPE_PARAM, 1}, {"max_exp_avg_sq", SHAPE_PARAM, 2}},
-	[FTSRT_OPTIM_ADAGRAD] = {{"step", SHAPE_SCALAR, -1}, {"sum", SHAPE_PARAM, 0}},
-	[FTSRT_OPTIM_ADADELTA] = {{"step", SHAPE_SCALAR, -1}, {"square_avg", SHAPE_PARAM, 0},
-				  {"acc_delta", SHAPE_PARAM, 1}},
-	[FTSRT_OPTIM_ADAMAX] = {{"step", SHAPE_SCALAR, -1}, {"exp_avg", SHAPE_PARAM, 0},
-				{"exp_inf", SHAPE_PARAM, 1}},
-	[FTSRT_OPTIM_NADAM] = {{"step", SHAPE_SCALAR, -1}, {"mu_product", SHAPE_SCALAR, -1},
-			       {"exp_avg", SHAPE_PARAM, 0}, {"exp_avg_sq", SHAPE_PARAM, 1}},
-	[FTSRT_OPTIM_RADAM] = {{"step", SHAPE_SCALAR, -1}, {"exp_avg", SHAPE_PARAM, 0},
-			       {"exp_avg_sq", SHAPE_PARAM, 1}},
-	[FTSRT_OPTIM_RMSPROP] = {{"step", SHAPE_SCALAR, -1}, {"square_avg", SHAPE_PARAM, 0},
-				 {"momentum_buffer", SHAPE_PARAM, 1}, {"grad_avg", SHAPE_PARAM, 2}},
-	[FTSRT_OPTIM_RPROP] = {{"step", SHAPE_SCALAR, -1}, {"prev", SHAPE_PARAM, 0},
-			       {"step_size", SHAPE_PARAM, 1}},
-	[FTSRT_OPTIM_ASGD] = {{"step", SHAPE_SCALAR, -1}, {"eta", SHAPE_SCALAR, -1},
-			      {"mu", SHAPE_SCALAR, -1}, {"ax", SHAPE_PARAM, 0}},
-	[FTSRT_OPTIM_ADAFACTOR] = {{"step", SHAPE_SCALAR, -1}, {"variance", SHAPE_PARAM, 0},
-				   {"row_var", SHAPE_FACTORED, -1},
-				   {"col_var", SHAPE_FACTORED, -1}},
-	[FTSRT_OPTIM_MUON] = {{"momentum_buffer", SHAPE_PARAM, 0}},
-};
-
-static int nslots(int kind)
-{
-	int n = 0;
-	while (n < 5 && slots[kind][n].name)
-		n++;
-	return n;
-}
-
-FTSRT_API int ftsrt_optim_kind_slot(int32_t kind, int32_t i, const char **name, int32_t *shape,
-				    ftsrt_error *err)
-{
-	if (kind < 0 || kind >= FTSRT_OPTIM_NKINDS)
-		return rt_error(err, FTSRT_EINVAL, "no optimizer kind %" PRId32, kind);
-	if (i < 0 || i >= nslots(kind))
-		return rt_error(err, FTSRT_EINVAL, "%s has no state slot %" PRId32, kind_names[kind], i);
-	if (name)
-		*name = slots[kind][i].name;
-	if (shape)
-		*shape = slots[kind][i].shape;
-	return FTSRT_OK;
-}
-
-FTSRT_API const char *ftsrt_optim_kind_name(int32_t kind)
-{
-	if (kind < 0 || kind >= FTSRT_OPTIM_NKINDS)
-		return NULL;
-	return kind_names[kind];
-}
-
-FTSRT_API int ftsrt_optim_kind_from_name(const char *name, int32_t *kind, ftsrt_error *err)
-{
-	if (!name || !kind)
-		return rt_error(err, FTSRT_EINVAL, "ftsrt_optim_kind_from_name: NULL argument");
-	const char *full = name;
-	if (strncmp(name, "torch.optim.", 12) == 0)
-		name += 12;
-	for (int k = 0; k < FTSRT_OPTIM_NKINDS; k++)
-		if (strcasecmp(name, kind_names[k]) == 0) {
-			*kind = k;
-			return FTSRT_OK;
-		}
-	return rt_error(err, FTSRT_EINVAL, "'%s' is not an optimizer libftsrt implements", full);
-}
-
 /* --- object ------------------------------------------------------------- */
 
 /* o's message (rt_fail_buf), returning code */
@@ -242,7 +150,7 @@ FTSRT_API int ftsrt_optim_new(ftsrt_optim **out, int32_t kind, int32_t dtype,
 		return rt_error(err, FTSRT_EINVAL, "master weights are for bfloat16 and float16 "
 				"parameters, not %s", dtype_names[dtype]);
 	if ((dtype == FTSRT_BF16 || dtype == FTSRT_F16) && !rt_lowp_supported(kind, op.precision))
-		return rt_error(err, FTSRT_EINVAL, "%s does not step %s parameters%s", kind_names[kind],
+		return rt_error(err, FTSRT_EINVAL, "%s does not step %s parameters%s", ftsrt_optim_kind_name(kind),
 				dtype_names[dtype],
 				op.precision == FTSRT_PRECISION_MASTER ||
 						kind == FTSRT_OPTIM_ADAFACTOR || kind == FTSRT_OPTIM_MUON
@@ -479,9 +387,9 @@ static int alloc_state(ftsrt_optim *o)
 	size_t bytes = (o->numel * ssize(o) + 63) / 64 * 64;
 	if (bytes == 0)
 		bytes = 64;
-	int n = nslots(o->kind);
+	int n = rt_optim_nslots(o->kind);
 	for (int i = 0; i < n; i++) {
-		int a = slots[o->kind][i].arena;
+		int a = rt_optim_slots(o->kind)[i].arena;
 		if (a < 0 || o->slot[a])
 			continue;
 		bool need = false;
@@ -916,7 +824,7 @@ static int step_range(ftsrt_optim *o, void *params, const void *grads, size_t nu
 	if (tensorwise && ((t0 < o->nt && o->t[t0].off < begin) ||
 			   (t1 > t0 && o->t[t1 - 1].off + o->t[t1 - 1].numel > end)))
 		return fail(o, FTSRT_EINVAL, "%s steps whole tensors: range [%zu, %zu) splits one",
-			    kind_names[o->kind], begin, end);
+			    ftsrt_optim_kind_name(o->kind), begin, end);
 	/* every refusal above leaves the optimizer as it was: no state yet */
 	if (!o->stepped) {
 		int rc = alloc_state(o);
@@ -973,11 +881,11 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int32_t param, const char 
 			*n = t->numel;
 		return FTSRT_OK;
 	}
-	for (int i = 0; i < nslots(o->kind); i++) {
-		const struct slot_desc *d = &slots[o->kind][i];
+	for (int i = 0; i < rt_optim_nslots(o->kind); i++) {
+		const struct rt_slot_desc *d = &rt_optim_slots(o->kind)[i];
 		if (strcmp(d->name, name) != 0)
 			continue;
-		if (d->shape == SHAPE_SCALAR) {
+		if (d->shape == RT_SLOT_SCALAR) {
 			double v = t->step;
 			if (strcmp(name, "mu_product") == 0)
 				v = t->mu_product;
@@ -991,7 +899,7 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int32_t param, const char 
 				*n = 1;
 			return FTSRT_OK;
 		}
-		if (d->shape == SHAPE_FACTORED) {
+		if (d->shape == RT_SLOT_FACTORED) {
 			if (t->ndim < 2)
 				return rt_error(err, FTSRT_EINVAL, "parameter %" PRId32 " has no %s (it is "
 						"not factored)", param, name);
@@ -1012,7 +920,7 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int32_t param, const char 
 			*n = t->numel;
 		return FTSRT_OK;
 	}
-	return rt_error(err, FTSRT_EINVAL, "%s keeps no state slot '%s'", kind_names[o->kind], name);
+	return rt_error(err, FTSRT_EINVAL, "%s keeps no state slot '%s'", ftsrt_optim_kind_name(o->kind), name);
 }
 
 /* --- state import (the engine: optimizer rebuilds and checkpoint restores) */

@@ -214,4 +214,17 @@ bool rt_optim_has_state(const ftsrt_optim *o, int param);
  * empty state. */
 int rt_optim_clear_state(ftsrt_optim *o, int param);
 
+/* optim_kinds.c: each kind's state slots as torch keys them, in torch's order. */
+enum rt_slot_shape { RT_SLOT_SCALAR = 0, RT_SLOT_PARAM = 1, RT_SLOT_FACTORED = 2 };
+
+struct rt_slot_desc {
+	const char *name;               /* torch's state key */
+	int shape;                      /* enum rt_slot_shape */
+	int arena;                      /* per-element arena index, -1 if none */
+};
+
+/* The slots of kind (a valid enum ftsrt_optim_kind), rt_optim_nslots(kind) of them. */
+const struct rt_slot_desc *rt_optim_slots(int kind);
+int rt_optim_nslots(int kind);
+
 #endif /* FTSRT_OPTIM_INT_H */

@@ -11,8 +11,8 @@
  * (ids, flags, order, padding, CRCs), pools, then each section's records,
  * every reference checked against its table before it is followed.  Any
  * failure returns a status and a message; nothing here exits or aborts,
- * and there is no global state.  The public accessors and listings are in
- * plan_api.c, the plan's identity in plan_identity.c, the names (NAME,
+ * and there is no global state.  The file is read by plan_file.c; the
+ * public accessors and listings are in plan_api.c, the plan's identity in plan_identity.c, the names (NAME,
  * front-coded: checked here, decoded on first use) in plan_names.c.  The
  * view points into the file wherever the bytes are the value: pools, and
  * the manifest's records (struct rt_plan_param), so opening a plan does no
@@ -21,20 +21,17 @@
 #include "plan.h"
 #include "mem.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "ftsrt.h"
 #include "lambda.h"
 #include "plan_format.h"
+#include "plan_file.h"
 #include "plan_names.h"
 #include "plan_records.h"
 #include "err.h"
@@ -169,6 +166,11 @@ static uint8_t *plan_file_buffer(struct ftsrt_plan *p, size_t n)
 	}
 #endif
 	return p->base_block = plan_alloc_raw(p, n, 1, false);
+}
+
+static uint8_t *file_buffer_cb(void *ctx, size_t n)
+{
+	return plan_file_buffer(ctx, n);
 }
 
 static void *plan_alloc(struct ftsrt_plan *p, size_t n, size_t size)
@@ -920,8 +922,7 @@ static int open_common(ftsrt_plan **out, const char *path, const void *data, siz
 {
 	struct ld ld;
 	struct ftsrt_plan *p;
-	int rc, fd = -1;
-	struct stat st;
+	int rc;
 
 	memset(&ld, 0, sizeof(ld));
 	ld.err = err;
@@ -941,71 +942,16 @@ static int open_common(ftsrt_plan **out, const char *path, const void *data, siz
 	ld.p = p;
 
 	if (path) {
-		/* O_NONBLOCK: a FIFO must not block the open; it is refused below */
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-		if (fd < 0) {
-			rc = fail(&ld, FTSRT_EIO, "cannot open '%s': %s", path, strerror(errno));
-			goto out_free;
-		}
-		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-			rc = fail(&ld, FTSRT_EIO, "'%s' is not a regular file", path);
-			goto out_close;
-		}
-		if (st.st_size < PLAN_HEADER_SIZE) {
-			rc = fail(&ld, FTSRT_EFORMAT, "'%s' is too short to be a plan (%lld bytes)", path,
-				  (long long)st.st_size);
-			goto out_close;
-		}
-		/* the header first: a file that is not a plan, or not all of one, is
-		 * refused before it is read whole */
-		uint8_t h[PLAN_HEADER_SIZE];
-		size_t hd = 0;
-		while (hd < sizeof(h)) {
-			ssize_t r = read(fd, h + hd, sizeof(h) - hd);
-			if (r < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (r <= 0)
-				break;
-			hd += (size_t)r;
-		}
-		if (hd < sizeof(h) || memcmp(h + PLAN_OFF(HDR, magic), PLAN_MAGIC, PLAN_MAGIC_LEN) != 0) {
-			rc = fail(&ld, FTSRT_EFORMAT, "'%s' is not a plan file (bad magic)", path);
-			goto out_close;
-		}
-		if (PLAN_GET(HDR, h, file_size) != (uint64_t)st.st_size) {
-			rc = fail(&ld, FTSRT_EFORMAT, "'%s': the header says %llu bytes, the file has %lld", path,
-				  (unsigned long long)PLAN_GET(HDR, h, file_size), (long long)st.st_size);
-			goto out_close;
-		}
-		if (lseek(fd, 0, SEEK_SET) != 0) {
-			rc = fail(&ld, FTSRT_EIO, "cannot read '%s': %s", path, strerror(errno));
-			goto out_close;
-		}
-		/* read, not mapped: a file truncated under a mapping would kill the
-		 * process with SIGBUS at the next access */
-		size_t n = (size_t)st.st_size;
-		uint8_t *buf = plan_file_buffer(p, n);
-		if (!buf) {
-			rc = fail(&ld, FTSRT_ENOMEM, "out of memory (%zu bytes)", n);
-			goto out_close;
-		}
-		size_t done = 0;
-		while (done < n) {
-			ssize_t r = read(fd, buf + done, n - done);
-			if (r < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (r <= 0) {
-				rc = fail(&ld, FTSRT_EIO, "cannot read '%s': %s", path,
-					  r < 0 ? strerror(errno) : "the file shrank while being read");
+		uint8_t *buf = NULL;
+		size_t n = 0;
+		rc = rt_plan_read_file(path, file_buffer_cb, p, &buf, &n, err);
+		if (rc) {
+			if (p->base_block)
 				plan_free(p, p->base_block);
-				goto out_close;
-			}
-			done += (size_t)r;
+			goto out_free;
 		}
 		p->base = buf;
 		p->size = n;
-		close(fd);
-		fd = -1;
 	} else {
 		uint8_t *copy = plan_alloc_raw(p, len ? len : 1, 1, false);
 		if (!copy) {
@@ -1028,9 +974,6 @@ static int open_common(ftsrt_plan **out, const char *path, const void *data, siz
 
 out_release:
 	plan_release(p);
-	goto out_free;
-out_close:
-	close(fd);
 out_free:
 	alloc(ud, p, sizeof(*p), 0);
 	return rc;
