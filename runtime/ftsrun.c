@@ -504,8 +504,16 @@ static int cmd_bench(int argc, char **argv)
 	float *g = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
 	/* Muon's products alone: 2 n m + 2 m m floats, m, n <= 1024 */
 	float *mw = kind == FTSRT_OPTIM_MUON ? calloc((size_t)4 << 20, sizeof(float)) : NULL;
-	if (st || !p || !g || (kind == FTSRT_OPTIM_MUON && !mw)) {
+	/* the stream's two arrays span at least 4x the last-level cache; its
+	 * passes alternate with the steps (and Muon's products alone), so all
+	 * see the same machine (a shared one is noisy) */
+	size_t llc = llc_bytes(), sn = 4 * llc / (2 * sizeof(float));
+	sn = sn > n ? sn : n;
+	struct stream sm = {NULL, NULL, 0};
+	int snomem = stream_init(&sm, sn, threads);
+	if (st || !p || !g || (kind == FTSRT_OPTIM_MUON && !mw) || snomem) {
 		fprintf(stderr, "ftsrun: out of memory\n");
+		stream_free(&sm);
 		free(p);
 		free(g);
 		free(mw);
@@ -519,22 +527,6 @@ static int cmd_bench(int argc, char **argv)
 		unsigned x = (unsigned)i * 2654435761u;
 		p[i] = (float)((x >> 8) & 0xffff) / 65536.0f - 0.5f;
 		g[i] = (float)((x >> 4) & 0xffff) / 65536.0f * 1e-2f - 5e-3f;
-	}
-	/* the stream's two arrays span at least 4x the last-level cache; its
-	 * passes alternate with the steps (and Muon's products alone), so all
-	 * see the same machine (a shared one is noisy) */
-	size_t llc = llc_bytes(), sn = 4 * llc / (2 * sizeof(float));
-	sn = sn > n ? sn : n;
-	struct stream sm = {NULL, NULL, 0};
-	if (stream_init(&sm, sn, threads)) {
-		fprintf(stderr, "ftsrun: out of memory\n");
-		stream_free(&sm);
-		free(p);
-		free(g);
-		free(mw);
-		free(mats);
-		ftsrt_optim_free(o);
-		return EXIT_USAGE;
 	}
 	const int reps = steps > 10 ? steps : 10;
 	double best = INFINITY, total = 0, sbest = INFINITY, pbest = INFINITY, ptotal = 0;
