@@ -64,11 +64,13 @@ static int32_t new_record(struct pv *b)
 	return k;
 }
 
+/* numbers, or None where torch takes an optional number (Adafactor's eps[0]):
+ * a plan holds None in a sequence as NaN, which the runtime reads as None */
 static bool all_numbers(const struct fts_value *v)
 {
 	for (size_t k = 0; k < v->len; k++)
 		if (v->items[k].kind != FTS_V_INT && v->items[k].kind != FTS_V_FLOAT &&
-		    v->items[k].kind != FTS_V_BOOL)
+		    v->items[k].kind != FTS_V_BOOL && v->items[k].kind != FTS_V_NONE)
 			return false;
 	return true;
 }
@@ -104,7 +106,10 @@ const char *fts_planview_value(struct fts_arena *a, const struct fts_value *v, s
 			return "a sequence of non-numbers";
 		double *tmp = fts_arena_alloc(a, (v->len ? v->len : 1) * sizeof(*tmp));
 		for (size_t k = 0; k < v->len; k++)
-			fts_value_number(&v->items[k], &tmp[k]);
+			if (v->items[k].kind == FTS_V_NONE)
+				tmp[k] = NAN;
+			else
+				fts_value_number(&v->items[k], &tmp[k]);
 		out->kind = RT_ARG_FLOATS;
 		out->v = tmp;
 		out->n = (uint32_t)v->len;

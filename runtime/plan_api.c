@@ -171,7 +171,7 @@ static void dump_value(FILE *out, const struct rt_plan_arg *a)
 	case RT_ARG_FLOATS:
 		fputc('[', out);
 		for (uint32_t j = 0; j < a->n; j++)
-			fprintf(out, "%s%s", j ? ", " : "", num(b1, sizeof(b1), a->v[j]));
+			fprintf(out, "%s%s", j ? ", " : "", a->v[j] != a->v[j] ? "None" : num(b1, sizeof(b1), a->v[j]));
 		fputc(']', out);
 		break;
 	default: fputs("None", out); break;

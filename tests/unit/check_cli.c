@@ -200,6 +200,34 @@ START_TEST(test_demo_learns)
 }
 END_TEST
 
+/* An optional number in a sequence argument (Adafactor's eps = (None, 1e-3),
+ * torch's default, or given as [null, 0.001]) is held as NaN in the plan,
+ * read as None by the runtime: the plan builds, dumps as None and runs. */
+START_TEST(test_none_in_sequence_arg)
+{
+	const char *ftsrun = getenv("FTSRUN_BIN") ? getenv("FTSRUN_BIN") : "build/ftsrun";
+	static const char *const init[] = {"{lr: 0.01}", "{lr: 0.01, eps: [null, 0.001]}"};
+	for (int k = 0; k < 2; k++) {
+		char dir[] = "/tmp/ftsc-none-XXXXXX", plan[300];
+		ck_assert_ptr_nonnull(mkdtemp(dir));
+		snprintf(plan, sizeof(plan), "%s/ada.plan", dir);
+		struct result r = run(FTSC " build tests/schedules/boring_default.yaml --manifest " BORING
+				      " '--initial-optimizer={class_path: torch.optim.Adafactor, init_args: %s}' "
+				      "--initial-lr-scheduler=none --max-epochs=4 -o %s", init[k], plan);
+		ck_assert_msg(r.status == 0, "%s: %s", init[k], r.out);
+		free(r.out);
+		r = run(FTSC " dump %s", plan);
+		ck_assert_msg(r.status == 0 && strstr(r.out, "arg eps: floats = [None, 0.001]"), "%s", r.out);
+		free(r.out);
+		r = run("%s run %s --steps-per-epoch 4", ftsrun, plan);
+		ck_assert_msg(r.status == 0 && strstr(r.out, "finished:"), "%s", r.out);
+		free(r.out);
+		r = run("rm -rf %s", dir);
+		free(r.out);
+	}
+}
+END_TEST
+
 /* Output: a write that fails is an error (standard output included), and a
  * file is replaced only whole -- a failed build leaves the previous plan. */
 START_TEST(test_outputs)
@@ -937,6 +965,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_overlap_blame);
 	tcase_add_test(tc, test_outputs);
 	tcase_add_test(tc, test_demo_learns);
+	tcase_add_test(tc, test_none_in_sequence_arg);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_bad_manifests);
 	tcase_add_test(tc, test_manifest_split_in_place);
