@@ -264,7 +264,7 @@ static void check_epochs(struct fts_ir *ir, struct fts_diags *d)
 	int64_t depth = ir->max_depth;
 	for (uint32_t k = 0; k < ir->nphases && (int64_t)k < depth; k++) {
 		struct fts_ir_phase *ph = &ir->phases[k];
-		if (ph->mte >= max_epochs)
+		if (max_epochs >= 0 && ph->mte >= max_epochs)   /* -1: Lightning's no limit */
 			fts_diag(d, FTS_W_MTE_UNREACHABLE, mte_span(ph), (long long)ph->mte,
 				 (long long)ph->index, (long long)max_epochs);
 	}

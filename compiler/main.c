@@ -88,7 +88,7 @@ static const char *const usage_check[] = {
 	"    --epoch-transitions-only   FinetuningScheduler epoch_transitions_only",
 	"    --allow-untested           FinetuningScheduler allow_untested",
 	"    --base-max-lr=<x>          FinetuningScheduler base_max_lr (default 1e-05)",
-	"    --max-epochs=<n>           trainer max_epochs (default 1000, Lightning's default)",
+	"    --max-epochs=<n>           trainer max_epochs (default 1000, Lightning's default; -1: no limit)",
 	"    --apply-lambdas-new-pgs    FinetuningScheduler apply_lambdas_new_pgs",
 	"    --reinit-optim-cfg=<yaml>  FinetuningScheduler reinit_optim_cfg, as a YAML flow mapping",
 	"    --reinit-lr-cfg=<yaml>     FinetuningScheduler reinit_lr_cfg, as a YAML flow mapping",
@@ -371,7 +371,7 @@ static int check_or_build(int argc, char **argv, struct build_opts *b)
 				goto bad_value;
 			o.given |= FTS_GIVEN_BASE_MAX_LR;
 		} else if ((v = opt_value(argc, argv, &i, "--max-epochs"))) {
-			if (parse_int(v, &o.settings.max_epochs) || o.settings.max_epochs < 0)
+			if (parse_int(v, &o.settings.max_epochs) || o.settings.max_epochs < -1)
 				goto bad_value;
 			o.given |= FTS_GIVEN_MAX_EPOCHS;
 		} else if (strcmp(a, "--implicit") == 0) {

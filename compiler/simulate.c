@@ -531,7 +531,7 @@ static void check_reachable(struct fts_ir *ir, const struct fts_sim *sim, struct
 	if (!ir->settings.epoch_transitions_only)
 		return;
 	for (size_t k = 1; k < sim->n; k++)
-		if (sim->phases[k].start_epoch >= ir->settings.max_epochs) {
+		if (ir->settings.max_epochs >= 0 && sim->phases[k].start_epoch >= ir->settings.max_epochs) {
 			int64_t me = ir->settings.max_epochs;
 			fts_diag(d, FTS_W_PHASE_UNREACHABLE, ir->phases[k].key->span,
 				 (long long)ir->phases[k].index, (long long)me);

@@ -221,7 +221,7 @@ FTSRT_API int ftsrt_plan_phase(const ftsrt_plan *p, int32_t i, struct ftsrt_plan
 /* The last phase that runs (FinetuningScheduler max_depth, resolved). */
 FTSRT_API int64_t ftsrt_plan_max_depth(const ftsrt_plan *p);
 
-/* Effective trainer max_epochs (after FTS's final-phase override). */
+/* Effective trainer max_epochs (after FTS's final-phase override); -1: no limit. */
 FTSRT_API int64_t ftsrt_plan_max_epochs(const ftsrt_plan *p);
 
 /* Listings for ftsplan(5) tools: the phase table, or everything. */

@@ -61,7 +61,7 @@ static const char *const usage_run[] = {
 	"early stopping, transitions, restore_best) on a noisy quadratic model over",
 	"the manifest's shapes.",
 	"",
-	"    --epochs N            epochs at most (default: the plan's max_epochs)",
+	"    --epochs N            epochs at most (default: the plan's max_epochs; needed when it is -1)",
 	"    --steps-per-epoch K   optimizer steps per epoch (default 64)",
 	"    --scale S             fraction of each parameter's elements (0 < S <= 1, default 1)",
 	"    --metrics FILE        replay a validation curve, one value per line",

@@ -740,7 +740,7 @@ static int plan_load_settings(struct ld *ld, size_t *used)
 	if (v->max_depth < 0 || (uint64_t)v->max_depth >= v->nphases)
 		return fail(ld, FTSRT_EFORMAT, "settings: max_depth %" PRId64 " outside the phases",
 			    v->max_depth);
-	if (v->max_epochs < 0 || v->phase0_groups < 1)
+	if (v->max_epochs < -1 || v->phase0_groups < 1)       /* -1: no limit, as Lightning's */
 		return fail(ld, FTSRT_EFORMAT, "settings: bad max_epochs or phase0_groups");
 	if (v->initial_optimizer < 0 || !class_ref(ld, v->initial_optimizer, false) ||
 	    !class_ref(ld, v->initial_scheduler, true) || !class_ref(ld, v->reinit_optimizer, false) ||

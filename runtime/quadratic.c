@@ -254,6 +254,11 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 	struct rt_epoch_rec *ep = NULL;
 	long ne = 0;
 	long epochs = o->epochs > 0 ? o->epochs : (long)plan->max_epochs;
+	if (epochs < 0) {
+		snprintf(err, errlen, "the plan has no epoch limit (max_epochs -1): give --epochs");
+		free(metrics);
+		return FTSRT_EINVAL;
+	}
 	double peak[2];
 	if ((rc = peak_lr(plan, o, metrics, nmetrics, epochs, peak, err, errlen)))
 		goto out;

@@ -650,7 +650,7 @@ int rt_run_next_epoch(ftsrt_run *r)
 	r->epoch++;
 	if (r->stop)
 		return FTSRT_OK;
-	if (r->epoch >= r->plan->max_epochs) {
+	if (r->plan->max_epochs >= 0 && r->epoch >= r->plan->max_epochs) {
 		r->epoch--;
 		finish(r, FTSRT_STOP_MAX_EPOCHS, "max_epochs reached");
 		r->epoch++;

@@ -228,6 +228,38 @@ START_TEST(test_none_in_sequence_arg)
 }
 END_TEST
 
+/* max_epochs -1 is Lightning's "no limit": no FTSC044 (nothing is beyond it),
+ * the plan holds -1 and the runtime accepts it; ftsrun run then needs
+ * --epochs and ends by early stopping in the final phase. */
+START_TEST(test_max_epochs_no_limit)
+{
+	const char *ftsrun = getenv("FTSRUN_BIN") ? getenv("FTSRUN_BIN") : "build/ftsrun";
+	char dir[] = "/tmp/ftsc-me-XXXXXX", plan[300];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(plan, sizeof(plan), "%s/m.plan", dir);
+	struct result r = run(FTSC " build tests/schedules/boring_default.yaml --manifest " BORING
+			      " '--initial-optimizer={class_path: torch.optim.SGD, init_args: {lr: 0.01}}' "
+			      "--initial-lr-scheduler=none --max-epochs=-1 -o %s", plan);
+	ck_assert_msg(r.status == 0 && !strstr(r.out, "FTSC044") && !strstr(r.out, "warning"), "%s", r.out);
+	free(r.out);
+	r = run("%s inspect %s", ftsrun, plan);
+	ck_assert_msg(r.status == 0 && strstr(r.out, "max_epochs -1"), "%s", r.out);
+	free(r.out);
+	r = run("%s run %s --steps-per-epoch 2", ftsrun, plan);
+	ck_assert_msg(r.status != 0 && strstr(r.out, "no epoch limit (max_epochs -1): give --epochs"), "%s", r.out);
+	free(r.out);
+	r = run("%s run %s --steps-per-epoch 2 --epochs 40", ftsrun, plan);
+	ck_assert_msg(r.status == 0 && strstr(r.out, "phase 3") && !strstr(r.out, "max_epochs reached"), "%s",
+		      r.out);
+	free(r.out);
+	r = run(FTSC " check tests/schedules/boring_default.yaml --manifest " BORING " --max-epochs=-2");
+	ck_assert_msg(r.status != 0, "%s", r.out);
+	free(r.out);
+	r = run("rm -rf %s", dir);
+	free(r.out);
+}
+END_TEST
+
 /* Output: a write that fails is an error (standard output included), and a
  * file is replaced only whole -- a failed build leaves the previous plan. */
 START_TEST(test_outputs)
@@ -966,6 +998,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_outputs);
 	tcase_add_test(tc, test_demo_learns);
 	tcase_add_test(tc, test_none_in_sequence_arg);
+	tcase_add_test(tc, test_max_epochs_no_limit);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_bad_manifests);
 	tcase_add_test(tc, test_manifest_split_in_place);
