@@ -106,7 +106,7 @@ static const char *const usage_build[] = {
 	"   or: ftsc build --config <a.yaml> [--config <b.yaml>...] --manifest <model.tsv> -o <plan> [...]",
 	"",
 	"    -o <file>                  write the plan there (required)",
-	"    --strip                    leave the source map out (same meaning, same bytes)",
+	"    --strip                    leave the source map out (the plan means the same; its identity is unchanged)",
 	"",
 	"Every option of 'ftsc check' is accepted (see 'ftsc check --help'); the check",
 	"is for libftsrt (--target=ftsrt), and nothing is written when it reports",

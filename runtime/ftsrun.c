@@ -63,7 +63,7 @@ static const char *const usage_run[] = {
 	"",
 	"    --epochs N            epochs at most (default: the plan's max_epochs; needed when it is -1)",
 	"    --steps-per-epoch K   optimizer steps per epoch (default 64)",
-	"    --scale S             fraction of each parameter's elements (0 < S <= 1, default 1)",
+	"    --scale S             shrink every dimension to max(1, round(d * S)) (0 < S <= 1, default 1)",
 	"    --metrics FILE        replay a validation curve, one value per line",
 	"    --log FILE.csv        a per-epoch log",
 	"    --plot FILE.svg       the loss and every group's lr against epochs",
