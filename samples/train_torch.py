@@ -40,7 +40,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "python"))
 
-import torch  # noqa: E402
+try:
+    import torch  # noqa: E402
+except ImportError:
+    raise SystemExit("train_torch: needs PyTorch (on Debian: apt-get install python3-torch, then run it "
+                     "with /usr/bin/python3)")
 
 import ftsrt  # noqa: E402
 from ftsrt.manifest import write_manifest  # noqa: E402
@@ -179,8 +183,10 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
     if a.device != "cpu":
-        raise SystemExit("train_torch: the runtime's native kernels step CPU tensors; --device %s needs "
-                         "a torch backend" % a.device)
+        raise SystemExit("train_torch: only --device cpu for now: the runtime's native kernels step CPU "
+                         "tensors (not %s)" % a.device)
+    if a.epochs < 1 or a.steps_per_epoch < 1 or a.batch < 1:
+        ap.error("--epochs, --steps-per-epoch and --batch must be at least 1")
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
