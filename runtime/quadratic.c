@@ -210,17 +210,19 @@ static int peak_lr(const struct rt_plan *plan, const struct rt_nqm_opts *o, cons
 }
 
 /*
- * The trainable elements' losses, each relative to the same elements at their
- * starting distance: 0.5 * sum h (theta - c)^2 / (0.5 * sum h A^2), where c
- * is 0 (training) or the validation optimum d.
+ * A loss relative to the same elements at their starting distance:
+ * 0.5 * sum h (theta - c)^2 / (0.5 * sum h A^2), where c is 0 (training) or
+ * the validation optimum d, over the trainable elements (training: what the
+ * phase learns) or over all of them (validation: the model's, comparable
+ * across phases, as early stopping's best score is kept across them).
  */
-static double rel_loss(ftsrt_run *r, const struct nqm *m, const float *c)
+static double rel_loss(ftsrt_run *r, const struct nqm *m, const float *c, bool trainable)
 {
 	double num = 0, den = 0;
 	int np = ftsrt_run_nparams(r);
 	for (int i = 0; i < np; i++) {
 		size_t off, k;
-		if (ftsrt_run_param_offset(r, i, &off, &k, NULL) || !ftsrt_run_thawed(r, i))
+		if (ftsrt_run_param_offset(r, i, &off, &k, NULL) || (trainable && !ftsrt_run_thawed(r, i)))
 			continue;
 		for (size_t j = off; j < off + k; j++) {
 			double t = (double)m->p[j] - (c ? (double)c[j] : 0.0);
@@ -341,7 +343,7 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 		}
 		double train = 0;
 		for (long st = 0; st < o->steps; st++) {
-			train += rel_loss(r, &m, NULL);
+			train += rel_loss(r, &m, NULL, true);
 			for (int i = 0; i < np; i++) {
 				size_t off, k;
 				if (ftsrt_run_param_offset(r, i, &off, &k, NULL) || !ftsrt_run_thawed(r, i))
@@ -361,8 +363,8 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 				fflush(stderr);
 			}
 		}
-		train = o->steps ? train / (double)o->steps : rel_loss(r, &m, NULL);
-		double metric = metrics ? metrics[e] : rel_loss(r, &m, d);
+		train = o->steps ? train / (double)o->steps : rel_loss(r, &m, NULL, true);
+		double metric = metrics ? metrics[e] : rel_loss(r, &m, d, false);
 		er->train = train;
 		er->val = metric;
 		if (o->progress)

@@ -8,8 +8,9 @@
  * training optimum at 0, a validation optimum shifted by a small d_j, and
  * starts at +-A, A a quarter of what Adam moves at the largest lr over the
  * run.  The job's gradient is h_j * theta_j plus Gaussian noise, computed
- * only for thawed parameters; both losses are taken over the elements
- * trainable at the time, relative to their starting value.  Everything is
+ * only for thawed parameters; the training loss is taken over the elements
+ * trainable at the time, the validation loss over all of them (comparable
+ * across phases), both relative to their starting value.  Everything is
  * deterministic for a seed.
  */
 #ifndef RT_QUADRATIC_H
