@@ -395,11 +395,15 @@ class Runtime:
             text = err.text(self._lib, st)
             raise FtsrtError("%s: %s" % (what, text) if what else text, st)
 
-    def _tied(self, i):
-        """Whether manifest entry i is a tied alias (no storage of its own)."""
+    def _plan_param(self, i):
+        """Manifest entry i of the plan (name, shape, dtype, tied_to)."""
         pp = _PlanParam()
         self._call("manifest entry %d" % i, self._lib.ftsrt_plan_param, self._plan, i, ctypes.byref(pp))
-        return pp.tied_to >= 0
+        return pp
+
+    def _tied(self, i):
+        """Whether manifest entry i is a tied alias (no storage of its own)."""
+        return self._plan_param(i).tied_to >= 0
 
     def _bind(self, model, params):
         """Move every parameter (and its gradient) into two flat arenas laid
@@ -422,13 +426,20 @@ class Runtime:
         off, numel = ctypes.c_size_t(), ctypes.c_size_t()
         layout = []
         for i in range(n):
-            if self._tied(i):
+            pp = self._plan_param(i)
+            if pp.tied_to >= 0:
                 continue            # a tied alias: no storage of its own
             self._call("parameter %d" % i, self._lib.ftsrt_run_param_offset, self._run, i,
                        ctypes.byref(off), ctypes.byref(numel))
+            pname = pp.name.decode(errors="replace") if pp.name else "#%d" % i
             if i not in index:
-                raise FtsrtError("the model lacks the plan's parameter %d (see the manifest)" % i)
+                raise FtsrtError("the model lacks the plan's parameter '%s' (manifest entry %d)" % (pname, i))
             name, p = index[i]
+            pdtype = pp.dtype.decode(errors="replace") if pp.dtype else None
+            if pdtype and pdtype != _dtype_name(p):
+                raise FtsrtError("parameter '%s' is %s, the plan's manifest says %s: build the plan from "
+                                 "this model's manifest (python3 -m ftsrt.manifest)"
+                                 % (name, _dtype_name(p), pdtype))
             if p.numel() != numel.value:
                 raise FtsrtError("parameter '%s' %s %s has %d elements, the plan's manifest %d"
                                  % (name, tuple(p.shape), _dtype_name(p), p.numel(), numel.value))

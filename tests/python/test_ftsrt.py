@@ -677,6 +677,20 @@ class SampleTest(unittest.TestCase):
             self.assertIn(">group 3<", svg)
 
 
+class BindMessagesTest(unittest.TestCase):
+    """A model that does not match its plan is told which parameter and how."""
+
+    def test_dtype_mismatch_names_the_parameter(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            manifest = os.path.join(tmp, "m.tsv")
+            write_manifest(MLP(torch.float64), manifest)
+            plan = build_plan(tmp, manifest)
+            with self.assertRaises(ftsrt.FtsrtError) as cm:
+                ftsrt.Runtime(plan, MLP(torch.float32))
+            msg = str(cm.exception)
+            self.assertIn("parameter 'model.0.weight' is float32, the plan's manifest says float64", msg)
+
+
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=1).result
     failed = len(result.failures) + len(result.errors)
