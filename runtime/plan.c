@@ -982,13 +982,20 @@ out_free:
 static const struct ftsrt_plan_options default_options = {sizeof(struct ftsrt_plan_options), NULL,
 							      NULL};
 
+/* What both entry points do first: *out cleared, the caller's options read. */
+static int options_in(ftsrt_plan **out, const struct ftsrt_plan_options *opt, struct ftsrt_plan_options *o,
+		      ftsrt_error *err)
+{
+	if (out)
+		*out = NULL;
+	return rt_struct_in(o, sizeof(*o), opt, &default_options, "ftsrt_plan_options", err);
+}
+
 FTSRT_API int ftsrt_plan_open(ftsrt_plan **out, const char *path,
 			      const struct ftsrt_plan_options *opt, ftsrt_error *err)
 {
 	struct ftsrt_plan_options o;
-	if (out)
-		*out = NULL;
-	int rc = rt_struct_in(&o, sizeof(o), opt, &default_options, "ftsrt_plan_options", err);
+	int rc = options_in(out, opt, &o, err);
 	if (rc)
 		return rc;
 	if (!path)
@@ -1000,9 +1007,7 @@ FTSRT_API int ftsrt_plan_open_mem(ftsrt_plan **out, const void *data, size_t len
 				  const struct ftsrt_plan_options *opt, ftsrt_error *err)
 {
 	struct ftsrt_plan_options o;
-	if (out)
-		*out = NULL;
-	int rc = rt_struct_in(&o, sizeof(o), opt, &default_options, "ftsrt_plan_options", err);
+	int rc = options_in(out, opt, &o, err);
 	if (rc)
 		return rc;
 	if (!data && len)
