@@ -125,7 +125,7 @@ static void check_disjoint(struct fts_ir *ir, struct fts_diags *d)
 			struct fts_ir_entry *en = &ph->entries[e];
 			struct fts_ir_phase *oph = &ir->phases[fk[e]];
 			struct fts_ir_entry *oen = &oph->entries[oph->params[fj[e]].entry];
-			const char *name = m->p[fi[e]].name;
+			const char *name = fts_mp_cname(ir->arena, m, &m->p[fi[e]]);
 			bool same = fk[e] == k;
 			const char *where = cnt[e] > 1
 				? fts_arena_printf(ir->arena, "thawed by other entries (the first in phase %lld)",
@@ -178,7 +178,8 @@ static void note_tied(struct fts_ir *ir, struct fts_diags *d, const int64_t *pha
 			if (!en->exact || en->nmatched || !en->text)
 				continue;
 			for (uint32_t i = 0; i < m->n; i++) {
-				if (m->p[i].tied_to < 0 || strcmp(m->p[i].name, en->text) != 0)
+				if (m->p[i].tied_to < 0 || m->p[i].len != strlen(en->text) ||
+				    memcmp(fts_mp_name(m, &m->p[i]), en->text, m->p[i].len) != 0)
 					continue;
 				uint32_t src = (uint32_t)m->p[i].tied_to;
 				/* find the warning already reported for this entry and add the note */
@@ -189,12 +190,12 @@ static void note_tied(struct fts_ir *ir, struct fts_diags *d, const int64_t *pha
 						continue;
 					if (phase[src] < 0)
 						fts_diag_note(d, dg, FTS_SPAN_NONE,
-							      "'%s' is in no phase, so the tied tensor is never thawed",
-							      m->p[src].name);
+							      "'%.*s' is in no phase, so the tied tensor is never thawed",
+							      (int)m->p[src].len, fts_mp_name(m, &m->p[src]));
 					else if (phase[src] != ph->index)
 						fts_diag_note(d, dg, FTS_SPAN_NONE,
-							      "the tied tensor is thawed in phase %lld, with '%s', not in phase %lld",
-							      (long long)phase[src], m->p[src].name,
+							      "the tied tensor is thawed in phase %lld, with '%.*s', not in phase %lld",
+							      (long long)phase[src], (int)m->p[src].len, fts_mp_name(m, &m->p[src]),
 							      (long long)ph->index);
 				}
 			}
@@ -334,7 +335,8 @@ static void check_depth_and_coverage(struct fts_ir *ir, struct fts_diags *d, con
 	if (never && ir->nphases) {
 		struct fts_diag *dg = fts_diag(d, FTS_W_UNSCHEDULED, phase_span(&ir->phases[0]),
 					       never, (size_t)m->nsched);
-		fts_diag_note(d, dg, m->p[first].span, "'%s' is one of them", m->p[first].name);
+		fts_diag_note(d, dg, fts_mp_span(m, &m->p[first]), "'%.*s' is one of them", (int)m->p[first].len,
+			      fts_mp_name(m, &m->p[first]));
 	}
 }
 

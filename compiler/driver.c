@@ -290,7 +290,7 @@ void fts_compile_release(struct fts_compile *c)
 	if (c->names)
 		fts_names_free(c->names);
 	if (c->manifest)
-		free(c->manifest->sched_names);
+		free(c->manifest->name_recs);
 	if (c->stdlib)
 		fts_stdlib_free(c->stdlib);
 	fts_arena_release(&c->arena);

@@ -73,7 +73,7 @@ char *fts_gen_schedule(struct fts_arena *a, const struct fts_manifest *m, size_t
 		for (int j = 0; j < 2 && k > 0; j++) {
 			const struct fts_mparam *p = &m->p[m->sched[--k]];
 			fputs("  - ", f);
-			put_scalar(f, p->name, p->len);
+			put_scalar(f, fts_mp_name(m, p), p->len);
 			fputc('\n', f);
 		}
 	}
