@@ -558,10 +558,14 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 	m->text = src->text;
 	m->text_len = len;
 	chunk_release(&c[0]);
-	m->sched = fts_arena_alloc_raw(a, ((size_t)m->n + 1) * sizeof(*m->sched));
-	for (uint32_t i = 0; i < m->n; i++)
-		if (p[i].tied_to < 0)
-			m->sched[m->nsched++] = i;
+	if (m->nties) {
+		m->sched = fts_arena_alloc_raw(a, ((size_t)m->n + 1) * sizeof(*m->sched));
+		for (uint32_t i = 0; i < m->n; i++)
+			if (p[i].tied_to < 0)
+				m->sched[m->nsched++] = i;
+	} else {
+		m->nsched = m->n;       /* every entry: no index array (fts_sched()) */
+	}
 	/* the elements the runtime's arenas hold (tied entries share storage): every
 	 * sum and its bytes must fit, with room for 8-byte elements */
 	uint64_t total = 0;
@@ -596,8 +600,8 @@ struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 	} else {
 		uint32_t *r = fts_xmalloc_big(((size_t)m->nsched + 1) * 2 * sizeof(*r));
 		for (uint32_t i = 0; i < m->nsched; i++) {
-			r[2 * i] = m->p[m->sched[i]].off;
-			r[2 * i + 1] = m->p[m->sched[i]].len;
+			r[2 * i] = m->p[fts_sched(m, i)].off;
+			r[2 * i + 1] = m->p[fts_sched(m, i)].len;
 		}
 		m->name_recs = r;       /* borrowed by the index until fts_names_free() */
 		ix = fts_names_new_recs(m->text, m->text_len, r, 2 * sizeof(*r), m->nsched);
@@ -608,15 +612,15 @@ struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 	/* a flood of duplicates: the first ones, then a count */
 	enum { MAX_DUP_REPORTS = 20 };
 	if (ndup > MAX_DUP_REPORTS) {
-		const struct fts_mparam *more = &m->p[m->sched[dup[2 * MAX_DUP_REPORTS]]];
+		const struct fts_mparam *more = &m->p[fts_sched(m, dup[2 * MAX_DUP_REPORTS])];
 		char msg[160];
 		snprintf(msg, sizeof(msg), "and %zu more duplicate parameter names from here on (the first %d "
 			 "are shown)", ndup - MAX_DUP_REPORTS, (int)MAX_DUP_REPORTS);
 		fts_diag(d, FTS_E_MANIFEST_DUP_MORE, fts_mp_name_span(m, more), msg);
 	}
 	for (size_t k = 0; k < ndup && k < MAX_DUP_REPORTS; k++) {
-		const struct fts_mparam *later = &m->p[m->sched[dup[2 * k]]];
-		const struct fts_mparam *first = &m->p[m->sched[dup[2 * k + 1]]];
+		const struct fts_mparam *later = &m->p[fts_sched(m, dup[2 * k])];
+		const struct fts_mparam *first = &m->p[fts_sched(m, dup[2 * k + 1])];
 		struct fts_diag *dg = fts_diag(d, FTS_E_MANIFEST_DUP, fts_mp_name_span(m, later),
 					       fts_mp_cname(da, m, later));
 		fts_diag_note(d, dg, fts_mp_span(m, first), "first listed here");
@@ -627,18 +631,18 @@ struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 		struct fts_manifest_tie *t = &m->ties[k];
 		struct fts_mparam *mp = &m->p[t->entry];
 		long tgt = fts_names_find(ix, t->target, t->target_len);
-		if (tgt < 0 || m->sched[tgt] > t->entry) {
+		if (tgt < 0 || fts_sched(m, tgt) > t->entry) {
 			char buf[208];
 			snprintf(buf, sizeof(buf), "%.*s", (int)(t->target_len > 200 ? 200 : t->target_len),
 				 t->target);
 			fts_diag(d, FTS_E_MANIFEST_TIED, t->span, buf, fts_mp_cname(da, m, mp));
 			continue;
 		}
-		mp->tied_to = (int32_t)m->sched[tgt];
+		mp->tied_to = (int32_t)fts_sched(m, tgt);
 		const struct fts_mparam *first = NULL;
 		long same = fts_names_find(ix, fts_mp_name(m, mp), mp->len);
 		if (same >= 0)
-			first = &m->p[m->sched[same]];
+			first = &m->p[fts_sched(m, same)];
 		for (size_t j = 0; !first && j < k; j++) {
 			const struct fts_mparam *q = &m->p[m->ties[j].entry];
 			if (q->len == mp->len && memcmp(fts_mp_name(m, q), fts_mp_name(m, mp), mp->len) == 0)

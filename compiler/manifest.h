@@ -67,7 +67,8 @@ struct fts_manifest {
 	struct fts_mshape *shapes;      /* the distinct shapes */
 	uint32_t nshapes;
 	int64_t *dims;                  /* the shapes' dimensions, back to back */
-	uint32_t *sched;                /* indices of schedulable entries, in order */
+	uint32_t *sched;                /* indices of schedulable entries, in order; NULL
+					   when every entry is one (use fts_sched()) */
 	uint32_t nsched;
 	void *name_recs;                /* with tied aliases: (off, len) of sched[], read by
 					   the index (heap; freed after the index) */
@@ -104,6 +105,12 @@ uint32_t fts_dtype_size(const char *dtype, size_t len, const char **canon);
  * dtype); NULL and 0 for 0. */
 const char *fts_dtype_name(uint8_t c);
 uint32_t fts_dtype_bytes(uint8_t c);
+
+/* The manifest index of schedulable entry i. */
+static inline uint32_t fts_sched(const struct fts_manifest *m, uint32_t i)
+{
+	return m->sched ? m->sched[i] : i;
+}
 
 /* --- an entry's fields ------------------------------------------------------- */
 

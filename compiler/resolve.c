@@ -443,6 +443,16 @@ static void push_match(struct fts_matches *m, uint32_t i, uint32_t end)
 }
 
 /* Documented in resolve.h. */
+void fts_matches_shrink(struct fts_matches *m)
+{
+	if (m->cap > m->n && m->n) {
+		m->idx = fts_xrealloc(m->idx, m->n * sizeof(*m->idx));
+		m->end = fts_xrealloc(m->end, m->n * sizeof(*m->end));
+		m->cap = m->n;
+	}
+}
+
+/* Documented in resolve.h. */
 void fts_matches_free(struct fts_matches *m)
 {
 	free(m->idx);

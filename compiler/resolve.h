@@ -95,6 +95,8 @@ size_t fts_names_match(const struct fts_names *ix, const struct fts_pyre *re, st
 size_t fts_names_match_scan(const struct fts_names *ix, const struct fts_pyre *re, struct fts_matches *m);
 
 /* Release the arrays of m and zero it. */
+/* Give back the room *m holds beyond its matches (results kept a while). */
+void fts_matches_shrink(struct fts_matches *m);
 void fts_matches_free(struct fts_matches *m);
 
 /*
