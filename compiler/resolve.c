@@ -3,9 +3,10 @@
  * parameter resolution, suggestions and the over-match predicate.
  * See resolve.h for the contracts.
  *
- * Sorting: a multikey quicksort whose "character" is the next 8 bytes of
- * the name loaded big-endian into a uint64 (cached next to the index, so
- * partitioning touches one contiguous array); equal keys recurse 8 bytes
+ * Sorting: an in-place most-significant-byte radix sort whose keys are
+ * the next 8 bytes of each name loaded big-endian into a uint64 (cached
+ * next to the index, so a pass touches one contiguous array); bytes equal
+ * over a group are skipped, and a group of equal keys reloads 8 bytes
  * deeper.  Names never contain NUL in practice, and a NUL byte sorts like
  * "end of name", which only affects the order of such names among
  * themselves, never the correctness of the prefix walk (the walk compares
@@ -122,22 +123,6 @@ struct sort_ctx {
 	bool may_spawn;                 /* this context may hand a part to a thread */
 };
 
-struct sort_job {
-	struct sort_ctx ctx;
-	struct skey *a;
-	size_t n;
-	uint32_t d;
-};
-
-static void mkqs(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d);
-
-static void *sort_thread(void *arg)
-{
-	struct sort_job *job = arg;
-	mkqs(&job->ctx, job->a, job->n, job->d);
-	return NULL;
-}
-
 static void add_run(struct sort_ctx *c, struct skey *a, size_t n)
 {
 	if (c->runs.n + 2 > c->runs.cap) {
@@ -148,86 +133,159 @@ static void add_run(struct sort_ctx *c, struct skey *a, size_t n)
 	c->runs.v[c->runs.n++] = n;
 }
 
+/* The keys of a[0..n) at depth d. */
+static void reload(const struct fts_names *ix, struct skey *a, size_t n, uint32_t d)
+{
+	/* two-stage prefetch: the record (records form) 16 ahead, then the
+	 * name bytes it points to 8 ahead */
+	for (size_t i = 0; i < n; i++) {
+		if (!ix->ptr && i + 16 < n)
+			__builtin_prefetch(REC(ix, a[i + 16].idx));
+		if (i + 8 < n)
+			__builtin_prefetch(NAME(ix, a[i + 8].idx) + d);
+		a[i].k = load_key(ix, a[i].idx, d);
+	}
+}
+
+/* Insertion sort of a few keys at depth d, and their runs of equal names. */
+static void small_sort(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d)
+{
+	const struct fts_names *ix = c->ix;
+	size_t i, j;
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && (a[j - 1].k > a[j].k ||
+			(a[j - 1].k == a[j].k && cmp_from(ix, a[j - 1].idx, a[j].idx, d) > 0)); j--)
+			swap(&a[j - 1], &a[j]);
+	for (i = 0; i + 1 < n; i = j) {
+		for (j = i + 1; j < n && a[j].k == a[i].k && cmp_from(ix, a[i].idx, a[j].idx, d) == 0; j++)
+			;
+		if (j - i > 1)
+			add_run(c, a + i, j - i);
+	}
+}
+
+static void rsort(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d);
+
+/* Buckets [from, to) of a split: start[b], cnt[b]. */
+struct bucket_job {
+	struct sort_ctx ctx;
+	struct skey *a;
+	const size_t *start, *cnt;
+	unsigned from, to;
+	uint32_t d;
+};
+
+static void sort_buckets(struct bucket_job *j)
+{
+	for (unsigned b = j->from; b < j->to; b++)
+		if (j->cnt[b] > 1)
+			rsort(&j->ctx, j->a + j->start[b], j->cnt[b], j->d);
+}
+
+static void *bucket_thread(void *arg)
+{
+	sort_buckets(arg);
+	return NULL;
+}
+
 /*
- * Multikey quicksort on 8-byte big-endian chunks (zero padded, so shorter
- * names sort first).  Equal names end up in one run, recorded for the
- * duplicate report.  The first large partition with two big sides is
- * sorted on a second thread (the machines we target have two cores).
+ * Most-significant-byte radix sort (American flag: in place) on the cached
+ * 8-byte big-endian keys: bytes that are equal over the whole group are
+ * skipped (the names share long prefixes), the group is split on its first
+ * differing byte, and a group whose keys are all equal reloads its next 8
+ * bytes.  Equal names end up in one run, recorded for the duplicate
+ * report.  Recursion goes into all buckets but the largest, which the loop
+ * continues with: the stack stays O(log n) deep whatever the names.  The
+ * first split of a large group hands half its buckets to a second thread
+ * (the machines we target have two cores).
  */
-static void mkqs(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d)
+static void rsort(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d)
 {
 	const struct fts_names *ix = c->ix;
 	while (n > 1) {
-		size_t lt = 0, i = 0, gt = n, j;
-		uint64_t pv;
-
-		if (n < 12) {
-			for (i = 1; i < n; i++)
-				for (j = i; j > 0 && (a[j - 1].k > a[j].k ||
-					(a[j - 1].k == a[j].k && cmp_from(ix, a[j - 1].idx, a[j].idx, d) > 0)); j--)
-					swap(&a[j - 1], &a[j]);
-			/* equal neighbours: duplicate names */
-			for (i = 0; i + 1 < n; i = j) {
-				for (j = i + 1; j < n && cmp_from(ix, a[i].idx, a[j].idx, d) == 0; j++)
-					;
-				if (j - i > 1)
-					add_run(c, a + i, j - i);
-			}
+		if (n < 32) {
+			small_sort(c, a, n, d);
 			return;
 		}
-		{
-			uint64_t x = a[0].k, y = a[n / 2].k, z = a[n - 1].k;
-
-			pv = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+		uint64_t andv = ~(uint64_t)0, orv = 0;
+		for (size_t i = 0; i < n; i++) {
+			andv &= a[i].k;
+			orv |= a[i].k;
 		}
-		while (i < gt) {
-			if (a[i].k < pv)
-				swap(&a[lt++], &a[i++]);
-			else if (a[i].k > pv)
-				swap(&a[i], &a[--gt]);
-			else
-				i++;
-		}
-		pthread_t th;
-		struct sort_job *job = NULL;
-		if (c->may_spawn && lt > 32768 && n - gt > 32768) {
-			job = fts_xmalloc(sizeof(*job));
-			*job = (struct sort_job){{ix, c->base, {NULL, 0, 0}, false}, a, lt, d};
-			c->may_spawn = false;
-			if (pthread_create(&th, NULL, sort_thread, job) != 0) {
-				free(job);
-				job = NULL;
-				mkqs(c, a, lt, d);
+		uint64_t diff = andv ^ orv;
+		if (!diff) {
+			if (!(andv & 0xff)) {
+				/* all equal and ended within this word */
+				add_run(c, a, n);
+				return;
 			}
-		} else {
-			mkqs(c, a, lt, d);
+			d += 8;
+			reload(ix, a, n, d);
+			continue;
 		}
-		mkqs(c, a + gt, n - gt, d);
+		/* the first differing byte; every key's lies in [lo, hi] */
+		const unsigned shift = (unsigned)(63 - __builtin_clzll(diff)) & ~7u;
+		const unsigned lo = (unsigned)(andv >> shift) & 0xff, hi = (unsigned)(orv >> shift) & 0xff;
+		size_t cnt[256], start[256] = {0}, next[256];
+		memset(cnt + lo, 0, (hi - lo + 1) * sizeof(*cnt));
+		for (size_t i = 0; i < n; i++)
+			cnt[(a[i].k >> shift) & 0xff]++;
+		size_t sum = 0;
+		unsigned big = lo;
+		for (unsigned b = lo; b <= hi; b++) {
+			start[b] = next[b] = sum;
+			sum += cnt[b];
+			if (cnt[b] > cnt[big])
+				big = b;
+		}
+		for (unsigned b = lo; b <= hi; b++) {
+			size_t end = start[b] + cnt[b];
+			while (next[b] < end) {
+				struct skey v = a[next[b]];
+				unsigned vb = (unsigned)(v.k >> shift) & 0xff;
+				while (vb != b) {
+					struct skey t = a[next[vb]];
+					a[next[vb]++] = v;
+					v = t;
+					vb = (unsigned)(v.k >> shift) & 0xff;
+				}
+				a[next[b]++] = v;
+			}
+		}
+		/* a second thread takes the buckets below the middle element's */
+		unsigned from = lo;
+		pthread_t th;
+		struct bucket_job *job = NULL;
+		if (c->may_spawn && n >= 65536) {
+			unsigned mid = lo;
+			while (mid < hi && start[mid] + cnt[mid] <= n / 2)
+				mid++;
+			if (start[mid] >= n / 4) {
+				job = fts_xmalloc(sizeof(*job));
+				*job = (struct bucket_job){{ix, c->base, {NULL, 0, 0}, false}, a, start, cnt, lo, mid, d};
+				c->may_spawn = false;
+				if (pthread_create(&th, NULL, bucket_thread, job) != 0) {
+					free(job);
+					job = NULL;
+				} else {
+					from = mid;
+				}
+			}
+		}
+		/* every other bucket here, recursively; the largest by the loop */
+		for (unsigned b = from; b <= hi; b++)
+			if (cnt[b] > 1 && !(b == big && !job))
+				rsort(c, a + start[b], cnt[b], d);
 		if (job) {
 			pthread_join(th, NULL);
 			for (size_t r = 0; r < job->ctx.runs.n; r += 2)
 				add_run(c, c->base + job->ctx.runs.v[r], job->ctx.runs.v[r + 1]);
 			free(job->ctx.runs.v);
 			free(job);
-		}
-		if (!(pv & 0xff)) {
-			/* all equal and ended within this word */
-			if (gt - lt > 1)
-				add_run(c, a + lt, gt - lt);
 			return;
 		}
-		a += lt;
-		n = gt - lt;
-		d += 8;
-		/* two-stage prefetch: the record (records form) 16 ahead, then
-		 * the name bytes it points to 8 ahead */
-		for (i = 0; i < n; i++) {
-			if (!ix->ptr && i + 16 < n)
-				__builtin_prefetch(REC(ix, a[i + 16].idx));
-			if (i + 8 < n)
-				__builtin_prefetch(NAME(ix, a[i + 8].idx) + d);
-			a[i].k = load_key(ix, a[i].idx, d);
-		}
+		a += start[big];
+		n = cnt[big];
 	}
 }
 
@@ -287,7 +345,7 @@ static struct fts_names *build(struct fts_names *ix)
 		keys[i].k = load_key(ix, i, 0);
 	}
 	struct sort_ctx ctx = {ix, keys, {NULL, 0, 0}, n >= 65536};
-	mkqs(&ctx, keys, n, 0);
+	rsort(&ctx, keys, n, 0);
 	/* within a run of equal names, registration order: the first one is
 	 * the name; the others are reported as duplicates of it */
 	for (size_t r = 0; r < ctx.runs.n; r += 2) {
