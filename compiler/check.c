@@ -378,8 +378,8 @@ void fts_check_schedule(struct fts_ir *ir, struct fts_diags *d)
 {
 	if (!ir->manifest || ir->nphases == 0)
 		return;
+	check_disjoint(ir, d);          /* its per-entry array is freed before phase_of's */
 	int32_t *phase = phase_of(ir);
-	check_disjoint(ir, d);
 	note_tied(ir, d, phase);
 	check_epochs(ir, d);
 	check_depth_and_coverage(ir, d, phase);

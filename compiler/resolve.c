@@ -119,6 +119,7 @@ struct dup_runs {
 struct sort_ctx {
 	const struct fts_names *ix;
 	struct skey *base;              /* the whole key array, for offsets */
+	struct skey *tmp;               /* scratch as large (offsets as in base), or NULL */
 	struct dup_runs runs;
 	bool may_spawn;                 /* this context may hand a part to a thread */
 };
@@ -228,8 +229,28 @@ static void rsort(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d)
 		const unsigned lo = (unsigned)(andv >> shift) & 0xff, hi = (unsigned)(orv >> shift) & 0xff;
 		size_t cnt[256], start[256] = {0}, next[256];
 		memset(cnt + lo, 0, (hi - lo + 1) * sizeof(*cnt));
-		for (size_t i = 0; i < n; i++)
-			cnt[(a[i].k >> shift) & 0xff]++;
+		const bool large = c->tmp && n >= 2048;
+		if (large) {
+			/* four counters a bucket: runs of equal bytes do not wait
+			 * on one counter's store */
+			size_t c4[3][256];
+			for (int k = 0; k < 3; k++)
+				memset(c4[k] + lo, 0, (hi - lo + 1) * sizeof(**c4));
+			size_t i = 0;
+			for (; i + 4 <= n; i += 4) {
+				cnt[(a[i].k >> shift) & 0xff]++;
+				c4[0][(a[i + 1].k >> shift) & 0xff]++;
+				c4[1][(a[i + 2].k >> shift) & 0xff]++;
+				c4[2][(a[i + 3].k >> shift) & 0xff]++;
+			}
+			for (; i < n; i++)
+				cnt[(a[i].k >> shift) & 0xff]++;
+			for (unsigned b = lo; b <= hi; b++)
+				cnt[b] += c4[0][b] + c4[1][b] + c4[2][b];
+		} else {
+			for (size_t i = 0; i < n; i++)
+				cnt[(a[i].k >> shift) & 0xff]++;
+		}
 		size_t sum = 0;
 		unsigned big = lo;
 		for (unsigned b = lo; b <= hi; b++) {
@@ -238,18 +259,26 @@ static void rsort(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d)
 			if (cnt[b] > cnt[big])
 				big = b;
 		}
-		for (unsigned b = lo; b <= hi; b++) {
-			size_t end = start[b] + cnt[b];
-			while (next[b] < end) {
-				struct skey v = a[next[b]];
-				unsigned vb = (unsigned)(v.k >> shift) & 0xff;
-				while (vb != b) {
-					struct skey t = a[next[vb]];
-					a[next[vb]++] = v;
-					v = t;
-					vb = (unsigned)(v.k >> shift) & 0xff;
+		if (large) {
+			/* out of place: one sequential read, a stream a bucket */
+			struct skey *t = c->tmp + (a - c->base);
+			for (size_t i = 0; i < n; i++)
+				t[next[(a[i].k >> shift) & 0xff]++] = a[i];
+			memcpy(a, t, n * sizeof(*a));
+		} else {
+			for (unsigned b = lo; b <= hi; b++) {
+				size_t end = start[b] + cnt[b];
+				while (next[b] < end) {
+					struct skey v = a[next[b]];
+					unsigned vb = (unsigned)(v.k >> shift) & 0xff;
+					while (vb != b) {
+						struct skey t = a[next[vb]];
+						a[next[vb]++] = v;
+						v = t;
+						vb = (unsigned)(v.k >> shift) & 0xff;
+					}
+					a[next[b]++] = v;
 				}
-				a[next[b]++] = v;
 			}
 		}
 		/* a second thread takes the buckets below the middle element's */
@@ -262,7 +291,8 @@ static void rsort(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d)
 				mid++;
 			if (start[mid] >= n / 4) {
 				job = fts_xmalloc(sizeof(*job));
-				*job = (struct bucket_job){{ix, c->base, {NULL, 0, 0}, false}, a, start, cnt, lo, mid, d};
+				*job = (struct bucket_job){{ix, c->base, c->tmp, {NULL, 0, 0}, false}, a, start, cnt, lo,
+							   mid, d};
 				c->may_spawn = false;
 				if (pthread_create(&th, NULL, bucket_thread, job) != 0) {
 					free(job);
@@ -344,8 +374,12 @@ static struct fts_names *build(struct fts_names *ix)
 		keys[i].idx = i;
 		keys[i].k = load_key(ix, i, 0);
 	}
-	struct sort_ctx ctx = {ix, keys, {NULL, 0, 0}, n >= 65536};
+	/* scratch for the large groups' out-of-place passes (freed before the
+	 * index's permutation is made) */
+	struct skey *tmp = n >= 65536 ? fts_xmalloc_big(n * sizeof(*tmp)) : NULL;
+	struct sort_ctx ctx = {ix, keys, tmp, {NULL, 0, 0}, n >= 65536};
 	rsort(&ctx, keys, n, 0);
+	free(tmp);
 	/* within a run of equal names, registration order: the first one is
 	 * the name; the others are reported as duplicates of it */
 	for (size_t r = 0; r < ctx.runs.n; r += 2) {
