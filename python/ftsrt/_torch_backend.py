@@ -170,6 +170,7 @@ class TorchBackend:
         self.layout = None          # its groups' manifest indices
         self.kind = None
         self.best = None            # {"params": {idx: tensor}, "state": {idx: state}}
+        self.eager = False          # its constructor makes the state (Adagrad)
         self.hp = None
 
     # --- the model -------------------------------------------------------------------
@@ -325,11 +326,15 @@ class TorchBackend:
             for p in pg["params"]:
                 pos[id(p)] = k
                 k += 1
+        # what the constructor gave (Adagrad's sum), where state does not say
+        kept = dict(sd["state"])
         sd["state"] = {}
         for i, st in state.items():
             p = self.params.get(i)
             if p is not None and id(p) in pos and st:
                 sd["state"][pos[id(p)]] = _clone_state(self.torch, st)
+        for k, st in kept.items():
+            sd["state"].setdefault(k, _clone_state(self.torch, st))
         self.opt.load_state_dict(sd)
 
     def live_state(self):
@@ -349,8 +354,10 @@ class TorchBackend:
         groups = [(g, self._hparams(k)) for k, g in enumerate(self.rt._groups())]
         layout = [tuple(g["params"]) for g, _ in groups]
         fresh = self.opt is None or info.generation != self.gen
+        # an optimizer whose constructor makes the state (Adagrad) has none for
+        # what add_param_group adds: it is rebuilt, the state carried over
         if (not fresh and not restored and state is None and self.layout is not None
-                and layout[:len(self.layout)] == self.layout):
+                and layout[:len(self.layout)] == self.layout and not self.eager):
             for pg, (g, hp) in zip(self.opt.param_groups, groups):
                 pg.update(self._kwargs(cls, name, info.kind, hp))
                 if g["initial_lr"] is not None:
@@ -371,6 +378,7 @@ class TorchBackend:
             else:
                 src = {i: _clone_state(self.torch, st) for i, st in self.live_state().items()}
             self.opt = self._build(cls, name, info.kind, groups)
+            self.eager = bool(self.opt.state)
             self._load_state(src)
         self.gen, self.layout, self.kind = info.generation, layout, info.kind
 
