@@ -495,8 +495,9 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int32_t param, const char 
  * use (ftsrt_run_optimizer).  Nothing is bound (binding is refused) and
  * no optimizer state is kept.  Before each optimizer step the job sets
  * each group's lr from the run; ftsrt_run_step then does the bookkeeping
- * (the global step, step-interval schedulers).  FTSRT_EV_CKPT_SAVED means
- * "snapshot the parameters and the optimizer state now",
+ * (the global step, step-interval schedulers).  FTSRT_EV_CKPT_SAVED of
+ * the best checkpoint (reason FTSRT_CKPT_BEST) means "snapshot the
+ * parameters and the optimizer state now",
  * FTSRT_EV_BEST_RESTORED "put that snapshot back" (into the groups the
  * run has after the transition: the state of each parameter that had
  * state in the snapshot, unless the optimizer's generation changed).
@@ -549,13 +550,20 @@ enum ftsrt_run_stop {
 	FTSRT_STOP_DIVERGENCE,          /* divergence_threshold reached */
 };
 
+/* Which checkpoint FTSRT_EV_CKPT_SAVED reports (its reason; 1.2). */
+enum ftsrt_run_ckpt {
+	FTSRT_CKPT_BEST = 0,            /* the best checkpoint (restore_best's) */
+	FTSRT_CKPT_LAST = 1,            /* last.ftsckpt (save_last) */
+};
+
 /* One event.  text is owned by the run and valid until the next call on it. */
 struct ftsrt_run_event {
 	size_t struct_size;
 	int32_t kind;                   /* enum ftsrt_run_event_kind */
 	int32_t phase;                  /* the phase it concerns */
 	int64_t epoch;                  /* the epoch it belongs to (0-based) */
-	int32_t reason;                 /* FTSRT_EV_FINISHED: enum ftsrt_run_stop */
+	int32_t reason;                 /* FTSRT_EV_FINISHED: enum ftsrt_run_stop;
+					 * FTSRT_EV_CKPT_SAVED: enum ftsrt_run_ckpt (1.2) */
 	const char *text;               /* a one-line description */
 };
 

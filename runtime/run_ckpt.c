@@ -456,7 +456,8 @@ int rt_run_ckpt_write(ftsrt_run *r, bool best, int position, double metric)
 		if (rc)
 			rt_run_fail(r, rc, "%s", err);
 		else
-			rt_run_event(r, FTSRT_EV_CKPT_SAVED, r->depth, 0, "%s", path);
+			rt_run_event(r, FTSRT_EV_CKPT_SAVED, r->depth,
+				     best ? FTSRT_CKPT_BEST : FTSRT_CKPT_LAST, "%s", path);
 	}
 	rt_wbuf_release(&b);
 	return rc;

@@ -13,7 +13,10 @@
 The plan comes from `ftsc build`; the model must have exactly the plan's
 manifest (names, shapes, dtypes), which `python3 -m ftsrt.manifest` writes.
 The runtime owns the optimizer and the LR schedulers: torch.optim is not
-used.  Every C call goes through ctypes, which releases the GIL.
+used -- unless backend="torch" (any device, CUDA included): then a
+torch.optim optimizer (rt.optimizer) steps the parameters where they are
+and the runtime decides the rest (ftsrt._torch_backend).  Every C call goes
+through ctypes, which releases the GIL.
 """
 
 import ctypes
@@ -49,6 +52,7 @@ _FULL_CHECK_EVERY = 1024
 _QUICK_CHECK_EVERY = 32
 _EVENTS = {1: "transition", 2: "checkpoint_saved", 3: "best_restored", 4: "finished", 5: "warning"}
 _STOPS = {0: None, 1: "max_epochs", 2: "patience", 3: "nonfinite", 4: "threshold", 5: "divergence"}
+_CKPTS = {0: "best", 1: "last"}                 # a checkpoint_saved event's reason
 
 
 class FtsrtError(RuntimeError):
@@ -645,8 +649,9 @@ class Runtime:
 
     def epoch_end(self, val_metric):
         """End the epoch with its validation metric; returns the events
-        (dicts with kind, epoch, phase, reason, text) and re-applies
-        requires_grad for the phase that starts."""
+        (dicts with kind, epoch, phase, reason, text; reason: why a
+        "finished" event finished, "best" or "last" for "checkpoint_saved",
+        else None) and re-applies requires_grad for the phase that starts."""
         with self._lock:
             self._open()
             failure = None
@@ -662,14 +667,16 @@ class Runtime:
             err.status = FTSRT_OK
             while self._lib.ftsrt_run_next_event(self._run, ctypes.byref(ev), ctypes.byref(err)):
                 events.append({"kind": _EVENTS.get(ev.kind, ev.kind), "epoch": ev.epoch,
-                               "phase": ev.phase, "reason": _STOPS.get(ev.reason),
+                               "phase": ev.phase,
+                               "reason": _STOPS.get(ev.reason) if ev.kind == 4 else
+                               _CKPTS.get(ev.reason) if ev.kind == 2 else None,
                                "text": ev.text.decode(errors="replace") if ev.text else ""})
             if err.status != FTSRT_OK:
                 raise FtsrtError("events: %s" % err.text(self._lib, err.status), err.status)
             if self._tb is not None:
                 restored = False
                 for e in events:        # in order: a snapshot before the restore it feeds
-                    if e["kind"] == "checkpoint_saved":
+                    if e["kind"] == "checkpoint_saved" and e["reason"] == "best":
                         self._tb.snapshot()
                     elif e["kind"] == "best_restored":
                         self._tb.restore_params()
@@ -772,6 +779,8 @@ class Runtime:
         if lock is None:
             return
         with lock:
+            if getattr(self, "_tb", None) is not None:
+                self._tb.release()      # the optimizer, its state, the snapshot
             if getattr(self, "_run", None):
                 self._lib.ftsrt_run_free(self._run)
                 self._run = None

@@ -173,6 +173,13 @@ class TorchBackend:
         self.eager = False          # its constructor makes the state (Adagrad)
         self.hp = None
 
+    def release(self):
+        """Drop the optimizer, its state, the snapshot and the parameters (close)."""
+        self.opt = None
+        self.best = None
+        self.params = {}
+        self.layout = None
+
     # --- the model -------------------------------------------------------------------
     def bind(self, model, params):
         """Check model against the plan's manifest (names, shapes, dtypes, the

@@ -2318,6 +2318,42 @@ START_TEST(external_run_decides_as_native)
 }
 END_TEST
 
+/* FTSRT_EV_CKPT_SAVED says which checkpoint it reports (1.2): an external
+ * job snapshots on the best one only. */
+START_TEST(ckpt_saved_reason)
+{
+	struct tp t;
+	tp_init(&t);
+	char dir[] = "/tmp/check_run_rsXXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	float *p, *g;
+	size_t n;
+	ftsrt_run *r = ck_run(&t, dir, &p, &g, &n);
+	ck_assert_int_eq(ftsrt_run_step(r, NULL), 0);
+	ck_assert_int_eq(ftsrt_run_epoch_end(r, 1.0, NULL), 0);
+	ck_assert_int_eq(ftsrt_run_step(r, NULL), 0);
+	ck_assert_int_eq(ftsrt_run_epoch_end(r, 2.0, NULL), 0);     /* no improvement: last only */
+	struct ftsrt_run_event ev = FTSRT_INIT(struct ftsrt_run_event);
+	int got[8], k = 0;
+	while (ftsrt_run_next_event(r, &ev, NULL) && k < 8)
+		if (ev.kind == FTSRT_EV_CKPT_SAVED) {
+			ck_assert_ptr_nonnull(strstr(ev.text, ev.reason == FTSRT_CKPT_BEST ? "best.ftsckpt"
+						     : "last.ftsckpt"));
+			got[k++] = ev.reason;
+		}
+	ck_assert_int_eq(k, 3);
+	ck_assert_int_eq(got[0], FTSRT_CKPT_BEST);
+	ck_assert_int_eq(got[1], FTSRT_CKPT_LAST);
+	ck_assert_int_eq(got[2], FTSRT_CKPT_LAST);
+	ftsrt_run_free(r);
+	free(p);
+	free(g);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* The seed's incompatible restore (SGD's checkpoint into Adam) is refused in an
  * external run with the native run's status and message. */
 START_TEST(external_incompatible_restore)
@@ -2473,6 +2509,7 @@ static Suite *run_suite(void)
 	tcase_add_test(tk, external_run_decides_as_native);
 	tcase_add_test(tk, external_incompatible_restore);
 	tcase_add_test(tk, external_save_resume);
+	tcase_add_test(tk, ckpt_saved_reason);
 	suite_add_tcase(s, tk);
 	TCase *tv = tcase_create("conventions");
 	tcase_set_timeout(tv, 60);
