@@ -692,8 +692,10 @@ class Runtime:
     @property
     def optimizer(self):
         """backend="torch": the torch.optim.Optimizer that steps the model,
-        its param_groups the run's groups (it is replaced when the plan swaps
-        the optimizer); None with the native backend."""
+        its param_groups the run's groups; None with the native backend.  It
+        is replaced when the plan swaps the optimizer, after a restore_best,
+        a resume, or a transition of an optimizer whose constructor makes
+        the state (Adagrad): read it from the runtime, do not keep it."""
         return self._tb.opt if self._tb is not None else None
 
     @property

@@ -235,9 +235,13 @@ class TorchBackend:
         gradient arena: a grouped parameter the loss did not reach is still
         stepped (weight decay, momentum) with a zero gradient."""
         for p in self.params.values():
-            if p.grad is not None:
-                p.grad.detach_()
-                p.grad.zero_()
+            g = p.grad
+            if g is not None:
+                if g.grad_fn is not None:
+                    g.detach_()
+                else:
+                    g.requires_grad_(False)
+                g.zero_()
 
     # --- the optimizer -----------------------------------------------------------------
     def _info(self):

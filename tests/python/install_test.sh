@@ -83,6 +83,7 @@ assert ftsrt.library_path() == '$tmp/p/lib/libftsrt.so', ftsrt.library_path()
 assert ftsrt.library_version() == '$version', ftsrt.library_version()
 assert ftsrt.__version__ == '$version', ftsrt.__version__
 assert ftsrt._ABI == ($major, $minor), ftsrt._ABI
+import ftsrt._torch_backend      # backend=\"torch\" is installed too
 " || fail "the installed package does not load the installed library"
 
 # pip install of python/ (a copy: setuptools writes build/ and *.egg-info beside it)
@@ -96,6 +97,8 @@ assert ftsrt.__file__.startswith('$tmp/site/'), ftsrt.__file__
 assert ftsrt.library_path() == '$tmp/p/lib/libftsrt.so', ftsrt.library_path()
 assert ftsrt.__version__ == '$version', ftsrt.__version__
 assert importlib.metadata.version('ftsrt') == '$version', importlib.metadata.version('ftsrt')
+import ftsrt._torch_backend
+assert ftsrt._torch_backend.__file__.startswith('$tmp/site/'), ftsrt._torch_backend.__file__
 print('pip-installed ftsrt', ftsrt.__version__, 'loads', ftsrt.library_path(), ftsrt.library_version())
 ") || fail "the pip-installed package does not find the installed library"
 else
