@@ -792,6 +792,19 @@ class TorchBackendTest(unittest.TestCase):
             self.assertEqual(w[:3], g[:3], "epoch %d" % epoch)
             for p, q in zip(w[3], g[3]):
                 self.assertTrue(torch.equal(p, q), "epoch %d" % epoch)
+        # a refused resume (a checkpoint of another plan) leaves the run and the model as they were
+        other = MLP(torch.float32)
+        before = [p.detach().clone() for p in other.parameters()]
+        with ftsrt.Runtime(build_plan(self.tmp.name, self.manifest), other, backend="torch") as ro:
+            opt = ro.optimizer
+            with self.assertRaises(ftsrt.FtsrtError) as cm:
+                ro.resume(path)
+            self.assertIn("checkpoint of another plan", str(cm.exception))
+            self.assertIs(ro.optimizer, opt)
+            self.assertEqual((ro.epoch, ro.global_step), (0, 0))
+            for p, q in zip(before, other.parameters()):
+                self.assertTrue(torch.equal(p, q.detach()))
+            run4(other, ro, METRICS4, range(1))
         # the two kinds of checkpoint do not mix, and say so
         with ftsrt.Runtime(self.plan, MLP(torch.float32)) as rn, self.assertRaises(ftsrt.FtsrtError) as cm:
             rn.resume(path)

@@ -2313,6 +2313,22 @@ START_TEST(external_run_decides_as_native)
 	ck_assert_int_eq(ftsrt_run_optimizer(NULL, &oi, &err), FTSRT_EINVAL);
 	ck_assert_int_eq(ftsrt_run_optimizer(r, NULL, &err), FTSRT_EINVAL);
 	ftsrt_run_free(r);
+	/* a 1.1 caller's options end where 1.2's reserved_1_1 begins its padding:
+	 * what lies past them (garbage in reserved_1_1, external) is not read */
+	struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+	ck_assert_int_eq(ftsrt_run_options_default(&o, NULL), 0);
+	ck_assert_uint_eq(offsetof(struct ftsrt_run_options, reserved_1_1) % 8, 4);
+	o.struct_size = offsetof(struct ftsrt_run_options, reserved_1_1) + 4;
+	o.reserved_1_1 = 0x5a5a5a5a;
+	o.external = true;
+	ck_assert_msg(rt_run_new(&r, &t.p, &o, &err) == 0, "%s", err.message);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0, &err), 0);      /* native */
+	ftsrt_run_free(r);
+	/* garbage in reserved_1_1 of a 1.2 caller is ignored too */
+	o.struct_size = sizeof(o);
+	o.external = false;
+	ck_assert_msg(rt_run_new(&r, &t.p, &o, &err) == 0, "%s", err.message);
+	ftsrt_run_free(r);
 	free(p);
 	free(g);
 }
