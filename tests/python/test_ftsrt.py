@@ -4,6 +4,7 @@ Runs with Debian's python3-torch (make deps installs it).  Prints the plain
 closing line 'N passed, M failed'.
 """
 import ctypes
+import inspect
 import os
 import subprocess
 import sys
@@ -674,7 +675,8 @@ def build_plan4(tmp, manifest, name="plan4.ftsplan"):
 def run4(model, rt, metrics, epochs=range(8), trace=None):
     """Epochs of sched4.yaml with the same gradients in every backend: per
     epoch (phase, lrs, events, parameters after it, optimizer class)."""
-    x, y = data(torch.float32)
+    device = next(model.parameters()).device
+    x, y = (t.to(device) for t in data(torch.float32))
     trace = [] if trace is None else trace
     for epoch in epochs:
         phase, lrs = rt.phase, rt.lrs()
@@ -685,7 +687,7 @@ def run4(model, rt, metrics, epochs=range(8), trace=None):
             rt.step()
             rt.zero_grad()
         events = [(e["kind"], e["phase"]) for e in rt.epoch_end(metrics[epoch])]
-        trace.append((phase, lrs, events, [p.detach().clone() for p in model.parameters()], cls))
+        trace.append((phase, lrs, events, [p.detach().cpu().clone() for p in model.parameters()], cls))
     return trace
 
 
@@ -753,6 +755,29 @@ class TorchBackendTest(unittest.TestCase):
                          [("best_restored", 0), ("best_restored", 1), ("best_restored", 2)])
         self.assertEqual([t[0] for t in native], [0, 0, 1, 1, 2, 2, 3, 3])
         self.assert_same_run(native, trace, 1e-5)
+
+    @unittest.skipUnless(torch.cuda.is_available(), "no CUDA device")
+    def test_cuda_against_native_cpu(self):
+        """On a GPU: the torch backend steps the CUDA model (fused where torch
+        has it) with the native CPU run's phases, events and lrs; parameters
+        within 1e-4 (CUDA's float32 kernels round differently)."""
+        a, b = self.pair()
+        b = b.cuda()
+        with ftsrt.Runtime(self.plan, a) as ra:
+            native = run4(a, ra, METRICS4)
+        with self.assertRaises(ftsrt.FtsrtError) as cm:   # "native", the default, refuses it
+            ftsrt.Runtime(self.plan, b)
+        self.assertIn('backend="torch"', str(cm.exception))
+        with ftsrt.Runtime(self.plan, b, backend="auto") as rb:
+            self.assertEqual(rb.backend, "torch")
+            trace = []
+            for epoch in range(8):
+                opt = rb.optimizer
+                if "fused" in inspect.signature(type(opt).__init__).parameters:
+                    self.assertTrue(opt.defaults.get("fused"), type(opt).__name__)
+                run4(b, rb, METRICS4, [epoch], trace)
+            self.assertEqual(b.model[0].weight.device.type, "cuda")
+        self.assert_same_run(native, trace, 1e-4)
 
     def test_restore_best_puts_back_parameters_and_state(self):
         """The restore matters: a torch run that ignored it would part from
