@@ -27,6 +27,13 @@
  * call (one parallel region) per maximal run of grouped parameters: one in
  * the usual back-to-front schedules.
  *
+ * External runs (opt.external): the job's own optimizer steps; the run
+ * binds nothing, its ftsrt_optim holds the groups only (their checks, no
+ * state, never stepped), ftsrt_run_step is the bookkeeping after the
+ * optimizer step, and checkpoints hold no parameters (run_ckpt.c).  The
+ * job mirrors the groups (ftsrt_run_group*) and the optimizer
+ * (ftsrt_run_optimizer: its generation moves when it is replaced).
+ *
  * Deliberate differences from FTS, each where FTS crashes or misbehaves:
  *   - restore_best into an optimizer whose first step would fail on the
  *     checkpoint's groups or state (the plan's RSTR table, the outcome
@@ -574,17 +581,10 @@ FTSRT_API bool ftsrt_run_thawed(const ftsrt_run *r, int32_t index)
 	return r && index >= 0 && index < r->np && r->p[index].thawed;
 }
 
-static int run_step(ftsrt_run *r)
+/* The optimizer step over the bound parameters (not in an external run). */
+static int optim_step(ftsrt_run *r)
 {
-	int rc = check_running(r);
-	if (rc)
-		return rc;
-	if (!rt_run_bound(r))
-		return rt_run_fail(r, FTSRT_EINVAL, "parameters and gradients are not (all) bound");
-	if (r->dirty && (rc = rt_run_rebuild(r)))
-		return rc;
-	if (r->opt.external)    /* the job's optimizer has stepped: the bookkeeping below */
-		goto stepped;
+	int rc;
 	ftsrt_error oe;
 	for (int i = 0; i < r->ng; i++)
 		if ((rc = ftsrt_optim_set_lr(r->o, i, r->sg.lr[i], &oe)))
@@ -617,7 +617,21 @@ static int run_step(ftsrt_run *r)
 			if (!p->tied && p->group >= 0)
 				memcpy(p->bp, (char *)r->ap + p->off * r->es, p->numel * r->es);
 		}
-stepped:
+	return FTSRT_OK;
+}
+
+static int run_step(ftsrt_run *r)
+{
+	int rc = check_running(r);
+	if (rc)
+		return rc;
+	if (!rt_run_bound(r))
+		return rt_run_fail(r, FTSRT_EINVAL, "parameters and gradients are not (all) bound");
+	if (r->dirty && (rc = rt_run_rebuild(r)))
+		return rc;
+	/* in an external run the job's optimizer has stepped: the bookkeeping only */
+	if (!r->opt.external && (rc = optim_step(r)))
+		return rc;
 	r->batch++;
 	r->global_step++;
 	/* A step-interval ReduceLROnPlateau reads the latest validation metric,
