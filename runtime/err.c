@@ -44,6 +44,7 @@ FTSRT_API size_t ftsrt_struct_size(int32_t which)
 		[FTSRT_STRUCT_RUN_OPTIONS] = sizeof(struct ftsrt_run_options),
 		[FTSRT_STRUCT_RUN_EVENT] = sizeof(struct ftsrt_run_event),
 		[FTSRT_STRUCT_RUN_GROUP] = sizeof(struct ftsrt_run_group),
+		[FTSRT_STRUCT_RUN_OPTIMIZER] = sizeof(struct ftsrt_run_optimizer),
 	};
 	return which >= 0 && which < FTSRT_STRUCT_COUNT_ ? size[which] : 0;
 }

@@ -48,9 +48,9 @@ extern "C" {
 #endif
 
 #define FTSRT_VERSION_MAJOR 1
-#define FTSRT_VERSION_MINOR 1
+#define FTSRT_VERSION_MINOR 2
 #define FTSRT_VERSION_PATCH 0
-#define FTSRT_VERSION_STRING "1.1.0"
+#define FTSRT_VERSION_STRING "1.2.0"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -88,6 +88,7 @@ enum ftsrt_struct {
 	FTSRT_STRUCT_RUN_OPTIONS,
 	FTSRT_STRUCT_RUN_EVENT,
 	FTSRT_STRUCT_RUN_GROUP,
+	FTSRT_STRUCT_RUN_OPTIMIZER,     /* 1.2 */
 	FTSRT_STRUCT_COUNT_             /* number of structs, not a struct */
 };
 
@@ -484,6 +485,25 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int32_t param, const char 
  * No global state: any number of runs may live in one process, over the
  * same plan or different ones; one run is not safe to use from two
  * threads at once.
+ *
+ * EXTERNAL RUNS (1.2, ftsrt_run_options .external): the job's own
+ * optimizer (torch.optim on any device) does the math; the run still
+ * decides everything the plan says -- thawed parameters, the groups and
+ * their hyper-parameters (ftsrt_run_group, ftsrt_run_group_hparams), each
+ * group's lr, scheduler steps, transitions, early stopping, restore_best
+ * and its refusals, checkpoint metadata -- and says which optimizer to
+ * use (ftsrt_run_optimizer).  Nothing is bound (binding is refused) and
+ * no optimizer state is kept.  Before each optimizer step the job sets
+ * each group's lr from the run; ftsrt_run_step then does the bookkeeping
+ * (the global step, step-interval schedulers).  FTSRT_EV_CKPT_SAVED of
+ * the best checkpoint (reason FTSRT_CKPT_BEST) means "snapshot the
+ * parameters and the optimizer state now",
+ * FTSRT_EV_BEST_RESTORED "put that snapshot back" (into the groups the
+ * run has after the transition: the state of each parameter that had
+ * state in the snapshot, unless the optimizer's generation changed).
+ * Checkpoints (best, last, ftsrt_run_save) hold the run's own state
+ * without parameters or optimizer state, marked external: a native run
+ * refuses them and an external run refuses a native one.
  */
 typedef struct ftsrt_run ftsrt_run;
 
@@ -504,6 +524,10 @@ struct ftsrt_run_options {
 	void *alloc_ud;                 /* alloc's context */
 	int32_t precision;              /* enum ftsrt_precision (FTSRT_PRECISION_PARAM); the
 					 * master weights go into checkpoints and rebuilds */
+	int32_t reserved_1_1;           /* the padding of 1.1's struct: ignored */
+	/* 1.2 */
+	bool external;                  /* the job's own optimizer does the math (false): see
+					 * EXTERNAL RUNS below */
 };
 
 /* Kinds of event a run reports (ftsrt_run_next_event). */
@@ -526,13 +550,20 @@ enum ftsrt_run_stop {
 	FTSRT_STOP_DIVERGENCE,          /* divergence_threshold reached */
 };
 
+/* Which checkpoint FTSRT_EV_CKPT_SAVED reports (its reason; 1.2). */
+enum ftsrt_run_ckpt {
+	FTSRT_CKPT_BEST = 0,            /* the best checkpoint (restore_best's) */
+	FTSRT_CKPT_LAST = 1,            /* last.ftsckpt (save_last) */
+};
+
 /* One event.  text is owned by the run and valid until the next call on it. */
 struct ftsrt_run_event {
 	size_t struct_size;
 	int32_t kind;                   /* enum ftsrt_run_event_kind */
 	int32_t phase;                  /* the phase it concerns */
 	int64_t epoch;                  /* the epoch it belongs to (0-based) */
-	int32_t reason;                 /* FTSRT_EV_FINISHED: enum ftsrt_run_stop */
+	int32_t reason;                 /* FTSRT_EV_FINISHED: enum ftsrt_run_stop;
+					 * FTSRT_EV_CKPT_SAVED: enum ftsrt_run_ckpt (1.2) */
 	const char *text;               /* a one-line description */
 };
 
@@ -547,6 +578,19 @@ struct ftsrt_run_group {
 	int32_t nparams;                /* parameters in it */
 	const int32_t *params;          /* their manifest indices (borrowed, valid until
 					 * the next call that changes the run) */
+};
+
+/* The optimizer a run uses now (ftsrt_run_optimizer; 1.2). */
+struct ftsrt_run_optimizer {
+	size_t struct_size;
+	int32_t kind;                   /* enum ftsrt_optim_kind */
+	int32_t phase;                  /* the phase whose new_optimizer made it: 0 the
+					 * initial one, -1 reinit_optimizer's configuration */
+	uint64_t generation;            /* 0 at ftsrt_run_new, one more each time the
+					 * optimizer is replaced (new_optimizer, a resume):
+					 * a new optimizer starts without state */
+	const char *class_path;         /* the plan's class_path ("torch.optim.AdamW"; owned
+					 * by the plan) */
 };
 
 /* Fill *o (struct_size set by the caller) with the defaults above. */
@@ -650,6 +694,11 @@ FTSRT_API int ftsrt_run_group(const ftsrt_run *r, int32_t g, struct ftsrt_run_gr
  * FTSRT_OK or FTSRT_EINVAL. */
 FTSRT_API int ftsrt_run_group_hparams(const ftsrt_run *r, int32_t g,
 				      struct ftsrt_optim_hparams *out, ftsrt_error *err);
+
+/* The optimizer the run uses now (see struct ftsrt_run_optimizer; 1.2).
+ * FTSRT_OK or FTSRT_EINVAL. */
+FTSRT_API int ftsrt_run_optimizer(const ftsrt_run *r, struct ftsrt_run_optimizer *out,
+				  ftsrt_error *err);
 
 /*
  * Write the run's whole state to path now (atomically: temporary file,

@@ -27,6 +27,13 @@
  * call (one parallel region) per maximal run of grouped parameters: one in
  * the usual back-to-front schedules.
  *
+ * External runs (opt.external): the job's own optimizer steps; the run
+ * binds nothing, its ftsrt_optim holds the groups only (their checks, no
+ * state, never stepped), ftsrt_run_step is the bookkeeping after the
+ * optimizer step, and checkpoints hold no parameters (run_ckpt.c).  The
+ * job mirrors the groups (ftsrt_run_group*) and the optimizer
+ * (ftsrt_run_optimizer: its generation moves when it is replaced).
+ *
  * Deliberate differences from FTS, each where FTS crashes or misbehaves:
  *   - restore_best into an optimizer whose first step would fail on the
  *     checkpoint's groups or state (the plan's RSTR table, the outcome
@@ -389,6 +396,9 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 		return rt_error(err, FTSRT_EINVAL, "run options: no kernels %" PRId32, o.kernels);
 	if (!(o.scale > 0 && o.scale <= 1))
 		return rt_error(err, FTSRT_EINVAL, "run options: scale %g outside (0, 1]", o.scale);
+	if (o.external && o.precision == FTSRT_PRECISION_MASTER)
+		return rt_error(err, FTSRT_EINVAL, "run options: master weights (precision %" PRId32 ") "
+				"are the job's own optimizer's in an external run", o.precision);
 	if (o.save_last && !o.ckpt_dir)
 		return rt_error(err, FTSRT_EINVAL, "run options: save_last needs a ckpt_dir");
 	/* the names, decoded once: rt_plan_param_name cannot fail below */
@@ -571,15 +581,10 @@ FTSRT_API bool ftsrt_run_thawed(const ftsrt_run *r, int32_t index)
 	return r && index >= 0 && index < r->np && r->p[index].thawed;
 }
 
-static int run_step(ftsrt_run *r)
+/* The optimizer step over the bound parameters (not in an external run). */
+static int optim_step(ftsrt_run *r)
 {
-	int rc = check_running(r);
-	if (rc)
-		return rc;
-	if (!rt_run_bound(r))
-		return rt_run_fail(r, FTSRT_EINVAL, "parameters and gradients are not (all) bound");
-	if (r->dirty && (rc = rt_run_rebuild(r)))
-		return rc;
+	int rc;
 	ftsrt_error oe;
 	for (int i = 0; i < r->ng; i++)
 		if ((rc = ftsrt_optim_set_lr(r->o, i, r->sg.lr[i], &oe)))
@@ -612,6 +617,21 @@ static int run_step(ftsrt_run *r)
 			if (!p->tied && p->group >= 0)
 				memcpy(p->bp, (char *)r->ap + p->off * r->es, p->numel * r->es);
 		}
+	return FTSRT_OK;
+}
+
+static int run_step(ftsrt_run *r)
+{
+	int rc = check_running(r);
+	if (rc)
+		return rc;
+	if (!rt_run_bound(r))
+		return rt_run_fail(r, FTSRT_EINVAL, "parameters and gradients are not (all) bound");
+	if (r->dirty && (rc = rt_run_rebuild(r)))
+		return rc;
+	/* in an external run the job's optimizer has stepped: the bookkeeping only */
+	if (!r->opt.external && (rc = optim_step(r)))
+		return rc;
 	r->batch++;
 	r->global_step++;
 	/* A step-interval ReduceLROnPlateau reads the latest validation metric,
@@ -759,6 +779,21 @@ FTSRT_API int ftsrt_run_group_hparams(const ftsrt_run *r, int32_t g,
 	h.struct_size = sizeof(h);
 	h.lr = r->sg.lr[g];
 	return rt_struct_out(out, &h, sizeof(h), "ftsrt_optim_hparams", err);
+}
+
+FTSRT_API int ftsrt_run_optimizer(const ftsrt_run *r, struct ftsrt_run_optimizer *out,
+				  ftsrt_error *err)
+{
+	if (!r || !out)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_run_optimizer: NULL %s", r ? "output" : "run");
+	struct ftsrt_run_optimizer v = {
+		.struct_size = sizeof(v),
+		.kind = r->opt_kind,
+		.phase = r->opt_phase,
+		.generation = r->opt_gen,
+		.class_path = r->plan->classes[r->opt_rec].class_path,
+	};
+	return rt_struct_out(out, &v, sizeof(v), "ftsrt_run_optimizer", err);
 }
 
 FTSRT_API int ftsrt_run_group(const ftsrt_run *r, int32_t g, struct ftsrt_run_group *out,

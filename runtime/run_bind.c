@@ -21,6 +21,8 @@
 void *rt_run_param_data(ftsrt_run *r, int i)
 {
 	struct rt_run_param *p = &r->p[i];
+	if (r->opt.external)
+		return NULL;
 	if (r->tensor_mode)
 		return p->bp;
 	return r->ap ? (char *)r->ap + p->off * r->es : NULL;
@@ -28,6 +30,8 @@ void *rt_run_param_data(ftsrt_run *r, int i)
 
 bool rt_run_bound(const ftsrt_run *r)
 {
+	if (r->opt.external)
+		return true;            /* nothing to bind: the job's optimizer steps */
 	if (!r->ap)
 		return false;
 	if (!r->tensor_mode)
@@ -87,6 +91,9 @@ FTSRT_API size_t ftsrt_run_arena_numel(const ftsrt_run *r)
 
 static int bind_arena(ftsrt_run *r, void *params, void *grads, size_t numel, uint64_t manifest_hash)
 {
+	if (r->opt.external)
+		return rt_run_fail(r, FTSRT_EINVAL, "an external run binds no arenas: the job's "
+				   "optimizer steps the parameters");
 	if (!params || !grads)
 		return rt_run_fail(r, FTSRT_EINVAL, "NULL parameter or gradient arena");
 	if (numel != r->numel)
@@ -116,6 +123,9 @@ FTSRT_API int ftsrt_run_bind_arena(ftsrt_run *r, void *params, void *grads, size
 static int bind_param(ftsrt_run *r, const char *name, int32_t index, void *param, void *grad,
 		int32_t ndim, const int64_t *shape)
 {
+	if (r->opt.external)
+		return rt_run_fail(r, FTSRT_EINVAL, "an external run binds no tensors: the job's "
+				   "optimizer steps the parameters");
 	int i = name ? param_index(r, name) : index;
 	if (i < 0 || i >= r->np) {
 		if (name)

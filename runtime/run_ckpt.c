@@ -51,7 +51,7 @@ static void hp_get(struct rt_rbuf *b, struct ftsrt_optim_hparams *h)
 /*
  * CHECKPOINT BODY (after the ckpt.h header; version 1, minor 1)
  *   str the plan's source (its first schedule file, or "a stripped plan"),
- *   u32 dtype (+ 256 * precision), u32 nparams, i64 arena numel, i64 position, i64 epoch,
+ *   u32 dtype (+ 256 * precision + 65536 in an external run), u32 nparams, i64 arena numel, i64 position, i64 epoch,
  *   i64 batch, i64 global_step, i64 depth, f64 metric (the latest
  *   validation metric; NaN in a mid-run save before the first),
  *   f64 es_best, i64 wait, u32 phase_complete, u32 final_phase, u32 stop,
@@ -61,17 +61,26 @@ static void hp_get(struct rt_rbuf *b, struct ftsrt_optim_hparams *h)
  *   groups: u32 n, then per group i32 phase, u32 no_decay, f64 lr,
  *           f64 initial_lr, hparams, u32 nparams, i32 params[nparams],
  *   scheduler: u32 present, [i32 record, u32 kind, i64 len, bytes],
- *   parameters: i64 bytes, the arena (untied parameters in manifest order),
+ *   parameters: i64 bytes, the arena (untied parameters in manifest order;
+ *           0 bytes in an external run, whose optimizer state is empty too),
  *   optimizer state: u32 n, then per parameter i32 index, f64 step,
  *           f64 mu_product, f64 eta, f64 mu, u32 nslots, per slot str name,
  *           i64 elements, elements * state dtype size bytes (the dtype's,
  *           float32 beside master weights, which follow the slots as
  *           "master_param").
  */
-/* The dtype word: the arenas' dtype and, above it, the state's precision. */
+/* The dtype word: the arenas' dtype and, above it, the state's precision
+ * and whether the run is external (its checkpoints hold no parameters). */
 static uint32_t ckpt_dtype(const ftsrt_run *r)
 {
-	return (uint32_t)r->opt.dtype | (uint32_t)r->opt.precision << 8;
+	return (uint32_t)r->opt.dtype | (uint32_t)r->opt.precision << 8 |
+	       (uint32_t)r->opt.external << 16;
+}
+
+/* Bytes of parameters a checkpoint holds: none in an external run. */
+static size_t ckpt_arena_bytes(const ftsrt_run *r)
+{
+	return r->opt.external ? 0 : r->numel * r->es;
 }
 
 static void layout_tag(int kind, char *buf, size_t n)
@@ -141,8 +150,8 @@ static int ckpt_build(ftsrt_run *r, int position, double metric, struct rt_wbuf 
 		rt_wbuf_put(b, tmp, n);
 		rt_run_dealloc(r, tmp, n);
 	}
-	rt_wbuf_i64(b, (int64_t)(r->numel * r->es));
-	for (int i = 0; i < r->np; i++)
+	rt_wbuf_i64(b, (int64_t)ckpt_arena_bytes(r));
+	for (int i = 0; i < r->np && !r->opt.external; i++)
 		if (!r->p[i].tied)
 			rt_wbuf_put(b, rt_run_param_data(r, i), r->p[i].numel * r->es);
 	uint32_t nst = 0;
@@ -221,6 +230,13 @@ int rt_run_ckpt_parse(ftsrt_run *r, struct rt_ckview *v)
 				   (unsigned long long)r->plan_id, r->plan_src);
 	uint32_t dt = rt_rbuf_u32(&b), np = rt_rbuf_u32(&b);
 	int64_t numel = rt_rbuf_i64(&b);
+	if ((dt ^ ckpt_dtype(r)) >> 16 && np == (uint32_t)r->np && numel == (int64_t)r->numel)
+		return rt_run_fail(r, FTSRT_EFORMAT, "checkpoint of %s run: it holds %s; this run %s",
+				   dt >> 16 ? "an external" : "a native",
+				   dt >> 16 ? "no parameters or optimizer state (the job's optimizer kept them)"
+					    : "the parameters and libftsrt's optimizer state",
+				   r->opt.external ? "is external (the job's optimizer steps)"
+						   : "steps with libftsrt's optimizer");
 	if (dt != ckpt_dtype(r) || np != (uint32_t)r->np || numel != (int64_t)r->numel)
 		return rt_run_fail(r, FTSRT_EFORMAT, "checkpoint of another dtype or parameter layout");
 	v->position = rt_rbuf_i64(&b);
@@ -272,9 +288,9 @@ int rt_run_ckpt_parse(ftsrt_run *r, struct rt_ckview *v)
 		if (v->sched_rec < 0 || (uint32_t)v->sched_rec >= r->plan->nclasses)
 			b.bad = true;
 	}
-	if ((uint64_t)rt_rbuf_i64(&b) != (uint64_t)(r->numel * r->es))
+	if ((uint64_t)rt_rbuf_i64(&b) != (uint64_t)ckpt_arena_bytes(r))
 		b.bad = true;
-	v->arena = rt_rbuf_get(&b, r->numel * r->es);
+	v->arena = rt_rbuf_get(&b, ckpt_arena_bytes(r));
 	if (b.bad)
 		return rt_run_fail(r, FTSRT_EFORMAT, "checkpoint: truncated or inconsistent");
 	v->st = rt_run_alloc(r, (size_t)r->np * sizeof(*v->st));
@@ -352,7 +368,7 @@ int rt_run_ckpt_apply_groups(ftsrt_run *r, const struct rt_ckview *v, const stru
 
 void rt_run_ckpt_apply_weights(ftsrt_run *r, const struct rt_ckview *v)
 {
-	for (int i = 0; i < r->np; i++) {
+	for (int i = 0; i < r->np && !r->opt.external; i++) {
 		struct rt_run_param *p = &r->p[i];
 		if (!p->tied)
 			memcpy(rt_run_param_data(r, i), v->arena + p->off * r->es, p->numel * r->es);
@@ -440,7 +456,8 @@ int rt_run_ckpt_write(ftsrt_run *r, bool best, int position, double metric)
 		if (rc)
 			rt_run_fail(r, rc, "%s", err);
 		else
-			rt_run_event(r, FTSRT_EV_CKPT_SAVED, r->depth, 0, "%s", path);
+			rt_run_event(r, FTSRT_EV_CKPT_SAVED, r->depth,
+				     best ? FTSRT_CKPT_BEST : FTSRT_CKPT_LAST, "%s", path);
 	}
 	rt_wbuf_release(&b);
 	return rc;
@@ -553,6 +570,7 @@ static int resume_image(ftsrt_run *r, bool cont)
 	if (!(rc = rt_run_optim_defaults(r, v.rec, &kind, &h)) && kind != v.kind)
 		rc = rt_run_fail(r, FTSRT_EFORMAT, "checkpoint: optimizer record does not match its kind");
 	if (!rc) {
+		r->opt_gen++;           /* a new optimizer, its state the checkpoint's */
 		r->opt_kind = v.kind;
 		r->opt_rec = v.rec;
 		r->opt_phase = v.phase;

@@ -181,6 +181,7 @@ int rt_run_reinit_optimizer(ftsrt_run *r, int rec, int d)
 	if (rc)
 		return rc;
 	rt_run_clear_groups(r);
+	r->opt_gen++;
 	r->opt_kind = kind;
 	r->opt_rec = rec;
 	r->opt_phase = r->plan->reinit_optimizer >= 0 ? -1 : d;
@@ -342,15 +343,18 @@ int rt_run_rebuild(ftsrt_run *r)
 {
 	ftsrt_optim *o = NULL;
 	ftsrt_error oe;
+	/* an external run's optimizer holds the groups (their checks, as the
+	 * job's optimizer's constructor runs them) and never steps: float32 */
+	bool ext = r->opt.external;
 	struct ftsrt_optim_options oo = {
 		.struct_size = sizeof(oo),
 		.alloc = r->alloc,
 		.alloc_ud = r->ud,
-		.threads = r->opt.threads,
+		.threads = ext ? 1 : r->opt.threads,
 		.kernels = r->opt.kernels,
-		.precision = r->opt.precision,
+		.precision = ext ? FTSRT_PRECISION_PARAM : r->opt.precision,
 	};
-	int rc = ftsrt_optim_new(&o, r->opt_kind, r->opt.dtype, &oo, &oe);
+	int rc = ftsrt_optim_new(&o, r->opt_kind, ext ? FTSRT_F32 : r->opt.dtype, &oo, &oe);
 	if (rc)
 		return rt_run_fail(r, rc, "cannot create the optimizer: %s", oe.message);
 	for (int i = 0; i < r->ng && !rc; i++) {

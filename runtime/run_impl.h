@@ -87,7 +87,9 @@ struct ftsrt_run {
 	int opt_kind;                   /* its enum ftsrt_optim_kind */
 	int opt_phase;                  /* phase whose new_optimizer made it; 0 initial, -1 reinit_optim_cfg */
 	struct ftsrt_optim_hparams def; /* its defaults */
-	ftsrt_optim *o;                 /* the optimizer object, or NULL before the first rebuild */
+	ftsrt_optim *o;                 /* the optimizer object, or NULL before the first rebuild;
+					 * in an external run it holds the groups only (no state) */
+	uint64_t opt_gen;               /* optimizers replaced so far (ftsrt_run_optimizer) */
 	bool dirty;                     /* groups changed: rebuild before the next step */
 	/* groups: identity, lr and initial_lr (NaN absent) in sg, as sem.c keeps
 	 * them (the scheduler's rt_pg views sg.lr and sg.init); parameters and

@@ -17,16 +17,21 @@ The schedule goes through the toolchain the way a job would:
                                  lr scheduler given on the command line)
   ftsrt.Runtime(plan, model) ->  thawing, groups, lrs, transitions, early
                                  stopping, restore_best, the optimizer step
+                                 (libftsrt's kernels on the CPU; with
+                                 backend="torch", torch.optim on the device)
 
 Prints one line per epoch (phase, losses, accuracy, every group's lr) and
 writes OUT/train_torch.csv and OUT/train_torch.svg (losses and lrs against
 epochs, phases marked).
 
     make                        # build/ftsc and build/libftsrt.so
-    python3 samples/train_torch.py [--out build] [--epochs 14] [--device cpu]
+    python3 samples/train_torch.py [--out build] [--epochs 14] [--device cpu|cuda]
+                                   [--backend native|torch]
 
-Runs with Debian's python3-torch (make deps installs it).  The runtime's
-native kernels step CPU tensors.
+Runs with Debian's python3-torch (make deps installs it).  On the CPU the
+runtime's native kernels step the parameters (--backend torch: torch.optim
+does, the runtime still decides the rest); on another device (--device cuda)
+torch.optim always does (backend="torch").
 """
 import argparse
 import csv
@@ -71,22 +76,23 @@ class TinyTransformer(torch.nn.Module):
         return self.head(self.norm(h[:, 0] + h.mean(1)))
 
 
-def task(n, gen, pretrain=False):
-    """n sequences and their labels (see the module docstring)."""
+def task(n, gen, pretrain=False, device="cpu"):
+    """n sequences and their labels (see the module docstring), drawn on the
+    CPU (the same data on every device) and moved to device."""
     x = torch.randint(0, VOCAB, (n, SEQ), generator=gen)
     if pretrain:
         y = (x[:, 0] >= VOCAB // 2).long()
     else:
         y = ((x < 4).sum(1) >= 2).long()
-    return x, y
+    return x.to(device), y.to(device)
 
 
-def pretrain(model, gen, steps):
+def pretrain(model, gen, steps, device):
     """A short pass on the easy task, so that fine-tuning starts from
     features, as it does from a real checkpoint."""
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(steps):
-        x, y = task(64, gen, pretrain=True)
+        x, y = task(64, gen, pretrain=True, device=device)
         loss = torch.nn.functional.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
@@ -177,22 +183,35 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=14)
     ap.add_argument("--steps-per-epoch", type=int, default=40)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--device", default="cpu", help="cpu (the runtime's native kernels step CPU tensors)")
+    ap.add_argument("--device", default="cpu",
+                    help="where the model lives: cpu (default), cuda, cuda:1, ...; off the CPU, "
+                         "torch.optim steps it (--backend torch)")
+    ap.add_argument("--backend", choices=("native", "torch"),
+                    help="who steps the parameters: native (libftsrt's kernels, CPU only; the "
+                         "default on the CPU) or torch (torch.optim; the default elsewhere)")
     ap.add_argument("--ftsc", help="the ftsc binary (default: build/ftsc, then PATH)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
-    if a.device != "cpu":
-        raise SystemExit("train_torch: only --device cpu for now: the runtime's native kernels step CPU "
-                         "tensors (not %s)" % a.device)
+    try:
+        device = torch.device(a.device)
+    except RuntimeError as e:
+        raise SystemExit("train_torch: --device %s: %s" % (a.device, e))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("train_torch: --device %s: this torch (%s) sees no CUDA device"
+                         % (a.device, torch.__version__))
+    backend = a.backend or ("native" if device.type == "cpu" else "torch")
+    if backend == "native" and device.type != "cpu":
+        raise SystemExit("train_torch: --backend native steps CPU tensors with libftsrt's kernels; "
+                         "on %s use --backend torch (the default there)" % a.device)
     if a.epochs < 1 or a.steps_per_epoch < 1 or a.batch < 1:
         ap.error("--epochs, --steps-per-epoch and --batch must be at least 1")
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
-    model = TinyTransformer()
-    pretrain(model, gen, 150)
-    val = task(1024, torch.Generator().manual_seed(a.seed + 1))
+    model = TinyTransformer().to(device)
+    pretrain(model, gen, 150, device)
+    val = task(1024, torch.Generator().manual_seed(a.seed + 1), device=device)
 
     with tempfile.TemporaryDirectory() as tmp:
         manifest = os.path.join(tmp, "tiny_transformer.tsv")
@@ -201,12 +220,13 @@ def main(argv=None):
         build_plan(find_ftsc(a.ftsc), manifest, plan, a.epochs)
 
         rows = []
-        with ftsrt.Runtime(plan, model, threads=a.threads, ckpt_dir=tmp) as rt:
+        print("backend %s on %s" % (backend, device), flush=True)
+        with ftsrt.Runtime(plan, model, threads=a.threads, ckpt_dir=tmp, backend=backend) as rt:
             while not rt.finished and rt.epoch < a.epochs:
                 epoch, phase, lrs = rt.epoch, rt.phase, rt.lrs()
                 total = 0.0
                 for _ in range(a.steps_per_epoch):
-                    x, y = task(a.batch, gen)
+                    x, y = task(a.batch, gen, device=device)
                     loss = torch.nn.functional.cross_entropy(model(x), y)
                     loss.backward()
                     rt.step()

@@ -13,7 +13,10 @@
 The plan comes from `ftsc build`; the model must have exactly the plan's
 manifest (names, shapes, dtypes), which `python3 -m ftsrt.manifest` writes.
 The runtime owns the optimizer and the LR schedulers: torch.optim is not
-used.  Every C call goes through ctypes, which releases the GIL.
+used -- unless backend="torch" (any device, CUDA included): then a
+torch.optim optimizer (rt.optimizer) steps the parameters where they are
+and the runtime decides the rest (ftsrt._torch_backend).  Every C call goes
+through ctypes, which releases the GIL.
 """
 
 import ctypes
@@ -28,14 +31,14 @@ import subprocess
 
 __all__ = ["Runtime", "FtsrtError", "library_path", "library_version", "__version__"]
 
-# The binding follows libftsrt 1.1 (ftsrt.h's FTSRT_VERSION_MAJOR and _MINOR)
+# The binding follows libftsrt 1.2 (ftsrt.h's FTSRT_VERSION_MAJOR and _MINOR)
 # and carries its version.  From 1.0 on the ABI is the major version: a
 # library of another major is refused when it is loaded; a newer minor of
 # the same major only adds to the interface (functions, and fields at the
 # end of structs, which struct_size makes compatible), so it is accepted;
 # an older minor may lack what this binding calls, so it is refused.
-__version__ = "1.1.0"
-_ABI = (1, 1)
+__version__ = "1.2.0"
+_ABI = (1, 2)
 
 FTSRT_OK = 0
 _F32, _F64, _BF16, _F16 = 0, 1, 2, 3            # enum ftsrt_dtype
@@ -49,6 +52,7 @@ _FULL_CHECK_EVERY = 1024
 _QUICK_CHECK_EVERY = 32
 _EVENTS = {1: "transition", 2: "checkpoint_saved", 3: "best_restored", 4: "finished", 5: "warning"}
 _STOPS = {0: None, 1: "max_epochs", 2: "patience", 3: "nonfinite", 4: "threshold", 5: "divergence"}
+_CKPTS = {0: "best", 1: "last"}                 # a checkpoint_saved event's reason
 
 
 class FtsrtError(RuntimeError):
@@ -172,7 +176,8 @@ class _RunOptions(_Struct):
     _fields_ = [("struct_size", ctypes.c_size_t), ("dtype", ctypes.c_int32),
                 ("threads", ctypes.c_int32), ("kernels", ctypes.c_int32), ("save_last", ctypes.c_bool),
                 ("ckpt_dir", ctypes.c_char_p), ("scale", ctypes.c_double), ("alloc", _ALLOC_FN),
-                ("alloc_ud", ctypes.c_void_p), ("precision", ctypes.c_int32)]
+                ("alloc_ud", ctypes.c_void_p), ("precision", ctypes.c_int32),
+                ("reserved_1_1", ctypes.c_int32), ("external", ctypes.c_bool)]
 
 
 class _Event(_Struct):
@@ -189,9 +194,29 @@ class _Group(_Struct):
                 ("params", ctypes.POINTER(ctypes.c_int32))]
 
 
+class _OptimHparams(_Struct):
+    """struct ftsrt_optim_hparams"""
+    _fields_ = ([("struct_size", ctypes.c_size_t)]
+                + [(n, ctypes.c_double) for n in (
+                    "lr", "weight_decay", "momentum", "dampening", "beta1", "beta2", "eps", "eps1",
+                    "lr_decay", "initial_accumulator_value", "rho", "momentum_decay", "alpha", "lambd",
+                    "t0", "etaminus", "etaplus", "step_size_min", "step_size_max", "beta2_decay", "d",
+                    "ns_a", "ns_b", "ns_c")]
+                + [("ns_steps", ctypes.c_int32), ("adjust_lr_fn", ctypes.c_int32)]
+                + [(n, ctypes.c_bool) for n in (
+                    "nesterov", "maximize", "amsgrad", "decoupled_weight_decay", "centered",
+                    "muon_bf16", "muon_use_addmm")])
+
+
+class _RunOptimizer(_Struct):
+    """struct ftsrt_run_optimizer"""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("kind", ctypes.c_int32), ("phase", ctypes.c_int32),
+                ("generation", ctypes.c_uint64), ("class_path", ctypes.c_char_p)]
+
+
 # ftsrt.h enum ftsrt_struct: the structs this binding mirrors
-_MIRRORS = ((0, _Error), (1, _PlanOptions), (2, _PlanParam), (6, _RunOptions), (7, _Event),
-            (8, _Group))
+_MIRRORS = ((0, _Error), (1, _PlanOptions), (2, _PlanParam), (4, _OptimHparams), (6, _RunOptions),
+            (7, _Event), (8, _Group), (9, _RunOptimizer))
 
 _lib = None
 
@@ -244,6 +269,9 @@ def _load():
         "ftsrt_run_global_step": (I64, [P]),
         "ftsrt_run_ngroups": (I32, [P]),
         "ftsrt_run_group": (ST, [P, I32, ctypes.POINTER(_Group), E]),
+        "ftsrt_run_group_hparams": (ST, [P, I32, ctypes.POINTER(_OptimHparams), E]),
+        "ftsrt_run_optimizer": (ST, [P, ctypes.POINTER(_RunOptimizer), E]),
+        "ftsrt_optim_kind_name": (ctypes.c_char_p, [I32]),
         "ftsrt_run_save": (ST, [P, ctypes.c_char_p, E]),
         "ftsrt_run_resume": (ST, [P, ctypes.c_char_p, E]),
     }
@@ -305,9 +333,19 @@ class Runtime:
     float32 master weights and optimizer state in the runtime, the model's
     parameters their rounded copy (mixed precision); False (default): the
     state is in the model's dtype, as torch.optim keeps it.
+
+    backend: "native" (default): libftsrt's kernels step the parameters,
+    moved into its arenas (CPU tensors only); "torch": a torch.optim
+    optimizer (Runtime.optimizer) steps them where they are, any device,
+    and libftsrt decides everything else (see ftsrt._torch_backend);
+    "auto": "torch" when a parameter is not on the CPU, else "native".
+    fused (torch backend): None asks torch.optim for fused=True where it
+    has a fused kernel for the optimizer and device, True requires it,
+    False never asks.
     """
 
-    def __init__(self, plan_path, model, threads=1, ckpt_dir=None, master_weights=False):
+    def __init__(self, plan_path, model, threads=1, ckpt_dir=None, master_weights=False,
+                 backend="native", fused=None):
         import torch  # the binding's only dependency, needed from here on
         self._torch = torch
         # one call at a time into the run: ctypes releases the GIL around C
@@ -315,6 +353,22 @@ class Runtime:
         # waits for a call in flight
         self._lock = threading.RLock()
         self._model = None
+        self._tb = None
+        if backend not in ("native", "torch", "auto"):
+            raise FtsrtError("backend %r: 'native', 'torch' or 'auto'" % (backend,))
+        if model is not None and backend != "torch":
+            off = [(n, p.device) for n, p in model.named_parameters() if p.device.type != "cpu"]
+            if off and backend == "native":
+                raise FtsrtError("parameter '%s' is on %s: the native backend steps CPU tensors with "
+                                 "libftsrt's kernels; use ftsrt.Runtime(plan, model, backend=\"torch\") "
+                                 "to step it with torch.optim where it is" % off[0])
+            backend = "torch" if off else "native"
+        elif backend == "auto":
+            backend = "native"
+        if backend == "torch" and master_weights:
+            raise FtsrtError("master_weights is the native backend's: with backend=\"torch\" keep "
+                             "float32 parameters and use torch.autocast for mixed precision")
+        self.backend = backend
         self._lib = _load()
         self._plan = ctypes.c_void_p()
         self._run = ctypes.c_void_p()
@@ -337,6 +391,8 @@ class Runtime:
                 self.close()
                 raise FtsrtError("the model has no parameters")
             dtypes = {p.dtype for _, p in params}
+            if backend == "torch":      # torch.optim steps any mix; the run records the first
+                dtypes = {params[0][1].dtype} if params[0][1].dtype in dtypes_ok else {torch.float32}
             if len(dtypes) != 1 or next(iter(dtypes)) not in dtypes_ok:
                 self.close()
                 raise FtsrtError("ftsrt binds float32, float64, bfloat16 or float16 models with one "
@@ -355,8 +411,15 @@ class Runtime:
             self._run = None
             self.close()
             raise FtsrtError(err.text(self._lib, st), st)
+        if backend == "torch":
+            from ._torch_backend import TorchBackend
+            self._tb = TorchBackend(self, fused)
         if model is not None:
-            self.bind(model)
+            try:
+                self.bind(model)
+            except BaseException:
+                self.close()
+                raise
 
     def _options(self, threads):
         """The run's options: the library's defaults with the dtype, threads and
@@ -370,6 +433,7 @@ class Runtime:
         opts.precision = _PRECISION_MASTER if self._master else _PRECISION_PARAM
         opts.threads = int(threads)
         opts.ckpt_dir = self._ckpt_dir
+        opts.external = self.backend == "torch"
         return opts
 
     def bind(self, model):
@@ -377,6 +441,11 @@ class Runtime:
         manifest: names, shapes and dtypes must match."""
         with self._lock:
             self._open()
+            if self._tb is not None:
+                self._tb.bind(model, list(model.named_parameters()))
+                self._model = weakref.ref(model)
+                self.apply_requires_grad()
+                return
             self._bind(model, list(model.named_parameters()))
             self._model = weakref.ref(model)
             self.apply_requires_grad()
@@ -420,7 +489,9 @@ class Runtime:
             if st != FTSRT_OK:
                 raise FtsrtError("the model's parameter '%s' is not in the plan's manifest" % name, st)
             if p.device.type != "cpu":
-                raise FtsrtError("parameter '%s' must be a CPU tensor" % name)
+                raise FtsrtError("parameter '%s' is on %s: the native backend steps CPU tensors with "
+                                 "libftsrt's kernels; use ftsrt.Runtime(plan, model, backend=\"torch\") "
+                                 "to step it with torch.optim where it is" % (name, p.device))
             index[idx.value] = (name, p)
         total = self._lib.ftsrt_run_arena_numel(self._run)
         off, numel = ctypes.c_size_t(), ctypes.c_size_t()
@@ -499,14 +570,20 @@ class Runtime:
         """Set requires_grad to the current phase's thaw set."""
         with self._lock:
             self._open()
+            if self._tb is not None:
+                self._tb.apply_requires_grad()
+                return
             for idx, _, pref, _, _ in self._params:
                 p = pref()
                 if p is not None:
                     p.requires_grad_(self._lib.ftsrt_run_thawed(self._run, idx))
 
     def zero_grad(self):
-        """Zero the gradient arena in place (it is bound to the runtime)."""
-        if getattr(self, "_grads", None) is not None:
+        """Zero the gradient arena in place (it is bound to the runtime); with
+        backend="torch", every parameter's .grad in place."""
+        if self._tb is not None:
+            self._tb.zero_grad()
+        elif getattr(self, "_grads", None) is not None:
             self._grads.zero_()
 
     def _check_bound(self):
@@ -551,6 +628,15 @@ class Runtime:
         steps; the other steps cost one C call."""
         with self._lock:
             self._open()
+            if self._tb is not None:
+                # the lrs the run gives this step, then the run's bookkeeping
+                # (it refuses a finished run before torch steps), then torch
+                if self._tb.opt is None:
+                    raise FtsrtError("step: no model is bound", -1)
+                self._tb.set_lrs()
+                self._call("step", self._lib.ftsrt_run_step, self._run)
+                self._tb.opt.step()
+                return
             w = self._watch
             w.steps += 1
             if (w.dirty or w.steps >= _FULL_CHECK_EVERY
@@ -563,23 +649,54 @@ class Runtime:
 
     def epoch_end(self, val_metric):
         """End the epoch with its validation metric; returns the events
-        (dicts with kind, epoch, phase, reason, text) and re-applies
-        requires_grad for the phase that starts."""
+        (dicts with kind, epoch, phase, reason, text; reason: why a
+        "finished" event finished, "best" or "last" for "checkpoint_saved",
+        else None) and re-applies requires_grad for the phase that starts."""
         with self._lock:
             self._open()
-            self._call("epoch_end", self._lib.ftsrt_run_epoch_end, self._run, float(val_metric))
+            failure = None
+            try:
+                self._call("epoch_end", self._lib.ftsrt_run_epoch_end, self._run, float(val_metric))
+            except FtsrtError as e:
+                if self._tb is None:
+                    raise
+                failure = e         # the events before it still concern the torch side
             events = []
             ev = _Event()
             err = _Error()
             err.status = FTSRT_OK
             while self._lib.ftsrt_run_next_event(self._run, ctypes.byref(ev), ctypes.byref(err)):
                 events.append({"kind": _EVENTS.get(ev.kind, ev.kind), "epoch": ev.epoch,
-                               "phase": ev.phase, "reason": _STOPS.get(ev.reason),
+                               "phase": ev.phase,
+                               "reason": _STOPS.get(ev.reason) if ev.kind == 4 else
+                               _CKPTS.get(ev.reason) if ev.kind == 2 else None,
                                "text": ev.text.decode(errors="replace") if ev.text else ""})
             if err.status != FTSRT_OK:
                 raise FtsrtError("events: %s" % err.text(self._lib, err.status), err.status)
+            if self._tb is not None:
+                restored = False
+                for e in events:        # in order: a snapshot before the restore it feeds
+                    if e["kind"] == "checkpoint_saved" and e["reason"] == "best":
+                        self._tb.snapshot()
+                    elif e["kind"] == "best_restored":
+                        self._tb.restore_params()
+                        restored = True
+                if failure is not None:
+                    raise failure
+                self.apply_requires_grad()
+                self._tb.sync(restored=restored)
+                return events
             self.apply_requires_grad()
             return events
+
+    @property
+    def optimizer(self):
+        """backend="torch": the torch.optim.Optimizer that steps the model,
+        its param_groups the run's groups; None with the native backend.  It
+        is replaced when the plan swaps the optimizer, after a restore_best,
+        a resume, or a transition of an optimizer whose constructor makes
+        the state (Adagrad): read it from the runtime, do not keep it."""
+        return self._tb.opt if self._tb is not None else None
 
     @property
     def finished(self):
@@ -633,6 +750,9 @@ class Runtime:
         """Write the run's whole state (checkpoint) atomically."""
         with self._lock:
             self._open()
+            if self._tb is not None:
+                self._tb.save(path)
+                return
             self._call("save", self._lib.ftsrt_run_save, self._run, os.fsencode(path))
 
     def resume(self, path):
@@ -640,6 +760,17 @@ class Runtime:
         refused resume leaves the run as it was."""
         with self._lock:
             self._open()
+            if self._tb is not None:
+                self._tb.resume(path)
+                return
+            try:
+                with open(path, "rb") as f:
+                    torch_file = f.read(2) == b"PK"
+            except OSError:
+                torch_file = False
+            if torch_file:
+                raise FtsrtError("resume: '%s' is a checkpoint of the torch backend: resume it with "
+                                 "backend=\"torch\"" % path)
             self._call("resume", self._lib.ftsrt_run_resume, self._run, os.fsencode(path))
             self.apply_requires_grad()
 
@@ -650,6 +781,8 @@ class Runtime:
         if lock is None:
             return
         with lock:
+            if getattr(self, "_tb", None) is not None:
+                self._tb.release()      # the optimizer, its state, the snapshot
             if getattr(self, "_run", None):
                 self._lib.ftsrt_run_free(self._run)
                 self._run = None

@@ -31,20 +31,20 @@ for f in bin/ftsc bin/ftsrun lib/libftsrt.a lib/libftsrt.so include/ftsrt.h shar
 done
 
 # the version of the installed header names the library's files: the real one
-# libftsrt.so.1.1.0, its soname libftsrt.so.1 (a link to it, and the SONAME
+# libftsrt.so.1.2.0, its soname libftsrt.so.1 (a link to it, and the SONAME
 # the library records), the development link libftsrt.so
 hdr="$tmp/p/include/ftsrt.h"
 version=$(sed -n 's/^#define FTSRT_VERSION_STRING "\(.*\)"/\1/p' "$hdr")
 major=$(sed -n 's/^#define FTSRT_VERSION_MAJOR \([0-9]*\)/\1/p' "$hdr")
 minor=$(sed -n 's/^#define FTSRT_VERSION_MINOR \([0-9]*\)/\1/p' "$hdr")
-[ "$version" = 1.1.0 ] && [ "$major" = 1 ] && [ "$minor" = 1 ] ||
-	fail "ftsrt.h says version '$version', major '$major', minor '$minor': this test expects 1.1.0"
-[ -f "$tmp/p/lib/libftsrt.so.1.1.0" ] && [ ! -L "$tmp/p/lib/libftsrt.so.1.1.0" ] ||
-	fail "make install did not install lib/libftsrt.so.1.1.0"
+[ "$version" = 1.2.0 ] && [ "$major" = 1 ] && [ "$minor" = 2 ] ||
+	fail "ftsrt.h says version '$version', major '$major', minor '$minor': this test expects 1.2.0"
+[ -f "$tmp/p/lib/libftsrt.so.1.2.0" ] && [ ! -L "$tmp/p/lib/libftsrt.so.1.2.0" ] ||
+	fail "make install did not install lib/libftsrt.so.1.2.0"
 for l in libftsrt.so.1 libftsrt.so; do
-	[ "$(readlink "$tmp/p/lib/$l")" = libftsrt.so.1.1.0 ] || fail "lib/$l is not a link to libftsrt.so.1.1.0"
+	[ "$(readlink "$tmp/p/lib/$l")" = libftsrt.so.1.2.0 ] || fail "lib/$l is not a link to libftsrt.so.1.2.0"
 done
-soname=$(LC_ALL=C readelf -d "$tmp/p/lib/libftsrt.so.1.1.0" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+soname=$(LC_ALL=C readelf -d "$tmp/p/lib/libftsrt.so.1.2.0" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = libftsrt.so.1 ] || fail "the library's SONAME is '$soname', not libftsrt.so.1"
 
 cat >"$tmp/hello.c" <<'C'
@@ -83,6 +83,7 @@ assert ftsrt.library_path() == '$tmp/p/lib/libftsrt.so', ftsrt.library_path()
 assert ftsrt.library_version() == '$version', ftsrt.library_version()
 assert ftsrt.__version__ == '$version', ftsrt.__version__
 assert ftsrt._ABI == ($major, $minor), ftsrt._ABI
+import ftsrt._torch_backend      # backend=\"torch\" is installed too
 " || fail "the installed package does not load the installed library"
 
 # pip install of python/ (a copy: setuptools writes build/ and *.egg-info beside it)
@@ -96,6 +97,8 @@ assert ftsrt.__file__.startswith('$tmp/site/'), ftsrt.__file__
 assert ftsrt.library_path() == '$tmp/p/lib/libftsrt.so', ftsrt.library_path()
 assert ftsrt.__version__ == '$version', ftsrt.__version__
 assert importlib.metadata.version('ftsrt') == '$version', importlib.metadata.version('ftsrt')
+import ftsrt._torch_backend
+assert ftsrt._torch_backend.__file__.startswith('$tmp/site/'), ftsrt._torch_backend.__file__
 print('pip-installed ftsrt', ftsrt.__version__, 'loads', ftsrt.library_path(), ftsrt.library_version())
 ") || fail "the pip-installed package does not find the installed library"
 else
@@ -121,11 +124,11 @@ else:
     print('accepted')
 " || fail "python"
 }
-for v in 9.4.2 2.0.0 0.1.0 0.9.9 1.0.7; do
+for v in 9.4.2 2.0.0 0.1.0 0.9.9 1.0.7 1.1.4; do
 	msg=$(fake $v)
-	case $msg in *"is libftsrt $v; "*"needs libftsrt 1.1 or a newer 1.x"*) ;; *) fail "a $v library: $msg" ;; esac
+	case $msg in *"is libftsrt $v; "*"needs libftsrt 1.2 or a newer 1.x"*) ;; *) fail "a $v library: $msg" ;; esac
 done
-for v in 1.1.4 1.3.0; do
+for v in 1.2.4 1.3.0; do
 	msg=$(fake $v)
 	case $msg in *"(libftsrt $v) lacks ftsrt_"*) ;; *) fail "a $v library (a newer minor or patch): $msg" ;; esac
 done

@@ -2239,6 +2239,247 @@ START_TEST(event_struct_size_short_fills_only_that_far)
 }
 END_TEST
 
+/* ---- external runs (1.2): the job's optimizer does the math ------------------------------- */
+
+static ftsrt_run *ext_run(const struct tp *t, const char *dir)
+{
+	struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+	ck_assert_int_eq(ftsrt_run_options_default(&o, NULL), 0);
+	ck_assert(!o.external);
+	o.external = true;
+	o.ckpt_dir = dir;
+	ftsrt_run *r = NULL;
+	ftsrt_error err = {0};
+	ck_assert_msg(rt_run_new(&r, &t->p, &o, &err) == 0, "%s", err.message);
+	return r;
+}
+
+/* Phases, group lrs and layouts, restores and the stop of an external run are
+ * the native run's, with nothing bound; the optimizer's generation moves at
+ * new_optimizer; binding is refused; checkpoints of the two kinds do not mix. */
+START_TEST(external_run_decides_as_native)
+{
+	struct tp t;
+	tp_init(&t);
+	int adam = cls_add(&t, false, "torch.optim.Adam");
+	arg_f(&t, adam, "lr", 2.1e-4);
+	t.ph[2].new_optimizer = adam;
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	struct trace nat, ext;
+	drive(&t, m, 14, 3, &nat);
+	ck_assert_msg(nat.rc == 0, "%s", nat.err);
+	ck_assert_int_gt(nat.restored, 0);
+	ftsrt_run *r = ext_run(&t, NULL);
+	float x = 0;
+	ftsrt_error err = {0};
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, &x, &x, ftsrt_run_arena_numel(r), 0, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "external run binds no arenas");
+	int64_t shape[2] = {32, 32};
+	ck_assert_int_eq(ftsrt_run_bind(r, "model.0.weight", -1, &x, &x, 2, shape, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "external run binds no tensors");
+	struct ftsrt_run_optimizer oi = FTSRT_INIT(struct ftsrt_run_optimizer);
+	ck_assert_int_eq(ftsrt_run_optimizer(r, &oi, NULL), 0);
+	ck_assert_int_eq(oi.kind, FTSRT_OPTIM_SGD);
+	ck_assert_int_eq(oi.phase, 0);
+	ck_assert_uint_eq(oi.generation, 0);
+	ck_assert_str_eq(oi.class_path, "torch.optim.SGD");
+	size_t n = ftsrt_run_arena_numel(r);
+	float *p = calloc(n, sizeof(float)), *g = calloc(n, sizeof(float));
+	memset(&ext, 0, sizeof(ext));
+	drive_run(r, p, g, n, m, 14, 3, &ext);
+	ck_assert_msg(ext.rc == 0, "%s", ext.err);
+	ck_assert_int_eq(ext.nepochs, nat.nepochs);
+	ck_assert_int_eq(ext.stop, nat.stop);
+	ck_assert_int_eq(ext.stop_epoch, nat.stop_epoch);
+	ck_assert_int_eq(ext.restored, nat.restored);
+	for (int k = 0; k < nat.restored; k++)
+		ck_assert_int_eq(ext.restored_phase[k], nat.restored_phase[k]);
+	for (int e = 0; e < nat.nepochs; e++) {
+		ck_assert_int_eq(ext.phase[e], nat.phase[e]);
+		ck_assert_int_eq(ext.ng[e], nat.ng[e]);
+		ck_assert_int_eq(ext.thawed[e], nat.thawed[e]);
+		for (int k = 0; k < nat.ng[e] && k < MAXG; k++) {
+			ck_assert_msg(ext.lr[e][k] == nat.lr[e][k], "epoch %d group %d: lr %g, native %g", e,
+				      k, ext.lr[e][k], nat.lr[e][k]);
+			ck_assert_int_eq(ext.gparams[e][k], nat.gparams[e][k]);
+		}
+	}
+	ck_assert_int_eq(ftsrt_run_optimizer(r, &oi, NULL), 0);
+	ck_assert_int_eq(oi.kind, FTSRT_OPTIM_ADAM);
+	ck_assert_int_eq(oi.phase, 2);
+	ck_assert_uint_eq(oi.generation, 1);
+	ck_assert_str_eq(oi.class_path, "torch.optim.Adam");
+	ck_assert_int_eq(ftsrt_run_optimizer(NULL, &oi, &err), FTSRT_EINVAL);
+	ck_assert_int_eq(ftsrt_run_optimizer(r, NULL, &err), FTSRT_EINVAL);
+	ftsrt_run_free(r);
+	/* a 1.1 caller's options end where 1.2's reserved_1_1 begins its padding:
+	 * what lies past them (garbage in reserved_1_1, external) is not read */
+	struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+	ck_assert_int_eq(ftsrt_run_options_default(&o, NULL), 0);
+	ck_assert_uint_eq(offsetof(struct ftsrt_run_options, reserved_1_1) % 8, 4);
+	o.struct_size = offsetof(struct ftsrt_run_options, reserved_1_1) + 4;
+	o.reserved_1_1 = 0x5a5a5a5a;
+	o.external = true;
+	ck_assert_msg(rt_run_new(&r, &t.p, &o, &err) == 0, "%s", err.message);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, p, g, n, 0, &err), 0);      /* native */
+	ftsrt_run_free(r);
+	/* garbage in reserved_1_1 of a 1.2 caller is ignored too */
+	o.struct_size = sizeof(o);
+	o.external = false;
+	ck_assert_msg(rt_run_new(&r, &t.p, &o, &err) == 0, "%s", err.message);
+	ftsrt_run_free(r);
+	free(p);
+	free(g);
+}
+END_TEST
+
+/* FTSRT_EV_CKPT_SAVED says which checkpoint it reports (1.2): an external
+ * job snapshots on the best one only. */
+START_TEST(ckpt_saved_reason)
+{
+	struct tp t;
+	tp_init(&t);
+	char dir[] = "/tmp/check_run_rsXXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	float *p, *g;
+	size_t n;
+	ftsrt_run *r = ck_run(&t, dir, &p, &g, &n);
+	ck_assert_int_eq(ftsrt_run_step(r, NULL), 0);
+	ck_assert_int_eq(ftsrt_run_epoch_end(r, 1.0, NULL), 0);
+	ck_assert_int_eq(ftsrt_run_step(r, NULL), 0);
+	ck_assert_int_eq(ftsrt_run_epoch_end(r, 2.0, NULL), 0);     /* no improvement: last only */
+	struct ftsrt_run_event ev = FTSRT_INIT(struct ftsrt_run_event);
+	int got[8], k = 0;
+	while (ftsrt_run_next_event(r, &ev, NULL) && k < 8)
+		if (ev.kind == FTSRT_EV_CKPT_SAVED) {
+			ck_assert_ptr_nonnull(strstr(ev.text, ev.reason == FTSRT_CKPT_BEST ? "best.ftsckpt"
+						     : "last.ftsckpt"));
+			got[k++] = ev.reason;
+		}
+	ck_assert_int_eq(k, 3);
+	ck_assert_int_eq(got[0], FTSRT_CKPT_BEST);
+	ck_assert_int_eq(got[1], FTSRT_CKPT_LAST);
+	ck_assert_int_eq(got[2], FTSRT_CKPT_LAST);
+	ftsrt_run_free(r);
+	free(p);
+	free(g);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* The seed's incompatible restore (SGD's checkpoint into Adam) is refused in an
+ * external run with the native run's status and message. */
+START_TEST(external_incompatible_restore)
+{
+	struct tp t;
+	tp_init(&t);
+	int adam = cls_add(&t, false, "torch.optim.Adam");
+	arg_f(&t, adam, "lr", 2.1e-4);
+	t.ph[1].new_optimizer = adam;
+	static const char msg[] = "restore_best at the transition to phase 2: the best checkpoint, written in "
+		"phase 0 under SGD, makes the first step fail (FTSC080)";
+	struct rt_plan_restore e = {2, 0, RT_RESTORE_FAILS, msg, NULL, 0};
+	t.p.restores = &e;
+	t.p.nrestores = 1;
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	struct trace nat, ext;
+	drive(&t, m, 12, 4, &nat);
+	ck_assert_int_eq(nat.rc, FTSRT_EFORMAT);
+	ftsrt_run *r = ext_run(&t, NULL);
+	size_t n = ftsrt_run_arena_numel(r);
+	float *p = calloc(n, sizeof(float)), *g = calloc(n, sizeof(float));
+	memset(&ext, 0, sizeof(ext));
+	drive_run(r, p, g, n, m, 12, 4, &ext);
+	ck_assert_int_eq(ext.rc, FTSRT_EFORMAT);
+	ck_assert_int_eq(ext.nepochs, nat.nepochs);
+	ck_assert_str_eq(ext.err, nat.err);
+	ck_assert_msg(strstr(ext.err, msg) != NULL, "%s", ext.err);
+	ftsrt_run_free(r);
+	free(p);
+	free(g);
+}
+END_TEST
+
+/* Save and resume of an external run: the run's own state, no parameters; a
+ * resumed run goes on as the uninterrupted one, its optimizer a new
+ * generation; a native run refuses the checkpoint and the other way round. */
+START_TEST(external_save_resume)
+{
+	struct tp t;
+	tp_init(&t);
+	double m[MAXE];
+	rising_after(m, 3, MAXE);
+	char dir[] = "/tmp/check_run_exXXXXXX", rdir[] = "/tmp/check_run_exrXXXXXX";
+	char path[256], npath[256];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(mkdtemp(rdir));
+	snprintf(path, sizeof(path), "%s/mid.ftsckpt", dir);
+	snprintf(npath, sizeof(npath), "%s/native.ftsckpt", dir);
+	ftsrt_run *ref = ext_run(&t, rdir);
+	size_t n = ftsrt_run_arena_numel(ref);
+	float *p = calloc(n, sizeof(float)), *g = calloc(n, sizeof(float));
+	struct trace rtr, tr;
+	memset(&rtr, 0, sizeof(rtr));
+	drive_run(ref, p, g, n, m, 9, 3, &rtr);
+	ck_assert_msg(rtr.rc == 0, "%s", rtr.err);
+	ftsrt_run *a = ext_run(&t, dir);
+	memset(&tr, 0, sizeof(tr));
+	drive_run(a, p, g, n, m, 4, 3, &tr);
+	ftsrt_error err = {0};
+	ck_assert_msg(ftsrt_run_save(a, path, &err) == 0, "%s", err.message);
+	ftsrt_run_free(a);
+	ftsrt_run *b = ext_run(&t, dir);
+	ck_assert_msg(ftsrt_run_resume(b, path, &err) == 0, "%s", err.message);
+	struct ftsrt_run_optimizer oi = FTSRT_INIT(struct ftsrt_run_optimizer);
+	ck_assert_int_eq(ftsrt_run_optimizer(b, &oi, NULL), 0);
+	ck_assert_uint_eq(oi.generation, 1);
+	ck_assert_int_eq(ftsrt_run_epoch(b), 4);
+	memset(&tr, 0, sizeof(tr));
+	drive_run(b, p, g, n, m, 9, 3, &tr);
+	ck_assert_msg(tr.rc == 0, "%s", tr.err);
+	for (int e = 4; e < rtr.nepochs; e++) {
+		ck_assert_int_eq(tr.phase[e], rtr.phase[e]);
+		ck_assert_int_eq(tr.ng[e], rtr.ng[e]);
+		for (int k = 0; k < rtr.ng[e] && k < MAXG; k++)
+			ck_assert(tr.lr[e][k] == rtr.lr[e][k]);
+	}
+	ck_assert_int_eq(ftsrt_run_global_step(b), ftsrt_run_global_step(ref));
+	/* a native run refuses the external checkpoint; an external run a native one */
+	float *np_ = NULL, *ng_ = NULL;
+	size_t nn;
+	ftsrt_run_free(b);
+	ftsrt_run *nat = ck_run(&t, dir, &np_, &ng_, &nn);
+	ck_assert_int_eq(ftsrt_run_resume(nat, path, &err), FTSRT_EFORMAT);
+	ck_err(err, FTSRT_EFORMAT, "checkpoint of an external run");
+	ck_assert_msg(ftsrt_run_save(nat, npath, &err) == 0, "%s", err.message);
+	ftsrt_run_free(nat);
+	ftsrt_run *c = ext_run(&t, dir);
+	ck_assert_int_eq(ftsrt_run_resume(c, npath, &err), FTSRT_EFORMAT);
+	ck_err(err, FTSRT_EFORMAT, "checkpoint of a native run");
+	ftsrt_run_free(c);
+	ftsrt_run_free(ref);
+	/* master weights are the job's optimizer's business in an external run */
+	tp_init(&t);
+	struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+	o.external = true;
+	o.dtype = FTSRT_BF16;
+	o.precision = FTSRT_PRECISION_MASTER;
+	ck_assert_int_eq(rt_run_new(&c, &t.p, &o, &err), FTSRT_EINVAL);
+	ck_err(err, FTSRT_EINVAL, "external run");
+	free(p);
+	free(g);
+	free(np_);
+	free(ng_);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, rdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *run_suite(void)
 {
 	Suite *s = suite_create("run");
@@ -2281,6 +2522,10 @@ static Suite *run_suite(void)
 	tcase_add_test(tk, oom_sweep);
 	tcase_add_test(tk, resume_failure_rolls_back);
 	tcase_add_test(tk, checkpoint_files_safe);
+	tcase_add_test(tk, external_run_decides_as_native);
+	tcase_add_test(tk, external_incompatible_restore);
+	tcase_add_test(tk, external_save_resume);
+	tcase_add_test(tk, ckpt_saved_reason);
 	suite_add_tcase(s, tk);
 	TCase *tv = tcase_create("conventions");
 	tcase_set_timeout(tv, 60);
