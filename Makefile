@@ -153,7 +153,14 @@ $(B)/compiler/%.o: compiler/%.c $(B)/grammar/ftsc.tab.h $(B)/grammar/ftsc.yy.h $
 
 # the runtime: OpenMP for its one parallel region per step, OpenBLAS for GEMMs
 RT_CFLAGS := -fopenmp
-RT_LIBS   := -fopenmp -lopenblas -lm
+# OpenBLAS is referenced weakly (runtime/blas.h): a linker that drops libraries
+# only weak references need (--as-needed, Debian's default) must keep it
+BLAS_LIBS := -Wl,--push-state,--no-as-needed -lopenblas -Wl,--pop-state
+RT_LIBS   := -fopenmp $(BLAS_LIBS) -lm
+# ftsc validates optimizers through libftsrt but never steps Muon: it does not
+# load OpenBLAS (runtime/blas.h: weak references), whose constructor would
+# start a spinning thread per core
+FTSC_LIBS := -fopenmp -lm
 
 $(B)/runtime/%.o: runtime/%.c
 	@mkdir -p $(@D)
@@ -177,7 +184,7 @@ $(LIBRT_SO): $(RUNTIME_PIC)
 	ln -sf libftsrt.so.$(VERSION) $(B)/libftsrt.so
 
 $(FTSC): $(B)/compiler/main.o $(LIBFTSC) $(LIBRT_A)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(RT_LIBS) -pthread
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(FTSC_LIBS) -pthread
 
 $(FTSRUN): $(B)/runtime/ftsrun.o $(RT_TOOL_OBJ) $(LIBRT_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(RT_LIBS)
@@ -193,7 +200,7 @@ Name: ftsrt
 Description: ftsc runtime: executes fine-tuning schedule plans
 Version: $(VERSION)
 Libs: -L$${libdir} -lftsrt
-Libs.private: -fopenmp -lopenblas -lm
+Libs.private: -fopenmp -Wl,--push-state,--no-as-needed -lopenblas -Wl,--pop-state -lm
 Cflags: -I$${includedir}
 endef
 export FTSRT_PC
@@ -206,14 +213,21 @@ $(B)/tests/%.o: tests/unit/%.c $(B)/diag_fmt.h
 $(B)/tests/%: $(B)/tests/%.o $(RT_TOOL_OBJ) $(LIBFTSC) $(LIBRT_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) $(RT_LIBS) -pthread
 
+# linked as ftsc is, without OpenBLAS
+$(B)/tests/check_noblas: $(B)/tests/check_noblas.o $(LIBRT_A)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(FTSC_LIBS) -pthread
+
 # FTS_DIR is removed from the tests' environment: make check reads only the repository
 test: all $(TEST_BIN)
 	@fail=0; for t in $(TEST_BIN); do \
 		echo "== $$t"; env -u FTS_DIR -u CK_RUN_CASE FTSC_BIN=$(FTSC) FTSRUN_BIN=$(FTSRUN) $$t || fail=1; \
 	done; exit $$fail
 
-lint:
+lint: $(FTSC)
 	mandoc -Tlint -Wwarning $(MAN_PAGES)
+	@if readelf -d $(FTSC) | grep -q 'NEEDED.*libopenblas'; then \
+		echo "lint: $(FTSC) loads OpenBLAS (its constructor starts spinning threads): link it with FTSC_LIBS" >&2; \
+		exit 1; fi
 	$(PYTHON) tests/man/api.py runtime/ftsrt.h man/libftsrt.3
 
 check: test lint pytest pyinstall-test
@@ -328,7 +342,7 @@ FUZZ_FRONT := $(COMPILER_SRC) $(B)/grammar/ftsc.tab.c $(B)/grammar/ftsc.yy.c $(B
 $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl: $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_FRONT) $(B)/diag_fmt.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fopenmp -Icompiler -I$(B) -I$(B)/grammar -w -o $@ $< $(FUZZ_FRONT) \
-		$(RUNTIME_SRC) $(PKG_LIBS) -lopenblas -lm -pthread
+		$(RUNTIME_SRC) $(PKG_LIBS) $(BLAS_LIBS) -lm -pthread
 
 # the manifest reader, the regex translator, the config reader and the lambda
 # compiler/VM: compiler sources, as the front ends
@@ -336,12 +350,12 @@ FUZZ_MORE := fuzz_manifest fuzz_pyre fuzz_config fuzz_lambda
 $(FUZZ_MORE:%=$(B)/fuzz/%): $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_FRONT) $(B)/diag_fmt.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fopenmp -Icompiler -I$(B) -I$(B)/grammar -w -o $@ $< $(FUZZ_FRONT) \
-		$(RUNTIME_SRC) $(PKG_LIBS) -lopenblas -lm -pthread
+		$(RUNTIME_SRC) $(PKG_LIBS) $(BLAS_LIBS) -lm -pthread
 
 # checkpoint resume followed by more steps: the whole runtime
 $(B)/fuzz/fuzz_resume: tests/fuzz/fuzz_resume.c $(RUNTIME_SRC)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fopenmp -w -o $@ $< $(RUNTIME_SRC) -lopenblas -lm -pthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fopenmp -w -o $@ $< $(RUNTIME_SRC) $(BLAS_LIBS) -lm -pthread
 
 fuzz: $(B)/fuzz/fuzz_plan $(B)/fuzz/fuzz_yaml $(B)/fuzz/fuzz_dsl $(FUZZ_MORE:%=$(B)/fuzz/%) \
 		$(B)/fuzz/fuzz_resume $(B)/tests/check_semantics all

@@ -11,20 +11,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Phase of every manifest entry: -1 = never thawed. */
-static int64_t *phase_of(struct fts_ir *ir)
+/* The phase slot (in ir->phases) of every manifest entry: -1 = never
+ * thawed.  4 bytes an entry: phase_index() gives the phase's number. */
+static int32_t *phase_of(struct fts_ir *ir)
 {
 	const struct fts_manifest *m = ir->manifest;
-	int64_t *ph = fts_arena_alloc(ir->arena, (size_t)m->n * sizeof(*ph));
+	int32_t *ph = fts_arena_alloc_raw(ir->arena, (size_t)m->n * sizeof(*ph));
 	for (uint32_t i = 0; i < m->n; i++)
 		ph[i] = -1;
 	for (uint32_t k = 0; k < ir->nphases; k++)
 		for (uint32_t j = 0; j < ir->phases[k].nparams; j++) {
 			uint32_t idx = ir->phases[k].params[j].index;
 			if (ph[idx] < 0)
-				ph[idx] = ir->phases[k].index;
+				ph[idx] = (int32_t)k;
 		}
 	return ph;
+}
+
+/* The phase number of slot s (-1 for -1). */
+static int64_t phase_index(const struct fts_ir *ir, int32_t s)
+{
+	return s < 0 ? -1 : ir->phases[s].index;
 }
 
 /* Why a pattern matches more than meant, when its text says so; NULL otherwise. */
@@ -46,6 +53,21 @@ static const struct fts_node *params_node(const struct fts_ir_phase *ph)
 	return p ? p->value : NULL;
 }
 
+/* The phase slot k whose params hold global slot s: base[k] <= s < base[k + 1]
+ * (the last such k: phases without params share their base). */
+static uint32_t first_phase(const uint32_t *base, uint32_t nphases, uint32_t s)
+{
+	uint32_t lo = 0, hi = nphases;
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (base[mid] <= s)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /*
  * V-D1: every resolved name at most once over all phases.  One error per
  * params entry that repeats parameters (with their count), blaming what
@@ -55,11 +77,22 @@ static const struct fts_node *params_node(const struct fts_ir_phase *ph)
 static void check_disjoint(struct fts_ir *ir, struct fts_diags *d)
 {
 	const struct fts_manifest *m = ir->manifest;
-	/* first (phase slot, param slot) that thawed each manifest entry */
-	uint32_t *first_ph = fts_xmalloc((size_t)m->n * sizeof(*first_ph));
-	uint32_t *first_pa = fts_xmalloc((size_t)m->n * sizeof(*first_pa));
+	/* the first (phase slot k, param slot j) that thawed each manifest
+	 * entry, as one number base[k] + j (4 bytes an entry) */
+	uint32_t *base = fts_xmalloc(((size_t)ir->nphases + 1) * sizeof(*base));
+	size_t total_params = 0;
+	for (uint32_t k = 0; k < ir->nphases; k++) {
+		base[k] = (uint32_t)total_params;
+		total_params += ir->phases[k].nparams;
+		if (total_params >= UINT32_MAX)
+			fts_oom();      /* 4G thawings: the IR alone holds 32 GB */
+	}
+	base[ir->nphases] = (uint32_t)total_params;
+	uint32_t *first = fts_xmalloc((size_t)m->n * sizeof(*first));
 	for (uint32_t i = 0; i < m->n; i++)
-		first_ph[i] = UINT32_MAX;
+		first[i] = UINT32_MAX;
+#define FIRST_PH(idx) first_phase(base, ir->nphases, first[idx])
+#define FIRST_PA(idx) (first[idx] - base[FIRST_PH(idx)])
 	for (uint32_t k = 0; k < ir->nphases; k++) {
 		struct fts_ir_phase *ph = &ir->phases[k];
 		/* per entry: how many it repeats, and the first one */
@@ -71,15 +104,14 @@ static void check_disjoint(struct fts_ir *ir, struct fts_diags *d)
 		uint32_t total = 0, first_k = UINT32_MAX;
 		for (uint32_t j = 0; j < ph->nparams; j++) {
 			uint32_t idx = ph->params[j].index, e = ph->params[j].entry;
-			if (first_ph[idx] == UINT32_MAX) {
-				first_ph[idx] = k;
-				first_pa[idx] = j;
+			if (first[idx] == UINT32_MAX) {
+				first[idx] = base[k] + j;
 				continue;
 			}
-			if (first_ph[idx] == k) {
+			if (FIRST_PH(idx) == k) {
 				/* a name taken twice in this phase: when the earlier entry is a pattern
 				 * that matches everything, the pattern is to blame */
-				uint32_t oe = ph->params[first_pa[idx]].entry;
+				uint32_t oe = ph->params[FIRST_PA(idx)].entry;
 				const struct fts_ir_entry *oen = &ph->entries[oe];
 				if (!oen->exact && oen->text && overmatch_cause(oen->text)) {
 					if (!cnt[oe]++) {
@@ -94,12 +126,12 @@ static void check_disjoint(struct fts_ir *ir, struct fts_diags *d)
 				}
 			}
 			if (!cnt[e]++) {
-				fj[e] = first_pa[idx];
-				fk[e] = first_ph[idx];
+				fj[e] = FIRST_PA(idx);
+				fk[e] = FIRST_PH(idx);
 				fi[e] = idx;
 			}
 			if (first_k == UINT32_MAX)
-				first_k = first_ph[idx];
+				first_k = FIRST_PH(idx);
 			total++;
 		}
 		if (!total)
@@ -125,7 +157,7 @@ static void check_disjoint(struct fts_ir *ir, struct fts_diags *d)
 			struct fts_ir_entry *en = &ph->entries[e];
 			struct fts_ir_phase *oph = &ir->phases[fk[e]];
 			struct fts_ir_entry *oen = &oph->entries[oph->params[fj[e]].entry];
-			const char *name = m->p[fi[e]].name;
+			const char *name = fts_mp_cname(ir->arena, m, &m->p[fi[e]]);
 			bool same = fk[e] == k;
 			const char *where = cnt[e] > 1
 				? fts_arena_printf(ir->arena, "thawed by other entries (the first in phase %lld)",
@@ -163,12 +195,14 @@ static void check_disjoint(struct fts_ir *ir, struct fts_diags *d)
 					      "end the pattern at a segment boundary (escape dots as '\\.')");
 		}
 	}
-	free(first_ph);
-	free(first_pa);
+#undef FIRST_PH
+#undef FIRST_PA
+	free(first);
+	free(base);
 }
 
 /* V-P4 note: in which phase a pruned tied alias is really thawed. */
-static void note_tied(struct fts_ir *ir, struct fts_diags *d, const int64_t *phase)
+static void note_tied(struct fts_ir *ir, struct fts_diags *d, const int32_t *phase)
 {
 	const struct fts_manifest *m = ir->manifest;
 	for (uint32_t k = 0; k < ir->nphases; k++) {
@@ -178,7 +212,8 @@ static void note_tied(struct fts_ir *ir, struct fts_diags *d, const int64_t *pha
 			if (!en->exact || en->nmatched || !en->text)
 				continue;
 			for (uint32_t i = 0; i < m->n; i++) {
-				if (m->p[i].tied_to < 0 || strcmp(m->p[i].name, en->text) != 0)
+				if (m->p[i].tied_to < 0 || m->p[i].len != strlen(en->text) ||
+				    memcmp(fts_mp_name(m, &m->p[i]), en->text, m->p[i].len) != 0)
 					continue;
 				uint32_t src = (uint32_t)m->p[i].tied_to;
 				/* find the warning already reported for this entry and add the note */
@@ -187,14 +222,14 @@ static void note_tied(struct fts_ir *ir, struct fts_diags *d, const int64_t *pha
 					if (dg->id != FTS_W_PARAM_TIED || dg->span.start != en->node->span.start ||
 					    dg->span.file != en->node->span.file)
 						continue;
-					if (phase[src] < 0)
+					if (phase_index(ir, phase[src]) < 0)
 						fts_diag_note(d, dg, FTS_SPAN_NONE,
-							      "'%s' is in no phase, so the tied tensor is never thawed",
-							      m->p[src].name);
-					else if (phase[src] != ph->index)
+							      "'%.*s' is in no phase, so the tied tensor is never thawed",
+							      (int)m->p[src].len, fts_mp_name(m, &m->p[src]));
+					else if (phase_index(ir, phase[src]) != ph->index)
 						fts_diag_note(d, dg, FTS_SPAN_NONE,
-							      "the tied tensor is thawed in phase %lld, with '%s', not in phase %lld",
-							      (long long)phase[src], m->p[src].name,
+							      "the tied tensor is thawed in phase %lld, with '%.*s', not in phase %lld",
+							      (long long)phase_index(ir, phase[src]), (int)m->p[src].len, fts_mp_name(m, &m->p[src]),
 							      (long long)ph->index);
 				}
 			}
@@ -277,7 +312,7 @@ static void check_epochs(struct fts_ir *ir, struct fts_diags *d)
 }
 
 /* Phases after max_depth, and parameters that are never thawed. */
-static void check_depth_and_coverage(struct fts_ir *ir, struct fts_diags *d, const int64_t *phase)
+static void check_depth_and_coverage(struct fts_ir *ir, struct fts_diags *d, const int32_t *phase)
 {
 	const struct fts_manifest *m = ir->manifest;
 	for (uint32_t k = 0; k < ir->nphases; k++) {
@@ -315,7 +350,7 @@ static void check_depth_and_coverage(struct fts_ir *ir, struct fts_diags *d, con
 					       : fts_arena_printf(ir->arena, " (%u phases)", nbeyond));
 		size_t cut = 0;
 		for (uint32_t i = 0; i < m->nsched; i++)
-			if (phase[m->sched[i]] > ir->max_depth)
+			if (phase_index(ir, phase[fts_sched(m, i)]) > ir->max_depth)
 				cut++;
 		if (cut)
 			fts_diag_note(d, dg, FTS_SPAN_NONE, "so %zu parameter%s listed there %s never thawed",
@@ -324,7 +359,7 @@ static void check_depth_and_coverage(struct fts_ir *ir, struct fts_diags *d, con
 	/* parameters no phase thaws (those of the phases cut off are counted above) */
 	size_t never = 0, first = 0;
 	for (uint32_t i = 0; i < m->nsched; i++) {
-		uint32_t idx = m->sched[i];
+		uint32_t idx = fts_sched(m, i);
 		if (phase[idx] < 0) {
 			if (!never)
 				first = idx;
@@ -334,7 +369,8 @@ static void check_depth_and_coverage(struct fts_ir *ir, struct fts_diags *d, con
 	if (never && ir->nphases) {
 		struct fts_diag *dg = fts_diag(d, FTS_W_UNSCHEDULED, phase_span(&ir->phases[0]),
 					       never, (size_t)m->nsched);
-		fts_diag_note(d, dg, m->p[first].span, "'%s' is one of them", m->p[first].name);
+		fts_diag_note(d, dg, fts_mp_span(m, &m->p[first]), "'%.*s' is one of them", (int)m->p[first].len,
+			      fts_mp_name(m, &m->p[first]));
 	}
 }
 
@@ -342,7 +378,7 @@ void fts_check_schedule(struct fts_ir *ir, struct fts_diags *d)
 {
 	if (!ir->manifest || ir->nphases == 0)
 		return;
-	int64_t *phase = phase_of(ir);
+	int32_t *phase = phase_of(ir);
 	check_disjoint(ir, d);
 	note_tied(ir, d, phase);
 	check_epochs(ir, d);

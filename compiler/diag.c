@@ -322,7 +322,7 @@ static void print_excerpt(const struct fts_diags *d, FILE *out, struct fts_span 
 	fprintf(out, "%5u | ", line);
 	for (uint32_t i = 0; i < shown; i++) {
 		unsigned char c = (unsigned char)f->text[start + i];
-		put_src_byte(out, c == 0 && f->nul_tabs ? '\t' : c);
+		put_src_byte(out, c);
 	}
 	if (shown < len)
 		fputs("...", out);
@@ -334,7 +334,7 @@ static void print_excerpt(const struct fts_diags *d, FILE *out, struct fts_span 
 		unsigned char c = (unsigned char)f->text[i];
 		if ((c & 0xC0) == 0x80)
 			continue;
-		fputc(c == '\t' || (c == 0 && f->nul_tabs) ? '\t' : ' ', out);
+		fputc(c == '\t' ? '\t' : ' ', out);
 	}
 	if (d->color)
 		fputs(sev_color(sev), out);

@@ -21,15 +21,31 @@
 #include "resolve.h"
 #include "yaml_front.h"
 
-/* FTSC_TIME_REPORT=1 prints the time of each stage to stderr. */
+/* The process's peak resident set so far, in KiB (0 if unknown). */
+static long peak_rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	long kib = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kib = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/* FTSC_TIME_REPORT=1 prints the time of each stage, and the peak resident
+ * set at its end, to stderr. */
 static void stage(const char *name, struct timespec *t0)
 {
 	const char *v = getenv("FTSC_TIME_REPORT");
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (v && *v && name)
-		fprintf(stderr, "ftsc: time: %-10s %8.2f ms\n", name,
-			(double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6);
+		fprintf(stderr, "ftsc: time: %-10s %8.2f ms  (peak RSS %.1f MiB)\n", name,
+			(double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6,
+			(double)peak_rss_kib() / 1024);
 	*t0 = t1;
 }
 
@@ -45,7 +61,8 @@ static void decl_report(void *ctx, struct fts_span span, const char *msg)
 	fts_diag((struct fts_diags *)ctx, FTS_E_DECL, span, msg);
 }
 
-static int load_manifest(struct fts_compile *c, const char *path, struct fts_diags *d)
+static int load_manifest(struct fts_compile *c, const char *path, struct fts_diags *d,
+			 struct timespec *t0)
 {
 	char err[256];
 	uint32_t mfile;
@@ -53,9 +70,12 @@ static int load_manifest(struct fts_compile *c, const char *path, struct fts_dia
 		fts_diag(d, FTS_E_IO, FTS_SPAN_NONE, path, err);
 		return -1;
 	}
+	stage("read", t0);
 	c->manifest = fts_manifest_parse(&c->arena, d, mfile);
+	stage("manifest", t0);
 	if (c->manifest)
 		c->names = fts_manifest_link(c->manifest, d);
+	stage("name index", t0);
 	return 0;
 }
 
@@ -124,9 +144,8 @@ int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struc
 	stage("stdlib", &t0);
 
 	/* the manifest first: an ftsc-language schedule's `rest` needs it */
-	if (load_manifest(c, in->manifest, d))
+	if (load_manifest(c, in->manifest, d, &t0))
 		return -1;
-	stage("manifest", &t0);
 
 	/* a schedule in the ftsc language is a whole config: parse it first */
 	const struct fts_node *dsl = NULL;
@@ -271,7 +290,7 @@ void fts_compile_release(struct fts_compile *c)
 	if (c->names)
 		fts_names_free(c->names);
 	if (c->manifest)
-		free(c->manifest->sched_names);
+		free(c->manifest->name_recs);
 	if (c->stdlib)
 		fts_stdlib_free(c->stdlib);
 	fts_arena_release(&c->arena);
@@ -292,7 +311,9 @@ int fts_gen_run(const char *manifest, struct fts_diags *d, FILE *out)
 	memset(&c, 0, sizeof(c));
 	fts_arena_init(&c.arena);
 	int rc = 1;
-	if (load_manifest(&c, manifest, d) != 0) {
+	struct timespec t0;
+	stage(NULL, &t0);
+	if (load_manifest(&c, manifest, d, &t0) != 0) {
 		rc = -1;
 	} else if (c.manifest && c.names) {
 		size_t len;

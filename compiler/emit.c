@@ -159,7 +159,8 @@ EMIT_POOL(emit_u32s, uint32_t, U32P)
 
 static const char *mdtype(const struct fts_mparam *p)
 {
-	return p->dtype ? p->dtype : "";
+	const char *dt = fts_mp_dtype(p);
+	return dt ? dt : "";
 }
 
 uint64_t fts_emit_manifest_hash(const struct fts_manifest *man)
@@ -167,8 +168,9 @@ uint64_t fts_emit_manifest_hash(const struct fts_manifest *man)
 	uint64_t h = PLAN_FNV_OFFSET;
 	for (uint32_t i = 0; i < man->n; i++) {
 		const struct fts_mparam *p = &man->p[i];
-		size_t nd = p->ndim > 0 ? (size_t)p->ndim : 0;
-		h = plan_manifest_hash_add(h, p->name, nd, man->dims + p->dims, mdtype(p));
+		int32_t ndim = fts_mp_ndim(man, p);
+		size_t nd = ndim > 0 ? (size_t)ndim : 0;
+		h = plan_manifest_hash_add(h, fts_mp_name(man, p), p->len, nd, fts_mp_dims(man, p), mdtype(p));
 	}
 	return h;
 }
@@ -195,22 +197,24 @@ struct shape_key {
 static bool same_shape(const struct fts_manifest *man, const struct fts_mparam *a,
 		       const struct fts_mparam *b, uint32_t dta, uint32_t dtb)
 {
-	int32_t nd = a->ndim > 0 ? a->ndim : 0;
-	return dta == dtb && a->requires_grad == b->requires_grad && (b->ndim > 0 ? b->ndim : 0) == nd &&
-	       !memcmp(man->dims + a->dims, man->dims + b->dims, (size_t)nd * sizeof(int64_t));
+	int32_t nd = fts_mp_ndim(man, a) > 0 ? fts_mp_ndim(man, a) : 0;
+	return dta == dtb && a->requires_grad == b->requires_grad &&
+	       (fts_mp_ndim(man, b) > 0 ? fts_mp_ndim(man, b) : 0) == nd &&
+	       !memcmp(fts_mp_dims(man, a), fts_mp_dims(man, b), (size_t)nd * sizeof(int64_t));
 }
 
 static uint64_t shape_hash(const struct fts_manifest *man, const struct fts_mparam *p, uint32_t dt)
 {
 	uint8_t b[16];
 	uint64_t h = PLAN_FNV_OFFSET;
-	int32_t nd = p->ndim > 0 ? p->ndim : 0;
+	int32_t nd = fts_mp_ndim(man, p) > 0 ? fts_mp_ndim(man, p) : 0;
+	const int64_t *dims = fts_mp_dims(man, p);
 	plan_wr32(b, dt);
 	plan_wr32(b + 4, (uint32_t)nd);
 	plan_wr32(b + 8, p->requires_grad);
 	h = plan_fnv(h, b, 12);
 	for (int32_t k = 0; k < nd; k++) {
-		plan_wr64(b, (uint64_t)man->dims[p->dims + (uint32_t)k]);
+		plan_wr64(b, (uint64_t)dims[k]);
 		h = plan_fnv(h, b, 8);
 	}
 	return h;
@@ -236,9 +240,9 @@ static void emit_shapes(struct em *m, uint32_t *shape)
 		}
 		uint32_t k = ht[h & (htcap - 1)];
 		if (k == UINT32_MAX) {
-			uint32_t nd = p->ndim > 0 ? (uint32_t)p->ndim : 0;
+			uint32_t nd = fts_mp_ndim(man, p) > 0 ? (uint32_t)fts_mp_ndim(man, p) : 0;
 			uint8_t *r = grow(m, PLAN_SEC_SHAP, PLAN_SIZE(SHAP));
-			PLAN_SET(SHAP, r, dims, emit_i64s(m, man->dims + p->dims, nd));
+			PLAN_SET(SHAP, r, dims, emit_i64s(m, fts_mp_dims(man, p), nd));
 			PLAN_SET(SHAP, r, dtype_name, dt);
 			PLAN_SET(SHAP, r, ndim, (uint8_t)nd);
 			PLAN_SET(SHAP, r, dtype, dtype_code(mdtype(p)));
@@ -276,13 +280,13 @@ static void emit_names(struct em *m)
 	const struct fts_manifest *man = m->c->manifest;
 	size_t lcap = (size_t)man->n * 6 + 1, scap = 1, ln = 0, sn = 0;
 	for (uint32_t i = 0; i < man->n; i++)
-		scap += strlen(man->p[i].name);
+		scap += man->p[i].len;
 	uint8_t *lens = fts_xmalloc(lcap), *suf = fts_xmalloc(scap);
 	const char *prev = "";
 	size_t prevlen = 0;
 	for (uint32_t i = 0; i < man->n; i++) {
-		const char *name = man->p[i].name;
-		size_t len = strlen(name), shared = plan_name_shared(prev, prevlen, name, len);
+		const char *name = fts_mp_name(man, &man->p[i]);
+		size_t len = man->p[i].len, shared = plan_name_shared(prev, prevlen, name, len);
 		if (len - shared > UINT32_MAX) {
 			efail(m, "parameter name %u is over 4 GiB", i);
 			break;

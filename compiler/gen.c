@@ -71,9 +71,9 @@ char *fts_gen_schedule(struct fts_arena *a, const struct fts_manifest *m, size_t
 	while (k > 0) {
 		fprintf(f, "%u:\n  params:\n", phase++);
 		for (int j = 0; j < 2 && k > 0; j++) {
-			const struct fts_mparam *p = &m->p[m->sched[--k]];
+			const struct fts_mparam *p = &m->p[fts_sched(m, --k)];
 			fputs("  - ", f);
-			put_scalar(f, p->name, p->len);
+			put_scalar(f, fts_mp_name(m, p), p->len);
 			fputc('\n', f);
 		}
 	}

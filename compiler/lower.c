@@ -489,8 +489,10 @@ static void *resolve_worker(void *arg)
 		if (pr->exact >= 0)
 			continue;
 		pr->re = fts_pyre_compile(n->text, n->len, pr->err, sizeof(pr->err), &pr->erroff);
-		if (pr->re)
+		if (pr->re) {
 			fts_names_match(l->names, pr->re, &pr->mt);
+			fts_matches_shrink(&pr->mt);
+		}
 	}
 }
 
@@ -566,7 +568,7 @@ static void resolve_entry(struct lower *l, struct fts_ir_phase *ph, uint32_t ei,
 	if (exact >= 0) {
 		en->exact = true;
 		en->nmatched = 1;
-		struct fts_ir_param p = {l->m->sched[exact], ei};
+		struct fts_ir_param p = {fts_sched(l->m, exact), ei};
 		FTS_VEC_PUSH(*out, p);
 		return;
 	}
@@ -585,8 +587,9 @@ static void resolve_entry(struct lower *l, struct fts_ir_phase *ph, uint32_t ei,
 	struct fts_matches mt = pr->mt;
 	if (mt.limit) {
 		/* no verdict: neither "matches" nor "matches nothing" may be claimed */
-		const struct fts_mparam *mp = &l->m->p[l->m->sched[mt.limit_idx]];
-		struct fts_diag *dg = fts_diag(l->d, FTS_E_REGEX_LIMIT, n->span, n->text, mp->name);
+		const struct fts_mparam *mp = &l->m->p[fts_sched(l->m, mt.limit_idx)];
+		struct fts_diag *dg = fts_diag(l->d, FTS_E_REGEX_LIMIT, n->span, n->text,
+					       fts_mp_cname(l->a, l->m, mp));
 		if (mt.nlimit > 1)
 			fts_diag_note(l->d, dg, FTS_SPAN_NONE, "and on %zu more parameter names", mt.nlimit - 1);
 		fts_diag_help(l->d, dg, "avoid nested repetition such as '(a*)*' or '(x+)+y'; Python's re "
@@ -597,18 +600,21 @@ static void resolve_entry(struct lower *l, struct fts_ir_phase *ph, uint32_t ei,
 	en->nmatched = (uint32_t)cnt;
 	size_t over = 0, first_over = 0;
 	for (size_t i = 0; i < cnt; i++) {
-		uint32_t mi = l->m->sched[mt.idx[i]];
+		uint32_t mi = fts_sched(l->m, mt.idx[i]);
 		struct fts_ir_param p = {mi, ei};
 		FTS_VEC_PUSH(*out, p);
-		if (fts_overmatch(l->m->p[mi].name, l->m->p[mi].len, mt.end[i])) {
+		if (fts_overmatch(fts_mp_name(l->m, &l->m->p[mi]), l->m->p[mi].len, mt.end[i])) {
 			if (!over)
 				first_over = mi;
 			over++;
 		}
 	}
+	/* each result is read once: give its memory back now (500k matches
+	 * would otherwise stay beside the phases' parameter lists) */
+	fts_matches_free(&pr->mt);
 	if (over) {
 		struct fts_diag *dg = fts_diag(l->d, FTS_W_REGEX_OVERMATCH, n->span, n->text,
-					       l->m->p[first_over].name);
+					       fts_mp_cname(l->a, l->m, &l->m->p[first_over]));
 		if (over > 1)
 			fts_diag_note(l->d, dg, FTS_SPAN_NONE, "and %zu more name%s beyond a segment boundary",
 				      over - 1, over == 2 ? "" : "s");
@@ -636,10 +642,11 @@ static void resolve_entry(struct lower *l, struct fts_ir_phase *ph, uint32_t ei,
 	 * by check.c once every phase is resolved. */
 	for (uint32_t i = 0; i < l->m->n; i++) {
 		const struct fts_mparam *mp = &l->m->p[i];
-		if (mp->tied_to >= 0 && mp->len == n->len && memcmp(mp->name, n->text, n->len) == 0) {
+		if (mp->tied_to >= 0 && mp->len == n->len && memcmp(fts_mp_name(l->m, mp), n->text, n->len) == 0) {
 			en->nmatched = 0;
 			en->exact = true;
-			fts_diag(l->d, FTS_W_PARAM_TIED, n->span, n->text, l->m->p[mp->tied_to].name);
+			fts_diag(l->d, FTS_W_PARAM_TIED, n->span, n->text,
+				 fts_mp_cname(l->a, l->m, &l->m->p[mp->tied_to]));
 			return;
 		}
 	}
@@ -648,7 +655,8 @@ static void resolve_entry(struct lower *l, struct fts_ir_phase *ph, uint32_t ei,
 	uint32_t sug[3];
 	size_t ns = fts_names_suggest(l->names, n->text, n->len, sug, 3);
 	for (size_t i = 0; i < ns; i++)
-		fts_diag_help(l->d, dg, "did you mean '%s'?", l->m->p[l->m->sched[sug[i]]].name);
+		fts_diag_help(l->d, dg, "did you mean '%.*s'?", (int)l->m->p[fts_sched(l->m, sug[i])].len,
+			      fts_mp_name(l->m, &l->m->p[fts_sched(l->m, sug[i])]));
 }
 
 static void lower_params(struct lower *l, struct fts_ir_phase *ph, const struct fts_node *params)

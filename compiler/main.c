@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -692,7 +693,7 @@ done:
 	if (names)
 		fts_names_free(names);
 	if (m)
-		free(m->sched_names);
+		free(m->name_recs);
 	session_release(&s);
 	return rc;
 }
@@ -846,8 +847,28 @@ static int run_command(int argc, char **argv);
 
 /* Output that did not reach its destination (a full disk, /dev/full, a
  * closed pipe) is a failure, whatever the command decided. */
+/*
+ * Large inputs are mapped (source.c): a file that shrinks while ftsc reads
+ * it raises SIGBUS at the missing pages.  Say so, plainly, and exit with
+ * the status of unreadable input (async-signal-safe: write and _exit).
+ */
+static void on_sigbus(int sig)
+{
+	static const char msg[] = "ftsc: error: an input file shrank while ftsc was reading it "
+				  "(SIGBUS on its mapping); check it again once nothing is writing it\n";
+	(void)sig;
+	ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)w;
+	_exit(EXIT_USAGE);
+}
+
 int main(int argc, char **argv)
 {
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigbus;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
 	int rc = run_command(argc, argv);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "ftsc: error writing the standard output: %s\n", strerror(errno ? errno : EIO));

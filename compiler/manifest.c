@@ -1,15 +1,15 @@
 /*
  * manifest.c - model manifest loader (see manifest.h and ftsc-manifest(5)).
  *
- * Built for 500,000-parameter manifests: an ftsc-manifest v1 file is split
- * in place, in the loaded source text: names point into it, and once the
- * whole file parsed, the tab after each name becomes its NUL terminator
- * (the source is marked so that messages still show tabs there).  A file
- * that holds NUL bytes of its own, and a plain list (names end at newlines),
- * are copied into the arena and split in the copy instead.  Dimensions go
- * to one flat array.  Duplicate names and tied_to targets are found later,
- * by fts_manifest_link(), through the resolution index (one hash table
- * for both jobs).
+ * Built for manifests of millions of lines: the file is read in place (a
+ * large one is mapped read only, source.c), each line becomes a 24-byte
+ * record that points into the text (names are not copied, nor
+ * NUL-terminated), and each distinct shape is parsed once, into a small
+ * table (a manifest repeats a few hundred shapes).  A large file is split
+ * in two halves at a line boundary and parsed on two threads, silently;
+ * any problem and it is parsed again on one thread with messages.
+ * Duplicate names and tied_to targets are found later, by
+ * fts_manifest_link(), through the resolution index.
  */
 #include "manifest.h"
 
@@ -21,7 +21,7 @@
 #include <pthread.h>
 
 /* one record a parameter: the largest array of a large manifest */
-_Static_assert(sizeof(void *) != 8 || sizeof(struct fts_mparam) == 56, "struct fts_mparam grew");
+_Static_assert(sizeof(struct fts_mparam) == 24, "struct fts_mparam grew");
 
 static const struct { const char *name; uint32_t size; } dtypes[] = {
 	{"float32", 4}, {"float", 4}, {"float64", 8}, {"double", 8},
@@ -31,19 +31,38 @@ static const struct { const char *name; uint32_t size; } dtypes[] = {
 	{"bool", 1}, {"complex64", 8}, {"complex128", 16},
 };
 
-uint32_t fts_dtype_size(const char *dtype, size_t len, const char **canon)
+#define NDTYPES (sizeof(dtypes) / sizeof(dtypes[0]))
+_Static_assert(NDTYPES < 255, "dtype codes are bytes");
+
+/* 1 + the index of a dtype name in dtypes[], 0 if unknown. */
+static uint8_t dtype_code(const char *dtype, size_t len)
 {
 	if (len > 6 && strncmp(dtype, "torch.", 6) == 0) {
 		dtype += 6;
 		len -= 6;
 	}
-	for (size_t i = 0; i < sizeof(dtypes) / sizeof(dtypes[0]); i++)
-		if (strlen(dtypes[i].name) == len && memcmp(dtypes[i].name, dtype, len) == 0) {
-			if (canon)
-				*canon = dtypes[i].name;
-			return dtypes[i].size;
-		}
+	for (size_t i = 0; i < NDTYPES; i++)
+		if (strlen(dtypes[i].name) == len && memcmp(dtypes[i].name, dtype, len) == 0)
+			return (uint8_t)(i + 1);
 	return 0;
+}
+
+const char *fts_dtype_name(uint8_t c)
+{
+	return c && c <= NDTYPES ? dtypes[c - 1].name : NULL;
+}
+
+uint32_t fts_dtype_bytes(uint8_t c)
+{
+	return c && c <= NDTYPES ? dtypes[c - 1].size : 0;
+}
+
+uint32_t fts_dtype_size(const char *dtype, size_t len, const char **canon)
+{
+	uint8_t c = dtype_code(dtype, len);
+	if (c && canon)
+		*canon = fts_dtype_name(c);
+	return fts_dtype_bytes(c);
 }
 
 struct field {
@@ -57,33 +76,20 @@ static struct fts_span fspan(uint32_t file, const struct field *f)
 	return fts_span_make(file, f->off, f->off + (f->len ? f->len : 1));
 }
 
-/* A chunk's dimensions: written straight into the manifest's array (at
- * index base), which has room for cap of them (see dims_bound()). */
-struct dims_vec {
-	int64_t *v;
-	size_t n, cap;
-	uint32_t base;
-};
-
-/* The most dimensions `lines` lines of `bytes` bytes can hold: at most
- * FTS_MAX_DIMS a line, and each takes a digit and, but the last, an 'x'. */
-static size_t dims_bound(size_t lines, size_t bytes)
-{
-	size_t a = lines * FTS_MAX_DIMS, b = (bytes + lines) / 2 + 1;
-	return a < b ? a : b;
-}
-
-static bool parse_shape(const struct field *f, struct fts_mparam *mp, struct dims_vec *dv,
+/*
+ * Parse a shape field ("768x768", "scalar") into dims[0..*ndim) and *numel;
+ * false with *why on a malformed one.
+ */
+static bool parse_shape(const struct field *f, int64_t *dims, int32_t *ndim, uint64_t *numel,
 			const char **why)
 {
-	mp->ndim = 0;
-	mp->numel = 1;
-	mp->dims = dv->base + (uint32_t)dv->n;
+	*ndim = 0;
+	*numel = 1;
 	if (f->len == 6 && memcmp(f->s, "scalar", 6) == 0)
 		return true;
 	size_t i = 0;
 	while (i < f->len) {
-		if (mp->ndim == FTS_MAX_DIMS) {
+		if (*ndim == FTS_MAX_DIMS) {
 			*why = "too many dimensions";
 			return false;
 		}
@@ -100,17 +106,12 @@ static bool parse_shape(const struct field *f, struct fts_mparam *mp, struct dim
 			}
 			i++;
 		}
-		if (dv->n == dv->cap) {
-			*why = "too many dimensions";    /* not reached: cap is an upper bound */
-			return false;
-		}
-		dv->v[dv->n++] = (int64_t)v;
-		mp->ndim++;
-		if (mp->numel && v && mp->numel > UINT64_MAX / v) {
+		dims[(*ndim)++] = (int64_t)v;
+		if (*numel && v && *numel > UINT64_MAX / v) {
 			*why = "shape has too many elements";
 			return false;
 		}
-		mp->numel *= v;
+		*numel *= v;
 		if (i < f->len) {
 			if (f->s[i] != 'x' || i + 1 == f->len) {
 				*why = "expected dimensions joined by 'x' (such as 768x768), or 'scalar'";
@@ -119,11 +120,103 @@ static bool parse_shape(const struct field *f, struct fts_mparam *mp, struct dim
 			i++;
 		}
 	}
-	if (mp->ndim == 0) {
+	if (*ndim == 0) {
 		*why = "empty shape";
 		return false;
 	}
 	return true;
+}
+
+/* --- one chunk's distinct shapes, by their text ------------------------------ */
+
+struct shape_slot {
+	const char *s;                  /* the shape's text, in the manifest */
+	uint32_t len;
+	uint32_t id;                    /* index in shapes.v */
+};
+
+struct shape_tab {
+	struct shape_slot *slot;        /* open addressing, cap a power of two */
+	size_t cap;
+	FTS_VEC(struct fts_mshape) shapes;
+	FTS_VEC(struct shape_slot) text;        /* each shape's text, by id */
+	FTS_VEC(int64_t) dims;
+};
+
+static uint64_t text_hash(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;     /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The slot of s[0..n) in t: the one holding it, or the empty one where it goes. */
+static struct shape_slot *shape_slot(const struct shape_tab *t, const char *s, size_t n)
+{
+	size_t i = (size_t)text_hash(s, n) & (t->cap - 1);
+	while (t->slot[i].s && !(t->slot[i].len == n && memcmp(t->slot[i].s, s, n) == 0))
+		i = (i + 1) & (t->cap - 1);
+	return &t->slot[i];
+}
+
+static void shape_grow(struct shape_tab *t)
+{
+	struct shape_slot *old = t->slot;
+	size_t oldcap = t->cap;
+	t->cap = t->cap ? 2 * t->cap : 256;
+	t->slot = fts_xcalloc(t->cap, sizeof(*t->slot));
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].s)
+			*shape_slot(t, old[i].s, old[i].len) = old[i];
+	free(old);
+}
+
+/* Add a parsed shape under its text: its id. */
+static uint32_t shape_add(struct shape_tab *t, const char *s, size_t n, const int64_t *dims, int32_t ndim,
+			  uint64_t numel)
+{
+	if (2 * (t->shapes.n + 1) > t->cap)
+		shape_grow(t);
+	uint32_t id = (uint32_t)t->shapes.n;
+	struct fts_mshape sh = {numel, (uint32_t)t->dims.n, ndim};
+	for (int32_t k = 0; k < ndim; k++)
+		FTS_VEC_PUSH(t->dims, dims[k]);
+	FTS_VEC_PUSH(t->shapes, sh);
+	struct shape_slot sl = {s, (uint32_t)n, id};
+	FTS_VEC_PUSH(t->text, sl);
+	*shape_slot(t, s, n) = sl;
+	return id;
+}
+
+/* The id of the shape field f in t (parsed and added on its first
+ * occurrence); false with *why when it is malformed. */
+static bool shape_get(struct shape_tab *t, const struct field *f, uint32_t *id, const char **why)
+{
+	if (t->cap) {
+		const struct shape_slot *sl = shape_slot(t, f->s, f->len);
+		if (sl->s) {
+			*id = sl->id;
+			return true;
+		}
+	}
+	int64_t dims[FTS_MAX_DIMS];
+	int32_t ndim;
+	uint64_t numel;
+	if (!parse_shape(f, dims, &ndim, &numel, why))
+		return false;
+	*id = shape_add(t, f->s, f->len, dims, ndim, numel);
+	return true;
+}
+
+static void shape_release(struct shape_tab *t)
+{
+	free(t->slot);
+	t->slot = NULL;
+	t->cap = 0;
+	FTS_VEC_FREE(t->shapes);
+	FTS_VEC_FREE(t->text);
+	FTS_VEC_FREE(t->dims);
 }
 
 /*
@@ -159,21 +252,36 @@ struct tied_vec {
 	size_t n, cap;
 };
 
+/* Lines of text[b, e) that may be entries: not empty, not a comment (an
+ * upper bound on the entries parse_chunk finds there). */
+static size_t count_entries(const char *text, size_t b, size_t e)
+{
+	size_t n = 0;
+	while (b < e) {
+		const char *nl = memchr(text + b, '\n', e - b);
+		size_t le = nl ? (size_t)(nl - text) : e;
+		if (le > b && text[b] != '#' && !(le == b + 1 && text[b] == '\r'))
+			n++;
+		b = le + 1;
+	}
+	return n;
+}
+
 /* One contiguous range of lines, parsed by one thread. */
 struct chunk {
 	struct fts_arena *a;            /* for messages; used only when d != NULL */
 	struct fts_diags *d;            /* NULL: silent, stop at the first problem */
 	uint32_t file;
-	const char *src;                /* the source text (read only while parsing) */
+	const char *src;                /* the source text */
 	size_t len;                     /* whole text */
 	size_t begin, end;              /* byte range of this chunk (whole lines) */
 	bool typed;
-	struct fts_mparam *p;           /* entries go to p[0..n) */
+	struct fts_mparam *p;           /* entries go to p[0..n), n <= cap */
+	size_t cap;
 	uint32_t n;
-	struct dims_vec dv;
+	struct shape_tab shapes;
 	struct tied_vec tv;
 	bool failed;                    /* silent mode met a problem */
-	bool saw_nul;                   /* the range holds a NUL byte */
 };
 
 #define REPORT(c, ...) do { \
@@ -193,8 +301,7 @@ static void parse_chunk(struct chunk *c)
 
 	const char *last_dtype = NULL;
 	size_t last_dtype_len = 0;
-	uint32_t last_dtype_size = 0;
-	const char *last_dtype_canon = NULL;
+	uint8_t last_dtype_code = 0;
 	size_t pos = c->begin;
 	uint32_t n = 0;
 	while (pos < c->end) {
@@ -208,8 +315,6 @@ static void parse_chunk(struct chunk *c)
 		for (;;) {
 			i = next_special(text, i, len);
 			unsigned char ch = i < len ? (unsigned char)text[i] : '\n';
-			if (ch == 0)
-				c->saw_nul = true;
 			if (ch == '\n' || ch == '\t') {
 				size_t fe = i;
 				if (ch == '\n' && fe > fs && text[fe - 1] == '\r')
@@ -231,21 +336,23 @@ static void parse_chunk(struct chunk *c)
 			e = i > ls && text[i - 1] == '\r' ? i - 1 : i;
 		if (e == ls || text[ls] == '#')
 			continue;
+		if (n == c->cap) {              /* not reached: cap counts the lines */
+			c->failed = true;
+			return;
+		}
 		struct fts_mparam *mp = &c->p[n];
-		memset(mp, 0, sizeof(*mp));
-		mp->span = fts_span_make(file, ls, e);
-		mp->tied_to = -1;
-		mp->ndim = -1;
-		mp->requires_grad = true;
+		*mp = (struct fts_mparam){(uint32_t)ls, (uint32_t)f[0].len, (uint32_t)e, -1, FTS_NO_SHAPE, 0,
+					  true, 0};
+		struct fts_span line = fts_span_make(file, ls, e);
 		if (c->typed) {
 			if (nf != 5) {
-				REPORT(c, FTS_E_MANIFEST, mp->span,
+				REPORT(c, FTS_E_MANIFEST, line,
 				       fts_arena_printf(a, "expected 5 tab-separated columns (name, shape, dtype, "
 							"requires_grad, tied_to), found %d", nf));
 				continue;
 			}
 		} else if (nf != 1) {
-			REPORT(c, FTS_E_MANIFEST, mp->span,
+			REPORT(c, FTS_E_MANIFEST, line,
 			       "a manifest without the '# ftsc-manifest v1' header lists one parameter name per line");
 			continue;
 		}
@@ -258,25 +365,23 @@ static void parse_chunk(struct chunk *c)
 		bool ok = true;
 		if (c->typed) {
 			const char *why = NULL;
-			if (!parse_shape(&f[1], mp, &c->dv, &why)) {
+			if (!shape_get(&c->shapes, &f[1], &mp->shape, &why)) {
 				REPORT(c, FTS_E_MANIFEST, fspan(file, &f[1]),
 				       fts_arena_printf(a, "malformed shape '%.*s': %s", shown(&f[1]), f[1].s, why));
 				ok = false;
 			}
 			if (last_dtype && f[2].len == last_dtype_len &&
 			    memcmp(f[2].s, last_dtype, last_dtype_len) == 0) {
-				mp->dtype_size = (uint8_t)last_dtype_size;
-				mp->dtype = last_dtype_canon;
+				mp->dtype = last_dtype_code;
 			} else {
-				mp->dtype_size = (uint8_t)fts_dtype_size(f[2].s, f[2].len, &mp->dtype);
-				if (mp->dtype_size) {
+				mp->dtype = dtype_code(f[2].s, f[2].len);
+				if (mp->dtype) {
 					last_dtype = f[2].s;
 					last_dtype_len = f[2].len;
-					last_dtype_size = mp->dtype_size;
-					last_dtype_canon = mp->dtype;
+					last_dtype_code = mp->dtype;
 				}
 			}
-			if (!mp->dtype_size) {
+			if (!mp->dtype) {
 				REPORT(c, FTS_E_MANIFEST, fspan(file, &f[2]),
 				       fts_arena_printf(a, "unknown dtype '%.*s'", shown(&f[2]), f[2].s));
 				ok = false;
@@ -296,9 +401,6 @@ static void parse_chunk(struct chunk *c)
 				mp->tied_to = INT32_MAX;
 			}
 		}
-		/* NUL-terminated once the whole file parsed */
-		mp->name = text + f[0].off;
-		mp->len = (uint32_t)f[0].len;
 		if (ok)
 			n++;
 		else if (c->tv.n && c->tv.v[c->tv.n - 1].entry == n)
@@ -309,14 +411,70 @@ static void parse_chunk(struct chunk *c)
 
 static void *chunk_thread(void *arg)
 {
-	parse_chunk(arg);
+	struct chunk *c = arg;
+	if (!c->p) {                    /* first call: count */
+		c->cap = count_entries(c->src, c->begin, c->end);
+		return NULL;
+	}
+	parse_chunk(c);
 	return NULL;
 }
 
 static void chunk_release(struct chunk *c)
 {
 	FTS_VEC_FREE(c->tv);
+	shape_release(&c->shapes);
 }
+
+/* A chunk over text[begin, end) (entries into p[0..cap)). */
+static struct chunk chunk_make(struct fts_arena *a, const struct fts_source *src, uint32_t file, bool typed,
+			       size_t begin, size_t end)
+{
+	struct chunk c;
+	memset(&c, 0, sizeof(c));
+	c.a = a;
+	c.file = file;
+	c.src = src->text;
+	c.len = src->len;
+	c.begin = begin;
+	c.end = end;
+	c.typed = typed;
+	return c;
+}
+
+/*
+ * Append chunk b's entries, ties and shapes to chunk a's (b's entries lie
+ * at a.p + a.cap): b's shapes are looked up in a's table by their text,
+ * the new ones added, and b's entries renumbered.
+ */
+static bool merge(struct chunk *a, struct chunk *b)
+{
+	uint32_t *map = fts_xmalloc((b->shapes.shapes.n + 1) * sizeof(*map));
+	for (size_t k = 0; k < b->shapes.shapes.n; k++) {
+		const struct shape_slot *t = &b->shapes.text.v[k];
+		const struct fts_mshape *sh = &b->shapes.shapes.v[k];
+		const struct shape_slot *sl = a->shapes.cap ? shape_slot(&a->shapes, t->s, t->len) : NULL;
+		map[k] = sl && sl->s ? sl->id : shape_add(&a->shapes, t->s, t->len, b->shapes.dims.v + sh->dims,
+							  sh->ndim, sh->numel);
+	}
+	struct fts_mparam *dst = a->p + a->n;
+	if (dst != b->p)
+		memmove(dst, b->p, (size_t)b->n * sizeof(*dst));
+	for (uint32_t i = 0; i < b->n; i++)
+		if (dst[i].shape != FTS_NO_SHAPE)
+			dst[i].shape = map[dst[i].shape];
+	free(map);
+	for (size_t i = 0; i < b->tv.n; i++) {
+		struct fts_manifest_tie t = b->tv.v[i];
+		t.entry += a->n;
+		FTS_VEC_PUSH(a->tv, t);
+	}
+	a->n += b->n;
+	return true;
+}
+
+/* Manifests at least this large are parsed on two threads. */
+#define PARALLEL_MIN ((size_t)4 << 20)
 
 struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d,
 					uint32_t file)
@@ -326,6 +484,7 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 	size_t errors0 = d->errors;
 	struct fts_manifest *m = fts_arena_alloc(a, sizeof(*m));
 	m->path = src->name;
+	m->file = file;
 
 	m->typed = len >= 18 && memcmp(src->text, "# ftsc-manifest v1", 18) == 0 &&
 		   (len == 18 || src->text[18] == '\n' || src->text[18] == '\r');
@@ -338,58 +497,43 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		return NULL;
 	}
 
-	size_t maxlines = (size_t)src->nlines + 1;
-	struct fts_mparam *p = fts_arena_alloc_raw(a, maxlines * sizeof(*p));
-	/* dimensions go straight to their final array, sized by a bound (only
-	 * the pages written are ever touched); the second half's at an offset */
-	uint32_t mid = src->nlines / 2;
-	size_t cap0 = dims_bound(mid, src->lines[mid]);
-	size_t cap1 = dims_bound(src->nlines - mid, len - src->lines[mid]);
-	size_t capall = dims_bound(src->nlines, len);
-	if (capall < cap0 + cap1)
-		capall = cap0 + cap1;
-	int64_t *dims = fts_arena_alloc_raw(a, (capall + 1) * sizeof(*dims));
-	const struct dims_vec dv_all = {dims, 0, capall, 0};
+	/* large manifests: two halves (at a line boundary) on two threads,
+	 * silently, each first counting its entries; any problem and the
+	 * whole file is parsed again, on one thread, with messages */
 	struct chunk c[2];
-	for (int k = 0; k < 2; k++)
-		c[k] = (struct chunk){a, NULL, file, src->text, len, 0, len, m->typed,
-				      p, 0, dv_all, {0}, false, false};
-
-	/* large manifests: two halves on two threads, silently; any problem
-	 * and the whole file is parsed again, on one thread, with messages */
+	struct fts_mparam *p = NULL;
 	bool done = false;
-	if (src->nlines >= 100000) {
-		c[0].end = c[1].begin = src->lines[mid];
-		c[1].p = p + mid;
-		c[0].dv.cap = cap0;
-		c[1].dv = (struct dims_vec){dims + cap0, 0, cap1, (uint32_t)cap0};
+	if (len >= PARALLEL_MIN) {
+		const char *nl = memchr(src->text + len / 2, '\n', len - len / 2);
+		size_t mid = nl ? (size_t)(nl - src->text) + 1 : len;
+		c[0] = chunk_make(a, src, file, m->typed, 0, mid);
+		c[1] = chunk_make(a, src, file, m->typed, mid, len);
 		pthread_t th;
 		if (pthread_create(&th, NULL, chunk_thread, &c[1]) == 0) {
-			parse_chunk(&c[0]);
+			chunk_thread(&c[0]);
 			pthread_join(th, NULL);
-			done = !c[0].failed && !c[1].failed;
-			if (done) {
-				/* append the second half's entries and ties (its
-				 * dims stay where they are) */
-				memmove(p + c[0].n, c[1].p, (size_t)c[1].n * sizeof(*p));
-				for (size_t i = 0; i < c[1].tv.n; i++) {
-					struct fts_manifest_tie t = c[1].tv.v[i];
-					t.entry += c[0].n;
-					FTS_VEC_PUSH(c[0].tv, t);
-				}
-				c[0].n += c[1].n;
-				c[0].saw_nul |= c[1].saw_nul;
+			p = fts_arena_alloc_raw(a, (c[0].cap + c[1].cap + 1) * sizeof(*p));
+			c[0].p = p;
+			c[1].p = p + c[0].cap;
+			if (pthread_create(&th, NULL, chunk_thread, &c[1]) == 0) {
+				parse_chunk(&c[0]);
+				pthread_join(th, NULL);
+				done = !c[0].failed && !c[1].failed;
 			}
+			if (done)
+				done = merge(&c[0], &c[1]);
 			chunk_release(&c[1]);
 			if (!done) {
 				chunk_release(&c[0]);
-				c[0] = (struct chunk){a, NULL, file, src->text, len, 0, len,
-						      m->typed, p, 0, dv_all, {0}, false, false};
+				p = NULL;       /* abandoned in the arena */
 			}
 		}
 	}
 	if (!done) {
+		c[0] = chunk_make(a, src, file, m->typed, 0, len);
 		c[0].d = d;
+		c[0].cap = count_entries(src->text, 0, len);
+		p = c[0].p = fts_arena_alloc_raw(a, (c[0].cap + 1) * sizeof(*p));
 		parse_chunk(&c[0]);
 	}
 	m->n = c[0].n;
@@ -399,43 +543,40 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		chunk_release(&c[0]);
 		return NULL;
 	}
+	m->p = p;
 	m->ties = fts_arena_alloc(a, (c[0].tv.n + 1) * sizeof(*m->ties));
 	if (c[0].tv.n)
 		memcpy(m->ties, c[0].tv.v, c[0].tv.n * sizeof(*m->ties));
 	m->nties = c[0].tv.n;
-	m->p = p;
-	/* the names' text: the source itself (NUL bytes in it then stand for
-	 * the tabs after the names), or a private copy */
-	char *text = src->text;
-	if (!m->typed || c[0].saw_nul) {
-		text = fts_arena_alloc_raw(a, len + 1);
-		memcpy(text, src->text, len + 1);
-		for (uint32_t i = 0; i < m->n; i++)
-			p[i].name = text + (p[i].name - src->text);
-	} else {
-		d->src->v[file].nul_tabs = true;
-	}
-	for (uint32_t i = 0; i < m->n; i++)
-		text[p[i].name - text + p[i].len] = '\0';
-	m->text = text;
+	m->nshapes = (uint32_t)c[0].shapes.shapes.n;
+	m->shapes = fts_arena_alloc(a, (m->nshapes + 1) * sizeof(*m->shapes));
+	if (m->nshapes)
+		memcpy(m->shapes, c[0].shapes.shapes.v, m->nshapes * sizeof(*m->shapes));
+	m->dims = fts_arena_alloc(a, (c[0].shapes.dims.n + 1) * sizeof(*m->dims));
+	if (c[0].shapes.dims.n)
+		memcpy(m->dims, c[0].shapes.dims.v, c[0].shapes.dims.n * sizeof(*m->dims));
+	m->text = src->text;
 	m->text_len = len;
-	m->dims = dims;
 	chunk_release(&c[0]);
-	m->sched = fts_arena_alloc(a, ((size_t)m->n + 1) * sizeof(*m->sched));
-	for (uint32_t i = 0; i < m->n; i++)
-		if (p[i].tied_to < 0)
-			m->sched[m->nsched++] = i;
+	if (m->nties) {
+		m->sched = fts_arena_alloc_raw(a, ((size_t)m->n + 1) * sizeof(*m->sched));
+		for (uint32_t i = 0; i < m->n; i++)
+			if (p[i].tied_to < 0)
+				m->sched[m->nsched++] = i;
+	} else {
+		m->nsched = m->n;       /* every entry: no index array (fts_sched()) */
+	}
 	/* the elements the runtime's arenas hold (tied entries share storage): every
 	 * sum and its bytes must fit, with room for 8-byte elements */
 	uint64_t total = 0;
 	for (uint32_t i = 0; i < m->n; i++) {
 		if (p[i].tied_to >= 0)
 			continue;
-		if (__builtin_add_overflow(total, p[i].numel, &total) || total > FTS_MANIFEST_MAX_ELEMENTS) {
-			struct fts_span sp = p[i].span;
-			sp.end = sp.start + p[i].len;
-			fts_diag(d, FTS_E_MANIFEST, sp, fts_arena_printf(a, "the parameters up to '%s' hold more "
-				 "than 2^60 elements in all, more than a plan or a run can address", p[i].name));
+		if (__builtin_add_overflow(total, fts_mp_numel(m, &p[i]), &total) ||
+		    total > FTS_MANIFEST_MAX_ELEMENTS) {
+			fts_diag(d, FTS_E_MANIFEST, fts_mp_name_span(m, &p[i]), fts_arena_printf(a,
+				 "the parameters up to '%.*s' hold more than 2^60 elements in all, more "
+				 "than a plan or a run can address", (int)p[i].len, fts_mp_name(m, &p[i])));
 			return NULL;
 		}
 	}
@@ -443,41 +584,46 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 	return m;
 }
 
+const char *fts_mp_cname(struct fts_arena *a, const struct fts_manifest *m, const struct fts_mparam *p)
+{
+	return fts_arena_strndup(a, fts_mp_name(m, p), p->len);
+}
+
 struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 {
 	size_t errors0 = d->errors;
-	const char **nm = fts_xmalloc_big(((size_t)m->nsched + 1) * sizeof(*nm));
-	size_t *nl = fts_xmalloc_big(((size_t)m->nsched + 1) * sizeof(*nl));
-	for (uint32_t i = 0; i < m->nsched; i++) {
-		nm[i] = m->p[m->sched[i]].name;
-		nl[i] = m->p[m->sched[i]].len;
+	struct fts_arena *da = &d->arena;
+	struct fts_names *ix;
+	if (m->nsched == m->n) {
+		/* no tied alias: the index reads the records themselves */
+		ix = fts_names_new_recs(m->text, m->text_len, m->p, sizeof(*m->p), m->n);
+	} else {
+		uint32_t *r = fts_xmalloc_big(((size_t)m->nsched + 1) * 2 * sizeof(*r));
+		for (uint32_t i = 0; i < m->nsched; i++) {
+			r[2 * i] = m->p[fts_sched(m, i)].off;
+			r[2 * i + 1] = m->p[fts_sched(m, i)].len;
+		}
+		m->name_recs = r;       /* borrowed by the index until fts_names_free() */
+		ix = fts_names_new_recs(m->text, m->text_len, r, 2 * sizeof(*r), m->nsched);
 	}
-	/* the index borrows nm[] until fts_names_free(): keep it in m */
-	m->sched_names = nm;
-	struct fts_names *ix = fts_names_new(nm, nl, m->nsched);
-	free(nl);
-	fts_names_set_text(ix, m->text, m->text_len);
 
 	const uint32_t *dup;
 	size_t ndup = fts_names_duplicates(ix, &dup);
 	/* a flood of duplicates: the first ones, then a count */
 	enum { MAX_DUP_REPORTS = 20 };
 	if (ndup > MAX_DUP_REPORTS) {
-		const struct fts_mparam *more = &m->p[m->sched[dup[2 * MAX_DUP_REPORTS]]];
-		struct fts_span sp = more->span;
-		sp.end = sp.start + more->len;
+		const struct fts_mparam *more = &m->p[fts_sched(m, dup[2 * MAX_DUP_REPORTS])];
 		char msg[160];
 		snprintf(msg, sizeof(msg), "and %zu more duplicate parameter names from here on (the first %d "
 			 "are shown)", ndup - MAX_DUP_REPORTS, (int)MAX_DUP_REPORTS);
-		fts_diag(d, FTS_E_MANIFEST_DUP_MORE, sp, msg);
+		fts_diag(d, FTS_E_MANIFEST_DUP_MORE, fts_mp_name_span(m, more), msg);
 	}
 	for (size_t k = 0; k < ndup && k < MAX_DUP_REPORTS; k++) {
-		const struct fts_mparam *later = &m->p[m->sched[dup[2 * k]]];
-		const struct fts_mparam *first = &m->p[m->sched[dup[2 * k + 1]]];
-		struct fts_span sp = later->span;
-		sp.end = sp.start + later->len;
-		struct fts_diag *dg = fts_diag(d, FTS_E_MANIFEST_DUP, sp, later->name);
-		fts_diag_note(d, dg, first->span, "first listed here");
+		const struct fts_mparam *later = &m->p[fts_sched(m, dup[2 * k])];
+		const struct fts_mparam *first = &m->p[fts_sched(m, dup[2 * k + 1])];
+		struct fts_diag *dg = fts_diag(d, FTS_E_MANIFEST_DUP, fts_mp_name_span(m, later),
+					       fts_mp_cname(da, m, later));
+		fts_diag_note(d, dg, fts_mp_span(m, first), "first listed here");
 	}
 	/* tied aliases: the target is an earlier untied entry; an alias name
 	 * may not repeat a parameter name or another alias */
@@ -485,28 +631,27 @@ struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 		struct fts_manifest_tie *t = &m->ties[k];
 		struct fts_mparam *mp = &m->p[t->entry];
 		long tgt = fts_names_find(ix, t->target, t->target_len);
-		if (tgt < 0 || m->sched[tgt] > t->entry) {
+		if (tgt < 0 || fts_sched(m, tgt) > t->entry) {
 			char buf[208];
 			snprintf(buf, sizeof(buf), "%.*s", (int)(t->target_len > 200 ? 200 : t->target_len),
 				 t->target);
-			fts_diag(d, FTS_E_MANIFEST_TIED, t->span, buf, mp->name);
+			fts_diag(d, FTS_E_MANIFEST_TIED, t->span, buf, fts_mp_cname(da, m, mp));
 			continue;
 		}
-		mp->tied_to = (int32_t)m->sched[tgt];
+		mp->tied_to = (int32_t)fts_sched(m, tgt);
 		const struct fts_mparam *first = NULL;
-		long same = fts_names_find(ix, mp->name, mp->len);
+		long same = fts_names_find(ix, fts_mp_name(m, mp), mp->len);
 		if (same >= 0)
-			first = &m->p[m->sched[same]];
+			first = &m->p[fts_sched(m, same)];
 		for (size_t j = 0; !first && j < k; j++) {
 			const struct fts_mparam *q = &m->p[m->ties[j].entry];
-			if (q->len == mp->len && memcmp(q->name, mp->name, mp->len) == 0)
+			if (q->len == mp->len && memcmp(fts_mp_name(m, q), fts_mp_name(m, mp), mp->len) == 0)
 				first = q;
 		}
 		if (first) {
-			struct fts_span sp = mp->span;
-			sp.end = sp.start + mp->len;
-			struct fts_diag *dg = fts_diag(d, FTS_E_MANIFEST_DUP, sp, mp->name);
-			fts_diag_note(d, dg, first->span, "first listed here");
+			struct fts_diag *dg = fts_diag(d, FTS_E_MANIFEST_DUP, fts_mp_name_span(m, mp),
+						       fts_mp_cname(da, m, mp));
+			fts_diag_note(d, dg, fts_mp_span(m, first), "first listed here");
 		}
 	}
 	if (d->errors != errors0) {

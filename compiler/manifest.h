@@ -21,18 +21,30 @@
 
 #define FTS_MAX_DIMS 8
 
-/* One manifest line: 56 bytes (500k of them are the largest array). */
+/*
+ * One manifest line: 24 bytes (500k of them are the largest array).  The
+ * name is not NUL-terminated: it is the first len bytes of the line, read
+ * in place in the (mapped, read-only) manifest text.  Use the accessors
+ * below.
+ */
 struct fts_mparam {
-	const char *name;               /* NUL-terminated, in the manifest's text */
-	const char *dtype;              /* canonical dtype name ("float32"), or NULL when unknown */
-	uint64_t numel;                 /* product of dims (1 for a scalar, 0 if unknown) */
-	uint32_t len;                   /* strlen(name) */
+	uint32_t off;                   /* the line's first byte (the name's) in m->text */
+	uint32_t len;                   /* the name's length */
+	uint32_t end;                   /* one past the line's last byte (before "\r\n") */
 	int32_t tied_to;                /* index of the source parameter, or -1 (INT32_MAX until linked) */
-	int32_t ndim;                   /* -1 when unknown (plain format); 0 = scalar */
-	uint32_t dims;                  /* index of the first dimension in fts_manifest.dims */
-	struct fts_span span;           /* the line in the manifest file */
-	uint8_t dtype_size;             /* bytes per element (at most 16), 0 when unknown */
+	uint32_t shape;                 /* index in m->shapes; FTS_NO_SHAPE when unknown (plain format) */
+	uint8_t dtype;                  /* 1 + index of the dtype (fts_dtype_name()), 0 when unknown */
 	bool requires_grad;
+	uint16_t unused;
+};
+
+#define FTS_NO_SHAPE UINT32_MAX
+
+/* A distinct shape of the manifest (shapes repeat: one entry each). */
+struct fts_mshape {
+	uint64_t numel;                 /* product of dims (1 for a scalar) */
+	uint32_t dims;                  /* index of the first dimension in m->dims */
+	int32_t ndim;                   /* 0 = scalar */
 };
 
 /* A tied alias's tied_to column, until fts_manifest_link() resolves it. */
@@ -49,15 +61,20 @@ struct fts_manifest_tie {
 
 struct fts_manifest {
 	const char *path;
+	uint32_t file;                  /* its id in the diagnostics' sources */
 	struct fts_mparam *p;           /* every entry, tied aliases included */
 	uint32_t n;
-	int64_t *dims;                  /* every entry's dimensions, back to back */
-	uint32_t *sched;                /* indices of schedulable entries, in order */
+	struct fts_mshape *shapes;      /* the distinct shapes */
+	uint32_t nshapes;
+	int64_t *dims;                  /* the shapes' dimensions, back to back */
+	uint32_t *sched;                /* indices of schedulable entries, in order; NULL
+					   when every entry is one (use fts_sched()) */
 	uint32_t nsched;
-	const char **sched_names;       /* names of sched[], borrowed by the index (heap) */
+	void *name_recs;                /* with tied aliases: (off, len) of sched[], read by
+					   the index (heap; freed after the index) */
 	struct fts_manifest_tie *ties;  /* tied aliases */
 	size_t nties;
-	const char *text;               /* the text the names lie in (in the arena) */
+	const char *text;               /* the text the names lie in: the source's */
 	size_t text_len;
 	bool typed;                     /* ftsc-manifest v1 (shapes and dtypes known) */
 	uint64_t total_numel;           /* elements of the untied entries, at most
@@ -76,12 +93,72 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
  * Second step: build the resolution index over the schedulable names,
  * report duplicate names and resolve tied_to targets (an earlier, untied
  * entry).  Returns the index (the caller frees it with fts_names_free()
- * and then frees m->sched_names), or NULL after reporting errors.
+ * and then frees m->name_recs), or NULL after reporting errors.
  */
 struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d);
 
 /* Bytes per element of a dtype name, 0 if unknown; *canon gets the
  * canonical spelling (static storage). */
 uint32_t fts_dtype_size(const char *dtype, size_t len, const char **canon);
+
+/* The canonical name and the size of dtype code c (struct fts_mparam's
+ * dtype); NULL and 0 for 0. */
+const char *fts_dtype_name(uint8_t c);
+uint32_t fts_dtype_bytes(uint8_t c);
+
+/* The manifest index of schedulable entry i. */
+static inline uint32_t fts_sched(const struct fts_manifest *m, uint32_t i)
+{
+	return m->sched ? m->sched[i] : i;
+}
+
+/* --- an entry's fields ------------------------------------------------------- */
+
+/* The name: len bytes, not NUL-terminated (print with "%.*s"). */
+static inline const char *fts_mp_name(const struct fts_manifest *m, const struct fts_mparam *p)
+{
+	return m->text + p->off;
+}
+
+/* The whole line, and the name alone, as spans in the manifest file. */
+static inline struct fts_span fts_mp_span(const struct fts_manifest *m, const struct fts_mparam *p)
+{
+	return fts_span_make(m->file, p->off, p->end);
+}
+
+static inline struct fts_span fts_mp_name_span(const struct fts_manifest *m, const struct fts_mparam *p)
+{
+	return fts_span_make(m->file, p->off, p->off + p->len);
+}
+
+/* Elements (0 when unknown), dimensions (-1 when unknown) and their sizes. */
+static inline uint64_t fts_mp_numel(const struct fts_manifest *m, const struct fts_mparam *p)
+{
+	return p->shape == FTS_NO_SHAPE ? 0 : m->shapes[p->shape].numel;
+}
+
+static inline int32_t fts_mp_ndim(const struct fts_manifest *m, const struct fts_mparam *p)
+{
+	return p->shape == FTS_NO_SHAPE ? -1 : m->shapes[p->shape].ndim;
+}
+
+static inline const int64_t *fts_mp_dims(const struct fts_manifest *m, const struct fts_mparam *p)
+{
+	return p->shape == FTS_NO_SHAPE ? m->dims : m->dims + m->shapes[p->shape].dims;
+}
+
+/* The name, NUL-terminated, in a (for messages). */
+const char *fts_mp_cname(struct fts_arena *a, const struct fts_manifest *m, const struct fts_mparam *p);
+
+/* The canonical dtype name ("float32"), NULL when unknown, and its size. */
+static inline const char *fts_mp_dtype(const struct fts_mparam *p)
+{
+	return fts_dtype_name(p->dtype);
+}
+
+static inline uint32_t fts_mp_dtype_size(const struct fts_mparam *p)
+{
+	return fts_dtype_bytes(p->dtype);
+}
 
 #endif /* FTS_MANIFEST_H */

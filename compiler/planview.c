@@ -410,12 +410,12 @@ int fts_planview_build(const struct fts_compile *c, struct fts_arena *a, struct 
 		for (uint32_t k = 0; k < q->nparams; k++) {
 			idx[k] = q->params[k].index;
 			const struct fts_mparam *mp = &ir->manifest->p[idx[k]];
-			if (sem_no_decay(p, mp->name)) {
+			if (sem_no_decay_n(p, fts_mp_name(ir->manifest, mp), mp->len)) {
 				v->nnodecay[i]++;
-				v->numel_nodecay[i] += mp->numel;
+				v->numel_nodecay[i] += fts_mp_numel(ir->manifest, mp);
 			} else {
 				v->ndecay[i]++;
-				v->numel_decay[i] += mp->numel;
+				v->numel_decay[i] += fts_mp_numel(ir->manifest, mp);
 			}
 		}
 		ph[i].index = q->index;

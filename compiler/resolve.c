@@ -3,9 +3,10 @@
  * parameter resolution, suggestions and the over-match predicate.
  * See resolve.h for the contracts.
  *
- * Sorting: a multikey quicksort whose "character" is the next 8 bytes of
- * the name loaded big-endian into a uint64 (cached next to the index, so
- * partitioning touches one contiguous array); equal keys recurse 8 bytes
+ * Sorting: an in-place most-significant-byte radix sort whose keys are
+ * the next 8 bytes of each name loaded big-endian into a uint64 (cached
+ * next to the index, so a pass touches one contiguous array); bytes equal
+ * over a group are skipped, and a group of equal keys reloads 8 bytes
  * deeper.  Names never contain NUL in practice, and a NUL byte sorts like
  * "end of name", which only affects the order of such names among
  * themselves, never the correctness of the prefix walk (the walk compares
@@ -24,8 +25,11 @@
 
 struct fts_names {
 	uint32_t n;
-	const char *const *ptr;	/* the caller's names (not copied) */
-	uint32_t *len;
+	const char *const *ptr;	/* the caller's names (not copied), or NULL: */
+	const char *base;	/* name i is base + off, len bytes, where the */
+	const unsigned char *rec;	/* records rec + i * stride begin with */
+	size_t stride;		/* uint32_t off, len (fts_names_new_recs()) */
+	uint32_t *len;		/* the lengths (pointer form only) */
 	uint32_t *sorted;	/* permutation: names in byte order */
 	bool utf8;		/* every name is valid UTF-8 */
 	bool nl;		/* some name holds a newline */
@@ -35,9 +39,20 @@ struct fts_names {
 	size_t ndups, capdups;
 };
 
-static const unsigned char *NAME(const struct fts_names *ix, uint32_t i)
+/* Name i's record (records form). */
+static inline const uint32_t *REC(const struct fts_names *ix, uint32_t i)
 {
-	return (const unsigned char *)ix->ptr[i];
+	return (const uint32_t *)(const void *)(ix->rec + (size_t)i * ix->stride);
+}
+
+static inline const unsigned char *NAME(const struct fts_names *ix, uint32_t i)
+{
+	return (const unsigned char *)(ix->ptr ? ix->ptr[i] : ix->base + REC(ix, i)[0]);
+}
+
+static inline uint32_t LEN(const struct fts_names *ix, uint32_t i)
+{
+	return ix->ptr ? ix->len[i] : REC(ix, i)[1];
 }
 
 /* Byte at depth d of the k-th sorted name, or -1 past its end. */
@@ -45,12 +60,13 @@ static int sbyte(const struct fts_names *ix, uint32_t k, uint32_t d)
 {
 	uint32_t i = ix->sorted[k];
 
-	return d < ix->len[i] ? NAME(ix, i)[d] : -1;
+	return d < LEN(ix, i) ? NAME(ix, i)[d] : -1;
 }
 
 /* ---- sorting ---- */
 
-struct skey {
+/* 12 bytes, not 16: the largest array while the index is built */
+struct __attribute__((packed, aligned(4))) skey {
 	uint64_t k;
 	uint32_t idx;
 };
@@ -58,7 +74,7 @@ struct skey {
 static uint64_t load_key(const struct fts_names *ix, uint32_t i, uint32_t d)
 {
 	const unsigned char *s = NAME(ix, i);
-	uint32_t len = ix->len[i];
+	uint32_t len = LEN(ix, i);
 	uint64_t k = 0;
 	uint32_t j;
 
@@ -75,7 +91,7 @@ static uint64_t load_key(const struct fts_names *ix, uint32_t i, uint32_t d)
 
 static int cmp_from(const struct fts_names *ix, uint32_t a, uint32_t b, uint32_t d)
 {
-	uint32_t la = ix->len[a], lb = ix->len[b], m = la < lb ? la : lb;
+	uint32_t la = LEN(ix, a), lb = LEN(ix, b), m = la < lb ? la : lb;
 	int c;
 
 	if (d >= m)
@@ -107,22 +123,6 @@ struct sort_ctx {
 	bool may_spawn;                 /* this context may hand a part to a thread */
 };
 
-struct sort_job {
-	struct sort_ctx ctx;
-	struct skey *a;
-	size_t n;
-	uint32_t d;
-};
-
-static void mkqs(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d);
-
-static void *sort_thread(void *arg)
-{
-	struct sort_job *job = arg;
-	mkqs(&job->ctx, job->a, job->n, job->d);
-	return NULL;
-}
-
 static void add_run(struct sort_ctx *c, struct skey *a, size_t n)
 {
 	if (c->runs.n + 2 > c->runs.cap) {
@@ -133,82 +133,159 @@ static void add_run(struct sort_ctx *c, struct skey *a, size_t n)
 	c->runs.v[c->runs.n++] = n;
 }
 
+/* The keys of a[0..n) at depth d. */
+static void reload(const struct fts_names *ix, struct skey *a, size_t n, uint32_t d)
+{
+	/* two-stage prefetch: the record (records form) 16 ahead, then the
+	 * name bytes it points to 8 ahead */
+	for (size_t i = 0; i < n; i++) {
+		if (!ix->ptr && i + 16 < n)
+			__builtin_prefetch(REC(ix, a[i + 16].idx));
+		if (i + 8 < n)
+			__builtin_prefetch(NAME(ix, a[i + 8].idx) + d);
+		a[i].k = load_key(ix, a[i].idx, d);
+	}
+}
+
+/* Insertion sort of a few keys at depth d, and their runs of equal names. */
+static void small_sort(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d)
+{
+	const struct fts_names *ix = c->ix;
+	size_t i, j;
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && (a[j - 1].k > a[j].k ||
+			(a[j - 1].k == a[j].k && cmp_from(ix, a[j - 1].idx, a[j].idx, d) > 0)); j--)
+			swap(&a[j - 1], &a[j]);
+	for (i = 0; i + 1 < n; i = j) {
+		for (j = i + 1; j < n && a[j].k == a[i].k && cmp_from(ix, a[i].idx, a[j].idx, d) == 0; j++)
+			;
+		if (j - i > 1)
+			add_run(c, a + i, j - i);
+	}
+}
+
+static void rsort(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d);
+
+/* Buckets [from, to) of a split: start[b], cnt[b]. */
+struct bucket_job {
+	struct sort_ctx ctx;
+	struct skey *a;
+	const size_t *start, *cnt;
+	unsigned from, to;
+	uint32_t d;
+};
+
+static void sort_buckets(struct bucket_job *j)
+{
+	for (unsigned b = j->from; b < j->to; b++)
+		if (j->cnt[b] > 1)
+			rsort(&j->ctx, j->a + j->start[b], j->cnt[b], j->d);
+}
+
+static void *bucket_thread(void *arg)
+{
+	sort_buckets(arg);
+	return NULL;
+}
+
 /*
- * Multikey quicksort on 8-byte big-endian chunks (zero padded, so shorter
- * names sort first).  Equal names end up in one run, recorded for the
- * duplicate report.  The first large partition with two big sides is
- * sorted on a second thread (the machines we target have two cores).
+ * Most-significant-byte radix sort (American flag: in place) on the cached
+ * 8-byte big-endian keys: bytes that are equal over the whole group are
+ * skipped (the names share long prefixes), the group is split on its first
+ * differing byte, and a group whose keys are all equal reloads its next 8
+ * bytes.  Equal names end up in one run, recorded for the duplicate
+ * report.  Recursion goes into all buckets but the largest, which the loop
+ * continues with: the stack stays O(log n) deep whatever the names.  The
+ * first split of a large group hands half its buckets to a second thread
+ * (the machines we target have two cores).
  */
-static void mkqs(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d)
+static void rsort(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d)
 {
 	const struct fts_names *ix = c->ix;
 	while (n > 1) {
-		size_t lt = 0, i = 0, gt = n, j;
-		uint64_t pv;
-
-		if (n < 12) {
-			for (i = 1; i < n; i++)
-				for (j = i; j > 0 && (a[j - 1].k > a[j].k ||
-					(a[j - 1].k == a[j].k && cmp_from(ix, a[j - 1].idx, a[j].idx, d) > 0)); j--)
-					swap(&a[j - 1], &a[j]);
-			/* equal neighbours: duplicate names */
-			for (i = 0; i + 1 < n; i = j) {
-				for (j = i + 1; j < n && cmp_from(ix, a[i].idx, a[j].idx, d) == 0; j++)
-					;
-				if (j - i > 1)
-					add_run(c, a + i, j - i);
-			}
+		if (n < 32) {
+			small_sort(c, a, n, d);
 			return;
 		}
-		{
-			uint64_t x = a[0].k, y = a[n / 2].k, z = a[n - 1].k;
-
-			pv = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+		uint64_t andv = ~(uint64_t)0, orv = 0;
+		for (size_t i = 0; i < n; i++) {
+			andv &= a[i].k;
+			orv |= a[i].k;
 		}
-		while (i < gt) {
-			if (a[i].k < pv)
-				swap(&a[lt++], &a[i++]);
-			else if (a[i].k > pv)
-				swap(&a[i], &a[--gt]);
-			else
-				i++;
-		}
-		pthread_t th;
-		struct sort_job *job = NULL;
-		if (c->may_spawn && lt > 32768 && n - gt > 32768) {
-			job = fts_xmalloc(sizeof(*job));
-			*job = (struct sort_job){{ix, c->base, {NULL, 0, 0}, false}, a, lt, d};
-			c->may_spawn = false;
-			if (pthread_create(&th, NULL, sort_thread, job) != 0) {
-				free(job);
-				job = NULL;
-				mkqs(c, a, lt, d);
+		uint64_t diff = andv ^ orv;
+		if (!diff) {
+			if (!(andv & 0xff)) {
+				/* all equal and ended within this word */
+				add_run(c, a, n);
+				return;
 			}
-		} else {
-			mkqs(c, a, lt, d);
+			d += 8;
+			reload(ix, a, n, d);
+			continue;
 		}
-		mkqs(c, a + gt, n - gt, d);
+		/* the first differing byte; every key's lies in [lo, hi] */
+		const unsigned shift = (unsigned)(63 - __builtin_clzll(diff)) & ~7u;
+		const unsigned lo = (unsigned)(andv >> shift) & 0xff, hi = (unsigned)(orv >> shift) & 0xff;
+		size_t cnt[256], start[256] = {0}, next[256];
+		memset(cnt + lo, 0, (hi - lo + 1) * sizeof(*cnt));
+		for (size_t i = 0; i < n; i++)
+			cnt[(a[i].k >> shift) & 0xff]++;
+		size_t sum = 0;
+		unsigned big = lo;
+		for (unsigned b = lo; b <= hi; b++) {
+			start[b] = next[b] = sum;
+			sum += cnt[b];
+			if (cnt[b] > cnt[big])
+				big = b;
+		}
+		for (unsigned b = lo; b <= hi; b++) {
+			size_t end = start[b] + cnt[b];
+			while (next[b] < end) {
+				struct skey v = a[next[b]];
+				unsigned vb = (unsigned)(v.k >> shift) & 0xff;
+				while (vb != b) {
+					struct skey t = a[next[vb]];
+					a[next[vb]++] = v;
+					v = t;
+					vb = (unsigned)(v.k >> shift) & 0xff;
+				}
+				a[next[b]++] = v;
+			}
+		}
+		/* a second thread takes the buckets below the middle element's */
+		unsigned from = lo;
+		pthread_t th;
+		struct bucket_job *job = NULL;
+		if (c->may_spawn && n >= 65536) {
+			unsigned mid = lo;
+			while (mid < hi && start[mid] + cnt[mid] <= n / 2)
+				mid++;
+			if (start[mid] >= n / 4) {
+				job = fts_xmalloc(sizeof(*job));
+				*job = (struct bucket_job){{ix, c->base, {NULL, 0, 0}, false}, a, start, cnt, lo, mid, d};
+				c->may_spawn = false;
+				if (pthread_create(&th, NULL, bucket_thread, job) != 0) {
+					free(job);
+					job = NULL;
+				} else {
+					from = mid;
+				}
+			}
+		}
+		/* every other bucket here, recursively; the largest by the loop */
+		for (unsigned b = from; b <= hi; b++)
+			if (cnt[b] > 1 && !(b == big && !job))
+				rsort(c, a + start[b], cnt[b], d);
 		if (job) {
 			pthread_join(th, NULL);
 			for (size_t r = 0; r < job->ctx.runs.n; r += 2)
 				add_run(c, c->base + job->ctx.runs.v[r], job->ctx.runs.v[r + 1]);
 			free(job->ctx.runs.v);
 			free(job);
-		}
-		if (!(pv & 0xff)) {
-			/* all equal and ended within this word */
-			if (gt - lt > 1)
-				add_run(c, a + lt, gt - lt);
 			return;
 		}
-		a += lt;
-		n = gt - lt;
-		d += 8;
-		for (i = 0; i < n; i++) {
-			if (i + 8 < n)
-				__builtin_prefetch(NAME(ix, a[i + 8].idx) + d);
-			a[i].k = load_key(ix, a[i].idx, d);
-		}
+		a += start[big];
+		n = cnt[big];
 	}
 }
 
@@ -249,30 +326,26 @@ static bool all_ascii(const char *s, size_t n, bool *nl)
 	return !(acc & highs);
 }
 
-/* Documented in resolve.h. */
-struct fts_names *fts_names_new(const char *const *names, const size_t *lens, uint32_t n)
+/* The rest of the index over ix's names: the sorted permutation and the
+ * duplicates. */
+static struct fts_names *build(struct fts_names *ix)
 {
-	struct fts_names *ix = fts_xcalloc(1, sizeof(*ix));
-	struct skey *keys;
-	uint32_t i;
+	uint32_t i, n = ix->n;
 
-	ix->n = n;
-	ix->ptr = names;
-	ix->len = fts_xmalloc_big((n ? n : 1) * sizeof(*ix->len));
 	ix->utf8 = true;
 	for (i = 0; i < n; i++) {
-		ix->len[i] = (uint32_t)lens[i];
-		if (!all_ascii(names[i], lens[i], &ix->nl) && ix->utf8 && !fts_utf8_valid(names[i], lens[i]))
+		const char *s = (const char *)NAME(ix, i);
+		if (!all_ascii(s, LEN(ix, i), &ix->nl) && ix->utf8 && !fts_utf8_valid(s, LEN(ix, i)))
 			ix->utf8 = false;
 	}
 
-	keys = fts_xmalloc_big((n ? n : 1) * sizeof(*keys));
+	struct skey *keys = fts_xmalloc_big((n ? n : 1) * sizeof(*keys));
 	for (i = 0; i < n; i++) {
 		keys[i].idx = i;
 		keys[i].k = load_key(ix, i, 0);
 	}
 	struct sort_ctx ctx = {ix, keys, {NULL, 0, 0}, n >= 65536};
-	mkqs(&ctx, keys, n, 0);
+	rsort(&ctx, keys, n, 0);
 	/* within a run of equal names, registration order: the first one is
 	 * the name; the others are reported as duplicates of it */
 	for (size_t r = 0; r < ctx.runs.n; r += 2) {
@@ -292,10 +365,42 @@ struct fts_names *fts_names_new(const char *const *names, const size_t *lens, ui
 	free(ctx.runs.v);
 	if (ix->ndups > 1)
 		qsort(ix->dups, ix->ndups, 2 * sizeof(*ix->dups), cmp_u32);
-	ix->sorted = fts_xmalloc_big((n ? n : 1) * sizeof(*ix->sorted));
-	for (i = 0; i < n; i++)
-		ix->sorted[i] = keys[i].idx;
-	free(keys);
+	/* the permutation in place of the keys (entry i's 4 bytes lie at or
+	 * before key i's), the rest given back */
+	uint32_t *sorted = (uint32_t *)(void *)keys;
+	for (i = 0; i < n; i++) {
+		uint32_t idx = keys[i].idx;
+		sorted[i] = idx;
+	}
+	ix->sorted = fts_xrealloc(keys, (n ? n : 1) * sizeof(*ix->sorted));
+	return ix;
+}
+
+/* Documented in resolve.h. */
+struct fts_names *fts_names_new(const char *const *names, const size_t *lens, uint32_t n)
+{
+	struct fts_names *ix = fts_xcalloc(1, sizeof(*ix));
+
+	ix->n = n;
+	ix->ptr = names;
+	ix->len = fts_xmalloc_big((n ? n : 1) * sizeof(*ix->len));
+	for (uint32_t i = 0; i < n; i++)
+		ix->len[i] = (uint32_t)lens[i];
+	return build(ix);
+}
+
+/* Documented in resolve.h. */
+struct fts_names *fts_names_new_recs(const char *text, size_t textlen, const void *recs, size_t stride,
+				     uint32_t n)
+{
+	struct fts_names *ix = fts_xcalloc(1, sizeof(*ix));
+
+	ix->n = n;
+	ix->base = text;
+	ix->rec = recs;
+	ix->stride = stride;
+	build(ix);
+	fts_names_set_text(ix, text, textlen);
 	return ix;
 }
 
@@ -305,11 +410,11 @@ bool fts_names_set_text(struct fts_names *ix, const char *text, size_t len)
 	uintptr_t lo = (uintptr_t)text, hi = lo + len, at = lo;
 
 	for (uint32_t i = 0; i < ix->n; i++) {
-		uintptr_t s = (uintptr_t)ix->ptr[i];
+		uintptr_t s = (uintptr_t)((const char *)NAME(ix, i));
 
-		if (s < at || s > hi || ix->len[i] > hi - s)
+		if (s < at || s > hi || LEN(ix, i) > hi - s)
 			return false;
-		at = s + ix->len[i] + 1;        /* disjoint, apart, ascending */
+		at = s + LEN(ix, i) + 1;        /* disjoint, apart, ascending */
 	}
 	ix->text = text;
 	ix->textlen = len;
@@ -344,7 +449,7 @@ uint32_t fts_names_count(const struct fts_names *ix)
 const char *fts_names_get(const struct fts_names *ix, uint32_t i, size_t *len)
 {
 	if (len)
-		*len = ix->len[i];
+		*len = LEN(ix, i);
 	return (const char *)NAME(ix, i);
 }
 
@@ -355,7 +460,7 @@ static uint32_t lower_str(const struct fts_names *ix, const char *s, size_t n)
 
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2, i = ix->sorted[mid];
-		size_t l = ix->len[i], mn = l < n ? l : n;
+		size_t l = LEN(ix, i), mn = l < n ? l : n;
 		int c = memcmp(NAME(ix, i), s, mn);
 
 		if (c < 0 || (c == 0 && l < n))
@@ -375,7 +480,7 @@ long fts_names_find(const struct fts_names *ix, const char *s, size_t len)
 
 	if (lo < ix->n) {
 		uint32_t i = ix->sorted[lo];
-		if (ix->len[i] == len && memcmp(NAME(ix, i), s, len) == 0)
+		if (LEN(ix, i) == len && memcmp(NAME(ix, i), s, len) == 0)
 			return i;
 	}
 	return -1;
@@ -396,6 +501,16 @@ static void push_match(struct fts_matches *m, uint32_t i, uint32_t end)
 }
 
 /* Documented in resolve.h. */
+void fts_matches_shrink(struct fts_matches *m)
+{
+	if (m->cap > m->n && m->n) {
+		m->idx = fts_xrealloc(m->idx, m->n * sizeof(*m->idx));
+		m->end = fts_xrealloc(m->end, m->n * sizeof(*m->end));
+		m->cap = m->n;
+	}
+}
+
+/* Documented in resolve.h. */
 void fts_matches_free(struct fts_matches *m)
 {
 	free(m->idx);
@@ -412,8 +527,8 @@ static bool match1(const struct fts_names *ix, const struct fts_pyre *re, uint32
 		   struct fts_matches *m)
 {
 	const char *s = (const char *)NAME(ix, i);
-	int r = ix->utf8 ? fts_pyre_match_unchecked(re, s, ix->len[i], end)
-		: fts_pyre_match(re, s, ix->len[i], end);
+	int r = ix->utf8 ? fts_pyre_match_unchecked(re, s, LEN(ix, i), end)
+		: fts_pyre_match(re, s, LEN(ix, i), end);
 	if (r < 0) {
 		if (!m->limit)
 			m->limit_idx = i;
@@ -427,7 +542,7 @@ static bool match1(const struct fts_names *ix, const struct fts_pyre *re, uint32
 static bool match_dotstar_lit(const struct fts_names *ix, uint32_t i, const char *lit, size_t ll, size_t *end)
 {
 	const char *s = (const char *)NAME(ix, i), *nl, *p, *last = NULL;
-	size_t n = ix->len[i];
+	size_t n = LEN(ix, i);
 
 	nl = memchr(s, '\n', n);
 	if (nl)
@@ -446,7 +561,7 @@ static uint32_t name_at(const struct fts_names *ix, uint32_t i, const char *p)
 	uint32_t step = 1, lo = i, hi;
 
 	/* gallop from i, then bisect: hits come in ascending order */
-	while (lo + step < ix->n && (uintptr_t)ix->ptr[lo + step] <= (uintptr_t)p) {
+	while (lo + step < ix->n && (uintptr_t)((const char *)NAME(ix, lo + step)) <= (uintptr_t)p) {
 		lo += step;
 		step *= 2;
 	}
@@ -454,7 +569,7 @@ static uint32_t name_at(const struct fts_names *ix, uint32_t i, const char *p)
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
-		if ((uintptr_t)ix->ptr[mid] <= (uintptr_t)p)
+		if ((uintptr_t)((const char *)NAME(ix, mid)) <= (uintptr_t)p)
 			lo = mid;
 		else
 			hi = mid;
@@ -475,10 +590,10 @@ static bool text_next(const struct fts_names *ix, const char **p, uint32_t *i, c
 
 	while (q < end && (q = memmem(q, (size_t)(end - q), lit, ll)) != NULL) {
 		uint32_t k = name_at(ix, *i, q);
-		const char *s = ix->ptr[k];
+		const char *s = ((const char *)NAME(ix, k));
 
 		*i = k;
-		if ((uintptr_t)q >= (uintptr_t)s && q + ll <= s + ix->len[k]) {
+		if ((uintptr_t)q >= (uintptr_t)s && q + ll <= s + LEN(ix, k)) {
 			*p = q;
 			return true;
 		}
@@ -495,7 +610,7 @@ static void match_dotstar_text(const struct fts_names *ix, const char *lit, size
 	uint32_t i = 0;
 
 	while (text_next(ix, &p, &i, lit, ll)) {
-		const char *s = ix->ptr[i], *e = s + ix->len[i], *last = p, *q;
+		const char *s = ((const char *)NAME(ix, i)), *e = s + LEN(ix, i), *last = p, *q;
 
 		for (q = p + 1; q + ll <= e && (q = memmem(q, (size_t)(e - q), lit, ll)) != NULL; q++)
 			last = q;
@@ -515,13 +630,13 @@ size_t fts_names_match_scan(const struct fts_names *ix, const struct fts_pyre *r
 		/* only the names that hold the literal */
 		const char *p = ix->text;
 
-		for (i = 0; text_next(ix, &p, &i, req, rl); p = ix->ptr[i] + ix->len[i])
+		for (i = 0; text_next(ix, &p, &i, req, rl); p = ((const char *)NAME(ix, i)) + LEN(ix, i))
 			if (match1(ix, re, i, &end, m))
 				push_match(m, i, (uint32_t)end);
 		return m->n - n0;
 	}
 	for (i = 0; i < ix->n; i++) {
-		if (req && !memmem(NAME(ix, i), ix->len[i], req, rl))
+		if (req && !memmem(NAME(ix, i), LEN(ix, i), req, rl))
 			continue;
 		if (match1(ix, re, i, &end, m))
 			push_match(m, i, (uint32_t)end);
@@ -738,9 +853,9 @@ size_t fts_names_match(const struct fts_names *ix, const struct fts_pyre *re, st
 			case FTS_PYRE_TAIL_DOTSTAR: {
 				const char *s = (const char *)NAME(ix, i);
 				const char *nl = dotall || !ix->nl ? NULL
-					: memchr(s + r->depth, '\n', ix->len[i] - r->depth);
+					: memchr(s + r->depth, '\n', LEN(ix, i) - r->depth);
 
-				end = nl ? (size_t)(nl - s) : ix->len[i];
+				end = nl ? (size_t)(nl - s) : LEN(ix, i);
 				break;
 			}
 			default:
@@ -805,7 +920,7 @@ static size_t lcp(const struct fts_names *ix, uint32_t pos, const char *s, size_
 	if (pos >= ix->n)
 		return 0;
 	i = ix->sorted[pos];
-	l = ix->len[i];
+	l = LEN(ix, i);
 	while (k < l && k < n && NAME(ix, i)[k] == (unsigned char)s[k])
 		k++;
 	return k;
@@ -888,7 +1003,7 @@ size_t fts_names_suggest(const struct fts_names *ix, const char *pat, size_t len
 
 		for (; lo < hi; lo++) {
 			uint32_t idx = ix->sorted[lo];
-			unsigned d = prefix_distance(key, kn, (const char *)NAME(ix, idx), ix->len[idx], cap);
+			unsigned d = prefix_distance(key, kn, (const char *)NAME(ix, idx), LEN(ix, idx), cap);
 
 			if (d <= cap) {
 				c[nc].dist = d;

@@ -43,6 +43,16 @@ struct fts_matches {
 struct fts_names *fts_names_new(const char *const *names, const size_t *lens, uint32_t n);
 
 /*
+ * The same over names that lie in text[0..textlen), described by n records
+ * of stride bytes, each beginning with two uint32_t: the name's offset in
+ * text and its length (a manifest's own records, read in place).  text
+ * and recs are borrowed until fts_names_free().  When the names lie in
+ * text in order and apart, fts_names_set_text() is implied.
+ */
+struct fts_names *fts_names_new_recs(const char *text, size_t textlen, const void *recs, size_t stride,
+				     uint32_t n);
+
+/*
  * Tell the index that its names lie, in index order and apart (at least
  * one byte between two names), inside text[0..len): one object that stays
  * valid until fts_names_free(), such as the manifest they were split from.
@@ -85,6 +95,8 @@ size_t fts_names_match(const struct fts_names *ix, const struct fts_pyre *re, st
 size_t fts_names_match_scan(const struct fts_names *ix, const struct fts_pyre *re, struct fts_matches *m);
 
 /* Release the arrays of m and zero it. */
+/* Give back the room *m holds beyond its matches (results kept a while). */
+void fts_matches_shrink(struct fts_matches *m);
 void fts_matches_free(struct fts_matches *m);
 
 /*

@@ -156,7 +156,7 @@ static bool stdlib_groups(struct sim *s, int32_t rec, const char *w)
 		int ph = s->g.phase[k];
 		const struct rt_plan_phase *pp = &s->p->phases[ph];
 		for (uint32_t j = 0; j < pp->nparams; j++) {
-			int nd = s->ir->manifest->p[pp->params[j]].ndim;
+			int nd = fts_mp_ndim(s->ir->manifest, &s->ir->manifest->p[pp->params[j]]);
 			if (ndim < 0 || nd != 2)
 				ndim = nd;
 		}
@@ -429,8 +429,8 @@ struct fts_sim *fts_simulate(struct fts_ir *ir, const struct fts_initial *init,
 		for (uint32_t j = 0; j < ph->nparams; j++) {
 			const struct fts_mparam *mp = &ir->manifest->p[ph->params[j].index];
 			sp->nparams++;
-			sp->numel += mp->numel;
-			sp->bytes += mp->numel * mp->dtype_size;
+			sp->numel += fts_mp_numel(ir->manifest, mp);
+			sp->bytes += fts_mp_numel(ir->manifest, mp) * fts_mp_dtype_size(mp);
 		}
 		sp->total_params = (dd ? sim->phases[dd - 1].total_params : 0) + sp->nparams;
 		sp->total_numel = (dd ? sim->phases[dd - 1].total_numel : 0) + sp->numel;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,7 +24,10 @@ void fts_sources_release(struct fts_sources *s)
 {
 	for (uint32_t i = 0; i < s->n; i++) {
 		free(s->v[i].name);
-		free(s->v[i].text);
+		if (s->v[i].map_len)
+			munmap((void *)s->v[i].text, s->v[i].map_len);
+		else
+			free((void *)s->v[i].text);
 		free(s->v[i].lines);
 	}
 	free(s->v);
@@ -32,6 +36,8 @@ void fts_sources_release(struct fts_sources *s)
 
 static void build_lines(struct fts_source *f)
 {
+	if (f->nlines)
+		return;
 	uint32_t cap = 64, n = 0;
 	uint32_t *lines = fts_xmalloc(cap * sizeof(*lines));
 	lines[n++] = 0;
@@ -48,7 +54,16 @@ static void build_lines(struct fts_source *f)
 	f->nlines = n;
 }
 
-static uint32_t add_owned(struct fts_sources *s, const char *name, char *text, size_t len)
+const uint32_t *fts_source_lines(const struct fts_source *f, uint32_t *nlines)
+{
+	build_lines((struct fts_source *)f);    /* a cache: logically const */
+	if (nlines)
+		*nlines = f->nlines;
+	return f->lines;
+}
+
+static uint32_t add_owned(struct fts_sources *s, const char *name, const char *text, size_t len,
+			  size_t map_len)
 {
 	if (s->n == s->cap) {
 		s->cap = s->cap ? 2 * s->cap : 4;
@@ -58,8 +73,9 @@ static uint32_t add_owned(struct fts_sources *s, const char *name, char *text, s
 	f->name = fts_xstrdup(name);
 	f->text = text;
 	f->len = len;
-	f->nul_tabs = false;
-	build_lines(f);
+	f->map_len = map_len;
+	f->lines = NULL;
+	f->nlines = 0;
 	return s->n++;
 }
 
@@ -69,7 +85,7 @@ uint32_t fts_source_add(struct fts_sources *s, const char *name,
 	char *copy = fts_xmalloc(len + 1);
 	memcpy(copy, text, len);
 	copy[len] = '\0';
-	return add_owned(s, name, copy, len);
+	return add_owned(s, name, copy, len, 0);
 }
 
 int fts_source_load(struct fts_sources *s, const char *path, size_t max,
@@ -107,6 +123,24 @@ int fts_source_load(struct fts_sources *s, const char *path, size_t max,
 		return -1;
 	}
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	if ((size_t)st.st_size >= FTS_MAP_MIN) {
+		/* mapped read only, with a zero byte after the last: the bytes of
+		 * the last page past the end are zero, and when the file ends on a
+		 * page boundary the page after it is an anonymous (zero) one */
+		size_t len = (size_t)st.st_size, pg = (size_t)sysconf(_SC_PAGESIZE);
+		size_t map_len = (len / pg + 1) * pg;
+		void *area = mmap(NULL, map_len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (area != MAP_FAILED) {
+			void *t = mmap(area, len, PROT_READ, MAP_PRIVATE | MAP_FIXED | MAP_POPULATE, fd, 0);
+			if (t != MAP_FAILED) {
+				close(fd);
+				*id = add_owned(s, path, t, len, map_len);
+				return 0;
+			}
+			munmap(area, map_len);
+		}
+		/* no mapping: read it */
+	}
 	FILE *fp = fdopen(fd, "rb");
 	if (!fp) {
 		snprintf(err, errlen, "%s", strerror(errno));
@@ -150,7 +184,7 @@ int fts_source_load(struct fts_sources *s, const char *path, size_t max,
 		return -1;
 	}
 	buf[len] = '\0';
-	*id = add_owned(s, path, buf, len);
+	*id = add_owned(s, path, buf, len, 0);
 	return 0;
 }
 
@@ -161,6 +195,7 @@ const struct fts_source *fts_source_get(const struct fts_sources *s, uint32_t id
 
 static uint32_t line_index(const struct fts_source *f, uint32_t off)
 {
+	fts_source_lines(f, NULL);
 	uint32_t lo = 0, hi = f->nlines;
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
@@ -183,7 +218,7 @@ void fts_source_linecol(const struct fts_source *f, uint32_t off,
 		i = 3;                  /* a byte order mark is no column */
 	for (; i < off; i++) {
 		unsigned char ch = (unsigned char)f->text[i];
-		if (ch == '\t' || (ch == 0 && f->nul_tabs))
+		if (ch == '\t')
 			c = (c / 8 + 1) * 8;
 		else if ((ch & 0xC0) != 0x80)
 			c++;
@@ -195,6 +230,7 @@ void fts_source_linecol(const struct fts_source *f, uint32_t off,
 uint32_t fts_source_line_start(const struct fts_source *f, uint32_t line,
 			       uint32_t *len)
 {
+	fts_source_lines(f, NULL);
 	if (line < 1)
 		line = 1;
 	if (line > f->nlines)
@@ -215,6 +251,7 @@ uint32_t fts_source_line_start(const struct fts_source *f, uint32_t line,
 uint32_t fts_source_offset_of(const struct fts_source *f, size_t line0,
 			      size_t col_chars)
 {
+	fts_source_lines(f, NULL);
 	if (line0 >= f->nlines)
 		return (uint32_t)f->len;
 	size_t off = f->lines[line0];

@@ -24,12 +24,13 @@ struct fts_span {
 
 struct fts_source {
 	char *name;                     /* path as given by the user (owned) */
-	char *text;                     /* contents, NUL-terminated (owned) */
+	const char *text;               /* contents, NUL-terminated (owned; read only:
+					   a large file is mapped) */
 	size_t len;                     /* bytes in text, without the NUL */
-	uint32_t *lines;                /* byte offset of each line start */
-	uint32_t nlines;                /* entries in lines[] */
-	bool nul_tabs;                  /* a NUL byte in text stands for a tab (the
-					   manifest loader ended names there) */
+	size_t map_len;                 /* bytes mapped at text, or 0 (text is heap) */
+	uint32_t *lines;                /* byte offset of each line start, built on
+					   first use (fts_source_lines()) */
+	uint32_t nlines;                /* entries in lines[] (0 until built) */
 };
 
 struct fts_sources {
@@ -60,6 +61,17 @@ int fts_source_load(struct fts_sources *s, const char *path, size_t max,
 		    uint32_t *id, char *err, size_t errlen);
 
 const struct fts_source *fts_source_get(const struct fts_sources *s, uint32_t id);
+
+/*
+ * Files of at least this size are mapped, not read (a manifest of millions
+ * of lines: no copy, no zeroed pages).  A mapped file that shrinks while
+ * ftsc reads it raises SIGBUS, which ftsc reports (main.c).
+ */
+#define FTS_MAP_MIN ((size_t)1 << 20)
+
+/* f's line table (built on the first call; no source is shared between
+ * threads while it is built). */
+const uint32_t *fts_source_lines(const struct fts_source *f, uint32_t *nlines);
 
 /* 1-based line and column of a byte offset. */
 void fts_source_linecol(const struct fts_source *f, uint32_t off,

@@ -29,11 +29,10 @@
 #include <cpuid.h>
 #endif /* x86 */
 
-/* OpenBLAS's own API (libopenblas, always exported). */
-void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a,
-		 int lda, const float *b, int ldb, float beta, float *c, int ldc);
-void openblas_set_num_threads(int n);
-int openblas_get_num_threads(void);
+int rt_blas_linked(void)
+{
+	return cblas_sgemm && cblas_dgemm && openblas_set_num_threads && openblas_get_num_threads;
+}
 
 /* --- the CPU ------------------------------------------------------------ */
 
@@ -157,6 +156,10 @@ static void setup(void)
 	}
 	void *h = NULL;
 	Dl_info di;
+	if (!rt_blas_linked()) {
+		snprintf(report, sizeof(report), "no OpenBLAS in this process (Muon runs its reference path)");
+		return;
+	}
 	if (dladdr((void *)cblas_sgemm, &di) && di.dli_fname)
 		h = dlopen(di.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
 	char *(*corename)(void) = (char *(*)(void))sym(h, "openblas_get_corename");
@@ -226,6 +229,8 @@ static int single_depth, single_saved;  /* process-wide, under single_mu */
 
 void rt_blas_single_begin(void)
 {
+	if (!rt_blas_linked())
+		return;
 	pthread_mutex_lock(&single_mu);
 	if (single_depth++ == 0) {
 		single_saved = openblas_get_num_threads();
@@ -237,6 +242,8 @@ void rt_blas_single_begin(void)
 
 void rt_blas_single_end(void)
 {
+	if (!rt_blas_linked())
+		return;
 	pthread_mutex_lock(&single_mu);
 	if (--single_depth == 0 && single_saved != 1)
 		openblas_set_num_threads(single_saved);

@@ -62,4 +62,28 @@ const char *rt_blas_report(void);
 void rt_blas_single_begin(void);
 void rt_blas_single_end(void);
 
+/*
+ * OpenBLAS's entry points that libftsrt calls (LP64 build: int indices),
+ * declared weak: a program that links libftsrt without -lopenblas (ftsc,
+ * which validates optimizers but never steps them) does not load
+ * OpenBLAS, whose load-time constructor starts a thread per core that
+ * spins in sched_yield for its first ~0.1 s.  Declared here rather than
+ * through <cblas.h>: that header includes <sched.h>, which on the
+ * runtime's include path (-Iruntime) resolves to runtime/sched.h, the LR
+ * schedulers, and not the system header.
+ */
+enum { RT_CBLAS_ROW_MAJOR = 101, RT_CBLAS_NO_TRANS = 111, RT_CBLAS_TRANS = 112 };
+__attribute__((weak)) void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha,
+				       const float *a, int lda, const float *b, int ldb, float beta,
+				       float *c, int ldc);
+__attribute__((weak)) void cblas_dgemm(int order, int ta, int tb, int m, int n, int k, double alpha,
+				       const double *a, int lda, const double *b, int ldb, double beta,
+				       double *c, int ldc);
+__attribute__((weak)) void openblas_set_num_threads(int n);
+__attribute__((weak)) int openblas_get_num_threads(void);
+
+/* Whether the process has OpenBLAS (else Muon runs its reference path:
+ * plain loops, one thread). */
+int rt_blas_linked(void);
+
 #endif /* RT_BLAS_H */

@@ -36,18 +36,6 @@
 #include <omp.h>
 #endif /* _OPENMP */
 
-/*
- * OpenBLAS's CBLAS gemm entry points (libopenblas, LP64 build: int indices).
- * Declared here rather than through <cblas.h>: that header includes
- * <sched.h>, which on the runtime's include path (-Iruntime) resolves to
- * runtime/sched.h, the LR schedulers, and not the system header.
- */
-enum { RT_CBLAS_ROW_MAJOR = 101, RT_CBLAS_NO_TRANS = 111, RT_CBLAS_TRANS = 112 };
-void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a,
-		 int lda, const float *b, int ldb, float beta, float *c, int ldc);
-void cblas_dgemm(int order, int ta, int tb, int m, int n, int k, double alpha, const double *a,
-		 int lda, const double *b, int ldb, double beta, double *c, int ldc);
-
 /* Round a float to bfloat16 precision, ties to even (c10::BFloat16);
  * branch-free, so that the loops calling it vectorise. */
 static inline float bf16r(float x)
@@ -372,12 +360,20 @@ int rt_muon_step(int dt, int fast, void *pv, const void *gv, const struct rt_muo
 		step_body(dt, 0, pv, gv, mu);
 		return FTSRT_OK;
 	}
+	/* a process without OpenBLAS (ftsc): the same team, plain loops for
+	 * the products; the team of one thread, too, is a team of its own
+	 * (not the caller's: tensors side by side run inside a parallel
+	 * region, which step_body's orphaned constructs must not bind to) */
+	const int blas = rt_blas_linked();
 	int nthr = mu->threads > 1 && nn >= MUON_TEAM_MIN ? mu->threads : 1;
-	rt_blas_setup();
-	rt_blas_single_begin();
+	if (blas) {
+		rt_blas_setup();
+		rt_blas_single_begin();
+	}
 	(void)nthr;
 #pragma omp parallel num_threads(nthr) if (nthr > 1)
-	step_body(dt, 1, pv, gv, mu);
-	rt_blas_single_end();
+	step_body(dt, blas, pv, gv, mu);
+	if (blas)
+		rt_blas_single_end();
 	return FTSRT_OK;
 }

@@ -38,7 +38,7 @@ FTSRT_API uint64_t ftsrt_plan_manifest_hash(const ftsrt_plan *p)
 FTSRT_API uint64_t ftsrt_manifest_hash_add(uint64_t h, const char *name, int32_t ndim,
 					   const int64_t *dims, const char *dtype)
 {
-	return plan_manifest_hash_add(h, name ? name : "", ndim > 0 && dims ? (size_t)ndim : 0,
+	return plan_manifest_hash_add(h, name ? name : "", name ? strlen(name) : 0, ndim > 0 && dims ? (size_t)ndim : 0,
 				      dims, dtype ? dtype : "");
 }
 

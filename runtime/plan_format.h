@@ -296,11 +296,11 @@ static inline uint64_t plan_fnv(uint64_t h, const void *buf, size_t n)
 	return h;
 }
 
-static inline uint64_t plan_manifest_hash_add(uint64_t h, const char *name, size_t ndim,
+static inline uint64_t plan_manifest_hash_add(uint64_t h, const char *name, size_t namelen, size_t ndim,
 					      const int64_t *dims, const char *dtype)
 {
 	char buf[24];
-	h = plan_fnv(h, name, strlen(name));
+	h = plan_fnv(h, name, namelen);
 	h = plan_fnv(h, "\t", 1);
 	if (ndim == 0)
 		h = plan_fnv(h, "scalar", 6);

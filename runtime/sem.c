@@ -261,8 +261,13 @@ double sem_group_momentum(int kind, const struct ftsrt_optim_hparams *h)
 
 bool sem_no_decay(const struct rt_plan *p, const char *name)
 {
-	for (uint32_t k = 0; name && k < p->nno_decay; k++)
-		if (p->no_decay[k] && strstr(name, p->no_decay[k]))
+	return name && sem_no_decay_n(p, name, strlen(name));
+}
+
+bool sem_no_decay_n(const struct rt_plan *p, const char *name, size_t len)
+{
+	for (uint32_t k = 0; k < p->nno_decay; k++)
+		if (p->no_decay[k] && memmem(name, len, p->no_decay[k], strlen(p->no_decay[k])))
 			return true;
 	return false;
 }

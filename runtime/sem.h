@@ -90,6 +90,8 @@ double sem_group_momentum(int kind, const struct ftsrt_optim_hparams *h);
 
 /* FTS's no_decay rule (7.7): some no_decay substring occurs in name. */
 bool sem_no_decay(const struct rt_plan *p, const char *name);
+/* The same for a name of len bytes (not NUL-terminated). */
+bool sem_no_decay_n(const struct rt_plan *p, const char *name, size_t len);
 
 /* --- learning rates and groups ---------------------------------------------------- */
 

@@ -653,8 +653,8 @@ START_TEST(test_manifest_split_in_place)
 	ck_assert_msg(strstr(r.out, "    3 | b.w\t2x2\tfloat32\t1\tzz.w\n"
 			     "      |    \t   \t       \t \t^~~~\n"), "%s", r.out);
 	free(r.out);
-	/* a NUL byte of the file's own (in a tied_to column): the file is
-	 * split in a copy, and the NUL still shows as '?' */
+	/* a NUL byte of the file's own (in a tied_to column): the NUL shows
+	 * as '?' */
 	FILE *f = fopen(path, "wb");
 	ck_assert_ptr_nonnull(f);
 	static const char nul[] = "# ftsc-manifest v1\na.w\t2x2\tfloat32\t1\t-\nb.w\t2x2\tfloat32\t1\tz\0z\n";
@@ -664,6 +664,96 @@ START_TEST(test_manifest_split_in_place)
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.out, "m.tsv:3:33: error: tied_to 'z'"), "%s", r.out);
 	ck_assert_msg(strstr(r.out, "    3 | b.w\t2x2\tfloat32\t1\tz?z\n"), "%s", r.out);
+	free(r.out);
+	free(run("rm -rf %s", dir).out);
+}
+END_TEST
+
+/*
+ * Write a manifest of n layers (four lines each) whose size is a multiple of
+ * the page size when page_exact (ending on a page boundary: the byte after
+ * it is read from a page of its own).  Layer n-1 has a shape of its own
+ * (only in the second half, which another thread parses), and the last
+ * line ties an alias to layer 0.  Returns the size.
+ */
+static long write_big_manifest(const char *path, int n, bool page_exact, const char *extra)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("# ftsc-manifest v1\n", f);
+	for (int i = 0; i < n; i++) {
+		fprintf(f, "model.layers.%d.attn.weight\t%s\tfloat32\t1\t-\n", i, i == n - 1 ? "7x9" : "64x64");
+		fprintf(f, "model.layers.%d.attn.bias\t64\tfloat32\t1\t-\n", i);
+		fprintf(f, "model.layers.%d.mlp.weight\t256x64\tbfloat16\t1\t-\n", i);
+		fprintf(f, "model.layers.%d.norm.weight\t64\tfloat32\t%d\t-\n", i, i % 2);
+	}
+	fputs("lm_head.weight\t64x64\tfloat32\t1\tmodel.layers.0.attn.weight\n", f);
+	if (extra)
+		fputs(extra, f);
+	long size = ftell(f);
+	if (page_exact) {
+		long pg = sysconf(_SC_PAGESIZE), pad = (pg - (size + 3) % pg) % pg;
+		fputs("# ", f);
+		for (long k = 0; k < pad; k++)
+			fputc('x', f);
+		fputc('\n', f);
+		size = ftell(f);
+		ck_assert_int_eq(size % pg, 0);
+	}
+	fclose(f);
+	return size;
+}
+
+/* A manifest of over FTS_MAP_MIN bytes is mapped, and one of over 4 MiB is
+ * parsed in two halves: the same verdicts, messages and plans as a small
+ * one, its names read in place. */
+START_TEST(test_manifest_mapped)
+{
+	char dir[] = "/tmp/ftsc-manifest-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[256], sched[256];
+	snprintf(path, sizeof(path), "%s/big.tsv", dir);
+	snprintf(sched, sizeof(sched), "%s/s.yaml", dir);
+	const int n = 40000;
+	write_file(sched, "0:\n  params:\n  - model.layers.39999.attn.weight\n  - lm_head.weight\n"
+		   "1:\n  params:\n  - model.layers.1[0-9]+\\.\n"
+		   "2:\n  params:\n  - model.layers.2\\d*\\.attn\n  - model.layers.3\\d*9\\.norm.weight\n");
+	for (int pe = 0; pe < 2; pe++) {
+		long size = write_big_manifest(path, n, pe, NULL);
+		ck_assert_int_gt(size, (long)(4 << 20));
+		struct result r = run(FTSC " check %s --manifest %s --color=never -Wno-coverage -Werror", sched,
+				      path);
+		ck_assert_msg(r.status == 1 && strstr(r.out, "s.yaml:4:5: error: 'lm_head.weight' is a "
+				"tied alias of 'model.layers.0.attn.weight'"), "status %d: %s", r.status, r.out);
+		free(r.out);
+		r = run(FTSC " build %s --manifest %s -o %s/p.ftsplan -Wno-coverage '--initial-optimizer={class_path: "
+			"torch.optim.SGD, init_args: {lr: 0.01}}' --initial-lr-scheduler=none && " FTSC " dump %s/p.ftsplan",
+			sched, path, dir, dir);
+		ck_assert_msg(r.status == 0 && strstr(r.out, "model.layers.39999.attn.weight"), "status %d: %.2000s",
+			      r.status, r.out);
+		free(r.out);
+	}
+	/* errors in the second half: reported once, at their line and column */
+	write_big_manifest(path, n, false, "extra.w\t3xx4\tfloat32\t1\t-\nextra.b\t3\tfloat99\t2\t-\n"
+			   "model.layers.7.attn.bias\t64\tfloat32\t1\t-\n");
+	struct result r = run(FTSC " check %s --manifest %s --color=never -Wno-coverage", sched, path);
+	ck_assert_int_eq(r.status, 1);
+	char want[160];
+	snprintf(want, sizeof(want), "big.tsv:%d:9: error: malformed shape '3xx4'", 4 * n + 3);
+	ck_assert_msg(strstr(r.out, want), "want %s in %s", want, r.out);
+	snprintf(want, sizeof(want), "big.tsv:%d:17: error: unknown dtype 'float99'", 4 * n + 4);
+	ck_assert_msg(strstr(r.out, want), "want %s in %s", want, r.out);
+	snprintf(want, sizeof(want), "big.tsv:%d:25: error: requires_grad must be 0 or 1, not '2'", 4 * n + 4);
+	ck_assert_msg(strstr(r.out, want), "want %s in %s", want, r.out);
+	ck_assert_msg(!strstr(r.out, "duplicate"), "%s", r.out);        /* bad lines are not entries */
+	free(r.out);
+	/* a duplicate far from its first occurrence */
+	write_big_manifest(path, n, false, "model.layers.7.attn.bias\t64\tfloat32\t1\t-\n");
+	r = run(FTSC " check %s --manifest %s --color=never -Wno-coverage", sched, path);
+	snprintf(want, sizeof(want), "big.tsv:%d:1: error: duplicate parameter name 'model.layers.7.attn.bias'",
+		 4 * n + 3);
+	ck_assert_msg(r.status == 1 && strstr(r.out, want) && strstr(r.out, "big.tsv:31:1: note: first listed "
+		      "here"), "status %d: %s", r.status, r.out);
 	free(r.out);
 	free(run("rm -rf %s", dir).out);
 }
@@ -1009,6 +1099,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_bad_manifests);
 	tcase_add_test(tc, test_manifest_split_in_place);
 	tcase_add_test(tc, test_manifest_no_size_limit);
+	tcase_add_test(tc, test_manifest_mapped);
 	tcase_add_test(tc, test_declare);
 	tcase_add_test(tc, test_config_pairs);
 	tcase_add_test(tc, test_gen);
