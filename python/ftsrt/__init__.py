@@ -31,14 +31,14 @@ import subprocess
 
 __all__ = ["Runtime", "FtsrtError", "library_path", "library_version", "__version__"]
 
-# The binding follows libftsrt 1.2 (ftsrt.h's FTSRT_VERSION_MAJOR and _MINOR)
+# The binding follows libftsrt 1.3 (ftsrt.h's FTSRT_VERSION_MAJOR and _MINOR)
 # and carries its version.  From 1.0 on the ABI is the major version: a
 # library of another major is refused when it is loaded; a newer minor of
 # the same major only adds to the interface (functions, and fields at the
 # end of structs, which struct_size makes compatible), so it is accepted;
 # an older minor may lack what this binding calls, so it is refused.
-__version__ = "1.2.0"
-_ABI = (1, 2)
+__version__ = "1.3.0"
+_ABI = (1, 3)
 
 FTSRT_OK = 0
 _F32, _F64, _BF16, _F16 = 0, 1, 2, 3            # enum ftsrt_dtype
@@ -177,7 +177,9 @@ class _RunOptions(_Struct):
                 ("threads", ctypes.c_int32), ("kernels", ctypes.c_int32), ("save_last", ctypes.c_bool),
                 ("ckpt_dir", ctypes.c_char_p), ("scale", ctypes.c_double), ("alloc", _ALLOC_FN),
                 ("alloc_ud", ctypes.c_void_p), ("precision", ctypes.c_int32),
-                ("reserved_1_1", ctypes.c_int32), ("external", ctypes.c_bool)]
+                ("reserved_1_1", ctypes.c_int32), ("external", ctypes.c_bool),
+                ("reserved_1_2", ctypes.c_uint8 * 7), ("shard_rank", ctypes.c_int32),
+                ("shard_world", ctypes.c_int32)]
 
 
 class _Event(_Struct):
