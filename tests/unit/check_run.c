@@ -2752,6 +2752,99 @@ START_TEST(sharded_bad_options)
 }
 END_TEST
 
+
+/* bfloat16 parameters with float32 master weights: the masters are sharded
+ * too (windowed), and the ranks' rounded parameters are the unsharded run's */
+static uint16_t to_bf16(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, 4);
+	u += 0x7fff + ((u >> 16) & 1);
+	return (uint16_t)(u >> 16);
+}
+
+static float from_bf16(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float x;
+	memcpy(&x, &u, 4);
+	return x;
+}
+
+static void grads_bf16(const ftsrt_run *r, const uint16_t *p, uint16_t *g, size_t n)
+{
+	memset(g, 0, n * sizeof(*g));
+	for (int i = 0; i < ftsrt_run_nparams(r); i++) {
+		size_t off, k;
+		if (!ftsrt_run_thawed(r, i) || ftsrt_run_param_offset(r, i, &off, &k, NULL))
+			continue;
+		for (size_t j = off; j < off + k; j++)
+			g[j] = to_bf16(from_bf16(p[j]) - 0.5f + 0.01f * (float)((j * 7919) % 13));
+	}
+}
+
+START_TEST(sharded_bf16_master_weights)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s07(&t);
+	t.p.restore_best = false;               /* checkpoints in memory are not the point here */
+	enum { W = 2 };
+	ftsrt_run *r[W + 1];
+	uint16_t *p[W + 1], *g[W + 1];
+	size_t n = 0;
+	for (int k = 0; k <= W; k++) {  /* r[W]: the unsharded run */
+		struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+		o.dtype = FTSRT_BF16;
+		o.precision = FTSRT_PRECISION_MASTER;
+		o.shard_rank = k < W ? k : 0;
+		o.shard_world = k < W ? W : 1;
+		ftsrt_error err = {0};
+		ck_assert_msg(rt_run_new(&r[k], &t.p, &o, &err) == 0, "%s", err.message);
+		n = ftsrt_run_arena_numel(r[k]);
+		p[k] = calloc(n, sizeof(uint16_t));
+		g[k] = calloc(n, sizeof(uint16_t));
+		for (size_t j = 0; j < n; j++)
+			p[k][j] = to_bf16((float)((j * 2654435761u) % 1000) / 1000.0f - 0.5f);
+		ck_assert_int_eq(ftsrt_run_bind_arena(r[k], p[k], g[k], n, 0, NULL), 0);
+	}
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	for (int e = 0; e < 8; e++) {
+		for (int s = 0; s < 4; s++) {
+			for (int k = 0; k <= W; k++) {
+				grads_bf16(r[k], p[k], g[k], n);
+				ftsrt_error err = {0};
+				ck_assert_msg(ftsrt_run_step(r[k], &err) == 0, "%s", err.message);
+			}
+			for (int k = 0; k < W; k++) {
+				size_t b, en;
+				ck_assert_int_eq(ftsrt_run_shard_range(r[k], &b, &en, NULL), 0);
+				ck_assert_uint_eq(b % 32, 0);           /* 64 bytes of bf16 */
+				memcpy(p[1 - k] + b, p[k] + b, (en - b) * sizeof(uint16_t));
+			}
+		}
+		size_t s1 = ftsrt_run_state_bytes(r[W]);
+		for (int k = 0; k < W; k++) {
+			ck_assert_msg(ftsrt_run_state_bytes(r[k]) <= s1 / W + 4 * 128, "rank %d: %zu of %zu", k,
+				      ftsrt_run_state_bytes(r[k]), s1);
+			ck_assert_msg(memcmp(p[k], p[W], n * sizeof(uint16_t)) == 0, "epoch %d: rank %d differs", e, k);
+		}
+		for (int k = 0; k <= W; k++) {
+			ftsrt_error err = {0};
+			ck_assert_msg(ftsrt_run_epoch_end(r[k], m[e], &err) == 0, "%s", err.message);
+		}
+	}
+	ck_assert_int_gt(ftsrt_run_phase(r[W]), 1);
+	for (int k = 0; k <= W; k++) {
+		ftsrt_run_free(r[k]);
+		free(p[k]);
+		free(g[k]);
+	}
+}
+END_TEST
+
 static Suite *run_suite(void)
 {
 	Suite *s = suite_create("run");
@@ -2801,6 +2894,7 @@ static Suite *run_suite(void)
 	tcase_add_test(tk, sharded_matches_unsharded);
 	tcase_add_test(tk, sharded_tensorwise_cuts_whole_tensors);
 	tcase_add_test(tk, sharded_bad_options);
+	tcase_add_test(tk, sharded_bf16_master_weights);
 	suite_add_tcase(s, tk);
 	TCase *tv = tcase_create("conventions");
 	tcase_set_timeout(tv, 60);
