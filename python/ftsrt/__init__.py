@@ -376,8 +376,9 @@ class Runtime:
     (gloo, CPU) of a data-parallel job whose ranks shard the optimizer
     state (ZeRO-1, libftsrt's sharded runs): each rank keeps and steps the
     state of its slice of the parameter arena (shard_range); step()
-    averages the gradient arena over the ranks (all_reduce), steps the
-    slice, then broadcasts each slice from its rank; epoch_end() averages
+    averages the grouped parameters' gradients over the ranks (all_reduce),
+    steps the slice, then broadcasts each slice's grouped parameters from
+    its rank; epoch_end() averages
     the metric over the ranks first, so every rank decides the same.  Every
     rank must make the same calls.  A collective that fails (a rank died)
     or outlasts the group's timeout (init_process_group(timeout=...))
@@ -475,6 +476,7 @@ class Runtime:
                 self.close()
                 raise
         self._ranges = None
+        self._active_runs = None
         if self._pg is not None:
             self._ranges = self._gather_ranges()
 
@@ -534,18 +536,44 @@ class Runtime:
             prev = re_
         return ranges
 
+    def _active(self):
+        """The element ranges of the grouped parameters, merged: the only
+        gradients the step reads and the only parameters it changes (every
+        rank has the same groups); recomputed after a transition or resume."""
+        if self._active_runs is None:
+            spans = []
+            off, numel = ctypes.c_size_t(), ctypes.c_size_t()
+            for g in self._groups():
+                for i in g["params"]:
+                    self._call("parameter %d" % i, self._lib.ftsrt_run_param_offset, self._run, i,
+                               ctypes.byref(off), ctypes.byref(numel))
+                    if numel.value:
+                        spans.append((off.value, off.value + numel.value))
+            runs = []
+            for b, e in sorted(spans):
+                if runs and b <= runs[-1][1]:
+                    runs[-1][1] = max(runs[-1][1], e)
+                else:
+                    runs.append([b, e])
+            self._active_runs = [tuple(x) for x in runs]
+        return self._active_runs
+
     def _sync_grads(self):
-        """Average the gradient arena over the ranks (all_reduce: every rank
-        gets the whole average; it reads its slice)."""
+        """Average the grouped parameters' gradients over the ranks (all_reduce:
+        every rank gets the whole average; it reads its slice)."""
         dist = self._dist
-        dist.all_reduce(self._grads, op=dist.ReduceOp.SUM, group=self._pg)
-        self._grads.div_(self._world)
+        for b, e in self._active():
+            dist.all_reduce(self._grads[b:e], op=dist.ReduceOp.SUM, group=self._pg)
+            self._grads[b:e].div_(self._world)
 
     def _gather_params(self):
-        """Each slice from the rank that stepped it."""
-        for r, (b, e) in enumerate(self._ranges):
-            if e > b:
-                self._dist.broadcast(self._arena[b:e], src=self._src(r), group=self._pg)
+        """Each slice's grouped parameters from the rank that stepped them."""
+        runs = self._active()
+        for r, (sb, se) in enumerate(self._ranges):
+            for b, e in runs:
+                lo, hi = max(b, sb), min(e, se)
+                if lo < hi:
+                    self._dist.broadcast(self._arena[lo:hi], src=self._src(r), group=self._pg)
 
     def _options(self, threads):
         """The run's options: the library's defaults with the dtype, threads and
@@ -794,6 +822,7 @@ class Runtime:
                 t = self._torch.tensor([float(val_metric)], dtype=self._torch.float64)
                 self._dist.all_reduce(t, op=self._dist.ReduceOp.SUM, group=self._pg)
                 val_metric = t.item() / self._world
+            self._active_runs = None     # a transition may change the groups
             try:
                 self._call("epoch_end", self._lib.ftsrt_run_epoch_end, self._run, float(val_metric))
             except FtsrtError as e:
@@ -974,6 +1003,7 @@ class Runtime:
             raise FtsrtError("resume: rank %d's shard %s is not the one the manifest names (size or "
                              "CRC-32 differ)" % (self._rank, shard))
         self._call("resume", self._lib.ftsrt_run_resume, self._run, os.fsencode(shard))
+        self._active_runs = None
         self.apply_requires_grad()
         torch = self._torch
         mine = torch.tensor([self.epoch, self.global_step,

@@ -5,6 +5,7 @@ ShardedTest starts WORLD of these with torch.distributed's env:// rendezvous
     python3 zero1_worker.py MODE PLAN OUT RANK WORLD PORT CKDIR
 
 MODE: "train" (the four-phase plan from scratch, saving after epoch SAVE_AT),
+"split" (the same, each rank training on its share of every batch),
 "resume" (from that save, to the end), "crash" (rank 1 raises in the middle
 of epoch 1; rank 0 reports how its collective failed).  OUT gets a
 torch.save of per-epoch records.
@@ -48,11 +49,16 @@ def data():
     return x, torch.sin(x.sum(-1, keepdim=True))
 
 
-def train(rt, model, epochs, crash_at=None):
+def train(rt, model, epochs, crash_at=None, part=None):
     """Epochs of the plan; every rank sees the same batches (so the averaged
-    gradients are each rank's exactly).  Per epoch: phase, lrs, the state bytes
-    after the steps, the events and the parameters after it."""
+    gradients are each rank's exactly), or with part=(rank, world) its share
+    of each batch (rows rank, rank + world, ...: true data parallelism, whose
+    average differs from the whole batch's gradient by rounding).  Per epoch:
+    phase, lrs, the state bytes after the steps, the events and the
+    parameters after it."""
     x, y = data()
+    if part is not None:
+        x, y = x[:, part[0]::part[1]], y[:, part[0]::part[1]]
     out = []
     for epoch in epochs:
         phase, lrs = rt.phase, rt.lrs()
@@ -89,6 +95,9 @@ def main():
         rt.resume(save)
         res["resumed_epoch"] = rt.epoch
         res["epochs"] = train(rt, model, range(SAVE_AT + 1, 8))
+        res["finished"] = rt.finished
+    elif mode == "split":
+        res["epochs"] = train(rt, model, range(8), part=(rank, world))
         res["finished"] = rt.finished
     elif mode == "crash":
         t0 = time.monotonic()
