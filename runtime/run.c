@@ -416,17 +416,11 @@ static void shard_range(ftsrt_run *r)
 		r->se = r->numel;
 		return;
 	}
+	/* the cuts are monotone in k (a rounding, or the nearest of sorted
+	 * boundaries, of a monotone ideal): this rank's two are enough */
 	bool whole = plan_tensorwise(r);
-	size_t prev = 0;
-	for (int k = 0; k <= r->shard_rank + 1; k++) {
-		size_t c = shard_cut(r, k, whole);
-		c = c < prev ? prev : c;
-		if (k == r->shard_rank)
-			r->sb = c;
-		if (k == r->shard_rank + 1)
-			r->se = c;
-		prev = c;
-	}
+	r->sb = shard_cut(r, r->shard_rank, whole);
+	r->se = shard_cut(r, r->shard_rank + 1, whole);
 }
 
 int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_options *opt,
