@@ -992,16 +992,23 @@ class Runtime:
                              "(changing the world size is not supported)" % (path, world, self._world, world))
         shards = {e.get("rank"): e for e in manifest.get("shards", [])}
         e = shards.get(self._rank)
+        shard, problem = None, None
         if e is None or "file" not in e:
-            raise FtsrtError("resume: '%s' names no shard of rank %d" % (path, self._rank))
-        shard = os.path.join(os.path.dirname(path), e["file"])
-        try:
-            ok = os.path.getsize(shard) == e["bytes"] and _file_crc(shard) == e["crc32"]
-        except OSError as x:
-            raise FtsrtError("resume: rank %d's shard %s: %s" % (self._rank, shard, x)) from None
-        if not ok:
-            raise FtsrtError("resume: rank %d's shard %s is not the one the manifest names (size or "
-                             "CRC-32 differ)" % (self._rank, shard))
+            problem = "resume: '%s' names no shard of rank %d" % (path, self._rank)
+        else:
+            shard = os.path.join(os.path.dirname(path), e["file"])
+            try:
+                if os.path.getsize(shard) != e["bytes"] or _file_crc(shard) != e["crc32"]:
+                    problem = ("resume: rank %d's shard %s is not the one the manifest names (size or "
+                               "CRC-32 differ)" % (self._rank, shard))
+            except OSError as x:
+                problem = "resume: rank %d's shard %s: %s" % (self._rank, shard, x)
+        # every rank learns every rank's verdict before any resumes: all refuse together
+        problems = [None] * self._world
+        self._dist.all_gather_object(problems, problem, group=self._pg)
+        bad = [q for q in problems if q]
+        if bad:
+            raise FtsrtError(bad[0] if problem is None or bad[0] == problem else problem)
         self._call("resume", self._lib.ftsrt_run_resume, self._run, os.fsencode(shard))
         self._active_runs = None
         self.apply_requires_grad()

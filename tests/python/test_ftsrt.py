@@ -1165,8 +1165,10 @@ class ShardedTest(unittest.TestCase):
             f.seek(200)
             f.write(bytes([b[0] ^ 0x5a]))
         codes, _, errs = self.ranks("resume")
-        self.assertNotEqual(codes[0], 0)
-        self.assertIn("CRC-32 differ", errs[0])
+        for r in range(self.WORLD):         # both refuse, naming rank 0's shard
+            self.assertNotEqual(codes[r], 0)
+            self.assertIn("rank 0's shard", errs[r])
+            self.assertIn("CRC-32 differ", errs[r])
 
     def test_split_batches(self):
         """True data parallelism: each rank trains on its half of every batch.
