@@ -47,10 +47,11 @@ SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-poi
 endif
 
 DEBIAN_PKGS := flex bison libyaml-dev libopenblas-dev check libpcre2-dev pkg-config mandoc \
-	python3-torch python3-pip python3-setuptools clang libclang-rt-14-dev
+	python3-torch python3-pip python3-setuptools clang libclang-rt-14-dev libopenmpi-dev openmpi-bin
 # python3-torch: the Python binding's parity test (Debian's /usr/bin/python3);
 # python3-pip + python3-setuptools: the test of `pip install ./python`;
 # clang + libclang-rt-14-dev: make fuzz (libFuzzer)
+# libopenmpi-dev + openmpi-bin: ftsrun-mpi, built only where mpicc is found
 PYTHON ?= /usr/bin/python3
 
 B ?= build
@@ -85,16 +86,18 @@ MAN_PAGES    := $(wildcard man/*.[1-8])
 
 FTSC    := $(B)/ftsc
 FTSRUN  := $(B)/ftsrun
+MPICC   ?= $(shell command -v mpicc 2>/dev/null)
+FTSRUN_MPI := $(if $(MPICC),$(B)/ftsrun-mpi)
 LIBFTSC := $(B)/libftsc.a
 LIBRT_A := $(B)/libftsrt.a
 LIBRT_SO := $(B)/libftsrt.so.$(VERSION)
 
-.PHONY: all deps demo check check-fts test lint pytest pyinstall-test bench bench-plan install uninstall clean fuzz
+.PHONY: all deps demo check check-fts test lint pytest pyinstall-test mpi-test bench bench-plan install uninstall clean fuzz
 .SUFFIXES:
 # keep the objects of the test programs between runs
 .SECONDARY:
 
-all: $(FTSC) $(FTSRUN) $(LIBRT_A) $(LIBRT_SO)
+all: $(FTSC) $(FTSRUN) $(LIBRT_A) $(LIBRT_SO) $(FTSRUN_MPI)
 
 # --- dependencies: install missing Debian packages when run as root ------
 deps:
@@ -189,6 +192,17 @@ $(FTSC): $(B)/compiler/main.o $(LIBFTSC) $(LIBRT_A)
 $(FTSRUN): $(B)/runtime/ftsrun.o $(RT_TOOL_OBJ) $(LIBRT_A)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(RT_LIBS)
 
+# ftsrun-mpi: ftsrun whose `run` is a sharded data-parallel job over MPI
+# (mpirun -n W); built only where mpicc is found, the rest never needs it
+ifneq ($(FTSRUN_MPI),)
+$(B)/runtime/ftsrun_mpi.o: runtime/ftsrun.c
+	@mkdir -p $(@D)
+	$(MPICC) -DFTSRUN_MPI $(RT_ALL_CPPFLAGS) $(ALL_CFLAGS) $(RT_CFLAGS) -fvisibility=hidden -MMD -MP -c -o $@ $<
+
+$(FTSRUN_MPI): $(B)/runtime/ftsrun_mpi.o $(RT_TOOL_OBJ) $(LIBRT_A)
+	$(MPICC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(RT_LIBS)
+endif
+
 # the pkg-config file, written by `make install` with the directories it installs to
 define FTSRT_PC
 prefix=$(prefix)
@@ -230,7 +244,12 @@ lint: $(FTSC)
 		exit 1; fi
 	$(PYTHON) tests/man/api.py runtime/ftsrt.h man/libftsrt.3
 
-check: test lint pytest pyinstall-test
+check: test lint pytest pyinstall-test mpi-test
+
+# ftsrun-mpi against ftsrun (skipped, with a notice, without MPI)
+mpi-test: all
+	@echo "== tests/mpi_test.sh"
+	@sh tests/mpi_test.sh $(FTSC) $(FTSRUN) "$(FTSRUN_MPI)"
 
 # FTS's own files: every example schedule and config (and, where FTS_DIR holds
 # them as YAML, FTS's test fixtures) with the verdicts FTS gives them, the
@@ -296,7 +315,7 @@ install: all
 	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(libdir) $(DESTDIR)$(includedir) \
 		$(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man3 \
 		$(DESTDIR)$(mandir)/man5
-	$(INSTALL) -m 0755 $(FTSC) $(FTSRUN) $(DESTDIR)$(bindir)/
+	$(INSTALL) -m 0755 $(FTSC) $(FTSRUN) $(FTSRUN_MPI) $(DESTDIR)$(bindir)/
 	$(INSTALL) -m 0644 $(LIBRT_A) $(DESTDIR)$(libdir)/
 	$(INSTALL) -m 0755 $(LIBRT_SO) $(DESTDIR)$(libdir)/
 	ln -sf libftsrt.so.$(VERSION) $(DESTDIR)$(libdir)/libftsrt.so.$(SOVERSION)
@@ -311,7 +330,7 @@ install: all
 		$(INSTALL) -m 0644 $$m $(DESTDIR)$(mandir)/man$$s/; done
 
 uninstall:
-	rm -f $(DESTDIR)$(bindir)/ftsc $(DESTDIR)$(bindir)/ftsrun \
+	rm -f $(DESTDIR)$(bindir)/ftsc $(DESTDIR)$(bindir)/ftsrun $(DESTDIR)$(bindir)/ftsrun-mpi \
 		$(DESTDIR)$(libdir)/libftsrt.* $(DESTDIR)$(includedir)/ftsrt.h \
 		$(DESTDIR)$(pkgconfigdir)/ftsrt.pc
 	rm -rf $(DESTDIR)$(pythondir)/ftsrt

@@ -48,9 +48,9 @@ extern "C" {
 #endif
 
 #define FTSRT_VERSION_MAJOR 1
-#define FTSRT_VERSION_MINOR 2
+#define FTSRT_VERSION_MINOR 3
 #define FTSRT_VERSION_PATCH 0
-#define FTSRT_VERSION_STRING "1.2.0"
+#define FTSRT_VERSION_STRING "1.3.0"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -507,6 +507,34 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int32_t param, const char 
  */
 typedef struct ftsrt_run ftsrt_run;
 
+/*
+ * SHARDED RUNS (1.3, ZeRO-1; ftsrt_run_options .shard_rank, .shard_world):
+ * a job of W ranks runs one run per rank, each with the whole parameter
+ * and gradient arenas, and each rank keeps and steps the optimizer state
+ * of one contiguous slice of the arena only (ftsrt_run_shard_range).
+ *
+ * Partition: static, over the whole arena (frozen elements included, so a
+ * thawing never moves anything): cut k is the element nearest k/W of the
+ * arena, rounded to a 64-byte multiple; when the plan uses Adafactor or
+ * Muon anywhere (they step whole tensors), to the nearest tensor boundary
+ * instead.  Ranks are balanced by bytes of the arena, not by trainable
+ * bytes: a rank whose slice is frozen in a phase steps nothing then.
+ *
+ * The job's loop, per step: all-reduce (average) the gradient arena (or
+ * reduce-scatter it: a rank reads only its slice), ftsrt_run_step (steps
+ * the slice's grouped parameters), then all-gather the parameters (each
+ * rank's slice from it).  ftsrt_run_epoch_end takes the metric every rank
+ * agrees on (all-reduce it first), so every rank makes the same decisions:
+ * groups, lrs, transitions, restore_best.  The run never communicates.
+ *
+ * Checkpoints: each rank's hold the whole parameter arena and its slice's
+ * optimizer state, and record the rank, the world size and the slice;
+ * with ckpt_dir, rank R of W keeps best/last in ckpt_dir/shard-R-of-W
+ * (created; locked per rank).  A resume refuses a checkpoint of another
+ * world size (the optimizer state is split by it: FTSRT_EFORMAT, naming
+ * both) or of another rank.  An external run cannot be sharded.
+ */
+
 /* Options of a run; fill with ftsrt_run_options_default, change what differs. */
 struct ftsrt_run_options {
 	size_t struct_size;
@@ -528,6 +556,11 @@ struct ftsrt_run_options {
 	/* 1.2 */
 	bool external;                  /* the job's own optimizer does the math (false): see
 					 * EXTERNAL RUNS below */
+	uint8_t reserved_1_2[7];        /* the padding of 1.2's struct: ignored */
+	/* 1.3 */
+	int32_t shard_rank;             /* this run's rank in a sharded job (0) */
+	int32_t shard_world;            /* ranks of the job (0 or 1: not sharded): see
+					 * SHARDED RUNS below */
 };
 
 /* Kinds of event a run reports (ftsrt_run_next_event). */
@@ -627,6 +660,16 @@ FTSRT_API int ftsrt_run_param_offset(const ftsrt_run *r, int32_t index, size_t *
 
 /* Elements of a whole arena. */
 FTSRT_API size_t ftsrt_run_arena_numel(const ftsrt_run *r);
+
+/* The slice [*begin, *end) of the arenas whose optimizer state this run
+ * keeps and steps: the whole arena unless sharded (1.3).  FTSRT_OK or
+ * FTSRT_EINVAL (a NULL argument). */
+FTSRT_API int ftsrt_run_shard_range(const ftsrt_run *r, size_t *begin, size_t *end,
+				    ftsrt_error *err);
+
+/* Bytes of optimizer state the run holds now (per-element slots, master
+ * weights, factored statistics); 0 before the first step (1.3). */
+FTSRT_API size_t ftsrt_run_state_bytes(const ftsrt_run *r);
 
 /*
  * Bind the job's arenas (borrowed until ftsrt_run_free or the next bind):

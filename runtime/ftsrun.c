@@ -24,6 +24,74 @@
 #include "quadratic.h"
 #include "verify.h"
 
+#ifdef FTSRUN_MPI
+/*
+ * ftsrun-mpi (built with mpicc when it is found): `mpirun -n W ftsrun-mpi run
+ * PLAN ...` runs the synthetic job as W data-parallel ranks whose optimizer
+ * state is sharded (libftsrt's sharded runs): per step MPI_Allreduce of the
+ * gradients (then / W), the rank's slice stepped, MPI_Allgatherv of the
+ * slices; the metric averaged before each epoch's end.  Rank 0 prints, logs
+ * and plots; each rank says its slice and state bytes on stderr at the end.
+ */
+#include <limits.h>
+#include <mpi.h>
+
+struct mpi_ctx {
+	int rank, world;
+	int *counts, *displs;           /* every rank's slice, for MPI_Allgatherv */
+};
+
+static int mpi_avg_grads(void *ud, float *g, size_t n)
+{
+	struct mpi_ctx *c = ud;
+	for (size_t b = 0; b < n; b += (size_t)INT_MAX / 2) {
+		size_t k = n - b < (size_t)INT_MAX / 2 ? n - b : (size_t)INT_MAX / 2;
+		if (MPI_Allreduce(MPI_IN_PLACE, g + b, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
+			return -1;
+	}
+	float w = (float)c->world;
+	for (size_t j = 0; j < n; j++)
+		g[j] /= w;
+	return 0;
+}
+
+static int mpi_gather_params(void *ud, float *p, size_t n, size_t begin, size_t end)
+{
+	struct mpi_ctx *c = ud;
+	if (!c->counts) {       /* the partition is static: exchanged once */
+		if (n > (size_t)INT_MAX)
+			return -1;
+		unsigned long long mine[2] = {begin, end}, *all = malloc(2 * sizeof(*all) * (size_t)c->world);
+		c->counts = malloc(sizeof(int) * (size_t)c->world);
+		c->displs = malloc(sizeof(int) * (size_t)c->world);
+		if (!all || !c->counts || !c->displs ||
+		    MPI_Allgather(mine, 2, MPI_UNSIGNED_LONG_LONG, all, 2, MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD) !=
+			    MPI_SUCCESS) {
+			free(all);
+			return -1;
+		}
+		for (int r = 0; r < c->world; r++) {
+			c->displs[r] = (int)all[2 * r];
+			c->counts[r] = (int)(all[2 * r + 1] - all[2 * r]);
+		}
+		free(all);
+	}
+	return MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, p, c->counts, c->displs, MPI_FLOAT,
+			      MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1;
+}
+
+static int mpi_avg_metric(void *ud, double *x)
+{
+	struct mpi_ctx *c = ud;
+	if (MPI_Allreduce(MPI_IN_PLACE, x, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
+		return -1;
+	*x /= c->world;
+	return 0;
+}
+
+static struct mpi_ctx mpi_ctx;          /* the process's MPI rank: main's */
+#endif /* FTSRUN_MPI */
+
 /* Exit statuses (ftsrun(1) EXIT STATUS). */
 enum {
 	EXIT_OK = 0,                    /* success, every case passed */
@@ -641,7 +709,27 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "ftsrun: %s: %s: %s\n", argv[0], ftsrt_strerror(rc), err.message);
 		return open_status(rc);
 	}
-	rc = rt_nqm_run(rt_plan_view(p), &o, stdout, msg, sizeof(msg));
+	FILE *out = stdout;
+#ifdef FTSRUN_MPI
+	struct rt_nqm_comm comm = {mpi_ctx.rank, mpi_ctx.world, &mpi_ctx, mpi_avg_grads, mpi_gather_params,
+				   mpi_avg_metric};
+	if (mpi_ctx.world > 1) {
+		o.comm = &comm;
+		if (mpi_ctx.rank != 0) {        /* rank 0 reports */
+			o.csv = o.svg = NULL;
+			o.progress = 0;
+			out = fopen("/dev/null", "w");
+			if (!out) {
+				ftsrt_plan_close(p);
+				fprintf(stderr, "ftsrun: cannot open /dev/null\n");
+				return EXIT_USAGE;
+			}
+		}
+	}
+#endif /* FTSRUN_MPI */
+	rc = rt_nqm_run(rt_plan_view(p), &o, out, msg, sizeof(msg));
+	if (out != stdout)
+		fclose(out);
 	ftsrt_plan_close(p);
 	if (rc) {
 		fprintf(stderr, "ftsrun: %s: %s\n", ftsrt_strerror(rc), msg);
@@ -672,7 +760,19 @@ static int run_command(int argc, char **argv);
  * failure, whatever the command decided. */
 int main(int argc, char **argv)
 {
+#ifdef FTSRUN_MPI
+	MPI_Init(&argc, &argv);
+	MPI_Comm_rank(MPI_COMM_WORLD, &mpi_ctx.rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &mpi_ctx.world);
+#endif /* FTSRUN_MPI */
 	int rc = run_command(argc, argv);
+#ifdef FTSRUN_MPI
+	if (rc && mpi_ctx.world > 1)    /* the other ranks would wait in a collective for ever */
+		MPI_Abort(MPI_COMM_WORLD, rc);
+	free(mpi_ctx.counts);
+	free(mpi_ctx.displs);
+	MPI_Finalize();
+#endif /* FTSRUN_MPI */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "ftsrun: error writing the standard output: %s\n", strerror(errno ? errno : EIO));
 		rc = rc ? rc : EXIT_USAGE;
@@ -685,7 +785,11 @@ int main(int argc, char **argv)
 static int run_command(int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)) {
+#ifdef FTSRUN_MPI
+		printf("ftsrun (libftsrt %s, MPI: run shards the optimizer state over the ranks)\n", ftsrt_version());
+#else
 		printf("ftsrun (libftsrt %s)\n", ftsrt_version());
+#endif /* FTSRUN_MPI */
 		return EXIT_OK;
 	}
 	/* ftsrun help [COMMAND] */

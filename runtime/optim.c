@@ -69,6 +69,11 @@ struct ftsrt_optim {
 	void *work;                     /* Adafactor's scratch (largest tensor), Muon's */
 	size_t work_bytes;
 	bool stepped;                   /* a step has run: layout frozen */
+	/* the window (rt_optim_set_window): the state arenas and the master
+	 * weights hold elements [wb, we) only, a shard of the arena; without
+	 * one, [0, numel) */
+	bool win;
+	size_t wb, we;
 	ftsrt_alloc_fn alloc;           /* every allocation goes through it */
 	void *ud;
 	char err[200];                  /* last error message */
@@ -120,6 +125,23 @@ static bool lowp(const ftsrt_optim *o)
 static size_t ssize(const ftsrt_optim *o)
 {
 	return o->precision == FTSRT_PRECISION_MASTER ? sizeof(float) : esize(o);
+}
+
+/* The window's first element and its end (the whole arena without one). */
+static size_t win_b(const ftsrt_optim *o)
+{
+	return o->win ? o->wb : 0;
+}
+
+static size_t win_e(const ftsrt_optim *o)
+{
+	return o->win ? o->we : o->numel;
+}
+
+/* Does tensor t have elements inside the window? */
+static bool in_window(const ftsrt_optim *o, const struct rt_tensor *t)
+{
+	return t->numel && t->off < win_e(o) && t->off + t->numel > win_b(o);
 }
 
 static const char *const dtype_names[] = {"float32", "float64", "bfloat16", "float16"};
@@ -360,6 +382,8 @@ static int muon_work(ftsrt_optim *o, int nthr)
 	size_t team = 1, solo = 0, nsolo = 0;
 	for (int j = 0; j < o->nt; j++) {
 		const struct rt_tensor *t = &o->t[j];
+		if (!in_window(o, t))
+			continue;
 		size_t b = rt_muon_scratch_bytes(o->dtype, (size_t)t->shape[0], (size_t)t->shape[1]);
 		team = b > team ? b : team;
 		if (muon_solo(o, t, nthr)) {
@@ -384,7 +408,8 @@ static int muon_work(ftsrt_optim *o, int nthr)
 /* Allocate the per-element arenas the groups need (first step). */
 static int alloc_state(ftsrt_optim *o)
 {
-	size_t bytes = (o->numel * ssize(o) + 63) / 64 * 64;
+	size_t wn = win_e(o) - win_b(o);
+	size_t bytes = (wn * ssize(o) + 63) / 64 * 64;
 	if (bytes == 0)
 		bytes = 64;
 	int n = rt_optim_nslots(o->kind);
@@ -394,7 +419,7 @@ static int alloc_state(ftsrt_optim *o)
 			continue;
 		bool need = false;
 		for (int j = 0; j < o->nt && !need; j++)
-			need = slot_live(o, &o->t[j], a);
+			need = in_window(o, &o->t[j]) && slot_live(o, &o->t[j], a);
 		if (!need)
 			continue;
 		o->slot_bytes = bytes + 64;
@@ -404,7 +429,7 @@ static int alloc_state(ftsrt_optim *o)
 		o->slot[a] = (void *)(((uintptr_t)o->slot_raw[a] + 63) & ~(uintptr_t)63);
 	}
 	if (o->precision == FTSRT_PRECISION_MASTER) {
-		o->master_bytes = (o->numel ? o->numel : 1) * sizeof(float);
+		o->master_bytes = (wn ? wn : 1) * sizeof(float);
 		o->master = ocalloc(o, o->master_bytes);
 		if (!o->master)
 			return fail(o, FTSRT_ENOMEM, "out of memory for the master weights");
@@ -413,6 +438,8 @@ static int alloc_state(ftsrt_optim *o)
 		size_t need = 1;
 		for (int j = 0; j < o->nt; j++) {
 			struct rt_tensor *t = &o->t[j];
+			if (!in_window(o, t))
+				continue;
 			size_t b = rt_adafactor_work_bytes(o->dtype, t->ndim, t->shape, t->numel);
 			need = b > need ? b : need;
 			if (t->ndim >= 2 && !t->row_var) {
@@ -618,19 +645,20 @@ static void init_state(const ftsrt_optim *o, const struct rt_tensor *t, size_t b
 		if (!o->slot[s] || !slot_live(o, t, s))
 			continue;
 		double v = 0;
+		size_t wb = win_b(o), lb = b - wb, le = e - wb;
 		if (o->kind == FTSRT_OPTIM_ADAGRAD)
 			v = h->initial_accumulator_value;
 		else if (o->kind == FTSRT_OPTIM_RPROP && s == 1)
 			v = h->lr;
 		if (o->dtype == FTSRT_F64) {
 			double *x = o->slot[s];
-			for (size_t i = b; i < e; i++)
+			for (size_t i = lb; i < le; i++)
 				x[i] = v;
 		} else if (lowp(o) && o->precision == FTSRT_PRECISION_PARAM) {
-			rt_lowp_fill(o->dtype, o->slot[s], b, e, v);
+			rt_lowp_fill(o->dtype, o->slot[s], lb, le, v);
 		} else {
 			float *x = o->slot[s], fv = (float)v;
-			for (size_t i = b; i < e; i++)
+			for (size_t i = lb; i < le; i++)
 				x[i] = fv;
 		}
 	}
@@ -643,6 +671,11 @@ static void run_elementwise(ftsrt_optim *o, void *params, const void *grads, siz
 	const rt_kern_fn fn = (o->kernels == FTSRT_KERNELS_REF ? rt_kern_ref : rt_kern_fast)
 				      [o->kind][o->dtype == FTSRT_F64];
 	const bool lp = lowp(o), master = o->precision == FTSRT_PRECISION_MASTER;
+	/* the kernels index every arena alike: the parameters and gradients are
+	 * passed from the window's first element, as the state arenas hold them */
+	const size_t wb = win_b(o);
+	params = (char *)params + wb * esize(o);
+	grads = (const char *)grads + wb * esize(o);
 	const struct rt_lowp l = {o->kind, o->dtype, master, fn, params};
 	const size_t align = 64 / (lp ? 2 : esize(o));   /* chunk edges: 64-byte multiples */
 	const int nthr_req = o->nthreads;
@@ -676,16 +709,16 @@ static void run_elementwise(ftsrt_optim *o, void *params, const void *grads, siz
 			if (!t->has_state) {
 				init_state(o, t, tb, te);
 				if (master)             /* the master starts as the parameters */
-					rt_lowp_widen(o->dtype, o->master, params, tb, te);
+					rt_lowp_widen(o->dtype, o->master, params, tb - wb, te - wb);
 			}
 			struct rt_kargs a = {master ? (void *)o->master : params, grads,
 					     {NULL, NULL, NULL, NULL}, &t->k};
 			for (int s = 0; s < RT_MAX_SLOTS; s++)
 				a.s[s] = slot_live(o, t, s) ? o->slot[s] : NULL;
 			if (lp)
-				rt_lowp_step(&l, &a, tb, te);
+				rt_lowp_step(&l, &a, tb - wb, te - wb);
 			else
-				fn(&a, tb, te);
+				fn(&a, tb - wb, te - wb);
 		}
 	}
 }
@@ -702,7 +735,7 @@ static void muon_tensor(const ftsrt_optim *o, const struct rt_tensor *t, void *p
 		.b = h->ns_b, .c = h->ns_c, .eps = h->eps, .ns_steps = h->ns_steps,
 		.nesterov = h->nesterov, .adjust = h->adjust_lr_fn, .bf16 = h->muon_bf16,
 		.use_addmm = h->muon_use_addmm, .threads = threads,
-		.buf = (char *)o->slot[0] + t->off * esize(o),
+		.buf = (char *)o->slot[0] + (t->off - win_b(o)) * esize(o),
 		.scratch = work,
 	};
 	rt_muon_step(o->dtype, o->kernels == FTSRT_KERNELS_FAST, p, g, &m);
@@ -781,7 +814,7 @@ static int step_tensorwise(ftsrt_optim *o, void *params, const void *grads, int 
 				.eps1 = isnan(h->eps1) ? (o->dtype == FTSRT_F64 ? DBL_EPSILON : FLT_EPSILON)
 						       : h->eps1,
 				.eps2 = h->eps, .d = h->d, .maximize = h->maximize,
-				.variance = o->slot[0] ? (char *)o->slot[0] + t->off * es : NULL,
+				.variance = o->slot[0] ? (char *)o->slot[0] + (t->off - win_b(o)) * es : NULL,
 				.row_var = t->row_var, .col_var = t->col_var, .work = o->work,
 				.threads = o->nthreads,
 			};
@@ -813,6 +846,9 @@ static int step_range(ftsrt_optim *o, void *params, const void *grads, size_t nu
 		return fail(o, FTSRT_EINVAL, "bad element range [%zu, %zu)", begin, end);
 	if (o->ngroups == 0)
 		return fail(o, FTSRT_EINVAL, "no parameter group");
+	if (o->win && end > begin && (begin < o->wb || end > o->we))
+		return fail(o, FTSRT_EINVAL, "element range [%zu, %zu) outside the optimizer's shard "
+			    "[%zu, %zu)", begin, end, o->wb, o->we);
 	/* tensors intersecting [begin, end): a contiguous index range */
 	int t0 = 0, t1;
 	while (t0 < o->nt && !intersects(&o->t[t0], begin, end, numel))
@@ -874,11 +910,16 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int32_t param, const char 
 		return rt_error(err, FTSRT_EINVAL, "parameter %" PRId32 " has no state yet (state is "
 				"created by the first step)", param);
 	const size_t es = ssize(o);
+	/* a windowed optimizer keeps the tensor's elements inside its window */
+	size_t ib = t->off > win_b(o) ? t->off : win_b(o);
+	size_t ie = t->off + t->numel < win_e(o) ? t->off + t->numel : win_e(o);
+	if (ie < ib)
+		ie = ib;
 	if (o->master && strcmp(name, RT_MASTER_SLOT) == 0) {
 		if (data)
-			*data = o->master + t->off;
+			*data = o->master + (ib - win_b(o));
 		if (n)
-			*n = t->numel;
+			*n = ie - ib;
 		return FTSRT_OK;
 	}
 	for (int i = 0; i < rt_optim_nslots(o->kind); i++) {
@@ -915,9 +956,9 @@ FTSRT_API int ftsrt_optim_state(const ftsrt_optim *o, int32_t param, const char 
 			return rt_error(err, FTSRT_EINVAL, "parameter %" PRId32 " has no %s (not kept "
 					"with these hyper-parameters)", param, name);
 		if (data)
-			*data = (char *)o->slot[d->arena] + t->off * es;
+			*data = (char *)o->slot[d->arena] + (ib - win_b(o)) * es;
 		if (n)
-			*n = t->numel;
+			*n = ie - ib;
 		return FTSRT_OK;
 	}
 	return rt_error(err, FTSRT_EINVAL, "%s keeps no state slot '%s'", ftsrt_optim_kind_name(o->kind), name);
@@ -983,4 +1024,34 @@ int rt_optim_get_scalars(const ftsrt_optim *o, int param, double v[4])
 	v[2] = t->eta;
 	v[3] = t->mu;
 	return FTSRT_OK;
+}
+
+int rt_optim_set_window(ftsrt_optim *o, size_t begin, size_t end)
+{
+	if (!o)
+		return FTSRT_EINVAL;
+	if (o->stepped)
+		return fail(o, FTSRT_EINVAL, "the window is set before the state is allocated");
+	if (begin > end || end > o->numel)
+		return fail(o, FTSRT_EINVAL, "window [%zu, %zu) outside the arena of %zu elements", begin,
+			    end, o->numel);
+	o->win = true;
+	o->wb = begin;
+	o->we = end;
+	return FTSRT_OK;
+}
+
+size_t rt_optim_state_bytes(const ftsrt_optim *o)
+{
+	if (!o || !o->stepped)
+		return 0;
+	size_t n = 0;
+	for (int s = 0; s < RT_MAX_SLOTS; s++)
+		if (o->slot_raw[s])
+			n += o->slot_bytes;
+	if (o->master)
+		n += o->master_bytes;
+	for (int i = 0; i < o->nt; i++)
+		n += (o->t[i].row_var ? o->t[i].row_bytes : 0) + (o->t[i].col_var ? o->t[i].col_bytes : 0);
+	return n;
 }

@@ -214,6 +214,20 @@ bool rt_optim_has_state(const ftsrt_optim *o, int param);
  * empty state. */
 int rt_optim_clear_state(ftsrt_optim *o, int param);
 
+/*
+ * A shard (ZeRO-1): restrict the state to elements [begin, end) of the
+ * arena, before the state is allocated (the first step or
+ * rt_optim_alloc_state).  The state arenas and master weights then hold
+ * end - begin elements; steps must stay inside the window; a tensor the
+ * window cuts keeps (ftsrt_optim_state) the state of its elements inside
+ * the window only.  The parameter and gradient arenas stay whole.
+ */
+int rt_optim_set_window(ftsrt_optim *o, size_t begin, size_t end);
+
+/* Bytes of optimizer state allocated (slot arenas, master weights,
+ * Adafactor's factored rows and columns); 0 before the first step. */
+size_t rt_optim_state_bytes(const ftsrt_optim *o);
+
 /* optim_kinds.c: each kind's state slots as torch keys them, in torch's order. */
 enum rt_slot_shape { RT_SLOT_SCALAR = 0, RT_SLOT_PARAM = 1, RT_SLOT_FACTORED = 2 };
 

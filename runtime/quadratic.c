@@ -242,6 +242,11 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 	ro.scale = o->scale;
 	ro.threads = o->threads;
 	ro.ckpt_dir = o->ckpt_dir;
+	const struct rt_nqm_comm *cm = o->comm && o->comm->world > 1 ? o->comm : NULL;
+	if (cm) {               /* a sharded run: this rank keeps its slice's state */
+		ro.shard_rank = cm->rank;
+		ro.shard_world = cm->world;
+	}
 	double *metrics = NULL;
 	long nmetrics = 0;
 	int rc;
@@ -352,9 +357,23 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 					g[j] = (float)((double)m.h[j] * (double)m.p[j] +
 						       o->noise * m.amp * sqrt((double)m.h[j] * hmax) * gauss(&s));
 			}
+			if (cm && cm->avg_grads(cm->ud, g, n)) {
+				snprintf(err, errlen, "epoch %ld step %ld: averaging the gradients failed", e, st);
+				rc = FTSRT_EIO;
+				goto out;
+			}
 			if ((rc = ftsrt_run_step(r, &fe))) {
 				snprintf(err, errlen, "epoch %ld step %ld: %s", e, st, fe.message);
 				goto out;
+			}
+			if (cm) {
+				size_t sb, se;
+				ftsrt_run_shard_range(r, &sb, &se, NULL);
+				if (cm->gather_params(cm->ud, m.p, n, sb, se)) {
+					snprintf(err, errlen, "epoch %ld step %ld: gathering the parameters failed", e, st);
+					rc = FTSRT_EIO;
+					goto out;
+				}
 			}
 			if (o->progress && (st % 4 == 0 || st + 1 == o->steps)) {
 				int w = 30, fill = (int)((st + 1) * w / o->steps);
@@ -365,6 +384,11 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 		}
 		train = o->steps ? train / (double)o->steps : rel_loss(r, &m, NULL, true);
 		double metric = metrics ? metrics[e] : rel_loss(r, &m, d, false);
+		if (cm && cm->avg_metric(cm->ud, &metric)) {
+			snprintf(err, errlen, "epoch %ld: averaging the metric failed", e);
+			rc = FTSRT_EIO;
+			goto out;
+		}
 		er->train = train;
 		er->val = metric;
 		if (o->progress)
@@ -392,6 +416,12 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 	}
 	fprintf(out, "finished: phase %d of %lld, %ld epochs, %lld optimizer steps\n", ftsrt_run_phase(r),
 		(long long)plan->max_depth, ne, (long long)ftsrt_run_global_step(r));
+	if (cm) {
+		size_t sb, se;
+		ftsrt_run_shard_range(r, &sb, &se, NULL);
+		fprintf(stderr, "rank %d of %d: elements [%zu, %zu) of %zu, optimizer state %zu bytes\n", cm->rank,
+			cm->world, sb, se, n, ftsrt_run_state_bytes(r));
+	}
 	if (o->svg && ne > 0)
 		rc = rt_nqm_write_svg(o->svg, ep, ne, err, errlen);
 out:

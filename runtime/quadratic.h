@@ -20,6 +20,22 @@
 
 #include "plan.h"
 
+/*
+ * A data-parallel job (ftsrun-mpi): the collectives the run needs, so that
+ * this file does not depend on MPI.  Every rank computes the same gradients
+ * (one seed), so the job's trajectory is the one-process run's.
+ */
+struct rt_nqm_comm {
+	int rank, world;                /* this rank, the ranks */
+	void *ud;                       /* the implementation's context */
+	/* average g[0..n) over the ranks, in place */
+	int (*avg_grads)(void *ud, float *g, size_t n);
+	/* after a step: every rank's slice [begin, end) of p[0..n) from its rank */
+	int (*gather_params)(void *ud, float *p, size_t n, size_t begin, size_t end);
+	/* the ranks' average of x */
+	int (*avg_metric)(void *ud, double *x);
+};
+
 /* Options of one synthetic run (ftsrun(1) `run`). */
 struct rt_nqm_opts {
 	long epochs;                    /* 0: the plan's max_epochs */
@@ -33,6 +49,7 @@ struct rt_nqm_opts {
 	const char *svg;                /* --plot FILE.svg, or NULL */
 	const char *metrics;            /* --metrics FILE, or NULL */
 	const char *ckpt_dir;           /* checkpoint directory, or NULL (memory) */
+	const struct rt_nqm_comm *comm; /* a sharded data-parallel job, or NULL */
 };
 
 /* Fill *o with the defaults above. */

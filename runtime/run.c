@@ -70,8 +70,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The pre-transition snapshot S of 7.4a. */
 struct snapshot {
@@ -363,6 +365,71 @@ FTSRT_API int ftsrt_run_options_default(struct ftsrt_run_options *o, ftsrt_error
 	return rt_struct_out(o, &default_options, sizeof(default_options), "ftsrt_run_options", err);
 }
 
+/* Does any optimizer the plan may use step whole tensors (Adafactor, Muon)? */
+static bool plan_tensorwise(ftsrt_run *r)
+{
+	const struct rt_plan *p = r->plan;
+	for (uint32_t d = 0; d <= p->nphases; d++) {
+		int rec = d == 0 ? p->initial_optimizer : d == p->nphases ? p->reinit_optimizer
+			: p->phases[d].new_optimizer;
+		int kind;
+		struct ftsrt_optim_hparams h;
+		char e[256];
+		if (rec < 0 || (uint32_t)rec >= p->nclasses ||
+		    sem_optim_config(&p->classes[rec], &kind, &h, e, sizeof(e)))
+			continue;
+		if (kind == FTSRT_OPTIM_ADAFACTOR || kind == FTSRT_OPTIM_MUON)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Cut k of the static partition (SHARDED RUNS in ftsrt.h): the element
+ * nearest k/W of the arena, on a 64-byte multiple, or on the nearest
+ * tensor boundary when whole tensors are needed.  Cuts never decrease.
+ */
+static size_t shard_cut(const ftsrt_run *r, int k, bool whole)
+{
+	if (k <= 0)
+		return 0;
+	if (k >= r->shard_world)
+		return r->numel;
+	long double x = (long double)r->numel * k / r->shard_world;
+	size_t ideal = (size_t)(x + 0.5L);
+	if (!whole) {
+		size_t a = 64 / r->es;
+		size_t c = (ideal + a / 2) / a * a;
+		return c > r->numel ? r->numel : c;
+	}
+	size_t best = 0, bd = ideal;            /* boundary 0 */
+	for (int i = 0; i < r->np; i++) {
+		if (r->p[i].tied)
+			continue;
+		size_t b = r->p[i].off + r->p[i].numel;      /* the end of tensor i */
+		size_t d = b > ideal ? b - ideal : ideal - b;
+		if (d < bd) {
+			bd = d;
+			best = b;
+		}
+	}
+	return best;
+}
+
+static void shard_range(ftsrt_run *r)
+{
+	if (r->shard_world <= 1) {
+		r->sb = 0;
+		r->se = r->numel;
+		return;
+	}
+	/* the cuts are monotone in k (a rounding, or the nearest of sorted
+	 * boundaries, of a monotone ideal): this rank's two are enough */
+	bool whole = plan_tensorwise(r);
+	r->sb = shard_cut(r, r->shard_rank, whole);
+	r->se = shard_cut(r, r->shard_rank + 1, whole);
+}
+
 int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_options *opt,
 	       ftsrt_error *err)
 {
@@ -401,6 +468,18 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 				"are the job's own optimizer's in an external run", o.precision);
 	if (o.save_last && !o.ckpt_dir)
 		return rt_error(err, FTSRT_EINVAL, "run options: save_last needs a ckpt_dir");
+	if (o.shard_world == 0)
+		o.shard_world = 1;
+	if (o.shard_world < 1 || o.shard_world > 1 << 20)
+		return rt_error(err, FTSRT_EINVAL, "run options: shard_world %" PRId32 " outside 1..%d",
+				o.shard_world, 1 << 20);
+	if (o.shard_rank < 0 || o.shard_rank >= o.shard_world)
+		return rt_error(err, FTSRT_EINVAL, "run options: shard_rank %" PRId32 " outside 0..%" PRId32,
+				o.shard_rank, o.shard_world - 1);
+	if (o.external && o.shard_world > 1)
+		return rt_error(err, FTSRT_EINVAL, "run options: an external run keeps no optimizer state "
+				"to shard (shard_world %" PRId32 "): the job's optimizer shards its own",
+				o.shard_world);
 	/* the names, decoded once: rt_plan_param_name cannot fail below */
 	if (!rt_plan_names(p))
 		return rt_error(err, FTSRT_ENOMEM, "out of memory (decoding the parameter names)");
@@ -423,14 +502,25 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 	r->max_depth = (int)p->max_depth;
 	r->best_depth = -1;
 	r->best_epoch = -1;
+	r->shard_rank = o.shard_rank;
+	r->shard_world = o.shard_world;
 	if (o.ckpt_dir) {
-		size_t n = strlen(o.ckpt_dir) + 1;
+		/* a sharded run's checkpoints: its own subdirectory, locked per rank */
+		char sub[64] = "";
+		if (o.shard_world > 1)
+			snprintf(sub, sizeof(sub), "/shard-%" PRId32 "-of-%" PRId32, o.shard_rank, o.shard_world);
+		size_t n = strlen(o.ckpt_dir) + strlen(sub) + 1;
 		r->ckdir = rt_run_alloc(r, n);
 		if (!r->ckdir) {
 			rc = rt_run_fail(r, FTSRT_ENOMEM, "out of memory");
 			goto out_free;
 		}
-		memcpy(r->ckdir, o.ckpt_dir, n);
+		snprintf(r->ckdir, n, "%s%s", o.ckpt_dir, sub);
+		if (*sub && mkdir(r->ckdir, 0777) != 0 && errno != EEXIST) {
+			rc = rt_run_fail(r, FTSRT_EIO, "cannot create the shard's checkpoint directory %s: %s",
+					 r->ckdir, strerror(errno));
+			goto out_free;
+		}
 		/* one run per checkpoint directory */
 		char why[600];
 		int lrc = rt_ckpt_lock_dir(r->ckdir, &r->ck_lock, why, sizeof(why));
@@ -484,6 +574,7 @@ int rt_run_new(ftsrt_run **out, const struct rt_plan *p, const struct ftsrt_run_
 		q->oidx = oidx++;
 		r->numel += n;
 	}
+	shard_range(r);
 	r->eto = p->epoch_transitions_only;
 	r->esc = p->es;
 	if (!r->eto && !p->es.present) {                /* FTS adds a default FTSEarlyStopping */
@@ -608,6 +699,10 @@ static int optim_step(ftsrt_run *r)
 				e = r->p[i].off + r->p[i].numel;
 			i++;
 		}
+		b = b > r->sb ? b : r->sb;      /* a sharded run steps its slice only */
+		e = e < r->se ? e : r->se;
+		if (r->shard_world > 1 && b >= e)
+			continue;
 		if ((rc = ftsrt_optim_step_range(r->o, r->ap, r->ag, r->numel, b, e, &oe)))
 			return rt_run_fail(r, rc, "optimizer step: %s", oe.message);
 	}
@@ -710,6 +805,21 @@ FTSRT_API int ftsrt_run_epoch_end(ftsrt_run *r, double metric, ftsrt_error *err)
 	if (!r)
 		return rt_error(err, FTSRT_EINVAL, "ftsrt_run_epoch_end: no run");
 	return rt_report(err, run_epoch_end(r, metric), r->err);
+}
+
+FTSRT_API int ftsrt_run_shard_range(const ftsrt_run *r, size_t *begin, size_t *end,
+				    ftsrt_error *err)
+{
+	if (!r || !begin || !end)
+		return rt_error(err, FTSRT_EINVAL, "ftsrt_run_shard_range: NULL argument");
+	*begin = r->sb;
+	*end = r->se;
+	return FTSRT_OK;
+}
+
+FTSRT_API size_t ftsrt_run_state_bytes(const ftsrt_run *r)
+{
+	return r && !r->opt.external ? rt_optim_state_bytes(r->o) : 0;
 }
 
 FTSRT_API int32_t ftsrt_run_finished(const ftsrt_run *r)

@@ -67,8 +67,14 @@ static void hp_get(struct rt_rbuf *b, struct ftsrt_optim_hparams *h)
  *           f64 mu_product, f64 eta, f64 mu, u32 nslots, per slot str name,
  *           i64 elements, elements * state dtype size bytes (the dtype's,
  *           float32 beside master weights, which follow the slots as
- *           "master_param").
+ *           "master_param");
+ *   a sharded run's (1.3) only: the shard trailer, u32 "SHRD" (0x44524853),
+ *           u32 rank, u32 world size, i64 slice begin, i64 slice end (28
+ *           bytes; its state records hold the elements inside the slice).
+ *           An unsharded run writes none: its files are 1.2's.
  */
+#define SHARD_MARK UINT32_C(0x44524853)
+#define SHARD_TRAILER (4 + 4 + 4 + 8 + 8)
 /* The dtype word: the arenas' dtype and, above it, the state's precision
  * and whether the run is external (its checkpoints hold no parameters). */
 static uint32_t ckpt_dtype(const ftsrt_run *r)
@@ -195,6 +201,13 @@ static int ckpt_build(ftsrt_run *r, int position, double metric, struct rt_wbuf 
 			rt_wbuf_put(b, m, nm * r->ses);
 		}
 	}
+	if (r->shard_world > 1) {
+		rt_wbuf_u32(b, SHARD_MARK);
+		rt_wbuf_u32(b, (uint32_t)r->shard_rank);
+		rt_wbuf_u32(b, (uint32_t)r->shard_world);
+		rt_wbuf_i64(b, (int64_t)r->sb);
+		rt_wbuf_i64(b, (int64_t)r->se);
+	}
 	if (rt_ckpt_seal(b, r->plan->manifest_hash, r->plan_id)) {
 		rt_wbuf_release(b);
 		return rt_run_fail(r, FTSRT_ENOMEM, "out of memory writing a checkpoint");
@@ -318,10 +331,46 @@ int rt_run_ckpt_parse(ftsrt_run *r, struct rt_ckview *v)
 				rt_rbuf_get(&b, (size_t)n * r->ses);
 		}
 	}
+	uint32_t rank = 0, world = 1;
+	int64_t sb = 0, se = (int64_t)r->numel;
+	if (!b.bad && b.len - b.pos == SHARD_TRAILER) {
+		if (rt_rbuf_u32(&b) != SHARD_MARK)
+			b.bad = true;
+		rank = rt_rbuf_u32(&b);
+		world = rt_rbuf_u32(&b);
+		sb = rt_rbuf_i64(&b);
+		se = rt_rbuf_i64(&b);
+		if (world < 2 || rank >= world)
+			b.bad = true;
+	}
 	if (b.bad || b.pos != b.len) {
 		rt_run_dealloc(r, v->st, (size_t)r->np * sizeof(*v->st));
 		v->st = NULL;
 		return rt_run_fail(r, FTSRT_EFORMAT, "checkpoint: truncated or inconsistent optimizer state");
+	}
+	const char *why = NULL;
+	if (world != (uint32_t)r->shard_world)
+		why = "its optimizer state is split by the world size: resume it with the world size that "
+		      "wrote it (another world size is not supported)";
+	else if (rank != (uint32_t)r->shard_rank)
+		why = "each rank resumes its own shard's file";
+	else if (sb != (int64_t)r->sb || se != (int64_t)r->se)
+		why = "the partitions differ";
+	if (why) {
+		rt_run_dealloc(r, v->st, (size_t)r->np * sizeof(*v->st));
+		v->st = NULL;
+		char have[96], want[96];
+		if (world > 1)
+			snprintf(have, sizeof(have), "rank %u of a run sharded over %u ranks (elements [%lld, %lld))",
+				 rank, world, (long long)sb, (long long)se);
+		else
+			snprintf(have, sizeof(have), "an unsharded run (world size 1)");
+		if (r->shard_world > 1)
+			snprintf(want, sizeof(want), "rank %d of %d (elements [%zu, %zu))", r->shard_rank,
+				 r->shard_world, r->sb, r->se);
+		else
+			snprintf(want, sizeof(want), "unsharded (world size 1)");
+		return rt_run_fail(r, FTSRT_EFORMAT, "checkpoint of %s; this run is %s: %s", have, want, why);
 	}
 	return FTSRT_OK;
 }

@@ -377,6 +377,11 @@ int rt_run_rebuild(ftsrt_run *r)
 				      p->src == RT_SRC_CKPT))
 			need = true;
 	}
+	/* a sharded run keeps the state of its slice only */
+	if (!rc && !ext && r->shard_world > 1 && rt_optim_set_window(o, r->sb, r->se)) {
+		snprintf(oe.message, sizeof(oe.message), "%s", rt_optim_errmsg(o));
+		rc = FTSRT_EINVAL;
+	}
 	if (rc) {
 		rc = rt_run_fail(r, rc, "optimizer %s: %s", ftsrt_optim_kind_name(r->opt_kind),
 				 oe.message);

@@ -72,6 +72,9 @@ struct ftsrt_run {
 	struct rt_run_param *p;         /* plan->nparams entries */
 	int np;                         /* parameters */
 	size_t numel;                   /* elements of an arena */
+	/* shard (SHARDED RUNS in ftsrt.h): the slice [sb, se) whose state this rank keeps */
+	int shard_rank, shard_world;    /* 0 and 1 when not sharded */
+	size_t sb, se;                  /* [0, numel) when not sharded */
 	/* binding */
 	void *ap, *ag;                  /* the arenas (job's or own) */
 	bool tensor_mode;               /* per-tensor binding: ap/ag are ours */

@@ -24,21 +24,23 @@ import ctypes.util
 import math
 import operator
 import os
+import json
 import threading
 import weakref
 import shutil
 import subprocess
+import zlib
 
 __all__ = ["Runtime", "FtsrtError", "library_path", "library_version", "__version__"]
 
-# The binding follows libftsrt 1.2 (ftsrt.h's FTSRT_VERSION_MAJOR and _MINOR)
+# The binding follows libftsrt 1.3 (ftsrt.h's FTSRT_VERSION_MAJOR and _MINOR)
 # and carries its version.  From 1.0 on the ABI is the major version: a
 # library of another major is refused when it is loaded; a newer minor of
 # the same major only adds to the interface (functions, and fields at the
 # end of structs, which struct_size makes compatible), so it is accepted;
 # an older minor may lack what this binding calls, so it is refused.
-__version__ = "1.2.0"
-_ABI = (1, 2)
+__version__ = "1.3.0"
+_ABI = (1, 3)
 
 FTSRT_OK = 0
 _F32, _F64, _BF16, _F16 = 0, 1, 2, 3            # enum ftsrt_dtype
@@ -177,7 +179,9 @@ class _RunOptions(_Struct):
                 ("threads", ctypes.c_int32), ("kernels", ctypes.c_int32), ("save_last", ctypes.c_bool),
                 ("ckpt_dir", ctypes.c_char_p), ("scale", ctypes.c_double), ("alloc", _ALLOC_FN),
                 ("alloc_ud", ctypes.c_void_p), ("precision", ctypes.c_int32),
-                ("reserved_1_1", ctypes.c_int32), ("external", ctypes.c_bool)]
+                ("reserved_1_1", ctypes.c_int32), ("external", ctypes.c_bool),
+                ("reserved_1_2", ctypes.c_uint8 * 7), ("shard_rank", ctypes.c_int32),
+                ("shard_world", ctypes.c_int32)]
 
 
 class _Event(_Struct):
@@ -256,6 +260,8 @@ def _load():
         "ftsrt_run_param_index": (ST, [P, ctypes.c_char_p, ctypes.POINTER(I32), E]),
         "ftsrt_run_param_offset": (ST, [P, I32, ctypes.POINTER(S), ctypes.POINTER(S), E]),
         "ftsrt_run_arena_numel": (S, [P]),
+        "ftsrt_run_shard_range": (ST, [P, ctypes.POINTER(S), ctypes.POINTER(S), E]),
+        "ftsrt_run_state_bytes": (S, [P]),
         "ftsrt_run_bind_arena": (ST, [P, P, P, S, U64, E]),
         "ftsrt_run_bind": (ST, [P, ctypes.c_char_p, I32, P, P, I32, ctypes.POINTER(I64), E]),
         "ftsrt_run_thawed": (B, [P, I32]),
@@ -297,6 +303,29 @@ def _load():
 
 def _deref(ref):
     return ref()
+
+
+def _file_crc(path):
+    """CRC-32 (zlib) of a file's bytes."""
+    crc = 0
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _read_shard_manifest(path):
+    """The JSON manifest of a sharded checkpoint at path, or None when path
+    is not one (a libftsrt checkpoint starts with its binary magic)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1)
+            if head != b"{":
+                return None
+            doc = json.loads(head + f.read())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and doc.get("ftsrt_sharded_checkpoint") else None
 
 
 def _dtype_name(t):
@@ -342,12 +371,38 @@ class Runtime:
     fused (torch backend): None asks torch.optim for fused=True where it
     has a fused kernel for the optimizer and device, True requires it,
     False never asks.
+
+    process_group (native backend): a torch.distributed process group
+    (gloo, CPU) of a data-parallel job whose ranks shard the optimizer
+    state (ZeRO-1, libftsrt's sharded runs): each rank keeps and steps the
+    state of its slice of the parameter arena (shard_range); step()
+    averages the grouped parameters' gradients over the ranks (all_reduce),
+    steps the slice, then broadcasts each slice's grouped parameters from
+    its rank; epoch_end() averages
+    the metric over the ranks first, so every rank decides the same.  Every
+    rank must make the same calls.  A collective that fails (a rank died)
+    or outlasts the group's timeout (init_process_group(timeout=...))
+    raises RuntimeError on the others; the runtime is then out of step with
+    its peers: end the job.  With ckpt_dir, rank R keeps its best and last
+    checkpoints in ckpt_dir/shard-R-of-W.
     """
 
     def __init__(self, plan_path, model, threads=1, ckpt_dir=None, master_weights=False,
-                 backend="native", fused=None):
+                 backend="native", fused=None, process_group=None):
         import torch  # the binding's only dependency, needed from here on
         self._torch = torch
+        self._pg = None
+        self._rank, self._world = 0, 1
+        if process_group is not None:
+            import torch.distributed as dist
+            if backend != "native":
+                raise FtsrtError("process_group shards libftsrt's optimizer state: it needs "
+                                 "backend=\"native\" (with backend=\"torch\", shard torch's optimizer "
+                                 "with torch's own tools)")
+            self._dist = dist
+            self._pg = process_group
+            self._rank = dist.get_rank(process_group)
+            self._world = dist.get_world_size(process_group)
         # one call at a time into the run: ctypes releases the GIL around C
         # calls, so two threads could otherwise step one run at once; close()
         # waits for a call in flight
@@ -420,6 +475,105 @@ class Runtime:
             except BaseException:
                 self.close()
                 raise
+        self._ranges = None
+        self._active_runs = None
+        if self._pg is not None:
+            self._ranges = self._gather_ranges()
+
+    # --- sharding (process_group) ---------------------------------------------------
+    @property
+    def shard_range(self):
+        """(begin, end): the elements of the arena whose optimizer state this
+        rank keeps and steps (the whole arena without a process group)."""
+        with self._lock:
+            self._open()
+            b, e = ctypes.c_size_t(), ctypes.c_size_t()
+            self._call("shard_range", self._lib.ftsrt_run_shard_range, self._run, ctypes.byref(b),
+                       ctypes.byref(e))
+            return b.value, e.value
+
+    @property
+    def state_bytes(self):
+        """Bytes of optimizer state this runtime holds (its slice's with a
+        process group); 0 before the first step and with backend="torch"."""
+        with self._lock:
+            self._open()
+            return self._lib.ftsrt_run_state_bytes(self._run)
+
+    def _src(self, r):
+        """The global rank of group rank r (torch.distributed's src)."""
+        dist = self._dist
+        for name in ("get_global_rank", "_get_global_rank"):
+            fn = getattr(dist, name, None) or getattr(dist.distributed_c10d, name, None)
+            if fn is not None:
+                try:
+                    return fn(self._pg, r)
+                except (RuntimeError, ValueError):
+                    return r        # the default group: its ranks are the global ones
+        return r
+
+    def _gather_ranges(self):
+        """Every rank's slice, and a check that the ranks run the same plan
+        over the same arena (the partition is computed, not exchanged)."""
+        torch, dist = self._torch, self._dist
+        b, e = self.shard_range
+        total = self._lib.ftsrt_run_arena_numel(self._run)
+        mine = torch.tensor([b, e, total, self._lib.ftsrt_plan_manifest_hash(self._plan) & 0x7fffffffffffffff],
+                            dtype=torch.int64)
+        got = [torch.zeros(4, dtype=torch.int64) for _ in range(self._world)]
+        dist.all_gather(got, mine, group=self._pg)
+        ranges = []
+        for r, t in enumerate(got):
+            rb, re_, rt, rh = (int(x) for x in t)
+            if (rt, rh) != (total, int(mine[3])):
+                raise FtsrtError("rank %d runs another plan or model (arena of %d elements, manifest "
+                                 "hash %x; this rank's %d, %x)" % (r, rt, rh, total, int(mine[3])))
+            ranges.append((rb, re_))
+        prev = 0
+        for r, (rb, re_) in enumerate(ranges):
+            if rb != prev:
+                raise FtsrtError("the ranks' slices do not tile the arena (rank %d starts at %d)" % (r, rb))
+            prev = re_
+        return ranges
+
+    def _active(self):
+        """The element ranges of the grouped parameters, merged: the only
+        gradients the step reads and the only parameters it changes (every
+        rank has the same groups); recomputed after a transition or resume."""
+        if self._active_runs is None:
+            spans = []
+            off, numel = ctypes.c_size_t(), ctypes.c_size_t()
+            for g in self._groups():
+                for i in g["params"]:
+                    self._call("parameter %d" % i, self._lib.ftsrt_run_param_offset, self._run, i,
+                               ctypes.byref(off), ctypes.byref(numel))
+                    if numel.value:
+                        spans.append((off.value, off.value + numel.value))
+            runs = []
+            for b, e in sorted(spans):
+                if runs and b <= runs[-1][1]:
+                    runs[-1][1] = max(runs[-1][1], e)
+                else:
+                    runs.append([b, e])
+            self._active_runs = [tuple(x) for x in runs]
+        return self._active_runs
+
+    def _sync_grads(self):
+        """Average the grouped parameters' gradients over the ranks (all_reduce:
+        every rank gets the whole average; it reads its slice)."""
+        dist = self._dist
+        for b, e in self._active():
+            dist.all_reduce(self._grads[b:e], op=dist.ReduceOp.SUM, group=self._pg)
+            self._grads[b:e].div_(self._world)
+
+    def _gather_params(self):
+        """Each slice's grouped parameters from the rank that stepped them."""
+        runs = self._active()
+        for r, (sb, se) in enumerate(self._ranges):
+            for b, e in runs:
+                lo, hi = max(b, sb), min(e, se)
+                if lo < hi:
+                    self._dist.broadcast(self._arena[lo:hi], src=self._src(r), group=self._pg)
 
     def _options(self, threads):
         """The run's options: the library's defaults with the dtype, threads and
@@ -434,6 +588,9 @@ class Runtime:
         opts.threads = int(threads)
         opts.ckpt_dir = self._ckpt_dir
         opts.external = self.backend == "torch"
+        if self._world > 1:
+            opts.shard_rank = self._rank
+            opts.shard_world = self._world
         return opts
 
     def bind(self, model):
@@ -645,6 +802,11 @@ class Runtime:
                 self._check_bound()
                 w.dirty = False
                 w.steps = 0
+            if self._pg is not None and self._world > 1:
+                self._sync_grads()
+                self._call("step", self._lib.ftsrt_run_step, self._run)
+                self._gather_params()
+                return
             self._call("step", self._lib.ftsrt_run_step, self._run)
 
     def epoch_end(self, val_metric):
@@ -655,6 +817,12 @@ class Runtime:
         with self._lock:
             self._open()
             failure = None
+            if self._pg is not None and self._world > 1:
+                # every rank decides on the same metric: the ranks' average
+                t = self._torch.tensor([float(val_metric)], dtype=self._torch.float64)
+                self._dist.all_reduce(t, op=self._dist.ReduceOp.SUM, group=self._pg)
+                val_metric = t.item() / self._world
+            self._active_runs = None     # a transition may change the groups
             try:
                 self._call("epoch_end", self._lib.ftsrt_run_epoch_end, self._run, float(val_metric))
             except FtsrtError as e:
@@ -753,6 +921,9 @@ class Runtime:
             if self._tb is not None:
                 self._tb.save(path)
                 return
+            if self._pg is not None and self._world > 1:
+                self._save_sharded(path)
+                return
             self._call("save", self._lib.ftsrt_run_save, self._run, os.fsencode(path))
 
     def resume(self, path):
@@ -771,8 +942,86 @@ class Runtime:
             if torch_file:
                 raise FtsrtError("resume: '%s' is a checkpoint of the torch backend: resume it with "
                                  "backend=\"torch\"" % path)
+            manifest = _read_shard_manifest(path)
+            if manifest is not None or (self._pg is not None and self._world > 1):
+                self._resume_sharded(path, manifest)
+                return
             self._call("resume", self._lib.ftsrt_run_resume, self._run, os.fsencode(path))
             self.apply_requires_grad()
+
+    def _save_sharded(self, path):
+        """Each rank writes its shard file (atomically, libftsrt), path.shard-R-of-W;
+        rank 0 then writes path, a JSON manifest naming every shard with its
+        size and CRC-32, atomically, once every rank has written."""
+        name = "%s.shard-%d-of-%d" % (os.path.basename(path), self._rank, self._world)
+        shard = os.path.join(os.path.dirname(path), name)
+        failure = None
+        try:
+            self._call("save", self._lib.ftsrt_run_save, self._run, os.fsencode(shard))
+            entry = {"rank": self._rank, "file": name, "bytes": os.path.getsize(shard),
+                     "crc32": _file_crc(shard)}
+        except (FtsrtError, OSError) as e:
+            failure, entry = e, {"rank": self._rank, "error": str(e)}
+        entries = [None] * self._world
+        self._dist.all_gather_object(entries, entry, group=self._pg)
+        bad = [e for e in entries if "error" in e]
+        if failure is not None:
+            raise failure
+        if bad:
+            raise FtsrtError("save: rank %d could not write its shard: %s" % (bad[0]["rank"], bad[0]["error"]))
+        if self._rank == 0:
+            doc = {"ftsrt_sharded_checkpoint": 1, "world": self._world, "epoch": self.epoch,
+                   "global_step": self.global_step, "shards": entries}
+            tmp = "%s.tmp.%d" % (path, os.getpid())
+            with open(tmp, "w") as f:
+                json.dump(doc, f, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        self._dist.barrier(group=self._pg)
+
+    def _resume_sharded(self, path, manifest):
+        """Resume this rank from its shard of the manifest at path: the world
+        size must be the manifest's, the shard's size and CRC must match; then
+        the ranks check that they resumed the same position and parameters."""
+        if manifest is None:
+            raise FtsrtError("resume: '%s' is not a sharded checkpoint's manifest (Runtime.save of a job "
+                             "with a process group writes one)" % path)
+        world = manifest.get("world")
+        if world != self._world:
+            raise FtsrtError("resume: '%s' is a checkpoint of a job of %s ranks, this one has %d: the "
+                             "optimizer state is split by the world size, so resume it with %s ranks "
+                             "(changing the world size is not supported)" % (path, world, self._world, world))
+        shards = {e.get("rank"): e for e in manifest.get("shards", [])}
+        e = shards.get(self._rank)
+        shard, problem = None, None
+        if e is None or "file" not in e:
+            problem = "resume: '%s' names no shard of rank %d" % (path, self._rank)
+        else:
+            shard = os.path.join(os.path.dirname(path), e["file"])
+            try:
+                if os.path.getsize(shard) != e["bytes"] or _file_crc(shard) != e["crc32"]:
+                    problem = ("resume: rank %d's shard %s is not the one the manifest names (size or "
+                               "CRC-32 differ)" % (self._rank, shard))
+            except OSError as x:
+                problem = "resume: rank %d's shard %s: %s" % (self._rank, shard, x)
+        # every rank learns every rank's verdict before any resumes: all refuse together
+        problems = [None] * self._world
+        self._dist.all_gather_object(problems, problem, group=self._pg)
+        bad = [q for q in problems if q]
+        if bad:
+            raise FtsrtError(bad[0] if problem is None or bad[0] == problem else problem)
+        self._call("resume", self._lib.ftsrt_run_resume, self._run, os.fsencode(shard))
+        self._active_runs = None
+        self.apply_requires_grad()
+        torch = self._torch
+        mine = torch.tensor([self.epoch, self.global_step,
+                             zlib.crc32(self._arena.view(torch.uint8).numpy().tobytes())], dtype=torch.int64)
+        got = [torch.zeros(3, dtype=torch.int64) for _ in range(self._world)]
+        self._dist.all_gather(got, mine, group=self._pg)
+        if any(not torch.equal(g, got[0]) for g in got):
+            raise FtsrtError("resume: the ranks resumed different positions or parameters (epoch, step, "
+                             "CRC-32 per rank: %s)" % [tuple(int(x) for x in g) for g in got])
 
     def close(self):
         """Release the run and the plan (also done when the object goes away);

@@ -31,20 +31,20 @@ for f in bin/ftsc bin/ftsrun lib/libftsrt.a lib/libftsrt.so include/ftsrt.h shar
 done
 
 # the version of the installed header names the library's files: the real one
-# libftsrt.so.1.2.0, its soname libftsrt.so.1 (a link to it, and the SONAME
+# libftsrt.so.1.3.0, its soname libftsrt.so.1 (a link to it, and the SONAME
 # the library records), the development link libftsrt.so
 hdr="$tmp/p/include/ftsrt.h"
 version=$(sed -n 's/^#define FTSRT_VERSION_STRING "\(.*\)"/\1/p' "$hdr")
 major=$(sed -n 's/^#define FTSRT_VERSION_MAJOR \([0-9]*\)/\1/p' "$hdr")
 minor=$(sed -n 's/^#define FTSRT_VERSION_MINOR \([0-9]*\)/\1/p' "$hdr")
-[ "$version" = 1.2.0 ] && [ "$major" = 1 ] && [ "$minor" = 2 ] ||
-	fail "ftsrt.h says version '$version', major '$major', minor '$minor': this test expects 1.2.0"
-[ -f "$tmp/p/lib/libftsrt.so.1.2.0" ] && [ ! -L "$tmp/p/lib/libftsrt.so.1.2.0" ] ||
-	fail "make install did not install lib/libftsrt.so.1.2.0"
+[ "$version" = 1.3.0 ] && [ "$major" = 1 ] && [ "$minor" = 3 ] ||
+	fail "ftsrt.h says version '$version', major '$major', minor '$minor': this test expects 1.3.0"
+[ -f "$tmp/p/lib/libftsrt.so.1.3.0" ] && [ ! -L "$tmp/p/lib/libftsrt.so.1.3.0" ] ||
+	fail "make install did not install lib/libftsrt.so.1.3.0"
 for l in libftsrt.so.1 libftsrt.so; do
-	[ "$(readlink "$tmp/p/lib/$l")" = libftsrt.so.1.2.0 ] || fail "lib/$l is not a link to libftsrt.so.1.2.0"
+	[ "$(readlink "$tmp/p/lib/$l")" = libftsrt.so.1.3.0 ] || fail "lib/$l is not a link to libftsrt.so.1.3.0"
 done
-soname=$(LC_ALL=C readelf -d "$tmp/p/lib/libftsrt.so.1.2.0" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+soname=$(LC_ALL=C readelf -d "$tmp/p/lib/libftsrt.so.1.3.0" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = libftsrt.so.1 ] || fail "the library's SONAME is '$soname', not libftsrt.so.1"
 
 cat >"$tmp/hello.c" <<'C'
@@ -124,11 +124,11 @@ else:
     print('accepted')
 " || fail "python"
 }
-for v in 9.4.2 2.0.0 0.1.0 0.9.9 1.0.7 1.1.4; do
+for v in 9.4.2 2.0.0 0.1.0 0.9.9 1.0.7 1.1.4 1.2.9; do
 	msg=$(fake $v)
-	case $msg in *"is libftsrt $v; "*"needs libftsrt 1.2 or a newer 1.x"*) ;; *) fail "a $v library: $msg" ;; esac
+	case $msg in *"is libftsrt $v; "*"needs libftsrt 1.3 or a newer 1.x"*) ;; *) fail "a $v library: $msg" ;; esac
 done
-for v in 1.2.4 1.3.0; do
+for v in 1.3.4 1.4.0; do
 	msg=$(fake $v)
 	case $msg in *"(libftsrt $v) lacks ftsrt_"*) ;; *) fail "a $v library (a newer minor or patch): $msg" ;; esac
 done

@@ -2480,6 +2480,394 @@ START_TEST(external_save_resume)
 }
 END_TEST
 
+
+/* ---- sharded runs (ZeRO-1, libftsrt 1.3) ------------------------------------------ */
+
+#define SW 3                            /* ranks */
+
+static ftsrt_run *shard_run(const struct tp *t, const char *dir, int rank, int world, float **p,
+			    float **g, size_t *n)
+{
+	struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+	ck_assert_int_eq(ftsrt_run_options_default(&o, NULL), 0);
+	o.ckpt_dir = dir;
+	o.shard_rank = rank;
+	o.shard_world = world;
+	ftsrt_run *r = NULL;
+	ftsrt_error err = {0};
+	ck_assert_msg(rt_run_new(&r, &t->p, &o, &err) == 0, "%s", err.message);
+	*n = ftsrt_run_arena_numel(r);
+	*p = calloc(*n, sizeof(float));
+	*g = calloc(*n, sizeof(float));
+	init_params(*p, *n);
+	ck_assert_int_eq(ftsrt_run_bind_arena(r, *p, *g, *n, 0, NULL), 0);
+	return r;
+}
+
+/* One epoch of W ranks: the same gradients on each (the all-reduced ones),
+ * each steps its slice, then each slice is copied to the others (the
+ * all-gather); the metric is the same on all. */
+static void shard_epoch(ftsrt_run **r, float **p, float **g, size_t n, int world, double metric,
+			int steps, size_t *state)
+{
+	for (int s = 0; s < steps; s++) {
+		for (int k = 0; k < world; k++) {
+			grads(r[k], p[k], g[k], n);
+			ftsrt_error err = {0};
+			ck_assert_msg(ftsrt_run_step(r[k], &err) == 0, "%s", err.message);
+		}
+		for (int k = 0; k < world; k++) {
+			size_t b, e;
+			ck_assert_int_eq(ftsrt_run_shard_range(r[k], &b, &e, NULL), 0);
+			for (int j = 0; j < world; j++)
+				if (j != k)
+					memcpy(p[j] + b, p[k] + b, (e - b) * sizeof(float));
+		}
+	}
+	for (int k = 0; k < world; k++) {
+		ftsrt_error err = {0};
+		if (state)      /* the state after the epoch's steps (a transition rebuilds it) */
+			state[k] = ftsrt_run_state_bytes(r[k]);
+		ck_assert_msg(ftsrt_run_epoch_end(r[k], metric, &err) == 0, "%s", err.message);
+		struct ftsrt_run_event ev = FTSRT_INIT(struct ftsrt_run_event);
+		while (ftsrt_run_next_event(r[k], &ev, NULL))
+			;
+	}
+}
+
+/* The slices tile the arena in rank order; elementwise cuts fall on 64-byte
+ * multiples, whole-tensor ones on tensor boundaries. */
+static void check_partition(ftsrt_run **r, int world, bool whole)
+{
+	size_t prev = 0, n = ftsrt_run_arena_numel(r[0]);
+	for (int k = 0; k < world; k++) {
+		size_t b, e;
+		ck_assert_int_eq(ftsrt_run_shard_range(r[k], &b, &e, NULL), 0);
+		ck_assert_uint_eq(b, prev);
+		ck_assert_uint_le(b, e);
+		bool edge = e == n;
+		for (int i = 0; i < ftsrt_run_nparams(r[k]) && !edge; i++) {
+			size_t off, cnt;
+			if (!ftsrt_run_param_offset(r[k], i, &off, &cnt, NULL))
+				edge = off == e;
+		}
+		if (whole)
+			ck_assert_msg(edge, "cut %zu is not a tensor boundary", e);
+		else
+			ck_assert_msg(e == n || e % 16 == 0, "cut %zu is not 64-byte aligned", e);
+		/* balanced: within a tensor (whole) or 16 elements of n/W */
+		double ideal = (double)n * (k + 1) / world;
+		ck_assert_msg(fabs((double)e - ideal) <= (whole ? 1056 : 16), "cut %zu far from %g", e, ideal);
+		prev = e;
+	}
+	ck_assert_uint_eq(prev, n);
+}
+
+/*
+ * W ranks, each its slice of the optimizer state, against one unsharded
+ * run: the same phases, lrs and bit-identical parameters through optimizer
+ * swaps (SGD, Adam, SGD with momentum), scheduler swaps and restore_best
+ * at every transition; each rank's state about 1/W of the whole; every
+ * rank's save and resume continue bit-identically; another world size or
+ * rank is refused.
+ */
+static void sharded_vs_single(struct tp *t, bool whole)
+{
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	const int nep = 9, steps = 5, cut = 5;
+	char dir[] = "/tmp/check_run_shXXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char d1[300], dw[300], dr[300];
+	snprintf(d1, sizeof(d1), "%s/one", dir);
+	snprintf(dw, sizeof(dw), "%s/sharded", dir);
+	snprintf(dr, sizeof(dr), "%s/resumed", dir);
+	ck_assert_int_eq(mkdir(d1, 0777), 0);
+	ck_assert_int_eq(mkdir(dw, 0777), 0);
+	ck_assert_int_eq(mkdir(dr, 0777), 0);
+	float *p1, *g1, *p[SW], *g[SW];
+	size_t n;
+	ftsrt_run *one = shard_run(t, d1, 0, 1, &p1, &g1, &n), *r[SW];
+	for (int k = 0; k < SW; k++)
+		r[k] = shard_run(t, dw, k, SW, &p[k], &g[k], &n);
+	check_partition(r, SW, whole);
+	size_t b1, e1;
+	ck_assert_int_eq(ftsrt_run_shard_range(one, &b1, &e1, NULL), 0);
+	ck_assert_uint_eq(b1, 0);
+	ck_assert_uint_eq(e1, n);
+	char path[SW][400];
+	int stateful = 0;
+	for (int e = 0; e < nep; e++) {
+		ck_assert_int_eq(ftsrt_run_phase(one), ftsrt_run_phase(r[0]));
+		size_t s1, sk[SW];
+		int ph = ftsrt_run_phase(one);
+		shard_epoch(&one, &p1, &g1, n, 1, m[e], steps, &s1);
+		shard_epoch(r, p, g, n, SW, m[e], steps, sk);
+		for (int k = 0; k < SW; k++) {
+			ck_assert_int_eq(ftsrt_run_phase(r[k]), ftsrt_run_phase(one));
+			ck_assert_int_eq(ftsrt_run_ngroups(r[k]), ftsrt_run_ngroups(one));
+			for (int q = 0; q < ftsrt_run_ngroups(one); q++) {
+				struct ftsrt_run_group a = FTSRT_INIT(struct ftsrt_run_group), c = a;
+				ck_assert_int_eq(ftsrt_run_group(one, q, &a, NULL), 0);
+				ck_assert_int_eq(ftsrt_run_group(r[k], q, &c, NULL), 0);
+				ck_assert(a.lr == c.lr);
+			}
+			ck_assert_msg(memcmp(p[k], p1, n * sizeof(float)) == 0,
+				      "epoch %d: rank %d's parameters differ from the unsharded run's", e, k);
+		}
+		/* each rank holds at most about 1/W of the state (none while its slice is
+		 * frozen: state is allocated by the first step that touches it) */
+		size_t sum = 0;
+		stateful += s1 > 0;     /* SGD without momentum keeps none */
+		for (int k = 0; k < SW; k++) {
+			ck_assert_msg(sk[k] * SW <= s1 + s1 / 4, "rank %d keeps %zu state bytes, the unsharded run %zu",
+				      k, sk[k], s1);
+			ck_assert_msg(sk[k] > 0 || ph < 3, "rank %d keeps no state in phase 3", k);
+			sum += sk[k];
+		}
+		ck_assert(sum > 0 || s1 == 0);
+		ck_assert_msg(sum <= s1 + (size_t)SW * 4 * 128, "ranks keep %zu state bytes in all, one run %zu",
+			      sum, s1);
+		if (e + 1 == cut)
+			for (int k = 0; k < SW; k++) {
+				snprintf(path[k], sizeof(path[k]), "%s/mid.rank%d", dir, k);
+				ftsrt_error err = {0};
+				ck_assert_msg(ftsrt_run_save(r[k], path[k], &err) == 0, "%s", err.message);
+			}
+	}
+	ck_assert_int_gt(ftsrt_run_phase(one), 1);
+	ck_assert_int_ge(stateful, 4);
+	/* the best checkpoints live in per-rank subdirectories */
+	char sub[400];
+	struct stat st;
+	snprintf(sub, sizeof(sub), "%s/shard-1-of-%d/best.ftsckpt", dw, SW);
+	ck_assert_msg(stat(sub, &st) == 0, "no %s", sub);
+	/* resume every rank from the epoch-5 files and run to the end again */
+	float *q[SW], *h[SW];
+	ftsrt_run *s2[SW];
+	for (int k = 0; k < SW; k++) {
+		s2[k] = shard_run(t, dr, k, SW, &q[k], &h[k], &n);
+		ftsrt_error err = {0};
+		ck_assert_msg(ftsrt_run_resume(s2[k], path[k], &err) == 0, "%s", err.message);
+		ck_assert_int_eq(ftsrt_run_epoch(s2[k]), cut);
+	}
+	/* resumed runs need the best checkpoints of the original directory: copy them */
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "for d in %s/shard-*; do cp $d/best.ftsckpt %s/$(basename $d)/; done", dw, dr);
+	ck_assert_int_eq(system(cmd), 0);
+	for (int e = cut; e < nep; e++)
+		shard_epoch(s2, q, h, n, SW, m[e], steps, NULL);
+	for (int k = 0; k < SW; k++)
+		ck_assert_msg(memcmp(q[k], p1, n * sizeof(float)) == 0, "resumed rank %d differs", k);
+	/* refusals: an unsharded run, another world size, another rank */
+	float *x, *y;
+	char d3[300];
+	snprintf(d3, sizeof(d3), "%s/other", dir);
+	ck_assert_int_eq(mkdir(d3, 0777), 0);
+	ftsrt_run *u = shard_run(t, NULL, 0, 1, &x, &y, &n);
+	ftsrt_error err = {0};
+	ck_assert_int_eq(ftsrt_run_resume(u, path[1], &err), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(err.message, "rank 1 of a run sharded over 3 ranks") &&
+		      strstr(err.message, "unsharded") && strstr(err.message, "world size"), "%s", err.message);
+	ftsrt_run_free(u);
+	free(x);
+	free(y);
+	u = shard_run(t, d3, 1, 2, &x, &y, &n);
+	ck_assert_int_eq(ftsrt_run_resume(u, path[1], &err), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(err.message, "this run is rank 1 of 2") && strstr(err.message, "world size"), "%s",
+		      err.message);
+	ftsrt_run_free(u);
+	free(x);
+	free(y);
+	u = shard_run(t, NULL, 2, SW, &x, &y, &n);
+	ck_assert_int_eq(ftsrt_run_resume(u, path[1], &err), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(err.message, "its own shard"), "%s", err.message);
+	ftsrt_run_free(u);
+	free(x);
+	free(y);
+	/* and an unsharded checkpoint into a sharded run */
+	char p1path[400];
+	snprintf(p1path, sizeof(p1path), "%s/one.ckpt", dir);
+	ck_assert_int_eq(ftsrt_run_save(one, p1path, NULL), 0);
+	u = shard_run(t, NULL, 0, SW, &x, &y, &n);
+	ck_assert_int_eq(ftsrt_run_resume(u, p1path, &err), FTSRT_EFORMAT);
+	ck_assert_msg(strstr(err.message, "an unsharded run (world size 1)"), "%s", err.message);
+	ftsrt_run_free(u);
+	free(x);
+	free(y);
+	for (int k = 0; k < SW; k++) {
+		ftsrt_run_free(r[k]);
+		ftsrt_run_free(s2[k]);
+		free(p[k]);
+		free(g[k]);
+		free(q[k]);
+		free(h[k]);
+	}
+	ftsrt_run_free(one);
+	free(p1);
+	free(g1);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(sharded_matches_unsharded)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s07(&t);                                /* SGD -> Adam -> SGD(momentum), restore_best */
+	sharded_vs_single(&t, false);
+}
+END_TEST
+
+START_TEST(sharded_tensorwise_cuts_whole_tensors)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s07(&t);
+	int af = cls_add(&t, false, "torch.optim.Adafactor");   /* phase 2: whole tensors */
+	arg_f(&t, af, "lr", 1e-2);
+	t.ph[2].new_optimizer = af;
+	sharded_vs_single(&t, true);
+}
+END_TEST
+
+START_TEST(sharded_bad_options)
+{
+	struct tp t;
+	tp_init(&t);
+	struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+	ftsrt_run *r = NULL;
+	ftsrt_error err = {0};
+	o.shard_world = 2;
+	o.shard_rank = 2;
+	ck_assert_int_eq(rt_run_new(&r, &t.p, &o, &err), FTSRT_EINVAL);
+	ck_assert_msg(strstr(err.message, "shard_rank 2 outside 0..1"), "%s", err.message);
+	o.shard_rank = -1;
+	ck_assert_int_eq(rt_run_new(&r, &t.p, &o, &err), FTSRT_EINVAL);
+	o.shard_rank = 0;
+	o.shard_world = -3;
+	ck_assert_int_eq(rt_run_new(&r, &t.p, &o, &err), FTSRT_EINVAL);
+	o.shard_world = 2;
+	o.external = true;
+	ck_assert_int_eq(rt_run_new(&r, &t.p, &o, &err), FTSRT_EINVAL);
+	ck_assert_msg(strstr(err.message, "external"), "%s", err.message);
+	ck_assert_ptr_null(r);
+	/* more ranks than 64-byte blocks: some slices are empty, all still tile
+	 * (each rank computes its own two cuts) */
+	o.external = false;
+	o.shard_world = 1000;
+	size_t b, e, prev = 0;
+	for (int k = 0; k < 1000; k++) {
+		o.shard_rank = k;
+		ck_assert_int_eq(rt_run_new(&r, &t.p, &o, &err), 0);
+		ck_assert_int_eq(ftsrt_run_shard_range(r, &b, &e, NULL), 0);
+		ck_assert_uint_eq(b, prev);
+		ck_assert_uint_le(b, e);
+		prev = e;
+		if (k == 999) {
+			ck_assert_uint_eq(e, ftsrt_run_arena_numel(r));
+			ck_assert_int_eq(ftsrt_run_shard_range(r, NULL, &e, &err), FTSRT_EINVAL);
+		}
+		ftsrt_run_free(r);
+	}
+}
+END_TEST
+
+
+/* bfloat16 parameters with float32 master weights: the masters are sharded
+ * too (windowed), and the ranks' rounded parameters are the unsharded run's */
+static uint16_t to_bf16(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, 4);
+	u += 0x7fff + ((u >> 16) & 1);
+	return (uint16_t)(u >> 16);
+}
+
+static float from_bf16(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float x;
+	memcpy(&x, &u, 4);
+	return x;
+}
+
+static void grads_bf16(const ftsrt_run *r, const uint16_t *p, uint16_t *g, size_t n)
+{
+	memset(g, 0, n * sizeof(*g));
+	for (int i = 0; i < ftsrt_run_nparams(r); i++) {
+		size_t off, k;
+		if (!ftsrt_run_thawed(r, i) || ftsrt_run_param_offset(r, i, &off, &k, NULL))
+			continue;
+		for (size_t j = off; j < off + k; j++)
+			g[j] = to_bf16(from_bf16(p[j]) - 0.5f + 0.01f * (float)((j * 7919) % 13));
+	}
+}
+
+START_TEST(sharded_bf16_master_weights)
+{
+	struct tp t;
+	tp_init(&t);
+	t.p.es.patience = 2;
+	s07(&t);
+	t.p.restore_best = false;               /* checkpoints in memory are not the point here */
+	enum { W = 2 };
+	ftsrt_run *r[W + 1];
+	uint16_t *p[W + 1], *g[W + 1];
+	size_t n = 0;
+	for (int k = 0; k <= W; k++) {  /* r[W]: the unsharded run */
+		struct ftsrt_run_options o = FTSRT_INIT(struct ftsrt_run_options);
+		o.dtype = FTSRT_BF16;
+		o.precision = FTSRT_PRECISION_MASTER;
+		o.shard_rank = k < W ? k : 0;
+		o.shard_world = k < W ? W : 1;
+		ftsrt_error err = {0};
+		ck_assert_msg(rt_run_new(&r[k], &t.p, &o, &err) == 0, "%s", err.message);
+		n = ftsrt_run_arena_numel(r[k]);
+		p[k] = calloc(n, sizeof(uint16_t));
+		g[k] = calloc(n, sizeof(uint16_t));
+		for (size_t j = 0; j < n; j++)
+			p[k][j] = to_bf16((float)((j * 2654435761u) % 1000) / 1000.0f - 0.5f);
+		ck_assert_int_eq(ftsrt_run_bind_arena(r[k], p[k], g[k], n, 0, NULL), 0);
+	}
+	double m[MAXE];
+	rising_after(m, 1, MAXE);
+	for (int e = 0; e < 8; e++) {
+		for (int s = 0; s < 4; s++) {
+			for (int k = 0; k <= W; k++) {
+				grads_bf16(r[k], p[k], g[k], n);
+				ftsrt_error err = {0};
+				ck_assert_msg(ftsrt_run_step(r[k], &err) == 0, "%s", err.message);
+			}
+			for (int k = 0; k < W; k++) {
+				size_t b, en;
+				ck_assert_int_eq(ftsrt_run_shard_range(r[k], &b, &en, NULL), 0);
+				ck_assert_uint_eq(b % 32, 0);           /* 64 bytes of bf16 */
+				memcpy(p[1 - k] + b, p[k] + b, (en - b) * sizeof(uint16_t));
+			}
+		}
+		size_t s1 = ftsrt_run_state_bytes(r[W]);
+		for (int k = 0; k < W; k++) {
+			ck_assert_msg(ftsrt_run_state_bytes(r[k]) <= s1 / W + 4 * 128, "rank %d: %zu of %zu", k,
+				      ftsrt_run_state_bytes(r[k]), s1);
+			ck_assert_msg(memcmp(p[k], p[W], n * sizeof(uint16_t)) == 0, "epoch %d: rank %d differs", e, k);
+		}
+		for (int k = 0; k <= W; k++) {
+			ftsrt_error err = {0};
+			ck_assert_msg(ftsrt_run_epoch_end(r[k], m[e], &err) == 0, "%s", err.message);
+		}
+	}
+	ck_assert_int_gt(ftsrt_run_phase(r[W]), 1);
+	for (int k = 0; k <= W; k++) {
+		ftsrt_run_free(r[k]);
+		free(p[k]);
+		free(g[k]);
+	}
+}
+END_TEST
+
 static Suite *run_suite(void)
 {
 	Suite *s = suite_create("run");
@@ -2526,6 +2914,10 @@ static Suite *run_suite(void)
 	tcase_add_test(tk, external_incompatible_restore);
 	tcase_add_test(tk, external_save_resume);
 	tcase_add_test(tk, ckpt_saved_reason);
+	tcase_add_test(tk, sharded_matches_unsharded);
+	tcase_add_test(tk, sharded_tensorwise_cuts_whole_tensors);
+	tcase_add_test(tk, sharded_bad_options);
+	tcase_add_test(tk, sharded_bf16_master_weights);
 	suite_add_tcase(s, tk);
 	TCase *tv = tcase_create("conventions");
 	tcase_set_timeout(tv, 60);
