@@ -21,7 +21,7 @@
 #include <pthread.h>
 
 /* one record a parameter: the largest array of a large manifest */
-_Static_assert(sizeof(struct fts_mparam) == 24, "struct fts_mparam grew");
+_Static_assert(sizeof(struct fts_mparam) == 20, "struct fts_mparam grew");
 
 static const struct { const char *name; uint32_t size; } dtypes[] = {
 	{"float32", 4}, {"float", 4}, {"float64", 8}, {"double", 8},
@@ -244,12 +244,13 @@ static void shape_release(struct shape_tab *t)
  * space, control characters), or len.  Eight bytes at a time: lines are
  * long runs of ordinary characters.
  */
-static size_t next_special(const char *s, size_t i, size_t len)
+static size_t next_special(const char *s, size_t i, size_t len, uint64_t *seen)
 {
 	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
 	while (i + 8 <= len) {
 		uint64_t w;
 		memcpy(&w, s + i, 8);
+		*seen |= w;             /* the high bits: a byte over 0x7f was read */
 		/* bytes < 0x21 have their high bit set in (w - 0x21..21) & ~w */
 		uint64_t t = (w - 0x21 * ones) & ~w & highs;
 		if (t)
@@ -257,7 +258,7 @@ static size_t next_special(const char *s, size_t i, size_t len)
 		i += 8;
 	}
 	while (i < len && (unsigned char)s[i] >= 0x21)
-		i++;
+		*seen |= (unsigned char)s[i++];
 	return i;
 }
 
@@ -318,6 +319,7 @@ struct chunk {
 	struct shape_tab shapes;
 	struct tied_vec tv;
 	bool failed;                    /* silent mode met a problem */
+	bool ascii;                     /* every byte the parse read is ASCII */
 };
 
 #define REPORT(c, ...) do { \
@@ -340,6 +342,7 @@ static void parse_chunk(struct chunk *c)
 	uint8_t last_dtype_code = 0;
 	size_t pos = c->begin;
 	uint32_t n = 0;
+	uint64_t seen = 0;              /* every word next_special read, OR-ed */
 	while (pos < c->end) {
 		/* one pass over the line: field boundaries, and whether the
 		 * first field holds a byte <= ' ' (forbidden in names) */
@@ -349,7 +352,7 @@ static void parse_chunk(struct chunk *c)
 		size_t fs = ls;
 		bool bad_name = false;
 		for (;;) {
-			i = next_special(text, i, len);
+			i = next_special(text, i, len, &seen);
 			unsigned char ch = i < len ? (unsigned char)text[i] : '\n';
 			if (ch == '\n' || ch == '\t') {
 				size_t fe = i;
@@ -377,8 +380,7 @@ static void parse_chunk(struct chunk *c)
 			return;
 		}
 		struct fts_mparam *mp = &c->p[n];
-		*mp = (struct fts_mparam){(uint32_t)ls, (uint32_t)f[0].len, (uint32_t)e, -1, FTS_NO_SHAPE, 0,
-					  true, 0};
+		*mp = (struct fts_mparam){(uint32_t)ls, (uint32_t)f[0].len, -1, FTS_NO_SHAPE, 0, true, 0};
 		struct fts_span line = fts_span_make(file, ls, e);
 		if (c->typed) {
 			if (nf != 5) {
@@ -442,6 +444,8 @@ static void parse_chunk(struct chunk *c)
 			c->tv.n--;
 	}
 	c->n = n;
+	/* names hold no byte below 0x21 (checked above); none over 0x7f either? */
+	c->ascii = !(seen & 0x8080808080808080ULL);
 }
 
 static void *chunk_thread(void *arg)
@@ -505,6 +509,7 @@ static bool merge(struct chunk *a, struct chunk *b)
 		FTS_VEC_PUSH(a->tv, t);
 	}
 	a->n += b->n;
+	a->ascii = a->ascii && b->ascii;
 	return true;
 }
 
@@ -592,6 +597,7 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		memcpy(m->dims, c[0].shapes.dims.v, c[0].shapes.dims.n * sizeof(*m->dims));
 	m->text = src->text;
 	m->text_len = len;
+	m->ascii = c[0].ascii;
 	chunk_release(&c[0]);
 	if (m->nties) {
 		m->sched = fts_arena_alloc_raw(a, ((size_t)m->n + 1) * sizeof(*m->sched));
@@ -619,6 +625,16 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 	return m;
 }
 
+struct fts_span fts_mp_span(const struct fts_manifest *m, const struct fts_mparam *p)
+{
+	const char *s = m->text + p->off, *end = m->text + m->text_len;
+	const char *nl = memchr(s, '\n', (size_t)(end - s));
+	size_t e = nl ? (size_t)(nl - m->text) : m->text_len;
+	if (e > p->off && m->text[e - 1] == '\r')
+		e--;
+	return fts_span_make(m->file, p->off, e);
+}
+
 const char *fts_mp_cname(struct fts_arena *a, const struct fts_manifest *m, const struct fts_mparam *p)
 {
 	return fts_arena_strndup(a, fts_mp_name(m, p), p->len);
@@ -631,7 +647,7 @@ struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 	struct fts_names *ix;
 	if (m->nsched == m->n) {
 		/* no tied alias: the index reads the records themselves */
-		ix = fts_names_new_recs(m->text, m->text_len, m->p, sizeof(*m->p), m->n);
+		ix = fts_names_new_recs(m->text, m->text_len, m->p, sizeof(*m->p), m->n, m->ascii);
 	} else {
 		uint32_t *r = fts_xmalloc_big(((size_t)m->nsched + 1) * 2 * sizeof(*r));
 		for (uint32_t i = 0; i < m->nsched; i++) {
@@ -639,7 +655,7 @@ struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 			r[2 * i + 1] = m->p[fts_sched(m, i)].len;
 		}
 		m->name_recs = r;       /* borrowed by the index until fts_names_free() */
-		ix = fts_names_new_recs(m->text, m->text_len, r, 2 * sizeof(*r), m->nsched);
+		ix = fts_names_new_recs(m->text, m->text_len, r, 2 * sizeof(*r), m->nsched, m->ascii);
 	}
 
 	const uint32_t *dup;

@@ -22,15 +22,15 @@
 #define FTS_MAX_DIMS 8
 
 /*
- * One manifest line: 24 bytes (500k of them are the largest array).  The
+ * One manifest line: 20 bytes (500k of them are the largest array).  The
  * name is not NUL-terminated: it is the first len bytes of the line, read
  * in place in the (mapped, read-only) manifest text.  Use the accessors
  * below.
  */
 struct fts_mparam {
 	uint32_t off;                   /* the line's first byte (the name's) in m->text */
-	uint32_t len;                   /* the name's length */
-	uint32_t end;                   /* one past the line's last byte (before "\r\n") */
+	uint32_t len;                   /* the name's length (the line's end is found when
+					   a message needs it: fts_mp_span()) */
 	int32_t tied_to;                /* index of the source parameter, or -1 (INT32_MAX until linked) */
 	uint32_t shape;                 /* index in m->shapes; FTS_NO_SHAPE when unknown (plain format) */
 	uint8_t dtype;                  /* 1 + index of the dtype (fts_dtype_name()), 0 when unknown */
@@ -77,6 +77,7 @@ struct fts_manifest {
 	const char *text;               /* the text the names lie in: the source's */
 	size_t text_len;
 	bool typed;                     /* ftsc-manifest v1 (shapes and dtypes known) */
+	bool ascii;                     /* every name is ASCII (names hold no newline) */
 	uint64_t total_numel;           /* elements of the untied entries, at most
 					   FTS_MANIFEST_MAX_ELEMENTS */
 };
@@ -120,11 +121,9 @@ static inline const char *fts_mp_name(const struct fts_manifest *m, const struct
 	return m->text + p->off;
 }
 
-/* The whole line, and the name alone, as spans in the manifest file. */
-static inline struct fts_span fts_mp_span(const struct fts_manifest *m, const struct fts_mparam *p)
-{
-	return fts_span_make(m->file, p->off, p->end);
-}
+/* The whole line (without its "\r\n"), and the name alone, as spans in the
+ * manifest file. */
+struct fts_span fts_mp_span(const struct fts_manifest *m, const struct fts_mparam *p);
 
 static inline struct fts_span fts_mp_name_span(const struct fts_manifest *m, const struct fts_mparam *p)
 {

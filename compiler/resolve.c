@@ -135,8 +135,10 @@ static void add_run(struct sort_ctx *c, struct skey *a, size_t n)
 }
 
 /* The keys of a[0..n) at depth d. */
-static void reload(const struct fts_names *ix, struct skey *a, size_t n, uint32_t d)
+static void reload(const struct fts_names *ix, struct skey *a, size_t n, uint32_t d, uint64_t *andv,
+		   uint64_t *orv)
 {
+	uint64_t an = ~(uint64_t)0, o = 0;
 	/* two-stage prefetch: the record (records form) 16 ahead, then the
 	 * name bytes it points to 8 ahead */
 	for (size_t i = 0; i < n; i++) {
@@ -144,8 +146,45 @@ static void reload(const struct fts_names *ix, struct skey *a, size_t n, uint32_
 			__builtin_prefetch(REC(ix, a[i + 16].idx));
 		if (i + 8 < n)
 			__builtin_prefetch(NAME(ix, a[i + 8].idx) + d);
-		a[i].k = load_key(ix, a[i].idx, d);
+		uint64_t k = load_key(ix, a[i].idx, d);
+		a[i].k = k;
+		an &= k;
+		o |= k;
 	}
+	*andv = an;
+	*orv = o;
+}
+
+struct reload_job {
+	const struct fts_names *ix;
+	struct skey *a;
+	size_t n;
+	uint32_t d;
+	uint64_t andv, orv;
+};
+
+static void *reload_thread(void *arg)
+{
+	struct reload_job *j = arg;
+	reload(j->ix, j->a, j->n, j->d, &j->andv, &j->orv);
+	return NULL;
+}
+
+/* reload() of a large group on two threads (a top-level group's keys are
+ * the random reads of the whole sort), with the AND and OR of the keys. */
+static void reload2(const struct sort_ctx *c, struct skey *a, size_t n, uint32_t d, uint64_t *andv,
+		    uint64_t *orv)
+{
+	struct reload_job j = {c->ix, a, n / 2, d, 0, 0};
+	pthread_t th;
+	if (c->may_spawn && n >= 131072 && pthread_create(&th, NULL, reload_thread, &j) == 0) {
+		reload(c->ix, a + n / 2, n - n / 2, d, andv, orv);
+		pthread_join(th, NULL);
+		*andv &= j.andv;
+		*orv |= j.orv;
+		return;
+	}
+	reload(c->ix, a, n, d, andv, orv);
 }
 
 /* Insertion sort of a few keys at depth d, and their runs of equal names. */
@@ -203,16 +242,22 @@ static void *bucket_thread(void *arg)
 static void rsort(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d)
 {
 	const struct fts_names *ix = c->ix;
+	uint64_t andv = 0, orv = 0;
+	bool have = false;              /* andv, orv are those of a[0..n) (after a reload) */
 	while (n > 1) {
 		if (n < 32) {
 			small_sort(c, a, n, d);
 			return;
 		}
-		uint64_t andv = ~(uint64_t)0, orv = 0;
-		for (size_t i = 0; i < n; i++) {
-			andv &= a[i].k;
-			orv |= a[i].k;
+		if (!have) {
+			andv = ~(uint64_t)0;
+			orv = 0;
+			for (size_t i = 0; i < n; i++) {
+				andv &= a[i].k;
+				orv |= a[i].k;
+			}
 		}
+		have = false;
 		uint64_t diff = andv ^ orv;
 		if (!diff) {
 			if (!(andv & 0xff)) {
@@ -221,7 +266,8 @@ static void rsort(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d)
 				return;
 			}
 			d += 8;
-			reload(ix, a, n, d);
+			reload2(c, a, n, d, &andv, &orv);
+			have = true;
 			continue;
 		}
 		/* the first differing byte; every key's lies in [lo, hi] */
@@ -358,21 +404,46 @@ static bool all_ascii(const char *s, size_t n, bool *nl)
 
 /* The rest of the index over ix's names: the sorted permutation and the
  * duplicates. */
-static struct fts_names *build(struct fts_names *ix)
+struct keys_job {
+	const struct fts_names *ix;
+	struct skey *keys;
+	uint32_t b, e;
+};
+
+static void *keys_thread(void *arg)
+{
+	struct keys_job *j = arg;
+	for (uint32_t i = j->b; i < j->e; i++) {
+		j->keys[i].idx = i;
+		j->keys[i].k = load_key(j->ix, i, 0);
+	}
+	return NULL;
+}
+
+/* The rest of the index over ix's names: the sorted permutation and the
+ * duplicates.  ascii: the caller vouches that every name is ASCII without
+ * a newline (a manifest's are checked while it is parsed). */
+static struct fts_names *build(struct fts_names *ix, bool ascii)
 {
 	uint32_t i, n = ix->n;
 
 	ix->utf8 = true;
-	for (i = 0; i < n; i++) {
+	for (i = 0; !ascii && i < n; i++) {
 		const char *s = (const char *)NAME(ix, i);
 		if (!all_ascii(s, LEN(ix, i), &ix->nl) && ix->utf8 && !fts_utf8_valid(s, LEN(ix, i)))
 			ix->utf8 = false;
 	}
 
+	/* the first keys, in two halves on two threads for a large index */
 	struct skey *keys = fts_xmalloc_big((n ? n : 1) * sizeof(*keys));
-	for (i = 0; i < n; i++) {
-		keys[i].idx = i;
-		keys[i].k = load_key(ix, i, 0);
+	struct keys_job lo = {ix, keys, 0, n / 2}, hi = {ix, keys, n / 2, n};
+	pthread_t th;
+	if (n >= 131072 && pthread_create(&th, NULL, keys_thread, &lo) == 0) {
+		keys_thread(&hi);
+		pthread_join(th, NULL);
+	} else {
+		lo.e = n;
+		keys_thread(&lo);
 	}
 	/* scratch for the large groups' out-of-place passes (freed before the
 	 * index's permutation is made) */
@@ -420,12 +491,12 @@ struct fts_names *fts_names_new(const char *const *names, const size_t *lens, ui
 	ix->len = fts_xmalloc_big((n ? n : 1) * sizeof(*ix->len));
 	for (uint32_t i = 0; i < n; i++)
 		ix->len[i] = (uint32_t)lens[i];
-	return build(ix);
+	return build(ix, false);
 }
 
 /* Documented in resolve.h. */
 struct fts_names *fts_names_new_recs(const char *text, size_t textlen, const void *recs, size_t stride,
-				     uint32_t n)
+				     uint32_t n, bool ascii)
 {
 	struct fts_names *ix = fts_xcalloc(1, sizeof(*ix));
 
@@ -433,7 +504,7 @@ struct fts_names *fts_names_new_recs(const char *text, size_t textlen, const voi
 	ix->base = text;
 	ix->rec = recs;
 	ix->stride = stride;
-	build(ix);
+	build(ix, ascii);
 	fts_names_set_text(ix, text, textlen);
 	return ix;
 }

@@ -47,10 +47,12 @@ struct fts_names *fts_names_new(const char *const *names, const size_t *lens, ui
  * of stride bytes, each beginning with two uint32_t: the name's offset in
  * text and its length (a manifest's own records, read in place).  text
  * and recs are borrowed until fts_names_free().  When the names lie in
- * text in order and apart, fts_names_set_text() is implied.
+ * text in order and apart, fts_names_set_text() is implied.  ascii: the
+ * caller vouches that every name is ASCII without a newline (else the
+ * index finds out).
  */
 struct fts_names *fts_names_new_recs(const char *text, size_t textlen, const void *recs, size_t stride,
-				     uint32_t n);
+				     uint32_t n, bool ascii);
 
 /*
  * Tell the index that its names lie, in index order and apart (at least

@@ -759,6 +759,55 @@ START_TEST(test_manifest_mapped)
 }
 END_TEST
 
+/* Non-ASCII names: '.' matches one code point (as Python's re on str
+ * names), in a small manifest and in a large one parsed in two halves
+ * (where the parse tells the index whether every name is ASCII). */
+START_TEST(test_manifest_utf8_names)
+{
+	char dir[] = "/tmp/ftsc-manifest-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[256], sched[256];
+	snprintf(path, sizeof(path), "%s/u.tsv", dir);
+	snprintf(sched, sizeof(sched), "%s/s.yaml", dir);
+	write_file(sched, "0:\n  params:\n  - x\\.a.b\\.\n1:\n  params:\n  - x\\.a..b\\.\n");
+	for (int big = 0; big < 2; big++) {
+		FILE *f = fopen(path, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs("# ftsc-manifest v1\n", f);
+		for (int i = 0; big && i < 80000; i++)
+			fprintf(f, "pad.%d.weight\t64\tfloat32\t1\t-\n", i);
+		fputs("x.a\xc3\xa9" "b.weight\t4\tfloat32\t1\t-\nx.acdb.weight\t4\tfloat32\t1\t-\n", f);
+		fclose(f);
+		struct result r = run(FTSC " check %s --manifest %s --color=never -Wno-coverage -v", sched, path);
+		ck_assert_msg(r.status == 0, "big %d: status %d: %s", big, r.status, r.out);
+		free(r.out);
+		/* one pattern alone: 'x\.a..b\.' takes the ASCII name only */
+		write_file(sched, "0:\n  params:\n  - x\\.a..b\\.\n1:\n  params:\n  - x\\.a\\wb\\.\n");
+		r = run(FTSC " check %s --manifest %s --color=never -Wno-coverage", sched, path);
+		ck_assert_msg(r.status == 0, "big %d: status %d: %s", big, r.status, r.out);
+		free(r.out);
+		write_file(sched, "0:\n  params:\n  - x\\.a.b\\.\n1:\n  params:\n  - x\\.a..b\\.\n");
+	}
+	/* a name that is not UTF-8 (no str of Python's): '.' never matches
+	 * across its bad byte, small or large (the index checks, not trusts) */
+	for (int big = 0; big < 2; big++) {
+		FILE *f = fopen(path, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs("# ftsc-manifest v1\n", f);
+		for (int i = 0; big && i < 80000; i++)
+			fprintf(f, "pad.%d.weight\t64\tfloat32\t1\t-\n", i);
+		fputs("x.a\xff" "b.weight\t4\tfloat32\t1\t-\nx.acdb.weight\t4\tfloat32\t1\t-\n", f);
+		fclose(f);
+		struct result r = run(FTSC " check %s --manifest %s --color=never -Wno-coverage", sched, path);
+		ck_assert_msg(r.status == 1 && strstr(r.out, "s.yaml:3:5: error: the parameter or regex 'x\\.a.b\\.' "
+			      "specified in phase 0 did not match any named parameter"), "big %d: status %d: %s", big,
+			      r.status, r.out);
+		free(r.out);
+	}
+	free(run("rm -rf %s", dir).out);
+}
+END_TEST
+
 /* A manifest over the 256 MiB limit of other inputs is read, not refused:
  * with too little memory to read it, ftsc says so. */
 START_TEST(test_manifest_no_size_limit)
@@ -1100,6 +1149,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_manifest_split_in_place);
 	tcase_add_test(tc, test_manifest_no_size_limit);
 	tcase_add_test(tc, test_manifest_mapped);
+	tcase_add_test(tc, test_manifest_utf8_names);
 	tcase_add_test(tc, test_declare);
 	tcase_add_test(tc, test_config_pairs);
 	tcase_add_test(tc, test_gen);
