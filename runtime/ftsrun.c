@@ -28,9 +28,10 @@
 /*
  * ftsrun-mpi (built with mpicc when it is found): `mpirun -n W ftsrun-mpi run
  * PLAN ...` runs the synthetic job as W data-parallel ranks whose optimizer
- * state is sharded (libftsrt's sharded runs): per step MPI_Allreduce of the
- * gradients (then / W), the rank's slice stepped, MPI_Allgatherv of the
- * slices; the metric averaged before each epoch's end.  Rank 0 prints, logs
+ * state is sharded (libftsrt's sharded runs): per step MPI_Reduce_scatter
+ * of the gradients (each rank receives its slice's sum, then / W), the
+ * rank's slice stepped, MPI_Allgatherv of the slices; the metric averaged
+ * before each epoch's end.  Rank 0 prints, logs
  * and plots; each rank says its slice and state bytes on stderr at the end.
  */
 #include <limits.h>
@@ -41,16 +42,49 @@ struct mpi_ctx {
 	int *counts, *displs;           /* every rank's slice, for MPI_Allgatherv */
 };
 
-static int mpi_avg_grads(void *ud, float *g, size_t n)
+/* Every rank's slice, exchanged once (the partition is static). */
+static int mpi_slices(struct mpi_ctx *c, size_t n, size_t begin, size_t end)
+{
+	if (c->counts)
+		return 0;
+	if (n > (size_t)INT_MAX)
+		return -1;
+	unsigned long long mine[2] = {begin, end}, *all = malloc(2 * sizeof(*all) * (size_t)c->world);
+	c->counts = malloc(sizeof(int) * (size_t)c->world);
+	c->displs = malloc(sizeof(int) * (size_t)c->world);
+	if (!all || !c->counts || !c->displs ||
+	    MPI_Allgather(mine, 2, MPI_UNSIGNED_LONG_LONG, all, 2, MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD) !=
+		    MPI_SUCCESS) {
+		free(all);
+		return -1;
+	}
+	for (int r = 0; r < c->world; r++) {
+		c->displs[r] = (int)all[2 * r];
+		c->counts[r] = (int)(all[2 * r + 1] - all[2 * r]);
+	}
+	free(all);
+	/* the slices tile [0, n) in rank order, as MPI_Reduce_scatter needs */
+	for (int r = 0, at = 0; r < c->world; at += c->counts[r], r++)
+		if (c->displs[r] != at || (r + 1 == c->world && (size_t)(at + c->counts[r]) != n))
+			return -1;
+	return 0;
+}
+
+/* A reduce-scatter: each rank receives the sum of its own slice only
+ * ((W-1)/W of the gradient bytes sent and received, not an all-reduce's
+ * 2(W-1)/W), then divides it by W. */
+static int mpi_avg_grads(void *ud, float *g, size_t n, size_t begin, size_t end)
 {
 	struct mpi_ctx *c = ud;
-	for (size_t b = 0; b < n; b += (size_t)INT_MAX / 2) {
-		size_t k = n - b < (size_t)INT_MAX / 2 ? n - b : (size_t)INT_MAX / 2;
-		if (MPI_Allreduce(MPI_IN_PLACE, g + b, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
-			return -1;
-	}
+	if (mpi_slices(c, n, begin, end))
+		return -1;
+	/* in place: the input is all of g, this rank's sum lands at g[0..count) */
+	if (MPI_Reduce_scatter(MPI_IN_PLACE, g, c->counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
+		return -1;
+	size_t k = end - begin;
+	memmove(g + begin, g, k * sizeof(*g));
 	float w = (float)c->world;
-	for (size_t j = 0; j < n; j++)
+	for (size_t j = begin; j < end; j++)
 		g[j] /= w;
 	return 0;
 }
@@ -58,24 +92,8 @@ static int mpi_avg_grads(void *ud, float *g, size_t n)
 static int mpi_gather_params(void *ud, float *p, size_t n, size_t begin, size_t end)
 {
 	struct mpi_ctx *c = ud;
-	if (!c->counts) {       /* the partition is static: exchanged once */
-		if (n > (size_t)INT_MAX)
-			return -1;
-		unsigned long long mine[2] = {begin, end}, *all = malloc(2 * sizeof(*all) * (size_t)c->world);
-		c->counts = malloc(sizeof(int) * (size_t)c->world);
-		c->displs = malloc(sizeof(int) * (size_t)c->world);
-		if (!all || !c->counts || !c->displs ||
-		    MPI_Allgather(mine, 2, MPI_UNSIGNED_LONG_LONG, all, 2, MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD) !=
-			    MPI_SUCCESS) {
-			free(all);
-			return -1;
-		}
-		for (int r = 0; r < c->world; r++) {
-			c->displs[r] = (int)all[2 * r];
-			c->counts[r] = (int)(all[2 * r + 1] - all[2 * r]);
-		}
-		free(all);
-	}
+	if (mpi_slices(c, n, begin, end))
+		return -1;
 	return MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, p, c->counts, c->displs, MPI_FLOAT,
 			      MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1;
 }

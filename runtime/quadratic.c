@@ -357,7 +357,10 @@ int rt_nqm_run(const struct rt_plan *plan, const struct rt_nqm_opts *o, FILE *ou
 					g[j] = (float)((double)m.h[j] * (double)m.p[j] +
 						       o->noise * m.amp * sqrt((double)m.h[j] * hmax) * gauss(&s));
 			}
-			if (cm && cm->avg_grads(cm->ud, g, n)) {
+			size_t gb = 0, ge = n;
+			if (cm)
+				ftsrt_run_shard_range(r, &gb, &ge, NULL);
+			if (cm && cm->avg_grads(cm->ud, g, n, gb, ge)) {
 				snprintf(err, errlen, "epoch %ld step %ld: averaging the gradients failed", e, st);
 				rc = FTSRT_EIO;
 				goto out;

@@ -28,8 +28,9 @@
 struct rt_nqm_comm {
 	int rank, world;                /* this rank, the ranks */
 	void *ud;                       /* the implementation's context */
-	/* average g[0..n) over the ranks, in place */
-	int (*avg_grads)(void *ud, float *g, size_t n);
+	/* average this rank's slice [begin, end) of g[0..n) over the ranks, in
+	 * place (a reduce-scatter: the rest of g is left undefined) */
+	int (*avg_grads)(void *ud, float *g, size_t n, size_t begin, size_t end);
 	/* after a step: every rank's slice [begin, end) of p[0..n) from its rank */
 	int (*gather_params)(void *ud, float *p, size_t n, size_t begin, size_t end);
 	/* the ranks' average of x */
