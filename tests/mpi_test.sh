@@ -42,3 +42,17 @@ cut=$1 total=$2 b1=$3 e1=$4 st1=$5
 [ "$st1" -gt 0 ] && [ "$st1" -le $(( (total / 2 + 64) * 8 + 256 )) ] ||
 	fail "rank 1 keeps $st1 bytes of state for $((e1 - b1)) of $total elements"
 echo "mpi_test: mpirun -n 2 ftsrun-mpi run: same log as one process; rank 1 keeps $st1 state bytes for [$b1, $e1) of $total: ok"
+# a rank that fails mid-run (rank 1 cannot write its first best checkpoint:
+# a directory is in the way, after the epoch's steps) ends the whole job
+# with an error, not a hang: MPI_Abort
+mkdir -p "$tmp/ck/shard-1-of-2/best.ftsckpt/in-the-way"
+st=0
+# shellcheck disable=SC2086
+timeout 120 mpirun $root --oversubscribe -x ASAN_OPTIONS -n 2 "$mpi" run "$tmp/p.ftsplan" $args \
+	--ckpt-dir "$tmp/ck" >"$tmp/fail.out" 2>"$tmp/fail.err" || st=$?
+[ "$st" != 0 ] || fail "a job whose rank 1 fails exited 0"
+[ "$st" != 124 ] || fail "a job whose rank 1 fails hung (killed by timeout)"
+grep -q "epoch 0: cannot rename onto .*shard-1-of-2/best.ftsckpt" "$tmp/fail.err" ||
+	{ cat "$tmp/fail.err" >&2; fail "rank 1's error is not reported"; }
+grep -q "MPI_ABORT was invoked on rank 1" "$tmp/fail.err" || { cat "$tmp/fail.err" >&2; fail "no MPI_Abort"; }
+echo "mpi_test: rank 1 failing at epoch 0 ends the 2-rank job with status $st, no hang: ok"
