@@ -3,7 +3,8 @@
 # (issue 17): `mpirun -n 2 ftsrun-mpi run` of the DeBERTa demo plan (scaled) writes
 # the same per-epoch log, byte for byte, as one `ftsrun run` process (every rank
 # computes the same gradients, and (g + g) / 2 is g exactly), and each rank keeps
-# the optimizer state of its slice only.  Skipped, with a notice, where ftsrun-mpi
+# the optimizer state of its slice only; a rank that fails mid-run ends the
+# whole job with an error, not a hang.  Skipped, with a notice, where ftsrun-mpi
 # was not built (no mpicc) or mpirun is missing.
 set -eu
 ftsc=$1 ftsrun=$2 mpi=${3:-}
