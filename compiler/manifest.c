@@ -19,6 +19,8 @@
 #include "resolve.h"
 
 #include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* one record a parameter: the largest array of a large manifest */
 _Static_assert(sizeof(struct fts_mparam) == 20, "struct fts_mparam grew");
@@ -241,7 +243,7 @@ static void shape_release(struct shape_tab *t)
 
 /*
  * Index of the first byte at or after i that is below 0x21 (tab, newline,
- * space, control characters), or len.  Eight bytes at a time: lines are
+ * space, control characters) or DEL, or len.  Eight bytes at a time: lines are
  * long runs of ordinary characters.
  */
 static size_t next_special(const char *s, size_t i, size_t len, uint64_t *seen)
@@ -251,13 +253,16 @@ static size_t next_special(const char *s, size_t i, size_t len, uint64_t *seen)
 		uint64_t w;
 		memcpy(&w, s + i, 8);
 		*seen |= w;             /* the high bits: a byte over 0x7f was read */
-		/* bytes < 0x21 have their high bit set in (w - 0x21..21) & ~w */
-		uint64_t t = (w - 0x21 * ones) & ~w & highs;
+		/* bytes < 0x21 have their high bit set in (w - 0x21..21) & ~w,
+		 * and DEL (0x7f, forbidden in names too) in the same test of
+		 * w ^ 0x7f..7f (the lowest flagged byte is always a real one) */
+		uint64_t x = w ^ (0x7f * ones);
+		uint64_t t = ((w - 0x21 * ones) & ~w & highs) | ((x - ones) & ~x & highs);
 		if (t)
 			return i + (size_t)(__builtin_ctzll(t) >> 3);
 		i += 8;
 	}
-	while (i < len && (unsigned char)s[i] >= 0x21)
+	while (i < len && (unsigned char)s[i] >= 0x21 && (unsigned char)s[i] != 0x7f)
 		*seen |= (unsigned char)s[i++];
 	return i;
 }
@@ -394,7 +399,7 @@ static void parse_chunk(struct chunk *c)
 			       "a manifest without the '# ftsc-manifest v1' header lists one parameter name per line");
 			continue;
 		}
-		if (f[0].len == 0 || bad_name || memchr(f[0].s, 0x7f, f[0].len)) {
+		if (f[0].len == 0 || bad_name) {        /* bad_name: a DEL too (next_special) */
 			REPORT(c, FTS_E_MANIFEST, fspan(file, &f[0]),
 			       f[0].len ? "parameter name contains whitespace or control characters"
 					: "empty parameter name");
@@ -513,6 +518,20 @@ static bool merge(struct chunk *a, struct chunk *b)
 	return true;
 }
 
+/* The shortest line of an entry: name, shape, dtype ("bool", "half",
+ * "int8"), requires_grad and tied_to, four tabs between them. */
+#define MIN_ENTRY 12
+
+/* The whole pages of [b, e) back to the system (the second half's entries
+ * were written beyond the first's and moved down). */
+static void give_back(void *b, void *e)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = ((uintptr_t)b + pg - 1) & ~(pg - 1), hi = (uintptr_t)e & ~(pg - 1);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* Manifests at least this large are parsed on two threads. */
 #define PARALLEL_MIN ((size_t)4 << 20)
 
@@ -549,9 +568,19 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		c[0] = chunk_make(a, src, file, m->typed, 0, mid);
 		c[1] = chunk_make(a, src, file, m->typed, mid, len);
 		pthread_t th;
-		if (pthread_create(&th, NULL, chunk_thread, &c[1]) == 0) {
+		bool counted = true;
+		if (m->typed) {
+			/* an entry takes at least MIN_ENTRY bytes: room for every one
+			 * without counting them (only the pages written are touched) */
+			c[0].cap = mid / MIN_ENTRY + 1;
+			c[1].cap = (len - mid) / MIN_ENTRY + 1;
+		} else if (pthread_create(&th, NULL, chunk_thread, &c[1]) == 0) {
 			chunk_thread(&c[0]);
 			pthread_join(th, NULL);
+		} else {
+			counted = false;
+		}
+		if (counted) {
 			p = fts_arena_alloc_raw(a, (c[0].cap + c[1].cap + 1) * sizeof(*p));
 			c[0].p = p;
 			c[1].p = p + c[0].cap;
@@ -562,6 +591,8 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 			}
 			if (done)
 				done = merge(&c[0], &c[1]);
+			if (done)
+				give_back(p + c[0].n, c[1].p + c[1].n);
 			chunk_release(&c[1]);
 			if (!done) {
 				chunk_release(&c[0]);
