@@ -735,7 +735,7 @@ START_TEST(test_manifest_mapped)
 	}
 	/* errors in the second half: reported once, at their line and column */
 	write_big_manifest(path, n, false, "extra.w\t3xx4\tfloat32\t1\t-\nextra.b\t3\tfloat99\t2\t-\n"
-			   "model.layers.7.attn.bias\t64\tfloat32\t1\t-\n");
+			   "model.layers.7.attn.bias\t64\tfloat32\t1\t-\nextra.d\177el.long.enough\t3\tfloat32\t1\t-\n");
 	struct result r = run(FTSC " check %s --manifest %s --color=never -Wno-coverage", sched, path);
 	ck_assert_int_eq(r.status, 1);
 	char want[160];
@@ -744,6 +744,9 @@ START_TEST(test_manifest_mapped)
 	snprintf(want, sizeof(want), "big.tsv:%d:17: error: unknown dtype 'float99'", 4 * n + 4);
 	ck_assert_msg(strstr(r.out, want), "want %s in %s", want, r.out);
 	snprintf(want, sizeof(want), "big.tsv:%d:25: error: requires_grad must be 0 or 1, not '2'", 4 * n + 4);
+	ck_assert_msg(strstr(r.out, want), "want %s in %s", want, r.out);
+	snprintf(want, sizeof(want), "big.tsv:%d:1: error: parameter name contains whitespace or control "
+		 "characters", 4 * n + 6);                      /* a DEL, found by the eight-byte scan */
 	ck_assert_msg(strstr(r.out, want), "want %s in %s", want, r.out);
 	ck_assert_msg(!strstr(r.out, "duplicate"), "%s", r.out);        /* bad lines are not entries */
 	free(r.out);
