@@ -55,5 +55,6 @@ timeout 120 mpirun $root --oversubscribe -x ASAN_OPTIONS -n 2 "$mpi" run "$tmp/p
 [ "$st" != 124 ] || fail "a job whose rank 1 fails hung (killed by timeout)"
 grep -q "epoch 0: cannot rename onto .*shard-1-of-2/best.ftsckpt" "$tmp/fail.err" ||
 	{ cat "$tmp/fail.err" >&2; fail "rank 1's error is not reported"; }
-grep -q "MPI_ABORT was invoked on rank 1" "$tmp/fail.err" || { cat "$tmp/fail.err" >&2; fail "no MPI_Abort"; }
+# (Open MPI's own notice of the abort is not checked: its wording, and
+# whether it prints at all, depend on the installation)
 echo "mpi_test: rank 1 failing at epoch 0 ends the 2-rank job with status $st, no hang: ok"
