@@ -631,6 +631,21 @@ class Runtime:
         """Whether manifest entry i is a tied alias (no storage of its own)."""
         return self._plan_param(i).tied_to >= 0
 
+    def _model_param(self, pp, i, index):
+        """The model's (name, tensor) for manifest entry i (pp, untied), from
+        index {entry: (name, tensor)}: FtsrtError when the model lacks it or
+        its dtype is not the plan's."""
+        if i not in index:
+            pname = pp.name.decode(errors="replace") if pp.name else "#%d" % i
+            raise FtsrtError("the model lacks the plan's parameter '%s' (manifest entry %d)" % (pname, i))
+        name, p = index[i]
+        pdtype = pp.dtype.decode(errors="replace") if pp.dtype else None
+        if pdtype and pdtype != _dtype_name(p):
+            raise FtsrtError("parameter '%s' is %s, the plan's manifest says %s: build the plan from "
+                             "this model's manifest (python3 -m ftsrt.manifest)"
+                             % (name, _dtype_name(p), pdtype))
+        return name, p
+
     def _bind(self, model, params):
         """Move every parameter (and its gradient) into two flat arenas laid
         out as the runtime's (ftsrt_run_param_offset) and bind them: the
@@ -659,15 +674,7 @@ class Runtime:
                 continue            # a tied alias: no storage of its own
             self._call("parameter %d" % i, self._lib.ftsrt_run_param_offset, self._run, i,
                        ctypes.byref(off), ctypes.byref(numel))
-            pname = pp.name.decode(errors="replace") if pp.name else "#%d" % i
-            if i not in index:
-                raise FtsrtError("the model lacks the plan's parameter '%s' (manifest entry %d)" % (pname, i))
-            name, p = index[i]
-            pdtype = pp.dtype.decode(errors="replace") if pp.dtype else None
-            if pdtype and pdtype != _dtype_name(p):
-                raise FtsrtError("parameter '%s' is %s, the plan's manifest says %s: build the plan from "
-                                 "this model's manifest (python3 -m ftsrt.manifest)"
-                                 % (name, _dtype_name(p), pdtype))
+            name, p = self._model_param(pp, i, index)
             if p.numel() != numel.value:
                 raise FtsrtError("parameter '%s' %s %s has %d elements, the plan's manifest %d"
                                  % (name, tuple(p.shape), _dtype_name(p), p.numel(), numel.value))

@@ -202,15 +202,7 @@ class TorchBackend:
             pp = rt._plan_param(i)
             if pp.tied_to >= 0:
                 continue
-            pname = pp.name.decode(errors="replace") if pp.name else "#%d" % i
-            if i not in index:
-                raise FtsrtError("the model lacks the plan's parameter '%s' (manifest entry %d)" % (pname, i))
-            name, p = index[i]
-            pdtype = pp.dtype.decode(errors="replace") if pp.dtype else None
-            if pdtype and pdtype != _dtype_name(p):
-                raise FtsrtError("parameter '%s' is %s, the plan's manifest says %s: build the plan from "
-                                 "this model's manifest (python3 -m ftsrt.manifest)"
-                                 % (name, _dtype_name(p), pdtype))
+            name, p = rt._model_param(pp, i, index)
             dims = tuple(pp.dims[k] for k in range(pp.ndim))
             if tuple(p.shape) != dims:
                 raise FtsrtError("cannot bind '%s' %s %s: the plan's manifest says %s"
