@@ -521,6 +521,7 @@ static bool merge(struct chunk *a, struct chunk *b)
 /* The shortest line of an entry: name, shape, dtype ("bool", "half",
  * "int8"), requires_grad and tied_to, four tabs between them. */
 #define MIN_ENTRY 12
+#define BOUND_MAX ((size_t)512 << 20)  /* files up to this size are not counted */
 
 /* The whole pages of [b, e) back to the system (the second half's entries
  * were written beyond the first's and moved down). */
@@ -569,9 +570,12 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		c[1] = chunk_make(a, src, file, m->typed, mid, len);
 		pthread_t th;
 		bool counted = true;
-		if (m->typed) {
+		if (m->typed && len <= BOUND_MAX) {
 			/* an entry takes at least MIN_ENTRY bytes: room for every one
-			 * without counting them (only the pages written are touched) */
+			 * without counting them (only the pages written are touched;
+			 * larger files are counted, so that the address space asked
+			 * for stays well under the memory of a machine that reads
+			 * them) */
 			c[0].cap = mid / MIN_ENTRY + 1;
 			c[1].cap = (len - mid) / MIN_ENTRY + 1;
 		} else if (pthread_create(&th, NULL, chunk_thread, &c[1]) == 0) {
