@@ -247,6 +247,9 @@ int fts_compile_run(const struct fts_check_input *in, struct fts_diags *d, struc
 
 	c->ir = fts_lower_schedule(&c->arena, d, root, c->manifest, c->names, c->stdlib, &settings,
 				   fts_span_make(sfile, 0, 0));
+	/* the IR holds manifest indices: the index is done with */
+	fts_names_free(c->names);
+	c->names = NULL;
 	stage("lower", &t0);
 	fts_check_schedule(c->ir, d);
 	stage("check", &t0);

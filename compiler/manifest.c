@@ -319,6 +319,8 @@ struct chunk {
 	size_t begin, end;              /* byte range of this chunk (whole lines) */
 	bool typed;
 	struct fts_mparam *p;           /* entries go to p[0..n), n <= cap */
+	uint32_t *hash;                 /* and, when not NULL, their names' fts_names_hash() */
+	uint8_t *lcp;                   /* and common prefixes with the name before */
 	size_t cap;
 	uint32_t n;
 	struct shape_tab shapes;
@@ -348,6 +350,8 @@ static void parse_chunk(struct chunk *c)
 	size_t pos = c->begin;
 	uint32_t n = 0;
 	uint64_t seen = 0;              /* every word next_special read, OR-ed */
+	const char *prev = NULL;        /* the last entry's name */
+	size_t prevlen = 0;
 	while (pos < c->end) {
 		/* one pass over the line: field boundaries, and whether the
 		 * first field holds a byte <= ' ' (forbidden in names) */
@@ -443,10 +447,18 @@ static void parse_chunk(struct chunk *c)
 				mp->tied_to = INT32_MAX;
 			}
 		}
-		if (ok)
+		if (ok) {
+			if (c->hash) {
+				/* for the name index, while the name is in the cache */
+				c->hash[n] = fts_names_hash(f[0].s, f[0].len);
+				c->lcp[n] = prev ? fts_names_common_prefix(prev, prevlen, f[0].s, f[0].len) : 0;
+				prev = f[0].s;
+				prevlen = f[0].len;
+			}
 			n++;
-		else if (c->tv.n && c->tv.v[c->tv.n - 1].entry == n)
+		} else if (c->tv.n && c->tv.v[c->tv.n - 1].entry == n) {
 			c->tv.n--;
+		}
 	}
 	c->n = n;
 	/* names hold no byte below 0x21 (checked above); none over 0x7f either? */
@@ -504,6 +516,14 @@ static bool merge(struct chunk *a, struct chunk *b)
 	struct fts_mparam *dst = a->p + a->n;
 	if (dst != b->p)
 		memmove(dst, b->p, (size_t)b->n * sizeof(*dst));
+	if (a->hash && b->n) {
+		memmove(a->hash + a->n, b->hash, (size_t)b->n * sizeof(*b->hash));
+		memmove(a->lcp + a->n, b->lcp, b->n);
+		if (a->n) {
+			const struct fts_mparam *x = &a->p[a->n - 1], *y = &a->p[a->n];
+			a->lcp[a->n] = fts_names_common_prefix(a->src + x->off, x->len, a->src + y->off, y->len);
+		}
+	}
 	for (uint32_t i = 0; i < b->n; i++)
 		if (dst[i].shape != FTS_NO_SHAPE)
 			dst[i].shape = map[dst[i].shape];
@@ -588,6 +608,10 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 			p = fts_arena_alloc_raw(a, (c[0].cap + c[1].cap + 1) * sizeof(*p));
 			c[0].p = p;
 			c[1].p = p + c[0].cap;
+			c[0].hash = fts_xmalloc_big((c[0].cap + c[1].cap + 1) * sizeof(*c[0].hash));
+			c[1].hash = c[0].hash + c[0].cap;
+			c[0].lcp = fts_xmalloc_big(c[0].cap + c[1].cap + 1);
+			c[1].lcp = c[0].lcp + c[0].cap;
 			if (pthread_create(&th, NULL, chunk_thread, &c[1]) == 0) {
 				parse_chunk(&c[0]);
 				pthread_join(th, NULL);
@@ -595,11 +619,16 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 			}
 			if (done)
 				done = merge(&c[0], &c[1]);
-			if (done)
+			if (done) {
 				give_back(p + c[0].n, c[1].p + c[1].n);
+				give_back(c[0].hash + c[0].n, c[1].hash + c[1].n);
+				give_back(c[0].lcp + c[0].n, c[1].lcp + c[1].n);
+			}
 			chunk_release(&c[1]);
 			if (!done) {
 				chunk_release(&c[0]);
+				free(c[0].hash);
+				free(c[0].lcp);
 				p = NULL;       /* abandoned in the arena */
 			}
 		}
@@ -616,6 +645,8 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		fts_diag(d, FTS_E_MANIFEST_EMPTY, fts_span_make(file, 0, 0), src->name);
 	if (d->errors != errors0) {
 		chunk_release(&c[0]);
+		free(c[0].hash);
+		free(c[0].lcp);
 		return NULL;
 	}
 	m->p = p;
@@ -633,6 +664,8 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 	m->text = src->text;
 	m->text_len = len;
 	m->ascii = c[0].ascii;
+	uint32_t *name_hash = c[0].hash;
+	uint8_t *name_lcp = c[0].lcp;
 	chunk_release(&c[0]);
 	if (m->nties) {
 		m->sched = fts_arena_alloc_raw(a, ((size_t)m->n + 1) * sizeof(*m->sched));
@@ -653,10 +686,14 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 			fts_diag(d, FTS_E_MANIFEST, fts_mp_name_span(m, &p[i]), fts_arena_printf(a,
 				 "the parameters up to '%.*s' hold more than 2^60 elements in all, more "
 				 "than a plan or a run can address", (int)p[i].len, fts_mp_name(m, &p[i])));
+			free(name_hash);
+			free(name_lcp);
 			return NULL;
 		}
 	}
 	m->total_numel = total;
+	m->name_hash = name_hash;
+	m->name_lcp = name_lcp;
 	return m;
 }
 
@@ -680,9 +717,14 @@ struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 	size_t errors0 = d->errors;
 	struct fts_arena *da = &d->arena;
 	struct fts_names *ix;
+	struct fts_names_hints hints = {m->ascii, true, NULL, NULL};
 	if (m->nsched == m->n) {
-		/* no tied alias: the index reads the records themselves */
-		ix = fts_names_new_recs(m->text, m->text_len, m->p, sizeof(*m->p), m->n, m->ascii);
+		/* no tied alias: the index reads the records themselves, and
+		 * takes the hashes and prefixes the parse found */
+		hints.hash = m->name_hash;
+		hints.lcp = m->name_lcp;
+		m->name_lcp = NULL;
+		ix = fts_names_new_recs(m->text, m->text_len, m->p, sizeof(*m->p), m->n, &hints);
 	} else {
 		uint32_t *r = fts_xmalloc_big(((size_t)m->nsched + 1) * 2 * sizeof(*r));
 		for (uint32_t i = 0; i < m->nsched; i++) {
@@ -690,8 +732,12 @@ struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 			r[2 * i + 1] = m->p[fts_sched(m, i)].len;
 		}
 		m->name_recs = r;       /* borrowed by the index until fts_names_free() */
-		ix = fts_names_new_recs(m->text, m->text_len, r, 2 * sizeof(*r), m->nsched, m->ascii);
+		ix = fts_names_new_recs(m->text, m->text_len, r, 2 * sizeof(*r), m->nsched, &hints);
 	}
+	free(m->name_hash);
+	free(m->name_lcp);
+	m->name_hash = NULL;
+	m->name_lcp = NULL;
 
 	const uint32_t *dup;
 	size_t ndup = fts_names_duplicates(ix, &dup);

@@ -78,6 +78,10 @@ struct fts_manifest {
 	size_t text_len;
 	bool typed;                     /* ftsc-manifest v1 (shapes and dtypes known) */
 	bool ascii;                     /* every name is ASCII (names hold no newline) */
+	uint32_t *name_hash;            /* fts_names_hash() of each entry's name, and its */
+	uint8_t *name_lcp;              /* common prefix with the one before (parsed on two
+					   threads; else NULL): for fts_manifest_link(),
+					   which frees them */
 	uint64_t total_numel;           /* elements of the untied entries, at most
 					   FTS_MANIFEST_MAX_ELEMENTS */
 };

@@ -8,9 +8,11 @@
  * the name index (resolve.c) walks the branches with binary searches over
  * its sorted names so that the regex only runs on candidates.  The
  * analysis reads the Python source itself, not the PCRE2 translation, and
- * only has to be a superset filter: whatever it does not understand (a
- * repeat, a lookaround, a flag that changes the alphabet, non-ASCII in a
- * class) ends a branch with "run the regex", or gives no prefix at all.
+ * only has to be a superset filter: whatever it does not understand (an
+ * unbounded or possessive repeat, a lookaround, a flag that changes the
+ * alphabet, non-ASCII in a class) ends a branch with "run the regex", or
+ * gives no prefix at all.  A bounded repeat (`?`, `{m,n}`) becomes one
+ * alternative per count.
  */
 #include "pyre_internal.h"
 
@@ -390,6 +392,122 @@ static bool px_dotstar_tail(struct px *x, pbvec *cur)
 	return true;
 }
 
+#define REP_INF ((size_t)-1)
+
+static bool px_digits(struct px *x, size_t *v)
+{
+	const unsigned char *u = (const unsigned char *)x->p;
+	size_t i = x->i;
+
+	*v = 0;
+	while (i < x->len && u[i] >= '0' && u[i] <= '9') {
+		if (*v < 100000)
+			*v = *v * 10 + (size_t)(u[i] - '0');
+		i++;
+	}
+	if (i == x->i)
+		return false;
+	x->i = i;
+	return true;
+}
+
+/*
+ * The quantifier at x->i (`*`, `?`, `{m}`, `{m,n}`, `{m,}`, `{,n}`, each
+ * maybe lazy): [lo, hi] copies, hi REP_INF when unbounded.  False, with
+ * x->i unspecified, for a possessive one (an atomic match may fail where
+ * the copies match) and for a `{` that Python reads as a literal.
+ */
+static bool px_repeat(struct px *x, size_t *lo, size_t *hi)
+{
+	const unsigned char *u = (const unsigned char *)x->p;
+
+	if (u[x->i] == '*' || u[x->i] == '?') {
+		*lo = 0;
+		*hi = u[x->i] == '*' ? REP_INF : 1;
+		x->i++;
+	} else {
+		bool m, n = false;
+
+		x->i++;                 /* '{' */
+		m = px_digits(x, lo);
+		if (!m)
+			*lo = 0;
+		if (x->i < x->len && u[x->i] == ',') {
+			x->i++;
+			n = px_digits(x, hi);
+			if (!n)
+				*hi = REP_INF;
+		} else {
+			if (!m)
+				return false;
+			*hi = *lo;
+		}
+		if (x->i >= x->len || u[x->i] != '}' || (!m && !n && *hi != REP_INF) || *lo > *hi)
+			return false;
+		x->i++;
+	}
+	if (x->i < x->len && u[x->i] == '+')
+		return false;           /* possessive */
+	if (x->i < x->len && u[x->i] == '?')
+		x->i++;                 /* lazy: the same strings */
+	return true;
+}
+
+static pbvec pbvec_copy(const pbvec *v)
+{
+	pbvec out = { 0 };
+
+	for (size_t k = 0; k < v->n; k++) {
+		struct pb b = { { 0 }, v->v[k].stopped, v->v[k].tail };
+
+		for (size_t j = 0; j < v->v[k].e.n; j++)
+			FTS_VEC_PUSH(b.e, v->v[k].e.v[j]);
+		FTS_VEC_PUSH(out, b);
+	}
+	return out;
+}
+
+/*
+ * cur followed by lo to hi copies of atom: one alternative per count (a
+ * count past lo + 8, or past the caps, is left to the regex: hi is then
+ * REP_INF and the caller stops the branches after the lo copies).  False
+ * when even that is over the caps.
+ */
+static bool px_expand(pbvec *cur, const pbvec *atom, size_t lo, size_t *hip)
+{
+	size_t hi = *hip;
+	pbvec pow = { 0 }, acc = { 0 };
+	struct pb empty = { { 0 }, false, FTS_PYRE_TAIL_REGEX };
+	bool ok = lo <= MAX_ELEMS;
+
+	if (hi != REP_INF && hi > lo + 8)
+		hi = *hip = REP_INF;
+	FTS_VEC_PUSH(pow, empty);
+	for (size_t k = 0; ok; k++) {
+		if (k >= lo && hi != REP_INF) {
+			pbvec c = pbvec_copy(&pow);
+
+			ok = acc.n + c.n <= MAX_BRANCHES;
+			for (size_t j = 0; j < c.n && ok; j++) {
+				FTS_VEC_PUSH(acc, c.v[j]);
+				c.v[j].e.v = NULL;
+			}
+			pbvec_free(&c);
+		}
+		if (k == (hi == REP_INF ? lo : hi) || !ok)
+			break;
+		ok = px_product(&pow, atom);
+	}
+	if (ok && hi == REP_INF) {
+		acc = pow;
+		pow = (pbvec){ 0 };
+	}
+	ok = ok && px_product(cur, &acc);
+	pbvec_free(&pow);
+	pbvec_free(&acc);
+	return ok;
+}
+
 /* One sequence (up to `|`, `)` or the end), extending cur.  Only the
  * top level (top) may end with a `.*` tail. */
 static void px_seq(struct px *x, pbvec *cur, bool top)
@@ -422,10 +540,17 @@ static void px_seq(struct px *x, pbvec *cur, bool top)
 			return;
 		}
 		if (x->i < x->len && (u[x->i] == '*' || u[x->i] == '?' || u[x->i] == '{')) {
+			size_t lo, hi;
+			bool ok = px_repeat(x, &lo, &hi) && px_expand(cur, &atom, lo, &hi);
+
 			pbvec_free(&atom);
-			px_stop_all(cur);
-			px_skip_seq(x);
-			return;
+			if (!ok || hi == REP_INF) {
+				/* beyond the copies it must have: unknown */
+				px_stop_all(cur);
+				px_skip_seq(x);
+				return;
+			}
+			continue;
 		}
 		if (!px_product(cur, &atom)) {
 			pbvec_free(&atom);

@@ -1,9 +1,21 @@
 /*
- * resolve.c - the name index (hash + sorted permutation) and FTS-exact
- * parameter resolution, suggestions and the over-match predicate.
- * See resolve.h for the contracts.
+ * resolve.c - the name index and FTS-exact parameter resolution,
+ * suggestions and the over-match predicate.  See resolve.h for the
+ * contracts.
  *
- * Sorting: an in-place most-significant-byte radix sort whose keys are
+ * The index, built on two threads for a large model: a hash table (exact
+ * lookups, duplicates) and each name's common prefix with the name before
+ * it (one byte, capped at 255).  A pattern's leading fixed-width branches
+ * (fts_pyre_branches()) are walked over a name in registration order; the
+ * bytes the verdict depended on are known, and the following names that
+ * share them (their common prefix with the name before is at least as
+ * long) get the same verdict without being read: a vector scan over the
+ * prefix bytes.  Names are registered module by module, so a pattern
+ * costs about one walk per module it passes, and the matches come out in
+ * registration order.
+ *
+ * The sorted permutation serves only suggestions (an error path) and is
+ * built on first use.  Sorting: an in-place most-significant-byte radix sort whose keys are
  * the next 8 bytes of each name loaded big-endian into a uint64 (cached
  * next to the index, so a pass touches one contiguous array); bytes equal
  * over a group are skipped, and a group of equal keys reloads 8 bytes
@@ -21,8 +33,6 @@
 
 #include "arena.h"
 
-#define MAX_RANGES 65536
-
 struct fts_names {
 	uint32_t n;
 	const char *const *ptr;	/* the caller's names (not copied), or NULL: */
@@ -30,7 +40,13 @@ struct fts_names {
 	const unsigned char *rec;	/* records rec + i * stride begin with */
 	size_t stride;		/* uint32_t off, len (fts_names_new_recs()) */
 	uint32_t *len;		/* the lengths (pointer form only) */
-	uint32_t *sorted;	/* permutation: names in byte order */
+	uint32_t *sorted;	/* permutation: names in byte order (suggestions only; built on first use) */
+	uint8_t *lcp;		/* lcp[i]: bytes name i shares with name i - 1, at most 255 */
+	uint32_t *slot;		/* hash table, two halves (table_of()) */
+	uint64_t mask;		/* slots in a half - 1 (a power of two) */
+	unsigned pbits;		/* log2(slots in a half) */
+	unsigned ibits;		/* a slot's index bits: imask = 2^ibits - 1 */
+	uint32_t imask;
 	bool utf8;		/* every name is valid UTF-8 */
 	bool nl;		/* some name holds a newline */
 	const char *text;	/* the names lie in text[0..textlen), in index */
@@ -55,10 +71,12 @@ static inline uint32_t LEN(const struct fts_names *ix, uint32_t i)
 	return ix->ptr ? ix->len[i] : REC(ix, i)[1];
 }
 
+static const uint32_t *sorted(const struct fts_names *ix);
+
 /* Byte at depth d of the k-th sorted name, or -1 past its end. */
 static int sbyte(const struct fts_names *ix, uint32_t k, uint32_t d)
 {
-	uint32_t i = ix->sorted[k];
+	uint32_t i = sorted(ix)[k];
 
 	return d < LEN(ix, i) ? NAME(ix, i)[d] : -1;
 }
@@ -365,7 +383,7 @@ static void rsort(struct sort_ctx *c, struct skey *a, size_t n, uint32_t d)
 	}
 }
 
-/* Duplicate pairs (later, first) in order of the later index. */
+/* Name indices, ascending. */
 static int cmp_u32(const void *x, const void *y)
 {
 	const uint32_t *a = x, *b = y;
@@ -402,8 +420,8 @@ static bool all_ascii(const char *s, size_t n, bool *nl)
 	return !(acc & highs);
 }
 
-/* The rest of the index over ix's names: the sorted permutation and the
- * duplicates. */
+/* ---- the sorted permutation (suggestions) ---- */
+
 struct keys_job {
 	const struct fts_names *ix;
 	struct skey *keys;
@@ -420,20 +438,15 @@ static void *keys_thread(void *arg)
 	return NULL;
 }
 
-/* The rest of the index over ix's names: the sorted permutation and the
- * duplicates.  ascii: the caller vouches that every name is ASCII without
- * a newline (a manifest's are checked while it is parsed). */
-static struct fts_names *build(struct fts_names *ix, bool ascii)
+/* The sorted permutation, made on first use (only suggestions need it;
+ * the index is otherwise read-only, so this is not for concurrent use). */
+static const uint32_t *sorted(const struct fts_names *cix)
 {
+	struct fts_names *ix = (struct fts_names *)(uintptr_t)cix;
 	uint32_t i, n = ix->n;
 
-	ix->utf8 = true;
-	for (i = 0; !ascii && i < n; i++) {
-		const char *s = (const char *)NAME(ix, i);
-		if (!all_ascii(s, LEN(ix, i), &ix->nl) && ix->utf8 && !fts_utf8_valid(s, LEN(ix, i)))
-			ix->utf8 = false;
-	}
-
+	if (ix->sorted)
+		return ix->sorted;
 	/* the first keys, in two halves on two threads for a large index */
 	struct skey *keys = fts_xmalloc_big((n ? n : 1) * sizeof(*keys));
 	struct keys_job lo = {ix, keys, 0, n / 2}, hi = {ix, keys, n / 2, n};
@@ -445,39 +458,284 @@ static struct fts_names *build(struct fts_names *ix, bool ascii)
 		lo.e = n;
 		keys_thread(&lo);
 	}
-	/* scratch for the large groups' out-of-place passes (freed before the
-	 * index's permutation is made) */
+	/* scratch for the large groups' out-of-place passes */
 	struct skey *tmp = n >= 65536 ? fts_xmalloc_big(n * sizeof(*tmp)) : NULL;
 	struct sort_ctx ctx = {ix, keys, tmp, {NULL, 0, 0}, n >= 65536};
 	rsort(&ctx, keys, n, 0);
 	free(tmp);
-	/* within a run of equal names, registration order: the first one is
-	 * the name; the others are reported as duplicates of it */
-	for (size_t r = 0; r < ctx.runs.n; r += 2) {
-		struct skey *run = keys + ctx.runs.v[r];
-		size_t cnt = ctx.runs.v[r + 1];
-		qsort(run, cnt, sizeof(*run), cmp_skey_idx);
-		for (size_t k = 1; k < cnt; k++) {
-			if (ix->ndups == ix->capdups) {
-				ix->capdups = ix->capdups ? 2 * ix->capdups : 8;
-				ix->dups = fts_xrealloc(ix->dups, 2 * ix->capdups * sizeof(*ix->dups));
-			}
-			ix->dups[2 * ix->ndups] = run[k].idx;
-			ix->dups[2 * ix->ndups + 1] = run[0].idx;
-			ix->ndups++;
-		}
-	}
+	/* within a run of equal names, registration order */
+	for (size_t r = 0; r < ctx.runs.n; r += 2)
+		qsort(keys + ctx.runs.v[r], ctx.runs.v[r + 1], sizeof(*keys), cmp_skey_idx);
 	free(ctx.runs.v);
-	if (ix->ndups > 1)
-		qsort(ix->dups, ix->ndups, 2 * sizeof(*ix->dups), cmp_u32);
 	/* the permutation in place of the keys (entry i's 4 bytes lie at or
 	 * before key i's), the rest given back */
-	uint32_t *sorted = (uint32_t *)(void *)keys;
+	uint32_t *perm = (uint32_t *)(void *)keys;
 	for (i = 0; i < n; i++) {
 		uint32_t idx = keys[i].idx;
-		sorted[i] = idx;
+		perm[i] = idx;
 	}
 	ix->sorted = fts_xrealloc(keys, (n ? n : 1) * sizeof(*ix->sorted));
+	return ix->sorted;
+}
+
+/* ---- the index: hash table and common prefixes ---- */
+
+/* 64 bits of a name: two independent multiply chains over 16-byte steps,
+ * then murmur3's finalizer, so that every byte reaches every bit. */
+static uint64_t name_hash(const unsigned char *s, size_t n)
+{
+	const uint64_t k = 0xff51afd7ed558ccdull;
+	uint64_t a = 0x9e3779b97f4a7c15ull ^ (uint64_t)n, b = 0xc4ceb9fe1a85ec53ull, w, v;
+	size_t i = 0;
+
+	for (; i + 16 <= n; i += 16) {
+		memcpy(&w, s + i, 8);
+		memcpy(&v, s + i + 8, 8);
+		a = (a ^ w) * k;
+		b = (b ^ v) * k;
+		a ^= a >> 32;
+		b ^= b >> 29;
+	}
+	if (i + 8 <= n) {
+		memcpy(&w, s + i, 8);
+		a = (a ^ w) * k;
+		a ^= a >> 32;
+		i += 8;
+	}
+	if (i < n) {
+		w = 0;
+		for (unsigned sh = 0; i < n; i++, sh += 8)
+			w |= (uint64_t)s[i] << sh;
+		b = (b ^ w) * k;
+	}
+	a ^= b * 0x9e3779b97f4a7c15ull;
+	a ^= a >> 33;
+	a *= k;
+	a ^= a >> 33;
+	a *= 0xc4ceb9fe1a85ec53ull;
+	a ^= a >> 33;
+	return a;
+}
+
+/* Bytes a[0..la) and b[0..lb) share at the start, at most 255. */
+static uint8_t common_prefix(const unsigned char *a, uint32_t la, const unsigned char *b, uint32_t lb)
+{
+	uint32_t m = la < lb ? la : lb, k = 0;
+
+	if (m > 255)
+		m = 255;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; k + 8 <= m; k += 8) {
+		uint64_t x, y;
+		memcpy(&x, a + k, 8);
+		memcpy(&y, b + k, 8);
+		if (x != y)
+			return (uint8_t)(k + (unsigned)__builtin_ctzll(x ^ y) / 8);
+	}
+#endif
+	for (; k < m && a[k] == b[k]; k++)
+		;
+	return (uint8_t)k;
+}
+
+static bool name_eq(const struct fts_names *ix, uint32_t i, const unsigned char *s, size_t len)
+{
+	return LEN(ix, i) == len && memcmp(NAME(ix, i), s, len) == 0;
+}
+
+/*
+ * The table is split in two by the top bit of a name's 32-bit hash, one
+ * half per thread.  A slot's position is the hash's low bits; the slot
+ * holds the name's index + 1 (0: empty) in its low bits and, in the bits
+ * an index does not need (13 at 500k names), the hash bits above the
+ * position's, so that probes rarely read a name that differs.
+ */
+static inline uint32_t hash32(const unsigned char *s, size_t n)
+{
+	return (uint32_t)(name_hash(s, n) >> 32);
+}
+
+/* Documented in resolve.h. */
+uint32_t fts_names_hash(const char *s, size_t n)
+{
+	return hash32((const unsigned char *)s, n);
+}
+
+/* Documented in resolve.h. */
+uint8_t fts_names_common_prefix(const char *a, size_t la, const char *b, size_t lb)
+{
+	return common_prefix((const unsigned char *)a, la > 255 ? 255 : (uint32_t)la, (const unsigned char *)b,
+			     lb > 255 ? 255 : (uint32_t)lb);
+}
+
+static inline uint32_t slot_make(const struct fts_names *ix, uint32_t h, uint32_t i)
+{
+	return (uint32_t)(((uint64_t)(h >> ix->pbits) << ix->ibits) | ((uint64_t)i + 1));
+}
+
+static inline uint32_t *table_of(const struct fts_names *ix, uint32_t h)
+{
+	return ix->slot + (h >> 31) * (ix->mask + 1);
+}
+
+static inline uint64_t slot_pos(const struct fts_names *ix, uint32_t h)
+{
+	return h & ix->mask;
+}
+
+struct index_job {
+	struct fts_names *ix;
+	uint32_t *hash;                 /* every name's hash32() */
+	uint32_t b, e;                  /* phase 1: names [b, e) */
+	unsigned part;                  /* phase 2: the half of the table */
+	FTS_VEC(uint32_t) later;        /* names equal to one with a lower index */
+};
+
+/* Phase 1: the hashes and common prefixes of names [b, e). */
+static void *hash_thread(void *arg)
+{
+	struct index_job *j = arg;
+	const struct fts_names *ix = j->ix;
+	const unsigned char *prev = j->b ? NAME(ix, j->b - 1) : NULL;
+	uint32_t plen = j->b ? LEN(ix, j->b - 1) : 0;
+
+	for (uint32_t i = j->b; i < j->e; i++) {
+		const unsigned char *s = NAME(ix, i);
+		uint32_t len = LEN(ix, i);
+
+		if (!ix->ptr && i + 16 < j->e)
+			__builtin_prefetch(REC(ix, i + 16));
+		j->hash[i] = hash32(s, len);
+		ix->lcp[i] = prev ? common_prefix(prev, plen, s, len) : 0;
+		prev = s;
+		plen = len;
+	}
+	return NULL;
+}
+
+/*
+ * Phase 2: every name whose hash falls in half j->part, in index order, so
+ * that of equal names the first holds the slot and the others are
+ * recorded as later occurrences.  The slots are prefetched a few names
+ * ahead: the table is larger than the caches.
+ */
+static void *insert_thread(void *arg)
+{
+	enum { AHEAD = 24 };
+	struct index_job *j = arg;
+	struct fts_names *ix = j->ix;
+	const uint32_t *hash = j->hash;
+	const uint64_t mask = ix->mask;
+	const uint32_t n = ix->n;
+	uint32_t q[AHEAD];              /* the next names of this half */
+	unsigned qn = 0, qh = 0;
+	uint32_t next = 0;
+
+	for (;;) {
+		while (qn < AHEAD && next < n) {
+			uint32_t i = next++;
+
+			if (hash[i] >> 31 != j->part)
+				continue;
+			__builtin_prefetch(table_of(ix, hash[i]) + slot_pos(ix, hash[i]), 1);
+			q[(qh + qn++) % AHEAD] = i;
+		}
+		if (!qn)
+			break;
+		uint32_t i = q[qh];
+		qh = (qh + 1) % AHEAD;
+		qn--;
+
+		uint32_t h = hash[i];
+		uint32_t *t = table_of(ix, h), mine = slot_make(ix, h, i), imask = ix->imask;
+		for (uint64_t p = slot_pos(ix, h);; p = (p + 1) & mask) {
+			uint32_t cur = t[p];
+
+			if (!cur) {
+				t[p] = mine;
+				break;
+			}
+			if ((cur & ~imask) == (mine & ~imask) &&
+			    name_eq(ix, (cur & imask) - 1, NAME(ix, i), LEN(ix, i))) {
+				FTS_VEC_PUSH(j->later, i);
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Run fn on a and b, on two threads when threaded. */
+static void both(void *(*fn)(void *), struct index_job *a, struct index_job *b, bool threaded)
+{
+	pthread_t th;
+
+	if (threaded && pthread_create(&th, NULL, fn, b) == 0) {
+		fn(a);
+		pthread_join(th, NULL);
+	} else {
+		fn(a);
+		fn(b);
+	}
+}
+
+/* The rest of the index over ix's names (hints: see resolve.h). */
+static struct fts_names *build(struct fts_names *ix, const struct fts_names_hints *hints)
+{
+	uint32_t i, n = ix->n;
+	uint64_t half = 8;
+	bool threaded = n >= 65536;
+
+	ix->utf8 = true;
+	for (i = 0; !hints->ascii && i < n; i++) {
+		const char *s = (const char *)NAME(ix, i);
+		if (!all_ascii(s, LEN(ix, i), &ix->nl) && ix->utf8 && !fts_utf8_valid(s, LEN(ix, i)))
+			ix->utf8 = false;
+	}
+	/* two halves, each at most two thirds full on average */
+	while (2 * half < (uint64_t)n + n / 2 + 1)
+		half *= 2;
+	ix->mask = half - 1;
+	ix->pbits = (unsigned)__builtin_ctzll(half);
+	ix->ibits = n ? 32 - (unsigned)__builtin_clz(n) : 1;
+	ix->imask = (uint32_t)(((uint64_t)1 << ix->ibits) - 1);
+	/* huge pages where the table is large: random probes, few TLB misses */
+	ix->slot = fts_xmalloc_big(2 * half * sizeof(*ix->slot));
+	memset(ix->slot, 0, 2 * half * sizeof(*ix->slot));
+
+	uint32_t *hash = NULL;
+	if (hints->hash && hints->lcp) {
+		ix->lcp = hints->lcp;
+	} else {
+		free(hints->lcp);
+		ix->lcp = fts_xmalloc_big(n ? n : 1);
+		hash = fts_xmalloc_big((n ? n : 1) * sizeof(*hash));
+	}
+	struct index_job lo = {ix, hash ? hash : (uint32_t *)(uintptr_t)hints->hash, 0, n / 2, 0, {0}};
+	struct index_job hi = lo;
+	hi.b = n / 2;
+	hi.e = n;
+	hi.part = 1;
+	if (hash)
+		both(hash_thread, &lo, &hi, threaded);
+	both(insert_thread, &lo, &hi, threaded);
+	free(hash);
+
+	/* the duplicates: (later, first) pairs in order of the later index */
+	for (size_t k = 0; k < hi.later.n; k++)
+		FTS_VEC_PUSH(lo.later, hi.later.v[k]);
+	FTS_VEC_FREE(hi.later);
+	if (lo.later.n) {
+		qsort(lo.later.v, lo.later.n, sizeof(*lo.later.v), cmp_u32);
+		ix->ndups = ix->capdups = lo.later.n;
+		ix->dups = fts_xmalloc(2 * ix->ndups * sizeof(*ix->dups));
+		for (size_t k = 0; k < lo.later.n; k++) {
+			uint32_t later = lo.later.v[k];
+			ix->dups[2 * k] = later;
+			ix->dups[2 * k + 1] = (uint32_t)fts_names_find(ix, (const char *)NAME(ix, later), LEN(ix, later));
+		}
+	}
+	FTS_VEC_FREE(lo.later);
 	return ix;
 }
 
@@ -491,21 +749,27 @@ struct fts_names *fts_names_new(const char *const *names, const size_t *lens, ui
 	ix->len = fts_xmalloc_big((n ? n : 1) * sizeof(*ix->len));
 	for (uint32_t i = 0; i < n; i++)
 		ix->len[i] = (uint32_t)lens[i];
-	return build(ix, false);
+	return build(ix, &(struct fts_names_hints){false, false, NULL, NULL});
 }
 
 /* Documented in resolve.h. */
 struct fts_names *fts_names_new_recs(const char *text, size_t textlen, const void *recs, size_t stride,
-				     uint32_t n, bool ascii)
+				     uint32_t n, const struct fts_names_hints *hints)
 {
+	static const struct fts_names_hints none;
 	struct fts_names *ix = fts_xcalloc(1, sizeof(*ix));
 
 	ix->n = n;
 	ix->base = text;
 	ix->rec = recs;
 	ix->stride = stride;
-	build(ix, ascii);
-	fts_names_set_text(ix, text, textlen);
+	build(ix, hints ? hints : &none);
+	if (hints && hints->in_order) {
+		ix->text = text;
+		ix->textlen = textlen;
+	} else {
+		fts_names_set_text(ix, text, textlen);
+	}
 	return ix;
 }
 
@@ -533,6 +797,8 @@ void fts_names_free(struct fts_names *ix)
 		return;
 	free(ix->len);
 	free(ix->sorted);
+	free(ix->lcp);
+	free(ix->slot);
 	free(ix->dups);
 	free(ix);
 }
@@ -564,7 +830,7 @@ static uint32_t lower_str(const struct fts_names *ix, const char *s, size_t n)
 	uint32_t lo = 0, hi = ix->n;
 
 	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2, i = ix->sorted[mid];
+		uint32_t mid = lo + (hi - lo) / 2, i = sorted(ix)[mid];
 		size_t l = LEN(ix, i), mn = l < n ? l : n;
 		int c = memcmp(NAME(ix, i), s, mn);
 
@@ -579,16 +845,18 @@ static uint32_t lower_str(const struct fts_names *ix, const char *s, size_t n)
 /* Documented in resolve.h. */
 long fts_names_find(const struct fts_names *ix, const char *s, size_t len)
 {
-	/* leftmost name >= s in the sorted order; equal names are ordered by
-	 * registration, so it is the first occurrence */
-	uint32_t lo = lower_str(ix, s, len);
+	uint32_t h = hash32((const unsigned char *)s, len);
+	uint32_t *t = table_of(ix, h), want = slot_make(ix, h, 0) & ~ix->imask;
 
-	if (lo < ix->n) {
-		uint32_t i = ix->sorted[lo];
-		if (LEN(ix, i) == len && memcmp(NAME(ix, i), s, len) == 0)
-			return i;
+	for (uint64_t p = slot_pos(ix, h);; p = (p + 1) & ix->mask) {
+		uint32_t v = t[p];
+
+		if (!v)
+			return -1;
+		/* the slot holds the first of equal names */
+		if ((v & ~ix->imask) == want && name_eq(ix, (v & ix->imask) - 1, (const unsigned char *)s, len))
+			return (long)((v & ix->imask) - 1);
 	}
-	return -1;
 }
 
 /* ---- matching ---- */
@@ -660,6 +928,53 @@ static bool match_dotstar_lit(const struct fts_names *ix, uint32_t i, const char
 	return true;
 }
 
+/*
+ * memmem() for a long haystack: 64 positions at a time, those where the
+ * needle's first and last bytes both are (rare in parameter names) are
+ * compared in full.  About 1.6x glibc's memmem over a manifest's text.
+ */
+static const char *find_lit(const char *h, size_t hl, const char *lit, size_t ll)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	typedef uint8_t v16 __attribute__((vector_size(16)));
+	if (ll >= 2 && hl >= ll + 64) {
+		const v16 f = (v16){0} + (uint8_t)lit[0], l = (v16){0} + (uint8_t)lit[ll - 1];
+		size_t i = 0;
+
+		for (; i + ll - 1 + 64 <= hl; i += 64) {
+			v16 m[4], any;
+			uint64_t w[2];
+
+			for (int k = 0; k < 4; k++) {
+				v16 a, b;
+				memcpy(&a, h + i + 16 * k, 16);
+				memcpy(&b, h + i + 16 * k + ll - 1, 16);
+				m[k] = (v16)(a == f) & (v16)(b == l);
+			}
+			any = m[0] | m[1] | m[2] | m[3];
+			memcpy(w, &any, 16);
+			if (!(w[0] | w[1]))
+				continue;
+			for (int k = 0; k < 4; k++) {
+				memcpy(w, &m[k], 16);
+				for (int half = 0; half < 2; half++) {
+					while (w[half]) {
+						unsigned bit = (unsigned)__builtin_ctzll(w[half]) & ~7u;
+						size_t at = i + 16 * (size_t)k + 8 * (size_t)half + bit / 8;
+
+						if (!memcmp(h + at + 1, lit + 1, ll - 2))
+							return h + at;
+						w[half] &= ~(0xffull << bit);
+					}
+				}
+			}
+		}
+		return memmem(h + i, hl - i, lit, ll);
+	}
+#endif
+	return memmem(h, hl, lit, ll);
+}
+
 /* Last name index in [i, n) whose name starts at or before p (names[i] does). */
 static uint32_t name_at(const struct fts_names *ix, uint32_t i, const char *p)
 {
@@ -693,7 +1008,7 @@ static bool text_next(const struct fts_names *ix, const char **p, uint32_t *i, c
 {
 	const char *q = *p, *end = ix->text + ix->textlen;
 
-	while (q < end && (q = memmem(q, (size_t)(end - q), lit, ll)) != NULL) {
+	while (q < end && (q = find_lit(q, (size_t)(end - q), lit, ll)) != NULL) {
 		uint32_t k = name_at(ix, *i, q);
 		const char *s = ((const char *)NAME(ix, k));
 
@@ -749,14 +1064,6 @@ size_t fts_names_match_scan(const struct fts_names *ix, const struct fts_pyre *r
 	return m->n - n0;
 }
 
-struct range {
-	uint32_t lo, hi;	/* sorted positions [lo, hi) */
-	uint32_t depth;		/* bytes matched by the walk */
-	uint8_t tail;		/* enum fts_pyre_tail, REGEX when unsure */
-};
-
-typedef FTS_VEC(struct range) rangevec;
-
 /* First sorted position in [lo, hi) whose byte at d is >= c (names in the range share d bytes). */
 static uint32_t lower(const struct fts_names *ix, uint32_t lo, uint32_t hi, uint32_t d, int c)
 {
@@ -776,117 +1083,118 @@ static bool inset(const struct fts_pyre_elem *e, int c)
 	return e->bits[c >> 3] >> (c & 7) & 1;
 }
 
-/* Walk one branch; append final ranges to out.  False when too many ranges. */
-static bool walk(const struct fts_names *ix, const struct fts_pyre_branch *b, rangevec *out)
-{
-	rangevec cur = { 0 }, nxt = { 0 };
-	struct range r0 = { 0, ix->n, 0, (uint8_t)b->tail };
-	uint32_t d, k;
-	bool ok = true;
+/* A pattern's branches over one name: no match, a match ending at depth
+ * (the branch is the whole pattern, or `.*?` follows), a match to the end
+ * of the first line (`.*` follows), or the regex decides. */
+enum verdict { V_NONE, V_AT, V_GREEDY, V_REGEX };
 
-	FTS_VEC_PUSH(cur, r0);
-	for (d = 0; d < b->n && cur.n; d++) {
-		const struct fts_pyre_elem *e = &b->elem[d];
+struct outcome {
+	enum verdict v;
+	uint32_t depth;         /* V_AT, V_GREEDY: bytes the branch matched */
+	uint32_t need;          /* the verdict depends on the first need bytes only */
+};
 
-		nxt.n = 0;
-		for (k = 0; k < cur.n; k++) {
-			uint32_t lo = cur.v[k].lo, hi = cur.v[k].hi;
-
-			/* names that end here cannot match */
-			lo = lower(ix, lo, hi, d, 0);
-			while (lo < hi) {
-				int c = sbyte(ix, lo, d);
-				uint32_t nx = lower(ix, lo, hi, d, c + 1);
-
-				if (inset(e, c)) {
-					struct range r = { lo, nx, d + 1, (uint8_t)b->tail };
-
-					if (c >= 0x80 && e->multi) {
-						/* a multi-byte char: let the regex decide */
-						r.depth = d;
-						r.tail = FTS_PYRE_TAIL_REGEX;
-						FTS_VEC_PUSH(*out, r);
-					} else {
-						FTS_VEC_PUSH(nxt, r);
-					}
-				}
-				lo = nx;
-			}
-		}
-		if (nxt.n > MAX_RANGES) {
-			ok = false;
-			break;
-		}
-		rangevec t = cur;
-
-		cur = nxt;
-		nxt = t;
-	}
-	for (k = 0; ok && k < cur.n; k++)
-		FTS_VEC_PUSH(*out, cur.v[k]);
-	FTS_VEC_FREE(cur);
-	FTS_VEC_FREE(nxt);
-	return ok;
-}
-
-static int cmp_range(const void *a, const void *b)
-{
-	const struct range *x = a, *y = b;
-
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	return x->hi < y->hi ? 1 : x->hi > y->hi ? -1 : 0;
-}
+/* Longest walk fts_names_match() takes per name (sum of the branches'
+ * lengths); beyond it, the regex runs on every name. */
+#define MAX_WALK 1024
 
 /*
- * Sort (index << 32 | end) hits by index: LSD radix, 11 bits a pass, only
- * over the bits an index below n can have (two passes up to 4M names).
- * The indices are distinct, so the order of the ends does not matter.
+ * The verdict on name i.  reach[k] holds how far branch k got over the
+ * name judged before, which shares shared bytes with this one: a branch
+ * that stopped inside them stops at the same place, and one that got
+ * further resumes there.
  */
-static void sort_hits(uint64_t *h, size_t nh, uint32_t n)
+static struct outcome judge(const struct fts_names *ix, const struct fts_pyre_branch *br, size_t nbr,
+			    uint32_t *reach, uint32_t shared, uint32_t i)
 {
-	enum { BITS = 11, NB = 1 << BITS };
-	unsigned width = n > 1 ? 32 - (unsigned)__builtin_clz(n - 1) : 1;
-	uint64_t *tmp, *src = h, *dst;
-	size_t cnt[NB];
+	const unsigned char *s = NAME(ix, i);
+	uint32_t len = LEN(ix, i), need = 0, nhit = 0;
+	const struct fts_pyre_branch *hit = NULL;
+	bool regex = false;
 
-	if (nh < 2)
-		return;
-	if (nh < 32) {
-		for (size_t i = 1; i < nh; i++) {
-			uint64_t x = h[i];
-			size_t j = i;
+	for (size_t k = 0; k < nbr; k++) {
+		const struct fts_pyre_branch *b = &br[k];
+		uint32_t d = reach[k];
 
-			for (; j > 0 && h[j - 1] >> 32 > x >> 32; j--)
-				h[j] = h[j - 1];
-			h[j] = x;
+		if (d >= shared) {
+			for (d = shared; d < b->n && d < len; d++) {
+				int c = s[d];
+				if (c >= 0x80 && b->elem[d].multi)
+					break;
+				if (!inset(&b->elem[d], c))
+					break;
+			}
+			reach[k] = d;
 		}
+		if (d == b->n) {
+			nhit++;
+			hit = b;
+			if (d > need)
+				need = d;
+			continue;
+		}
+		if (d < len && s[d] >= 0x80 && b->elem[d].multi)
+			regex = true;   /* a multi-byte char: let the regex decide */
+		if (d + 1 > need)
+			need = d + 1;   /* bytes 0..d decided it (past the end: never shared) */
+	}
+	if (regex || nhit > 1 || (nhit && hit->tail == FTS_PYRE_TAIL_REGEX))
+		return (struct outcome){V_REGEX, 0, need};
+	if (!nhit)
+		return (struct outcome){V_NONE, 0, need};
+	return (struct outcome){hit->tail == FTS_PYRE_TAIL_DOTSTAR ? V_GREEDY : V_AT, hit->n, need};
+}
+
+static void apply(const struct fts_names *ix, const struct fts_pyre *re, struct outcome o, bool dotall,
+		  uint32_t i, struct fts_matches *m)
+{
+	size_t end;
+
+	switch (o.v) {
+	case V_NONE:
+		return;
+	case V_AT:
+		push_match(m, i, o.depth);
+		return;
+	case V_GREEDY: {
+		const char *s = (const char *)NAME(ix, i);
+		uint32_t len = LEN(ix, i);
+		const char *nl = dotall || !ix->nl ? NULL : memchr(s + o.depth, '\n', len - o.depth);
+
+		push_match(m, i, nl ? (uint32_t)(nl - s) : len);
 		return;
 	}
-	tmp = fts_xmalloc(nh * sizeof(*tmp));
-	dst = tmp;
-	for (unsigned sh = 32; sh < 32 + width; sh += BITS) {
-		size_t sum = 0;
-
-		memset(cnt, 0, sizeof(cnt));
-		for (size_t i = 0; i < nh; i++)
-			cnt[src[i] >> sh & (NB - 1)]++;
-		for (size_t b = 0; b < NB; b++) {
-			size_t c = cnt[b];
-
-			cnt[b] = sum;
-			sum += c;
-		}
-		for (size_t i = 0; i < nh; i++)
-			dst[cnt[src[i] >> sh & (NB - 1)]++] = src[i];
-		uint64_t *t = src;
-
-		src = dst;
-		dst = t;
+	case V_REGEX:
+		if (match1(ix, re, i, &end, m))
+			push_match(m, i, (uint32_t)end);
+		return;
 	}
-	if (src != h)
-		memcpy(h, src, nh * sizeof(*h));
-	free(tmp);
+}
+
+/* The first index in [j, n) whose common prefix with the name before is
+ * shorter than need (at most 255), or n. */
+static uint32_t next_short(const uint8_t *lcp, uint32_t j, uint32_t n, uint32_t need)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	typedef uint8_t v16 __attribute__((vector_size(16)));
+	const v16 k = (v16){0} + (uint8_t)need;
+
+	for (; j + 16 <= n; j += 16) {
+		v16 v, lt;
+		uint64_t w[2];
+
+		memcpy(&v, lcp + j, 16);
+		lt = (v16)(v < k);
+		memcpy(w, &lt, 16);
+		if (w[0])
+			return j + (uint32_t)__builtin_ctzll(w[0]) / 8;
+		if (w[1])
+			return j + 8 + (uint32_t)__builtin_ctzll(w[1]) / 8;
+	}
+#endif
+	for (; j < n && lcp[j] >= need; j++)
+		;
+	return j;
 }
 
 /* Documented in resolve.h. */
@@ -894,88 +1202,47 @@ size_t fts_names_match(const struct fts_names *ix, const struct fts_pyre *re, st
 {
 	const struct fts_pyre_branch *br;
 	bool dotall;
-	size_t nbr = fts_pyre_branches(re, &br, &dotall), dll, k, n0 = m->n, end, ncand = 0;
+	size_t nbr = fts_pyre_branches(re, &br, &dotall), dll, n0 = m->n, end, walk = 0;
 	const char *dlit = fts_pyre_dotstar_literal(re, &dll);
-	rangevec rv = { 0 };
-	uint64_t *hits;
-	size_t nh = 0;
+	const uint32_t n = ix->n;
 
 	if (dlit && ix->utf8 && ix->text && !ix->nl && dll) {
 		match_dotstar_text(ix, dlit, dll, m);
 		return m->n - n0;
 	}
 	if (dlit && ix->utf8) {
-		for (uint32_t i = 0; i < ix->n; i++)
+		for (uint32_t i = 0; i < n; i++)
 			if (match_dotstar_lit(ix, i, dlit, dll, &end))
 				push_match(m, i, (uint32_t)end);
 		return m->n - n0;
 	}
-	if (!nbr)
+	/* a branch without a prefix: every name would go to the regex; the
+	 * scan at least filters by a required literal */
+	for (size_t k = 0; k < nbr; k++) {
+		walk += br[k].n + 1;
+		if (!br[k].n && br[k].tail == FTS_PYRE_TAIL_REGEX)
+			walk = MAX_WALK + 1;
+	}
+	if (!nbr || walk > MAX_WALK)
 		return fts_names_match_scan(ix, re, m);
-	for (k = 0; k < nbr; k++) {
-		if (!walk(ix, &br[k], &rv)) {
-			FTS_VEC_FREE(rv);
-			return fts_names_match_scan(ix, re, m);
-		}
-	}
-	/* merge overlapping ranges (nested ones from different branches) */
-	if (rv.n > 1)
-		qsort(rv.v, rv.n, sizeof(*rv.v), cmp_range);
-	{
-		size_t w = 0;
+	uint32_t *reach = fts_xcalloc(nbr, sizeof(*reach));
+	for (uint32_t i = 0; i < n;) {
+		/* the name judged last shares lcp[i] bytes with this one: those
+		 * in between shared more with it */
+		struct outcome o = judge(ix, br, nbr, reach, i ? ix->lcp[i] : 0, i);
+		uint32_t j = i + 1;
 
-		for (k = 0; k < rv.n; k++) {
-			if (w && rv.v[k].lo < rv.v[w - 1].hi) {
-				if (rv.v[k].hi > rv.v[w - 1].hi)
-					rv.v[w - 1].hi = rv.v[k].hi;
-				rv.v[w - 1].tail = FTS_PYRE_TAIL_REGEX;
-			} else {
-				rv.v[w++] = rv.v[k];
-			}
-		}
-		rv.n = w;
+		apply(ix, re, o, dotall, i, m);
+		if (o.need > 255)
+			;               /* longer than the prefixes recorded */
+		else if (o.v == V_NONE)
+			j = next_short(ix->lcp, j, n, o.need);
+		else
+			for (; j < n && ix->lcp[j] >= o.need; j++)
+				apply(ix, re, o, dotall, j, m);
+		i = j;
 	}
-	for (k = 0; k < rv.n; k++)
-		ncand += rv.v[k].hi - rv.v[k].lo;
-	if (ncand > ix->n / 2) {
-		FTS_VEC_FREE(rv);
-		return fts_names_match_scan(ix, re, m);
-	}
-	/* (index << 32 | end) pairs, sorted at the end */
-	hits = fts_xmalloc((ncand ? ncand : 1) * sizeof(*hits));
-	for (k = 0; k < rv.n; k++) {
-		const struct range *r = &rv.v[k];
-
-		for (uint32_t p = r->lo; p < r->hi; p++) {
-			uint32_t i = ix->sorted[p];
-			bool ok = true;
-
-			switch (r->tail) {
-			case FTS_PYRE_TAIL_EMPTY:
-			case FTS_PYRE_TAIL_DOTSTAR_LAZY:
-				end = r->depth;
-				break;
-			case FTS_PYRE_TAIL_DOTSTAR: {
-				const char *s = (const char *)NAME(ix, i);
-				const char *nl = dotall || !ix->nl ? NULL
-					: memchr(s + r->depth, '\n', LEN(ix, i) - r->depth);
-
-				end = nl ? (size_t)(nl - s) : LEN(ix, i);
-				break;
-			}
-			default:
-				ok = match1(ix, re, i, &end, m);
-				break;
-			}
-			if (ok)
-				hits[nh++] = (uint64_t)i << 32 | (uint32_t)end;
-		}
-	}
-	FTS_VEC_FREE(rv);
-	sort_hits(hits, nh, ix->n);
-	for (k = 0; k < nh; k++)
-		push_match(m, (uint32_t)(hits[k] >> 32), (uint32_t)hits[k]);
-	free(hits);
+	free(reach);
 	return m->n - n0;
 }
 
@@ -1024,7 +1291,7 @@ static size_t lcp(const struct fts_names *ix, uint32_t pos, const char *s, size_
 
 	if (pos >= ix->n)
 		return 0;
-	i = ix->sorted[pos];
+	i = sorted(ix)[pos];
 	l = LEN(ix, i);
 	while (k < l && k < n && NAME(ix, i)[k] == (unsigned char)s[k])
 		k++;
@@ -1107,7 +1374,7 @@ size_t fts_names_suggest(const struct fts_names *ix, const char *pat, size_t len
 		uint32_t p = pos.v[i], lo = p > 32 ? p - 32 : 0, hi = p + 32 < ix->n ? p + 32 : ix->n;
 
 		for (; lo < hi; lo++) {
-			uint32_t idx = ix->sorted[lo];
+			uint32_t idx = sorted(ix)[lo];
 			unsigned d = prefix_distance(key, kn, (const char *)NAME(ix, idx), LEN(ix, idx), cap);
 
 			if (d <= cap) {

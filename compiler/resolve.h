@@ -5,9 +5,11 @@
  * (registration order): p itself if it is exactly a name, otherwise every
  * name n with re.match(p, n) (anchored at the start only).  The index built
  * here makes both fast at MoE scale (500k+ names): a hash table for exact
- * lookups and a lexicographically sorted permutation of the names, over
- * which a pattern's leading fixed-width part (see fts_pyre_branches()) is
- * walked with binary searches so that the regex only runs on candidates.
+ * lookups and duplicates, and each name's common prefix with the one
+ * before it.  A pattern's leading fixed-width part (see
+ * fts_pyre_branches()) is walked over the names in registration order,
+ * and the names that share the bytes a verdict depended on get it without
+ * being read, so that the regex only runs where the prefix cannot decide.
  * The result is always exactly Python's `[n for n in names if
  * re.match(p, n)]`, in registration order.
  */
@@ -47,12 +49,27 @@ struct fts_names *fts_names_new(const char *const *names, const size_t *lens, ui
  * of stride bytes, each beginning with two uint32_t: the name's offset in
  * text and its length (a manifest's own records, read in place).  text
  * and recs are borrowed until fts_names_free().  When the names lie in
- * text in order and apart, fts_names_set_text() is implied.  ascii: the
- * caller vouches that every name is ASCII without a newline (else the
- * index finds out).
+ * text in order and apart, fts_names_set_text() is implied.  hints, when
+ * not NULL, are facts the caller computed while reading the names (see
+ * struct fts_names_hints).
  */
+struct fts_names_hints {
+	bool ascii;             /* every name is ASCII without a newline */
+	bool in_order;          /* the names lie in text in order and apart */
+	const uint32_t *hash;   /* fts_names_hash() of each name, or NULL (read during the call) */
+	uint8_t *lcp;           /* fts_names_common_prefix() of each name and the one before
+				   (lcp[0] = 0), from fts_xmalloc_big(), or NULL; the index
+				   takes it over */
+};
+
 struct fts_names *fts_names_new_recs(const char *text, size_t textlen, const void *recs, size_t stride,
-				     uint32_t n, bool ascii);
+				     uint32_t n, const struct fts_names_hints *hints);
+
+/* The index's hash of a name. */
+uint32_t fts_names_hash(const char *s, size_t n);
+
+/* Bytes a[0..la) and b[0..lb) share at the start, at most 255. */
+uint8_t fts_names_common_prefix(const char *a, size_t la, const char *b, size_t lb);
 
 /*
  * Tell the index that its names lie, in index order and apart (at least
@@ -107,8 +124,10 @@ void fts_matches_free(struct fts_matches *m);
  * pattern (backslash escapes removed, a trailing `.*` dropped) and the best
  * matching prefix of the name; ties by registration order.  Only names
  * within distance max(2, len/4) are offered.  Candidates come from the
- * sorted index around the pattern's longest matched prefix and its
- * one-edit variants, so it stays well under a millisecond on 500k names.
+ * names in byte order (sorted on the first call: an error path) around
+ * the pattern's longest matched prefix and its one-edit variants, so a
+ * call stays well under a millisecond on 500k names.  Not for concurrent
+ * use on one index (the first call sorts).
  */
 size_t fts_names_suggest(const struct fts_names *ix, const char *pat, size_t len, uint32_t *out, size_t max);
 

@@ -489,7 +489,8 @@ START_TEST(test_prefix_walk_random)
 	static const char *atoms[] = {
 		"model", ".", "\\.", "layers", "1", "2", "12", "\\d", "[0-3]", "[^.]", "\\w", "mlp", "experts",
 		"(1|2)", "(?:w1|w2)", "*", "+", "?", "{1,2}", ".*", "norm", "self_attn", "q_proj", "|", "[.]",
-		"$", "weight", "bias", "é", "\\s", "(3)", "\\D",
+		"$", "weight", "bias", "é", "\\s", "(3)", "\\D", "{2}", "{,2}", "{1,}", "{}", "{1,2}?", "{2}+",
+		"??", "?+", "{0}", "{0,3}", "{,}",
 	};
 	char pat[256];
 
@@ -587,6 +588,15 @@ START_TEST(test_duplicates_and_empty)
 	fts_pyre_free(NULL);
 }
 END_TEST
+
+static const char **sort_by_name;
+
+static int cmp_name_then_index(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	int c = strcmp(sort_by_name[a], sort_by_name[b]);
+	return c ? c : (a < b ? -1 : a > b);
+}
 
 /* The truth: re.match of the pattern on every name, one by one. */
 static void ref_match(char **names, const size_t *lens, size_t n, const struct fts_pyre *re,
@@ -707,8 +717,141 @@ START_TEST(test_names_in_text_newline)
 }
 END_TEST
 
-/* More than 2^11 names: the matches are put back into registration order
- * by a radix sort of two passes. */
+/* Bounded repeats become one branch per count; unbounded, possessive and
+ * literal braces end the branch (the regex decides). */
+START_TEST(test_repeat_branches)
+{
+	static const struct { const char *pat; size_t nbr; uint32_t n0; int tail0; } cases[] = {
+		{ "a{3}", 1, 3, FTS_PYRE_TAIL_EMPTY },
+		{ "ab?c", 2, 2, FTS_PYRE_TAIL_EMPTY },
+		{ "a{1,3}", 3, 1, FTS_PYRE_TAIL_EMPTY },
+		{ "a{1,3}?b", 3, 2, FTS_PYRE_TAIL_EMPTY },
+		{ "a{,2}b", 3, 1, FTS_PYRE_TAIL_EMPTY },
+		{ "xa{2,}b", 1, 3, FTS_PYRE_TAIL_REGEX },
+		{ "xa{,}b", 1, 1, FTS_PYRE_TAIL_REGEX },
+		{ "xa*b", 1, 1, FTS_PYRE_TAIL_REGEX },
+		{ "xa{2}+b", 1, 1, FTS_PYRE_TAIL_REGEX },      /* possessive */
+		{ "xa?+b", 1, 1, FTS_PYRE_TAIL_REGEX },
+		{ "xa{}b", 1, 1, FTS_PYRE_TAIL_REGEX },        /* a literal '{' */
+		{ "xa{2,x}", 1, 1, FTS_PYRE_TAIL_REGEX },
+		{ "x(ab|c){2}.*", 4, 5, FTS_PYRE_TAIL_DOTSTAR },
+		{ "x\\d{4}\\.", 1, 6, FTS_PYRE_TAIL_EMPTY },
+		{ "xa{1,20}", 1, 2, FTS_PYRE_TAIL_REGEX },     /* too many counts: the first only */
+		{ "xa{0}b", 1, 2, FTS_PYRE_TAIL_EMPTY },
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct fts_pyre *re = compile_ok(cases[k].pat);
+		const struct fts_pyre_branch *br;
+		bool dotall;
+		size_t nbr = fts_pyre_branches(re, &br, &dotall);
+
+		ck_assert_msg(nbr == cases[k].nbr, "%s: %zu branches", cases[k].pat, nbr);
+		ck_assert_msg(br[0].n == cases[k].n0 && (int)br[0].tail == cases[k].tail0, "%s: n %u tail %d",
+			      cases[k].pat, br[0].n, (int)br[0].tail);
+		fts_pyre_free(re);
+	}
+	/* and the walk over them agrees with the regex */
+	struct model m;
+	static const char *pats[] = {
+		"model.layers.\\d{2}\\.", "model.layers.\\d{1,2}\\.norm", "model.layers.1\\d?\\.mlp",
+		"model.layers.\\d{1,2}?\\.", "model.layers.(1|2){2}.*", "model.layers.\\d{2}+\\.",
+		"model.layers.\\d{,3}\\.", "model.layers.2\\d{0}\\.", "model.layers.\\d{1,}\\.norm",
+		"model.layers.1(\\d|x){1,2}.mlp.experts.\\d{1,2}\\.w[12]",
+	};
+
+	build_model(&m, 25, 40);
+	for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]); k++)
+		check_same(&m, pats[k]);
+	free_model(&m);
+}
+END_TEST
+
+/*
+ * An index large enough to be built on two threads: duplicates spread
+ * over both halves (the first occurrence wins, every later one is reported
+ * once), exact lookups, and names that share more than the 255 bytes of
+ * prefix the index records.
+ */
+START_TEST(test_index_large)
+{
+	enum { N = 70000 };
+	static char buf[N][320];
+	const char **names = malloc(N * sizeof(*names));
+	size_t *lens = malloc(N * sizeof(*lens));
+	char longp[301];
+
+	memset(longp, 'a', 300);
+	longp[300] = '\0';
+	for (uint32_t i = 0; i < N; i++) {
+		if (i % 5000 == 4999)           /* a copy of a name 30000 before (or after: none) */
+			snprintf(buf[i], sizeof(buf[i]), "%s", buf[i >= 30000 ? i - 30000 : i - 1]);
+		else if (i % 7 == 3 || (i % 700 >= 300 && i % 700 < 400))  /* runs of them too */
+			snprintf(buf[i], sizeof(buf[i]), "%.255s%c%s.%u.w", longp, i % 3 ? 'c' : 'b', longp + 256,
+				 i % 100);
+		else
+			snprintf(buf[i], sizeof(buf[i]), "model.layers.%u.mlp.experts.%u.w%u.weight", i / 3000,
+				 i % 3000 / 3, i % 3);
+		names[i] = buf[i];
+		lens[i] = strlen(buf[i]);
+	}
+	struct fts_names *ix = fts_names_new(names, lens, N);
+
+	/* the truth, by brute force over a sorted copy */
+	uint32_t *ord = malloc(N * sizeof(*ord));
+	size_t ntrue = 0;
+	for (uint32_t i = 0; i < N; i++)
+		ord[i] = i;
+	sort_by_name = names;
+	qsort(ord, N, sizeof(*ord), cmp_name_then_index);
+	for (uint32_t k = 1; k < N; k++)
+		if (!strcmp(names[ord[k]], names[ord[k - 1]]))
+			ntrue++;
+	const uint32_t *pairs;
+	size_t nd = fts_names_duplicates(ix, &pairs);
+	ck_assert_uint_eq(nd, ntrue);
+	ck_assert_uint_gt(nd, 100);
+	for (size_t k = 0; k < nd; k++) {
+		ck_assert(k == 0 || pairs[2 * k] > pairs[2 * k - 2]);
+		ck_assert_uint_lt(pairs[2 * k + 1], pairs[2 * k]);
+		ck_assert_str_eq(names[pairs[2 * k]], names[pairs[2 * k + 1]]);
+		/* the first occurrence: no equal name before it */
+		ck_assert_int_eq(fts_names_find(ix, names[pairs[2 * k]], lens[pairs[2 * k]]),
+				 (long)pairs[2 * k + 1]);
+	}
+	for (uint32_t i = 0; i < N; i += 97) {
+		long f = fts_names_find(ix, names[i], lens[i]);
+		ck_assert(f >= 0 && f <= (long)i && !strcmp(names[f], names[i]));
+	}
+	ck_assert_int_eq(fts_names_find(ix, "model.layers.0", 14), -1);
+
+	/* patterns over the long shared prefix (more than 255 bytes; the
+	 * verdict on some names is decided at byte 255, or later) */
+	const char *pats[] = {
+		"a{255}b", "a{255}c", "a{255}b.*", "a{254}(ab|ac)", "a{255}[bc]a{44}\\.1\\d\\.w",
+		"a{255}ba{44}\\.5.*", "a{255}ca{44}\\.\\d{2}\\.", "a{255}.a{44}\\.(3|40)\\.w",
+	};
+	for (size_t t = 0; t < sizeof(pats) / sizeof(pats[0]); t++) {
+		struct fts_pyre *re = compile_ok(pats[t]);
+		struct fts_matches a = { 0 }, r = { 0 };
+		fts_names_match(ix, re, &a);
+		ref_match((char **)names, lens, N, re, &r);
+		ck_assert_msg(r.n > 100, "%s: %zu", pats[t], r.n);
+		ck_assert_msg(a.n == r.n, "%s: %zu matches, the regex %zu", pats[t], a.n, r.n);
+		for (size_t j = 0; j < r.n; j++)
+			ck_assert(a.idx[j] == r.idx[j] && a.end[j] == r.end[j]);
+		fts_matches_free(&a);
+		fts_matches_free(&r);
+		fts_pyre_free(re);
+	}
+	free(ord);
+	fts_names_free(ix);
+	free(names);
+	free(lens);
+}
+END_TEST
+
+/* More than 2^11 names: the matches come out in registration order. */
 START_TEST(test_order_many_names)
 {
 	struct model m;
@@ -757,6 +900,8 @@ static Suite *resolve_suite(void)
 	tcase_add_test(tc, test_names_in_text);
 	tcase_add_test(tc, test_names_in_text_newline);
 	tcase_add_test(tc, test_order_many_names);
+	tcase_add_test(tc, test_repeat_branches);
+	tcase_add_test(tc, test_index_large);
 	suite_add_tcase(s, tc);
 	return s;
 }
