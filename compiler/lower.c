@@ -598,17 +598,15 @@ static void resolve_entry(struct lower *l, struct fts_ir_phase *ph, uint32_t ei,
 	}
 	size_t cnt = mt.n;
 	en->nmatched = (uint32_t)cnt;
-	size_t over = 0, first_over = 0;
-	for (size_t i = 0; i < cnt; i++) {
-		uint32_t mi = fts_sched(l->m, mt.idx[i]);
-		struct fts_ir_param p = {mi, ei};
-		FTS_VEC_PUSH(*out, p);
-		if (fts_overmatch(fts_mp_name(l->m, &l->m->p[mi]), l->m->p[mi].len, mt.end[i])) {
-			if (!over)
-				first_over = mi;
-			over++;
-		}
+	/* the resolver counted the over-matches (names it read anyway) */
+	size_t over = mt.nover;
+	uint32_t first_over = over ? fts_sched(l->m, mt.first_over) : 0;
+	if (out->n + cnt > out->cap) {
+		out->cap = out->n + cnt > 2 * out->cap ? out->n + cnt : 2 * out->cap;
+		out->v = fts_xrealloc(out->v, out->cap * sizeof(*out->v));
 	}
+	for (size_t i = 0; i < cnt; i++)
+		out->v[out->n++] = (struct fts_ir_param){fts_sched(l->m, mt.idx[i]), ei};
 	/* each result is read once: give its memory back now (500k matches
 	 * would otherwise stay beside the phases' parameter lists) */
 	fts_matches_free(&pr->mt);

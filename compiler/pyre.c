@@ -24,7 +24,9 @@ struct fts_pyre {
 	pcre2_code *code;
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;      /* match, depth and heap limits */
-	bool jit;
+	bool jit;                       /* JIT-compiled (after JIT_AFTER matches) */
+	bool jit_tried;
+	unsigned calls;
 	char *src;
 	size_t srclen;
 	char *pcre;
@@ -191,7 +193,6 @@ struct fts_pyre *fts_pyre_compile(const char *pat, size_t len, char *err, size_t
 		free(t.map);
 		return NULL;
 	}
-	re->jit = pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) == 0;
 	re->md = pcre2_match_data_create(1, NULL);
 	re->mctx = pcre2_match_context_create(NULL);
 	if (!re->md || !re->mctx)
@@ -212,11 +213,22 @@ struct fts_pyre *fts_pyre_compile(const char *pat, size_t len, char *err, size_t
 	return re;
 }
 
+/* Matches interpreted before the pattern is JIT-compiled: a compilation
+ * costs about as much as this many interpreted matches, and most patterns
+ * of a schedule reach the regex for a few names only, or none. */
+#define JIT_AFTER 32
+
 /* Documented in pyre.h. */
-int fts_pyre_match_unchecked(const struct fts_pyre *re, const char *s, size_t len, size_t *end)
+int fts_pyre_match_unchecked(const struct fts_pyre *cre, const char *s, size_t len, size_t *end)
 {
+	/* re is not shared between threads (pyre.h): the JIT state may change */
+	struct fts_pyre *re = (struct fts_pyre *)(uintptr_t)cre;
 	int rc;
 
+	if (!re->jit_tried && ++re->calls > JIT_AFTER) {
+		re->jit_tried = true;
+		re->jit = pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) == 0;
+	}
 	if (re->jit)
 		rc = pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, 0, re->md, re->mctx);
 	else

@@ -48,7 +48,9 @@ struct fts_pyre *fts_pyre_compile(const char *pat, size_t len, char *err, size_t
  * Returns 1 on a match and stores in *end (if end != NULL) the byte offset
  * where the match ended, 0 when there is none (or s is not valid UTF-8),
  * and -1 when the match hit a limit (FTS_PYRE_*_LIMIT): the pattern is too
- * expensive to evaluate on s, and there is no verdict.
+ * expensive to evaluate on s, and there is no verdict.  One pattern must
+ * not be matched on two threads at once: it holds its match block, and is
+ * JIT-compiled once it has been used a few times.
  */
 int fts_pyre_match(const struct fts_pyre *re, const char *s, size_t len, size_t *end);
 

@@ -861,8 +861,12 @@ long fts_names_find(const struct fts_names *ix, const char *s, size_t len)
 
 /* ---- matching ---- */
 
-static void push_match(struct fts_matches *m, uint32_t i, uint32_t end)
+/* Append name i, its match ending at end; over: the match stops inside a
+ * dotted segment (fts_overmatch()), counted for the caller's warning. */
+static void push_over(struct fts_matches *m, uint32_t i, uint32_t end, bool over)
 {
+	if (over && !m->nover++)
+		m->first_over = i;
 	if (m->n == m->cap) {
 		m->cap = m->cap ? 2 * m->cap : 64;
 		m->idx = fts_xrealloc(m->idx, m->cap * sizeof(*m->idx));
@@ -871,6 +875,12 @@ static void push_match(struct fts_matches *m, uint32_t i, uint32_t end)
 	m->idx[m->n] = i;
 	m->end[m->n] = end;
 	m->n++;
+}
+
+/* The same, reading name i for the over-match test. */
+static void push_match(const struct fts_names *ix, struct fts_matches *m, uint32_t i, uint32_t end)
+{
+	push_over(m, i, end, fts_overmatch((const char *)NAME(ix, i), LEN(ix, i), end));
 }
 
 /* Documented in resolve.h. */
@@ -893,6 +903,7 @@ void fts_matches_free(struct fts_matches *m)
 	m->n = m->cap = 0;
 	m->limit = false;
 	m->nlimit = 0;
+	m->nover = 0;
 }
 
 /* Does re match name i?  A limit hit is recorded in m and is no match. */
@@ -1034,7 +1045,7 @@ static void match_dotstar_text(const struct fts_names *ix, const char *lit, size
 
 		for (q = p + 1; q + ll <= e && (q = memmem(q, (size_t)(e - q), lit, ll)) != NULL; q++)
 			last = q;
-		push_match(m, i, (uint32_t)(last - s + ll));
+		push_match(ix, m, i, (uint32_t)(last - s + ll));
 		p = e;
 	}
 }
@@ -1052,14 +1063,14 @@ size_t fts_names_match_scan(const struct fts_names *ix, const struct fts_pyre *r
 
 		for (i = 0; text_next(ix, &p, &i, req, rl); p = ((const char *)NAME(ix, i)) + LEN(ix, i))
 			if (match1(ix, re, i, &end, m))
-				push_match(m, i, (uint32_t)end);
+				push_match(ix, m, i, (uint32_t)end);
 		return m->n - n0;
 	}
 	for (i = 0; i < ix->n; i++) {
 		if (req && !memmem(NAME(ix, i), LEN(ix, i), req, rl))
 			continue;
 		if (match1(ix, re, i, &end, m))
-			push_match(m, i, (uint32_t)end);
+			push_match(ix, m, i, (uint32_t)end);
 	}
 	return m->n - n0;
 }
@@ -1092,6 +1103,7 @@ struct outcome {
 	enum verdict v;
 	uint32_t depth;         /* V_AT, V_GREEDY: bytes the branch matched */
 	uint32_t need;          /* the verdict depends on the first need bytes only */
+	bool last_dot;          /* V_AT: the match ends after a '.' (or is empty) */
 };
 
 /* Longest walk fts_names_match() takes per name (sum of the branches'
@@ -1139,10 +1151,11 @@ static struct outcome judge(const struct fts_names *ix, const struct fts_pyre_br
 			need = d + 1;   /* bytes 0..d decided it (past the end: never shared) */
 	}
 	if (regex || nhit > 1 || (nhit && hit->tail == FTS_PYRE_TAIL_REGEX))
-		return (struct outcome){V_REGEX, 0, need};
+		return (struct outcome){V_REGEX, 0, need, false};
 	if (!nhit)
-		return (struct outcome){V_NONE, 0, need};
-	return (struct outcome){hit->tail == FTS_PYRE_TAIL_DOTSTAR ? V_GREEDY : V_AT, hit->n, need};
+		return (struct outcome){V_NONE, 0, need, false};
+	return (struct outcome){hit->tail == FTS_PYRE_TAIL_DOTSTAR ? V_GREEDY : V_AT, hit->n, need,
+				!hit->n || s[hit->n - 1] == '.'};
 }
 
 static void apply(const struct fts_names *ix, const struct fts_pyre *re, struct outcome o, bool dotall,
@@ -1154,19 +1167,26 @@ static void apply(const struct fts_names *ix, const struct fts_pyre *re, struct 
 	case V_NONE:
 		return;
 	case V_AT:
-		push_match(m, i, o.depth);
+		/* the byte before the end is the same in the whole run */
+		if (o.last_dot)
+			push_over(m, i, o.depth, false);
+		else
+			push_match(ix, m, i, o.depth);
 		return;
 	case V_GREEDY: {
 		const char *s = (const char *)NAME(ix, i);
 		uint32_t len = LEN(ix, i);
 		const char *nl = dotall || !ix->nl ? NULL : memchr(s + o.depth, '\n', len - o.depth);
 
-		push_match(m, i, nl ? (uint32_t)(nl - s) : len);
+		if (nl)
+			push_match(ix, m, i, (uint32_t)(nl - s));
+		else
+			push_over(m, i, len, false);
 		return;
 	}
 	case V_REGEX:
 		if (match1(ix, re, i, &end, m))
-			push_match(m, i, (uint32_t)end);
+			push_match(ix, m, i, (uint32_t)end);
 		return;
 	}
 }
@@ -1213,7 +1233,7 @@ size_t fts_names_match(const struct fts_names *ix, const struct fts_pyre *re, st
 	if (dlit && ix->utf8) {
 		for (uint32_t i = 0; i < n; i++)
 			if (match_dotstar_lit(ix, i, dlit, dll, &end))
-				push_match(m, i, (uint32_t)end);
+				push_match(ix, m, i, (uint32_t)end);
 		return m->n - n0;
 	}
 	/* a branch without a prefix: every name would go to the regex; the

@@ -32,6 +32,8 @@ struct fts_matches {
 	bool limit;	/* some name hit a match limit: no verdict there */
 	uint32_t limit_idx;	/* the first such name */
 	size_t nlimit;	/* how many */
+	size_t nover;	/* matches that stop inside a dotted segment (fts_overmatch()) */
+	uint32_t first_over;	/* the first such name */
 };
 
 /*

@@ -448,10 +448,18 @@ static void check_same(struct model *m, const char *pat)
 	fts_names_match(m->ix, re, &a);
 	fts_names_match_scan(m->ix, re, &b);
 	ck_assert_msg(a.n == b.n, "%s: %zu matches, scan %zu", pat, a.n, b.n);
+	size_t over = 0;
+	uint32_t first_over = 0;
 	for (size_t k = 0; k < a.n; k++) {
 		ck_assert_msg(a.idx[k] == b.idx[k], "%s: match %zu differs", pat, k);
 		ck_assert_msg(a.end[k] == b.end[k], "%s: end of %s %u vs %u", pat, m->names.v[a.idx[k]], a.end[k], b.end[k]);
+		if (fts_overmatch(m->names.v[a.idx[k]], m->lens.v[a.idx[k]], a.end[k]) && !over++)
+			first_over = a.idx[k];
 	}
+	/* the over-matches the resolver counted */
+	ck_assert_msg(a.nover == over && b.nover == over, "%s: %zu over-matches, counted %zu and %zu", pat, over,
+		      a.nover, b.nover);
+	ck_assert(!over || (a.first_over == first_over && b.first_over == first_over));
 	fts_matches_free(&a);
 	fts_matches_free(&b);
 	fts_pyre_free(re);
