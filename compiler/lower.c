@@ -489,6 +489,7 @@ static void *resolve_worker(void *arg)
 		if (pr->exact >= 0)
 			continue;
 		pr->re = fts_pyre_compile(n->text, n->len, pr->err, sizeof(pr->err), &pr->erroff);
+		pr->mt.no_end = true;   /* the over-matches are counted for us */
 		if (pr->re) {
 			fts_names_match(l->names, pr->re, &pr->mt);
 			fts_matches_shrink(&pr->mt);

@@ -480,34 +480,37 @@ static const uint32_t *sorted(const struct fts_names *cix)
 
 /* ---- the index: hash table and common prefixes ---- */
 
-/* 64 bits of a name: two independent multiply chains over 16-byte steps,
- * then murmur3's finalizer, so that every byte reaches every bit. */
+/* 64 bits of a name: two independent multiply chains over 16-byte steps
+ * (the last step overlaps the one before rather than reading past the
+ * name), then murmur3's finalizer, so that every byte reaches every bit. */
 static uint64_t name_hash(const unsigned char *s, size_t n)
 {
 	const uint64_t k = 0xff51afd7ed558ccdull;
 	uint64_t a = 0x9e3779b97f4a7c15ull ^ (uint64_t)n, b = 0xc4ceb9fe1a85ec53ull, w, v;
-	size_t i = 0;
 
-	for (; i + 16 <= n; i += 16) {
-		memcpy(&w, s + i, 8);
-		memcpy(&v, s + i + 8, 8);
-		a = (a ^ w) * k;
-		b = (b ^ v) * k;
-		a ^= a >> 32;
-		b ^= b >> 29;
+	if (n >= 16) {
+		size_t i = 0;
+		for (; i + 16 < n; i += 16) {
+			memcpy(&w, s + i, 8);
+			memcpy(&v, s + i + 8, 8);
+			a = (a ^ w) * k;
+			b = (b ^ v) * k;
+			a ^= a >> 32;
+			b ^= b >> 29;
+		}
+		memcpy(&w, s + n - 16, 8);
+		memcpy(&v, s + n - 8, 8);
+	} else if (n >= 8) {
+		memcpy(&w, s, 8);
+		memcpy(&v, s + n - 8, 8);
+	} else {
+		w = v = 0;
+		for (size_t i = 0; i < n; i++)
+			w |= (uint64_t)s[i] << (8 * i);
 	}
-	if (i + 8 <= n) {
-		memcpy(&w, s + i, 8);
-		a = (a ^ w) * k;
-		a ^= a >> 32;
-		i += 8;
-	}
-	if (i < n) {
-		w = 0;
-		for (unsigned sh = 0; i < n; i++, sh += 8)
-			w |= (uint64_t)s[i] << sh;
-		b = (b ^ w) * k;
-	}
+	a = (a ^ w) * k;
+	b = (b ^ v) * k;
+	a ^= a >> 32;
 	a ^= b * 0x9e3779b97f4a7c15ull;
 	a ^= a >> 33;
 	a *= k;
@@ -870,10 +873,12 @@ static void push_over(struct fts_matches *m, uint32_t i, uint32_t end, bool over
 	if (m->n == m->cap) {
 		m->cap = m->cap ? 2 * m->cap : 64;
 		m->idx = fts_xrealloc(m->idx, m->cap * sizeof(*m->idx));
-		m->end = fts_xrealloc(m->end, m->cap * sizeof(*m->end));
+		if (!m->no_end)
+			m->end = fts_xrealloc(m->end, m->cap * sizeof(*m->end));
 	}
 	m->idx[m->n] = i;
-	m->end[m->n] = end;
+	if (!m->no_end)
+		m->end[m->n] = end;
 	m->n++;
 }
 
@@ -888,7 +893,8 @@ void fts_matches_shrink(struct fts_matches *m)
 {
 	if (m->cap > m->n && m->n) {
 		m->idx = fts_xrealloc(m->idx, m->n * sizeof(*m->idx));
-		m->end = fts_xrealloc(m->end, m->n * sizeof(*m->end));
+		if (!m->no_end)
+			m->end = fts_xrealloc(m->end, m->n * sizeof(*m->end));
 		m->cap = m->n;
 	}
 }

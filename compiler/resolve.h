@@ -27,7 +27,8 @@ struct fts_names;
 /* Matches appended by fts_names_match(); free with fts_matches_free(). */
 struct fts_matches {
 	uint32_t *idx;	/* name indices (registration order within one call) */
-	uint32_t *end;	/* byte offset where the match ended in that name */
+	uint32_t *end;	/* byte offset where the match ended in that name (NULL with no_end) */
+	bool no_end;	/* set by the caller before the first match: keep no ends */
 	size_t n, cap;
 	bool limit;	/* some name hit a match limit: no verdict there */
 	uint32_t limit_idx;	/* the first such name */

@@ -460,6 +460,14 @@ static void check_same(struct model *m, const char *pat)
 	ck_assert_msg(a.nover == over && b.nover == over, "%s: %zu over-matches, counted %zu and %zu", pat, over,
 		      a.nover, b.nover);
 	ck_assert(!over || (a.first_over == first_over && b.first_over == first_over));
+	/* without the ends: the same names and over-matches */
+	struct fts_matches c = { 0 };
+	c.no_end = true;
+	fts_names_match(m->ix, re, &c);
+	ck_assert(c.n == a.n && c.end == NULL && c.nover == over);
+	ck_assert(!c.n || !memcmp(c.idx, a.idx, c.n * sizeof(*c.idx)));
+	fts_matches_shrink(&c);
+	fts_matches_free(&c);
 	fts_matches_free(&a);
 	fts_matches_free(&b);
 	fts_pyre_free(re);
