@@ -380,10 +380,20 @@ static void F(af_step)(T *p, const T *g, const struct rt_adafactor *a, int nthr)
 	 * pass 2; each thread then computes the same coefficient itself */
 #pragma omp parallel num_threads(nthr) if (nthr > 1)
 	{
+		int tid = 0, nt = 1;
+#ifdef _OPENMP
+		tid = omp_get_thread_num();
+		nt = omp_get_num_threads();
+#endif /* _OPENMP */
+		/* each thread its own run of blocks in all three passes, the
+		 * second one backwards: it begins with the blocks the first
+		 * left in the last-level cache, and the third with those the
+		 * second left there */
+		const size_t kb = af_split(pl.nblk, tid, nt), ke = af_split(pl.nblk, tid + 1, nt);
 		if (pl.two) {
-#pragma omp for schedule(static)
-			for (size_t k = 0; k < pl.nblk; k++)
+			for (size_t k = kb; k < ke; k++)
 				F(af_stats2)(&pl, a, p, g, &wk, k);
+#pragma omp barrier
 			/* columns in chunks of AF_COLS (col_var), then each matrix's row mean */
 			const size_t cchunks = (pl.C + AF_COLS - 1) / AF_COLS, ncol = pl.nb * cchunks;
 #pragma omp for schedule(static)
@@ -395,9 +405,9 @@ static void F(af_step)(T *p, const T *g, const struct rt_adafactor *a, int nthr)
 				size_t m = j / cchunks, c0 = (j % cchunks) * AF_COLS;
 				F(af_cols2)(&pl, a, &wk, m, c0, c0 + AF_COLS < pl.C ? c0 + AF_COLS : pl.C);
 			}
-#pragma omp for schedule(static)
-			for (size_t k = 0; k < pl.nblk; k++)
+			for (size_t k = ke; k-- > kb;)
 				F(af_unorm2)(&pl, a, g, &wk, k);
+#pragma omp barrier
 		} else {
 #pragma omp for schedule(static)
 			for (size_t k = 0; k < pl.nblk; k++)
@@ -420,15 +430,9 @@ static void F(af_step)(T *p, const T *g, const struct rt_adafactor *a, int nthr)
 			denom = 1.0;
 		const T coef = (T)(-alpha / denom);
 		if (pl.two) {
-#pragma omp for schedule(static) nowait
-			for (size_t k = 0; k < pl.nblk; k++)
+			for (size_t k = kb; k < ke; k++)
 				F(af_apply2)(&pl, a, p, g, &wk, k, (T)dec, coef);
 		} else {
-			int tid = 0, nt = 1;
-#ifdef _OPENMP
-			tid = omp_get_thread_num();
-			nt = omp_get_num_threads();
-#endif /* _OPENMP */
 			size_t b = af_split(n, tid, nt), e = af_split(n, tid + 1, nt);
 			F(af_apply)(p, wk.upd, (T)dec, coef, b, e);
 		}
