@@ -472,6 +472,7 @@ static struct preres *find_pre(struct lower *l, const struct fts_node *n)
 
 struct resolve_job {
 	struct lower *l;
+	const uint32_t *order;          /* the entries, costliest first */
 	size_t next;                    /* shared work counter */
 };
 
@@ -483,7 +484,7 @@ static void *resolve_worker(void *arg)
 		size_t k = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
 		if (k >= l->npre)
 			return NULL;
-		struct preres *pr = &l->pre[k];
+		struct preres *pr = &l->pre[job->order[k]];
 		const struct fts_node *n = pr->node;
 		pr->exact = fts_names_find(l->names, n->text, n->len);
 		if (pr->exact >= 0)
@@ -522,13 +523,25 @@ static void resolve_all(struct lower *l, const struct fts_node *root)
 			if (fts_node_is_str(ps->items[j]))
 				l->pre[l->npre++].node = ps->items[j];
 	}
-	struct resolve_job job = {l, 0};
+	/* `.*` patterns read the whole manifest text: taken first, they do
+	 * not leave one thread alone with a long one at the end */
+	uint32_t *order = fts_xmalloc((l->npre ? l->npre : 1) * sizeof(*order));
+	size_t no = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t k = 0; k < l->npre; k++) {
+			const struct fts_node *n = l->pre[k].node;
+			bool scan = n->len >= 2 && n->text[0] == '.' && n->text[1] == '*';
+			if (scan == (pass == 0))
+				order[no++] = (uint32_t)k;
+		}
+	struct resolve_job job = {l, order, 0};
 	pthread_t th;
 	bool threaded = l->npre >= 8 && fts_names_count(l->names) >= 100000 &&
 			pthread_create(&th, NULL, resolve_worker, &job) == 0;
 	resolve_worker(&job);
 	if (threaded)
 		pthread_join(th, NULL);
+	free(order);
 }
 
 static void free_pre(struct lower *l)
