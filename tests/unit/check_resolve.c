@@ -867,6 +867,65 @@ START_TEST(test_index_large)
 }
 END_TEST
 
+/*
+ * Random name lists over a small alphabet, registered in runs that share
+ * prefixes of every length (some over 255 bytes), and random patterns over
+ * the same alphabet: the walk that skips names sharing the bytes a verdict
+ * depended on must find exactly what the regex finds on every name.
+ */
+START_TEST(test_walk_random_names)
+{
+	static const char alpha[] = "ab.1";
+	static const char *atoms[] = {
+		"a", "b", ".", "\\.", "1", "[ab]", "[^a]", "\\d", "\\w", "(a|b)", "(a|ab)", "(?:1|11)", "a?",
+		"b{2}", "1{1,3}", "a*", ".*", "b+", "$", "(a.|b1)", "[.1]{2}",
+	};
+	rng_state = 7;
+	for (int round = 0; round < 40; round++) {
+		struct model m;
+		char buf[400];
+		size_t blen = 0;
+
+		memset(&m, 0, sizeof(m));
+		uint32_t n = 50 + rnd(400);
+		for (uint32_t i = 0; i < n; i++) {
+			/* keep a random prefix of the name before, then grow it */
+			blen = blen ? rnd((uint32_t)blen + 1) : 0;
+			if (!rnd(30))
+				while (blen < 300)      /* a long shared run */
+					buf[blen++] = 'a';
+			uint32_t grow = 1 + rnd(6);
+			for (uint32_t k = 0; k < grow && blen < sizeof(buf) - 1; k++)
+				buf[blen++] = alpha[rnd(4)];
+			buf[blen] = '\0';
+			add(&m, buf);
+		}
+		m.ix = fts_names_new((const char *const *)m.names.v, m.lens.v, (uint32_t)m.names.n);
+		for (int it = 0; it < 60; it++) {
+			char pat[600];
+			size_t pn = 0;
+			if (rnd(3)) {           /* a prefix of a real name, then atoms */
+				const char *base = m.names.v[rnd((uint32_t)m.names.n)];
+				size_t cut = rnd((uint32_t)strlen(base) + 1);
+				for (size_t j = 0; j < cut && pn < 400; j++) {
+					if (base[j] == '.' && rnd(2))
+						pat[pn++] = '\\';
+					pat[pn++] = base[j];
+				}
+			}
+			for (int a = 0, na = (int)rnd(5); a < na && pn < 560; a++) {
+				const char *t = atoms[rnd(sizeof(atoms) / sizeof(atoms[0]))];
+				memcpy(pat + pn, t, strlen(t));
+				pn += strlen(t);
+			}
+			pat[pn] = '\0';
+			check_same(&m, pat);
+		}
+		free_model(&m);
+	}
+}
+END_TEST
+
 /* More than 2^11 names: the matches come out in registration order. */
 START_TEST(test_order_many_names)
 {
@@ -918,6 +977,7 @@ static Suite *resolve_suite(void)
 	tcase_add_test(tc, test_order_many_names);
 	tcase_add_test(tc, test_repeat_branches);
 	tcase_add_test(tc, test_index_large);
+	tcase_add_test(tc, test_walk_random_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
