@@ -8,6 +8,8 @@
 #   make check-fts FTS_DIR=dir
 #                   FTS's own example schedules and configs (a finetuning-
 #                   scheduler checkout, or a folder of its example files)
+#   make check-big  a manifest over 4 GiB (4.3 GB under TMPDIR, a minute
+#                   or two; not part of make check)
 #   make bench      benchmarks
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address,undefined check
@@ -92,7 +94,7 @@ LIBFTSC := $(B)/libftsc.a
 LIBRT_A := $(B)/libftsrt.a
 LIBRT_SO := $(B)/libftsrt.so.$(VERSION)
 
-.PHONY: all deps demo check check-fts test lint pytest pyinstall-test mpi-test bench bench-plan install uninstall clean fuzz
+.PHONY: all deps demo check check-big check-fts test lint pytest pyinstall-test mpi-test bench bench-plan install uninstall clean fuzz
 .SUFFIXES:
 # keep the objects of the test programs between runs
 .SECONDARY:
@@ -302,6 +304,9 @@ demo: deps
 	$(FTSRUN) run $(B)/deberta_demo.ftsplan --scale 0.05 --epochs 12 --steps-per-epoch 8 \
 		--log $(B)/deberta_demo.csv --plot $(B)/deberta_demo.svg
 	@echo "ok: checked, built and ran; per-epoch log $(B)/deberta_demo.csv, loss and lr plot $(B)/deberta_demo.svg"
+
+check-big: all
+	@sh tests/big_manifest.sh $(B)
 
 bench: all
 	@sh bench/run.sh $(B)

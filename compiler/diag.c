@@ -292,9 +292,9 @@ static void print_loc(const struct fts_diags *d, FILE *out, struct fts_span sp)
 		fputs("ftsc: ", out);
 		return;
 	}
-	uint32_t line, col;
+	size_t line, col;
 	fts_source_linecol(f, sp.start, &line, &col);
-	fprintf(out, "%s%s:%u:%u:%s ", d->color ? C_BOLD : "", f->name, line, col,
+	fprintf(out, "%s%s:%zu:%zu:%s ", d->color ? C_BOLD : "", f->name, line, col,
 		d->color ? C_RESET : "");
 }
 
@@ -314,13 +314,13 @@ static void print_excerpt(const struct fts_diags *d, FILE *out, struct fts_span 
 	const struct fts_source *f = fts_span_valid(sp) ? fts_source_get(d->src, sp.file) : NULL;
 	if (!f || d->plain || sp.start > f->len)
 		return;
-	uint32_t line, col, len;
+	size_t line, col, len;
 	fts_source_linecol(f, sp.start, &line, &col);
-	uint32_t start = fts_source_line_start(f, line, &len);
+	size_t start = fts_source_line_start(f, line, &len);
 	/* cap very long lines */
-	uint32_t shown = len > 300 ? 300 : len;
-	fprintf(out, "%5u | ", line);
-	for (uint32_t i = 0; i < shown; i++) {
+	size_t shown = len > 300 ? 300 : len;
+	fprintf(out, "%5zu | ", line);
+	for (size_t i = 0; i < shown; i++) {
 		unsigned char c = (unsigned char)f->text[start + i];
 		put_src_byte(out, c);
 	}
@@ -329,7 +329,7 @@ static void print_excerpt(const struct fts_diags *d, FILE *out, struct fts_span 
 	fputc('\n', out);
 	fputs("      | ", out);
 	/* caret line: copy tabs from the prefix so the caret lines up */
-	uint32_t i = start;
+	size_t i = start;
 	for (; i < sp.start && i < start + shown; i++) {
 		unsigned char c = (unsigned char)f->text[i];
 		if ((c & 0xC0) == 0x80)
@@ -339,10 +339,10 @@ static void print_excerpt(const struct fts_diags *d, FILE *out, struct fts_span 
 	if (d->color)
 		fputs(sev_color(sev), out);
 	fputc('^', out);
-	uint32_t end = sp.end;
+	size_t end = sp.end;
 	if (end > start + shown)
 		end = start + shown;
-	for (uint32_t j = sp.start + 1; j < end; j++) {
+	for (size_t j = sp.start + 1; j < end; j++) {
 		unsigned char c = (unsigned char)f->text[j];
 		if ((c & 0xC0) == 0x80)
 			continue;
@@ -416,7 +416,7 @@ static void json_str(FILE *out, const char *s)
 
 struct lc {
 	const char *file;
-	uint32_t line, col, eline, ecol;
+	size_t line, col, eline, ecol;
 };
 
 static bool span_lc(const struct fts_diags *d, struct fts_span sp, struct lc *lc)
@@ -439,7 +439,7 @@ static void json_loc(const struct fts_diags *d, FILE *out, struct fts_span sp)
 	}
 	fputs("{\"file\": ", out);
 	json_str(out, lc.file);
-	fprintf(out, ", \"line\": %u, \"column\": %u, \"end_line\": %u, \"end_column\": %u}",
+	fprintf(out, ", \"line\": %zu, \"column\": %zu, \"end_line\": %zu, \"end_column\": %zu}",
 		lc.line, lc.col, lc.eline, lc.ecol);
 }
 
@@ -490,8 +490,8 @@ static void sarif_region(const struct fts_diags *d, FILE *out, struct fts_span s
 		return;
 	fputs("{\"physicalLocation\": {\"artifactLocation\": {\"uri\": ", out);
 	json_str(out, lc.file);
-	fprintf(out, "}, \"region\": {\"startLine\": %u, \"startColumn\": %u, "
-		"\"endLine\": %u, \"endColumn\": %u}}", lc.line, lc.col, lc.eline, lc.ecol);
+	fprintf(out, "}, \"region\": {\"startLine\": %zu, \"startColumn\": %zu, "
+		"\"endLine\": %zu, \"endColumn\": %zu}}", lc.line, lc.col, lc.eline, lc.ecol);
 }
 
 static void render_sarif(struct fts_diags *d, FILE *out)

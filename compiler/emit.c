@@ -522,16 +522,22 @@ static void src_entry(struct em *m, uint8_t kind, uint32_t phase, uint32_t item,
 	const struct fts_source *f = fts_source_get(m->src, sp.file);
 	if (!f)
 		return;
-	uint32_t line, col;
+	size_t line, col;
 	fts_source_linecol(f, sp.start, &line, &col);
+	/* schedules and configs are at most FTS_MAX_INPUT bytes: 32 bits hold
+	 * their lines and columns */
+	if (line > UINT32_MAX)
+		line = UINT32_MAX;
+	if (col > UINT32_MAX)
+		col = UINT32_MAX;
 	uint32_t file = emit_str(m, f->name ? f->name : "?");
 	uint8_t *r = grow(m, PLAN_SEC_SMAP, PLAN_SIZE(SMAP));
 	PLAN_SET(SMAP, r, kind, kind);
 	PLAN_SET(SMAP, r, phase, phase);
 	PLAN_SET(SMAP, r, item, item);
 	PLAN_SET(SMAP, r, file, file);
-	PLAN_SET(SMAP, r, line, line ? line : 1);
-	PLAN_SET(SMAP, r, column, col ? col : 1);
+	PLAN_SET(SMAP, r, line, line ? (uint32_t)line : 1);
+	PLAN_SET(SMAP, r, column, col ? (uint32_t)col : 1);
 }
 
 static void emit_srcmap(struct em *m)

@@ -13,6 +13,7 @@
  */
 #include "manifest.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -337,6 +338,9 @@ struct chunk {
 	fts_diag((c)->d, __VA_ARGS__); \
 } while (0)
 
+/* Names (and tied_to targets) are at most this long: lengths are 32-bit. */
+#define NAME_MAX_LEN ((size_t)UINT32_MAX - 1)
+
 static void parse_chunk(struct chunk *c)
 {
 	const uint32_t file = c->file;
@@ -389,7 +393,8 @@ static void parse_chunk(struct chunk *c)
 			return;
 		}
 		struct fts_mparam *mp = &c->p[n];
-		*mp = (struct fts_mparam){(uint32_t)ls, (uint32_t)f[0].len, -1, FTS_NO_SHAPE, 0, true, 0};
+		*mp = (struct fts_mparam){(uint32_t)ls, (uint32_t)f[0].len, -1, FTS_NO_SHAPE, 0, true,
+					  (uint16_t)((uint64_t)ls >> 32)};
 		struct fts_span line = fts_span_make(file, ls, e);
 		if (c->typed) {
 			if (nf != 5) {
@@ -407,6 +412,12 @@ static void parse_chunk(struct chunk *c)
 			REPORT(c, FTS_E_MANIFEST, fspan(file, &f[0]),
 			       f[0].len ? "parameter name contains whitespace or control characters"
 					: "empty parameter name");
+			continue;
+		}
+		if (f[0].len > NAME_MAX_LEN || (c->typed && f[4].len > NAME_MAX_LEN)) {
+			struct field *bad = f[0].len > NAME_MAX_LEN ? &f[0] : &f[4];
+			struct fts_span sp = fts_span_make(file, bad->off, bad->off + 1);
+			REPORT(c, FTS_E_MANIFEST, sp, "a parameter name of 4 GiB or more");
 			continue;
 		}
 		bool ok = true;
@@ -521,7 +532,8 @@ static bool merge(struct chunk *a, struct chunk *b)
 		memmove(a->lcp + a->n, b->lcp, b->n);
 		if (a->n) {
 			const struct fts_mparam *x = &a->p[a->n - 1], *y = &a->p[a->n];
-			a->lcp[a->n] = fts_names_common_prefix(a->src + x->off, x->len, a->src + y->off, y->len);
+			a->lcp[a->n] = fts_names_common_prefix(a->src + fts_mp_off(x), x->len, a->src + fts_mp_off(y),
+							       y->len);
 		}
 	}
 	for (uint32_t i = 0; i < b->n; i++)
@@ -604,6 +616,8 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		} else {
 			counted = false;
 		}
+		if (counted && c[0].cap + c[1].cap >= UINT32_MAX)
+			counted = false;        /* too many: the one-thread parse says so */
 		if (counted) {
 			p = fts_arena_alloc_raw(a, (c[0].cap + c[1].cap + 1) * sizeof(*p));
 			c[0].p = p;
@@ -637,6 +651,14 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 		c[0] = chunk_make(a, src, file, m->typed, 0, len);
 		c[0].d = d;
 		c[0].cap = count_entries(src->text, 0, len);
+		if (c[0].cap >= UINT32_MAX) {
+			/* entries are numbered in 32 bits (and would take over
+			 * 80 GB of records) */
+			fts_diag(d, FTS_E_MANIFEST, fts_span_make(file, 0, 0), fts_arena_printf(a,
+				 "%zu lines that may be entries: more than %u parameters", c[0].cap,
+				 (unsigned)UINT32_MAX - 1));
+			return NULL;
+		}
 		p = c[0].p = fts_arena_alloc_raw(a, (c[0].cap + 1) * sizeof(*p));
 		parse_chunk(&c[0]);
 	}
@@ -699,12 +721,12 @@ struct fts_manifest *fts_manifest_parse(struct fts_arena *a, struct fts_diags *d
 
 struct fts_span fts_mp_span(const struct fts_manifest *m, const struct fts_mparam *p)
 {
-	const char *s = m->text + p->off, *end = m->text + m->text_len;
+	const char *s = m->text + fts_mp_off(p), *end = m->text + m->text_len;
 	const char *nl = memchr(s, '\n', (size_t)(end - s));
 	size_t e = nl ? (size_t)(nl - m->text) : m->text_len;
-	if (e > p->off && m->text[e - 1] == '\r')
+	if (e > fts_mp_off(p) && m->text[e - 1] == '\r')
 		e--;
-	return fts_span_make(m->file, p->off, e);
+	return fts_span_make(m->file, fts_mp_off(p), e);
 }
 
 const char *fts_mp_cname(struct fts_arena *a, const struct fts_manifest *m, const struct fts_mparam *p)
@@ -712,27 +734,35 @@ const char *fts_mp_cname(struct fts_arena *a, const struct fts_manifest *m, cons
 	return fts_arena_strndup(a, fts_mp_name(m, p), p->len);
 }
 
+/* A name as the index reads it, when not all entries are schedulable. */
+struct name_rec {
+	uint32_t off, len;
+	uint16_t off_hi, pad;
+};
+
 struct fts_names *fts_manifest_link(struct fts_manifest *m, struct fts_diags *d)
 {
 	size_t errors0 = d->errors;
 	struct fts_arena *da = &d->arena;
 	struct fts_names *ix;
-	struct fts_names_hints hints = {m->ascii, true, NULL, NULL};
+	struct fts_names_hints hints = {m->ascii, true, NULL, NULL, 0};
 	if (m->nsched == m->n) {
 		/* no tied alias: the index reads the records themselves, and
 		 * takes the hashes and prefixes the parse found */
 		hints.hash = m->name_hash;
 		hints.lcp = m->name_lcp;
+		hints.off_hi_at = offsetof(struct fts_mparam, off_hi);
 		m->name_lcp = NULL;
 		ix = fts_names_new_recs(m->text, m->text_len, m->p, sizeof(*m->p), m->n, &hints);
 	} else {
-		uint32_t *r = fts_xmalloc_big(((size_t)m->nsched + 1) * 2 * sizeof(*r));
+		struct name_rec *r = fts_xmalloc_big(((size_t)m->nsched + 1) * sizeof(*r));
 		for (uint32_t i = 0; i < m->nsched; i++) {
-			r[2 * i] = m->p[fts_sched(m, i)].off;
-			r[2 * i + 1] = m->p[fts_sched(m, i)].len;
+			const struct fts_mparam *q = &m->p[fts_sched(m, i)];
+			r[i] = (struct name_rec){q->off, q->len, q->off_hi, 0};
 		}
+		hints.off_hi_at = offsetof(struct name_rec, off_hi);
 		m->name_recs = r;       /* borrowed by the index until fts_names_free() */
-		ix = fts_names_new_recs(m->text, m->text_len, r, 2 * sizeof(*r), m->nsched, &hints);
+		ix = fts_names_new_recs(m->text, m->text_len, r, sizeof(*r), m->nsched, &hints);
 	}
 	free(m->name_hash);
 	free(m->name_lcp);

@@ -28,14 +28,15 @@
  * below.
  */
 struct fts_mparam {
-	uint32_t off;                   /* the line's first byte (the name's) in m->text */
+	uint32_t off;                   /* the line's first byte (the name's) in m->text:
+					   bits 0..31 (fts_mp_off()) */
 	uint32_t len;                   /* the name's length (the line's end is found when
 					   a message needs it: fts_mp_span()) */
 	int32_t tied_to;                /* index of the source parameter, or -1 (INT32_MAX until linked) */
 	uint32_t shape;                 /* index in m->shapes; FTS_NO_SHAPE when unknown (plain format) */
 	uint8_t dtype;                  /* 1 + index of the dtype (fts_dtype_name()), 0 when unknown */
 	bool requires_grad;
-	uint16_t unused;
+	uint16_t off_hi;                /* bits 32..47 of the offset */
 };
 
 #define FTS_NO_SHAPE UINT32_MAX
@@ -120,9 +121,15 @@ static inline uint32_t fts_sched(const struct fts_manifest *m, uint32_t i)
 /* --- an entry's fields ------------------------------------------------------- */
 
 /* The name: len bytes, not NUL-terminated (print with "%.*s"). */
+/* The line's (and the name's) offset in m->text. */
+static inline size_t fts_mp_off(const struct fts_mparam *p)
+{
+	return (size_t)((uint64_t)p->off_hi << 32 | p->off);
+}
+
 static inline const char *fts_mp_name(const struct fts_manifest *m, const struct fts_mparam *p)
 {
-	return m->text + p->off;
+	return m->text + fts_mp_off(p);
 }
 
 /* The whole line (without its "\r\n"), and the name alone, as spans in the
@@ -131,7 +138,7 @@ struct fts_span fts_mp_span(const struct fts_manifest *m, const struct fts_mpara
 
 static inline struct fts_span fts_mp_name_span(const struct fts_manifest *m, const struct fts_mparam *p)
 {
-	return fts_span_make(m->file, p->off, p->off + p->len);
+	return fts_span_make(m->file, fts_mp_off(p), fts_mp_off(p) + p->len);
 }
 
 /* Elements (0 when unknown), dimensions (-1 when unknown) and their sizes. */

@@ -39,6 +39,7 @@ struct fts_names {
 	const char *base;	/* name i is base + off, len bytes, where the */
 	const unsigned char *rec;	/* records rec + i * stride begin with */
 	size_t stride;		/* uint32_t off, len (fts_names_new_recs()) */
+	size_t off_hi_at;	/* and hold bits 32..47 of off here, or 0 */
 	uint32_t *len;		/* the lengths (pointer form only) */
 	uint32_t *sorted;	/* permutation: names in byte order (suggestions only; built on first use) */
 	uint8_t *lcp;		/* lcp[i]: bytes name i shares with name i - 1, at most 255 */
@@ -63,7 +64,15 @@ static inline const uint32_t *REC(const struct fts_names *ix, uint32_t i)
 
 static inline const unsigned char *NAME(const struct fts_names *ix, uint32_t i)
 {
-	return (const unsigned char *)(ix->ptr ? ix->ptr[i] : ix->base + REC(ix, i)[0]);
+	if (ix->ptr)
+		return (const unsigned char *)ix->ptr[i];
+	uint64_t off = REC(ix, i)[0];
+	if (ix->off_hi_at) {
+		uint16_t hi;
+		memcpy(&hi, ix->rec + (size_t)i * ix->stride + ix->off_hi_at, sizeof(hi));
+		off |= (uint64_t)hi << 32;
+	}
+	return (const unsigned char *)ix->base + off;
 }
 
 static inline uint32_t LEN(const struct fts_names *ix, uint32_t i)
@@ -752,7 +761,7 @@ struct fts_names *fts_names_new(const char *const *names, const size_t *lens, ui
 	ix->len = fts_xmalloc_big((n ? n : 1) * sizeof(*ix->len));
 	for (uint32_t i = 0; i < n; i++)
 		ix->len[i] = (uint32_t)lens[i];
-	return build(ix, &(struct fts_names_hints){false, false, NULL, NULL});
+	return build(ix, &(struct fts_names_hints){false, false, NULL, NULL, 0});
 }
 
 /* Documented in resolve.h. */
@@ -766,6 +775,7 @@ struct fts_names *fts_names_new_recs(const char *text, size_t textlen, const voi
 	ix->base = text;
 	ix->rec = recs;
 	ix->stride = stride;
+	ix->off_hi_at = hints ? hints->off_hi_at : 0;
 	build(ix, hints ? hints : &none);
 	if (hints && hints->in_order) {
 		ix->text = text;

@@ -50,7 +50,7 @@ struct fts_names *fts_names_new(const char *const *names, const size_t *lens, ui
 /*
  * The same over names that lie in text[0..textlen), described by n records
  * of stride bytes, each beginning with two uint32_t: the name's offset in
- * text and its length (a manifest's own records, read in place).  text
+ * text (its low 32 bits: see off_hi_at) and its length (a manifest's own records, read in place).  text
  * and recs are borrowed until fts_names_free().  When the names lie in
  * text in order and apart, fts_names_set_text() is implied.  hints, when
  * not NULL, are facts the caller computed while reading the names (see
@@ -63,6 +63,8 @@ struct fts_names_hints {
 	uint8_t *lcp;           /* fts_names_common_prefix() of each name and the one before
 				   (lcp[0] = 0), from fts_xmalloc_big(), or NULL; the index
 				   takes it over */
+	size_t off_hi_at;       /* where each record holds a uint16_t with bits 32..47 of
+				   the name's offset (text over 4 GiB), or 0: none */
 };
 
 struct fts_names *fts_names_new_recs(const char *text, size_t textlen, const void *recs, size_t stride,

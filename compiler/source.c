@@ -38,8 +38,8 @@ static void build_lines(struct fts_source *f)
 {
 	if (f->nlines)
 		return;
-	uint32_t cap = 64, n = 0;
-	uint32_t *lines = fts_xmalloc(cap * sizeof(*lines));
+	size_t cap = 64, n = 0;
+	size_t *lines = fts_xmalloc(cap * sizeof(*lines));
 	lines[n++] = 0;
 	const char *p = f->text, *end = f->text + f->len;
 	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
@@ -48,13 +48,13 @@ static void build_lines(struct fts_source *f)
 			lines = fts_xrealloc(lines, cap * sizeof(*lines));
 		}
 		p++;
-		lines[n++] = (uint32_t)(p - f->text);
+		lines[n++] = (size_t)(p - f->text);
 	}
 	f->lines = lines;
 	f->nlines = n;
 }
 
-const uint32_t *fts_source_lines(const struct fts_source *f, uint32_t *nlines)
+const size_t *fts_source_lines(const struct fts_source *f, size_t *nlines)
 {
 	build_lines((struct fts_source *)f);    /* a cache: logically const */
 	if (nlines)
@@ -193,12 +193,12 @@ const struct fts_source *fts_source_get(const struct fts_sources *s, uint32_t id
 	return id < s->n ? &s->v[id] : NULL;
 }
 
-static uint32_t line_index(const struct fts_source *f, uint32_t off)
+static size_t line_index(const struct fts_source *f, size_t off)
 {
 	fts_source_lines(f, NULL);
-	uint32_t lo = 0, hi = f->nlines;
+	size_t lo = 0, hi = f->nlines;
 	while (hi - lo > 1) {
-		uint32_t mid = lo + (hi - lo) / 2;
+		size_t mid = lo + (hi - lo) / 2;
 		if (f->lines[mid] <= off)
 			lo = mid;
 		else
@@ -207,13 +207,13 @@ static uint32_t line_index(const struct fts_source *f, uint32_t off)
 	return lo;
 }
 
-void fts_source_linecol(const struct fts_source *f, uint32_t off,
-			uint32_t *line, uint32_t *col)
+void fts_source_linecol(const struct fts_source *f, size_t off,
+			size_t *line, size_t *col)
 {
 	if (off > f->len)
-		off = (uint32_t)f->len;
-	uint32_t li = line_index(f, off);
-	uint32_t c = 0, i = f->lines[li];
+		off = f->len;
+	size_t li = line_index(f, off);
+	size_t c = 0, i = f->lines[li];
 	if (i == 0 && f->len >= 3 && memcmp(f->text, "\xef\xbb\xbf", 3) == 0 && off >= 3)
 		i = 3;                  /* a byte order mark is no column */
 	for (; i < off; i++) {
@@ -227,18 +227,18 @@ void fts_source_linecol(const struct fts_source *f, uint32_t off,
 	*col = c + 1;
 }
 
-uint32_t fts_source_line_start(const struct fts_source *f, uint32_t line,
-			       uint32_t *len)
+size_t fts_source_line_start(const struct fts_source *f, size_t line,
+			     size_t *len)
 {
 	fts_source_lines(f, NULL);
 	if (line < 1)
 		line = 1;
 	if (line > f->nlines)
 		line = f->nlines;
-	uint32_t start = f->lines[line - 1];
+	size_t start = f->lines[line - 1];
 	if (start == 0 && f->len >= 3 && memcmp(f->text, "\xef\xbb\xbf", 3) == 0)
 		start = 3;              /* the byte order mark is not shown */
-	uint32_t end = start;
+	size_t end = start;
 	while (end < f->len && f->text[end] != '\n')
 		end++;
 	if (end > start && f->text[end - 1] == '\r')
@@ -248,12 +248,12 @@ uint32_t fts_source_line_start(const struct fts_source *f, uint32_t line,
 	return start;
 }
 
-uint32_t fts_source_offset_of(const struct fts_source *f, size_t line0,
-			      size_t col_chars)
+size_t fts_source_offset_of(const struct fts_source *f, size_t line0,
+			    size_t col_chars)
 {
 	fts_source_lines(f, NULL);
 	if (line0 >= f->nlines)
-		return (uint32_t)f->len;
+		return f->len;
 	size_t off = f->lines[line0];
 	while (col_chars > 0 && off < f->len && f->text[off] != '\n') {
 		off++;
@@ -261,5 +261,5 @@ uint32_t fts_source_offset_of(const struct fts_source *f, size_t line0,
 			off++;
 		col_chars--;
 	}
-	return (uint32_t)off;
+	return off;
 }

@@ -15,8 +15,8 @@
 
 struct fts_span {
 	uint32_t file;                  /* index into fts_sources, or FTS_NOFILE */
-	uint32_t start;                 /* first byte */
-	uint32_t end;                   /* one past the last byte */
+	size_t start;                   /* first byte */
+	size_t end;                     /* one past the last byte */
 };
 
 #define FTS_NOFILE UINT32_MAX
@@ -28,9 +28,9 @@ struct fts_source {
 					   a large file is mapped) */
 	size_t len;                     /* bytes in text, without the NUL */
 	size_t map_len;                 /* bytes mapped at text, or 0 (text is heap) */
-	uint32_t *lines;                /* byte offset of each line start, built on
+	size_t *lines;                  /* byte offset of each line start, built on
 					   first use (fts_source_lines()) */
-	uint32_t nlines;                /* entries in lines[] (0 until built) */
+	size_t nlines;                  /* entries in lines[] (0 until built) */
 };
 
 struct fts_sources {
@@ -41,10 +41,10 @@ struct fts_sources {
 /* Largest file ftsc reads; larger inputs are refused before reading. */
 #define FTS_MAX_INPUT ((size_t)256 << 20)
 
-/* Largest model manifest: no limit but the 32-bit offsets of spans (4 GiB,
- * some 60 million parameter lines); a 5-million-parameter manifest is
- * about 300 MB. */
-#define FTS_MAX_MANIFEST ((size_t)UINT32_MAX - 1)
+/* Largest model manifest: no limit below the memory of any machine (a
+ * name's offset has 48 bits, struct fts_mparam); a 5-million-parameter
+ * manifest is about 300 MB. */
+#define FTS_MAX_MANIFEST (((size_t)1 << 48) - 1)
 
 void fts_sources_init(struct fts_sources *s);
 void fts_sources_release(struct fts_sources *s);
@@ -71,22 +71,22 @@ const struct fts_source *fts_source_get(const struct fts_sources *s, uint32_t id
 
 /* f's line table (built on the first call; no source is shared between
  * threads while it is built). */
-const uint32_t *fts_source_lines(const struct fts_source *f, uint32_t *nlines);
+const size_t *fts_source_lines(const struct fts_source *f, size_t *nlines);
 
 /* 1-based line and column of a byte offset. */
-void fts_source_linecol(const struct fts_source *f, uint32_t off,
-			uint32_t *line, uint32_t *col);
+void fts_source_linecol(const struct fts_source *f, size_t off,
+			size_t *line, size_t *col);
 /* Byte offset of a 1-based line (clamped), and its length without "\n". */
-uint32_t fts_source_line_start(const struct fts_source *f, uint32_t line,
-			       uint32_t *len);
+size_t fts_source_line_start(const struct fts_source *f, size_t line,
+			     size_t *len);
 /* Byte offset from a 0-based line and a 0-based column counted in
  * characters (code points), as libyaml reports marks. */
-uint32_t fts_source_offset_of(const struct fts_source *f, size_t line0,
+size_t fts_source_offset_of(const struct fts_source *f, size_t line0,
 			      size_t col_chars);
 
 static inline struct fts_span fts_span_make(uint32_t file, size_t start, size_t end)
 {
-	struct fts_span sp = {file, (uint32_t)start, (uint32_t)end};
+	struct fts_span sp = {file, start, end};
 	return sp;
 }
 

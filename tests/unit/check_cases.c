@@ -65,15 +65,15 @@ static void diag_token(const struct fts_diags *d, const struct fts_diag *g, cons
 		snprintf(out, outlen, "%c:%s@-", sev, fts_diag_code(g->id));
 		return;
 	}
-	uint32_t line, col;
+	size_t line, col;
 	fts_source_linecol(f, g->span.start, &line, &col);
 	const char *name = f->name ? f->name : "?";
 	if (schedule && !strcmp(name, schedule)) {
-		snprintf(out, outlen, "%c:%s@%u:%u", sev, fts_diag_code(g->id), line, col);
+		snprintf(out, outlen, "%c:%s@%zu:%zu", sev, fts_diag_code(g->id), line, col);
 		return;
 	}
 	const char *base = strrchr(name, '/');
-	snprintf(out, outlen, "%c:%s@%s:%u:%u", sev, fts_diag_code(g->id), base ? base + 1 : name,
+	snprintf(out, outlen, "%c:%s@%s:%zu:%zu", sev, fts_diag_code(g->id), base ? base + 1 : name,
 		 line, col);
 }
 

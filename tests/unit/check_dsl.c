@@ -214,7 +214,7 @@ static bool tree_eq(const struct fts_node *x, const struct fts_node *y, bool ent
 		return x == y;
 	}
 	if (x->kind != y->kind) {
-		snprintf(why, cap, "kind differs at %u", x->span.start);
+		snprintf(why, cap, "kind differs at %zu", x->span.start);
 		return false;
 	}
 	if (x->kind == FTS_N_SCALAR) {
@@ -383,9 +383,9 @@ START_TEST(test_syntax_errors)
 	ck_assert_uint_ge(count_code(&f, "FTSC100", "expecting"), 3);
 	ck_assert_uint_eq(count_code(&f, "FTSC100", "stray '$'"), 1);
 	/* each error is located on its own line */
-	uint32_t lines[8] = {0};
+	size_t lines[8] = {0};
 	for (size_t i = 0; i < f.d.n && i < 8; i++) {
-		uint32_t line, col;
+		size_t line, col;
 		fts_source_linecol(fts_source_get(&f.src, f.d.v[i]->span.file), f.d.v[i]->span.start,
 				   &line, &col);
 		lines[i] = line;

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/mman.h>
 
 #include "arena.h"
 #include "pyre.h"
@@ -926,6 +928,49 @@ START_TEST(test_walk_random_names)
 }
 END_TEST
 
+/*
+ * Names past byte 2^32 of their text (a manifest over 4 GiB): records hold
+ * bits 32..47 of the offset (off_hi_at).  The text is a sparse anonymous
+ * mapping, so only the pages written take memory.
+ */
+START_TEST(test_index_offsets_over_4gib)
+{
+	const size_t len = ((size_t)1 << 32) + 8192;
+	char *text = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (text == MAP_FAILED)
+		return;                 /* no room for the address range: nothing to test */
+	struct rec { uint32_t off, len; uint16_t off_hi, pad; } r[3];
+	const size_t at[3] = {100, ((size_t)1 << 32) + 10, ((size_t)1 << 32) + 100};
+	const char *nm[3] = {"a.x", "b.y", "a.x"};
+	for (int k = 0; k < 3; k++) {
+		memcpy(text + at[k], nm[k], 3);
+		r[k] = (struct rec){(uint32_t)at[k], 3, (uint16_t)(at[k] >> 32), 0};
+	}
+	struct fts_names_hints h = {true, false, NULL, NULL, offsetof(struct rec, off_hi)};
+	struct fts_names *ix = fts_names_new_recs(text, len, r, sizeof(r[0]), 3, &h);
+	size_t n;
+	ck_assert_ptr_eq(fts_names_get(ix, 1, &n), text + at[1]);
+	ck_assert_int_eq(fts_names_find(ix, "b.y", 3), 1);
+	ck_assert_int_eq(fts_names_find(ix, "a.x", 3), 0);
+	const uint32_t *pairs;
+	ck_assert_uint_eq(fts_names_duplicates(ix, &pairs), 1);
+	ck_assert(pairs[0] == 2 && pairs[1] == 0);
+	struct fts_pyre *re = compile_ok("b\\.");
+	struct fts_matches m = { 0 };
+	ck_assert_uint_eq(fts_names_match(ix, re, &m), 1);
+	ck_assert_uint_eq(m.idx[0], 1);
+	fts_matches_free(&m);
+	fts_pyre_free(re);
+	/* without the high bits the second name would be read at byte 10 */
+	struct fts_names_hints lo = {true, false, NULL, NULL, 0};
+	struct fts_names *bad = fts_names_new_recs(text, len, r, sizeof(r[0]), 3, &lo);
+	ck_assert_ptr_eq(fts_names_get(bad, 1, &n), text + 10);
+	fts_names_free(bad);
+	fts_names_free(ix);
+	munmap(text, len);
+}
+END_TEST
+
 /* More than 2^11 names: the matches come out in registration order. */
 START_TEST(test_order_many_names)
 {
@@ -978,6 +1023,7 @@ static Suite *resolve_suite(void)
 	tcase_add_test(tc, test_repeat_branches);
 	tcase_add_test(tc, test_index_large);
 	tcase_add_test(tc, test_walk_random_names);
+	tcase_add_test(tc, test_index_offsets_over_4gib);
 	suite_add_tcase(s, tc);
 	return s;
 }

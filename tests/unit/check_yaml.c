@@ -243,7 +243,10 @@ static const struct fts_diag *first_diag(const struct ctx *c, enum fts_diag_id i
 
 static void linecol(const struct ctx *c, struct fts_span sp, uint32_t *l, uint32_t *col)
 {
-	fts_source_linecol(fts_source_get(&c->src, sp.file), sp.start, l, col);
+	size_t line, column;
+	fts_source_linecol(fts_source_get(&c->src, sp.file), sp.start, &line, &column);
+	*l = (uint32_t)line;
+	*col = (uint32_t)column;
 }
 
 static const char *pytype(const struct fts_node *n)
