@@ -539,6 +539,10 @@ static void px_seq(struct px *x, pbvec *cur, bool top)
 			px_skip_seq(x);
 			return;
 		}
+		/* a quantifier after comments still applies to the atom
+		 * (`M(?#x)?` is `M?` in Python) */
+		while (x->i < x->len && px_skip_comment(x))
+			;
 		if (x->i < x->len && (u[x->i] == '*' || u[x->i] == '?' || u[x->i] == '{')) {
 			size_t lo, hi;
 			bool ok = px_repeat(x, &lo, &hi) && px_expand(cur, &atom, lo, &hi);

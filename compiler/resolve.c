@@ -1286,6 +1286,11 @@ size_t fts_names_match(const struct fts_names *ix, const struct fts_pyre *re, st
 				push_match(ix, m, i, (uint32_t)end);
 		return m->n - n0;
 	}
+	/* a name that is not UTF-8 is no str of Python's and matches no
+	 * pattern (fts_pyre_match()); the walk would not know: a manifest
+	 * that holds one is resolved by the regex alone */
+	if (!ix->utf8)
+		return fts_names_match_scan(ix, re, m);
 	/* a branch without a prefix: every name would go to the regex; the
 	 * scan at least filters by a required literal */
 	for (size_t k = 0; k < nbr; k++) {

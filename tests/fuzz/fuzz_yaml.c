@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (names)
 		fts_names_free(names);
 	if (m)
-		free(m->sched_names);
+		free(m->name_recs);     /* the index borrowed them */
 	fts_arena_release(&a);
 	fts_diags_release(&d);
 	fts_sources_release(&src);

@@ -971,6 +971,43 @@ START_TEST(test_index_offsets_over_4gib)
 }
 END_TEST
 
+/*
+ * What the fuzzer found (tests/fuzz/fuzz_pyre.c compares the walk with the
+ * regex): a name that is not UTF-8 matches no pattern, not even one the
+ * branches alone decide; a quantifier after a comment applies to the atom
+ * before it.
+ */
+START_TEST(test_walk_fuzz_findings)
+{
+	struct model m;
+	static const char *pats[] = {
+		"", "x", "x\\.a", "x.a.*", "M(?#)?", "M(?#x)(?#y)?", "M(?#)*x", "x(?#c){2}", "x.a(?#)+",
+		"(?#)?x",
+	};
+
+	memset(&m, 0, sizeof(m));
+	add(&m, "x.a\xff" "b.weight");
+	add(&m, "x.acdb.weight");
+	add(&m, "\x90");
+	add(&m, "");
+	add(&m, "xx.M");
+	m.ix = fts_names_new((const char *const *)m.names.v, m.lens.v, (uint32_t)m.names.n);
+	for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]); k++)
+		check_same(&m, pats[k]);
+	free_model(&m);
+	/* and over valid names, where the walk decides alone */
+	memset(&m, 0, sizeof(m));
+	add(&m, "");
+	add(&m, "M");
+	add(&m, "MMx");
+	add(&m, "xx.M");
+	m.ix = fts_names_new((const char *const *)m.names.v, m.lens.v, (uint32_t)m.names.n);
+	for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]); k++)
+		check_same(&m, pats[k]);
+	free_model(&m);
+}
+END_TEST
+
 /* More than 2^11 names: the matches come out in registration order. */
 START_TEST(test_order_many_names)
 {
@@ -1024,6 +1061,7 @@ static Suite *resolve_suite(void)
 	tcase_add_test(tc, test_index_large);
 	tcase_add_test(tc, test_walk_random_names);
 	tcase_add_test(tc, test_index_offsets_over_4gib);
+	tcase_add_test(tc, test_walk_fuzz_findings);
 	suite_add_tcase(s, tc);
 	return s;
 }
