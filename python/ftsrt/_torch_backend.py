@@ -31,6 +31,7 @@ checkpoint: the run's state without parameters), the parameters and the
 optimizer state by manifest index, and the best snapshot.
 """
 
+import contextlib
 import copy
 import ctypes
 import inspect
@@ -155,6 +156,22 @@ def _clone_state(torch, st):
     """A deep copy of one parameter's optimizer state, tensors on their device."""
     return {k: v.detach().clone() if torch.is_tensor(v) else copy.deepcopy(v) for k, v in st.items()}
 
+
+
+@contextlib.contextmanager
+def _scratch_beside(path):
+    """A temporary file in path's folder (the run's own checkpoint passes
+    through it), removed afterwards whatever happens."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".ftsrt-run-",
+                               suffix=".ftsckpt")
+    os.close(fd)
+    try:
+        yield tmp
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 class TorchBackend:
     """The torch side of a Runtime with backend="torch" (see the module docstring)."""
@@ -432,18 +449,10 @@ class TorchBackend:
     # --- save and resume ---------------------------------------------------------------
     def save(self, path):
         rt, torch = self.rt, self.torch
-        d = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".ftsrt-run-", suffix=".ftsckpt")
-        os.close(fd)
-        try:
+        with _scratch_beside(path) as tmp:
             rt._call("save", rt._lib.ftsrt_run_save, rt._run, os.fsencode(tmp))
             with open(tmp, "rb") as f:
                 run = f.read()
-        finally:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
         with torch.no_grad():
             payload = {
                 "format": FORMAT, "version": FORMAT_VERSION,
@@ -479,17 +488,10 @@ class TorchBackend:
             p = self.params.get(i)
             if p is None or tuple(t.shape) != tuple(p.shape):
                 raise FtsrtError("resume: '%s' holds a parameter %d this model does not have" % (path, i))
-        d = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".ftsrt-run-", suffix=".ftsckpt")
-        try:
-            with os.fdopen(fd, "wb") as f:
+        with _scratch_beside(path) as tmp:
+            with open(tmp, "wb") as f:
                 f.write(payload["run"].numpy().tobytes())
             rt._call("resume", rt._lib.ftsrt_run_resume, rt._run, os.fsencode(tmp))
-        finally:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
         with torch.no_grad():
             for i, t in params.items():
                 self.params[i].copy_(t)
