@@ -157,7 +157,6 @@ def _clone_state(torch, st):
     return {k: v.detach().clone() if torch.is_tensor(v) else copy.deepcopy(v) for k, v in st.items()}
 
 
-
 @contextlib.contextmanager
 def _scratch_beside(path):
     """A temporary file in path's folder (the run's own checkpoint passes
