@@ -31,9 +31,13 @@ static inline __attribute__((always_inline)) T F(fmaximum)(T a, T b)
 	return (a != a) ? a : r;
 }
 
+/* torch.sign: 1, -1, or 0 for zeros and NaN; two selects, which GCC
+ * if-converts in a loop (a difference of two selects kept Rprop's loop
+ * scalar) */
 static inline __attribute__((always_inline)) T F(fsign)(T a)
 {
-	return (a > (T)0 ? (T)1 : (T)0) - (a < (T)0 ? (T)1 : (T)0);
+	T s = a > (T)0 ? (T)1 : (T)0;
+	return a < (T)0 ? (T)-1 : s;
 }
 
 /* --- SGD ------------------------------------------------------------- */
@@ -385,7 +389,7 @@ static TC void F(fast_rprop)(const struct rt_kargs *a, size_t b, size_t e)
 		c = (s != s) ? s : c;
 		ss[i] = c;
 		grad = (factor == em) ? (T)0 : grad;
-		p[i] = p[i] + (T)-1 * F(fsign)(grad) * c;
+		p[i] = p[i] - F(fsign)(grad) * c;       /* = p + (-1 * sign) * c, exactly */
 		prev[i] = grad;
 	}
 }
