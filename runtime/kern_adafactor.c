@@ -17,12 +17,8 @@
  * Adafactor step of tensor p with gradient g; a carries the tensor's shape,
  * step (already incremented), group hyper-parameters and state pointers.
  */
-void rt_adafactor_step(int dt, int fast, void *p, const void *g, const struct rt_adafactor *a)
+void rt_adafactor_step(int dt, void *p, const void *g, const struct rt_adafactor *a)
 {
-	if (fast) {
-		rt_adafactor_fast(dt, p, g, a);
-		return;
-	}
 	if (dt == FTSRT_F64)
 		adafactor_f64(p, g, a);
 	else

@@ -3,14 +3,21 @@
  * by kern_adafactor_fast.c (through kern_inst.h) once per element type with
  * T, SFX, SQRT and FMA defined.  No include guard.
  *
- * The arithmetic is the reference's (kern_adafactor_tmpl.h) but for two
- * changes of rounding, both far inside `ftsrun verify`'s tolerances:
+ * The arithmetic is the reference's (kern_adafactor_tmpl.h) but for three
+ * changes of rounding, all far inside `ftsrun verify`'s tolerances:
  * - sums of squares are added in T over runs of at most AF_CHUNK
  *   elements in the lanes of a 32-byte vector (column sums: over at most
  *   AF_MAXROWS rows), and the runs in double (the reference: every
  *   element in double);
  * - the update's factor is 1/sqrt(row_var / row_mean), a T per row, times
- *   1/sqrt(col_var), a T per column (afu), not three roundings per element.
+ *   1/sqrt(col_var), a T per column (afu), not three roundings per element;
+ * - when no factor can be clamped, the norm of a matrix's update is not
+ *   read from the update: it is row_mean * sum_c (sum_r g^2 / row_var) /
+ *   col_var, whose inner sums pass 1 takes from the rows it has just read
+ *   (still in cache) and whose outer one af_cols2 takes with col_var.
+ *   Pass 2, which reads g again for the norm, runs only when a factor may
+ *   be clamped or the sum is not finite (zero, huge or NaN statistics),
+ *   and so gives torch's zeros, clamps and NaNs.
  * The blocks are fixed by the shape (struct af_plan), not by the thread
  * count, and partial sums are added in block order, so the result does not
  * depend on the thread count or the ISA clone.  Every block function is a
@@ -78,19 +85,23 @@ static inline __attribute__((always_inline)) void F(afsq)(double acc[AF_MAXLANES
 /*
  * Pass 1 over one run [b, e) of nr rows (g[j], p[j]; into the column sums
  * in row order): squares into each row's lanes racc[j], the column sums
- * and the lanes of p.  nr is a constant (AF_WAYS or 1) after inlining.
+ * and the lanes of p.  nr is a constant (AF_WAYS or 1) after inlining, and
+ * the loops over it are unrolled, so the row sums stay in registers (a
+ * loop kept them on the stack: a store and a load per vector and row).
  */
 static inline __attribute__((always_inline)) void
 F(af_run)(const T *const g[AF_WAYS], const T *const p[AF_WAYS], T *restrict cs, size_t b, size_t e,
 	  double racc[AF_WAYS][AF_MAXLANES], double pacc[AF_MAXLANES], const int nr)
 {
 	F(afv) rs[AF_WAYS], ps = {0};
+#pragma GCC unroll 8
 	for (int j = 0; j < nr; j++)
 		rs[j] = (F(afv)){0};
 	size_t c = b;
 	for (; c + AF_NL <= e; c += AF_NL) {
 		F(afv) vc;
 		memcpy(&vc, cs + c, sizeof(vc));
+#pragma GCC unroll 8
 		for (int j = 0; j < nr; j++) {
 			F(afv) vg, vp;
 			memcpy(&vg, g[j] + c, sizeof(vg));
@@ -124,10 +135,40 @@ F(af_run)(const T *const g[AF_WAYS], const T *const p[AF_WAYS], T *restrict cs, 
 }
 
 /*
+ * Pass 1, after a run of nr rows (g[j]) has its row_var: add each row's
+ * squares over its row_var (inv[j] = 1 / row_var) to the columns' cw, the
+ * rows again, from cache, in row order.
+ */
+static inline __attribute__((always_inline)) void
+F(af_wrun)(const T *const g[AF_WAYS], const T inv[AF_WAYS], T *restrict cw, size_t C, const int nr)
+{
+	F(afv) vi[AF_WAYS];
+#pragma GCC unroll 8
+	for (int j = 0; j < nr; j++)
+		vi[j] = (F(afv)){0} + inv[j];
+	size_t c = 0;
+	for (; c + AF_NL <= C; c += AF_NL) {
+		F(afv) vc;
+		memcpy(&vc, cw + c, sizeof(vc));
+#pragma GCC unroll 8
+		for (int j = 0; j < nr; j++) {
+			F(afv) vg;
+			memcpy(&vg, g[j] + c, sizeof(vg));
+			vc += (vg * vg) * vi[j];
+		}
+		memcpy(cw + c, &vc, sizeof(vc));
+	}
+	for (; c < C; c++)
+		for (int j = 0; j < nr; j++)
+			cw[c] += (g[j][c] * g[j][c]) * inv[j];
+}
+
+/*
  * 2-D pass 1, block k: each row's sum of squares of g (complete in the
  * block) updates row_var; the block's column sums of squares go to
  * colpart[k] (T: at most AF_MAXROWS rows), its sum of squares of p to
- * pp[k].  Rows i, i + q, i + 2q, ... of the block (q: its rows over
+ * pp[k], its sums of squares over row_var per column to colw[k] (T).
+ * Rows i, i + q, i + 2q, ... of the block (q: its rows over
  * AF_WAYS) are read together: 2 * AF_WAYS memory streams per thread, as an
  * optimizer with three states has; one row at a time leaves bandwidth
  * unused.
@@ -140,9 +181,10 @@ static TC void F(af_stats2)(const struct af_plan *pl, const struct rt_adafactor 
 	const size_t q = (r1 - r0) / AF_WAYS;
 	const T w = (T)pow(a->step, a->beta2_decay);
 	T *restrict cs = (T *)wk->colpart + k * C;
+	T *restrict cw = (T *)wk->colw + k * C;
 	T *rv = (T *)a->row_var + m * R;
 	for (size_t c = 0; c < C; c++)
-		cs[c] = 0;
+		cs[c] = cw[c] = 0;
 	double pacc[AF_MAXLANES] = {0};
 	/* i < q: rows i + j*q, j < AF_WAYS; then the rows after AF_WAYS * q, one by one */
 	for (size_t i = 0; i < q + (r1 - r0 - AF_WAYS * q); i++) {
@@ -162,18 +204,25 @@ static TC void F(af_stats2)(const struct af_plan *pl, const struct rt_adafactor 
 			else
 				F(af_run)(gj, pj, cs, b, e, racc, pacc, 1);
 		}
+		T inv[AF_WAYS];
 		for (int j = 0; j < nr; j++) {
 			T nrm = (T)sqrt(F(affold)(racc[j]));
 			T mean = (nrm * nrm) / (T)C;    /* norm(dim=-1).square_().div_(C) */
 			rv[rows[j]] = F(aflerp)(rv[rows[j]], mean, w);
+			inv[j] = (T)1 / rv[rows[j]];
 		}
+		if (nr == AF_WAYS)
+			F(af_wrun)(gj, inv, cw, C, AF_WAYS);
+		else
+			F(af_wrun)(gj, inv, cw, C, 1);
 	}
 	wk->pp[k] = F(affold)(pacc);
 }
 
 /*
  * 2-D, between the passes: columns [c0, c1) of matrix m sum their block
- * partials in block order and update col_var.
+ * partials in block order and update col_var; the chunk's sum of
+ * colw / col_var and its least col_var go to csum[ch] and cmin[ch].
  */
 static TC void F(af_cols2)(const struct af_plan *pl, const struct rt_adafactor *a,
 			   const struct af_work *wk, size_t m, size_t c0, size_t c1)
@@ -183,15 +232,18 @@ static TC void F(af_cols2)(const struct af_plan *pl, const struct rt_adafactor *
 	T *cv = (T *)a->col_var + m * C;
 	const T *part = (const T *)wk->colpart + m * pl->bpm * C;
 	T *rb = (T *)wk->rb + m * C;
-	double s[AF_COLS];                      /* block partials, added in block order */
+	const T *wpart = (const T *)wk->colw + m * pl->bpm * C;
+	double s[AF_COLS], sw[AF_COLS];         /* block partials, added in block order */
 	const size_t n = c1 - c0;
 	for (size_t c = 0; c < n; c++)
-		s[c] = 0;
+		s[c] = sw[c] = 0;
 	for (size_t j = 0; j < pl->bpm; j++) {
-		const T *pj = part + j * C + c0;
+		const T *pj = part + j * C + c0, *wj = wpart + j * C + c0;
 #pragma omp simd
-		for (size_t c = 0; c < n; c++)
+		for (size_t c = 0; c < n; c++) {
 			s[c] += (double)pj[c];
+			sw[c] += (double)wj[c];
+		}
 	}
 	const T Rt = (T)pl->R;
 	const int small = w < (T)0.5 && w > (T)-0.5;
@@ -204,6 +256,15 @@ static TC void F(af_cols2)(const struct af_plan *pl, const struct rt_adafactor *
 		cv[c0 + c] = v;
 		rb[c0 + c] = (T)(1 / sqrt((double)v));
 	}
+	double su = 0, mn = INFINITY;
+	for (size_t c = 0; c < n; c++) {
+		const double v = (double)cv[c0 + c];
+		su += sw[c] / v;
+		mn = (v < mn || v != v) ? v : mn;
+	}
+	const size_t ch = m * af_cchunks(pl) + c0 / AF_COLS;
+	wk->csum[ch] = su;
+	wk->cmin[ch] = mn;
 }
 
 /* 2-D: matrix m's row_var mean, clamped (row_var.mean(dim=-1).clamp_(eps1)). */
@@ -211,10 +272,49 @@ static void F(af_rmean2)(const struct af_plan *pl, const struct rt_adafactor *a,
 			 const struct af_work *wk, size_t m)
 {
 	const T *rv = (const T *)a->row_var + m * pl->R;
-	double s = 0;
-	for (size_t r = 0; r < pl->R; r++)
-		s += (double)rv[r];
+	double s = 0, mn = INFINITY;
+	for (size_t r = 0; r < pl->R; r++) {
+		const double v = (double)rv[r];
+		s += v;
+		mn = (v < mn || v != v) ? v : mn;
+	}
 	wk->rmean[m] = (double)F(afclamp)((T)(s / (double)pl->R), (T)a->eps1);
+	wk->rvmin[m] = mn;
+}
+
+/*
+ * 2-D, after af_cols2 and af_rmean2: the sum of squares of the update of
+ * every matrix from csum into *un, unless a factor may be clamped (its
+ * largest, sqrt(row_mean / (least row_var * least col_var)), within 1e-4
+ * of 1/eps1 or above) or a statistic or the sum is not finite: then 0, and
+ * pass 2 takes the norm from the update itself.
+ */
+static int F(af_unorm_cols)(const struct af_plan *pl, const struct rt_adafactor *a,
+			    const struct af_work *wk, double *un)
+{
+	const T eps1sq = (T)(a->eps1 * a->eps1);
+	const double fmax = (double)((T)1 / SQRT(eps1sq));
+	const size_t nch = af_cchunks(pl);
+	double sum = 0;
+	for (size_t m = 0; m < pl->nb; m++) {
+		double s = 0, cmin = INFINITY;
+		for (size_t j = 0; j < nch; j++) {
+			const double v = wk->cmin[m * nch + j];
+			s += wk->csum[m * nch + j];
+			cmin = (v < cmin || v != v) ? v : cmin;
+		}
+		const double rvmin = wk->rvmin[m], rmean = wk->rmean[m];
+		if (!(rvmin > 0) || !(cmin > 0) || !(rmean > 0))
+			return 0;
+		const double f2 = rmean / rvmin / cmin;
+		if (!(f2 * (1 + 1e-4) < fmax * fmax))
+			return 0;
+		sum += rmean * s;
+	}
+	if (!isfinite(sum))
+		return 0;
+	*un = sum;
+	return 1;
 }
 
 /*
@@ -323,7 +423,7 @@ static TC void F(af_apply2)(const struct af_plan *pl, const struct rt_adafactor 
 		const T *restrict gr = g + row;
 #pragma omp simd
 		for (size_t c = 0; c < C; c++) {
-			/* afu, inline: the update whose norm pass 2 took, bit for bit */
+			/* afu, inline: the update whose norm pass 2 takes, bit for bit */
 			T fc = ra * rb[c];
 			fc = fc > fmax ? fmax : fc;
 			pr[c] = FMA(coef, fc * (sg * gr[c]), pr[c] * dec);
@@ -366,76 +466,80 @@ static TC void F(af_apply)(T *restrict p, const T *restrict u, T dec, T coef, si
 		p[i] = FMA(coef, u[i], p[i] * dec);
 }
 
-/* The whole step of one tensor, on nthr threads (see kern_adafactor_fast.c). */
-static void F(af_step)(T *p, const T *g, const struct rt_adafactor *a, int nthr)
+/*
+ * The whole step of one tensor in scratch work, by thread tid of the nt
+ * that call it together: every thread of the current OpenMP team (nt > 1:
+ * the barriers are the team's), or one thread alone (nt 1: none).
+ */
+static void F(af_step)(T *p, const T *g, const struct rt_adafactor *a, void *work, int tid, int nt)
 {
 	struct af_plan pl;
 	struct af_work wk;
 	af_plan_of(&pl, a->ndim, a->shape, a->numel);
-	af_work_of(&wk, &pl, a->work, sizeof(T));
+	af_work_of(&wk, &pl, work, sizeof(T));
 	const size_t n = a->numel;
 	const double dec = a->wd != 0 ? (double)(T)(1 - a->lr * a->wd) : 1.0;
-	(void)nthr;
-	/* three barriers: after pass 1, after col_var and the row means, after
-	 * pass 2; each thread then computes the same coefficient itself */
-#pragma omp parallel num_threads(nthr) if (nthr > 1)
-	{
-		int tid = 0, nt = 1;
-#ifdef _OPENMP
-		tid = omp_get_thread_num();
-		nt = omp_get_num_threads();
-#endif /* _OPENMP */
-		/* each thread its own run of blocks in all three passes, the
-		 * second one backwards: it begins with the blocks the first
-		 * left in the last-level cache, and the third with those the
-		 * second left there */
-		const size_t kb = af_split(pl.nblk, tid, nt), ke = af_split(pl.nblk, tid + 1, nt);
-		if (pl.two) {
-			for (size_t k = kb; k < ke; k++)
-				F(af_stats2)(&pl, a, p, g, &wk, k);
-#pragma omp barrier
-			/* columns in chunks of AF_COLS (col_var), then each matrix's row mean */
-			const size_t cchunks = (pl.C + AF_COLS - 1) / AF_COLS, ncol = pl.nb * cchunks;
-#pragma omp for schedule(static)
-			for (size_t j = 0; j < ncol + pl.nb; j++) {
-				if (j >= ncol) {
-					F(af_rmean2)(&pl, a, &wk, j - ncol);
-					continue;
-				}
-				size_t m = j / cchunks, c0 = (j % cchunks) * AF_COLS;
-				F(af_cols2)(&pl, a, &wk, m, c0, c0 + AF_COLS < pl.C ? c0 + AF_COLS : pl.C);
+	/* each thread its own run of blocks in every pass, every other pass
+	 * backwards: it begins with the blocks the one before left in the
+	 * last-level cache */
+	const size_t kb = af_part(pl.nblk, tid, nt), ke = af_part(pl.nblk, tid + 1, nt);
+	int cols = 0;
+	double uncols = 0;
+	if (pl.two) {
+		for (size_t k = kb; k < ke; k++)
+			F(af_stats2)(&pl, a, p, g, &wk, k);
+		AF_BARRIER(nt);
+		/* columns in chunks of AF_COLS (col_var), then each matrix's row mean */
+		const size_t ncol = pl.nb * af_cchunks(&pl), nj = ncol + pl.nb;
+		for (size_t j = af_part(nj, tid, nt); j < af_part(nj, tid + 1, nt); j++) {
+			if (j >= ncol) {
+				F(af_rmean2)(&pl, a, &wk, j - ncol);
+				continue;
 			}
+			size_t m = j / af_cchunks(&pl), c0 = (j % af_cchunks(&pl)) * AF_COLS;
+			F(af_cols2)(&pl, a, &wk, m, c0, c0 + AF_COLS < pl.C ? c0 + AF_COLS : pl.C);
+		}
+		AF_BARRIER(nt);
+		/* pass 2 only when the column sums cannot give the norm (the
+		 * same answer on every thread) */
+		cols = F(af_unorm_cols)(&pl, a, &wk, &uncols);
+		if (!cols) {
 			for (size_t k = ke; k-- > kb;)
 				F(af_unorm2)(&pl, a, g, &wk, k);
-#pragma omp barrier
-		} else {
-#pragma omp for schedule(static)
-			for (size_t k = 0; k < pl.nblk; k++)
-				F(af_full1)(&pl, a, p, g, &wk, k);
+			AF_BARRIER(nt);
 		}
-		/* alpha from param.norm(2) before decay, the RMS clip from update.norm(2) */
-		const double step = a->step;
-		const double rho = a->lr < 1 / sqrt(step) ? a->lr : 1 / sqrt(step);
-		double pn = 0, un = 0;
-		for (size_t k = 0; k < pl.nblk; k++) {
-			pn += wk.pp[k];
-			un += wk.up[k];
-		}
-		const double pnorm = (double)(T)sqrt(pn);
-		double alpha = pnorm / sqrt((double)n);
-		alpha = (a->eps2 > alpha ? a->eps2 : alpha) * rho;
-		const double unorm = (double)(T)sqrt(un);
-		double denom = unorm / (sqrt((double)n) * a->d);
-		if (denom < 1.0)
-			denom = 1.0;
-		const T coef = (T)(-alpha / denom);
-		if (pl.two) {
-			for (size_t k = kb; k < ke; k++)
-				F(af_apply2)(&pl, a, p, g, &wk, k, (T)dec, coef);
-		} else {
-			size_t b = af_split(n, tid, nt), e = af_split(n, tid + 1, nt);
-			F(af_apply)(p, wk.upd, (T)dec, coef, b, e);
-		}
+	} else {
+		for (size_t k = kb; k < ke; k++)
+			F(af_full1)(&pl, a, p, g, &wk, k);
+		AF_BARRIER(nt);
+	}
+	/* alpha from param.norm(2) before decay, the RMS clip from update.norm(2) */
+	const double step = a->step;
+	const double rho = a->lr < 1 / sqrt(step) ? a->lr : 1 / sqrt(step);
+	double pn = 0, un = 0;
+	for (size_t k = 0; k < pl.nblk; k++) {
+		pn += wk.pp[k];
+		un += cols ? 0 : wk.up[k];
+	}
+	if (cols)
+		un = uncols;
+	const double pnorm = (double)(T)sqrt(pn);
+	double alpha = pnorm / sqrt((double)n);
+	alpha = (a->eps2 > alpha ? a->eps2 : alpha) * rho;
+	const double unorm = (double)(T)sqrt(un);
+	double denom = unorm / (sqrt((double)n) * a->d);
+	if (denom < 1.0)
+		denom = 1.0;
+	const T coef = (T)(-alpha / denom);
+	if (pl.two && cols) {
+		for (size_t k = ke; k-- > kb;)
+			F(af_apply2)(&pl, a, p, g, &wk, k, (T)dec, coef);
+	} else if (pl.two) {
+		for (size_t k = kb; k < ke; k++)
+			F(af_apply2)(&pl, a, p, g, &wk, k, (T)dec, coef);
+	} else {
+		size_t b = af_split(n, tid, nt), e = af_split(n, tid + 1, nt);
+		F(af_apply)(p, wk.upd, (T)dec, coef, b, e);
 	}
 }
 

@@ -66,8 +66,9 @@ struct ftsrt_optim {
 	size_t slot_bytes;              /* bytes of each allocation */
 	float *master;                  /* PRECISION_MASTER: float32 master weights (numel) */
 	size_t master_bytes;
-	void *work;                     /* Adafactor's scratch (largest tensor), Muon's */
+	void *work;                     /* Adafactor's scratch, Muon's */
 	size_t work_bytes;
+	struct rt_adafactor_job *jobs;  /* Adafactor (fast): a step's tensors, nt */
 	bool stepped;                   /* a step has run: layout frozen */
 	/* the window (rt_optim_set_window): the state arenas and the master
 	 * weights hold elements [wb, we) only, a shard of the arena; without
@@ -211,6 +212,7 @@ FTSRT_API void ftsrt_optim_free(ftsrt_optim *o)
 	for (int s = 0; s < RT_MAX_SLOTS; s++)
 		ofree(o, o->slot_raw[s], o->slot_bytes);
 	ofree(o, o->work, o->work_bytes);
+	ofree(o, o->jobs, (size_t)o->nt * sizeof(*o->jobs));
 	ofree(o, o->master, o->master_bytes);
 	ofree(o, o->t, (size_t)o->capt * sizeof(*o->t));
 	ofree(o, o->groups, (size_t)o->capgroups * sizeof(*o->groups));
@@ -440,7 +442,7 @@ static int alloc_state(ftsrt_optim *o)
 			struct rt_tensor *t = &o->t[j];
 			if (!in_window(o, t))
 				continue;
-			size_t b = rt_adafactor_work_bytes(o->dtype, t->ndim, t->shape, t->numel);
+			size_t b = rt_adafactor_work_bytes(o->dtype, 0, t->ndim, t->shape, t->numel);
 			need = b > need ? b : need;
 			if (t->ndim >= 2 && !t->row_var) {
 				size_t c = (size_t)t->shape[t->ndim - 1], r = (size_t)t->shape[t->ndim - 2];
@@ -453,10 +455,17 @@ static int alloc_state(ftsrt_optim *o)
 					return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
 			}
 		}
-		o->work_bytes = need;
-		o->work = oalloc(o, o->work_bytes);
-		if (!o->work)
-			return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
+		if (o->kernels == FTSRT_KERNELS_FAST) {
+			/* the scratch is grown by the step (adafactor_work) */
+			o->jobs = oalloc(o, (size_t)o->nt * sizeof(*o->jobs));
+			if (!o->jobs)
+				return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
+		} else {
+			o->work_bytes = need;
+			o->work = oalloc(o, o->work_bytes);
+			if (!o->work)
+				return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
+		}
 	}
 	if (o->kind == FTSRT_OPTIM_MUON)
 		return muon_work(o, o->nthreads);
@@ -793,38 +802,67 @@ static int step_muon(ftsrt_optim *o, void *params, const void *grads, int t0, in
 	return FTSRT_OK;
 }
 
-static int step_tensorwise(ftsrt_optim *o, void *params, const void *grads, int t0, int t1)
+/* Adafactor's arguments for tensor t (its step already counted). */
+static struct rt_adafactor adafactor_args(const ftsrt_optim *o, const struct rt_tensor *t)
 {
-	if (o->kind == FTSRT_OPTIM_MUON)
-		return step_muon(o, params, grads, t0, t1);
+	const struct ftsrt_optim_hparams *h = &o->groups[t->group];
+	return (struct rt_adafactor){
+		.ndim = t->ndim, .shape = t->shape, .numel = t->numel, .step = t->step,
+		.lr = h->lr, .wd = h->weight_decay, .beta2_decay = h->beta2_decay,
+		.eps1 = isnan(h->eps1) ? (o->dtype == FTSRT_F64 ? DBL_EPSILON : FLT_EPSILON) : h->eps1,
+		.eps2 = h->eps, .d = h->d, .maximize = h->maximize,
+		.variance = o->slot[0] ? (char *)o->slot[0] + (t->off - win_b(o)) * esize(o) : NULL,
+		.row_var = t->row_var, .col_var = t->col_var, .work = o->work,
+	};
+}
+
+/*
+ * Adafactor over tensors [t0, t1): the reference one tensor at a time;
+ * the fast kernels all of them in one parallel region
+ * (rt_adafactor_fast_many), in a scratch grown here at the first step and
+ * when the thread count grows, not an allocation per step.
+ */
+static int step_adafactor(ftsrt_optim *o, void *params, const void *grads, int t0, int t1)
+{
 	const size_t es = esize(o);
 	const int fast = o->kernels == FTSRT_KERNELS_FAST;
 	for (int i = t0; i < t1; i++) {
 		struct rt_tensor *t = &o->t[i];
-		const struct ftsrt_optim_hparams *h = &o->groups[t->group];
-		void *p = (char *)params + t->off * es;
-		const void *g = (const char *)grads + t->off * es;
 		if (!t->has_state)
 			init_state(o, t, t->off, t->off + t->numel);
-		if (o->kind == FTSRT_OPTIM_ADAFACTOR) {
-			t->step = sround(o, t->step + 1);
-			struct rt_adafactor a = {
-				.ndim = t->ndim, .shape = t->shape, .numel = t->numel, .step = t->step,
-				.lr = h->lr, .wd = h->weight_decay, .beta2_decay = h->beta2_decay,
-				.eps1 = isnan(h->eps1) ? (o->dtype == FTSRT_F64 ? DBL_EPSILON : FLT_EPSILON)
-						       : h->eps1,
-				.eps2 = h->eps, .d = h->d, .maximize = h->maximize,
-				.variance = o->slot[0] ? (char *)o->slot[0] + (t->off - win_b(o)) * es : NULL,
-				.row_var = t->row_var, .col_var = t->col_var, .work = o->work,
-				.threads = o->nthreads,
+		t->step = sround(o, t->step + 1);
+		if (fast) {
+			o->jobs[i - t0] = (struct rt_adafactor_job){
+				(char *)params + t->off * es, (const char *)grads + t->off * es,
+				adafactor_args(o, t),
 			};
-			rt_adafactor_step(o->dtype, fast, p, g, &a);
 		} else {
-			muon_tensor(o, t, p, g, o->work, o->nthreads);
+			struct rt_adafactor a = adafactor_args(o, t);
+			rt_adafactor_step(o->dtype, (char *)params + t->off * es,
+					  (const char *)grads + t->off * es, &a);
 		}
 		t->has_state = true;
 	}
+	if (!fast)
+		return FTSRT_OK;
+	size_t need = rt_adafactor_many_bytes(o->dtype, o->jobs, t1 - t0, o->nthreads);
+	if (need > o->work_bytes) {
+		ofree(o, o->work, o->work_bytes);
+		o->work_bytes = 0;
+		o->work = oalloc(o, need);
+		if (!o->work)
+			return fail(o, FTSRT_ENOMEM, "out of memory for Adafactor's scratch");
+		o->work_bytes = need;
+	}
+	rt_adafactor_fast_many(o->dtype, o->jobs, t1 - t0, o->nthreads, o->work);
 	return FTSRT_OK;
+}
+
+static int step_tensorwise(ftsrt_optim *o, void *params, const void *grads, int t0, int t1)
+{
+	if (o->kind == FTSRT_OPTIM_MUON)
+		return step_muon(o, params, grads, t0, t1);
+	return step_adafactor(o, params, grads, t0, t1);
 }
 
 /* Does tensor t take part in a step over [begin, end) of an arena of numel? */

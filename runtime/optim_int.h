@@ -96,23 +96,34 @@ struct rt_adafactor {
 	void *variance;                 /* ndim < 2: numel elements */
 	void *row_var;                  /* ndim >= 2: numel / C elements */
 	void *col_var;                  /* ndim >= 2: numel / R elements */
-	void *work;                     /* rt_adafactor_work_bytes() bytes, 8-aligned */
-	int threads;                    /* the fast step's threads (1..4096) */
+	void *work;                     /* reference: rt_adafactor_work_bytes() bytes, 8-aligned */
 };
 
-/* The scratch rt_adafactor_step needs for a tensor of that shape in dt. */
-size_t rt_adafactor_work_bytes(int dt, int ndim, const int64_t *shape, size_t numel);
+/* The scratch a step of a tensor of that shape in dt needs: the
+ * reference's (fast 0) or the fast kernels' (kern_adafactor_fast.c). */
+size_t rt_adafactor_work_bytes(int dt, int fast, int ndim, const int64_t *shape, size_t numel);
+
+/* The reference Adafactor step on tensor p (grads g) in dtype dt, on the
+ * calling thread (kern_adafactor.c). */
+void rt_adafactor_step(int dt, void *p, const void *g, const struct rt_adafactor *a);
+
+/* One tensor of a fast Adafactor step over many. */
+struct rt_adafactor_job {
+	void *p;                        /* its parameters */
+	const void *g;                  /* its gradients */
+	struct rt_adafactor a;          /* a.work is not read */
+};
+
+/* The scratch rt_adafactor_fast_many needs for these n tensors on nthr threads. */
+size_t rt_adafactor_many_bytes(int dt, const struct rt_adafactor_job *jobs, int n, int nthr);
 
 /*
- * Adafactor step on tensor p (grads g) in dtype dt.  fast selects the
- * three-pass threaded loops (kern_adafactor_fast.c: the same arithmetic
- * per element, double reductions in another order); otherwise the
- * reference.
+ * The fast step of n tensors on nthr threads in one parallel region, in
+ * scratch work of rt_adafactor_many_bytes() bytes: the large tensors on
+ * every thread, the others side by side.  Each tensor's result does not
+ * depend on nthr.
  */
-void rt_adafactor_step(int dt, int fast, void *p, const void *g, const struct rt_adafactor *a);
-
-/* The fast step (kern_adafactor_fast.c). */
-void rt_adafactor_fast(int dt, void *p, const void *g, const struct rt_adafactor *a);
+void rt_adafactor_fast_many(int dt, const struct rt_adafactor_job *jobs, int n, int nthr, void *work);
 
 /* Muon on one 2-D tensor. */
 struct rt_muon {

@@ -116,6 +116,11 @@ static void run_free(struct run *r)
 }
 
 /* Bitwise-equal (NaN equal to NaN) or within tol relative. */
+static double elem(const void *a, size_t i, int dtype)
+{
+	return dtype == FTSRT_F64 ? ((const double *)a)[i] : ((const float *)a)[i];
+}
+
 static double max_diff(const void *a, const void *b, size_t n, int dtype)
 {
 	double worst = 0;
@@ -341,6 +346,66 @@ START_TEST(adafactor_special_values)
 }
 END_TEST
 
+/*
+ * Factors clamped at 1/eps1 with no zero statistic: with eps1 1e-3, rows
+ * and columns whose gradient is 1e-4 of the rest have factors far above
+ * 1000.  The fast path must see it and take the update's norm from the
+ * clamped update (pass 2), as the reference does, not from its column sums
+ * (which assume no clamp).  With eps1 1e-12 the same factors, which span
+ * five orders of magnitude, are not clamped: the column sums give the norm.
+ */
+START_TEST(adafactor_clamped_factor)
+{
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAFACTOR, &h, NULL), FTSRT_OK);
+	const int64_t shape[2] = {40, 300};
+	for (int dtype = 0; dtype < 2; dtype++)
+		for (int tiny = 0; tiny < 2; tiny++) {
+			h.eps1 = tiny ? 1e-12 : 1e-3;
+			struct run f, r;
+			run_init(&f, FTSRT_OPTIM_ADAFACTOR, dtype, &h, 2, shape, FTSRT_KERNELS_FAST, 2);
+			run_init(&r, FTSRT_OPTIM_ADAFACTOR, dtype, &h, 2, shape, FTSRT_KERNELS_REF, 1);
+			for (size_t i = 0; i < f.n; i++) {
+				size_t row = i / 300, col = i % 300;
+				double pv = urand() - 0.5, gv = (urand() - 0.5) * 0.1;
+				if (row < 10 || col < 75)
+					gv *= 1e-4;
+				if (dtype == FTSRT_F64) {
+					((double *)f.p)[i] = pv;
+					((double *)f.g)[i] = gv;
+				} else {
+					((float *)f.p)[i] = (float)pv;
+					((float *)f.g)[i] = (float)gv;
+				}
+			}
+			size_t es = dtype == FTSRT_F64 ? 8 : 4;
+			memcpy(r.p, f.p, f.n * es);
+			memcpy(r.g, f.g, f.n * es);
+			void *p0 = malloc(f.n * es);
+			ck_assert_ptr_nonnull(p0);
+			memcpy(p0, f.p, f.n * es);
+			for (int s = 0; s < 3; s++) {
+				ck_assert_int_eq(ftsrt_optim_step(f.o, f.p, f.g, f.n, NULL), FTSRT_OK);
+				ck_assert_int_eq(ftsrt_optim_step(r.o, r.p, r.g, r.n, NULL), FTSRT_OK);
+			}
+			/* relative to the largest move: the moves of the clamped
+			 * and unclamped elements differ by 1e5, and some p pass
+			 * near zero */
+			double e = 0, moved = 0;
+			for (size_t i = 0; i < f.n; i++) {
+				double x = elem(f.p, i, dtype), y = elem(r.p, i, dtype), y0 = elem(p0, i, dtype);
+				e = fabs(x - y) > e || x != x ? fabs(x - y) : e;
+				moved = fabs(y - y0) > moved ? fabs(y - y0) : moved;
+			}
+			free(p0);
+			ck_assert_msg(moved > 1e-3 && e <= adafactor_tol[dtype] * moved, "dtype %d eps1 %g: %g of %g",
+				      dtype, h.eps1, e, moved);
+			run_free(&f);
+			run_free(&r);
+		}
+}
+END_TEST
+
 /* The fast Adafactor's blocks are fixed by the shape: 1 and 3 threads agree
  * bit for bit, parameters and factors. */
 START_TEST(adafactor_threads_bitwise)
@@ -385,6 +450,85 @@ START_TEST(adafactor_threads_bitwise)
 			run_free(&a);
 			run_free(&b);
 		}
+}
+END_TEST
+
+/*
+ * Many tensors in one step (rt_adafactor_fast_many): on three threads the
+ * largest is stepped by the team and the others side by side, largest
+ * first; on one thread all in order.  Parameters and every factor agree
+ * bit for bit, and both stay within tolerance of the reference.
+ */
+START_TEST(adafactor_many_tensors)
+{
+	static const int64_t shapes[][3] = {
+		{600, 300}, {300, 256}, {300, 256}, {2, 200, 200}, {70001}, {40, 30}, {17},
+		{300, 256}, {100, 700}, {5, 5}, {300, 256}, {300, 256}, {300, 256}, {300, 256},
+		{300, 256}, {0},
+	};
+	static const int ndims[] = {2, 2, 2, 3, 1, 2, 1, 2, 2, 2, 2, 2, 2, 2, 2, 1};
+	const int nt = (int)(sizeof(ndims) / sizeof(ndims[0]));
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	ck_assert_int_eq(ftsrt_optim_hparams_default(FTSRT_OPTIM_ADAFACTOR, &h, NULL), FTSRT_OK);
+	h.weight_decay = 0.1;
+	for (int dtype = 0; dtype < 2; dtype++) {
+		ftsrt_optim *o[3];
+		static const int kernels[3] = {FTSRT_KERNELS_FAST, FTSRT_KERNELS_FAST, FTSRT_KERNELS_REF};
+		static const int threads[3] = {1, 3, 1};
+		for (int k = 0; k < 3; k++) {
+			struct ftsrt_optim_options op = FTSRT_INIT(struct ftsrt_optim_options);
+			op.kernels = kernels[k];
+			op.threads = threads[k];
+			ck_assert_int_eq(ftsrt_optim_new(&o[k], FTSRT_OPTIM_ADAFACTOR, dtype, &op, NULL), FTSRT_OK);
+			ck_assert_int_eq(ftsrt_optim_add_group(o[k], &h, NULL, NULL), FTSRT_OK);
+			for (int i = 0; i < nt; i++)
+				ck_assert_int_eq(ftsrt_optim_add_param(o[k], 0, ndims[i], shapes[i], NULL, NULL),
+						 FTSRT_OK);
+		}
+		const size_t n = ftsrt_optim_numel(o[0]), es = dtype == FTSRT_F64 ? 8 : 4;
+		void *p[3], *g = malloc(n * es);
+		ck_assert_ptr_nonnull(g);
+		for (int k = 0; k < 3; k++) {
+			p[k] = malloc(n * es);
+			ck_assert_ptr_nonnull(p[k]);
+		}
+		for (size_t i = 0; i < n; i++) {
+			double pv = urand() - 0.5, gv = (urand() - 0.5) * 0.1;
+			if (dtype == FTSRT_F64) {
+				((double *)p[0])[i] = pv;
+				((double *)g)[i] = gv;
+			} else {
+				((float *)p[0])[i] = (float)pv;
+				((float *)g)[i] = (float)gv;
+			}
+		}
+		memcpy(p[1], p[0], n * es);
+		memcpy(p[2], p[0], n * es);
+		for (int s = 0; s < 3; s++)
+			for (int k = 0; k < 3; k++)
+				ck_assert_int_eq(ftsrt_optim_step(o[k], p[k], g, n, NULL), FTSRT_OK);
+		ck_assert_msg(memcmp(p[0], p[1], n * es) == 0, "dtype %d: 1 and 3 threads", dtype);
+		double e = max_diff(p[1], p[2], n, dtype);
+		ck_assert_msg(e <= adafactor_tol[dtype], "dtype %d: fast vs ref %g", dtype, e);
+		const char *names[] = {"variance", "row_var", "col_var"};
+		int compared = 0;
+		for (int i = 0; i < nt; i++)
+			for (int j = 0; j < 3; j++) {
+				void *da = NULL, *db = NULL;
+				size_t na = 0, nb = 0;
+				if (ftsrt_optim_state(o[0], i, names[j], &da, &na, NULL, NULL))
+					continue;
+				ck_assert_int_eq(ftsrt_optim_state(o[1], i, names[j], &db, &nb, NULL, NULL), 0);
+				ck_assert_msg(na == nb && memcmp(da, db, na * es) == 0, "tensor %d %s", i, names[j]);
+				compared++;
+			}
+		ck_assert_int_ge(compared, 2 * (nt - 4) + 3);
+		for (int k = 0; k < 3; k++) {
+			ftsrt_optim_free(o[k]);
+			free(p[k]);
+		}
+		free(g);
+	}
 }
 END_TEST
 
@@ -1078,6 +1222,8 @@ static Suite *optim_suite(void)
 	tcase_add_test(tc, fast_vs_ref_adafactor);
 	tcase_add_test(tc, adafactor_threads_bitwise);
 	tcase_add_test(tc, adafactor_special_values);
+	tcase_add_test(tc, adafactor_clamped_factor);
+	tcase_add_test(tc, adafactor_many_tensors);
 	tcase_add_test(tc, fast_vs_ref_muon);
 	tcase_add_test(tc, range_step_matches_whole);
 	suite_add_tcase(s, tc);
