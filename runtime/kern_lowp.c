@@ -20,7 +20,8 @@
  * FTSRT_PRECISION_MASTER (mixed precision): the float32 kernels step the
  * float32 master weights and state with the gradients widened to float,
  * then the parameters are rounded from the master (one rounding).  Every
- * elementwise optimizer works this way.
+ * optimizer works this way (Adafactor and Muon: optim.c's step_tensorwise
+ * widens a batch of tensors' gradients first).
  *
  * Speed: the kernels and conversions are inlined into rt_lowp_step with
  * the dtype a constant, and that entry is cloned for x86-64-v4, -v3 and the
@@ -179,11 +180,20 @@ void rt_lowp_fill(int dt, void *a, size_t b, size_t e, double v)
 		x[i] = h;
 }
 
-void rt_lowp_widen(int dt, float *dst, const void *src, size_t b, size_t e)
+TC void rt_lowp_widen(int dt, float *dst, const void *src, size_t b, size_t e)
 {
-	const uint16_t *h = src;
-	for (size_t i = b; i < e; i++)
-		dst[i] = to_f(dt, h[i]);
+	if (dt == FTSRT_F16)
+		widen(FTSRT_F16, dst + b, (const uint16_t *)src + b, e - b);
+	else
+		widen(FTSRT_BF16, dst + b, (const uint16_t *)src + b, e - b);
+}
+
+TC void rt_lowp_narrow(int dt, void *dst, const float *src, size_t b, size_t e)
+{
+	if (dt == FTSRT_F16)
+		narrow(FTSRT_F16, (uint16_t *)dst + b, src + b, e - b);
+	else
+		narrow(FTSRT_BF16, (uint16_t *)dst + b, src + b, e - b);
 }
 
 /* --- torch's arithmetic on bf16/fp16 tensors (kern_ref_tmpl.h, rounded) ---- */
@@ -379,8 +389,6 @@ INL void kernel(const int dt, int kind, const struct rt_kargs *a, size_t n)
 
 bool rt_lowp_supported(int kind, int precision)
 {
-	if (kind == FTSRT_OPTIM_ADAFACTOR || kind == FTSRT_OPTIM_MUON)
-		return false;
 	return precision == FTSRT_PRECISION_MASTER || has_kernel(kind);
 }
 

@@ -69,6 +69,9 @@ struct ftsrt_optim {
 	void *work;                     /* Adafactor's scratch, Muon's */
 	size_t work_bytes;
 	struct rt_adafactor_job *jobs;  /* Adafactor (fast): a step's tensors, nt */
+	float *gw;                      /* master weights, Adafactor and Muon: widened gradients */
+	size_t gw_n;                    /* its elements */
+	size_t mbatch;                  /* and the elements of a batch, at least (rt_optim_set_mbatch) */
 	bool stepped;                   /* a step has run: layout frozen */
 	/* the window (rt_optim_set_window): the state arenas and the master
 	 * weights hold elements [wb, we) only, a shard of the arena; without
@@ -128,6 +131,12 @@ static size_t ssize(const ftsrt_optim *o)
 	return o->precision == FTSRT_PRECISION_MASTER ? sizeof(float) : esize(o);
 }
 
+/* The dtype the kernels step: float32 beside master weights. */
+static int kdt(const ftsrt_optim *o)
+{
+	return o->precision == FTSRT_PRECISION_MASTER ? FTSRT_F32 : o->dtype;
+}
+
 /* The window's first element and its end (the whole arena without one). */
 static size_t win_b(const ftsrt_optim *o)
 {
@@ -173,12 +182,8 @@ FTSRT_API int ftsrt_optim_new(ftsrt_optim **out, int32_t kind, int32_t dtype,
 		return rt_error(err, FTSRT_EINVAL, "master weights are for bfloat16 and float16 "
 				"parameters, not %s", dtype_names[dtype]);
 	if ((dtype == FTSRT_BF16 || dtype == FTSRT_F16) && !rt_lowp_supported(kind, op.precision))
-		return rt_error(err, FTSRT_EINVAL, "%s does not step %s parameters%s", ftsrt_optim_kind_name(kind),
-				dtype_names[dtype],
-				op.precision == FTSRT_PRECISION_MASTER ||
-						kind == FTSRT_OPTIM_ADAFACTOR || kind == FTSRT_OPTIM_MUON
-					? ""
-					: " with state in their dtype (use fp32 master weights)");
+		return rt_error(err, FTSRT_EINVAL, "%s does not step %s parameters with state in their "
+				"dtype (use fp32 master weights)", ftsrt_optim_kind_name(kind), dtype_names[dtype]);
 	if (op.threads == 0)            /* zero: the default (FTSRT_INIT'd options) */
 		op.threads = default_options.threads;
 	if (op.threads < 1 || op.threads > 4096)
@@ -196,6 +201,7 @@ FTSRT_API int ftsrt_optim_new(ftsrt_optim **out, int32_t kind, int32_t dtype,
 	o->dtype = dtype;
 	o->precision = op.precision;
 	o->nthreads = op.threads;
+	o->mbatch = RT_MASTER_BATCH;
 	o->kernels = op.kernels;
 	*out = o;
 	return FTSRT_OK;
@@ -213,6 +219,7 @@ FTSRT_API void ftsrt_optim_free(ftsrt_optim *o)
 		ofree(o, o->slot_raw[s], o->slot_bytes);
 	ofree(o, o->work, o->work_bytes);
 	ofree(o, o->jobs, (size_t)o->nt * sizeof(*o->jobs));
+	ofree(o, o->gw, o->gw_n * sizeof(float));
 	ofree(o, o->master, o->master_bytes);
 	ofree(o, o->t, (size_t)o->capt * sizeof(*o->t));
 	ofree(o, o->groups, (size_t)o->capgroups * sizeof(*o->groups));
@@ -227,6 +234,11 @@ const char *rt_optim_errmsg(const ftsrt_optim *o)
 FTSRT_API size_t ftsrt_optim_numel(const ftsrt_optim *o)
 {
 	return o ? o->numel : 0;
+}
+
+void rt_optim_set_mbatch(ftsrt_optim *o, size_t n)
+{
+	o->mbatch = n;
 }
 
 int rt_optim_set_threads(ftsrt_optim *o, int nthreads)
@@ -386,7 +398,7 @@ static int muon_work(ftsrt_optim *o, int nthr)
 		const struct rt_tensor *t = &o->t[j];
 		if (!in_window(o, t))
 			continue;
-		size_t b = rt_muon_scratch_bytes(o->dtype, (size_t)t->shape[0], (size_t)t->shape[1]);
+		size_t b = rt_muon_scratch_bytes(kdt(o), (size_t)t->shape[0], (size_t)t->shape[1]);
 		team = b > team ? b : team;
 		if (muon_solo(o, t, nthr)) {
 			solo = b > solo ? b : solo;
@@ -442,13 +454,13 @@ static int alloc_state(ftsrt_optim *o)
 			struct rt_tensor *t = &o->t[j];
 			if (!in_window(o, t))
 				continue;
-			size_t b = rt_adafactor_work_bytes(o->dtype, 0, t->ndim, t->shape, t->numel);
+			size_t b = rt_adafactor_work_bytes(kdt(o), 0, t->ndim, t->shape, t->numel);
 			need = b > need ? b : need;
 			if (t->ndim >= 2 && !t->row_var) {
 				size_t c = (size_t)t->shape[t->ndim - 1], r = (size_t)t->shape[t->ndim - 2];
 				size_t nr = c ? t->numel / c : 0, nc = r ? t->numel / r : 0;
-				t->row_bytes = (nr ? nr : 1) * esize(o);
-				t->col_bytes = (nc ? nc : 1) * esize(o);
+				t->row_bytes = (nr ? nr : 1) * ssize(o);
+				t->col_bytes = (nc ? nc : 1) * ssize(o);
 				t->row_var = ocalloc(o, t->row_bytes);
 				t->col_var = ocalloc(o, t->col_bytes);
 				if (!t->row_var || !t->col_var)
@@ -732,6 +744,28 @@ static void run_elementwise(ftsrt_optim *o, void *params, const void *grads, siz
 	}
 }
 
+/*
+ * Where the tensorwise optimizers find a tensor's parameters and gradients:
+ * element off of the model is p + (off - pbase) * pes, g + (off - gbase) *
+ * ges.  Without master weights these are the caller's arenas; with them,
+ * the float32 masters and a float32 copy of a batch's gradients.
+ */
+struct tw_io {
+	char *p;
+	const char *g;
+	size_t pbase, gbase, pes, ges;
+};
+
+static void *tw_p(const struct tw_io *io, const struct rt_tensor *t)
+{
+	return io->p + (t->off - io->pbase) * io->pes;
+}
+
+static const void *tw_g(const struct tw_io *io, const struct rt_tensor *t)
+{
+	return io->g + (t->off - io->gbase) * io->ges;
+}
+
 /* One Muon step of tensor t (p, g: its elements) in scratch work, on a team
  * of threads. */
 static void muon_tensor(const ftsrt_optim *o, const struct rt_tensor *t, void *p, const void *g,
@@ -744,10 +778,10 @@ static void muon_tensor(const ftsrt_optim *o, const struct rt_tensor *t, void *p
 		.b = h->ns_b, .c = h->ns_c, .eps = h->eps, .ns_steps = h->ns_steps,
 		.nesterov = h->nesterov, .adjust = h->adjust_lr_fn, .bf16 = h->muon_bf16,
 		.use_addmm = h->muon_use_addmm, .threads = threads,
-		.buf = (char *)o->slot[0] + (t->off - win_b(o)) * esize(o),
+		.buf = (char *)o->slot[0] + (t->off - win_b(o)) * ssize(o),
 		.scratch = work,
 	};
-	rt_muon_step(o->dtype, o->kernels == FTSRT_KERNELS_FAST, p, g, &m);
+	rt_muon_step(kdt(o), o->kernels == FTSRT_KERNELS_FAST, p, g, &m);
 }
 
 /*
@@ -755,9 +789,8 @@ static void muon_tensor(const ftsrt_optim *o, const struct rt_tensor *t, void *p
  * thread and one slice of the scratch each, then the others one by one on
  * the whole team.  Tensors are independent, so the order changes nothing.
  */
-static int step_muon(ftsrt_optim *o, void *params, const void *grads, int t0, int t1)
+static int step_muon(ftsrt_optim *o, const struct tw_io *io, int t0, int t1)
 {
-	const size_t es = esize(o);
 	const int nthr = o->nthreads;
 	int rc = muon_work(o, nthr);
 	if (rc)
@@ -766,7 +799,7 @@ static int step_muon(ftsrt_optim *o, void *params, const void *grads, int t0, in
 	int nsolo = 0;
 	for (int i = t0; i < t1; i++)
 		if (muon_solo(o, &o->t[i], nthr)) {
-			size_t b = rt_muon_scratch_bytes(o->dtype, (size_t)o->t[i].shape[0],
+			size_t b = rt_muon_scratch_bytes(kdt(o), (size_t)o->t[i].shape[0],
 							 (size_t)o->t[i].shape[1]);
 			slice = b > slice ? b : slice;
 			nsolo++;
@@ -785,8 +818,7 @@ static int step_muon(ftsrt_optim *o, void *params, const void *grads, int t0, in
 #endif /* _OPENMP */
 		if (!t->has_state)
 			init_state(o, t, t->off, t->off + t->numel);
-		muon_tensor(o, t, (char *)params + t->off * es, (const char *)grads + t->off * es,
-			    (char *)o->work + (size_t)tid * slice, 1);
+		muon_tensor(o, t, tw_p(io, t), tw_g(io, t), (char *)o->work + (size_t)tid * slice, 1);
 		t->has_state = true;
 	}
 	for (int i = t0; i < t1; i++) {
@@ -795,8 +827,7 @@ static int step_muon(ftsrt_optim *o, void *params, const void *grads, int t0, in
 			continue;
 		if (!t->has_state)
 			init_state(o, t, t->off, t->off + t->numel);
-		muon_tensor(o, t, (char *)params + t->off * es, (const char *)grads + t->off * es,
-			    o->work, nthr);
+		muon_tensor(o, t, tw_p(io, t), tw_g(io, t), o->work, nthr);
 		t->has_state = true;
 	}
 	return FTSRT_OK;
@@ -809,9 +840,9 @@ static struct rt_adafactor adafactor_args(const ftsrt_optim *o, const struct rt_
 	return (struct rt_adafactor){
 		.ndim = t->ndim, .shape = t->shape, .numel = t->numel, .step = t->step,
 		.lr = h->lr, .wd = h->weight_decay, .beta2_decay = h->beta2_decay,
-		.eps1 = isnan(h->eps1) ? (o->dtype == FTSRT_F64 ? DBL_EPSILON : FLT_EPSILON) : h->eps1,
+		.eps1 = isnan(h->eps1) ? (kdt(o) == FTSRT_F64 ? DBL_EPSILON : FLT_EPSILON) : h->eps1,
 		.eps2 = h->eps, .d = h->d, .maximize = h->maximize,
-		.variance = o->slot[0] ? (char *)o->slot[0] + (t->off - win_b(o)) * esize(o) : NULL,
+		.variance = o->slot[0] ? (char *)o->slot[0] + (t->off - win_b(o)) * ssize(o) : NULL,
 		.row_var = t->row_var, .col_var = t->col_var, .work = o->work,
 	};
 }
@@ -822,9 +853,8 @@ static struct rt_adafactor adafactor_args(const ftsrt_optim *o, const struct rt_
  * (rt_adafactor_fast_many), in a scratch grown here at the first step and
  * when the thread count grows, not an allocation per step.
  */
-static int step_adafactor(ftsrt_optim *o, void *params, const void *grads, int t0, int t1)
+static int step_adafactor(ftsrt_optim *o, const struct tw_io *io, int t0, int t1)
 {
-	const size_t es = esize(o);
 	const int fast = o->kernels == FTSRT_KERNELS_FAST;
 	for (int i = t0; i < t1; i++) {
 		struct rt_tensor *t = &o->t[i];
@@ -832,20 +862,16 @@ static int step_adafactor(ftsrt_optim *o, void *params, const void *grads, int t
 			init_state(o, t, t->off, t->off + t->numel);
 		t->step = sround(o, t->step + 1);
 		if (fast) {
-			o->jobs[i - t0] = (struct rt_adafactor_job){
-				(char *)params + t->off * es, (const char *)grads + t->off * es,
-				adafactor_args(o, t),
-			};
+			o->jobs[i - t0] = (struct rt_adafactor_job){tw_p(io, t), tw_g(io, t), adafactor_args(o, t)};
 		} else {
 			struct rt_adafactor a = adafactor_args(o, t);
-			rt_adafactor_step(o->dtype, (char *)params + t->off * es,
-					  (const char *)grads + t->off * es, &a);
+			rt_adafactor_step(kdt(o), tw_p(io, t), tw_g(io, t), &a);
 		}
 		t->has_state = true;
 	}
 	if (!fast)
 		return FTSRT_OK;
-	size_t need = rt_adafactor_many_bytes(o->dtype, o->jobs, t1 - t0, o->nthreads);
+	size_t need = rt_adafactor_many_bytes(kdt(o), o->jobs, t1 - t0, o->nthreads);
 	if (need > o->work_bytes) {
 		ofree(o, o->work, o->work_bytes);
 		o->work_bytes = 0;
@@ -854,15 +880,78 @@ static int step_adafactor(ftsrt_optim *o, void *params, const void *grads, int t
 			return fail(o, FTSRT_ENOMEM, "out of memory for Adafactor's scratch");
 		o->work_bytes = need;
 	}
-	rt_adafactor_fast_many(o->dtype, o->jobs, t1 - t0, o->nthreads, o->work);
+	rt_adafactor_fast_many(kdt(o), o->jobs, t1 - t0, o->nthreads, o->work);
 	return FTSRT_OK;
 }
 
-static int step_tensorwise(ftsrt_optim *o, void *params, const void *grads, int t0, int t1)
+static int step_tw(ftsrt_optim *o, const struct tw_io *io, int t0, int t1)
 {
 	if (o->kind == FTSRT_OPTIM_MUON)
-		return step_muon(o, params, grads, t0, t1);
-	return step_adafactor(o, params, grads, t0, t1);
+		return step_muon(o, io, t0, t1);
+	return step_adafactor(o, io, t0, t1);
+}
+
+/*
+ * Convert n elements between the bf16/fp16 array x and the float32 array f
+ * (widen: x to f; else f to x, rounded), on the optimizer's threads.
+ */
+static void lowp_copy(const ftsrt_optim *o, float *f, const void *x, size_t n, bool widen)
+{
+	const long long nn = (long long)n, chunk = 1 << 16;
+	const int nthr = o->nthreads;
+	(void)nthr;
+#pragma omp parallel for num_threads(nthr) schedule(static) if (nn > chunk && nthr > 1)
+	for (long long c = 0; c < nn; c += chunk) {
+		size_t cb = (size_t)c, ce = c + chunk < nn ? cb + (size_t)chunk : n;
+		if (widen)
+			rt_lowp_widen(o->dtype, f, x, cb, ce);
+		else
+			rt_lowp_narrow(o->dtype, (void *)x, f, cb, ce);
+	}
+}
+
+/*
+ * Adafactor and Muon over tensors [t0, t1).  Beside master weights
+ * (FTSRT_PRECISION_MASTER) the float32 kernels step the masters: the
+ * tensors go in batches of up to o->mbatch elements (or one larger
+ * tensor), whose gradients are widened into the float32 scratch gw, and
+ * whose parameters are then rounded from their masters.  A tensor's master
+ * starts as its parameters at its first step, as the elementwise
+ * optimizers' do.
+ */
+static int step_tensorwise(ftsrt_optim *o, void *params, const void *grads, int t0, int t1)
+{
+	if (o->precision != FTSRT_PRECISION_MASTER) {
+		const struct tw_io io = {params, grads, 0, 0, esize(o), esize(o)};
+		return step_tw(o, &io, t0, t1);
+	}
+	const size_t wb = win_b(o), es = esize(o);
+	for (int b0 = t0, b1; b0 < t1; b0 = b1) {
+		size_t n = o->t[b0].numel;
+		for (b1 = b0 + 1; b1 < t1 && n + o->t[b1].numel <= o->mbatch; b1++)
+			n += o->t[b1].numel;
+		if (n > o->gw_n) {
+			ofree(o, o->gw, o->gw_n * sizeof(float));
+			o->gw_n = 0;
+			o->gw = oalloc(o, (n ? n : 1) * sizeof(float));
+			if (!o->gw)
+				return fail(o, FTSRT_ENOMEM, "out of memory for the widened gradients");
+			o->gw_n = n ? n : 1;
+		}
+		const size_t lo = o->t[b0].off;
+		for (int i = b0; i < b1; i++)
+			if (!o->t[i].has_state)
+				lowp_copy(o, o->master + (o->t[i].off - wb),
+					  (const char *)params + o->t[i].off * es, o->t[i].numel, true);
+		lowp_copy(o, o->gw, (const char *)grads + lo * es, n, true);
+		const struct tw_io io = {(char *)o->master, (const char *)o->gw, wb, lo, sizeof(float),
+					 sizeof(float)};
+		int rc = step_tw(o, &io, b0, b1);
+		if (rc)
+			return rc;
+		lowp_copy(o, o->master + (lo - wb), (char *)params + lo * es, n, false);
+	}
+	return FTSRT_OK;
 }
 
 /* Does tensor t take part in a step over [begin, end) of an arena of numel? */

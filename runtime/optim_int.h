@@ -162,6 +162,7 @@ uint16_t rt_lowp_from_float(int dt, float x);  /* round to nearest even, NaN kep
 /* x[b..e) = v rounded to dt; dst[b..e) = src[b..e) widened to float. */
 void rt_lowp_fill(int dt, void *x, size_t b, size_t e, double v);
 void rt_lowp_widen(int dt, float *dst, const void *src, size_t b, size_t e);
+void rt_lowp_narrow(int dt, void *dst, const float *src, size_t b, size_t e);     /* rounded */
 /* Whether kind steps bf16/fp16 parameters in precision (enum ftsrt_precision). */
 bool rt_lowp_supported(int kind, int precision);
 
@@ -203,6 +204,12 @@ const char *rt_optim_errmsg(const ftsrt_optim *o);
 
 /* The thread count of the step's parallel region (1..4096), after creation. */
 int rt_optim_set_threads(ftsrt_optim *o, int nthreads);
+
+/* Beside master weights, Adafactor and Muon widen the gradients of at
+ * least this many elements at a time (tensors whole; the scratch is a
+ * batch's floats).  rt_optim_set_mbatch changes it (tests). */
+#define RT_MASTER_BATCH ((size_t)1 << 24)
+void rt_optim_set_mbatch(ftsrt_optim *o, size_t n);
 
 /*
  * State import for the engine (run_groups.c, run_ckpt.c), which rebuilds

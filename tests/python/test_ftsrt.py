@@ -211,9 +211,19 @@ class TestFtsrt(unittest.TestCase):
     def test_master_weights_survive_save_and_resume(self):
         """A checkpoint of a master-weights run holds the float32 masters: the
         resumed run continues bit for bit as the saved one does."""
+        self.check_master_resume()
+
+    def test_master_weights_adafactor(self):
+        """Adafactor beside master weights (float32 masters and factored
+        state): saved in its phase and resumed, the run continues bit for
+        bit, through the transition to Adam."""
+        self.check_master_resume(saved_after=1, extra=[
+            "--initial-optimizer={class_path: torch.optim.Adafactor, init_args: {lr: 0.01}}"])
+
+    def check_master_resume(self, saved_after=3, extra=()):
         man = os.path.join(self.tmp.name, "mlp-bf16.tsv")
         write_manifest(MLP(torch.bfloat16), man, source="tests/python MLP")
-        plan = build_plan(self.tmp.name, man)
+        plan = build_plan(self.tmp.name, man, extra=extra)
         x, y = data(torch.bfloat16)
         torch.manual_seed(1)
         a = MLP(torch.bfloat16)
@@ -229,13 +239,13 @@ class TestFtsrt(unittest.TestCase):
                 rt.zero_grad()
             return float(loss)
         ra = ftsrt.Runtime(plan, a, master_weights=True)
-        for epoch in range(3):          # through the transition to Adam (epoch 2)
+        for epoch in range(saved_after):  # 3: through the transition to Adam (epoch 2)
             metric = steps(a, ra, STEPS)
             ra.epoch_end(metric)
         ra.save(ckpt)
         rb = ftsrt.Runtime(plan, b, master_weights=True)
         rb.resume(ckpt)
-        for epoch in range(3, EPOCHS):
+        for epoch in range(saved_after, EPOCHS):
             ma = steps(a, ra, STEPS)
             mb = steps(b, rb, STEPS)
             self.assertEqual(ma, mb)
@@ -245,6 +255,8 @@ class TestFtsrt(unittest.TestCase):
                 self.assertTrue(torch.equal(p.detach(), q.detach()), "epoch %d" % epoch)
         ra.close()
         rb.close()
+        if extra:                       # Adafactor steps bf16 beside master weights only
+            return
         # a bf16 run without master weights refuses that checkpoint
         c = MLP(torch.bfloat16)
         with ftsrt.Runtime(plan, c) as rc, self.assertRaises(ftsrt.FtsrtError) as cm:
