@@ -10,12 +10,15 @@
  * to the dtype, and so does add(scalar) its scalar (ATen's add kernel takes
  * them as the tensor's scalar_t; torch 1.13 did so for every op's scalar).
  * The kernels below are kern_ref_tmpl.h's
- * SGD, Adam/AdamW, Adagrad and RMSprop with every torch op's result
- * passed through rd() (round to nearest even, NaN kept): one rounding
- * where torch stores a tensor, none inside an op.  They run on float
- * copies of a chunk (widening is exact; so is narrowing what rd() made).
- * The other elementwise optimizers are refused in this precision
- * (rt_lowp_supported): no golden checks them yet.
+ * SGD, Adam/AdamW, Adagrad, RMSprop, Adadelta, Adamax and Rprop with every
+ * torch op's result passed through rd() (round to nearest even, NaN
+ * kept): one rounding where torch stores a tensor, none inside an op.
+ * They run on float copies of a chunk (widening is exact; so is narrowing
+ * what rd() made).  NAdam, RAdam, ASGD, Adafactor and Muon are refused in
+ * this precision (rt_lowp_supported): their scalars (mu_product, the
+ * rectification, eta and mu, the factors) are not dyadic, torch 1.13 (the
+ * goldens') rounds them where 2.x does not, and no golden can tell which
+ * rounding a kernel follows.
  *
  * FTSRT_PRECISION_MASTER (mixed precision): the float32 kernels step the
  * float32 master weights and state with the gradients widened to float,
@@ -359,11 +362,103 @@ INL void rmsprop(const int dt, const struct rt_kargs *a, size_t n)
 	}
 }
 
+/*
+ * Adadelta.  c: 0 weight_decay, 1 rho, 2 1-rho, 3 eps, 4 -lr.  slots 0
+ * square_avg, 1 acc_delta.
+ */
+INL void adadelta(const int dt, const struct rt_kargs *a, size_t n)
+{
+	float *p = a->p, *sq = a->s[0], *acc = a->s[1];
+	const float *gr = a->g;
+	const struct rt_kscal *k = a->k;
+	const float cwd = rd(dt, (float)k->c[0]), eps = rd(dt, (float)k->c[3]);  /* add's scalars */
+	const float nlr = rd(dt, (float)k->c[4]), rho = (float)k->c[1], c2 = (float)k->c[2];
+	const float sg = (k->flags & RT_K_MAXIMIZE) ? -1.0f : 1.0f;
+	const int wd = !!(k->flags & RT_K_WD);
+#pragma omp simd
+	for (size_t i = 0; i < n; i++) {
+		float grad = sg * gr[i];
+		if (wd)
+			grad = rd(dt, fmaf(cwd, p[i], grad));
+		float si = rd(dt, sq[i] * rho);                 /* square_avg.mul_(rho) */
+		si = rd(dt, si + c2 * grad * grad);             /* .addcmul_(grad, grad, 1-rho) */
+		sq[i] = si;
+		float std = rd(dt, sqrtf(rd(dt, si + eps)));    /* square_avg.add(eps).sqrt_() */
+		float delta = rd(dt, sqrtf(rd(dt, acc[i] + eps)));  /* acc_delta.add(eps).sqrt_() */
+		delta = rd(dt, delta / std);                    /* .div_(std) */
+		delta = rd(dt, delta * grad);                   /* .mul_(grad) */
+		float ai = rd(dt, acc[i] * rho);                /* acc_delta.mul_(rho) */
+		acc[i] = rd(dt, ai + c2 * delta * delta);       /* .addcmul_(delta, delta, 1-rho) */
+		p[i] = rd(dt, fmaf(nlr, delta, p[i]));          /* param.add_(delta, alpha=-lr) */
+	}
+}
+
+/*
+ * Adamax.  c: 0 weight_decay, 1 1-beta1, 2 beta2, 3 eps, 4 -clr.  slots 0
+ * exp_avg, 1 exp_inf.
+ */
+INL void adamax(const int dt, const struct rt_kargs *a, size_t n)
+{
+	float *p = a->p, *m = a->s[0], *u = a->s[1];
+	const float *gr = a->g;
+	const struct rt_kscal *k = a->k;
+	const float cwd = rd(dt, (float)k->c[0]), eps = rd(dt, (float)k->c[3]);  /* add's scalars */
+	const float w = (float)k->c[1], b2 = (float)k->c[2], nclr = (float)k->c[4];
+	const float sg = (k->flags & RT_K_MAXIMIZE) ? -1.0f : 1.0f;
+	const int wd = !!(k->flags & RT_K_WD);
+#pragma omp simd
+	for (size_t i = 0; i < n; i++) {
+		float grad = sg * gr[i];
+		if (wd)
+			grad = rd(dt, fmaf(cwd, p[i], grad));
+		float mi = lerp(dt, m[i], grad, w);             /* exp_avg.lerp_(grad, 1-beta1) */
+		m[i] = mi;
+		float decayed = rd(dt, u[i] * b2);              /* exp_inf.mul_(beta2) */
+		float ag = rd(dt, fabsf(grad) + eps);           /* grad.abs().add_(eps) */
+		float ui = (decayed != decayed || ag != ag) ? decayed + ag : (decayed > ag ? decayed : ag);
+		u[i] = ui;                                      /* amax: NaN propagates */
+		p[i] = rd(dt, p[i] + nclr * mi / ui);           /* addcdiv_(exp_avg, exp_inf, -clr) */
+	}
+}
+
+/*
+ * Rprop.  c: 0 etaminus, 1 etaplus, 2 step_size_min, 3 step_size_max.
+ * slots 0 prev, 1 step_size.  The etas are stored into the sign tensor and
+ * clamp_ takes its bounds as the dtype: all four are rounded to it.
+ */
+INL void rprop(const int dt, const struct rt_kargs *a, size_t n)
+{
+	float *p = a->p, *prev = a->s[0], *ss = a->s[1];
+	const float *gr = a->g;
+	const struct rt_kscal *k = a->k;
+	const float em = rd(dt, (float)k->c[0]), ep = rd(dt, (float)k->c[1]);
+	const float lo = rd(dt, (float)k->c[2]), hi = rd(dt, (float)k->c[3]);
+	const float sg = (k->flags & RT_K_MAXIMIZE) ? -1.0f : 1.0f;
+#pragma omp simd
+	for (size_t i = 0; i < n; i++) {
+		float grad = sg * gr[i];
+		float pr = rd(dt, grad * prev[i]);              /* grad.mul(prev).sign() */
+		float factor = pr > 0.0f ? ep : 1.0f;
+		factor = pr < 0.0f ? em : factor;
+		float s = rd(dt, ss[i] * factor);               /* step_size.mul_(sign) */
+		float c = s < lo ? lo : s;                      /* .clamp_(min, max), NaN kept */
+		c = c > hi ? hi : c;
+		c = (s != s) ? s : c;
+		ss[i] = c;
+		grad = (factor == em) ? 0.0f : grad;            /* grad[sign.eq(etaminus)] = 0 */
+		float sgn = grad > 0.0f ? 1.0f : 0.0f;
+		sgn = grad < 0.0f ? -1.0f : sgn;
+		p[i] = rd(dt, p[i] - sgn * c);                  /* addcmul_(grad.sign(), step_size, -1) */
+		prev[i] = grad;
+	}
+}
+
 /* The kinds with torch-semantics kernels here. */
 static bool has_kernel(int kind)
 {
 	return kind == FTSRT_OPTIM_SGD || kind == FTSRT_OPTIM_ADAM || kind == FTSRT_OPTIM_ADAMW ||
-	       kind == FTSRT_OPTIM_ADAGRAD || kind == FTSRT_OPTIM_RMSPROP;
+	       kind == FTSRT_OPTIM_ADAGRAD || kind == FTSRT_OPTIM_RMSPROP ||
+	       kind == FTSRT_OPTIM_ADADELTA || kind == FTSRT_OPTIM_ADAMAX || kind == FTSRT_OPTIM_RPROP;
 }
 
 INL void kernel(const int dt, int kind, const struct rt_kargs *a, size_t n)
@@ -381,6 +476,15 @@ INL void kernel(const int dt, int kind, const struct rt_kargs *a, size_t n)
 		break;
 	case FTSRT_OPTIM_RMSPROP:
 		rmsprop(dt, a, n);
+		break;
+	case FTSRT_OPTIM_ADADELTA:
+		adadelta(dt, a, n);
+		break;
+	case FTSRT_OPTIM_ADAMAX:
+		adamax(dt, a, n);
+		break;
+	case FTSRT_OPTIM_RPROP:
+		rprop(dt, a, n);
 		break;
 	default:
 		break;

@@ -16,7 +16,12 @@
  * a + alpha * b rounds the product too): BF16_TAIL_ULPS, measured 3.
  * float16: F16_ULPS, measured 5 (torch 1.13 has no vectorised Half: every
  * element is that scalar loop).  Master weights: the float32 masters within
- * MASTER_REL + MASTER_ABS (measured: equal), the model copy bit for bit.
+ * MASTER_REL + MASTER_ABS (measured: equal, but for Adadelta, whose lr 1
+ * steps part by 5 float ulps at 2.3 and 1.2e-7 where a parameter crosses
+ * zero: torch 1.13's fp32 add_ with alpha is not one fma); the model copy
+ * is our master rounded, bit for bit, and torch's within MASTER_ULPS
+ * (measured: equal, but for Adadelta's, where a master 1.2e-7 off rounds
+ * to the next value).
  */
 #include <check.h>
 #include <math.h>
@@ -37,7 +42,8 @@
 #define F16_ULPS 5.0
 #define SCALE 0.25f                     /* the parameters' scale (gen.py: 0.5 * randn) */
 #define MASTER_REL 1e-5
-#define MASTER_ABS 1e-7
+#define MASTER_ABS 5e-7
+#define MASTER_ULPS 1.0                 /* the model copy against torch's (ours: the master rounded) */
 
 static const int64_t shapes[3][2] = {{4, 8}, {16, 0}, {3, 0}};
 static const int ndims[3] = {2, 1, 1};
@@ -48,19 +54,26 @@ struct lcase {
 	int kind;
 	double lr, momentum, weight_decay, beta1, beta2, alpha;
 	bool nesterov, amsgrad, centered;
+	double rho, eps;                /* 0: the default */
+	double etaminus, etaplus, smin, smax;   /* Rprop; 0: the defaults */
 };
 
 #define B1 0.875
 #define B2 (1 - 0x1p-7)
 static const struct lcase cases[] = {
-	{"sgd", FTSRT_OPTIM_SGD, 0.125, 0.875, 0x1p-6, 0, 0, 0, false, false, false},
-	{"sgd_nesterov", FTSRT_OPTIM_SGD, 0.0625, 0.875, 0, 0, 0, 0, true, false, false},
-	{"adam", FTSRT_OPTIM_ADAM, 0x1p-7, 0, 0.125, B1, B2, 0, false, false, false},
-	{"adamw", FTSRT_OPTIM_ADAMW, 0x1p-7, 0, 0.125, B1, B2, 0, false, false, false},
-	{"adam_amsgrad", FTSRT_OPTIM_ADAM, 0x1p-7, 0, 0, B1, B2, 0, false, true, false},
-	{"adagrad", FTSRT_OPTIM_ADAGRAD, 0.0625, 0, 0x1p-6, 0, 0, 0, false, false, false},
-	{"rmsprop", FTSRT_OPTIM_RMSPROP, 0x1p-7, 0.875, 0, 0, 0, 1 - 0x1p-7, false, false, true},
-	{"sgd_alpha", FTSRT_OPTIM_SGD, 0.1, 0, 0.01, 0, 0, 0, false, false, false},
+	{"sgd", FTSRT_OPTIM_SGD, 0.125, 0.875, 0x1p-6, 0, 0, 0, false, false, false, 0, 0, 0, 0, 0, 0},
+	{"sgd_nesterov", FTSRT_OPTIM_SGD, 0.0625, 0.875, 0, 0, 0, 0, true, false, false, 0, 0, 0, 0, 0, 0},
+	{"adam", FTSRT_OPTIM_ADAM, 0x1p-7, 0, 0.125, B1, B2, 0, false, false, false, 0, 0, 0, 0, 0, 0},
+	{"adamw", FTSRT_OPTIM_ADAMW, 0x1p-7, 0, 0.125, B1, B2, 0, false, false, false, 0, 0, 0, 0, 0, 0},
+	{"adam_amsgrad", FTSRT_OPTIM_ADAM, 0x1p-7, 0, 0, B1, B2, 0, false, true, false, 0, 0, 0, 0, 0, 0},
+	{"adagrad", FTSRT_OPTIM_ADAGRAD, 0.0625, 0, 0x1p-6, 0, 0, 0, false, false, false, 0, 0, 0, 0, 0, 0},
+	{"rmsprop", FTSRT_OPTIM_RMSPROP, 0x1p-7, 0.875, 0, 0, 0, 1 - 0x1p-7, false, false, true, 0, 0, 0, 0, 0, 0},
+	{"sgd_alpha", FTSRT_OPTIM_SGD, 0.1, 0, 0.01, 0, 0, 0, false, false, false, 0, 0, 0, 0, 0, 0},
+	{"adadelta", FTSRT_OPTIM_ADADELTA, 1.0, 0, 0x1p-6, 0, 0, 0, false, false, false, .rho = 0.875,
+	 .eps = 0x1p-6},
+	{"adamax", FTSRT_OPTIM_ADAMAX, 0x1p-5, 0, 0x1p-6, B1, B2, 0, false, false, false, .eps = 0x1p-20},
+	{"rprop", FTSRT_OPTIM_RPROP, 0x1p-6, 0, 0, 0, 0, 0, false, false, false, .etaminus = 0.5,
+	 .etaplus = 1.25, .smin = 0x1p-14, .smax = 0x1p-3},
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -98,6 +111,16 @@ static ftsrt_optim *new_optim(const struct lcase *c, int dt, int pr, int kernels
 	}
 	if (c->alpha != 0)
 		h.alpha = c->alpha;
+	if (c->rho != 0)
+		h.rho = c->rho;
+	if (c->eps != 0)
+		h.eps = c->eps;
+	if (c->etaplus != 0) {
+		h.etaminus = c->etaminus;
+		h.etaplus = c->etaplus;
+		h.step_size_min = c->smin;
+		h.step_size_max = c->smax;
+	}
 	ck_assert_msg(ftsrt_optim_add_group(o, &h, NULL, &err) == FTSRT_OK, "%s", err.message);
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(ftsrt_optim_add_param(o, 0, ndims[i], shapes[i], NULL, &err), FTSRT_OK);
@@ -182,7 +205,7 @@ static void golden(int dt, int pr, int kernels, int threads, int expect)
 			continue;
 		seen++;
 		for (int k = 0; k < 2; k++) {
-			double tol = pr == FTSRT_PRECISION_MASTER ? 0 : dt == FTSRT_F16 ? F16_ULPS
+			double tol = pr == FTSRT_PRECISION_MASTER ? MASTER_ULPS : dt == FTSRT_F16 ? F16_ULPS
 				     : k ? BF16_TAIL_ULPS : BF16_VEC_ULPS;
 			ck_assert_msg(w[k] <= tol, "%s %s %s, tensor%s: parameters %.2f ulps from torch's",
 				      cases[i].name, dt == FTSRT_BF16 ? "bf16" : "f16", pr ? "master" : "param",
@@ -194,8 +217,8 @@ static void golden(int dt, int pr, int kernels, int threads, int expect)
 
 START_TEST(golden_bf16_param)
 {
-	golden(FTSRT_BF16, FTSRT_PRECISION_PARAM, FTSRT_KERNELS_FAST, 2, 8);
-	golden(FTSRT_BF16, FTSRT_PRECISION_PARAM, FTSRT_KERNELS_REF, 1, 8);
+	golden(FTSRT_BF16, FTSRT_PRECISION_PARAM, FTSRT_KERNELS_FAST, 2, 11);
+	golden(FTSRT_BF16, FTSRT_PRECISION_PARAM, FTSRT_KERNELS_REF, 1, 11);
 }
 END_TEST
 
@@ -207,9 +230,9 @@ END_TEST
 
 START_TEST(golden_master)
 {
-	golden(FTSRT_BF16, FTSRT_PRECISION_MASTER, FTSRT_KERNELS_FAST, 2, 8);
-	golden(FTSRT_F16, FTSRT_PRECISION_MASTER, FTSRT_KERNELS_FAST, 2, 8);
-	golden(FTSRT_BF16, FTSRT_PRECISION_MASTER, FTSRT_KERNELS_REF, 1, 8);
+	golden(FTSRT_BF16, FTSRT_PRECISION_MASTER, FTSRT_KERNELS_FAST, 2, 11);
+	golden(FTSRT_F16, FTSRT_PRECISION_MASTER, FTSRT_KERNELS_FAST, 2, 11);
+	golden(FTSRT_BF16, FTSRT_PRECISION_MASTER, FTSRT_KERNELS_REF, 1, 11);
 }
 END_TEST
 

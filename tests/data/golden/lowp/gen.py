@@ -39,6 +39,11 @@ CASES = [  # name, torch.optim class, keyword arguments (foreach=False added)
     ("rmsprop", "RMSprop", dict(lr=2 ** -7, alpha=1 - 2 ** -7, momentum=0.875, centered=True)),
     # add(other, alpha=...) rounds alpha to the dtype in torch 1.13 and 2.x alike
     ("sgd_alpha", "SGD", dict(lr=0.1, weight_decay=0.01)),
+    ("adadelta", "Adadelta", dict(lr=1.0, rho=0.875, eps=2 ** -6, weight_decay=2 ** -6)),
+    # Adamax: 1.13's exp_avg is mul_ then add_ (2.x: lerp_), and its -clr is
+    # rounded to the dtype before addcdiv_ (2.x keeps it in float)
+    ("adamax", "Adamax", dict(lr=2 ** -5, betas=(0.875, 1 - 2 ** -7), eps=2 ** -20, weight_decay=2 ** -6)),
+    ("rprop", "Rprop", dict(lr=2 ** -6, etas=(0.5, 1.25), step_sizes=(2 ** -14, 2 ** -3))),
 ]
 DTYPES = {"bf16": torch.bfloat16, "f16": torch.float16}
 
