@@ -10,15 +10,16 @@
  * to the dtype, and so does add(scalar) its scalar (ATen's add kernel takes
  * them as the tensor's scalar_t; torch 1.13 did so for every op's scalar).
  * The kernels below are kern_ref_tmpl.h's
- * SGD, Adam/AdamW, Adagrad, RMSprop, Adadelta, Adamax and Rprop with every
- * torch op's result passed through rd() (round to nearest even, NaN
- * kept): one rounding where torch stores a tensor, none inside an op.
- * They run on float copies of a chunk (widening is exact; so is narrowing
- * what rd() made).  NAdam, RAdam, ASGD, Adafactor and Muon are refused in
- * this precision (rt_lowp_supported): their scalars (mu_product, the
- * rectification, eta and mu, the factors) are not dyadic, torch 1.13 (the
- * goldens') rounds them where 2.x does not, and no golden can tell which
- * rounding a kernel follows.
+ * elementwise optimizers with every torch op's result passed through rd()
+ * (round to nearest even, NaN kept): one rounding where torch stores a
+ * tensor, none inside an op.  They run on float copies of a chunk
+ * (widening is exact; so is narrowing what rd() made).  Adafactor and Muon
+ * are refused in this precision (rt_lowp_supported).  The goldens
+ * (tests/data/golden/lowp) are torch 1.13's optimizers where 1.13 computes
+ * what 2.x does; NAdam (1.13's mu_product_next has an extra factor mu),
+ * ASGD (1.13 rounds its decay 1 - lambd * eta) and large RAdam steps (1.13
+ * rounds its bias corrections) are checked against 2.x's code emulated
+ * op by op on 1.13's float32 arithmetic (gen.py's EMULATED).
  *
  * FTSRT_PRECISION_MASTER (mixed precision): the float32 kernels step the
  * float32 master weights and state with the gradients widened to float,
@@ -453,12 +454,114 @@ INL void rprop(const int dt, const struct rt_kargs *a, size_t n)
 	}
 }
 
+/*
+ * NAdam.  c: 0 weight_decay, 1 1-lr*weight_decay, 2 1-beta1, 3 beta2,
+ * 4 1-beta2, 5 bias_correction2, 6 eps, 7 and 8 the two addcdiv values.
+ * slots 0 exp_avg, 1 exp_avg_sq.
+ */
+INL void nadam(const int dt, const struct rt_kargs *a, size_t n)
+{
+	float *p = a->p, *m = a->s[0], *v = a->s[1];
+	const float *gr = a->g;
+	const struct rt_kscal *k = a->k;
+	const float cwd = rd(dt, (float)k->c[0]), eps = rd(dt, (float)k->c[6]);  /* add's scalars */
+	const float pdec = (float)k->c[1], w = (float)k->c[2], b2 = (float)k->c[3];
+	const float c2 = (float)k->c[4], bc2 = (float)k->c[5], v1 = (float)k->c[7], v2 = (float)k->c[8];
+	const float sg = (k->flags & RT_K_MAXIMIZE) ? -1.0f : 1.0f;
+	const int dec = !!(k->flags & RT_K_DECOUPLED), l2 = !dec && (k->flags & RT_K_WD);
+#pragma omp simd
+	for (size_t i = 0; i < n; i++) {
+		float grad = sg * gr[i], pi = p[i];
+		if (dec)
+			pi = rd(dt, pi * pdec);                 /* param.mul_(1 - lr*wd) */
+		if (l2)
+			grad = rd(dt, fmaf(cwd, pi, grad));
+		float mi = lerp(dt, m[i], grad, w);             /* exp_avg.lerp_(grad, 1-beta1) */
+		float vi = rd(dt, v[i] * b2);                   /* exp_avg_sq.mul_(beta2) */
+		vi = rd(dt, vi + c2 * grad * grad);             /* .addcmul_(grad, grad, 1-beta2) */
+		m[i] = mi;
+		v[i] = vi;
+		float denom = rd(dt, sqrtf(rd(dt, vi / bc2)));  /* exp_avg_sq.div(bc2).sqrt() */
+		denom = rd(dt, denom + eps);                    /* .add_(eps) */
+		pi = rd(dt, pi + v1 * grad / denom);            /* addcdiv_(grad, denom, value) */
+		p[i] = rd(dt, pi + v2 * mi / denom);            /* addcdiv_(exp_avg, denom, value) */
+	}
+}
+
+/*
+ * RAdam.  c: 0 weight_decay, 1 1-lr*weight_decay, 2 1-beta1, 3 beta2,
+ * 4 1-beta2, 5 bias_correction1, 6 lr, 7 sqrt(bias_correction2), 8 eps,
+ * 9 rect.  slots 0 exp_avg, 1 exp_avg_sq.
+ */
+INL void radam(const int dt, const struct rt_kargs *a, size_t n)
+{
+	float *p = a->p, *m = a->s[0], *v = a->s[1];
+	const float *gr = a->g;
+	const struct rt_kscal *k = a->k;
+	const float cwd = rd(dt, (float)k->c[0]), eps = rd(dt, (float)k->c[8]);  /* add's scalars */
+	const float pdec = (float)k->c[1], w = (float)k->c[2], b2 = (float)k->c[3];
+	const float c2 = (float)k->c[4], bc1 = (float)k->c[5], lr = (float)k->c[6];
+	const float bc2s = (float)k->c[7], rect = (float)k->c[9];
+	const float sg = (k->flags & RT_K_MAXIMIZE) ? -1.0f : 1.0f;
+	const int dec = !!(k->flags & RT_K_DECOUPLED), l2 = !dec && (k->flags & RT_K_WD);
+	const int rec = !!(k->flags & RT_K_RECT);
+#pragma omp simd
+	for (size_t i = 0; i < n; i++) {
+		float grad = sg * gr[i], pi = p[i];
+		if (dec)
+			pi = rd(dt, pi * pdec);
+		if (l2)
+			grad = rd(dt, fmaf(cwd, pi, grad));
+		float mi = lerp(dt, m[i], grad, w);
+		float vi = rd(dt, v[i] * b2);
+		vi = rd(dt, vi + c2 * grad * grad);
+		m[i] = mi;
+		v[i] = vi;
+		float upd = rd(dt, mi / bc1);                   /* exp_avg / bias_correction1 */
+		upd = rd(dt, upd * lr);                         /* * lr */
+		if (rec) {
+			float sq = rd(dt, rd(dt, sqrtf(vi)) + eps); /* exp_avg_sq.sqrt().add_(eps) */
+			float ad = rd(dt, rd(dt, 1.0f / sq) * bc2s); /* float / tensor: reciprocal * float */
+			upd = rd(dt, upd * ad);                 /* * adaptive_lr */
+			upd = rd(dt, upd * rect);               /* * rect */
+		}
+		p[i] = rd(dt, pi - upd);                        /* param.add_(x, alpha=-1) */
+	}
+}
+
+/*
+ * ASGD.  c: 0 weight_decay, 1 1-lambd*eta, 2 -eta, 3 mu.  slot 0 ax.  mu
+ * is a float32 scalar tensor, which 2.x's mul_ reads as a float.
+ */
+INL void asgd(const int dt, const struct rt_kargs *a, size_t n)
+{
+	float *p = a->p, *ax = a->s[0];
+	const float *gr = a->g;
+	const struct rt_kscal *k = a->k;
+	const float cwd = rd(dt, (float)k->c[0]), neta = rd(dt, (float)k->c[2]);  /* add's alphas */
+	const float dec = (float)k->c[1], mu = (float)k->c[3];
+	const float sg = (k->flags & RT_K_MAXIMIZE) ? -1.0f : 1.0f;
+	const int wd = !!(k->flags & RT_K_WD), one = !!(k->flags & RT_K_MU_ONE);
+#pragma omp simd
+	for (size_t i = 0; i < n; i++) {
+		float grad = sg * gr[i];
+		if (wd)
+			grad = rd(dt, fmaf(cwd, p[i], grad));
+		float pi = rd(dt, p[i] * dec);                  /* param.mul_(1 - lambd*eta) */
+		pi = rd(dt, fmaf(neta, grad, pi));              /* param.add_(grad, alpha=-eta) */
+		p[i] = pi;
+		/* ax.copy_(param), or ax.add_(param.sub(ax).mul_(mu)) */
+		ax[i] = one ? pi : rd(dt, ax[i] + rd(dt, rd(dt, pi - ax[i]) * mu));
+	}
+}
+
 /* The kinds with torch-semantics kernels here. */
 static bool has_kernel(int kind)
 {
 	return kind == FTSRT_OPTIM_SGD || kind == FTSRT_OPTIM_ADAM || kind == FTSRT_OPTIM_ADAMW ||
 	       kind == FTSRT_OPTIM_ADAGRAD || kind == FTSRT_OPTIM_RMSPROP ||
-	       kind == FTSRT_OPTIM_ADADELTA || kind == FTSRT_OPTIM_ADAMAX || kind == FTSRT_OPTIM_RPROP;
+	       kind == FTSRT_OPTIM_ADADELTA || kind == FTSRT_OPTIM_ADAMAX || kind == FTSRT_OPTIM_RPROP ||
+	       kind == FTSRT_OPTIM_RADAM || kind == FTSRT_OPTIM_NADAM || kind == FTSRT_OPTIM_ASGD;
 }
 
 INL void kernel(const int dt, int kind, const struct rt_kargs *a, size_t n)
@@ -485,6 +588,15 @@ INL void kernel(const int dt, int kind, const struct rt_kargs *a, size_t n)
 		break;
 	case FTSRT_OPTIM_RPROP:
 		rprop(dt, a, n);
+		break;
+	case FTSRT_OPTIM_NADAM:
+		nadam(dt, a, n);
+		break;
+	case FTSRT_OPTIM_ASGD:
+		asgd(dt, a, n);
+		break;
+	case FTSRT_OPTIM_RADAM:
+		radam(dt, a, n);
 		break;
 	default:
 		break;

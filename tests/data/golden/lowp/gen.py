@@ -44,6 +44,13 @@ CASES = [  # name, torch.optim class, keyword arguments (foreach=False added)
     # rounded to the dtype before addcdiv_ (2.x keeps it in float)
     ("adamax", "Adamax", dict(lr=2 ** -5, betas=(0.875, 1 - 2 ** -7), eps=2 ** -20, weight_decay=2 ** -6)),
     ("rprop", "Rprop", dict(lr=2 ** -6, etas=(0.5, 1.25), step_sizes=(2 ** -14, 2 ** -3))),
+    # RAdam's bias corrections and rectification are not dyadic: torch 1.13
+    # rounds them to the dtype where 2.x keeps them in float (measured: 0
+    # ulps on the vectorised tensor).  Not here: NAdam (1.13 computes
+    # mu_product_next with an extra factor mu, fixed in 2.x) and ASGD (1.13
+    # rounds its decay 1 - lambd * eta, which is not dyadic, and its
+    # parameters do not show ax)
+    ("radam", "RAdam", dict(lr=2 ** -7, betas=(0.875, 1 - 2 ** -5), weight_decay=2 ** -6)),
 ]
 DTYPES = {"bf16": torch.bfloat16, "f16": torch.float16}
 
@@ -83,8 +90,120 @@ def run(name, cls, kw, dt, precision):
         f.write(b"".join(out))
 
 
+# --- torch 2.x's arithmetic, emulated -------------------------------------------
+#
+# torch 1.13 rounds an op's Python or 0-dim scalar to bf16/fp16 before the op;
+# 2.x computes a bf16/fp16 op in float32 with the scalar in float32 (add's
+# alpha and scalar excepted: both rounded to the dtype) and rounds the result
+# once.  Where that difference shows (scalars that are not dyadic) and where
+# torch 1.13's optimizer is not 2.x's (NAdam's mu_product_next), EMULATED
+# transliterates torch 2.11's single-tensor step (torch/optim/<name>.py,
+# foreach=False, not capturable or differentiable) and runs every op as 2.x
+# does: the operands widened, the op computed by torch 1.13 in float32 (a
+# fused multiply-add -- add's alpha, lerp -- in float64, which is exact before
+# its one rounding), the result rounded to the dtype.  These files check that
+# the C kernels follow that reading of 2.x op by op; torch 2.x itself is not
+# the judge here (Debian has no torch 2).  Param precision only: the master
+# precision steps float32 kernels, which tests/data/golden/optim (torch 2.11)
+# checks.
+
+
+def emulated_step(name, kw, dt, ps, grads, states, step):
+    R = lambda x: x.to(dt)                          # one rounding to the dtype
+    F = lambda x: x.float()
+    rs = lambda v: float(torch.tensor(float(v), dtype=torch.float32).to(dt))  # add's scalars
+
+    def fma(a, b, c):                               # a * b + c, one rounding to float32
+        return (a.double() * b.double() + c.double()).float() if torch.is_tensor(a) else \
+            (float(a) * b.double() + c.double()).float()
+
+    def lerp(s, e, w):                              # ATen's lerp (fmadd), float32
+        d = F(e) - F(s)
+        return fma(w, d, F(s)) if abs(w) < 0.5 else fma(w - 1, d, F(e))
+
+    lr, wd = kw["lr"], kw.get("weight_decay", 0)
+    for p, g, st in zip(ps, grads, states):
+        g = F(g)
+        if wd:                                      # grad.add(param, alpha=wd)
+            g = F(R(fma(rs(wd), F(p), g)))
+        if name in ("nadam", "radam"):
+            b1, b2 = kw["betas"]
+            eps = kw.get("eps", 1e-8)
+            m, v = st["m"], st["v"]
+            m.copy_(R(lerp(m, g, 1 - b1)))          # exp_avg.lerp_(grad, 1 - beta1)
+            v.copy_(R(F(v) * b2))                   # exp_avg_sq.mul_(beta2)
+            v.copy_(R(F(v) + (1 - b2) * g * g))     # .addcmul_(grad, grad, value=1 - beta2)
+            if name == "nadam":
+                md = kw.get("momentum_decay", 4e-3)
+                bc2 = 1 - b2 ** step
+                mu = b1 * (1.0 - 0.5 * (0.96 ** (step * md)))
+                mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * md)))
+                st["mp"] = float(torch.tensor(st["mp"], dtype=torch.float32) * mu)   # mu_product *= mu
+                mp_next = st["mp"] * mu_next
+                denom = R(torch.sqrt(F(R(F(v) / bc2))))     # exp_avg_sq.div(bc2).sqrt()
+                denom = R(F(denom) + rs(eps))               # .add_(eps)
+                p.copy_(R(F(p) + (-lr * (1.0 - mu) / (1.0 - st["mp"])) * g / F(denom)))
+                p.copy_(R(F(p) + ((-lr * mu_next) / (1.0 - mp_next)) * F(m) / F(denom)))
+            else:
+                bc1, bc2 = 1 - b1 ** step, 1 - b2 ** step
+                upd = R(F(m) / bc1)                         # exp_avg / bias_correction1
+                upd = R(F(upd) * lr)                        # * lr
+                rho_inf = 2 / (1 - b2) - 1
+                rho_t = rho_inf - 2 * step * (b2 ** step) / bc2
+                if rho_t > 5.0:
+                    sq = R(torch.sqrt(F(v)))                # exp_avg_sq.sqrt()
+                    sq = R(F(sq) + rs(eps))                 # .add_(eps)
+                    ad = R(F(R(torch.reciprocal(F(sq)))) * bc2 ** 0.5)  # float / tensor
+                    rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+                    upd = R(F(upd) * F(ad))
+                    upd = R(F(upd) * rect)
+                p.copy_(R(F(p) - F(upd)))                   # param.add_(x, alpha=-1)
+        elif name == "asgd":
+            lambd, alpha, t0 = kw["lambd"], kw["alpha"], kw["t0"]
+            eta, mu = st["eta"], st["mu"]
+            p.copy_(R(F(p) * (1 - lambd * eta)))            # param.mul_(1 - lambd * eta)
+            p.copy_(R(fma(rs(-eta), g, F(p))))              # param.add_(grad, alpha=-eta)
+            ax = st["ax"]
+            if mu != 1:                                     # ax.add_(param.sub(ax).mul_(mu))
+                ax.copy_(R(F(ax) + F(R(F(R(F(p) - F(ax))) * mu))))
+            else:
+                ax.copy_(p)
+            st["eta"] = float(torch.tensor(lr / ((1 + lambd * lr * step) ** alpha), dtype=torch.float32))
+            st["mu"] = float(torch.tensor(1 / max(1, step - t0), dtype=torch.float32))
+
+
+def emulated(name, algo, kw, dt):
+    g = torch.Generator().manual_seed(sum(map(ord, name)))
+    init = [(torch.randn(s, generator=g) * 0.5).to(dt) for s in SHAPES]
+    grads = [[torch.randn(s, generator=g).to(dt) for s in SHAPES] for _ in range(STEPS)]
+    ps = [t.clone() for t in init]
+    states = [dict(m=torch.zeros_like(t), v=torch.zeros_like(t), ax=torch.zeros_like(t), mp=1.0,
+                   eta=float(torch.tensor(kw["lr"], dtype=torch.float32)), mu=1.0) for t in init]
+    out = [bits(flat(init))]
+    for step in range(STEPS):
+        emulated_step(algo, kw, dt, ps, grads[step], states, step + 1)
+        out.append(bits(flat(grads[step])))
+        out.append(bits(flat(ps)))
+    path = os.path.join(HERE, "%s.%s.param.bin" % (name, {torch.bfloat16: "bf16", torch.float16: "f16"}[dt]))
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
+
+
+# name, keyword arguments: large steps (lr 0.5), so that a rounding missed
+# inside the step moves the parameters by an ulp
+EMULATED = [
+    ("nadam_2x", "nadam", dict(lr=0.5, betas=(0.875, 1 - 2 ** -7), weight_decay=2 ** -6)),
+    ("radam_2x", "radam", dict(lr=0.5, betas=(0.875, 1 - 2 ** -5), weight_decay=2 ** -6)),
+    ("asgd_2x", "asgd", dict(lr=0.5, lambd=0.1, alpha=0.75, t0=4, weight_decay=2 ** -6)),
+]
+
+
 def main():
     n = 0
+    for case, algo, kw in EMULATED:
+        for dt in DTYPES.values():
+            emulated(case, algo, kw, dt)
+            n += 1
     for name, cls, kw in CASES:
         for dt in DTYPES.values():
             for precision in ("param", "master"):
