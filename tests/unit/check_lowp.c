@@ -10,10 +10,13 @@
  * scalar rounded to the dtype, other scalars float): in units in the last
  * place of the dtype at max(|torch's value|, SCALE), after each of the 20
  * steps.  bfloat16, tensor 0 (32 elements, torch's vectorised loop):
- * BF16_VEC_ULPS, measured 0 but for Adam's 1 (torch 1.13's exp_avg is
- * mul_ then add_, 2.11's one lerp_); tensors 1 and 2 (16 and 3 elements,
- * which torch's loop does one at a time in c10::BFloat16 arithmetic, where
- * a + alpha * b rounds the product too): BF16_TAIL_ULPS, measured 3.
+ * BF16_VEC_ULPS, measured 0 but for Adam's and Adamax's 1 (torch 1.13's
+ * exp_avg is mul_ then add_, 2.11's one lerp_; 1.13 rounds Adamax's -clr);
+ * tensors 1 and 2 (16 and 3 elements, which torch's loop does one at a
+ * time in c10::BFloat16 arithmetic, where a + alpha * b rounds the product
+ * too): BF16_TAIL_ULPS, measured 3.  gen.py's EMULATED cases (*_2x: torch
+ * 2.x's ops run on 1.13's float32 arithmetic) within EMULATED_ULPS,
+ * measured 0, bf16 and fp16.
  * float16: F16_ULPS, measured 5 (torch 1.13 has no vectorised Half: every
  * element is that scalar loop).  Master weights: the float32 masters within
  * MASTER_REL + MASTER_ABS (measured: equal, but for Adadelta, whose lr 1
