@@ -158,7 +158,16 @@ uint16_t rt_lowp_from_float(int dt, float x)
 /* x rounded to the dtype (the value a torch op of that dtype stores). */
 INL float rd(const int dt, float x)
 {
-	return dt == FTSRT_F16 ? f16_to_f(f_to_f16(x)) : bf16_to_f(f_to_bf16(x));
+	if (dt == FTSRT_F16)
+		return f16_to_f(f_to_f16(x));
+	/* bf16_to_f(f_to_bf16(x)) without the shifts: the high half rounded
+	 * in place, the low half cleared */
+	uint32_t u;
+	memcpy(&u, &x, sizeof(u));
+	uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u, q = (u | 0x00400000u) & 0xffff0000u;
+	u = (u & 0x7fffffffu) > 0x7f800000u ? q : r;
+	memcpy(&x, &u, sizeof(x));
+	return x;
 }
 
 /* The loops below vectorise (#pragma omp simd: selects and arithmetic, and
