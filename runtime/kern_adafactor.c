@@ -19,7 +19,9 @@
  */
 void rt_adafactor_step(int dt, void *p, const void *g, const struct rt_adafactor *a)
 {
-	if (dt == FTSRT_F64)
+	if (dt == FTSRT_BF16 || dt == FTSRT_F16)
+		rt_adafactor_lowp(dt, p, g, a);
+	else if (dt == FTSRT_F64)
 		adafactor_f64(p, g, a);
 	else
 		adafactor_f32(p, g, a);

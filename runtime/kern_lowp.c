@@ -13,13 +13,15 @@
  * elementwise optimizers with every torch op's result passed through rd()
  * (round to nearest even, NaN kept): one rounding where torch stores a
  * tensor, none inside an op.  They run on float copies of a chunk
- * (widening is exact; so is narrowing what rd() made).  Adafactor and Muon
- * are refused in this precision (rt_lowp_supported).  The goldens
+ * (widening is exact; so is narrowing what rd() made).  Adafactor has
+ * the reference's loops with the same roundings (adafactor_lowp); Muon is
+ * refused in this precision (rt_lowp_supported).  The goldens
  * (tests/data/golden/lowp) are torch 1.13's optimizers where 1.13 computes
  * what 2.x does; NAdam (1.13's mu_product_next has an extra factor mu),
- * ASGD (1.13 rounds its decay 1 - lambd * eta) and large RAdam steps (1.13
- * rounds its bias corrections) are checked against 2.x's code emulated
- * op by op on 1.13's float32 arithmetic (gen.py's EMULATED).
+ * ASGD (1.13 rounds its decay 1 - lambd * eta), large RAdam steps (1.13
+ * rounds its bias corrections) and Adafactor (not in 1.13) are checked
+ * against 2.x's code emulated op by op on 1.13's float32 arithmetic
+ * (gen.py's EMULATED).
  *
  * FTSRT_PRECISION_MASTER (mixed precision): the float32 kernels step the
  * float32 master weights and state with the gradients widened to float,
@@ -614,7 +616,116 @@ INL void kernel(const int dt, int kind, const struct rt_kargs *a, size_t n)
 
 bool rt_lowp_supported(int kind, int precision)
 {
-	return precision == FTSRT_PRECISION_MASTER || has_kernel(kind);
+	return precision == FTSRT_PRECISION_MASTER || has_kernel(kind) || kind == FTSRT_OPTIM_ADAFACTOR;
+}
+
+/* --- Adafactor ------------------------------------------------------------------- */
+
+/* x rounded to the dtype, in double (a reduction's result: torch rounds it once). */
+INL double rdd(const int dt, double x)
+{
+	return (double)rd(dt, (float)x);
+}
+
+/*
+ * Adafactor on one bf16/fp16 tensor, state in its dtype: kern_adafactor_tmpl.h's
+ * reference with every torch op's result rounded to the dtype.  Norms and
+ * means accumulate in double and round once (torch: float accumulation,
+ * one rounding); clamp_'s bounds and add_'s alpha are rounded to the dtype,
+ * lerp_'s and mul_'s scalars stay float.  upd: numel floats of scratch.
+ */
+INL void adafactor_lowp(const int dt, uint16_t *p, const uint16_t *gr, const struct rt_adafactor *a,
+			float *upd)
+{
+	const size_t n = a->numel;
+	const double step = a->step;
+	const float w = (float)pow(step, a->beta2_decay);      /* one_minus_beta2_t */
+	const double rho = a->lr < 1 / sqrt(step) ? a->lr : 1 / sqrt(step);
+	double pn = 0;
+	for (size_t i = 0; i < n; i++) {
+		double x = to_f(dt, p[i]);
+		pn += x * x;
+	}
+	double alpha = rdd(dt, sqrt(pn)) / sqrt((double)n);    /* param.norm(2).item() */
+	alpha = (a->eps2 > alpha ? a->eps2 : alpha) * rho;
+	if (a->wd != 0) {                                       /* param.mul_(1 - lr * wd) */
+		const float dec = (float)(1 - a->lr * a->wd);
+		for (size_t i = 0; i < n; i++)
+			p[i] = from_f(dt, to_f(dt, p[i]) * dec);
+	}
+	const float sg = a->maximize ? -1.0f : 1.0f;
+	const float eps1 = rd(dt, (float)a->eps1), eps1sq = rd(dt, (float)(a->eps1 * a->eps1));
+	if (a->ndim >= 2) {
+		const size_t C = (size_t)a->shape[a->ndim - 1], R = (size_t)a->shape[a->ndim - 2];
+		const size_t B = (R && C) ? n / (R * C) : 0;
+		uint16_t *rv = a->row_var, *cv = a->col_var;
+		for (size_t bi = 0; bi < B; bi++) {
+			const uint16_t *g = gr + bi * R * C;
+			uint16_t *rvb = rv + bi * R, *cvb = cv + bi * C;
+			for (size_t r = 0; r < R; r++) {       /* norm(dim=-1).square_().div_(C) */
+				double sum = 0;
+				for (size_t c = 0; c < C; c++) {
+					double x = to_f(dt, g[r * C + c]);
+					sum += x * x;
+				}
+				float nr = (float)rdd(dt, sqrt(sum));
+				float mean = rd(dt, rd(dt, nr * nr) / (float)C);
+				rvb[r] = from_f(dt, lerp(dt, to_f(dt, rvb[r]), mean, w));
+			}
+			for (size_t c = 0; c < C; c++) {       /* norm(dim=-2).square_().div_(R) */
+				double sum = 0;
+				for (size_t r = 0; r < R; r++) {
+					double x = to_f(dt, g[r * C + c]);
+					sum += x * x;
+				}
+				float nr = (float)rdd(dt, sqrt(sum));
+				float mean = rd(dt, rd(dt, nr * nr) / (float)R);
+				cvb[c] = from_f(dt, lerp(dt, to_f(dt, cvb[c]), mean, w));
+			}
+			double rs = 0;                          /* row_var.mean(dim=-2).clamp_(eps1) */
+			for (size_t r = 0; r < R; r++)
+				rs += to_f(dt, rvb[r]);
+			float rmean = (float)rdd(dt, rs / (double)R);
+			rmean = rmean != rmean ? rmean : (rmean < eps1 ? eps1 : rmean);
+			for (size_t r = 0; r < R; r++) {
+				const float rr = to_f(dt, rvb[r]);
+				for (size_t c = 0; c < C; c++) {
+					float ve = rd(dt, rr * to_f(dt, cvb[c]));  /* row_var @ col_var */
+					ve = rd(dt, ve / rmean);                   /* div_ */
+					ve = ve != ve ? ve : (ve < eps1sq ? eps1sq : ve);   /* clamp_ */
+					ve = rd(dt, 1.0f / sqrtf(ve));             /* rsqrt_ */
+					upd[bi * R * C + r * C + c] =                /* mul_(grad) */
+						rd(dt, ve * (sg * to_f(dt, g[r * C + c])));
+				}
+			}
+		}
+	} else {
+		uint16_t *var = a->variance;
+		for (size_t i = 0; i < n; i++) {
+			float gi = sg * to_f(dt, gr[i]);
+			float vi = lerp(dt, to_f(dt, var[i]), rd(dt, gi * gi), w);  /* lerp_(grad.square()) */
+			var[i] = from_f(dt, vi);
+			float ve = vi != vi ? vi : (vi < eps1sq ? eps1sq : vi);     /* clone().clamp_ */
+			upd[i] = rd(dt, rd(dt, 1.0f / sqrtf(ve)) * gi);            /* rsqrt_().mul_(grad) */
+		}
+	}
+	double un = 0;
+	for (size_t i = 0; i < n; i++)
+		un += (double)upd[i] * (double)upd[i];
+	double denom = rdd(dt, sqrt(un)) / (sqrt((double)n) * a->d);  /* update.norm(2).item() */
+	if (denom < 1.0)
+		denom = 1.0;
+	const float coef = rd(dt, (float)(-alpha / denom));             /* add_'s alpha */
+	for (size_t i = 0; i < n; i++)
+		p[i] = from_f(dt, fmaf(coef, upd[i], to_f(dt, p[i])));
+}
+
+void rt_adafactor_lowp(int dt, void *p, const void *g, const struct rt_adafactor *a)
+{
+	if (dt == FTSRT_F16)
+		adafactor_lowp(FTSRT_F16, p, g, a, a->work);
+	else
+		adafactor_lowp(FTSRT_BF16, p, g, a, a->work);
 }
 
 /* --- the step ------------------------------------------------------------------ */

@@ -467,8 +467,8 @@ static int alloc_state(ftsrt_optim *o)
 					return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
 			}
 		}
-		if (o->kernels == FTSRT_KERNELS_FAST) {
-			/* the scratch is grown by the step (adafactor_work) */
+		if (o->kernels == FTSRT_KERNELS_FAST && kdt(o) != FTSRT_BF16 && kdt(o) != FTSRT_F16) {
+			/* the scratch is grown by the step (step_adafactor) */
 			o->jobs = oalloc(o, (size_t)o->nt * sizeof(*o->jobs));
 			if (!o->jobs)
 				return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
@@ -840,7 +840,12 @@ static struct rt_adafactor adafactor_args(const ftsrt_optim *o, const struct rt_
 	return (struct rt_adafactor){
 		.ndim = t->ndim, .shape = t->shape, .numel = t->numel, .step = t->step,
 		.lr = h->lr, .wd = h->weight_decay, .beta2_decay = h->beta2_decay,
-		.eps1 = isnan(h->eps1) ? (kdt(o) == FTSRT_F64 ? DBL_EPSILON : FLT_EPSILON) : h->eps1,
+		/* None: torch.finfo(param.dtype).eps (bf16 2^-7, fp16 2^-10) */
+		.eps1 = !isnan(h->eps1)		 ? h->eps1
+			: kdt(o) == FTSRT_F64	 ? DBL_EPSILON
+			: kdt(o) == FTSRT_BF16 ? 0x1p-7
+			: kdt(o) == FTSRT_F16	 ? 0x1p-10
+						 : FLT_EPSILON,
 		.eps2 = h->eps, .d = h->d, .maximize = h->maximize,
 		.variance = o->slot[0] ? (char *)o->slot[0] + (t->off - win_b(o)) * ssize(o) : NULL,
 		.row_var = t->row_var, .col_var = t->col_var, .work = o->work,
@@ -855,7 +860,9 @@ static struct rt_adafactor adafactor_args(const ftsrt_optim *o, const struct rt_
  */
 static int step_adafactor(ftsrt_optim *o, const struct tw_io *io, int t0, int t1)
 {
-	const int fast = o->kernels == FTSRT_KERNELS_FAST;
+	/* bf16/fp16 with state in their dtype: the reference's rounding, one
+	 * tensor at a time */
+	const int fast = o->kernels == FTSRT_KERNELS_FAST && kdt(o) != FTSRT_BF16 && kdt(o) != FTSRT_F16;
 	for (int i = t0; i < t1; i++) {
 		struct rt_tensor *t = &o->t[i];
 		if (!t->has_state)

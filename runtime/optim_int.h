@@ -104,8 +104,10 @@ struct rt_adafactor {
 size_t rt_adafactor_work_bytes(int dt, int fast, int ndim, const int64_t *shape, size_t numel);
 
 /* The reference Adafactor step on tensor p (grads g) in dtype dt, on the
- * calling thread (kern_adafactor.c). */
+ * calling thread (kern_adafactor.c; bf16/fp16, state in that dtype:
+ * rt_adafactor_lowp in kern_lowp.c, a->work then numel floats). */
 void rt_adafactor_step(int dt, void *p, const void *g, const struct rt_adafactor *a);
+void rt_adafactor_lowp(int dt, void *p, const void *g, const struct rt_adafactor *a);
 
 /* One tensor of a fast Adafactor step over many. */
 struct rt_adafactor_job {

@@ -123,9 +123,13 @@ def emulated_step(name, kw, dt, ps, grads, states, step):
 
     lr, wd = kw["lr"], kw.get("weight_decay", 0)
     for p, g, st in zip(ps, grads, states):
-        g = F(g)
-        if wd:                                      # grad.add(param, alpha=wd)
-            g = F(R(fma(rs(wd), F(p), g)))
+        if name == "adafactor":                     # its decay is on the parameter
+            st["g16"] = g
+            g = F(g)
+        else:
+            g = F(g)
+            if wd:                                  # grad.add(param, alpha=wd)
+                g = F(R(fma(rs(wd), F(p), g)))
         if name in ("nadam", "radam"):
             b1, b2 = kw["betas"]
             eps = kw.get("eps", 1e-8)
@@ -158,6 +162,37 @@ def emulated_step(name, kw, dt, ps, grads, states, step):
                     upd = R(F(upd) * F(ad))
                     upd = R(F(upd) * rect)
                 p.copy_(R(F(p) - F(upd)))                   # param.add_(x, alpha=-1)
+        elif name == "adafactor":
+            # torch 2.11's _single_tensor_adafactor; eps1 None: finfo(dtype).eps
+            b2d, d = kw.get("beta2_decay", -0.8), kw.get("d", 1.0)
+            eps1, eps2 = torch.finfo(dt).eps, 1e-3
+            w = step ** b2d
+            rho = min(lr, 1 / (step ** 0.5))
+            alpha = max(eps2, float(R(F(p).norm())) / (p.numel() ** 0.5)) * rho
+            if wd:                                          # param.mul_(1 - lr * wd)
+                p.copy_(R(F(p) * (1 - lr * wd)))
+            g = F(st["g16"])
+            if p.dim() > 1:
+                rv, cv = st["row_var"], st["col_var"]
+                C, Rn = p.shape[-1], p.shape[-2]
+                nr = F(R(g.norm(dim=-1, keepdim=True)))     # norm(dim=-1)
+                rm = R(F(R(nr * nr)) / C)                   # .square_().div_(C)
+                rv.copy_(R(lerp(rv, rm, w)))                # row_var.lerp_(row_mean, w)
+                nc = F(R(g.norm(dim=-2, keepdim=True)))
+                cm = R(F(R(nc * nc)) / Rn)
+                cv.copy_(R(lerp(cv, cm, w)))
+                ve = R(F(rv) @ F(cv))                       # row_var @ col_var
+                mean = F(R(F(rv).mean(dim=-2, keepdim=True))).clamp(min=float(R(torch.tensor(eps1))))
+                ve = R(F(ve) / mean)                        # var_estimate.div_(...)
+            else:
+                var = st["variance"]
+                var.copy_(R(lerp(var, R(g * g), w)))        # variance.lerp_(grad.square(), w)
+                ve = var.clone()
+            ve = F(ve).clamp(min=float(R(torch.tensor(eps1 * eps1))))   # clamp_(min=eps1 * eps1)
+            upd = R(1.0 / torch.sqrt(ve))                   # rsqrt_
+            upd = R(F(upd) * g)                             # mul_(grad)
+            denom = max(1.0, float(R(F(upd).norm())) / ((upd.numel() ** 0.5) * d))
+            p.copy_(R(fma(rs(-alpha / denom), F(upd), F(p))))  # param.add_(update, alpha)
         elif name == "asgd":
             lambd, alpha, t0 = kw["lambd"], kw["alpha"], kw["t0"]
             eta, mu = st["eta"], st["mu"]
@@ -175,10 +210,15 @@ def emulated_step(name, kw, dt, ps, grads, states, step):
 def emulated(name, algo, kw, dt):
     g = torch.Generator().manual_seed(sum(map(ord, name)))
     init = [(torch.randn(s, generator=g) * 0.5).to(dt) for s in SHAPES]
-    grads = [[torch.randn(s, generator=g).to(dt) for s in SHAPES] for _ in range(STEPS)]
+    gs = kw.get("grad_scale", 1.0)
+    grads = [[(torch.randn(s, generator=g) * gs).to(dt) for s in SHAPES] for _ in range(STEPS)]
     ps = [t.clone() for t in init]
     states = [dict(m=torch.zeros_like(t), v=torch.zeros_like(t), ax=torch.zeros_like(t), mp=1.0,
-                   eta=float(torch.tensor(kw["lr"], dtype=torch.float32)), mu=1.0) for t in init]
+                   eta=float(torch.tensor(kw["lr"], dtype=torch.float32)), mu=1.0,
+                   variance=torch.zeros_like(t),
+                   row_var=torch.zeros(t.shape[:-1] + (1,), dtype=dt) if t.dim() > 1 else None,
+                   col_var=torch.zeros(t.shape[:-2] + (1, t.shape[-1]), dtype=dt) if t.dim() > 1 else None)
+              for t in init]
     out = [bits(flat(init))]
     for step in range(STEPS):
         emulated_step(algo, kw, dt, ps, grads[step], states, step + 1)
@@ -195,6 +235,11 @@ EMULATED = [
     ("nadam_2x", "nadam", dict(lr=0.5, betas=(0.875, 1 - 2 ** -7), weight_decay=2 ** -6)),
     ("radam_2x", "radam", dict(lr=0.5, betas=(0.875, 1 - 2 ** -5), weight_decay=2 ** -6)),
     ("asgd_2x", "asgd", dict(lr=0.5, lambd=0.1, alpha=0.75, t0=4, weight_decay=2 ** -6)),
+    # torch 1.13 has no Adafactor (2.5)
+    ("adafactor_2x", "adafactor", dict(lr=0.5, weight_decay=2 ** -6)),
+    # gradients of 2^-10: the variance estimates fall under eps1^2 (eps1 None:
+    # finfo(dtype).eps, 2^-7 in bf16), so the clamp decides
+    ("adafactor_small_2x", "adafactor", dict(lr=0.5, grad_scale=2 ** -10)),
 ]
 
 
