@@ -290,9 +290,9 @@ enum ftsrt_dtype {
 /*
  * Where a bf16 or fp16 optimizer keeps its state (ftsrt_optim_options and
  * ftsrt_run_options .precision; float32 and float64 have only the first).
- * PARAM steps SGD, Adam, AdamW, Adagrad and RMSprop; MASTER every kind but
- * Adafactor and Muon (its master weights are the parameters widened, on
- * a tensor's first step).  Other kinds are refused (FTSRT_EINVAL).
+ * PARAM steps every kind but Muon, which it refuses (FTSRT_EINVAL); MASTER
+ * every kind (its master weights are the parameters widened, on a
+ * tensor's first step).
  */
 enum ftsrt_precision {
 	FTSRT_PRECISION_PARAM = 0,      /* torch.optim on bf16/fp16 parameters: state in the

@@ -442,7 +442,9 @@ static int alloc_state(ftsrt_optim *o)
 			return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
 		o->slot[a] = (void *)(((uintptr_t)o->slot_raw[a] + 63) & ~(uintptr_t)63);
 	}
-	if (o->precision == FTSRT_PRECISION_MASTER) {
+	/* a failed first step leaves what it allocated for the retry: each
+	 * allocation below is made once */
+	if (o->precision == FTSRT_PRECISION_MASTER && !o->master) {
 		o->master_bytes = (wn ? wn : 1) * sizeof(float);
 		o->master = ocalloc(o, o->master_bytes);
 		if (!o->master)
@@ -456,27 +458,30 @@ static int alloc_state(ftsrt_optim *o)
 				continue;
 			size_t b = rt_adafactor_work_bytes(kdt(o), 0, t->ndim, t->shape, t->numel);
 			need = b > need ? b : need;
-			if (t->ndim >= 2 && !t->row_var) {
+			if (t->ndim >= 2) {
 				size_t c = (size_t)t->shape[t->ndim - 1], r = (size_t)t->shape[t->ndim - 2];
 				size_t nr = c ? t->numel / c : 0, nc = r ? t->numel / r : 0;
 				t->row_bytes = (nr ? nr : 1) * ssize(o);
 				t->col_bytes = (nc ? nc : 1) * ssize(o);
-				t->row_var = ocalloc(o, t->row_bytes);
-				t->col_var = ocalloc(o, t->col_bytes);
+				if (!t->row_var)
+					t->row_var = ocalloc(o, t->row_bytes);
+				if (!t->col_var)
+					t->col_var = ocalloc(o, t->col_bytes);
 				if (!t->row_var || !t->col_var)
 					return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
 			}
 		}
 		if (o->kernels == FTSRT_KERNELS_FAST && kdt(o) != FTSRT_BF16 && kdt(o) != FTSRT_F16) {
-			/* the scratch is grown by the step (step_adafactor) */
-			o->jobs = oalloc(o, (size_t)o->nt * sizeof(*o->jobs));
+			/* the scratch is grown by the step (adafactor_work) */
+			if (!o->jobs)
+				o->jobs = oalloc(o, (size_t)o->nt * sizeof(*o->jobs));
 			if (!o->jobs)
 				return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
-		} else {
-			o->work_bytes = need;
-			o->work = oalloc(o, o->work_bytes);
+		} else if (!o->work) {
+			o->work = oalloc(o, need);
 			if (!o->work)
 				return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
+			o->work_bytes = need;
 		}
 	}
 	if (o->kind == FTSRT_OPTIM_MUON)
@@ -789,7 +794,7 @@ static void muon_tensor(const ftsrt_optim *o, const struct rt_tensor *t, void *p
  * thread and one slice of the scratch each, then the others one by one on
  * the whole team.  Tensors are independent, so the order changes nothing.
  */
-static int step_muon(ftsrt_optim *o, const struct tw_io *io, int t0, int t1)
+static int step_muon(ftsrt_optim *o, const struct tw_io *io, int t0, int t1, int side_hint)
 {
 	const int nthr = o->nthreads;
 	int rc = muon_work(o, nthr);
@@ -804,7 +809,10 @@ static int step_muon(ftsrt_optim *o, const struct tw_io *io, int t0, int t1)
 			slice = b > slice ? b : slice;
 			nsolo++;
 		}
-	const bool side = nsolo >= 2;
+	/* side_hint >= 0: the caller's batch is part of a step whose small
+	 * tensors run side by side (1) or not (0), and one alone in this batch
+	 * must run as it would there: on one thread, for the same bits */
+	const bool side = side_hint >= 0 ? side_hint && nsolo >= 1 : nsolo >= 2;
 	const int width = !side ? 1 : nsolo < nthr ? nsolo : nthr;
 	(void)width;
 #pragma omp parallel for num_threads(width) schedule(dynamic, 1) if (side)
@@ -858,11 +866,49 @@ static struct rt_adafactor adafactor_args(const ftsrt_optim *o, const struct rt_
  * (rt_adafactor_fast_many), in a scratch grown here at the first step and
  * when the thread count grows, not an allocation per step.
  */
+/* Does Adafactor step with the fast kernels (bf16/fp16 with state in their
+ * dtype: the reference's rounding, one tensor at a time)? */
+static bool adafactor_fast(const ftsrt_optim *o)
+{
+	return o->kind == FTSRT_OPTIM_ADAFACTOR && o->kernels == FTSRT_KERNELS_FAST &&
+	       kdt(o) != FTSRT_BF16 && kdt(o) != FTSRT_F16;
+}
+
+/* The fast scratch tensors [t0, t1) need (o->jobs filled with their shapes). */
+static size_t adafactor_need(ftsrt_optim *o, int t0, int t1)
+{
+	for (int i = t0; i < t1; i++) {
+		const struct rt_tensor *t = &o->t[i];
+		o->jobs[i - t0] = (struct rt_adafactor_job){
+			.a = {.ndim = t->ndim, .shape = t->shape, .numel = t->numel},
+		};
+	}
+	return rt_adafactor_many_bytes(kdt(o), o->jobs, t1 - t0, o->nthreads);
+}
+
+/* Grow the scratch to need bytes: before any tensor is touched, so that a
+ * step that fails for memory changes nothing. */
+static int grow_work(ftsrt_optim *o, size_t need)
+{
+	if (need <= o->work_bytes)
+		return FTSRT_OK;
+	ofree(o, o->work, o->work_bytes);
+	o->work_bytes = 0;
+	o->work = oalloc(o, need);
+	if (!o->work)
+		return fail(o, FTSRT_ENOMEM, "out of memory for %s's scratch", ftsrt_optim_kind_name(o->kind));
+	o->work_bytes = need;
+	return FTSRT_OK;
+}
+
 static int step_adafactor(ftsrt_optim *o, const struct tw_io *io, int t0, int t1)
 {
-	/* bf16/fp16 with state in their dtype: the reference's rounding, one
-	 * tensor at a time */
-	const int fast = o->kernels == FTSRT_KERNELS_FAST && kdt(o) != FTSRT_BF16 && kdt(o) != FTSRT_F16;
+	const bool fast = adafactor_fast(o);
+	if (fast) {
+		int rc = grow_work(o, adafactor_need(o, t0, t1));
+		if (rc)
+			return rc;
+	}
 	for (int i = t0; i < t1; i++) {
 		struct rt_tensor *t = &o->t[i];
 		if (!t->has_state)
@@ -876,26 +922,27 @@ static int step_adafactor(ftsrt_optim *o, const struct tw_io *io, int t0, int t1
 		}
 		t->has_state = true;
 	}
-	if (!fast)
-		return FTSRT_OK;
-	size_t need = rt_adafactor_many_bytes(kdt(o), o->jobs, t1 - t0, o->nthreads);
-	if (need > o->work_bytes) {
-		ofree(o, o->work, o->work_bytes);
-		o->work_bytes = 0;
-		o->work = oalloc(o, need);
-		if (!o->work)
-			return fail(o, FTSRT_ENOMEM, "out of memory for Adafactor's scratch");
-		o->work_bytes = need;
-	}
-	rt_adafactor_fast_many(kdt(o), o->jobs, t1 - t0, o->nthreads, o->work);
+	if (fast)
+		rt_adafactor_fast_many(kdt(o), o->jobs, t1 - t0, o->nthreads, o->work);
 	return FTSRT_OK;
 }
 
-static int step_tw(ftsrt_optim *o, const struct tw_io *io, int t0, int t1)
+static int step_tw(ftsrt_optim *o, const struct tw_io *io, int t0, int t1, int side_hint)
 {
 	if (o->kind == FTSRT_OPTIM_MUON)
-		return step_muon(o, io, t0, t1);
+		return step_muon(o, io, t0, t1, side_hint);
 	return step_adafactor(o, io, t0, t1);
+}
+
+/* The end of the master-weights batch from tensor b0 (before t1), and its
+ * elements in *n: tensors while they fit in o->mbatch, at least one. */
+static int next_batch(const ftsrt_optim *o, int b0, int t1, size_t *n)
+{
+	int b1 = b0 + 1;
+	*n = o->t[b0].numel;
+	for (; b1 < t1 && *n + o->t[b1].numel <= o->mbatch; b1++)
+		*n += o->t[b1].numel;
+	return b1;
 }
 
 /*
@@ -930,21 +977,39 @@ static int step_tensorwise(ftsrt_optim *o, void *params, const void *grads, int 
 {
 	if (o->precision != FTSRT_PRECISION_MASTER) {
 		const struct tw_io io = {params, grads, 0, 0, esize(o), esize(o)};
-		return step_tw(o, &io, t0, t1);
+		return step_tw(o, &io, t0, t1, -1);
 	}
+	/* every allocation first, so that a step that fails for memory has
+	 * changed nothing; and the small Muon tensors side by side, as one
+	 * call over [t0, t1) would run them */
+	size_t gw = 1, work = 0;
+	int nsolo = 0;
+	for (int b0 = t0, b1; b0 < t1; b0 = b1) {
+		size_t n;
+		b1 = next_batch(o, b0, t1, &n);
+		gw = n > gw ? n : gw;
+		if (adafactor_fast(o)) {
+			size_t w = adafactor_need(o, b0, b1);
+			work = w > work ? w : work;
+		}
+	}
+	for (int i = t0; i < t1; i++)
+		nsolo += o->kind == FTSRT_OPTIM_MUON && muon_solo(o, &o->t[i], o->nthreads);
+	if (gw > o->gw_n) {
+		ofree(o, o->gw, o->gw_n * sizeof(float));
+		o->gw_n = 0;
+		o->gw = oalloc(o, gw * sizeof(float));
+		if (!o->gw)
+			return fail(o, FTSRT_ENOMEM, "out of memory for the widened gradients");
+		o->gw_n = gw;
+	}
+	int rc = o->kind == FTSRT_OPTIM_MUON ? muon_work(o, o->nthreads) : grow_work(o, work);
+	if (rc)
+		return rc;
 	const size_t wb = win_b(o), es = esize(o);
 	for (int b0 = t0, b1; b0 < t1; b0 = b1) {
-		size_t n = o->t[b0].numel;
-		for (b1 = b0 + 1; b1 < t1 && n + o->t[b1].numel <= o->mbatch; b1++)
-			n += o->t[b1].numel;
-		if (n > o->gw_n) {
-			ofree(o, o->gw, o->gw_n * sizeof(float));
-			o->gw_n = 0;
-			o->gw = oalloc(o, (n ? n : 1) * sizeof(float));
-			if (!o->gw)
-				return fail(o, FTSRT_ENOMEM, "out of memory for the widened gradients");
-			o->gw_n = n ? n : 1;
-		}
+		size_t n;
+		b1 = next_batch(o, b0, t1, &n);
 		const size_t lo = o->t[b0].off;
 		for (int i = b0; i < b1; i++)
 			if (!o->t[i].has_state)
@@ -953,7 +1018,7 @@ static int step_tensorwise(ftsrt_optim *o, void *params, const void *grads, int 
 		lowp_copy(o, o->gw, (const char *)grads + lo * es, n, true);
 		const struct tw_io io = {(char *)o->master, (const char *)o->gw, wb, lo, sizeof(float),
 					 sizeof(float)};
-		int rc = step_tw(o, &io, b0, b1);
+		rc = step_tw(o, &io, b0, b1, nsolo >= 2);
 		if (rc)
 			return rc;
 		lowp_copy(o, o->master + (lo - wb), (char *)params + lo * es, n, false);

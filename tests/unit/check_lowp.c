@@ -353,7 +353,9 @@ END_TEST
  * bit, the model copy is their rounding and the factored state is the
  * float32 run's.  With a batch of 1000 elements the tensors are widened
  * and stepped in several batches (a tensor larger than a batch alone);
- * with the default, in one.
+ * with the default, in one.  Batches change no bits: Adafactor's result
+ * does not depend on how its tensors are shared out, and a small Muon
+ * tensor alone in a batch still runs on one thread, as beside the others.
  */
 static const int64_t tw_shapes[][3] = {{40, 30}, {17}, {2, 20, 30}, {12, 9}, {600}, {30, 40}};
 static const int tw_ndims[] = {2, 1, 3, 2, 1, 2};

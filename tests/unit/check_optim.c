@@ -20,6 +20,7 @@
 
 #include "err_check.h"
 #include "ftsrt.h"
+#include "optim_int.h"
 #include "verify.h"
 #include "verify_lrs.h"
 
@@ -529,6 +530,119 @@ START_TEST(adafactor_many_tensors)
 		}
 		free(g);
 	}
+}
+END_TEST
+
+/*
+ * A first step that fails for memory, at each of its allocations in turn,
+ * changes nothing: the retry steps as a clean first step does (step 1, the
+ * same parameters), and nothing leaks.  Adafactor (fast and reference,
+ * float32, bf16 beside master weights and with state in bf16) and Muon
+ * (float32, bf16 beside master weights).
+ */
+struct oom_alloc {
+	int count, fail_at;
+	long long live;
+};
+
+static void *oom_fn(void *ud, void *p, size_t os, size_t ns)
+{
+	struct oom_alloc *a = ud;
+	if (ns == 0) {
+		if (p)
+			a->live -= (long long)os;
+		free(p);
+		return NULL;
+	}
+	if (++a->count == a->fail_at)
+		return NULL;
+	void *q = realloc(p, ns);
+	if (q)
+		a->live += (long long)ns - (p ? (long long)os : 0);
+	return q;
+}
+
+static ftsrt_optim *oom_new(int kind, int dt, int pr, int kernels, struct oom_alloc *a)
+{
+	ftsrt_optim *o = NULL;
+	struct ftsrt_optim_options op = FTSRT_INIT(struct ftsrt_optim_options);
+	op.precision = pr;
+	op.kernels = kernels;
+	op.threads = 2;
+	op.alloc = oom_fn;
+	op.alloc_ud = a;
+	ck_assert_int_eq(ftsrt_optim_new(&o, kind, dt, &op, NULL), FTSRT_OK);
+	struct ftsrt_optim_hparams h = FTSRT_INIT(struct ftsrt_optim_hparams);
+	ck_assert_int_eq(ftsrt_optim_hparams_default(kind, &h, NULL), FTSRT_OK);
+	ck_assert_int_eq(ftsrt_optim_add_group(o, &h, NULL, NULL), FTSRT_OK);
+	const int64_t s2[2] = {40, 30}, s3[2] = {300, 250}, s1 = 17;
+	ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 2, s2, NULL, NULL), FTSRT_OK);
+	ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 2, s3, NULL, NULL), FTSRT_OK);
+	if (kind == FTSRT_OPTIM_ADAFACTOR)
+		ck_assert_int_eq(ftsrt_optim_add_param(o, 0, 1, &s1, NULL, NULL), FTSRT_OK);
+	return o;
+}
+
+START_TEST(oom_first_step_retry)
+{
+	static const int cfg[6][4] = {  /* kind, dtype, precision, kernels */
+		{FTSRT_OPTIM_ADAFACTOR, FTSRT_F32, FTSRT_PRECISION_PARAM, FTSRT_KERNELS_FAST},
+		{FTSRT_OPTIM_ADAFACTOR, FTSRT_F32, FTSRT_PRECISION_PARAM, FTSRT_KERNELS_REF},
+		{FTSRT_OPTIM_ADAFACTOR, FTSRT_BF16, FTSRT_PRECISION_MASTER, FTSRT_KERNELS_FAST},
+		{FTSRT_OPTIM_ADAFACTOR, FTSRT_BF16, FTSRT_PRECISION_PARAM, FTSRT_KERNELS_FAST},
+		{FTSRT_OPTIM_MUON, FTSRT_F32, FTSRT_PRECISION_PARAM, FTSRT_KERNELS_FAST},
+		{FTSRT_OPTIM_MUON, FTSRT_BF16, FTSRT_PRECISION_MASTER, FTSRT_KERNELS_FAST},
+	};
+	const int *c = cfg[_i];
+	const size_t es = c[1] == FTSRT_BF16 ? 2 : 4;
+	/* a clean first step: its allocations and its result */
+	struct oom_alloc a0 = {0, -1, 0};
+	ftsrt_optim *o = oom_new(c[0], c[1], c[2], c[3], &a0);
+	const size_t n = ftsrt_optim_numel(o);
+	unsigned char *p0 = malloc(n * es), *want = malloc(n * es), *p = malloc(n * es), *g = malloc(n * es);
+	ck_assert(p0 && want && p && g);
+	for (size_t i = 0; i < n; i++) {
+		float pv = (float)(0.5 * sin(0.3 * (double)i)), gv = (float)(0.1 * cos(0.7 * (double)i));
+		if (es == 2) {
+			uint16_t hp = rt_lowp_from_float(FTSRT_BF16, pv), hg = rt_lowp_from_float(FTSRT_BF16, gv);
+			memcpy(p0 + 2 * i, &hp, 2);
+			memcpy(g + 2 * i, &hg, 2);
+		} else {
+			memcpy(p0 + 4 * i, &pv, 4);
+			memcpy(g + 4 * i, &gv, 4);
+		}
+	}
+	memcpy(want, p0, n * es);
+	const int before = a0.count;
+	ck_assert_int_eq(ftsrt_optim_step(o, want, g, n, NULL), FTSRT_OK);
+	const int allocs = a0.count - before;
+	ck_assert_int_ge(allocs, 2);
+	ftsrt_optim_free(o);
+	ck_assert_int_eq(a0.live, 0);
+	for (int k = 1; k <= allocs; k++) {
+		struct oom_alloc a = {0, -1, 0};
+		o = oom_new(c[0], c[1], c[2], c[3], &a);
+		memcpy(p, p0, n * es);
+		a.fail_at = a.count + k;
+		ftsrt_error err;
+		ck_assert_int_eq(ftsrt_optim_step(o, p, g, n, &err), FTSRT_ENOMEM);
+		ck_assert_msg(memcmp(p, p0, n * es) == 0, "config %d, allocation %d: parameters changed", _i, k);
+		a.fail_at = -1;
+		ck_assert_int_eq(ftsrt_optim_step(o, p, g, n, &err), FTSRT_OK);
+		if (c[0] == FTSRT_OPTIM_ADAFACTOR) {    /* Muon keeps no step */
+			double step = 0;
+			ck_assert_int_eq(ftsrt_optim_state(o, 0, "step", NULL, NULL, &step, NULL), FTSRT_OK);
+			ck_assert_msg(step == 1, "config %d, allocation %d: step %g after the retry", _i, k,
+				      step);
+		}
+		ck_assert_msg(memcmp(p, want, n * es) == 0, "config %d, allocation %d: retry differs", _i, k);
+		ftsrt_optim_free(o);
+		ck_assert_msg(a.live == 0, "config %d, allocation %d: %lld bytes leaked", _i, k, a.live);
+	}
+	free(p0);
+	free(want);
+	free(p);
+	free(g);
 }
 END_TEST
 
@@ -1224,6 +1338,7 @@ static Suite *optim_suite(void)
 	tcase_add_test(tc, adafactor_special_values);
 	tcase_add_test(tc, adafactor_clamped_factor);
 	tcase_add_test(tc, adafactor_many_tensors);
+	tcase_add_loop_test(tc, oom_first_step_retry, 0, 6);
 	tcase_add_test(tc, fast_vs_ref_muon);
 	tcase_add_test(tc, range_step_matches_whole);
 	suite_add_tcase(s, tc);
