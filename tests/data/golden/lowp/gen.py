@@ -123,7 +123,7 @@ def emulated_step(name, kw, dt, ps, grads, states, step):
 
     lr, wd = kw["lr"], kw.get("weight_decay", 0)
     for p, g, st in zip(ps, grads, states):
-        if name == "adafactor":                     # its decay is on the parameter
+        if name in ("adafactor", "adamw", "rprop"):  # decay on the parameter, or none
             st["g16"] = g
             g = F(g)
         else:
@@ -162,6 +162,85 @@ def emulated_step(name, kw, dt, ps, grads, states, step):
                     upd = R(F(upd) * F(ad))
                     upd = R(F(upd) * rect)
                 p.copy_(R(F(p) - F(upd)))                   # param.add_(x, alpha=-1)
+        elif name in ("adam", "adamw"):
+            b1, b2 = kw["betas"]
+            eps, ams = kw.get("eps", 1e-8), kw.get("amsgrad", False)
+            if name == "adamw" and wd:                      # param.mul_(1 - lr * wd)
+                p.copy_(R(F(p) * (1 - lr * wd)))
+            m, v = st["m"], st["v"]
+            m.copy_(R(lerp(m, g, 1 - b1)))
+            v.copy_(R(F(v) * b2))
+            v.copy_(R(F(v) + (1 - b2) * g * g))
+            x = v
+            if ams:
+                st["vmax"] = torch.maximum(st["vmax"], v)
+                x = st["vmax"]
+            bc1, bc2 = 1 - b1 ** step, 1 - b2 ** step
+            denom = R(F(R(torch.sqrt(F(x)))) / (bc2 ** 0.5))   # exp_avg_sq.sqrt() / bc2_sqrt
+            denom = R(F(denom) + rs(eps))                      # .add_(eps)
+            p.copy_(R(F(p) + (-(lr / bc1)) * F(m) / F(denom)))  # addcdiv_(exp_avg, denom, -step_size)
+        elif name == "adagrad":
+            eps, lrd = kw.get("eps", 1e-10), kw.get("lr_decay", 0)
+            sm = st["sum"]
+            clr = lr / (1 + (step - 1) * lrd)
+            sm.copy_(R(F(sm) + 1.0 * g * g))                    # state_sum.addcmul_(grad, grad, value=1)
+            std = R(F(R(torch.sqrt(F(sm)))) + rs(eps))          # state_sum.sqrt().add_(eps)
+            p.copy_(R(F(p) + (-clr) * g / F(std)))              # addcdiv_(grad, std, value=-clr)
+        elif name == "rmsprop":
+            al, eps, mom = kw.get("alpha", 0.99), kw.get("eps", 1e-8), kw.get("momentum", 0)
+            sq = st["v"]
+            sq.copy_(R(F(sq) * al))                             # square_avg.mul_(alpha)
+            sq.copy_(R(F(sq) + (1 - al) * g * g))               # .addcmul_(grad, grad, 1 - alpha)
+            if kw.get("centered", False):
+                ga = st["m"]
+                ga.copy_(R(lerp(ga, g, 1 - al)))                # grad_avg.lerp_(grad, 1 - alpha)
+                avg = R(torch.sqrt(F(R(F(sq) + (-1.0) * F(ga) * F(ga)))))  # addcmul(ga, ga, -1).sqrt_()
+            else:
+                avg = R(torch.sqrt(F(sq)))
+            avg = R(F(avg) + rs(eps))                           # .add_(eps)
+            if mom > 0:
+                buf = st["ax"]
+                buf.copy_(R(F(buf) * mom))                      # buf.mul_(momentum)
+                buf.copy_(R(F(buf) + 1.0 * g / F(avg)))         # .addcdiv_(grad, avg)
+                p.copy_(R(fma(rs(-lr), F(buf), F(p))))          # param.add_(buf, alpha=-lr)
+            else:
+                p.copy_(R(F(p) + (-lr) * g / F(avg)))
+        elif name == "adadelta":
+            rho, eps = kw.get("rho", 0.9), kw.get("eps", 1e-6)
+            sq, acc = st["v"], st["m"]
+            sq.copy_(R(F(sq) * rho))
+            sq.copy_(R(F(sq) + (1 - rho) * g * g))
+            std = R(torch.sqrt(F(R(F(sq) + rs(eps)))))          # square_avg.add(eps).sqrt_()
+            delta = R(torch.sqrt(F(R(F(acc) + rs(eps)))))       # acc_delta.add(eps).sqrt_()
+            delta = R(F(delta) / F(std))                        # .div_(std)
+            delta = R(F(delta) * g)                             # .mul_(grad)
+            acc.copy_(R(F(acc) * rho))
+            acc.copy_(R(F(acc) + (1 - rho) * F(delta) * F(delta)))
+            p.copy_(R(fma(rs(-lr), F(delta), F(p))))            # param.add_(delta, alpha=-lr)
+        elif name == "adamax":
+            b1, b2 = kw["betas"]
+            eps = kw.get("eps", 1e-8)
+            m, u = st["m"], st["v"]
+            m.copy_(R(lerp(m, g, 1 - b1)))                      # exp_avg.lerp_(grad, 1 - beta1)
+            dec = R(F(u) * b2)                                  # exp_inf.mul_(beta2)
+            ag = R(g.abs() + rs(eps))                           # grad.abs().add_(eps)
+            u.copy_(torch.maximum(dec, ag))
+            clr = lr / (1 - b1 ** step)
+            p.copy_(R(F(p) + (-clr) * F(m) / F(u)))             # addcdiv_(exp_avg, exp_inf, -clr)
+        elif name == "rprop":
+            em, ep = kw["etas"]
+            lo, hi = kw["step_sizes"]
+            prev, ss = st["m"], st["ss"]
+            pr = R(g * F(prev))                                 # grad.mul(prev)
+            em_r, ep_r = float(R(torch.tensor(em))), float(R(torch.tensor(ep)))
+            fac = torch.where(pr > 0, torch.tensor(ep_r), torch.where(pr < 0, torch.tensor(em_r),
+                                                                       torch.tensor(1.0)))
+            sz = R(F(ss) * fac)                                 # step_size.mul_(sign)
+            sz = F(sz).clamp(float(R(torch.tensor(lo))), float(R(torch.tensor(hi))))  # clamp_
+            ss.copy_(R(sz))
+            g = torch.where(fac == em_r, torch.zeros_like(g), g)   # grad[sign.eq(etaminus)] = 0
+            p.copy_(R(F(p) - torch.sign(g) * F(ss)))            # addcmul_(grad.sign(), step_size, -1)
+            prev.copy_(R(g))
         elif name == "adafactor":
             # torch 2.11's _single_tensor_adafactor; eps1 None: finfo(dtype).eps
             b2d, d = kw.get("beta2_decay", -0.8), kw.get("d", 1.0)
@@ -215,7 +294,9 @@ def emulated(name, algo, kw, dt):
     ps = [t.clone() for t in init]
     states = [dict(m=torch.zeros_like(t), v=torch.zeros_like(t), ax=torch.zeros_like(t), mp=1.0,
                    eta=float(torch.tensor(kw["lr"], dtype=torch.float32)), mu=1.0,
-                   variance=torch.zeros_like(t),
+                   variance=torch.zeros_like(t), vmax=torch.zeros_like(t),
+                   sum=torch.full_like(t, kw.get("initial_accumulator_value", 0)),
+                   ss=torch.full_like(t, kw["lr"]),
                    row_var=torch.zeros(t.shape[:-1] + (1,), dtype=dt) if t.dim() > 1 else None,
                    col_var=torch.zeros(t.shape[:-2] + (1, t.shape[-1]), dtype=dt) if t.dim() > 1 else None)
               for t in init]
@@ -240,6 +321,16 @@ EMULATED = [
     # gradients of 2^-10: the variance estimates fall under eps1^2 (eps1 None:
     # finfo(dtype).eps, 2^-7 in bf16), so the clamp decides
     ("adafactor_small_2x", "adafactor", dict(lr=0.5, grad_scale=2 ** -10)),
+    # the optimizers torch 1.13 cannot step in float16 (no Half addcmul,
+    # addcdiv or clamp), emulated in both dtypes
+    ("adam_2x", "adam", dict(lr=0.25, betas=(0.875, 1 - 2 ** -7), weight_decay=2 ** -6, amsgrad=True)),
+    ("adamw_2x", "adamw", dict(lr=0.25, betas=(0.875, 1 - 2 ** -7), weight_decay=2 ** -2)),
+    ("adagrad_2x", "adagrad", dict(lr=0.5, weight_decay=2 ** -6, initial_accumulator_value=0.1)),
+    ("rmsprop_2x", "rmsprop", dict(lr=0.125, alpha=1 - 2 ** -5, momentum=0.875, centered=True,
+                                   weight_decay=2 ** -6)),
+    ("adadelta_2x", "adadelta", dict(lr=1.0, rho=0.875, eps=2 ** -6, weight_decay=2 ** -6)),
+    ("adamax_2x", "adamax", dict(lr=0.25, betas=(0.875, 1 - 2 ** -7), eps=2 ** -20, weight_decay=2 ** -6)),
+    ("rprop_2x", "rprop", dict(lr=2 ** -6, etas=(0.5, 1.25), step_sizes=(2 ** -14, 2 ** -3))),
 ]
 
 
