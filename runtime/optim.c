@@ -386,6 +386,21 @@ static bool muon_solo(const ftsrt_optim *o, const struct rt_tensor *t, int nthr)
 	return o->kernels == FTSRT_KERNELS_FAST && nthr > 1 && t->numel < MUON_SOLO_MAX;
 }
 
+/* Grow the scratch to need bytes: before any tensor is touched, so that a
+ * step that fails for memory changes nothing. */
+static int grow_work(ftsrt_optim *o, size_t need)
+{
+	if (need <= o->work_bytes)
+		return FTSRT_OK;
+	ofree(o, o->work, o->work_bytes);
+	o->work_bytes = 0;
+	o->work = oalloc(o, need);
+	if (!o->work)
+		return fail(o, FTSRT_ENOMEM, "out of memory for %s's scratch", ftsrt_optim_kind_name(o->kind));
+	o->work_bytes = need;
+	return FTSRT_OK;
+}
+
 /*
  * Muon's scratch for nthr threads: the largest team tensor's, or one solo
  * tensor's per thread, whichever is more.  Grown here, at the first step
@@ -407,16 +422,7 @@ static int muon_work(ftsrt_optim *o, int nthr)
 	}
 	/* side by side: at most as many slices as threads, or as such tensors */
 	size_t width = nsolo < 2 ? 0 : nsolo < (size_t)nthr ? nsolo : (size_t)nthr;
-	size_t need = solo * width > team ? solo * width : team;
-	if (need <= o->work_bytes)
-		return FTSRT_OK;
-	ofree(o, o->work, o->work_bytes);
-	o->work_bytes = 0;
-	o->work = oalloc(o, need);
-	if (!o->work)
-		return fail(o, FTSRT_ENOMEM, "out of memory for Muon's scratch");
-	o->work_bytes = need;
-	return FTSRT_OK;
+	return grow_work(o, solo * width > team ? solo * width : team);
 }
 
 /* Allocate the per-element arenas the groups need (first step). */
@@ -477,11 +483,10 @@ static int alloc_state(ftsrt_optim *o)
 				o->jobs = oalloc(o, (size_t)o->nt * sizeof(*o->jobs));
 			if (!o->jobs)
 				return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
-		} else if (!o->work) {
-			o->work = oalloc(o, need);
-			if (!o->work)
-				return fail(o, FTSRT_ENOMEM, "out of memory for optimizer state");
-			o->work_bytes = need;
+		} else {
+			int rc = grow_work(o, need);
+			if (rc)
+				return rc;
 		}
 	}
 	if (o->kind == FTSRT_OPTIM_MUON)
@@ -886,20 +891,6 @@ static size_t adafactor_need(ftsrt_optim *o, int t0, int t1)
 	return rt_adafactor_many_bytes(kdt(o), o->jobs, t1 - t0, o->nthreads);
 }
 
-/* Grow the scratch to need bytes: before any tensor is touched, so that a
- * step that fails for memory changes nothing. */
-static int grow_work(ftsrt_optim *o, size_t need)
-{
-	if (need <= o->work_bytes)
-		return FTSRT_OK;
-	ofree(o, o->work, o->work_bytes);
-	o->work_bytes = 0;
-	o->work = oalloc(o, need);
-	if (!o->work)
-		return fail(o, FTSRT_ENOMEM, "out of memory for %s's scratch", ftsrt_optim_kind_name(o->kind));
-	o->work_bytes = need;
-	return FTSRT_OK;
-}
 
 static int step_adafactor(ftsrt_optim *o, const struct tw_io *io, int t0, int t1)
 {
