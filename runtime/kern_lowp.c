@@ -566,13 +566,11 @@ INL void asgd(const int dt, const struct rt_kargs *a, size_t n)
 	}
 }
 
-/* The kinds with torch-semantics kernels here. */
+/* The kinds with torch-semantics kernels here: every elementwise one. */
 static bool has_kernel(int kind)
 {
-	return kind == FTSRT_OPTIM_SGD || kind == FTSRT_OPTIM_ADAM || kind == FTSRT_OPTIM_ADAMW ||
-	       kind == FTSRT_OPTIM_ADAGRAD || kind == FTSRT_OPTIM_RMSPROP ||
-	       kind == FTSRT_OPTIM_ADADELTA || kind == FTSRT_OPTIM_ADAMAX || kind == FTSRT_OPTIM_RPROP ||
-	       kind == FTSRT_OPTIM_RADAM || kind == FTSRT_OPTIM_NADAM || kind == FTSRT_OPTIM_ASGD;
+	return kind >= 0 && kind < FTSRT_OPTIM_NKINDS && kind != FTSRT_OPTIM_ADAFACTOR &&
+	       kind != FTSRT_OPTIM_MUON;
 }
 
 INL void kernel(const int dt, int kind, const struct rt_kargs *a, size_t n)
