@@ -122,6 +122,14 @@ static double elem(const void *a, size_t i, int dtype)
 	return dtype == FTSRT_F64 ? ((const double *)a)[i] : ((const float *)a)[i];
 }
 
+static void set_elem(void *a, size_t i, int dtype, double v)
+{
+	if (dtype == FTSRT_F64)
+		((double *)a)[i] = v;
+	else
+		((float *)a)[i] = (float)v;
+}
+
 static double max_diff(const void *a, const void *b, size_t n, int dtype)
 {
 	double worst = 0;
@@ -146,11 +154,7 @@ static void compare_tols(int kind, const struct ftsrt_optim_hparams *h, int ndim
 		run_init(&r, kind, dtype, h, ndim, shape, FTSRT_KERNELS_REF, 1);
 		size_t es = dtype == FTSRT_F64 ? 8 : 4;
 		for (size_t i = 0; i < f.n; i++) {
-			double v = urand() - 0.5;
-			if (dtype == FTSRT_F64)
-				((double *)f.p)[i] = v;
-			else
-				((float *)f.p)[i] = (float)v;
+			set_elem(f.p, i, dtype, urand() - 0.5);
 		}
 		memcpy(r.p, f.p, f.n * es);
 		for (int s = 0; s < 3; s++) {
@@ -158,10 +162,7 @@ static void compare_tols(int kind, const struct ftsrt_optim_hparams *h, int ndim
 				double v = (urand() - 0.5) * 0.1;
 				if (i % 7 == 3 && s == 1)
 					v = 0;                  /* Rprop: sign 0 */
-				if (dtype == FTSRT_F64)
-					((double *)f.g)[i] = v;
-				else
-					((float *)f.g)[i] = (float)v;
+				set_elem(f.g, i, dtype, v);
 			}
 			memcpy(r.g, f.g, f.n * es);
 			ck_assert_int_eq(ftsrt_optim_set_lr(f.o, 0, h->lr * (s == 2 ? 0.5 : 1), NULL), FTSRT_OK);
@@ -324,13 +325,8 @@ START_TEST(adafactor_special_values)
 					gv = 1e30;
 				if (nan && row == 7 && col == 11)
 					gv = NAN;
-				if (dtype == FTSRT_F64) {
-					((double *)f.p)[i] = pv;
-					((double *)f.g)[i] = gv;
-				} else {
-					((float *)f.p)[i] = (float)pv;
-					((float *)f.g)[i] = (float)gv;
-				}
+				set_elem(f.p, i, dtype, pv);
+				set_elem(f.g, i, dtype, gv);
 			}
 			size_t es = dtype == FTSRT_F64 ? 8 : 4;
 			memcpy(r.p, f.p, f.n * es);
@@ -371,13 +367,8 @@ START_TEST(adafactor_clamped_factor)
 				double pv = urand() - 0.5, gv = (urand() - 0.5) * 0.1;
 				if (row < 10 || col < 75)
 					gv *= 1e-4;
-				if (dtype == FTSRT_F64) {
-					((double *)f.p)[i] = pv;
-					((double *)f.g)[i] = gv;
-				} else {
-					((float *)f.p)[i] = (float)pv;
-					((float *)f.g)[i] = (float)gv;
-				}
+				set_elem(f.p, i, dtype, pv);
+				set_elem(f.g, i, dtype, gv);
 			}
 			size_t es = dtype == FTSRT_F64 ? 8 : 4;
 			memcpy(r.p, f.p, f.n * es);
@@ -424,13 +415,8 @@ START_TEST(adafactor_threads_bitwise)
 			size_t es = dtype == FTSRT_F64 ? 8 : 4;
 			for (size_t i = 0; i < a.n; i++) {
 				double pv = urand() - 0.5, gv = (urand() - 0.5) * 0.1;
-				if (dtype == FTSRT_F64) {
-					((double *)a.p)[i] = pv;
-					((double *)a.g)[i] = gv;
-				} else {
-					((float *)a.p)[i] = (float)pv;
-					((float *)a.g)[i] = (float)gv;
-				}
+				set_elem(a.p, i, dtype, pv);
+				set_elem(a.g, i, dtype, gv);
 			}
 			memcpy(b.p, a.p, a.n * es);
 			memcpy(b.g, a.g, a.n * es);
@@ -495,13 +481,8 @@ START_TEST(adafactor_many_tensors)
 		}
 		for (size_t i = 0; i < n; i++) {
 			double pv = urand() - 0.5, gv = (urand() - 0.5) * 0.1;
-			if (dtype == FTSRT_F64) {
-				((double *)p[0])[i] = pv;
-				((double *)g)[i] = gv;
-			} else {
-				((float *)p[0])[i] = (float)pv;
-				((float *)g)[i] = (float)gv;
-			}
+			set_elem(p[0], i, dtype, pv);
+			set_elem(g, i, dtype, gv);
 		}
 		memcpy(p[1], p[0], n * es);
 		memcpy(p[2], p[0], n * es);
